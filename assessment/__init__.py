@@ -1,0 +1,1 @@
+"""The assessment domain: the rules workledger serves. Nothing here knows about Telegram."""

@@ -1,0 +1,69 @@
+"""Who is asking: the staff member behind a Telegram account, and their roles."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from storage.enums import Role, StaffStatus
+from storage.models import Staff
+from storage.uow import UnitOfWork
+
+__all__ = ["Caller", "Role", "StaffMember", "StaffStatus", "identify"]
+
+
+@dataclass(frozen=True, slots=True)
+class StaffMember:
+    """A read-only snapshot of a staff member, safe to keep after the session closes."""
+
+    id: int
+    employee_no: str
+    name: str
+    department_id: int
+    roles: Role
+    status: StaffStatus
+    language: str | None
+    telegram_user_id: int | None
+
+    @classmethod
+    def of(cls, staff: Staff) -> StaffMember:
+        """Snapshot a stored staff record."""
+        return cls(
+            id=staff.id,
+            employee_no=staff.employee_no,
+            name=staff.name,
+            department_id=staff.department_id,
+            roles=staff.roles,
+            status=staff.status,
+            language=staff.language,
+            telegram_user_id=staff.telegram_user_id,
+        )
+
+    def has(self, role: Role) -> bool:
+        """Whether this person holds ``role``."""
+        return bool(self.roles & role)
+
+    @property
+    def is_active(self) -> bool:
+        """Still on staff (second-line staff work like anyone else)."""
+        return self.status is not StaffStatus.LEFT
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """The outcome of looking at an incoming update before any handler runs."""
+
+    duplicate: bool
+    member: StaffMember | None
+
+
+async def identify(uow: UnitOfWork, update_id: int, telegram_user_id: int | None) -> Caller:
+    """Claim ``update_id`` and find the staff member behind ``telegram_user_id``.
+
+    Claiming first makes a redelivered update (a webhook retry, a second bot
+    process) a no-op: it is handled at most once, like Telegram's own polling.
+    """
+    if not await uow.updates.claim(update_id):
+        return Caller(duplicate=True, member=None)
+    staff = None if telegram_user_id is None else await uow.staff.by_telegram_id(telegram_user_id)
+    await uow.commit()
+    return Caller(duplicate=False, member=None if staff is None else StaffMember.of(staff))

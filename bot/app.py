@@ -1,0 +1,108 @@
+"""Build the Telegram ``Application``: handlers, typed context, the store's lifetime."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+from telegram import BotCommand, BotCommandScopeAllPrivateChats
+from telegram.ext import AIORateLimiter, ApplicationBuilder, ContextTypes
+
+import handlers
+from config.policy import Policy
+from config.settings import Settings
+from handlers.commands import MENU
+from handlers.context import BotData, WorkledgerApplication, WorkledgerContext
+from locales import translator
+from storage import migrate
+from storage.engine import Database
+
+log = logging.getLogger(__name__)
+
+# Telegram redelivers a webhook update for at most a day; keep a week to be safe.
+PROCESSED_UPDATES_KEPT = timedelta(days=7)
+
+
+class SchemaOutOfDate(RuntimeError):
+    """The database is behind the code and the bot may not migrate it itself."""
+
+
+async def open_store(settings: Settings) -> Database:
+    """Open the store; migrate SQLite, and refuse a stale PostgreSQL schema.
+
+    Several bot processes may share one PostgreSQL database, so migrating it is
+    an operator's explicit step (``workledger db upgrade``), never a side effect.
+    """
+    database = Database(settings.database_url)
+    try:
+        if settings.is_sqlite:
+            await migrate.upgrade(database.engine)
+        else:
+            current = await migrate.current_revision(database.engine)
+            if current != migrate.head_revision():
+                raise SchemaOutOfDate(
+                    f"the database schema is at {current or 'nothing'}, this version needs "
+                    f"{migrate.head_revision()}: run `workledger db upgrade` first"
+                )
+    except BaseException:
+        await database.dispose()
+        raise
+    return database
+
+
+async def _publish_menus(application: WorkledgerApplication) -> None:
+    # The default menu for private chats, per language; per-person menus by
+    # role replace it once a person is linked. Telegram keys menus by two-letter
+    # code, so "zh" gets the organisation's Chinese (Simplified unless it is Hant).
+    default = application.bot_data.settings.language
+    chinese = default if default.startswith("zh") else "zh_Hans"
+    scope = BotCommandScopeAllPrivateChats()
+    for language_code, locale in ((None, default), ("en", "en"), ("zh", chinese)):
+        _ = translator(locale).gettext
+        commands = [BotCommand(command, _(description)) for command, description in MENU]
+        await application.bot.set_my_commands(commands, scope=scope, language_code=language_code)
+
+
+async def _forget_old_updates(context: WorkledgerContext) -> None:
+    async with context.uow() as uow:
+        removed = await uow.updates.forget_before(datetime.now(UTC) - PROCESSED_UPDATES_KEPT)
+        await uow.commit()
+    log.debug("forgot %d processed update ids", removed)
+
+
+async def _post_init(application: WorkledgerApplication) -> None:
+    application.bot_data.attach(await open_store(application.bot_data.settings))
+    await _publish_menus(application)
+    if application.job_queue is not None:
+        application.job_queue.run_repeating(
+            _forget_old_updates, interval=timedelta(hours=6), first=60, name="forget-old-updates"
+        )
+
+
+async def _post_shutdown(application: WorkledgerApplication) -> None:
+    database = application.bot_data._database  # noqa: SLF001 - may be unset if start-up failed
+    if database is not None:
+        await database.dispose()
+        application.bot_data.attach(None)
+
+
+def build_application(settings: Settings, policy: Policy) -> WorkledgerApplication:
+    """The bot, ready to ``initialize()``/``start()`` or ``run_polling()``."""
+    if settings.token is None:
+        raise ValueError("WORKLEDGER_TOKEN is not set")
+    context_types = ContextTypes(context=WorkledgerContext, bot_data=BotData)
+    builder: Any = (
+        ApplicationBuilder()
+        .token(settings.token.get_secret_value())
+        .context_types(context_types)
+        .rate_limiter(AIORateLimiter(max_retries=3))
+        .post_init(_post_init)
+        .post_shutdown(_post_shutdown)
+    )
+    if settings.api_url:
+        builder = builder.base_url(settings.api_url).base_file_url(settings.file_url)
+    application = cast(WorkledgerApplication, builder.build())
+    application.bot_data.configure(settings, policy)
+    handlers.register(application)
+    return application

@@ -1,0 +1,119 @@
+"""The ``workledger`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
+
+from pydantic import ValidationError
+
+from config.policy import Policy, PolicyError, load_policy
+from config.settings import Settings
+from storage import migrate
+from storage.engine import Database
+
+EXIT_USAGE = 2
+
+
+def _version() -> str:
+    try:
+        return version("workledger")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="workledger",
+        description="Telegram bot for public-sector performance assessment.",
+    )
+    parser.add_argument("--version", action="version", version=f"workledger {_version()}")
+    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser("run", help="migrate a SQLite store if needed, then run the bot")
+    db = commands.add_parser("db", help="database maintenance")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    db_commands.add_parser("upgrade", help="apply pending migrations")
+    db_commands.add_parser("current", help="show the schema revision")
+    return parser
+
+
+def _fail(message: str) -> int:
+    print(f"workledger: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _load_settings() -> Settings:
+    return Settings()
+
+
+def _describe(error: ValidationError) -> str:
+    problems = []
+    for item in error.errors():
+        key = "WORKLEDGER_" + "_".join(str(part) for part in item["loc"]).upper()
+        problems.append(f"{key}: {item['msg']}")
+    return "; ".join(problems)
+
+
+async def _db_upgrade(settings: Settings) -> None:
+    database = Database(settings.database_url)
+    try:
+        await migrate.upgrade(database.engine)
+        print(f"database at revision {await migrate.current_revision(database.engine)}")
+    finally:
+        await database.dispose()
+
+
+async def _db_current(settings: Settings) -> None:
+    database = Database(settings.database_url)
+    try:
+        current = await migrate.current_revision(database.engine)
+        print(f"{current or 'none'} (code needs {migrate.head_revision()})")
+    finally:
+        await database.dispose()
+
+
+def _run(settings: Settings, policy: Policy, log_level: str) -> int:
+    from bot.app import SchemaOutOfDate, build_application
+    from bot.logs import configure_logging
+
+    if settings.token is None:
+        return _fail(
+            "no bot token: set WORKLEDGER_TOKEN (in the environment or a .env file) "
+            "to the token @BotFather gave you"
+        )
+    token = settings.token.get_secret_value()
+    configure_logging(log_level, secrets=(token,))
+    application = build_application(settings, policy)
+    try:
+        application.run_polling(allowed_updates=["message", "callback_query"])
+    except SchemaOutOfDate as error:
+        return _fail(str(error))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the process exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        settings = _load_settings()
+    except ValidationError as error:
+        return _fail(f"bad configuration: {_describe(error)}")
+    try:
+        policy = load_policy(settings.policy)
+    except PolicyError as error:
+        return _fail(str(error))
+    if args.command == "run":
+        return _run(settings, policy, args.log_level)
+    if args.db_command == "upgrade":
+        asyncio.run(_db_upgrade(settings))
+    else:
+        asyncio.run(_db_current(settings))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,74 @@
+"""Runtime settings, read once from the environment (and a ``.env`` file) at start-up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SUPPORTED_LANGUAGES = ("en", "zh_Hans", "zh_Hant")
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///workledger.db"
+
+
+class Settings(BaseSettings):
+    """The ``WORKLEDGER_*`` environment, validated and frozen.
+
+    Built once by the entry point and passed down; never created at import.
+    The token is a ``SecretStr`` so it cannot leak through ``repr`` or logs.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="WORKLEDGER_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+    )
+
+    token: SecretStr | None = None
+    database_url: str = DEFAULT_DATABASE_URL
+    api_url: str | None = None
+    policy: Path | None = None
+    timezone: str = "Asia/Shanghai"
+    language: str = "zh_Hans"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("language")
+    @classmethod
+    def _supported_language(cls, value: str) -> str:
+        if value not in SUPPORTED_LANGUAGES:
+            raise ValueError(f"must be one of {', '.join(SUPPORTED_LANGUAGES)}")
+        return value
+
+    @field_validator("api_url")
+    @classmethod
+    def _strip_trailing_slash(cls, value: str | None) -> str | None:
+        return value.rstrip("/") if value else None
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The organisation's time zone, which decides what "today" means."""
+        return ZoneInfo(self.timezone)
+
+    @property
+    def file_url(self) -> str | None:
+        """The Bot API file base matching ``api_url`` (``.../bot`` -> ``.../file/bot``)."""
+        if not self.api_url:
+            return None
+        root, _, tail = self.api_url.rpartition("/")
+        return f"{root}/file/{tail}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether the store is SQLite (which the bot may migrate on its own)."""
+        return self.database_url.startswith("sqlite")

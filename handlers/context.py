@@ -1,0 +1,106 @@
+"""The typed context every handler receives: settings, policy, store, caller and language."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram.ext import Application, CallbackContext, ExtBot
+
+from assessment.people import StaffMember
+from config.policy import Policy
+from config.settings import Settings
+from locales import Translator, translator
+from storage.engine import Database
+from storage.uow import UnitOfWork
+
+
+class BotData:
+    """What the runtime shares with handlers, typed (PTB's ``bot_data``).
+
+    Filled in by the runtime before the first update; holds no per-update state.
+    """
+
+    def __init__(self) -> None:
+        self._settings: Settings | None = None
+        self._policy: Policy | None = None
+        self._database: Database | None = None
+
+    def configure(self, settings: Settings, policy: Policy) -> None:
+        """Set the frozen settings and policy, once, at start-up."""
+        self._settings = settings
+        self._policy = policy
+
+    def attach(self, database: Database | None) -> None:
+        """Attach the store when the application starts (and detach it when it stops)."""
+        self._database = database
+
+    @property
+    def settings(self) -> Settings:
+        """The runtime settings."""
+        if self._settings is None:
+            raise RuntimeError("settings are not configured")
+        return self._settings
+
+    @property
+    def policy(self) -> Policy:
+        """The assessment policy."""
+        if self._policy is None:
+            raise RuntimeError("policy is not configured")
+        return self._policy
+
+    @property
+    def database(self) -> Database:
+        """The assessment store."""
+        if self._database is None:
+            raise RuntimeError("the store is not open (the application has not started)")
+        return self._database
+
+
+WorkledgerApplication = Application[
+    ExtBot[None], "WorkledgerContext", dict[Any, Any], dict[Any, Any], BotData, Any
+]
+
+
+class WorkledgerContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]):
+    """PTB's context with workledger's typed additions.
+
+    One context object serves every handler group of an update, so what the
+    gate (group -1) learns about the caller is seen by the handler that runs next.
+    """
+
+    def __init__(
+        self,
+        application: WorkledgerApplication,
+        chat_id: int | None = None,
+        user_id: int | None = None,
+    ) -> None:
+        super().__init__(application=application, chat_id=chat_id, user_id=user_id)
+        self.member: StaffMember | None = None
+        self.translator: Translator = translator(application.bot_data.settings.language)
+
+    @property
+    def settings(self) -> Settings:
+        """The runtime settings."""
+        return self.bot_data.settings
+
+    @property
+    def policy(self) -> Policy:
+        """The assessment policy."""
+        return self.bot_data.policy
+
+    def uow(self) -> UnitOfWork:
+        """A fresh unit of work for one use case."""
+        return self.bot_data.database.uow()
+
+    @property
+    def locale(self) -> str:
+        """The caller's locale, resolved once for this update."""
+        return self.translator.locale
+
+    def _(self, message: str) -> str:
+        """``message`` in the caller's language."""
+        return self.translator.gettext(message)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        """The singular or plural form for ``n`` in the caller's language."""
+        return self.translator.ngettext(singular, plural, n)

@@ -1,0 +1,37 @@
+"""The last resort: log the failure, and tell the person in their language without details."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Update
+from telegram.error import TelegramError
+
+from handlers.context import WorkledgerContext
+from locales import resolve_locale, translator
+
+log = logging.getLogger(__name__)
+
+
+async def on_error(update: object, context: WorkledgerContext) -> None:
+    """Log the exception with its traceback; answer the user with an apology only."""
+    log.error("error while handling an update", exc_info=context.error)
+    if not isinstance(update, Update) or update.effective_chat is None:
+        return
+    user = update.effective_user
+    member = context.member
+    _ = translator(
+        resolve_locale(
+            member.language if member else None,
+            user.language_code if user else None,
+            context.settings.language,
+        )
+    ).gettext
+    text = _("Sorry, something went wrong on our side and nothing was saved. Please try again.")
+    try:
+        if update.callback_query is not None:
+            await update.callback_query.answer(text, show_alert=True)
+        else:
+            await context.bot.send_message(update.effective_chat.id, text)
+    except TelegramError:
+        log.warning("could not tell the user about the error", exc_info=True)

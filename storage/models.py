@@ -1,0 +1,171 @@
+"""The assessment store's tables, as SQLAlchemy 2 typed models.
+
+Every timestamp is timezone-aware UTC; money, coefficients and quantities are
+exact decimals. Enumerations are stored as text with a CHECK constraint so the
+schema reads the same on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Date,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from storage.enums import EntryStatus, Role, StaffStatus
+from storage.types import ExactDecimal, FlagSet, UTCDateTime
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets 64 bits.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utcnow() -> datetime:
+    """The current time, aware, in UTC."""
+    return datetime.now(UTC)
+
+
+def _text_enum(enum_type: type[enum.StrEnum], name: str) -> Enum:
+    return Enum(
+        enum_type,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=20,
+        values_callable=lambda members: [member.value for member in members],
+        validate_strings=True,
+    )
+
+
+class Base(DeclarativeBase):
+    """Declarative base with constraint names Alembic can rely on."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {  # noqa: RUF012 - SQLAlchemy reads this class attribute
+        datetime: UTCDateTime(),
+        Decimal: ExactDecimal(),
+    }
+
+
+class Department(Base):
+    """An organisational unit; grade quotas apply per department."""
+
+    __tablename__ = "departments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Post(Base):
+    """A post (岗位) in a department: its type picks the indicators, its difficulty the bonus."""
+
+    __tablename__ = "posts"
+    __table_args__ = (UniqueConstraint("department_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    post_type: Mapped[str] = mapped_column(String(40))
+    difficulty: Mapped[Decimal] = mapped_column(ExactDecimal(6, 3), default=Decimal("1"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Staff(Base):
+    """A person on the roster, linked to one Telegram account once they accept an invitation."""
+
+    __tablename__ = "staff"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    employee_no: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), index=True)
+    post_id: Mapped[int | None] = mapped_column(ForeignKey("posts.id"))
+    supervisor_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)
+    roles: Mapped[Role] = mapped_column(FlagSet(Role), default=Role.STAFF)
+    language: Mapped[str | None] = mapped_column(String(16))
+    status: Mapped[StaffStatus] = mapped_column(
+        _text_enum(StaffStatus, "staff_status"), default=StaffStatus.ACTIVE
+    )
+    telegram_user_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    linked_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+class WorkEntry(Base):
+    """One record of a day's work: evidence for the assessment once a supervisor confirms it."""
+
+    __tablename__ = "work_entries"
+    __table_args__ = (Index(None, "staff_id", "work_date"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    work_date: Mapped[date] = mapped_column(Date)
+    text: Mapped[str] = mapped_column(Text)
+    indicator_id: Mapped[str | None] = mapped_column(String(60))
+    quantity: Mapped[Decimal | None] = mapped_column(ExactDecimal(12, 3))
+    hours: Mapped[Decimal | None] = mapped_column(ExactDecimal(5, 2))
+    status: Mapped[EntryStatus] = mapped_column(
+        _text_enum(EntryStatus, "entry_status"), default=EntryStatus.SUBMITTED
+    )
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    decided_at: Mapped[datetime | None]
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+class AuditEvent(Base):
+    """One line of the append-only audit log: who did what to which record, and when.
+
+    The database itself refuses UPDATE and DELETE on this table (see the migration).
+    """
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    actor_telegram_id: Mapped[int | None] = mapped_column(BigInteger)
+    action: Mapped[str] = mapped_column(String(60))
+    subject_type: Mapped[str] = mapped_column(String(40))
+    subject_id: Mapped[str | None] = mapped_column(String(60))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class ProcessedUpdate(Base):
+    """A Telegram ``update_id`` already handled, so a redelivered update is ignored."""
+
+    __tablename__ = "processed_updates"
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    processed_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -1,0 +1,64 @@
+"""The unit of work: one session, one transaction, rolled back unless committed."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from storage.repositories import (
+    AuditLog,
+    DepartmentRepository,
+    PostRepository,
+    ProcessedUpdates,
+    StaffRepository,
+    WorkEntryRepository,
+)
+
+
+class UnitOfWork:
+    """Owns the transaction of one use case; repositories share its session and never commit.
+
+    Leaving the ``async with`` block without ``commit()`` rolls everything back,
+    so a use case that fails half-way writes nothing.
+    """
+
+    session: AsyncSession
+    staff: StaffRepository
+    departments: DepartmentRepository
+    posts: PostRepository
+    entries: WorkEntryRepository
+    audit: AuditLog
+    updates: ProcessedUpdates
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def __aenter__(self) -> Self:
+        self.session = self._sessions()
+        self.staff = StaffRepository(self.session)
+        self.departments = DepartmentRepository(self.session)
+        self.posts = PostRepository(self.session)
+        self.entries = WorkEntryRepository(self.session)
+        self.audit = AuditLog(self.session)
+        self.updates = ProcessedUpdates(self.session)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        # close() returns the connection with its transaction rolled back, and,
+        # unlike rollback(), leaves what was already read readable afterwards.
+        await self.session.close()
+
+    async def commit(self) -> None:
+        """Make everything done in this unit of work permanent."""
+        await self.session.commit()
+
+    async def rollback(self) -> None:
+        """Discard everything done since the last commit."""
+        await self.session.rollback()

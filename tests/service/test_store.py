@@ -1,0 +1,152 @@
+"""The store on a real database: unit of work, repositories, column types, identification."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy.exc import IntegrityError
+
+from assessment.people import identify
+from storage.engine import Database
+from storage.enums import Role, StaffStatus
+from storage.models import Department, Post, Staff
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    database = Database(database_url)
+    yield database
+    await database.dispose()
+
+
+async def _seed(db: Database, *, telegram_user_id: int | None = 1001) -> int:
+    async with db.uow() as uow:
+        department = await uow.departments.add(Department(name="Permits Office"))
+        post = await uow.posts.add(
+            Post(
+                department_id=department.id,
+                name="Clerk",
+                post_type="service",
+                difficulty=Decimal("1.15"),
+            )
+        )
+        staff = await uow.staff.add(
+            Staff(
+                employee_no="E001",
+                name="Li Wei",
+                department_id=department.id,
+                post_id=post.id,
+                roles=Role.STAFF | Role.SUPERVISOR,
+                telegram_user_id=telegram_user_id,
+            )
+        )
+        await uow.commit()
+        return staff.id
+
+
+async def test_unit_of_work_rolls_back_unless_committed(db: Database) -> None:
+    async with db.uow() as uow:
+        await uow.departments.add(Department(name="Uncommitted"))
+    async with db.uow() as uow:
+        assert await uow.departments.get_by_name("Uncommitted") is None
+
+
+async def test_unit_of_work_rolls_back_on_error(db: Database) -> None:
+    with pytest.raises(RuntimeError):
+        async with db.uow() as uow:
+            await uow.departments.add(Department(name="Half-written"))
+            raise RuntimeError("use case failed half-way")
+    async with db.uow() as uow:
+        assert await uow.departments.get_by_name("Half-written") is None
+
+
+async def test_committed_work_persists_with_exact_types(db: Database) -> None:
+    staff_id = await _seed(db)
+    async with db.uow() as uow:
+        staff = await uow.staff.get(staff_id)
+        assert staff is not None
+        assert staff.roles == Role.STAFF | Role.SUPERVISOR
+        assert staff.status is StaffStatus.ACTIVE
+        assert staff.created_at.tzinfo is not None
+        assert abs(staff.created_at - datetime.now(UTC)) < timedelta(minutes=1)
+        post = await uow.posts.get(staff.department_id, "Clerk")
+        assert post is not None
+        assert post.difficulty == Decimal("1.15")
+        assert isinstance(post.difficulty, Decimal)
+
+
+async def test_unique_employee_number_enforced(db: Database) -> None:
+    await _seed(db)
+    with pytest.raises(IntegrityError):
+        async with db.uow() as uow:
+            department = await uow.departments.get_by_name("Permits Office")
+            assert department is not None
+            await uow.staff.add(Staff(employee_no="E001", name="Dup", department_id=department.id))
+
+
+async def test_naive_timestamps_are_refused(db: Database) -> None:
+    with pytest.raises(Exception, match="naive datetime"):
+        async with db.uow() as uow:
+            await uow.departments.add(Department(name="X", created_at=datetime(2026, 1, 1)))  # noqa: DTZ001
+
+
+async def test_audit_events_are_appended_in_the_callers_transaction(db: Database) -> None:
+    staff_id = await _seed(db)
+    async with db.uow() as uow:
+        await uow.audit.record("test.rolled_back", "staff", staff_id, actor_staff_id=staff_id)
+    async with db.uow() as uow:
+        await uow.audit.record(
+            "staff.linked", "staff", staff_id, actor_staff_id=staff_id, details={"via": "test"}
+        )
+        await uow.commit()
+    async with db.uow() as uow:
+        events = await uow.audit.events("staff")
+    assert [(e.action, e.subject_id, e.details) for e in events] == [
+        ("staff.linked", str(staff_id), {"via": "test"})
+    ]
+
+
+async def test_identify_finds_the_linked_member_and_claims_the_update(db: Database) -> None:
+    staff_id = await _seed(db, telegram_user_id=555)
+    async with db.uow() as uow:
+        caller = await identify(uow, update_id=1, telegram_user_id=555)
+    assert not caller.duplicate
+    assert caller.member is not None
+    assert caller.member.id == staff_id
+    assert caller.member.has(Role.SUPERVISOR)
+    assert not caller.member.has(Role.HR)
+    async with db.uow() as uow:
+        again = await identify(uow, update_id=1, telegram_user_id=555)
+    assert again.duplicate
+
+
+async def test_identify_unknown_user(db: Database) -> None:
+    async with db.uow() as uow:
+        caller = await identify(uow, update_id=7, telegram_user_id=999)
+    assert not caller.duplicate
+    assert caller.member is None
+
+
+async def test_concurrent_claims_of_one_update_let_exactly_one_through(db: Database) -> None:
+    async def claim() -> bool:
+        async with db.uow() as uow:
+            caller = await identify(uow, update_id=42, telegram_user_id=None)
+            return not caller.duplicate
+
+    results = await asyncio.gather(*(claim() for _ in range(8)))
+    assert sorted(results) == [False] * 7 + [True]
+
+
+async def test_old_processed_updates_are_forgotten(db: Database) -> None:
+    async with db.uow() as uow:
+        await identify(uow, update_id=1, telegram_user_id=None)
+    async with db.uow() as uow:
+        removed = await uow.updates.forget_before(datetime.now(UTC) + timedelta(seconds=1))
+        await uow.commit()
+    assert removed == 1
+    async with db.uow() as uow:
+        assert not (await identify(uow, update_id=1, telegram_user_id=None)).duplicate
