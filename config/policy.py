@@ -1,0 +1,800 @@
+"""The assessment policy: grades, quotas, weights, coefficients, windows and calendars.
+
+An organisation states its policy in a TOML file (``WORKLEDGER_POLICY``, else the bundled
+``policies/default.toml``); no number in here is policy, only the shape and the rules that
+keep a policy coherent. Numbers are ``Decimal`` end to end: TOML floats are parsed straight
+into ``Decimal`` so a coefficient of ``1.15`` is exactly 1.15.
+
+Typical use::
+
+    policy = load_policy(settings.policy)
+    grade = policy.grade_for(Decimal("87.5"))
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping
+from datetime import date, datetime, time
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, ROUND_UP, Decimal, InvalidOperation
+from itertools import pairwise
+from pathlib import Path
+from types import MappingProxyType
+from typing import Annotated, Literal, TypeVar
+
+from babel import Locale
+from babel.numbers import list_currencies
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    Strict,
+    ValidationError,
+    WrapSerializer,
+    field_validator,
+    model_validator,
+)
+
+from config.policy_errors import (
+    KeyPath,
+    PolicyError,
+    PolicyIssue,
+    PolicyRuleError,
+    describe,
+    format_key_path,
+    issues_from_validation_error,
+    show,
+)
+from config.settings import SUPPORTED_LANGUAGES
+
+__all__ = [
+    "DEFAULT_POLICY_PATH",
+    "QUARTERLY_POLICY_PATH",
+    "RATERS",
+    "AppealWindows",
+    "ApprovalDeadlines",
+    "AssessmentCycle",
+    "BonusRule",
+    "BroadcastLimits",
+    "CalendarAdjustments",
+    "DifficultyBounds",
+    "EntryLimits",
+    "Grade",
+    "Indicator",
+    "InviteLimits",
+    "LocalizedText",
+    "MonthlyCheckSchedule",
+    "Policy",
+    "PolicyError",
+    "PolicyIssue",
+    "PostType",
+    "Rater",
+    "RaterWeights",
+    "ReminderTimes",
+    "TopGradeQuota",
+    "load_policy",
+]
+
+POLICIES_DIR = Path(__file__).parent / "policies"
+DEFAULT_POLICY_PATH = POLICIES_DIR / "default.toml"
+QUARTERLY_POLICY_PATH = POLICIES_DIR / "quarterly.toml"
+
+Rater = Literal["supervisor", "self", "peer", "service_recipient"]
+RATERS: tuple[Rater, ...] = ("supervisor", "self", "peer", "service_recipient")
+
+RoundingMode = Literal["half_up", "half_even", "down", "up"]
+_DECIMAL_ROUNDING: Mapping[RoundingMode, str] = {
+    "half_up": ROUND_HALF_UP,
+    "half_even": ROUND_HALF_EVEN,
+    "down": ROUND_DOWN,
+    "up": ROUND_UP,
+}
+
+# Ids travel in callback data, which Telegram caps at 64 bytes; 32 leaves room for the rest.
+_ID = re.compile(r"[a-z][a-z0-9_]{0,31}")
+_CLOCK = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
+_CURRENCY = re.compile(r"[A-Z]{3}")
+_REGION = re.compile(r"[A-Z]{2}")
+# Rounding steps from whole units down to millionths; coarser steps would print as 1E+1.
+_FINEST_STEP_EXPONENT = -6
+# Telegram refuses longer text messages, so a longer entry could never be typed in the bot.
+TELEGRAM_TEXT_LIMIT = 4096
+# The Bot API hands bots files of at most 20 MB (getFile); larger ones could not be stored.
+TELEGRAM_DOWNLOAD_LIMIT_MB = 20
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def _exact_number(value: object) -> Decimal:
+    """Accept TOML integers and floats (parsed as ``Decimal``), nothing that merely looks numeric.
+
+    Strings are refused so ``"0.2"`` is not silently taken for a number; Python floats are
+    refused because they would already have lost exactness.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | Decimal):
+        raise ValueError(f"must be a number (got {describe(value)})")
+    number = Decimal(value)
+    if not number.is_finite():
+        raise ValueError(f"must be a finite number (got {value})")
+    return number
+
+
+def _identifier(value: str) -> str:
+    if not _ID.fullmatch(value):
+        raise ValueError(
+            "must be an id of at most 32 lowercase letters, digits and underscores, "
+            f"starting with a letter (got {show(value)})"
+        )
+    return value
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value
+
+
+def _clock_time(value: object) -> time:
+    # A bare TOML time (17:30:00) is as clear as "17:30"; a time zone is the environment's.
+    if isinstance(value, time) and value.tzinfo is None:
+        return value
+    match = _CLOCK.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        raise ValueError(f'must be a time of day "HH:MM", e.g. "17:30" (got {describe(value)})')
+    return time(int(match[1]), int(match[2]))
+
+
+def _calendar_date(value: object) -> date:
+    # A date-time is a date subclass in Python but means something else in a calendar.
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    raise ValueError(
+        f"must be a date written without quotes, e.g. 2026-10-01 (got {describe(value)})"
+    )
+
+
+def _rounding_step(value: object) -> Decimal:
+    """Accept a power of ten such as ``"0.01"`` (string or number), normalised to that step."""
+    step: Decimal | None = None
+    if isinstance(value, str):
+        try:
+            step = Decimal(value)
+        except InvalidOperation:
+            step = None
+    elif isinstance(value, int | Decimal) and not isinstance(value, bool):
+        step = Decimal(value)
+    if (
+        step is None
+        or not step.is_finite()
+        or step <= 0
+        or not _FINEST_STEP_EXPONENT <= step.adjusted() <= 0
+        or step != Decimal(1).scaleb(step.adjusted())
+    ):
+        raise ValueError(
+            'must be a rounding step from "1" to "0.000001", such as "0.01" '
+            f"(got {describe(value)})"
+        )
+    # "0.010" and "0.01" are the same step; normalising keeps results at two places.
+    return Decimal(1).scaleb(step.adjusted())
+
+
+def _day_of_month(value: int) -> int:
+    if not 1 <= value <= 28:
+        raise ValueError(
+            f"must be a day from 1 to 28, as later days do not exist in every month (got {value})"
+        )
+    return value
+
+
+def _currency(value: str) -> str:
+    if not _CURRENCY.fullmatch(value) or value not in list_currencies():
+        raise ValueError(f'must be an ISO 4217 currency code such as "CNY" (got {show(value)})')
+    return value
+
+
+def _region(value: str) -> str:
+    if not _REGION.fullmatch(value) or value == "ZZ" or value not in Locale("en").territories:
+        raise ValueError(f'must be an ISO 3166 country code such as "CN" (got {show(value)})')
+    return value
+
+
+def _read_only(mapping: Mapping[K, V]) -> Mapping[K, V]:
+    return MappingProxyType(dict(mapping))
+
+
+def _serialize_as_dict(mapping: Mapping[K, V], serialize: SerializerFunctionWrapHandler) -> object:
+    # pydantic's dict serializer does not recognise a mapping proxy.
+    return serialize(dict(mapping))
+
+
+Number = Annotated[Decimal, BeforeValidator(_exact_number)]
+WholeNumber = Annotated[int, Strict()]
+Identifier = Annotated[str, Strict(), AfterValidator(_identifier)]
+Text = Annotated[str, Strict(), AfterValidator(_not_blank)]
+ClockTime = Annotated[time, BeforeValidator(_clock_time)]
+CalendarDate = Annotated[date, BeforeValidator(_calendar_date)]
+RoundingStep = Annotated[Decimal, BeforeValidator(_rounding_step)]
+DayOfMonth = Annotated[int, Strict(), AfterValidator(_day_of_month)]
+CurrencyCode = Annotated[str, Strict(), AfterValidator(_currency)]
+RegionCode = Annotated[str, Strict(), AfterValidator(_region)]
+# Frozen models would still hand out mutable dicts; a mapping proxy makes tables read-only too.
+ReadOnlyMapping = Annotated[
+    Mapping[K, V], AfterValidator(_read_only), WrapSerializer(_serialize_as_dict)
+]
+
+
+class _PolicyModel(BaseModel):
+    """Base of every policy table: immutable once loaded, and strict about unknown keys."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def _violations(problems: list[tuple[KeyPath, str]]) -> None:
+    if problems:
+        raise PolicyRuleError(problems)
+
+
+class LocalizedText(_PolicyModel):
+    """A name or label in every language the bot speaks (``en``, ``zh_Hans``, ``zh_Hant``)."""
+
+    en: Text
+    zh_hans: Text = Field(alias="zh_Hans")
+    zh_hant: Text = Field(alias="zh_Hant")
+
+    def get(self, language: str) -> str:
+        """Return the text in one language.
+
+        Args:
+            language: ``"en"``, ``"zh_Hans"`` or ``"zh_Hant"``.
+
+        Raises:
+            KeyError: For any other language.
+        """
+        match language:
+            case "en":
+                return self.en
+            case "zh_Hans":
+                return self.zh_hans
+            case "zh_Hant":
+                return self.zh_hant
+        raise KeyError(language)
+
+
+class AssessmentCycle(_PolicyModel):
+    """How often routine assessment happens and how scores are rounded before grading."""
+
+    period: Literal["month", "quarter"]
+    score_rounding: RoundingStep
+    score_rounding_mode: RoundingMode
+
+    def round_score(self, score: Decimal) -> Decimal:
+        """Round a computed percentage score once, as the policy says, before grading it."""
+        return score.quantize(
+            self.score_rounding, rounding=_DECIMAL_ROUNDING[self.score_rounding_mode]
+        )
+
+
+class Grade(_PolicyModel):
+    """One grade of the scale: the lowest score that earns it and its bonus coefficient."""
+
+    id: Identifier
+    names: LocalizedText
+    min_score: Number = Field(ge=0, le=100)
+    coefficient: Number = Field(ge=0)
+
+
+class TopGradeQuota(_PolicyModel):
+    """How many people may receive the top grade, as a share of a department or organisation."""
+
+    top_grade_max_share: Number = Field(gt=0, le=1)
+    scope: Literal["department", "organisation"]
+    with_approval_max_share: Number | None = Field(default=None, gt=0, le=1)
+    count_rounding: Literal["down", "half_up", "up"]
+
+    @model_validator(mode="after")
+    def _approval_raises_the_cap(self) -> TopGradeQuota:
+        approved = self.with_approval_max_share
+        if approved is not None and approved < self.top_grade_max_share:
+            raise PolicyRuleError(
+                [
+                    (
+                        ("with_approval_max_share",),
+                        f"must be at least top_grade_max_share ({self.top_grade_max_share}), "
+                        "as approval can only widen the quota",
+                    )
+                ]
+            )
+        return self
+
+    def max_top_grade(self, group_size: int, *, with_approval: bool = False) -> int:
+        """How many of ``group_size`` people may receive the top grade.
+
+        Args:
+            group_size: People assessed in the quota's scope (a department or the organisation).
+            with_approval: Use the approved, wider share; a policy without one keeps the
+                ordinary share.
+
+        Raises:
+            ValueError: If ``group_size`` is negative.
+        """
+        if group_size < 0:
+            raise ValueError(f"group size cannot be negative (got {group_size})")
+        share = self.top_grade_max_share
+        if with_approval and self.with_approval_max_share is not None:
+            share = self.with_approval_max_share
+        mode = {"down": ROUND_DOWN, "half_up": ROUND_HALF_UP, "up": ROUND_UP}[self.count_rounding]
+        return int((share * group_size).quantize(Decimal(1), rounding=mode))
+
+
+class PostType(_PolicyModel):
+    """A class of posts assessed on its own indicators (law enforcement, service...)."""
+
+    names: LocalizedText
+
+
+class RaterWeights(_PolicyModel):
+    """How much each kind of rater counts towards a post type's score; the weights sum to 1."""
+
+    supervisor: Number = Field(ge=0, le=1)
+    self_: Number = Field(alias="self", ge=0, le=1)
+    peer: Number = Field(ge=0, le=1)
+    service_recipient: Number = Field(ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _weights_sum_to_one(self) -> RaterWeights:
+        total = sum((self.weight_of(rater) for rater in RATERS), Decimal(0))
+        if total != 1:
+            raise PolicyRuleError([((), f"weights must sum to exactly 1 (they sum to {total})")])
+        return self
+
+    def weight_of(self, rater: Rater) -> Decimal:
+        """The weight of one rater, named as in the policy file (``"self"``, not ``self_``)."""
+        match rater:
+            case "supervisor":
+                return self.supervisor
+            case "self":
+                return self.self_
+            case "peer":
+                return self.peer
+            case "service_recipient":
+                return self.service_recipient
+
+
+class Indicator(_PolicyModel):
+    """One assessment indicator of a post type.
+
+    Quantitative indicators are counted in ``unit`` and earn (or, when common, lose)
+    ``points`` per unit; qualitative ones are rated, ``points`` being their full marks.
+    Common indicators are assessed by deduction only, personal ones by bonus and deduction.
+    """
+
+    id: Identifier
+    names: LocalizedText
+    unit: LocalizedText | None = None
+    weight: Number = Field(gt=0, le=1)
+    kind: Literal["quantitative", "qualitative"]
+    points: Number = Field(gt=0)
+    common: Annotated[bool, Strict()]
+
+    @model_validator(mode="after")
+    def _unit_matches_kind(self) -> Indicator:
+        if self.kind == "quantitative" and self.unit is None:
+            raise PolicyRuleError(
+                [(("unit",), "a quantitative indicator needs a unit, e.g. cases / 件")]
+            )
+        if self.kind == "qualitative" and self.unit is not None:
+            raise PolicyRuleError(
+                [(("unit",), 'a qualitative indicator has no unit (or set kind = "quantitative")')]
+            )
+        return self
+
+
+class DifficultyBounds(_PolicyModel):
+    """The range a post's difficulty coefficient in the roster must fall in."""
+
+    min: Number = Field(gt=0)
+    max: Number = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _ordinary_post_allowed(self) -> DifficultyBounds:
+        # A coefficient of 1 is the ordinary post the others are measured against.
+        problems: list[tuple[KeyPath, str]] = []
+        if self.min > 1:
+            problems.append((("min",), f"must be at most 1, the ordinary post (got {self.min})"))
+        if self.max < 1:
+            problems.append((("max",), f"must be at least 1, the ordinary post (got {self.max})"))
+        _violations(problems)
+        return self
+
+    def allows(self, coefficient: Decimal) -> bool:
+        """Whether a roster's difficulty coefficient lies within the bounds (inclusive)."""
+        return self.min <= coefficient <= self.max
+
+
+class ReminderTimes(_PolicyModel):
+    """Local times (organisation time zone) of the workday reminders."""
+
+    daily_time: ClockTime
+    team_summary_time: ClockTime
+
+
+class EntryLimits(_PolicyModel):
+    """What a daily work entry may contain and how late it may be written."""
+
+    backdate_workdays: WholeNumber = Field(ge=0)
+    max_text_length: WholeNumber = Field(ge=1, le=TELEGRAM_TEXT_LIMIT)
+    max_attachments: WholeNumber = Field(ge=0)
+    max_attachment_mb: Number = Field(gt=0, le=TELEGRAM_DOWNLOAD_LIMIT_MB)
+    max_hours: Number = Field(gt=0, le=24)
+    min_hours: Number = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _hours_range(self) -> EntryLimits:
+        if self.min_hours > self.max_hours:
+            raise PolicyRuleError(
+                [(("min_hours",), f"must not exceed max_hours ({self.max_hours})")]
+            )
+        return self
+
+
+class MonthlyCheckSchedule(_PolicyModel):
+    """The monthly check's calendar: self-review opens in the month, reviews are due the next."""
+
+    self_review_open_day: DayOfMonth
+    self_review_due_day: DayOfMonth
+    supervisor_review_due_day: DayOfMonth
+    reminder_days_before_due: WholeNumber = Field(ge=0)
+    escalate_after_days: WholeNumber = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _supervisor_after_self(self) -> MonthlyCheckSchedule:
+        # The supervisor reviews the self-assessment, so cannot be due before it.
+        if self.supervisor_review_due_day <= self.self_review_due_day:
+            raise PolicyRuleError(
+                [
+                    (
+                        ("supervisor_review_due_day",),
+                        f"must be later than self_review_due_day ({self.self_review_due_day})",
+                    )
+                ]
+            )
+        return self
+
+
+class ApprovalDeadlines(_PolicyModel):
+    """How long an entry may wait for its supervisor before escalation (or auto-approval)."""
+
+    escalate_after_workdays: WholeNumber = Field(ge=1)
+    auto_approve_after_workdays: WholeNumber | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _escalate_first(self) -> ApprovalDeadlines:
+        # Someone must be chased before an unread entry starts counting on its own.
+        auto = self.auto_approve_after_workdays
+        if auto is not None and auto <= self.escalate_after_workdays:
+            raise PolicyRuleError(
+                [
+                    (
+                        ("auto_approve_after_workdays",),
+                        "must be greater than escalate_after_workdays "
+                        f"({self.escalate_after_workdays})",
+                    )
+                ]
+            )
+        return self
+
+
+class AppealWindows(_PolicyModel):
+    """Days allowed for requesting and deciding a review (复核) and an appeal (申诉)."""
+
+    review_request_days: WholeNumber = Field(ge=1)
+    review_decision_days: WholeNumber = Field(ge=1)
+    appeal_request_days: WholeNumber = Field(ge=1)
+    appeal_direct_days: WholeNumber = Field(ge=1)
+    appeal_decision_days: WholeNumber = Field(ge=1)
+    appeal_extension_days: WholeNumber = Field(ge=1)
+
+
+class BonusRule(_PolicyModel):
+    """Bonus = base x grade coefficient x post difficulty (+ hardship allowance), rounded once."""
+
+    base: Number = Field(gt=0)
+    currency: CurrencyCode
+    rounding: RoundingStep
+    rounding_mode: RoundingMode
+    hardship_allowance: Number | None = Field(default=None, ge=0)
+
+    def round_money(self, amount: Decimal) -> Decimal:
+        """Round a computed amount to the policy's step, the one time money is rounded."""
+        return amount.quantize(self.rounding, rounding=_DECIMAL_ROUNDING[self.rounding_mode])
+
+
+class BroadcastLimits(_PolicyModel):
+    """Sending rates the outbox keeps to (Telegram's documented limits by default)."""
+
+    messages_per_second: Number = Field(gt=0)
+    per_chat_per_second: Number = Field(gt=0)
+    per_group_per_minute: Number = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _chat_within_overall(self) -> BroadcastLimits:
+        if self.per_chat_per_second > self.messages_per_second:
+            raise PolicyRuleError(
+                [
+                    (
+                        ("per_chat_per_second",),
+                        f"must not exceed messages_per_second ({self.messages_per_second})",
+                    )
+                ]
+            )
+        return self
+
+
+class CalendarAdjustments(_PolicyModel):
+    """The workday calendar: a region's public holidays plus the organisation's own changes."""
+
+    region: RegionCode
+    extra_holidays: tuple[CalendarDate, ...] = ()
+    extra_workdays: tuple[CalendarDate, ...] = ()
+
+    @model_validator(mode="after")
+    def _each_date_once(self) -> CalendarAdjustments:
+        problems: list[tuple[KeyPath, str]] = []
+        holidays = set(self.extra_holidays)
+        for key, days in (
+            ("extra_holidays", self.extra_holidays),
+            ("extra_workdays", self.extra_workdays),
+        ):
+            for index, day in enumerate(days):
+                if day in days[:index]:
+                    problems.append(((key, index), f"{day} is listed twice"))
+        for index, day in enumerate(self.extra_workdays):
+            if day in holidays:
+                problems.append(
+                    (("extra_workdays", index), f"{day} is also in extra_holidays; choose one")
+                )
+        _violations(problems)
+        return self
+
+
+class InviteLimits(_PolicyModel):
+    """How long invite links live and how many wrong codes an hour are tolerated."""
+
+    ttl_days: WholeNumber = Field(ge=1)
+    max_failed_attempts_per_hour: WholeNumber = Field(ge=1)
+
+
+class Policy(_PolicyModel):
+    """A whole assessment policy, validated; build it with ``load_policy``."""
+
+    name: LocalizedText
+    languages: tuple[Annotated[str, Strict()], ...]
+    assessment: AssessmentCycle
+    grades: tuple[Grade, ...]
+    quota: TopGradeQuota
+    post_types: ReadOnlyMapping[Identifier, PostType]
+    raters: ReadOnlyMapping[Identifier, RaterWeights]
+    indicators: ReadOnlyMapping[Identifier, tuple[Indicator, ...]]
+    difficulty: DifficultyBounds
+    reminders: ReminderTimes
+    entries: EntryLimits
+    monthly_check: MonthlyCheckSchedule
+    approvals: ApprovalDeadlines
+    appeals: AppealWindows
+    bonus: BonusRule
+    broadcast: BroadcastLimits
+    calendar: CalendarAdjustments
+    invites: InviteLimits
+
+    @field_validator("languages")
+    @classmethod
+    def _bot_languages(cls, languages: tuple[str, ...]) -> tuple[str, ...]:
+        # Every name must be shown in every language the bot has a catalogue for.
+        if sorted(languages) != sorted(SUPPORTED_LANGUAGES):
+            expected = ", ".join(show(language) for language in SUPPORTED_LANGUAGES)
+            raise ValueError(f"must list exactly {expected}, each once")
+        return languages
+
+    @field_validator("grades")
+    @classmethod
+    def _ordered_scale(cls, grades: tuple[Grade, ...]) -> tuple[Grade, ...]:
+        problems: list[tuple[KeyPath, str]] = []
+        if len(grades) < 2:
+            problems.append(((), f"needs at least 2 grades, best first (found {len(grades)})"))
+        first_use: dict[str, int] = {}
+        for index, grade in enumerate(grades):
+            if grade.id in first_use:
+                problems.append(
+                    (
+                        (index, "id"),
+                        f"duplicate grade id {show(grade.id)} "
+                        f"(also grades[{first_use[grade.id]}].id)",
+                    )
+                )
+            first_use.setdefault(grade.id, index)
+        for index, (better, worse) in enumerate(pairwise(grades), start=1):
+            if worse.min_score >= better.min_score:
+                problems.append(
+                    (
+                        (index, "min_score"),
+                        f"must be lower than grades[{index - 1}].min_score ({better.min_score})",
+                    )
+                )
+            if worse.coefficient > better.coefficient:
+                problems.append(
+                    (
+                        (index, "coefficient"),
+                        f"must not be higher than grades[{index - 1}].coefficient "
+                        f"({better.coefficient}); a worse grade cannot pay more",
+                    )
+                )
+        if grades and grades[-1].min_score != 0:
+            problems.append(
+                (
+                    (len(grades) - 1, "min_score"),
+                    "must be 0 for the last grade, so that every score gets a grade "
+                    f"(got {grades[-1].min_score})",
+                )
+            )
+        _violations(problems)
+        return grades
+
+    @field_validator("post_types")
+    @classmethod
+    def _some_post_types(cls, post_types: Mapping[str, PostType]) -> Mapping[str, PostType]:
+        if not post_types:
+            raise ValueError("needs at least one post type")
+        return post_types
+
+    @model_validator(mode="after")
+    def _post_types_covered(self) -> Policy:
+        problems: list[tuple[KeyPath, str]] = []
+        known = ", ".join(self.post_types)
+        sections: tuple[tuple[str, Mapping[str, object]], ...] = (
+            ("raters", self.raters),
+            ("indicators", self.indicators),
+        )
+        for section, table in sections:
+            for post_type in self.post_types:
+                if post_type not in table:
+                    problems.append(
+                        ((section, post_type), f"missing; every post type needs its {section}")
+                    )
+            for post_type in table:
+                if post_type not in self.post_types:
+                    problems.append(
+                        ((section, post_type), f"unknown post type (post_types has: {known})")
+                    )
+        first_use: dict[str, KeyPath] = {}
+        for post_type, indicators in self.indicators.items():
+            if not indicators:
+                problems.append((("indicators", post_type), "needs at least one indicator"))
+                continue
+            total = sum((indicator.weight for indicator in indicators), Decimal(0))
+            if total != 1:
+                problems.append(
+                    (
+                        ("indicators", post_type),
+                        f"weights must sum to exactly 1 (they sum to {total})",
+                    )
+                )
+            for index, indicator in enumerate(indicators):
+                path: KeyPath = ("indicators", post_type, index, "id")
+                if indicator.id in first_use:
+                    problems.append(
+                        (
+                            path,
+                            f"duplicate indicator id {show(indicator.id)} "
+                            f"(also {format_key_path(first_use[indicator.id])})",
+                        )
+                    )
+                first_use.setdefault(indicator.id, path)
+        _violations(problems)
+        return self
+
+    @property
+    def top_grade(self) -> Grade:
+        """The best grade, the one the quota limits."""
+        return self.grades[0]
+
+    def grade(self, grade_id: str) -> Grade:
+        """Look a grade up by id.
+
+        Raises:
+            KeyError: If the policy has no such grade.
+        """
+        return self.grades[self.grade_rank(grade_id)]
+
+    def grade_rank(self, grade_id: str) -> int:
+        """The position of a grade on the scale: 0 is the best.
+
+        Raises:
+            KeyError: If the policy has no such grade.
+        """
+        for rank, grade in enumerate(self.grades):
+            if grade.id == grade_id:
+                return rank
+        raise KeyError(grade_id)
+
+    def grade_for(self, score: Decimal) -> Grade:
+        """The grade a percentage score earns: the best grade whose ``min_score`` it reaches.
+
+        Round the score first with ``assessment.round_score`` so that what people are shown
+        is what was graded.
+
+        Args:
+            score: A percentage from 0 to 100.
+
+        Raises:
+            ValueError: If the score is not a number from 0 to 100.
+        """
+        if not score.is_finite() or not 0 <= score <= 100:
+            raise ValueError(f"a score must be from 0 to 100 (got {score})")
+        for grade in self.grades:
+            if score >= grade.min_score:
+                return grade
+        raise AssertionError("unreachable: the last grade starts at 0")
+
+    def indicators_for(self, post_type: str) -> tuple[Indicator, ...]:
+        """The indicators a post type is assessed on, in policy order.
+
+        Raises:
+            KeyError: If the policy has no such post type.
+        """
+        return self.indicators[post_type]
+
+    def indicator(self, indicator_id: str) -> Indicator:
+        """Look an indicator up by its id, which is unique across post types.
+
+        Raises:
+            KeyError: If the policy has no such indicator.
+        """
+        for indicators in self.indicators.values():
+            for indicator in indicators:
+                if indicator.id == indicator_id:
+                    return indicator
+        raise KeyError(indicator_id)
+
+
+def load_policy(path: Path | None = None) -> Policy:
+    """Read and validate a policy file.
+
+    Args:
+        path: The TOML file; ``None`` reads the bundled default policy.
+
+    Returns:
+        The validated, immutable policy.
+
+    Raises:
+        PolicyError: If the file is missing, unreadable or not TOML, or if any key is unknown,
+            of the wrong type, or breaks a rule. Its message is one line naming the file and
+            the dotted key path of each problem.
+    """
+    source = DEFAULT_POLICY_PATH if path is None else path
+    try:
+        with source.open("rb") as stream:
+            # Floats as Decimal, so coefficients, weights and money are exact from the start.
+            document = tomllib.load(stream, parse_float=Decimal)
+    except FileNotFoundError as exc:
+        raise _file_error(source, "no such file") from exc
+    except IsADirectoryError as exc:
+        raise _file_error(source, "is a directory, not a file") from exc
+    except OSError as exc:
+        raise _file_error(source, f"cannot be read: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise _file_error(source, f"is not UTF-8 text (bad byte at offset {exc.start})") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise _file_error(source, f"invalid TOML: {exc}") from exc
+    try:
+        return Policy.model_validate(document)
+    except ValidationError as exc:
+        raise PolicyError(source, issues_from_validation_error(exc, Policy)) from exc
+
+
+def _file_error(path: Path, message: str) -> PolicyError:
+    return PolicyError(path, [PolicyIssue("", message)])
