@@ -31,3 +31,12 @@ class EntryStatus(enum.StrEnum):
     RETURNED = "returned"
     REJECTED = "rejected"
     DELETED = "deleted"
+
+
+class UploadStatus(enum.StrEnum):
+    """What became of a roster file sent in chat."""
+
+    PREVIEWED = "previewed"
+    APPLIED = "applied"
+    CANCELLED = "cancelled"
+    MISSING_MARKED_LEFT = "missing_marked_left"

@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from storage.enums import EntryStatus, Role, StaffStatus
+from storage.enums import EntryStatus, Role, StaffStatus, UploadStatus
 from storage.types import ExactDecimal, FlagSet, UTCDateTime
 
 NAMING_CONVENTION = {
@@ -169,3 +169,50 @@ class ProcessedUpdate(Base):
 
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     processed_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class Invitation(Base):
+    """A one-time code that links one Telegram account to one staff record.
+
+    Only the code's SHA-256 is stored: the code itself exists in the link HR hands
+    out and nowhere else. A person has at most one live invitation.
+    """
+
+    __tablename__ = "invitations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), unique=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    used_by_telegram_id: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class LinkAttempt(Base):
+    """A failed attempt to redeem an invitation, counted to stop guessing."""
+
+    __tablename__ = "link_attempts"
+    __table_args__ = (Index(None, "telegram_user_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    telegram_user_id: Mapped[int] = mapped_column(BigInteger)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RosterUpload(Base):
+    """A roster file HR sent in chat, kept between the preview and the decision on it."""
+
+    __tablename__ = "roster_uploads"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    file_id: Mapped[str] = mapped_column(String(200))
+    file_name: Mapped[str] = mapped_column(String(255))
+    status: Mapped[UploadStatus] = mapped_column(
+        _text_enum(UploadStatus, "upload_status"), default=UploadStatus.PREVIEWED
+    )
+    missing_employee_nos: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None]

@@ -10,8 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from storage.repositories import (
     AuditLog,
     DepartmentRepository,
+    InvitationRepository,
     PostRepository,
     ProcessedUpdates,
+    RosterUploadRepository,
     StaffRepository,
     WorkEntryRepository,
 )
@@ -31,6 +33,8 @@ class UnitOfWork:
     entries: WorkEntryRepository
     audit: AuditLog
     updates: ProcessedUpdates
+    invitations: InvitationRepository
+    uploads: RosterUploadRepository
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
@@ -43,6 +47,8 @@ class UnitOfWork:
         self.entries = WorkEntryRepository(self.session)
         self.audit = AuditLog(self.session)
         self.updates = ProcessedUpdates(self.session)
+        self.invitations = InvitationRepository(self.session)
+        self.uploads = RosterUploadRepository(self.session)
         return self
 
     async def __aexit__(

@@ -1,0 +1,19 @@
+"""Repositories: the only place that speaks SQL. They add and query, and never commit."""
+
+from storage.repositories.audit import AuditLog
+from storage.repositories.entries import WorkEntryRepository
+from storage.repositories.invitations import InvitationRepository
+from storage.repositories.organisation import DepartmentRepository, PostRepository, StaffRepository
+from storage.repositories.updates import ProcessedUpdates
+from storage.repositories.uploads import RosterUploadRepository
+
+__all__ = [
+    "AuditLog",
+    "DepartmentRepository",
+    "InvitationRepository",
+    "PostRepository",
+    "ProcessedUpdates",
+    "RosterUploadRepository",
+    "StaffRepository",
+    "WorkEntryRepository",
+]
