@@ -2,13 +2,76 @@
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from datetime import datetime
 
+from sqlalchemy import delete, func, select, update
+
+from storage.enums import StaffStatus
+from storage.models import Invitation, LinkAttempt, Staff
 from storage.repositories.base import Repository
 
 
 class InvitationRepository(Repository):
     """One live invitation per person, found by the hash of its code."""
 
-    def __init__(self, session: AsyncSession) -> None:
-        super().__init__(session)
+    async def replace(self, invitation: Invitation) -> Invitation:
+        """Store ``invitation`` as the person's only one, dropping any earlier code."""
+        await self.session.execute(
+            delete(Invitation).where(Invitation.staff_id == invitation.staff_id)
+        )
+        self.session.add(invitation)
+        await self.session.flush()
+        return invitation
+
+    async def unlinked_in_department(self, department_id: int) -> list[Staff]:
+        """People of a department who are still on staff and have no linked account."""
+        return list(
+            await self.session.scalars(
+                select(Staff)
+                .where(
+                    Staff.department_id == department_id,
+                    Staff.telegram_user_id.is_(None),
+                    Staff.status != StaffStatus.LEFT,
+                )
+                .order_by(Staff.employee_no)
+            )
+        )
+
+    async def by_hash(self, code_hash: str) -> Invitation | None:
+        """The invitation whose code hashes to ``code_hash``, if any."""
+        return await self.session.scalar(
+            select(Invitation).where(Invitation.code_hash == code_hash)
+        )
+
+    async def mark_used(self, invitation_id: int, telegram_user_id: int, at: datetime) -> bool:
+        """Use the invitation once; False if someone else used it first."""
+        result = await self.session.execute(
+            update(Invitation)
+            .where(Invitation.id == invitation_id, Invitation.used_at.is_(None))
+            .values(used_at=at, used_by_telegram_id=telegram_user_id)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def record_failure(self, telegram_user_id: int, at: datetime) -> None:
+        """Count one failed attempt by this Telegram account."""
+        self.session.add(LinkAttempt(telegram_user_id=telegram_user_id, at=at))
+        await self.session.flush()
+
+    async def failures_since(self, telegram_user_id: int, since: datetime) -> int:
+        """How many failed attempts this Telegram account made since ``since``."""
+        count = await self.session.scalar(
+            select(func.count())
+            .select_from(LinkAttempt)
+            .where(LinkAttempt.telegram_user_id == telegram_user_id, LinkAttempt.at >= since)
+        )
+        return int(count or 0)
+
+    async def oldest_failure_since(
+        self, telegram_user_id: int, since: datetime
+    ) -> datetime | None:
+        """The earliest counted failure since ``since`` (when the lock-out window opened)."""
+        return await self.session.scalar(
+            select(func.min(LinkAttempt.at)).where(
+                LinkAttempt.telegram_user_id == telegram_user_id, LinkAttempt.at >= since
+            )
+        )
