@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -20,11 +22,14 @@ from storage.engine import Database
 
 log = logging.getLogger(__name__)
 
+# What the bot asks Telegram for; other kinds of update are never sent to it.
+UPDATES = ["message", "callback_query"]
+
 # Telegram redelivers a webhook update for at most a day; keep a week to be safe.
 PROCESSED_UPDATES_KEPT = timedelta(days=7)
 
 
-class SchemaOutOfDate(RuntimeError):
+class SchemaOutOfDateError(RuntimeError):
     """The database is behind the code and the bot may not migrate it itself."""
 
 
@@ -41,7 +46,7 @@ async def open_store(settings: Settings) -> Database:
         else:
             current = await migrate.current_revision(database.engine)
             if current != migrate.head_revision():
-                raise SchemaOutOfDate(
+                raise SchemaOutOfDateError(
                     f"the database schema is at {current or 'nothing'}, this version needs "
                     f"{migrate.head_revision()}: run `workledger db upgrade` first"
                 )
@@ -81,7 +86,7 @@ async def _post_init(application: WorkledgerApplication) -> None:
 
 
 async def _post_shutdown(application: WorkledgerApplication) -> None:
-    database = application.bot_data._database  # noqa: SLF001 - may be unset if start-up failed
+    database = application.bot_data._database
     if database is not None:
         await database.dispose()
         application.bot_data.attach(None)
@@ -106,3 +111,30 @@ def build_application(settings: Settings, policy: Policy) -> WorkledgerApplicati
     application.bot_data.configure(settings, policy)
     handlers.register(application)
     return application
+
+
+@contextlib.asynccontextmanager
+async def running(application: WorkledgerApplication) -> AsyncIterator[WorkledgerApplication]:
+    """Run ``application`` with long polling inside an event loop that already exists.
+
+    The same start and stop sequence as ``run_polling`` (``post_init`` and
+    ``post_shutdown`` included), for the sandbox, benchmarks and tests, which
+    own their loop and must not install signal handlers.
+    """
+    await application.initialize()
+    try:
+        if application.post_init is not None:
+            await application.post_init(application)
+        updater = application.updater
+        assert updater is not None, "the application was built without an updater"
+        await updater.start_polling(poll_interval=0.0, timeout=1, allowed_updates=UPDATES)
+        await application.start()
+        try:
+            yield application
+        finally:
+            await updater.stop()
+            await application.stop()
+    finally:
+        await application.shutdown()
+        if application.post_shutdown is not None:
+            await application.post_shutdown(application)

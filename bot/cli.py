@@ -77,7 +77,7 @@ async def _db_current(settings: Settings) -> None:
 
 
 def _run(settings: Settings, policy: Policy, log_level: str) -> int:
-    from bot.app import SchemaOutOfDate, build_application
+    from bot.app import UPDATES, SchemaOutOfDateError, build_application
     from bot.logs import configure_logging
 
     if settings.token is None:
@@ -89,8 +89,8 @@ def _run(settings: Settings, policy: Policy, log_level: str) -> int:
     configure_logging(log_level, secrets=(token,))
     application = build_application(settings, policy)
     try:
-        application.run_polling(allowed_updates=["message", "callback_query"])
-    except SchemaOutOfDate as error:
+        application.run_polling(allowed_updates=UPDATES)
+    except SchemaOutOfDateError as error:
         return _fail(str(error))
     return 0
 

@@ -124,3 +124,16 @@ async def empty_database_url(backend: str, tmp_path: Path) -> AsyncIterator[str]
         yield _url_for_database(name)
     finally:
         await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+async def empty_postgres_url() -> AsyncIterator[str]:
+    """An empty PostgreSQL database, for behaviour that only PostgreSQL has."""
+    if POSTGRES_ENV not in os.environ:
+        pytest.skip(f"{POSTGRES_ENV} is not set (CI always sets it)")
+    name = f"wl_empty_{uuid.uuid4().hex[:12]}"
+    await _pg_admin(f'CREATE DATABASE "{name}"')
+    try:
+        yield _url_for_database(name)
+    finally:
+        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -91,7 +91,7 @@ async def test_unique_employee_number_enforced(db: Database) -> None:
 async def test_naive_timestamps_are_refused(db: Database) -> None:
     with pytest.raises(Exception, match="naive datetime"):
         async with db.uow() as uow:
-            await uow.departments.add(Department(name="X", created_at=datetime(2026, 1, 1)))  # noqa: DTZ001
+            await uow.departments.add(Department(name="X", created_at=datetime(2026, 1, 1)))
 
 
 async def test_audit_events_are_appended_in_the_callers_transaction(db: Database) -> None:

@@ -1,0 +1,57 @@
+"""End-to-end fixtures: the Bot API emulator over HTTP and the real bot polling it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bot.app import build_application, running
+from bot.emulator import EmulatorDriver, RunningEmulator, start_emulator
+from config.policy import load_policy
+from config.settings import Settings
+from handlers.context import WorkledgerApplication
+
+TOKEN = "123456:TEST-token-for-the-emulator"
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[RunningEmulator]:
+    """The Bot API emulator on a free loopback port."""
+    server = await start_emulator()
+    try:
+        yield server
+    finally:
+        await server.close()
+
+
+@pytest.fixture
+async def driver(emulator: RunningEmulator) -> AsyncIterator[EmulatorDriver]:
+    """The emulator's driver: acts as users, reads what they received."""
+    async with EmulatorDriver(emulator.url) as client:
+        yield client
+
+
+@pytest.fixture
+def settings(database_url: str, emulator: RunningEmulator) -> Settings:
+    """Settings pointing the bot at the emulator and this test's database."""
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        token=TOKEN,  # type: ignore[arg-type]
+        database_url=database_url,
+        api_url=emulator.base_url,
+        language="zh_Hans",
+    )
+
+
+@pytest.fixture
+def application(settings: Settings) -> WorkledgerApplication:
+    """The bot as production builds it (not yet started)."""
+    return build_application(settings, load_policy())
+
+
+@pytest.fixture
+async def bot(application: WorkledgerApplication) -> AsyncIterator[WorkledgerApplication]:
+    """The bot, started and long-polling the emulator."""
+    async with running(application) as started:
+        yield started
