@@ -6,9 +6,21 @@ from dataclasses import dataclass
 
 from storage.enums import Role, StaffStatus
 from storage.models import Staff
+from storage.repositories.directory import ProfileRow, TeamRow
 from storage.uow import UnitOfWork
 
-__all__ = ["Caller", "Role", "StaffMember", "StaffStatus", "identify"]
+__all__ = [
+    "Caller",
+    "ProfileRow",
+    "Role",
+    "StaffMember",
+    "StaffStatus",
+    "TeamRow",
+    "identify",
+    "profile",
+    "set_language",
+    "team",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,3 +79,26 @@ async def identify(uow: UnitOfWork, update_id: int, telegram_user_id: int | None
     staff = None if telegram_user_id is None else await uow.staff.by_telegram_id(telegram_user_id)
     await uow.commit()
     return Caller(duplicate=False, member=None if staff is None else StaffMember.of(staff))
+
+
+async def set_language(uow: UnitOfWork, staff_id: int, locale: str) -> StaffMember:
+    """Store the language a person chose; everything sent to them afterwards uses it."""
+    staff = await uow.staff.get(staff_id)
+    if staff is None:
+        raise LookupError(staff_id)
+    staff.language = locale
+    await uow.commit()
+    return StaffMember.of(staff)
+
+
+async def profile(uow: UnitOfWork, staff_id: int) -> ProfileRow:
+    """A person's own record, for them to check."""
+    row = await uow.directory.profile(staff_id)
+    if row is None:
+        raise LookupError(staff_id)
+    return row
+
+
+async def team(uow: UnitOfWork, supervisor_id: int) -> list[TeamRow]:
+    """A supervisor's direct reports."""
+    return await uow.directory.team(supervisor_id)

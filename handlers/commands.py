@@ -1,10 +1,27 @@
-"""The bot's command menu: each command with its (translatable) description."""
+"""The bot's commands and their (translatable) menu descriptions."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
+
 from locales import N_
 
+DESCRIPTIONS: Mapping[str, str] = MappingProxyType(
+    {
+        "start": N_("Begin, or link your account with an invitation"),
+        "help": N_("What this bot can do"),
+        "me": N_("My staff record"),
+        "language": N_("Choose my language"),
+        "team": N_("My team and who has joined"),
+        "invite": N_("Invite staff: /invite EMPLOYEE_NO..."),
+        "unlink": N_("Unlink a lost account: /unlink EMPLOYEE_NO"),
+        "import": N_("Import the staff roster (CSV or XLSX)"),
+    }
+)
+
+# What a stranger sees before linking.
 MENU: tuple[tuple[str, str], ...] = (
-    ("start", N_("Begin, or link your account with an invitation")),
-    ("help", N_("What this bot can do")),
+    ("start", DESCRIPTIONS["start"]),
+    ("help", DESCRIPTIONS["help"]),
 )

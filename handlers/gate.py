@@ -1,17 +1,51 @@
-"""The gate every update passes first: drop duplicates, find the caller, fix the language."""
+"""The gate every update passes first.
+
+It drops duplicates, finds the caller, fixes their language, keeps personal
+data out of group chats, and checks the caller's role for the command or
+button, in one place, before any handler runs.
+"""
 
 from __future__ import annotations
 
-from telegram import Update
+from telegram import CallbackQuery, Chat, Message, MessageEntity, Update
 from telegram.ext import ApplicationHandlerStop
 
+from assessment import access
+from assessment.access import Refusal
 from assessment.people import identify
+from handlers import callbacks
 from handlers.context import WorkledgerContext
 from locales import resolve_locale, translator
 
 
+def command_of(message: Message | None) -> str | None:
+    """The command a message starts with (``/Invite@bot x`` -> ``invite``), if any."""
+    if message is None or not message.text or not message.entities:
+        return None
+    first = message.entities[0]
+    if first.type != MessageEntity.BOT_COMMAND or first.offset != 0:
+        return None
+    return message.text[1 : first.length].split("@", 1)[0].lower()
+
+
+def refusal_text(context: WorkledgerContext, refusal: Refusal) -> str:
+    """Why the caller was refused, in their language."""
+    _ = context._
+    if refusal is Refusal.NOT_LINKED:
+        return _(
+            "Your Telegram account is not linked to a staff record yet. "
+            "Ask your HR office for a personal invitation link and open it here."
+        )
+    if refusal is Refusal.LEFT:
+        return _(
+            "Your staff record is marked as having left, so this bot is closed to you. "
+            "If that is wrong, please contact your HR office."
+        )
+    return _("Sorry, you do not have permission to do that.")
+
+
 async def admit(update: Update, context: WorkledgerContext) -> None:
-    """Identify the caller once per update; stop here if the update was seen before."""
+    """Identify the caller once per update, then let the update through or stop it here."""
     user = update.effective_user
     async with context.uow() as uow:
         caller = await identify(uow, update.update_id, user.id if user else None)
@@ -24,4 +58,50 @@ async def admit(update: Update, context: WorkledgerContext) -> None:
             user.language_code if user else None,
             context.settings.language,
         )
+    )
+    chat = update.effective_chat
+    if chat is not None and chat.type != Chat.PRIVATE:
+        await _point_to_private_chat(update, context)
+        raise ApplicationHandlerStop
+    if update.callback_query is not None:
+        await _check_button(update.callback_query, context)
+        return
+    refusal = _check_message(update, context)
+    if refusal is not None:
+        if update.effective_message is not None:
+            await update.effective_message.reply_text(refusal_text(context, refusal))
+        raise ApplicationHandlerStop
+
+
+def _check_message(update: Update, context: WorkledgerContext) -> Refusal | None:
+    command = command_of(update.effective_message)
+    if command is not None:
+        return access.check_command(context.member, command)
+    return access.check(context.member, access.MEMBERS)
+
+
+async def _check_button(query: CallbackQuery, context: WorkledgerContext) -> None:
+    action = callbacks.parse(query.data)
+    if action is None:
+        await query.answer(context._("This button is no longer valid."), show_alert=True)
+        raise ApplicationHandlerStop
+    refusal = access.check(context.member, action.requires)
+    if refusal is not None:
+        await query.answer(refusal_text(context, refusal), show_alert=True)
+        raise ApplicationHandlerStop
+
+
+async def _point_to_private_chat(update: Update, context: WorkledgerContext) -> None:
+    # Personal data never goes to a group; commands there get a pointer, chatter nothing.
+    if update.callback_query is not None:
+        await update.callback_query.answer()
+        return
+    message = update.effective_message
+    if message is None or command_of(message) is None:
+        return
+    await message.reply_text(
+        context._(
+            "To keep personal data private I only work in a private chat. "
+            "Open one with me here: {link}"
+        ).format(link=f"https://t.me/{context.bot.username}")
     )

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from storage.repositories import (
     AuditLog,
     DepartmentRepository,
+    Directory,
     InvitationRepository,
     PostRepository,
     ProcessedUpdates,
@@ -35,6 +36,7 @@ class UnitOfWork:
     updates: ProcessedUpdates
     invitations: InvitationRepository
     uploads: RosterUploadRepository
+    directory: Directory
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
@@ -49,6 +51,7 @@ class UnitOfWork:
         self.updates = ProcessedUpdates(self.session)
         self.invitations = InvitationRepository(self.session)
         self.uploads = RosterUploadRepository(self.session)
+        self.directory = Directory(self.session)
         return self
 
     async def __aexit__(

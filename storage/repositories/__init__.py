@@ -1,6 +1,7 @@
 """Repositories: the only place that speaks SQL. They add and query, and never commit."""
 
 from storage.repositories.audit import AuditLog
+from storage.repositories.directory import Directory
 from storage.repositories.entries import WorkEntryRepository
 from storage.repositories.invitations import InvitationRepository
 from storage.repositories.organisation import DepartmentRepository, PostRepository, StaffRepository
@@ -10,6 +11,7 @@ from storage.repositories.uploads import RosterUploadRepository
 __all__ = [
     "AuditLog",
     "DepartmentRepository",
+    "Directory",
     "InvitationRepository",
     "PostRepository",
     "ProcessedUpdates",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypeVar
 
 import pytest
 
@@ -13,6 +15,7 @@ from config.settings import Settings
 from handlers.context import WorkledgerApplication
 
 TOKEN = "123456:TEST-token-for-the-emulator"
+T = TypeVar("T")
 
 
 @pytest.fixture
@@ -55,3 +58,12 @@ async def bot(application: WorkledgerApplication) -> AsyncIterator[WorkledgerApp
     """The bot, started and long-polling the emulator."""
     async with running(application) as started:
         yield started
+
+
+async def eventually(probe: Callable[[], Awaitable[T | None]]) -> T:
+    """Poll ``probe`` until it returns something (for effects that are not new messages)."""
+    async with asyncio.timeout(5):
+        # The state lives in the emulator, over HTTP: there is no local event to await.
+        while not (result := await probe()):  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+    return result

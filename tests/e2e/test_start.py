@@ -108,7 +108,8 @@ async def test_a_failing_handler_gets_an_apology_without_details(
     async def explode(update: Update, context: WorkledgerContext) -> None:
         raise RuntimeError(f"internal detail at /bot{TOKEN}/x")
 
-    application.add_handler(CommandHandler("explode", explode))
+    # Ahead of the catch-all fallback that ends group 0.
+    application.handlers[0].insert(0, CommandHandler("explode", explode))
     from bot.app import running
 
     async with running(application):

@@ -1,0 +1,66 @@
+"""Who may do what: the one table every command and button press is checked against."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from assessment.people import StaffMember
+from storage.enums import Role
+
+# None: anyone, even a stranger. Role.NONE: any linked person still on staff.
+# Otherwise: any linked person holding at least one of these roles.
+Requirement = Role | None
+ANYONE: Requirement = None
+MEMBERS: Requirement = Role.NONE
+SUPERVISORS: Requirement = Role.SUPERVISOR | Role.ADMIN
+HR: Requirement = Role.HR | Role.ADMIN
+
+COMMANDS: Mapping[str, Requirement] = MappingProxyType(
+    {
+        "start": ANYONE,
+        "help": ANYONE,
+        "me": MEMBERS,
+        "language": MEMBERS,
+        "team": SUPERVISORS,
+        "invite": HR,
+        "unlink": HR,
+        "import": HR,
+    }
+)
+
+
+class Refusal(enum.StrEnum):
+    """Why a request was refused."""
+
+    NOT_LINKED = "not_linked"
+    LEFT = "left"
+    ROLE = "role"
+
+
+def check(member: StaffMember | None, requirement: Requirement) -> Refusal | None:
+    """None if ``member`` may act under ``requirement``, otherwise why not."""
+    if requirement is None:
+        return None
+    if member is None:
+        return Refusal.NOT_LINKED
+    if not member.is_active:
+        return Refusal.LEFT
+    if requirement == Role.NONE or member.roles & requirement:
+        return None
+    return Refusal.ROLE
+
+
+def check_command(member: StaffMember | None, command: str) -> Refusal | None:
+    """None if ``member`` may use ``/command``; unknown commands are open (they get help)."""
+    return check(member, COMMANDS.get(command, ANYONE))
+
+
+def menu(member: StaffMember) -> list[str]:
+    """The commands to show ``member`` in their menu, in a stable order."""
+    return [
+        command
+        for command, requirement in COMMANDS.items()
+        if command != "start" and requirement is not ANYONE and check(member, requirement) is None
+    ] + ["help"]

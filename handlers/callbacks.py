@@ -1,0 +1,116 @@
+"""Every inline button's callback data, defined and parsed here and nowhere else.
+
+Each action is a small frozen dataclass with a short prefix and only ids in it
+(``lg:zh_Hant``, ``ru:12:apply``): never state, never visible text, always under
+Telegram's 64 bytes. The server re-checks every permission on every press; the
+``requires`` of each class is the coarse role check the gate applies first.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import ClassVar, Self
+
+from assessment.access import HR, MEMBERS, Requirement
+from locales import SUPPORTED
+
+MAX_BYTES = 64
+
+
+@dataclasses.dataclass(frozen=True)
+class CallbackData:
+    """Base of all callback data: ``prefix:field:field``."""
+
+    prefix: ClassVar[str]
+    requires: ClassVar[Requirement]
+    registry: ClassVar[dict[str, type[CallbackData]]] = {}
+
+    def __init_subclass__(cls) -> None:
+        super().__init_subclass__()
+        if cls.prefix in CallbackData.registry:
+            raise TypeError(f"callback prefix {cls.prefix!r} used twice")
+        CallbackData.registry[cls.prefix] = cls
+
+    def pack(self) -> str:
+        """The string Telegram carries for this button."""
+        data = ":".join([self.prefix, *(str(v) for v in dataclasses.astuple(self))])
+        if len(data.encode()) > MAX_BYTES:
+            raise ValueError(f"callback data over {MAX_BYTES} bytes: {data!r}")
+        return data
+
+    @classmethod
+    def pattern(cls) -> re.Pattern[str]:
+        """What a handler for this action matches."""
+        return re.compile(rf"^{re.escape(cls.prefix)}:")
+
+    @classmethod
+    def unpack(cls, parts: list[str]) -> Self:
+        """Build from the parts after the prefix; raises ValueError when they do not fit."""
+        fields = dataclasses.fields(cls)
+        if len(parts) != len(fields):
+            raise ValueError("wrong number of parts")
+        values = [
+            int(part) if field.type in ("int", int) else part
+            for field, part in zip(fields, parts, strict=True)
+        ]
+        return cls(*values)
+
+    def validate(self) -> None:
+        """Refuse values that parse but can never be valid."""
+
+
+@dataclasses.dataclass(frozen=True)
+class SetLanguage(CallbackData):
+    """Choose the language the bot speaks to me."""
+
+    prefix: ClassVar[str] = "lg"
+    requires: ClassVar[Requirement] = MEMBERS
+    locale: str
+
+    def validate(self) -> None:
+        """Only the bot's own languages."""
+        if self.locale not in SUPPORTED:
+            raise ValueError("unsupported locale")
+
+
+@dataclasses.dataclass(frozen=True)
+class InviteDepartment(CallbackData):
+    """Issue invitations to everyone unlinked in one department (HR)."""
+
+    prefix: ClassVar[str] = "ivd"
+    requires: ClassVar[Requirement] = HR
+    department_id: int
+
+
+@dataclasses.dataclass(frozen=True)
+class RosterDecision(CallbackData):
+    """Apply or cancel a previewed roster upload, or mark the people it lacks as left (HR)."""
+
+    prefix: ClassVar[str] = "ru"
+    requires: ClassVar[Requirement] = HR
+    upload_id: int
+    action: str
+
+    ACTIONS: ClassVar[frozenset[str]] = frozenset({"apply", "cancel", "left"})
+
+    def validate(self) -> None:
+        """Only the three known actions."""
+        if self.action not in self.ACTIONS:
+            raise ValueError("unknown action")
+
+
+def parse(data: str | None) -> CallbackData | None:
+    """The action behind a button press, or None for anything forged, stale or malformed."""
+    if not data or len(data.encode()) > MAX_BYTES:
+        return None
+    prefix, _, rest = data.partition(":")
+    kind = CallbackData.registry.get(prefix)
+    if kind is None:
+        return None
+    try:
+        action = kind.unpack(rest.split(":") if rest else [])
+        action.validate()
+    except (ValueError, TypeError):
+        return None
+    return action
