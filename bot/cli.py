@@ -7,6 +7,7 @@ import asyncio
 import sys
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
 from pydantic import ValidationError
 
@@ -34,6 +35,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("run", help="migrate a SQLite store if needed, then run the bot")
+    invite = commands.add_parser("invite", help="print one-time invitation links and QR codes")
+    invite.add_argument("employee_nos", nargs="+", metavar="EMPLOYEE_NO")
+    invite.add_argument("--out", type=Path, default=Path("."), help="folder for the QR PNGs")
+    invite.add_argument(
+        "--bot-username", help="the bot's @username (asked from Telegram if unset)"
+    )
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     db_commands.add_parser("upgrade", help="apply pending migrations")
@@ -108,6 +115,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(error))
     if args.command == "run":
         return _run(settings, policy, args.log_level)
+    if args.command == "invite":
+        from bot.invite_cli import invite_cli
+
+        return invite_cli(
+            settings,
+            policy,
+            args.employee_nos,
+            out_dir=args.out,
+            bot_username=args.bot_username,
+        )
     if args.db_command == "upgrade":
         asyncio.run(_db_upgrade(settings))
     else:

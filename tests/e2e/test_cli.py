@@ -13,8 +13,10 @@ import pytest
 
 from bot.emulator import EmulatedUser, EmulatorDriver, RunningEmulator
 from storage import migrate
+from storage.engine import Database
 
 from .conftest import TOKEN
+from .people import seed
 
 pytestmark = pytest.mark.e2e
 
@@ -119,3 +121,27 @@ async def test_run_answers_start_in_chinese_and_english(
     assert (tmp_path / "workledger.db").exists()
     assert TOKEN not in err.decode()
     assert TOKEN.split(":")[1] not in err.decode()
+
+
+async def test_invite_prints_links_and_writes_qr_codes(
+    database_url: str, emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    database = Database(database_url)
+    try:
+        org = await seed(database)
+    finally:
+        await database.dispose()
+    env = _environment(token=TOKEN, database_url=database_url, api_url=emulator.base_url)
+    code, out, err = await _workledger(
+        "invite", org.unlinked_no, org.other_unlinked_no, "--out", "qr", cwd=tmp_path, env=env
+    )
+    assert code == 0, err
+    lines = out.strip().splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith(f"{org.unlinked_no}\tMa Qing\thttps://t.me/workledger_bot?start=")
+    png = tmp_path / "qr" / f"invite-{org.unlinked_no}.png"
+    assert png.read_bytes().startswith(b"\x89PNG")
+
+    code, _, err = await _workledger("invite", "E011", "NOPE", cwd=tmp_path, env=env)
+    assert code == 1
+    assert "nobody was invited" in err
