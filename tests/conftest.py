@@ -7,6 +7,7 @@ starts a throwaway one); under CI it is required, so it can never be skipped sil
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import uuid
@@ -51,6 +52,18 @@ async def _pg_admin(statement: str) -> None:
         await connection.execute(statement)
     finally:
         await connection.close()
+
+
+@contextlib.asynccontextmanager
+async def _scratch_postgres(template: str | None = None) -> AsyncIterator[str]:
+    """A PostgreSQL database of its own (a copy of ``template``, else empty), then dropped."""
+    name = f"wl_test_{uuid.uuid4().hex[:12]}"
+    copy = f' TEMPLATE "{template}"' if template else ""
+    await _pg_admin(f'CREATE DATABASE "{name}"{copy}')
+    try:
+        yield _url_for_database(name)
+    finally:
+        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def _migrated(url: str) -> None:
@@ -103,13 +116,8 @@ async def database_url(
         shutil.copy(template, path)
         yield f"sqlite+aiosqlite:///{path}"
         return
-    template_name: str = request.getfixturevalue("postgres_template")
-    name = f"wl_test_{uuid.uuid4().hex[:12]}"
-    await _pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"')
-    try:
-        yield _url_for_database(name)
-    finally:
-        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    async with _scratch_postgres(request.getfixturevalue("postgres_template")) as url:
+        yield url
 
 
 @pytest.fixture
@@ -118,12 +126,8 @@ async def empty_database_url(backend: str, tmp_path: Path) -> AsyncIterator[str]
     if backend == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
         return
-    name = f"wl_empty_{uuid.uuid4().hex[:12]}"
-    await _pg_admin(f'CREATE DATABASE "{name}"')
-    try:
-        yield _url_for_database(name)
-    finally:
-        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    async with _scratch_postgres() as url:
+        yield url
 
 
 @pytest.fixture
@@ -131,9 +135,5 @@ async def empty_postgres_url() -> AsyncIterator[str]:
     """An empty PostgreSQL database, for behaviour that only PostgreSQL has."""
     if POSTGRES_ENV not in os.environ:
         pytest.skip(f"{POSTGRES_ENV} is not set (CI always sets it)")
-    name = f"wl_empty_{uuid.uuid4().hex[:12]}"
-    await _pg_admin(f'CREATE DATABASE "{name}"')
-    try:
-        yield _url_for_database(name)
-    finally:
-        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    async with _scratch_postgres() as url:
+        yield url
