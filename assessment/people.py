@@ -17,6 +17,7 @@ __all__ = [
     "StaffStatus",
     "TeamRow",
     "identify",
+    "members",
     "profile",
     "set_language",
     "team",
@@ -102,3 +103,8 @@ async def profile(uow: UnitOfWork, staff_id: int) -> ProfileRow:
 async def team(uow: UnitOfWork, supervisor_id: int) -> list[TeamRow]:
     """A supervisor's direct reports."""
     return await uow.directory.team(supervisor_id)
+
+
+async def members(uow: UnitOfWork, employee_nos: list[str]) -> list[StaffMember]:
+    """Snapshots of the people with these employee numbers."""
+    return [StaffMember.of(staff) for staff in await uow.staff.by_employee_nos(employee_nos)]

@@ -35,6 +35,18 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("run", help="migrate a SQLite store if needed, then run the bot")
+    staff = commands.add_parser("staff", help="the roster")
+    staff_commands = staff.add_subparsers(dest="staff_command", required=True, metavar="ACTION")
+    staff_import = staff_commands.add_parser("import", help="import or update the roster")
+    staff_import.add_argument("file", type=Path, metavar="FILE", help="CSV (UTF-8) or XLSX")
+    staff_import.add_argument(
+        "--mark-missing-left",
+        action="store_true",
+        help="mark people on the roster but not in FILE as having left",
+    )
+    staff_import.add_argument(
+        "--dry-run", action="store_true", help="show what would change, write nothing"
+    )
     invite = commands.add_parser("invite", help="print one-time invitation links and QR codes")
     invite.add_argument("employee_nos", nargs="+", metavar="EMPLOYEE_NO")
     invite.add_argument("--out", type=Path, default=Path("."), help="folder for the QR PNGs")
@@ -115,6 +127,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(error))
     if args.command == "run":
         return _run(settings, policy, args.log_level)
+    if args.command == "staff":
+        from bot.roster_cli import staff_import
+
+        return staff_import(
+            settings,
+            policy,
+            args.file,
+            mark_missing_left=args.mark_missing_left,
+            dry_run=args.dry_run,
+        )
     if args.command == "invite":
         from bot.invite_cli import invite_cli
 

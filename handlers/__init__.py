@@ -5,8 +5,8 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, TypeHandler, filters
 
-from handlers import errors, gate, invitations, language, people, start
-from handlers.callbacks import InviteDepartment, SetLanguage
+from handlers import errors, gate, invitations, language, people, roster, start
+from handlers.callbacks import InviteDepartment, RosterDecision, SetLanguage
 from handlers.context import WorkledgerApplication
 
 # The gate runs in its own, earlier group so every handler sees a known, permitted caller.
@@ -25,10 +25,13 @@ def register(application: WorkledgerApplication) -> None:
             CommandHandler("language", language.ask),
             CommandHandler("invite", invitations.invite_people),
             CommandHandler("unlink", invitations.unlink_account),
+            CommandHandler("import", roster.explain),
+            MessageHandler(filters.Document.ALL, roster.receive),
             CallbackQueryHandler(language.choose, pattern=SetLanguage.pattern()),
             CallbackQueryHandler(
                 invitations.invite_whole_department, pattern=InviteDepartment.pattern()
             ),
+            CallbackQueryHandler(roster.decide, pattern=RosterDecision.pattern()),
             MessageHandler(filters.ALL, start.unknown),
         ]
     )

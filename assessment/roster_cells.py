@@ -1,0 +1,184 @@
+"""The rules for each cell of a roster row: required, lengths, post types, coefficients..."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+
+from assessment.roster_problems import ProblemCode, RosterProblem
+from assessment.roster_rows import RosterRow
+from config.policy import Policy
+from storage.enums import Role, StaffStatus
+
+COLUMNS = (
+    "employee_no",
+    "name",
+    "department",
+    "post",
+    "post_type",
+    "difficulty",
+    "supervisor_no",
+    "roles",
+    "language",
+    "status",
+)
+REQUIRED = ("employee_no", "name", "department", "post", "post_type", "difficulty")
+# The widths of the matching columns in storage.models (a unit test keeps them equal).
+MAX_LENGTHS: Mapping[str, int] = {
+    "employee_no": 40,
+    "name": 200,
+    "department": 200,
+    "post": 200,
+    "supervisor_no": 40,
+}
+# posts.difficulty keeps three decimals; more would be rounded silently by the store.
+DIFFICULTY_PLACES = 3
+ROLES: Mapping[str, Role] = {
+    "staff": Role.STAFF,
+    "supervisor": Role.SUPERVISOR,
+    "hr": Role.HR,
+    "admin": Role.ADMIN,
+}
+LANGUAGES: Mapping[str, str] = {"en": "en", "zh_hans": "zh_Hans", "zh_hant": "zh_Hant"}
+STATUSES: Mapping[str, StaffStatus] = {status.value: status for status in StaffStatus}
+
+# Chinese keyboards type full-width separators; they mean the same thing here.
+_ROLE_SEPARATORS = re.compile(r"[;,；，]")
+_SEPARATORS = re.compile(r"[\s\-]+")
+_DIFFICULTY_STEP = Decimal(1).scaleb(-DIFFICULTY_PLACES)
+
+Cells = tuple[str, ...]
+
+
+def key_of(text: str) -> str:
+    """The lookup form of a header or a choice: ``Second line`` -> ``second_line``."""
+    # A byte-order mark survives in a header cell some spreadsheet programs write.
+    return _SEPARATORS.sub("_", text.replace("\ufeff", "").strip().lower())
+
+
+class RowChecker:
+    """Checks rows one at a time, gathering every problem rather than stopping at one."""
+
+    def __init__(self, positions: Mapping[str, int], policy: Policy) -> None:
+        self.positions = positions
+        self.policy = policy
+        self.problems: list[RosterProblem] = []
+        self.post_types = ", ".join(policy.post_types)
+        bounds = policy.difficulty
+        self.difficulty_range = f"{bounds.min}–{bounds.max}"
+
+    def check(self, number: int, cells: Cells) -> RosterRow | None:
+        """The row, typed, or None after recording what is wrong with it."""
+        found = len(self.problems)
+        value = {column: self._cell(cells, column) for column in COLUMNS}
+        for column in REQUIRED:
+            if not value[column]:
+                self._problem(number, column, ProblemCode.MISSING_VALUE)
+        for column, limit in MAX_LENGTHS.items():
+            if len(value[column]) > limit:
+                self._problem(
+                    number, column, ProblemCode.VALUE_TOO_LONG, value[column], str(limit)
+                )
+        post_type = value["post_type"].lower()
+        if post_type and post_type not in self.policy.post_types:
+            self._problem(
+                number,
+                "post_type",
+                ProblemCode.UNKNOWN_POST_TYPE,
+                value["post_type"],
+                self.post_types,
+            )
+        difficulty = self._difficulty(number, value["difficulty"])
+        supervisor_no = value["supervisor_no"] or None
+        if supervisor_no is not None and supervisor_no == value["employee_no"]:
+            self._problem(number, "supervisor_no", ProblemCode.SELF_SUPERVISOR, supervisor_no)
+        roles = self._roles(number, value["roles"])
+        language = self._choice(number, "language", value, LANGUAGES, ProblemCode.UNKNOWN_LANGUAGE)
+        status = self._choice(number, "status", value, STATUSES, ProblemCode.UNKNOWN_STATUS)
+        if len(self.problems) > found or difficulty is None:
+            return None
+        return RosterRow(
+            row=number,
+            employee_no=value["employee_no"],
+            name=value["name"],
+            department=value["department"],
+            post=value["post"],
+            post_type=post_type,
+            difficulty=difficulty,
+            supervisor_no=supervisor_no,
+            roles=roles,
+            language=LANGUAGES[language] if language else None,
+            status=STATUSES[status] if status else StaffStatus.ACTIVE,
+        )
+
+    def _cell(self, cells: Cells, column: str) -> str:
+        index = self.positions[column]
+        return cells[index] if index < len(cells) else ""
+
+    def _problem(
+        self,
+        row: int,
+        column: str,
+        code: ProblemCode,
+        value: str | None = None,
+        detail: str | None = None,
+    ) -> None:
+        self.problems.append(RosterProblem(row, column, code, value, detail))
+
+    def _difficulty(self, number: int, text: str) -> Decimal | None:
+        if not text:
+            return None
+        coefficient = self._coefficient(text)
+        if coefficient is None:
+            self._problem(
+                number, "difficulty", ProblemCode.BAD_COEFFICIENT, text, self.difficulty_range
+            )
+        return coefficient
+
+    def _coefficient(self, text: str) -> Decimal | None:
+        try:
+            coefficient = Decimal(text)
+        except InvalidOperation:
+            return None
+        if not coefficient.is_finite() or not self.policy.difficulty.allows(coefficient):
+            return None
+        places = coefficient.normalize().as_tuple().exponent
+        if not isinstance(places, int) or -places > DIFFICULTY_PLACES:
+            return None
+        written = coefficient.as_tuple().exponent
+        if isinstance(written, int) and -written > DIFFICULTY_PLACES:
+            # Only trailing zeros (1.1500) reach here: exact at the store's scale.
+            return coefficient.quantize(_DIFFICULTY_STEP)
+        return coefficient
+
+    def _roles(self, number: int, text: str) -> Role:
+        roles = Role.NONE
+        for token in _ROLE_SEPARATORS.split(text):
+            name = token.strip().lower()
+            if not name:
+                continue
+            if name in ROLES:
+                roles |= ROLES[name]
+            else:
+                self._problem(
+                    number, "roles", ProblemCode.UNKNOWN_ROLE, token.strip(), ", ".join(ROLES)
+                )
+        return roles or Role.STAFF
+
+    def _choice(
+        self,
+        number: int,
+        column: str,
+        value: Mapping[str, str],
+        allowed: Mapping[str, object],
+        code: ProblemCode,
+    ) -> str | None:
+        text = value[column]
+        if not text:
+            return None
+        key = key_of(text)
+        if key not in allowed:
+            self._problem(number, column, code, text, ", ".join(map(str, allowed.values())))
+            return None
+        return key

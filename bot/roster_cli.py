@@ -1,0 +1,81 @@
+"""``workledger staff import FILE``: the roster from the command line."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+from assessment.roster import (
+    ImportSummary,
+    ParsedRoster,
+    RosterRejected,
+    import_roster,
+    parse_roster,
+)
+from config.policy import Policy
+from config.settings import Settings
+from handlers.roster_text import describe_rejection, describe_summary
+from locales import translator
+
+EXIT_OK = 0
+EXIT_REJECTED = 1
+EXIT_UNREADABLE = 2
+
+
+def staff_import(
+    settings: Settings, policy: Policy, path: Path, *, mark_missing_left: bool, dry_run: bool
+) -> int:
+    """Import the roster at ``path``; print a summary or every problem; return the exit status.
+
+    0: imported (or checked, in a dry run); 1: the roster was refused; 2: the file
+    could not be read or the store could not be opened.
+    """
+    words = translator(settings.language)
+    _, ngettext = words.gettext, words.ngettext
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        message = _("cannot read {path}: {error}")
+        print(message.format(path=path, error=error.strerror or error), file=sys.stderr)
+        return EXIT_UNREADABLE
+    try:
+        roster = parse_roster(data, path.name, policy)
+        summary = asyncio.run(_import(settings, roster, mark_missing_left, dry_run))
+    except RosterRejected as rejection:
+        print(describe_rejection(rejection.problems, _, ngettext), file=sys.stderr)
+        return EXIT_REJECTED
+    except _StoreUnavailableError as error:
+        print(f"workledger: {error}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    print(describe_summary(summary, _, ngettext))
+    if summary.missing and not summary.marked_left:
+        print(_("To mark them as having left, run the import again with --mark-missing-left."))
+    return EXIT_OK
+
+
+class _StoreUnavailableError(Exception):
+    """The store's schema is behind the code and an operator must migrate it first."""
+
+
+async def _import(
+    settings: Settings, roster: ParsedRoster, mark_missing_left: bool, dry_run: bool
+) -> ImportSummary:
+    # Imported here, as bot.cli does, so a command that never opens the store stays light.
+    from bot.app import SchemaOutOfDateError, open_store
+
+    try:
+        database = await open_store(settings)
+    except SchemaOutOfDateError as error:
+        raise _StoreUnavailableError(str(error)) from error
+    try:
+        async with database.uow() as uow:
+            return await import_roster(
+                uow,
+                roster,
+                actor_staff_id=None,
+                mark_missing_left=mark_missing_left,
+                dry_run=dry_run,
+            )
+    finally:
+        await database.dispose()

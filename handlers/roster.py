@@ -1,0 +1,200 @@
+"""Roster import in chat (HR): send the file, see what would change, then apply or cancel."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+
+from assessment import access
+from assessment.people import members
+from assessment.roster import ImportSummary, ParsedRoster, RosterRejected, parse_roster
+from assessment.roster_uploads import (
+    DecisionRefused,
+    apply,
+    cancel,
+    find,
+    mark_missing_left,
+    preview,
+)
+from handlers.callbacks import RosterDecision
+from handlers.context import WorkledgerContext
+from handlers.gate import refusal_text
+from handlers.menus import publish_menu
+from handlers.roster_text import describe_rejection, describe_summary
+from locales import resolve_locale
+
+# The Bot API lets a bot download files of up to 20 MB.
+MAX_ROSTER_BYTES = 20 * 1024 * 1024
+# Telegram messages hold 4,096 characters; a long list of problems is cut well before.
+MAX_REPLY_CHARS = 3500
+
+
+def _fit(text: str, context: WorkledgerContext) -> str:
+    if len(text) <= MAX_REPLY_CHARS:
+        return text
+    kept = text[:MAX_REPLY_CHARS].rsplit("\n", 1)[0]
+    hidden = text[len(kept) :].count("\n")
+    more = context.ngettext("...and {count} more line.", "...and {count} more lines.", hidden)
+    return kept + "\n" + more.format(count=hidden)
+
+
+async def explain(update: Update, context: WorkledgerContext) -> None:
+    """Say how to import: send the file."""
+    if update.effective_message is not None:
+        await update.effective_message.reply_text(
+            context._(
+                "Send me the roster as a file: CSV (UTF-8) or Excel (XLSX), with the columns "
+                "employee_no, name, department, post, post_type, difficulty, supervisor_no, "
+                "roles, language, status. I will show you what would change before anything "
+                "is written."
+            )
+        )
+
+
+async def _parse(context: WorkledgerContext, file_id: str, file_name: str) -> ParsedRoster:
+    telegram_file = await context.bot.get_file(file_id)
+    data = bytes(await telegram_file.download_as_bytearray())
+    return parse_roster(data, file_name, context.policy)
+
+
+async def receive(update: Update, context: WorkledgerContext) -> None:
+    """Check a roster file HR sent and preview the import; nothing is written yet."""
+    message = update.effective_message
+    assert message is not None
+    refusal = access.check(context.member, access.HR)
+    if refusal is not None or context.member is None:
+        await message.reply_text(refusal_text(context, refusal or access.Refusal.NOT_LINKED))
+        return
+    document = message.document
+    assert document is not None
+    _ = context._
+    if document.file_size and document.file_size > MAX_ROSTER_BYTES:
+        await message.reply_text(_("This file is too large; a roster file may be up to 20 MB."))
+        return
+    try:
+        roster = await _parse(context, document.file_id, document.file_name or "roster")
+        async with context.uow() as uow:
+            upload_id, summary = await preview(
+                uow, roster, uploader_id=context.member.id, file_id=document.file_id
+            )
+    except RosterRejected as rejection:
+        text = describe_rejection(rejection.problems, _, context.ngettext)
+        await message.reply_text(_fit(text, context))
+        return
+    buttons = InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    _("Apply"), callback_data=RosterDecision(upload_id, "apply").pack()
+                ),
+                InlineKeyboardButton(
+                    _("Cancel"), callback_data=RosterDecision(upload_id, "cancel").pack()
+                ),
+            ]
+        ]
+    )
+    text = describe_summary(summary, _, context.ngettext)
+    await message.reply_text(_fit(text, context), reply_markup=buttons)
+
+
+def _refused(context: WorkledgerContext, reason: DecisionRefused) -> str:
+    _ = context._
+    if reason is DecisionRefused.NOT_YOURS:
+        return _("Only the person who sent this roster file can decide on it.")
+    if reason is DecisionRefused.ALREADY_DECIDED:
+        return _("This roster file was already dealt with.")
+    return _("This roster file is no longer known.")
+
+
+async def decide(update: Update, context: WorkledgerContext) -> None:
+    """Apply or cancel a previewed roster, or mark the people it lacked as having left."""
+    query = update.callback_query
+    member = context.member
+    assert query is not None
+    assert member is not None
+    action = RosterDecision.unpack((query.data or "").split(":")[1:])
+    _ = context._
+    now = datetime.now(UTC)
+    async with context.uow() as uow:
+        upload = await find(uow, action.upload_id, member.id)
+    if isinstance(upload, DecisionRefused):
+        await query.answer(_refused(context, upload), show_alert=True)
+        return
+    if action.action == "cancel":
+        async with context.uow() as uow:
+            refused = await cancel(uow, upload, now=now)
+        if refused is not None:
+            await query.answer(_refused(context, refused), show_alert=True)
+            return
+        await query.answer()
+        await query.edit_message_text(_("Import cancelled; nothing was written."))
+        return
+    if action.action == "left":
+        async with context.uow() as uow:
+            marked = await mark_missing_left(uow, upload, actor_staff_id=member.id, now=now)
+        if isinstance(marked, DecisionRefused):
+            await query.answer(_refused(context, marked), show_alert=True)
+            return
+        await query.answer()
+        await query.edit_message_text(
+            context.ngettext(
+                "{count} person marked as having left.",
+                "{count} people marked as having left.",
+                marked,
+            ).format(count=marked)
+        )
+        return
+    await _apply(update, context, upload.id, now)
+
+
+async def _apply(
+    update: Update, context: WorkledgerContext, upload_id: int, now: datetime
+) -> None:
+    query = update.callback_query
+    member = context.member
+    assert query is not None
+    assert member is not None
+    _ = context._
+    try:
+        async with context.uow() as uow:
+            upload = await find(uow, upload_id, member.id)
+            assert not isinstance(upload, DecisionRefused)
+            roster = await _parse(context, upload.file_id, upload.file_name)
+            result = await apply(uow, upload, roster, actor_staff_id=member.id, now=now)
+    except RosterRejected as rejection:
+        # The store changed since the preview (say, a supervisor left): nothing was written.
+        await query.answer()
+        text = describe_rejection(rejection.problems, _, context.ngettext)
+        await query.edit_message_text(_fit(text, context))
+        return
+    if isinstance(result, DecisionRefused):
+        await query.answer(_refused(context, result), show_alert=True)
+        return
+    await query.answer()
+    markup = None
+    if result.missing:
+        label = context.ngettext(
+            "Mark {count} missing person as left",
+            "Mark {count} missing people as left",
+            len(result.missing),
+        ).format(count=len(result.missing))
+        markup = InlineKeyboardMarkup(
+            [[InlineKeyboardButton(label, callback_data=RosterDecision(upload_id, "left").pack())]]
+        )
+    text = describe_summary(result, _, context.ngettext)
+    await query.edit_message_text(_fit(text, context), reply_markup=markup)
+    await _refresh_menus(context, result)
+
+
+async def _refresh_menus(context: WorkledgerContext, summary: ImportSummary) -> None:
+    # People whose roles changed see their new commands without asking.
+    if not summary.role_changes:
+        return
+    async with context.uow() as uow:
+        changed = await members(uow, list(summary.role_changes))
+    for person in changed:
+        if person.telegram_user_id is None:
+            continue
+        locale = resolve_locale(person.language, None, context.settings.language)
+        await publish_menu(context.bot, person, locale)

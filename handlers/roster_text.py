@@ -1,0 +1,171 @@
+"""The words for a roster import: its problems and its summary, for the chat and the CLI.
+
+Pure functions of a translator, so the bot and the command line say the same
+things, each in the reader's language.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+from assessment.roster import ImportSummary, ProblemCode, RosterProblem
+from locales import N_
+
+Gettext = Callable[[str], str]
+Ngettext = Callable[[str, str, int], str]
+
+# Long enough to recognise a value, short enough to keep one problem on one line.
+VALUE_SHOWN = 60
+# Employee numbers listed in a summary line before the rest are left out.
+NUMBERS_SHOWN = 20
+
+_REASONS: Mapping[tuple[ProblemCode, str | None], str] = {
+    (ProblemCode.NOT_CSV_OR_XLSX, None): N_("this is not a CSV or XLSX file"),
+    (ProblemCode.NOT_CSV_OR_XLSX, "xls"): N_(
+        "this is an old Excel .xls file: save it as an Excel workbook (.xlsx) or as CSV UTF-8"
+    ),
+    (ProblemCode.WRONG_ENCODING, None): N_("the file is not UTF-8 text: save it as CSV UTF-8"),
+    (ProblemCode.WRONG_ENCODING, "UTF-16"): N_("the file is UTF-16 text: save it as CSV UTF-8"),
+    (ProblemCode.EMPTY_FILE, None): N_("the file lists no one"),
+    (ProblemCode.WRONG_HEADER, "missing"): N_("this column is missing from the header row"),
+    (ProblemCode.WRONG_HEADER, "unknown"): N_("unknown column"),
+    (ProblemCode.WRONG_HEADER, "duplicate"): N_("this column appears more than once"),
+    (ProblemCode.TOO_MANY_ROWS, None): N_("the file has more than {limit} rows"),
+    (ProblemCode.MISSING_VALUE, None): N_("a value is required"),
+    (ProblemCode.VALUE_TOO_LONG, None): N_("longer than {limit} characters"),
+    (ProblemCode.DUPLICATE_EMPLOYEE_NO, None): N_(
+        "this employee number is already used in row {other_row}"
+    ),
+    (ProblemCode.UNKNOWN_ROLE, None): N_("unknown role"),
+    (ProblemCode.UNKNOWN_POST_TYPE, None): N_("unknown post type"),
+    (ProblemCode.BAD_COEFFICIENT, None): N_("not a valid difficulty coefficient"),
+    (ProblemCode.UNKNOWN_LANGUAGE, None): N_("unknown language"),
+    (ProblemCode.UNKNOWN_STATUS, None): N_("unknown status"),
+    (ProblemCode.CONFLICTING_POST, None): N_(
+        "row {other_row} gives this post a different type or difficulty"
+    ),
+    (ProblemCode.MISSING_SUPERVISOR, None): N_(
+        "no one has this employee number, in the file or on the roster"
+    ),
+    (ProblemCode.SELF_SUPERVISOR, None): N_("a person cannot be their own supervisor"),
+    (ProblemCode.SUPERVISOR_CYCLE, None): N_("supervisors form a loop"),
+}
+# What to write instead, after the value, for problems whose detail lists what is allowed.
+_HINTS: Mapping[ProblemCode, str] = {
+    ProblemCode.UNKNOWN_ROLE: N_("use {allowed}, separated by ;"),
+    ProblemCode.UNKNOWN_POST_TYPE: N_("the policy has {allowed}"),
+    ProblemCode.BAD_COEFFICIENT: N_("use a number from {range} with at most three decimals"),
+    ProblemCode.UNKNOWN_LANGUAGE: N_("use {allowed}, or leave it empty"),
+    ProblemCode.UNKNOWN_STATUS: N_("use {allowed}, or leave it empty"),
+    ProblemCode.SUPERVISOR_CYCLE: N_("the loop is {loop}"),
+}
+
+
+def describe_problem(problem: RosterProblem, _: Gettext) -> str:
+    """One problem on one line: ``row 5, column difficulty: <reason> (value); <hint>``."""
+    msgid = _REASONS.get((problem.code, problem.detail)) or _REASONS[(problem.code, None)]
+    detail = problem.detail or ""
+    # Each message uses at most one of these names; str.format ignores the others.
+    fields = dict.fromkeys(("limit", "other_row", "allowed", "range", "loop"), detail)
+    reason = _(msgid).format(**fields)
+    if problem.value:
+        reason = _("{reason} ({value})").format(reason=reason, value=_shorten(problem.value))
+    if problem.code in _HINTS:
+        hint = _(_HINTS[problem.code]).format(**fields)
+        reason = _("{reason}; {hint}").format(reason=reason, hint=hint)
+    if problem.row is None:
+        return reason
+    if problem.column is None:
+        return _("row {row}: {reason}").format(row=problem.row, reason=reason)
+    return _("row {row}, column {column}: {reason}").format(
+        row=problem.row, column=problem.column, reason=reason
+    )
+
+
+def describe_rejection(problems: Sequence[RosterProblem], _: Gettext, ngettext: Ngettext) -> str:
+    """Why a roster was refused: a heading, then every problem on a line of its own."""
+    heading = ngettext(
+        "The roster was not imported: {count} problem.",
+        "The roster was not imported: {count} problems.",
+        len(problems),
+    ).format(count=len(problems))
+    return "\n".join([heading, *(describe_problem(problem, _) for problem in problems)])
+
+
+def describe_summary(summary: ImportSummary, _: Gettext, ngettext: Ngettext) -> str:
+    """What an import changed (or would change, in a dry run), one fact per line."""
+    lines = []
+    if summary.dry_run:
+        lines.append(_("Dry run: nothing was written. Importing would make these changes."))
+    count = len(summary.created)
+    lines.append(
+        ngettext("{count} person added", "{count} people added", count).format(count=count)
+    )
+    count = len(summary.updated)
+    lines.append(
+        ngettext("{count} person updated", "{count} people updated", count).format(count=count)
+    )
+    count = len(summary.unchanged)
+    lines.append(
+        ngettext("{count} person unchanged", "{count} people unchanged", count).format(count=count)
+    )
+    if summary.departments_created:
+        count = len(summary.departments_created)
+        lines.append(
+            ngettext(
+                "{count} department created: {names}",
+                "{count} departments created: {names}",
+                count,
+            ).format(count=count, names=_listed(summary.departments_created))
+        )
+    if summary.posts_created:
+        count = len(summary.posts_created)
+        lines.append(
+            ngettext("{count} post created", "{count} posts created", count).format(count=count)
+        )
+    if summary.posts_updated:
+        count = len(summary.posts_updated)
+        lines.append(
+            ngettext(
+                "{count} post changed its type or difficulty",
+                "{count} posts changed their type or difficulty",
+                count,
+            ).format(count=count)
+        )
+    if summary.role_changes:
+        count = len(summary.role_changes)
+        lines.append(
+            ngettext(
+                "roles changed for {count} person: {employee_nos}",
+                "roles changed for {count} people: {employee_nos}",
+                count,
+            ).format(count=count, employee_nos=_listed(tuple(summary.role_changes)))
+        )
+    if summary.missing:
+        count = len(summary.missing)
+        lines.append(
+            ngettext(
+                "{count} person on the roster is not in the file: {employee_nos}",
+                "{count} people on the roster are not in the file: {employee_nos}",
+                count,
+            ).format(count=count, employee_nos=_listed(summary.missing))
+        )
+    if summary.marked_left:
+        count = len(summary.marked_left)
+        lines.append(
+            ngettext(
+                "{count} person marked as having left",
+                "{count} people marked as having left",
+                count,
+            ).format(count=count)
+        )
+    return "\n".join(lines)
+
+
+def _shorten(value: str) -> str:
+    return value if len(value) <= VALUE_SHOWN else value[: VALUE_SHOWN - 1] + "…"
+
+
+def _listed(items: Sequence[str]) -> str:
+    shown = ", ".join(items[:NUMBERS_SHOWN])
+    return shown + ", …" if len(items) > NUMBERS_SHOWN else shown

@@ -1,0 +1,404 @@
+"""Importing a roster into a real store: create, update, supervisors, the missing; all or none."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from assessment.roster import (
+    COLUMNS,
+    ImportSummary,
+    ProblemCode,
+    RosterRejected,
+    import_roster,
+    mark_left,
+    parse_roster,
+)
+from config.policy import Policy, load_policy
+from storage.engine import Database
+from storage.enums import Role, StaffStatus
+from storage.models import AuditEvent, Department, Post, Staff
+
+HEADER = ",".join(COLUMNS)
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "roster"
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    database = Database(database_url)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture(scope="module")
+def policy() -> Policy:
+    return load_policy()
+
+
+def _csv(*rows: str) -> bytes:
+    return "\n".join([HEADER, *rows, ""]).encode()
+
+
+TEAM = (
+    "E1,Li Wei,Permits,Clerk,service,1.15,E3,,zh_Hans,",
+    "E2,Wang Fang,Permits,Clerk,service,1.15,E3,,,",
+    "E3,Zhang Qiang,Permits,Head,management,1.3,,staff;hr,,",
+    "E4,Chen Mei,Enforcement,Officer,law_enforcement,1.2,,,en,second_line",
+)
+
+
+async def _import(
+    db: Database,
+    data: bytes,
+    policy: Policy,
+    *,
+    mark_missing_left: bool = False,
+    dry_run: bool = False,
+    actor_staff_id: int | None = None,
+) -> ImportSummary:
+    roster = parse_roster(data, "roster.csv", policy)
+    async with db.uow() as uow:
+        return await import_roster(
+            uow,
+            roster,
+            actor_staff_id=actor_staff_id,
+            mark_missing_left=mark_missing_left,
+            dry_run=dry_run,
+        )
+
+
+async def _people(db: Database) -> dict[str, Staff]:
+    async with db.uow() as uow:
+        return {staff.employee_no: staff for staff in await uow.staff.all()}
+
+
+async def _counts(db: Database) -> tuple[int, ...]:
+    async with db.uow() as uow:
+        return tuple(
+            [
+                int(await uow.session.scalar(select(func.count()).select_from(model)) or 0)
+                for model in (Staff, Department, Post, AuditEvent)
+            ]
+        )
+
+
+async def _events(db: Database, action: str) -> list[AuditEvent]:
+    async with db.uow() as uow:
+        return [event for event in await uow.audit.events() if event.action == action]
+
+
+async def test_import_creates_people_departments_and_posts(db: Database, policy: Policy) -> None:
+    summary = await _import(db, _csv(*TEAM), policy)
+    assert summary.created == ("E1", "E2", "E3", "E4")
+    assert (summary.updated, summary.unchanged, summary.missing) == ((), (), ())
+    assert summary.departments_created == ("Permits", "Enforcement")
+    assert summary.posts_created == (
+        ("Permits", "Clerk"),
+        ("Permits", "Head"),
+        ("Enforcement", "Officer"),
+    )
+    assert not summary.dry_run
+    people = await _people(db)
+    async with db.uow() as uow:
+        permits = await uow.departments.get_by_name("Permits")
+        assert permits is not None
+        head = await uow.posts.get(permits.id, "Head")
+    assert head is not None
+    assert (head.post_type, head.difficulty) == ("management", Decimal("1.3"))
+    li, zhang, chen = people["E1"], people["E3"], people["E4"]
+    assert (li.name, li.department_id, li.language) == ("Li Wei", permits.id, "zh_Hans")
+    assert li.supervisor_id == zhang.id
+    assert li.roles == Role.STAFF
+    # Supervising people in the file implies the supervisor role.
+    assert zhang.roles == Role.STAFF | Role.HR | Role.SUPERVISOR
+    assert zhang.post_id == head.id
+    assert chen.status is StaffStatus.SECOND_LINE
+    assert chen.telegram_user_id is None
+
+
+async def test_a_supervisor_may_come_later_in_the_file(db: Database, policy: Policy) -> None:
+    await _import(
+        db,
+        _csv(
+            "E1,Li,Permits,Clerk,service,1,E2,,,",
+            "E2,Wang,Permits,Head,management,1,E3,,,",
+            "E3,Zhang,Permits,Director,management,1,,,,",
+        ),
+        policy,
+    )
+    people = await _people(db)
+    assert people["E1"].supervisor_id == people["E2"].id
+    assert people["E2"].supervisor_id == people["E3"].id
+    assert people["E3"].supervisor_id is None
+
+
+async def test_reimport_updates_by_employee_number_and_keeps_telegram_links(
+    db: Database, policy: Policy
+) -> None:
+    await _import(db, _csv(*TEAM), policy)
+    linked_at = datetime(2026, 11, 1, 9, 30, tzinfo=UTC)
+    async with db.uow() as uow:
+        li = await uow.staff.by_employee_no("E1")
+        assert li is not None
+        li.telegram_user_id = 777
+        li.linked_at = linked_at
+        await uow.commit()
+    before = await _people(db)
+
+    again = await _import(db, _csv(*TEAM), policy)
+    assert again.created == again.updated == ()
+    assert again.unchanged == ("E1", "E2", "E3", "E4")
+    assert again.departments_created == again.posts_created == again.posts_updated == ()
+    assert {no: staff.version for no, staff in (await _people(db)).items()} == {
+        no: staff.version for no, staff in before.items()
+    }
+
+    changed = _csv(
+        "E1,Li Wei (Mr),Licences,Clerk,service,1.15,E3,,,",
+        *TEAM[1:3],
+        "E4,Chen Mei,Enforcement,Officer,law_enforcement,1.25,,,en,active",
+    )
+    summary = await _import(db, changed, policy)
+    assert summary.updated == ("E1", "E4")
+    assert summary.unchanged == ("E2", "E3")
+    assert summary.departments_created == ("Licences",)
+    assert summary.posts_created == (("Licences", "Clerk"),)
+    assert summary.posts_updated == (("Enforcement", "Officer"),)
+    people = await _people(db)
+    assert len(people) == 4
+    li = people["E1"]
+    assert (li.id, li.name, li.telegram_user_id, li.linked_at) == (
+        before["E1"].id,
+        "Li Wei (Mr)",
+        777,
+        linked_at,
+    )
+    # An empty language cell leaves the language the person chose alone.
+    assert li.language == "zh_Hans"
+    assert people["E4"].status is StaffStatus.ACTIVE
+    async with db.uow() as uow:
+        enforcement = await uow.departments.get_by_name("Enforcement")
+        assert enforcement is not None
+        officer = await uow.posts.get(enforcement.id, "Officer")
+    assert officer is not None
+    assert officer.difficulty == Decimal("1.25")
+
+
+async def test_missing_people_are_reported_and_marked_left_only_when_asked(
+    db: Database, policy: Policy
+) -> None:
+    await _import(db, _csv(*TEAM), policy)
+    async with db.uow() as uow:
+        assert await mark_left(uow, ["E4"], actor_staff_id=None) == 1
+    summary = await _import(db, _csv(TEAM[2]), policy)
+    # E4 has already left, so only E1 and E2 are missing.
+    assert (summary.missing, summary.marked_left) == (("E1", "E2"), ())
+    people = await _people(db)
+    assert people["E1"].status is StaffStatus.ACTIVE
+
+    summary = await _import(
+        db, _csv(TEAM[2]), policy, mark_missing_left=True, actor_staff_id=people["E3"].id
+    )
+    assert summary.missing == summary.marked_left == ("E1", "E2")
+    people = await _people(db)
+    assert {no: staff.status for no, staff in people.items()} == {
+        "E1": StaffStatus.LEFT,
+        "E2": StaffStatus.LEFT,
+        "E3": StaffStatus.ACTIVE,
+        "E4": StaffStatus.LEFT,
+    }
+    marked = await _events(db, "staff.marked_left")
+    assert [(e.subject_id, e.details["employee_no"]) for e in marked[-2:]] == [
+        (str(people["E1"].id), "E1"),
+        (str(people["E2"].id), "E2"),
+    ]
+    assert marked[-1].actor_staff_id == people["E3"].id
+
+
+async def test_mark_left_marks_only_those_still_on_staff(db: Database, policy: Policy) -> None:
+    await _import(db, _csv(*TEAM), policy)
+    async with db.uow() as uow:
+        assert await mark_left(uow, ["E1", "E2", "E99"], actor_staff_id=None) == 2
+    async with db.uow() as uow:
+        assert await mark_left(uow, ["E1", "E2", "E4"], actor_staff_id=None) == 1
+    people = await _people(db)
+    assert [no for no, staff in people.items() if staff.status is StaffStatus.LEFT] == [
+        "E1",
+        "E2",
+        "E4",
+    ]
+    assert len(await _events(db, "staff.marked_left")) == 3
+
+
+BAD_FILES = {
+    "wrong header": _csv("E1").replace(b"roles", b"role"),
+    "gbk": (HEADER + "\nE5,李伟,Permits,Clerk,service,1.15,,,,\n").encode("gbk"),
+    "empty": b"",
+    "png": b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR",
+    "bad coefficient": _csv(*TEAM, "E5,Zhao,Permits,Clerk,service,1.15x,,,,"),
+    "duplicate": _csv(*TEAM, "E1,Zhao,Permits,Clerk,service,1.15,,,,"),
+    "loop": _csv(*TEAM, "E5,Zhao,Permits,Clerk,service,1.15,E6,,,", "E6,Qian,X,Y,service,1,E5,,,"),
+}
+
+
+@pytest.mark.parametrize("data", BAD_FILES.values(), ids=BAD_FILES.keys())
+async def test_a_bad_file_writes_nothing(data: bytes, db: Database, policy: Policy) -> None:
+    await _import(db, _csv(*TEAM[:2], "E3,Zhang,Permits,Head,management,1.3,,,,"), policy)
+    before = await _counts(db)
+    people = await _people(db)
+    with pytest.raises(RosterRejected):
+        await _import(db, data, policy, mark_missing_left=True)
+    assert await _counts(db) == before
+    assert {no: s.version for no, s in (await _people(db)).items()} == {
+        no: s.version for no, s in people.items()
+    }
+
+
+async def test_a_supervisor_only_in_the_store_is_found_and_becomes_a_supervisor(
+    db: Database, policy: Policy
+) -> None:
+    await _import(db, _csv("B1,Boss,Permits,Head,management,1.3,,staff,,"), policy)
+    summary = await _import(db, _csv("E1,Li,Permits,Clerk,service,1.15,B1,,,"), policy)
+    assert summary.created == ("E1",)
+    assert summary.missing == ("B1",)
+    assert summary.role_changes == {"B1": (Role.STAFF, Role.STAFF | Role.SUPERVISOR)}
+    people = await _people(db)
+    assert people["E1"].supervisor_id == people["B1"].id
+
+
+async def test_a_supervisor_nowhere_is_refused_and_nothing_written(
+    db: Database, policy: Policy
+) -> None:
+    await _import(db, _csv(*TEAM), policy)
+    before = await _counts(db)
+    with pytest.raises(RosterRejected) as caught:
+        await _import(db, _csv(*TEAM, "E5,Zhao,New Dept,Clerk,service,1.15,E99,,,"), policy)
+    problem = caught.value.problems[0]
+    assert (problem.row, problem.column, problem.code, problem.value) == (
+        6,
+        "supervisor_no",
+        ProblemCode.MISSING_SUPERVISOR,
+        "E99",
+    )
+    assert await _counts(db) == before
+
+
+async def test_a_loop_through_someone_left_out_of_the_file_is_refused(
+    db: Database, policy: Policy
+) -> None:
+    await _import(
+        db,
+        _csv("A1,Ann,Permits,Head,management,1,B1,,,", "B1,Bo,Permits,Head,management,1,,,,"),
+        policy,
+    )
+    with pytest.raises(RosterRejected) as caught:
+        await _import(db, _csv("B1,Bo,Permits,Head,management,1,A1,,,"), policy)
+    (problem,) = caught.value.problems
+    assert (problem.row, problem.code) == (2, ProblemCode.SUPERVISOR_CYCLE)
+    assert problem.detail in {"A1 → B1 → A1", "B1 → A1 → B1"}
+
+
+async def test_dry_run_writes_nothing_but_says_what_would_change(
+    db: Database, policy: Policy
+) -> None:
+    await _import(db, _csv(*TEAM[:3]), policy)
+    before = await _counts(db)
+    data = _csv("E1,Li Wei,Permits,Clerk,service,1.15,E3,hr,,", TEAM[2], TEAM[3])
+    summary = await _import(db, data, policy, dry_run=True, mark_missing_left=True)
+    assert summary.dry_run
+    assert (summary.created, summary.updated, summary.unchanged) == (("E4",), ("E1",), ("E3",))
+    assert (summary.missing, summary.marked_left) == (("E2",), ("E2",))
+    assert summary.departments_created == ("Enforcement",)
+    assert summary.role_changes == {"E1": (Role.STAFF, Role.HR)}
+    assert await _counts(db) == before
+    people = await _people(db)
+    assert (people["E1"].roles, people["E2"].status) == (Role.STAFF, StaffStatus.ACTIVE)
+
+
+async def test_role_changes_are_reported_and_audited(db: Database, policy: Policy) -> None:
+    await _import(db, _csv(*TEAM), policy)
+    # E3 no longer supervises anyone and E4 becomes an admin.
+    summary = await _import(
+        db,
+        _csv(
+            "E1,Li Wei,Permits,Clerk,service,1.15,,,zh_Hans,",
+            "E2,Wang Fang,Permits,Clerk,service,1.15,,,,",
+            TEAM[2],
+            "E4,Chen Mei,Enforcement,Officer,law_enforcement,1.2,,staff;admin,en,second_line",
+        ),
+        policy,
+        actor_staff_id=None,
+    )
+    assert summary.role_changes == {
+        "E3": (Role.STAFF | Role.HR | Role.SUPERVISOR, Role.STAFF | Role.HR),
+        "E4": (Role.STAFF, Role.STAFF | Role.ADMIN),
+    }
+    changed = await _events(db, "staff.role_changed")
+    assert [e.details for e in changed] == [
+        {"employee_no": "E3", "old": ["staff", "supervisor", "hr"], "new": ["staff", "hr"]},
+        {"employee_no": "E4", "old": ["staff"], "new": ["staff", "admin"]},
+    ]
+
+
+async def test_each_import_is_audited_once(db: Database, policy: Policy) -> None:
+    await _import(db, _csv(*TEAM), policy, actor_staff_id=None)
+    await _import(db, _csv(*TEAM), policy, dry_run=True)
+    (event,) = await _events(db, "roster.imported")
+    assert (event.subject_type, event.actor_staff_id) == ("roster", None)
+    assert event.details == {
+        "file_name": "roster.csv",
+        "created": 4,
+        "updated": 0,
+        "unchanged": 0,
+        "missing": 0,
+        "marked_left": 0,
+        "departments_created": 2,
+        "posts_created": 3,
+        "posts_updated": 0,
+        "role_changes": 0,
+    }
+
+
+async def test_the_sample_roster_imports(db: Database, policy: Policy) -> None:
+    data = (FIXTURES / "sample.csv").read_bytes()
+    summary = await _import(db, data, policy)
+    assert len(summary.created) == 5
+    people = await _people(db)
+    assert people["E004"].name == "陳美玲"
+    assert people["E003"].roles == Role.STAFF | Role.HR | Role.SUPERVISOR
+
+
+def _generated(count: int) -> bytes:
+    # Ten people to a team; each team's head reports to the next team's head.
+    rows = []
+    for n in range(count):
+        head = n - n % 10
+        if n == head:
+            supervisor = f"S{head + 10:05d}" if head + 10 < count else ""
+        else:
+            supervisor = f"S{head:05d}"
+        rows.append(
+            f"S{n:05d},Person {n},Department {n % 25},Post {n % 7},service,1.1,{supervisor},,,"
+        )
+    return _csv(*rows)
+
+
+async def test_ten_thousand_rows(db: Database, policy: Policy) -> None:
+    summary = await _import(db, _generated(10_000), policy)
+    assert len(summary.created) == 10_000
+    assert len(summary.departments_created) == 25
+    assert len(summary.posts_created) == 25 * 7
+    assert await _counts(db) == (10_000, 25, 175, 1)
+    people = await _people(db)
+    assert people["S00003"].supervisor_id == people["S00000"].id
+    assert people["S00000"].supervisor_id == people["S00010"].id
+    assert people["S00000"].roles == Role.STAFF | Role.SUPERVISOR
+
+    again = await _import(db, _generated(10_000), policy)
+    assert len(again.unchanged) == 10_000
+    assert await _counts(db) == (10_000, 25, 175, 2)

@@ -1,0 +1,138 @@
+"""``workledger staff import`` against a real store: what the operator reads, and exit statuses."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from assessment.roster import COLUMNS
+from bot.roster_cli import EXIT_OK, EXIT_REJECTED, EXIT_UNREADABLE, staff_import
+from config.policy import Policy, load_policy
+from config.settings import Settings
+from storage.engine import Database
+from storage.enums import StaffStatus
+from storage.models import Staff
+
+SAMPLE = Path(__file__).parents[1] / "fixtures" / "roster" / "sample.csv"
+
+
+@pytest.fixture(scope="module")
+def policy() -> Policy:
+    return load_policy()
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url, language="en")
+
+
+def _people(settings: Settings) -> dict[str, Staff]:
+    async def read() -> dict[str, Staff]:
+        database = Database(settings.database_url)
+        try:
+            async with database.uow() as uow:
+                return {staff.employee_no: staff for staff in await uow.staff.all()}
+        finally:
+            await database.dispose()
+
+    return asyncio.run(read())
+
+
+def _run(
+    settings: Settings,
+    policy: Policy,
+    path: Path,
+    *,
+    mark_missing_left: bool = False,
+    dry_run: bool = False,
+) -> int:
+    return staff_import(
+        settings, policy, path, mark_missing_left=mark_missing_left, dry_run=dry_run
+    )
+
+
+def test_import_prints_a_summary(
+    settings: Settings, policy: Policy, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _run(settings, policy, SAMPLE) == EXIT_OK
+    out = capsys.readouterr().out.splitlines()
+    assert out[:3] == ["5 people added", "0 people updated", "0 people unchanged"]
+    assert "2 departments created: 行政审批科, 綜合執法大隊" in out
+    assert "4 posts created" in out
+    assert len(_people(settings)) == 5
+
+
+def test_dry_run_says_nothing_was_written(
+    settings: Settings, policy: Policy, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _run(settings, policy, SAMPLE, dry_run=True) == EXIT_OK
+    out = capsys.readouterr().out
+    assert out.startswith("Dry run: nothing was written.")
+    assert "5 people added" in out
+    assert _people(settings) == {}
+
+
+def test_missing_people_are_listed_and_marked_left_on_request(
+    settings: Settings, policy: Policy, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _run(settings, policy, SAMPLE) == EXIT_OK
+    smaller = tmp_path / "smaller.csv"
+    lines = SAMPLE.read_text(encoding="utf-8").splitlines()
+    smaller.write_text("\n".join(lines[:4]) + "\n", encoding="utf-8")
+    capsys.readouterr()
+
+    assert _run(settings, policy, smaller) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "2 people on the roster are not in the file: E004, E005" in out
+    assert "--mark-missing-left" in out
+    assert _people(settings)["E004"].status is StaffStatus.SECOND_LINE
+
+    assert _run(settings, policy, smaller, mark_missing_left=True) == EXIT_OK
+    assert "2 people marked as having left" in capsys.readouterr().out
+    assert _people(settings)["E004"].status is StaffStatus.LEFT
+
+
+def test_every_problem_is_printed_one_per_line(
+    settings: Settings, policy: Policy, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        ",".join(COLUMNS) + "\nE1,Li,Permits,Clerk,service,9,,boss,,\nE1,Wang,P,C,service,1,,,,\n",
+        encoding="utf-8",
+    )
+    assert _run(settings, policy, bad) == EXIT_REJECTED
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines() == [
+        "The roster was not imported: 3 problems.",
+        "row 2, column difficulty: not a valid difficulty coefficient (9); "
+        "use a number from 0.5–2.0 with at most three decimals",
+        "row 2, column roles: unknown role (boss); "
+        "use staff, supervisor, hr, admin, separated by ;",
+        "row 3, column employee_no: this employee number is already used in row 2 (E1)",
+    ]
+    assert _people(settings) == {}
+
+
+def test_a_supervisor_missing_from_the_store_is_a_problem(
+    settings: Settings, policy: Policy, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    roster = tmp_path / "roster.csv"
+    roster.write_text(",".join(COLUMNS) + "\nE1,Li,Permits,Clerk,service,1,E9,,,\n")
+    assert _run(settings, policy, roster) == EXIT_REJECTED
+    assert capsys.readouterr().err.splitlines()[1] == (
+        "row 2, column supervisor_no: "
+        "no one has this employee number, in the file or on the roster (E9)"
+    )
+
+
+def test_an_unreadable_path(
+    settings: Settings, policy: Policy, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _run(settings, policy, tmp_path / "nowhere.csv") == EXIT_UNREADABLE
+    assert _run(settings, policy, tmp_path) == EXIT_UNREADABLE
+    err = capsys.readouterr().err
+    assert "nowhere.csv" in err
+    assert "Traceback" not in err
