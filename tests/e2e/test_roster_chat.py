@@ -1,0 +1,144 @@
+"""HR imports the roster by sending it to the bot: preview, apply, and the people it lacks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.emulator import EmulatedUser, EmulatorDriver
+from handlers.context import WorkledgerApplication
+from storage.enums import StaffStatus
+from storage.models import AuditEvent, Staff
+
+from .conftest import eventually
+from .people import Organisation, seed
+
+pytestmark = pytest.mark.e2e
+
+HEADER = (
+    "employee_no,name,department,post,post_type,difficulty,supervisor_no,roles,language,status"
+)
+ROSTER = "\n".join(
+    [
+        HEADER,
+        "E001,Hu Rong,Human Resources,HR Officer,management,1.0,,staff;hr,,",
+        "E010,Sun Li,Permits Office,Section Chief,management,1.3,,staff,,",
+        "E011,Su Yi,Permits Office,Clerk,service,1.15,E010,staff,,",
+        "E100,Ma Qing,Permits Office,Clerk,service,1.15,E010,staff,,",
+        "E200,Bai Xue,Permits Office,Clerk,service,1.15,E011,staff,en,",
+        "E900,Lou Gone,Permits Office,Clerk,service,1.15,,staff,,left",
+    ]
+).encode()
+
+
+@pytest.fixture
+async def org(bot: WorkledgerApplication) -> Organisation:
+    return await seed(bot.bot_data.database)
+
+
+async def _people(bot: WorkledgerApplication) -> dict[str, Staff]:
+    async with bot.bot_data.database.uow() as uow:
+        return {s.employee_no: s for s in await uow.session.scalars(select(Staff))}
+
+
+async def _upload(driver: EmulatorDriver, user: EmulatedUser, content: bytes) -> dict[str, Any]:
+    await driver.send_document(user, "roster.csv", content, mime_type="text/csv")
+    [reply] = await driver.wait_for_message(user.id)
+    return reply
+
+
+async def _press_and_read(
+    driver: EmulatorDriver, user: EmulatedUser, message: dict[str, Any], label: str
+) -> dict[str, Any]:
+    buttons = [b for row in message["reply_markup"]["inline_keyboard"] for b in row]
+    button = next(b for b in buttons if b["text"].startswith(label))
+    before = message["text"]
+    await driver.press(user, message["message_id"], button["callback_data"])
+
+    async def changed() -> dict[str, Any] | None:
+        for current in await driver.messages(user.id):
+            if current["message_id"] == message["message_id"] and current["text"] != before:
+                return current
+        return None
+
+    return await eventually(changed)
+
+
+async def test_hr_sends_a_roster_previews_applies_and_marks_the_missing_left(
+    bot: WorkledgerApplication, driver: EmulatorDriver, org: Organisation
+) -> None:
+    await driver.send_text(org.staff, "/help")  # Telegram scopes menus only to known chats
+    await driver.wait_for_message(org.staff.id)
+    preview = await _upload(driver, org.hr, ROSTER)
+    assert preview["text"].startswith("Dry run: nothing was written.")
+    assert "1 person added" in preview["text"]
+    assert "E200" not in await _people(bot), "a preview writes nothing"
+
+    applied = await _press_and_read(driver, org.hr, preview, "Apply")
+    assert "1 person added" in applied["text"] and "Dry run" not in applied["text"]
+    people = await _people(bot)
+    assert people["E200"].supervisor_id == people["E011"].id
+    assert people["E011"].telegram_user_id == org.staff.id, "links survive a re-import"
+    assert people["E101"].status is StaffStatus.ACTIVE, "missing people are only reported"
+    menu = [c["command"] for c in await driver.effective_commands(org.staff.id)]
+    assert "team" in menu, "E011 now has a report, so their menu gained /team"
+
+    marked = await _press_and_read(driver, org.hr, applied, "Mark 1 missing person")
+    assert marked["text"] == "1 person marked as having left."
+    assert (await _people(bot))["E101"].status is StaffStatus.LEFT
+    async with bot.bot_data.database.uow() as uow:
+        actions = [e.action for e in await uow.session.scalars(select(AuditEvent))]
+    assert "roster.imported" in actions and "staff.marked_left" in actions
+
+
+async def test_a_second_press_and_someone_elses_press_change_nothing(
+    bot: WorkledgerApplication, driver: EmulatorDriver, org: Organisation
+) -> None:
+    preview = await _upload(driver, org.hr, ROSTER)
+    cancelled = await _press_and_read(driver, org.hr, preview, "Cancel")
+    assert cancelled["text"] == "Import cancelled; nothing was written."
+    apply = next(
+        b["callback_data"]
+        for row in preview["reply_markup"]["inline_keyboard"]
+        for b in row
+        if b["text"] == "Apply"
+    )
+    for user, expected in [
+        (org.hr, "already dealt with"),
+        (org.supervisor, "permission"),
+    ]:
+        update = await driver.press(user, preview["message_id"], apply, forge=True)
+        query_id = update["callback_query"]["id"]
+
+        async def answered(query_id: str = query_id) -> list[dict[str, Any]]:
+            return await driver.callback_answers(query_id)
+
+        [answer] = await eventually(answered)
+        assert expected in answer["text"]
+    assert "E200" not in await _people(bot)
+
+
+async def test_a_broken_roster_lists_its_problems_and_writes_nothing(
+    bot: WorkledgerApplication, driver: EmulatorDriver, org: Organisation
+) -> None:
+    broken = (HEADER + "\nE300,,Permits Office,Clerk,service,9,E404,staff;boss,,\n").encode()
+    reply = await _upload(driver, org.hr, broken)
+    assert reply["text"].startswith("The roster was not imported")
+    assert "row 2, column name" in reply["text"]
+    assert "row 2, column difficulty" in reply["text"]
+    assert "row 2, column roles" in reply["text"]
+    assert "reply_markup" not in reply or not reply["reply_markup"]
+    async with bot.bot_data.database.uow() as uow:
+        assert await uow.session.scalar(select(func.count()).select_from(Staff)) == 6
+
+
+async def test_only_hr_may_send_a_roster(
+    bot: WorkledgerApplication, driver: EmulatorDriver, org: Organisation
+) -> None:
+    reply = await _upload(driver, org.staff, ROSTER)
+    assert "permission" in reply["text"]
+    chinese = EmulatedUser(id=org.staff.id, first_name="Sue", language_code="zh-CN")
+    reply = await _upload(driver, chinese, b"\x89PNG not a roster")
+    assert "权限" in reply["text"]
