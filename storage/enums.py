@@ -40,3 +40,22 @@ class UploadStatus(enum.StrEnum):
     APPLIED = "applied"
     CANCELLED = "cancelled"
     MISSING_MARKED_LEFT = "missing_marked_left"
+
+
+class DeliveryStatus(enum.StrEnum):
+    """Where an outgoing message stands; sent, failed and unreachable are final."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    UNREACHABLE = "unreachable"
+
+
+class NoticeStatus(enum.StrEnum):
+    """A broadcast notice's life: composed, confirmed (queued), finished or dropped."""
+
+    DRAFT = "draft"
+    QUEUED = "queued"
+    DONE = "done"
+    CANCELLED = "cancelled"

@@ -27,7 +27,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from storage.enums import EntryStatus, Role, StaffStatus, UploadStatus
+from storage.enums import (
+    DeliveryStatus,
+    EntryStatus,
+    NoticeStatus,
+    Role,
+    StaffStatus,
+    UploadStatus,
+)
 from storage.types import ExactDecimal, FlagSet, UTCDateTime
 
 NAMING_CONVENTION = {
@@ -111,6 +118,8 @@ class Staff(Base):
     )
     telegram_user_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
     linked_at: Mapped[datetime | None]
+    # Set when Telegram says the person blocked the bot; cleared when they write again.
+    unreachable_since: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)
@@ -216,3 +225,84 @@ class RosterUpload(Base):
     missing_employee_nos: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     decided_at: Mapped[datetime | None]
+
+
+class Notice(Base):
+    """A notice HR broadcasts: its content, audience and options, from draft to done."""
+
+    __tablename__ = "notices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    status: Mapped[NoticeStatus] = mapped_column(
+        _text_enum(NoticeStatus, "notice_status"), default=NoticeStatus.DRAFT
+    )
+    text: Mapped[str | None] = mapped_column(Text)
+    attachment_kind: Mapped[str | None] = mapped_column(String(20))
+    attachment_file_id: Mapped[str | None] = mapped_column(String(200))
+    audience: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    requires_ack: Mapped[bool] = mapped_column(default=False)
+    send_at: Mapped[datetime | None]
+    recipients: Mapped[int] = mapped_column(Integer, default=0)
+    not_linked: Mapped[list[str]] = mapped_column(JSON, default=list)
+    progress_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    progress_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    progress_text: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    queued_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+
+class NoticeAck(Base):
+    """A recipient's "I have read this", recorded once."""
+
+    __tablename__ = "notice_acks"
+
+    notice_id: Mapped[int] = mapped_column(ForeignKey("notices.id"), primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), primary_key=True)
+    acked_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OutboxMessage(Base):
+    """One message the bot sends on its own, written in the transaction that caused it.
+
+    The sender claims pending rows with a lease; a row whose lease ran out (its
+    sender died) is pending again. ``dedup_key`` makes writing the same message
+    twice a no-op.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index(None, "status", "next_attempt_at", "priority"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    notice_id: Mapped[int | None] = mapped_column(ForeignKey("notices.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    text: Mapped[str | None] = mapped_column(Text)
+    parse_mode: Mapped[str | None] = mapped_column(String(20))
+    reply_markup: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    attachment_kind: Mapped[str | None] = mapped_column(String(20))
+    attachment_file_id: Mapped[str | None] = mapped_column(String(200))
+    dedup_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    priority: Mapped[int] = mapped_column(Integer, default=100)
+    status: Mapped[DeliveryStatus] = mapped_column(
+        _text_enum(DeliveryStatus, "delivery_status"), default=DeliveryStatus.PENDING
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None]
+    telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+
+
+class DeliveryWorker(Base):
+    """A running sender, seen recently; the rate is shared among the live ones."""
+
+    __tablename__ = "delivery_workers"
+
+    worker_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(default=utcnow)
