@@ -82,8 +82,10 @@ async def test_hr_sends_a_roster_previews_applies_and_marks_the_missing_left(
     assert people["E200"].supervisor_id == people["E011"].id
     assert people["E011"].telegram_user_id == org.staff.id, "links survive a re-import"
     assert people["E101"].status is StaffStatus.ACTIVE, "missing people are only reported"
-    menu = [c["command"] for c in await driver.effective_commands(org.staff.id)]
-    assert "team" in menu, "E011 now has a report, so their menu gained /team"
+    async def menu_has_team() -> bool:
+        return "team" in [c["command"] for c in await driver.effective_commands(org.staff.id)]
+
+    assert await eventually(menu_has_team), "E011 now has a report, so their menu gained /team"
 
     marked = await _press_and_read(driver, org.hr, applied, "Mark 1 missing person")
     assert marked["text"] == "1 person marked as having left."
