@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -12,6 +13,7 @@ from telegram import BotCommand, BotCommandScopeAllPrivateChats
 from telegram.ext import AIORateLimiter, ApplicationBuilder, ContextTypes
 
 import handlers
+from bot import delivery
 from config.policy import Policy
 from config.settings import Settings
 from handlers.commands import MENU
@@ -77,8 +79,16 @@ async def _forget_old_updates(context: WorkledgerContext) -> None:
 
 
 async def _post_init(application: WorkledgerApplication) -> None:
-    application.bot_data.attach(await open_store(application.bot_data.settings))
+    data = application.bot_data
+    data.attach(await open_store(data.settings))
     await _publish_menus(application)
+    data.stop_background.clear()
+    data.background.append(
+        asyncio.create_task(
+            delivery.serve(data.settings, data.policy, data.database, data.stop_background),
+            name="outbox-sender",
+        )
+    )
     if application.job_queue is not None:
         application.job_queue.run_repeating(
             _forget_old_updates, interval=timedelta(hours=6), first=60, name="forget-old-updates"

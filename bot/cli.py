@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import signal
 import sys
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
@@ -53,6 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     invite.add_argument(
         "--bot-username", help="the bot's @username (asked from Telegram if unset)"
     )
+    commands.add_parser("deliver", help="run only the outbox sender (extra delivery capacity)")
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     db_commands.add_parser("upgrade", help="apply pending migrations")
@@ -114,8 +117,37 @@ def _run(settings: Settings, policy: Policy, log_level: str) -> int:
     return 0
 
 
+def _deliver(settings: Settings, policy: Policy, log_level: str) -> int:
+    from bot.app import SchemaOutOfDateError, open_store
+    from bot.delivery import serve
+    from bot.logs import configure_logging
+
+    if settings.token is None:
+        return _fail("no bot token: set WORKLEDGER_TOKEN to the token @BotFather gave you")
+    configure_logging(log_level, secrets=(settings.token.get_secret_value(),))
+
+    async def deliver() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signal_number in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signal_number, stop.set)
+        database = await open_store(settings)
+        try:
+            await serve(settings, policy, database, stop)
+        finally:
+            await database.dispose()
+
+    try:
+        asyncio.run(deliver())
+    except SchemaOutOfDateError as error:
+        return _fail(str(error))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit status."""
+    # Opt in to python-telegram-bot's coming timedelta durations (the code expects them).
+    os.environ.setdefault("PTB_TIMEDELTA", "1")
     args = _parser().parse_args(argv)
     try:
         settings = _load_settings()
@@ -127,6 +159,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(error))
     if args.command == "run":
         return _run(settings, policy, args.log_level)
+    if args.command == "deliver":
+        return _deliver(settings, policy, args.log_level)
     if args.command == "staff":
         from bot.roster_cli import staff_import
 

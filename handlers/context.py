@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from telegram.ext import Application, CallbackContext, ExtBot
@@ -24,6 +25,9 @@ class BotData:
         self._settings: Settings | None = None
         self._policy: Policy | None = None
         self._database: Database | None = None
+        # Work the runtime keeps running beside the handlers (the outbox sender).
+        self.background: list[asyncio.Task[Any]] = []
+        self.stop_background = asyncio.Event()
 
     def configure(self, settings: Settings, policy: Policy) -> None:
         """Set the frozen settings and policy, once, at start-up."""

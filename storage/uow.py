@@ -12,6 +12,7 @@ from storage.repositories import (
     DepartmentRepository,
     Directory,
     InvitationRepository,
+    OutboxRepository,
     PostRepository,
     ProcessedUpdates,
     RosterUploadRepository,
@@ -37,6 +38,7 @@ class UnitOfWork:
     invitations: InvitationRepository
     uploads: RosterUploadRepository
     directory: Directory
+    outbox: OutboxRepository
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
@@ -52,6 +54,7 @@ class UnitOfWork:
         self.invitations = InvitationRepository(self.session)
         self.uploads = RosterUploadRepository(self.session)
         self.directory = Directory(self.session)
+        self.outbox = OutboxRepository(self.session)
         return self
 
     async def __aexit__(

@@ -23,6 +23,8 @@ from storage import migrate
 from storage.engine import create_engine
 
 POSTGRES_ENV = "WORKLEDGER_TEST_POSTGRES_URL"
+# As the command line does: python-telegram-bot's coming timedelta durations.
+os.environ.setdefault("PTB_TIMEDELTA", "1")
 BACKENDS = ["sqlite", "postgresql"] if os.environ.get(POSTGRES_ENV) else ["sqlite"]
 
 

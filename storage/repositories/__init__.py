@@ -5,6 +5,7 @@ from storage.repositories.directory import Directory
 from storage.repositories.entries import WorkEntryRepository
 from storage.repositories.invitations import InvitationRepository
 from storage.repositories.organisation import DepartmentRepository, PostRepository, StaffRepository
+from storage.repositories.outbox import OutboxRepository
 from storage.repositories.updates import ProcessedUpdates
 from storage.repositories.uploads import RosterUploadRepository
 
@@ -13,6 +14,7 @@ __all__ = [
     "DepartmentRepository",
     "Directory",
     "InvitationRepository",
+    "OutboxRepository",
     "PostRepository",
     "ProcessedUpdates",
     "RosterUploadRepository",

@@ -60,9 +60,9 @@ async def bot(application: WorkledgerApplication) -> AsyncIterator[WorkledgerApp
         yield started
 
 
-async def eventually(probe: Callable[[], Awaitable[T | None]]) -> T:
+async def eventually(probe: Callable[[], Awaitable[T | None]], *, within: float = 5.0) -> T:
     """Poll ``probe`` until it returns something (for effects that are not new messages)."""
-    async with asyncio.timeout(5):
+    async with asyncio.timeout(within):
         # The state lives in the emulator, over HTTP: there is no local event to await.
         while not (result := await probe()):  # noqa: ASYNC110
             await asyncio.sleep(0.02)

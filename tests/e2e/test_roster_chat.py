@@ -82,6 +82,7 @@ async def test_hr_sends_a_roster_previews_applies_and_marks_the_missing_left(
     assert people["E200"].supervisor_id == people["E011"].id
     assert people["E011"].telegram_user_id == org.staff.id, "links survive a re-import"
     assert people["E101"].status is StaffStatus.ACTIVE, "missing people are only reported"
+
     async def menu_has_team() -> bool:
         return "team" in [c["command"] for c in await driver.effective_commands(org.staff.id)]
 

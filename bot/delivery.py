@@ -1,0 +1,395 @@
+"""The outbox sender: drains queued messages under Telegram's limits, and survives failures.
+
+Limits: a global rate (shared evenly by the senders alive), one message a second
+per private chat and twenty a minute per group, paced evenly from an empty
+bucket so no second ever carries a burst. A 429 pauses only the chat it names; 5xx
+and network errors are retried with backoff; a 403 settles the recipient as
+unreachable; other 400s fail the message with Telegram's reason.
+
+Crash safety: a message is claimed under a lease before it is sent and settled
+after Telegram answers; settlements are written in small batches. After a crash,
+messages whose lease runs out are sent again, so the only ones that can arrive
+twice are those Telegram accepted but whose settlement was not yet written: at
+most ``concurrency`` in flight plus one unflushed batch (``FLUSH_EVERY``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import itertools
+import logging
+import random
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+from telegram import Bot, InlineKeyboardMarkup, Message
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.request import HTTPXRequest
+
+from config.policy import Policy
+from config.settings import Settings
+from storage.engine import Database
+from storage.enums import DeliveryStatus
+from storage.models import OutboxMessage
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+LEASE = timedelta(seconds=60)
+# A chat that cannot take a message within this long is handed back to the outbox.
+HOLD_LIMIT = 5.0
+FLUSH_EVERY = 0.05
+FLUSH_SIZE = 100
+HEARTBEAT = 5.0
+IDLE_POLL = 0.2
+CLAIM_AHEAD = 0.5
+
+
+@dataclass(frozen=True)
+class DeliveryLimits:
+    """Telegram's limits as the policy sets them."""
+
+    messages_per_second: float
+    private_chat_interval: float = 1.0
+    group_interval: float = 3.0
+
+    @classmethod
+    def from_policy(cls, policy: Policy) -> DeliveryLimits:
+        """The limits of ``policy.broadcast``."""
+        limits = policy.broadcast
+        return cls(
+            messages_per_second=float(limits.messages_per_second),
+            private_chat_interval=1.0 / float(limits.per_chat_per_second),
+            group_interval=60.0 / float(limits.per_group_per_minute),
+        )
+
+
+class Pacer:
+    """Evenly spaced slots at a rate, from an empty bucket: never a burst, even at start."""
+
+    def __init__(self, rate: float) -> None:
+        self.interval = 1.0 / rate
+        self._next = 0.0
+
+    def set_rate(self, rate: float) -> None:
+        """Change the rate (when the number of senders sharing it changes)."""
+        self.interval = 1.0 / rate
+
+    async def wait(self) -> None:
+        """Wait for the next slot."""
+        now = time.monotonic()
+        slot = max(now, self._next)
+        self._next = slot + self.interval
+        if slot > now:
+            await asyncio.sleep(slot - now)
+
+
+class ChatClock:
+    """When each chat may receive its next message."""
+
+    def __init__(self, limits: DeliveryLimits) -> None:
+        self._limits = limits
+        self._next: dict[int, float] = {}
+
+    def ready_at(self, chat_id: int) -> float:
+        """The earliest moment (monotonic) the chat takes another message."""
+        return self._next.get(chat_id, 0.0)
+
+    def consume(self, chat_id: int, now: float) -> None:
+        """A message goes to the chat now."""
+        gap = self._limits.group_interval if chat_id < 0 else self._limits.private_chat_interval
+        self._next[chat_id] = max(now, self.ready_at(chat_id)) + gap
+
+    def pause(self, chat_id: int, seconds: float) -> None:
+        """Telegram asked us to leave this chat alone for a while."""
+        self._next[chat_id] = max(self.ready_at(chat_id), time.monotonic() + seconds)
+
+
+@dataclass
+class SenderStats:
+    """What this sender did, for logs, tests and benchmarks."""
+
+    sent: int = 0
+    failed: int = 0
+    unreachable: int = 0
+    retried: int = 0
+    throttled: int = 0
+    by_chat: dict[int, int] = field(default_factory=dict)
+
+
+class Sender:
+    """Drains the outbox through ``bot`` until told to stop."""
+
+    def __init__(
+        self,
+        database: Database,
+        bot: Bot,
+        limits: DeliveryLimits,
+        *,
+        concurrency: int = 8,
+        batch: int = 200,
+        worker_id: str | None = None,
+    ) -> None:
+        self.database = database
+        self.bot = bot
+        self.limits = limits
+        self.worker_id = worker_id or f"sender-{uuid.uuid4().hex[:12]}"
+        self.stats = SenderStats()
+        self._batch = batch
+        self._slots = asyncio.Semaphore(concurrency)
+        self._pacer = Pacer(limits.messages_per_second)
+        self._chats = ChatClock(limits)
+        self._ready: deque[OutboxMessage] = deque()
+        self._waiting: list[tuple[float, int, OutboxMessage]] = []
+        self._sequence = itertools.count()
+        self._outcomes: list[dict[str, Any]] = []
+        self._unreachable: list[tuple[int, str]] = []
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._last_beat = 0.0
+        self._share = 1
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Send until ``stop`` is set, then settle what is in flight and hand back the rest."""
+        flusher = asyncio.create_task(self._flush_periodically(stop))
+        try:
+            while not stop.is_set():
+                try:
+                    await self._step(stop)
+                except SQLAlchemyError:
+                    # The store is briefly unavailable: what is claimed stays leased.
+                    log.exception("the outbox sender could not reach the store; retrying")
+                    await asyncio.sleep(1.0)
+        finally:
+            if self._in_flight:
+                await asyncio.gather(*self._in_flight, return_exceptions=True)
+            stop.set()
+            await flusher
+            await self._flush()
+            await self._hand_back()
+
+    async def _step(self, stop: asyncio.Event) -> None:
+        await self._beat()
+        row = await self._next_row(stop)
+        if row is None:
+            return
+        await self._pacer.wait()
+        self._chats.consume(row.chat_id, time.monotonic())
+        await self._slots.acquire()
+        task = asyncio.create_task(self._send(row))
+        self._in_flight.add(task)
+        task.add_done_callback(self._in_flight.discard)
+
+    async def _beat(self) -> None:
+        now = time.monotonic()
+        if now - self._last_beat < HEARTBEAT:
+            return
+        self._last_beat = now
+        moment = datetime.now(UTC)
+        async with self.database.uow() as uow:
+            alive = await uow.outbox.heartbeat(
+                self.worker_id, moment, moment - timedelta(seconds=3 * HEARTBEAT)
+            )
+            await uow.commit()
+        self._share = alive
+        self._pacer.set_rate(self.limits.messages_per_second / alive)
+
+    async def _next_row(self, stop: asyncio.Event) -> OutboxMessage | None:
+        now = time.monotonic()
+        while self._waiting and self._waiting[0][0] <= now:
+            self._ready.appendleft(heapq.heappop(self._waiting)[2])
+        if len(self._ready) < self._batch // 2:
+            await self._claim()
+        if not self._ready:
+            pause = IDLE_POLL
+            if self._waiting:
+                pause = min(pause, max(0.0, self._waiting[0][0] - now))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), pause)
+            return None
+        row = self._ready.popleft()
+        ready_at = self._chats.ready_at(row.chat_id)
+        if ready_at <= now:
+            return row
+        if ready_at - now > HOLD_LIMIT:
+            self._retry(row, ready_at - now, counts=False)
+        else:
+            heapq.heappush(self._waiting, (ready_at, next(self._sequence), row))
+        return None
+
+    async def _claim(self) -> None:
+        # About half a second's worth at this sender's share of the rate: enough to
+        # keep the pipe full, little enough that other senders get their share.
+        horizon = max(10, int(self.limits.messages_per_second / self._share * CLAIM_AHEAD))
+        wanted = min(self._batch, horizon) - len(self._ready) - len(self._waiting)
+        if wanted <= 0:
+            return
+        async with self.database.uow() as uow:
+            rows = await uow.outbox.claim(self.worker_id, wanted, datetime.now(UTC), LEASE)
+            await uow.commit()
+        self._ready.extend(rows)
+
+    async def _send(self, row: OutboxMessage) -> None:
+        try:
+            message = await self._deliver(row)
+        except RetryAfter as error:
+            self.stats.throttled += 1
+            # A timedelta with PTB_TIMEDELTA set (as the entry points do), else seconds.
+            seconds = error.retry_after
+            delay = seconds.total_seconds() if isinstance(seconds, timedelta) else float(seconds)
+            self._chats.pause(row.chat_id, delay)
+            self._retry(row, delay, counts=False)
+        except Forbidden as error:
+            self.stats.unreachable += 1
+            self._settle(row, DeliveryStatus.UNREACHABLE, error=error.message)
+            self._unreachable.append((row.chat_id, error.message))
+        except BadRequest as error:
+            self.stats.failed += 1
+            self._settle(row, DeliveryStatus.FAILED, error=error.message)
+        except (NetworkError, TelegramError) as error:
+            if row.attempts >= MAX_ATTEMPTS:
+                self.stats.failed += 1
+                self._settle(row, DeliveryStatus.FAILED, error=str(error))
+            else:
+                self.stats.retried += 1
+                backoff = min(60.0, 2.0 ** (row.attempts - 1)) * random.uniform(0.8, 1.2)  # noqa: S311
+                self._retry(row, backoff, counts=True)
+        else:
+            self.stats.sent += 1
+            self.stats.by_chat[row.chat_id] = self.stats.by_chat.get(row.chat_id, 0) + 1
+            self._settle(row, DeliveryStatus.SENT, message_id=message.message_id)
+        finally:
+            self._slots.release()
+        if len(self._outcomes) >= FLUSH_SIZE:
+            await self._flush()
+
+    async def _deliver(self, row: OutboxMessage) -> Message:
+        markup = (
+            InlineKeyboardMarkup.de_json(row.reply_markup, self.bot) if row.reply_markup else None
+        )
+        if row.attachment_kind == "document" and row.attachment_file_id:
+            return await self.bot.send_document(
+                row.chat_id,
+                row.attachment_file_id,
+                caption=row.text,
+                parse_mode=row.parse_mode,
+                reply_markup=markup,
+            )
+        if row.attachment_kind == "photo" and row.attachment_file_id:
+            return await self.bot.send_photo(
+                row.chat_id,
+                row.attachment_file_id,
+                caption=row.text,
+                parse_mode=row.parse_mode,
+                reply_markup=markup,
+            )
+        return await self.bot.send_message(
+            row.chat_id, row.text or "", parse_mode=row.parse_mode, reply_markup=markup
+        )
+
+    def _settle(
+        self,
+        row: OutboxMessage,
+        status: DeliveryStatus,
+        *,
+        message_id: int | None = None,
+        error: str | None = None,
+    ) -> None:
+        self._outcomes.append(
+            {
+                "id": row.id,
+                "status": status,
+                "telegram_message_id": message_id,
+                "error": error,
+                "finished_at": datetime.now(UTC),
+                "lease_owner": None,
+                "lease_until": None,
+            }
+        )
+
+    def _retry(self, row: OutboxMessage, delay: float, *, counts: bool) -> None:
+        self._outcomes.append(
+            {
+                "id": row.id,
+                "status": DeliveryStatus.PENDING,
+                "next_attempt_at": datetime.now(UTC) + timedelta(seconds=delay),
+                "attempts": row.attempts if counts else row.attempts - 1,
+                "lease_owner": None,
+                "lease_until": None,
+            }
+        )
+
+    async def _flush_periodically(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), FLUSH_EVERY)
+            except TimeoutError:
+                await self._flush()
+
+    async def _flush(self) -> None:
+        if not self._outcomes and not self._unreachable:
+            return
+        outcomes, self._outcomes = self._outcomes, []
+        unreachable, self._unreachable = self._unreachable, []
+        now = datetime.now(UTC)
+        async with self.database.uow() as uow:
+            await uow.outbox.settle(outcomes)
+            for chat_id, reason in unreachable:
+                await uow.outbox.mark_chat_unreachable(chat_id, reason, now)
+            await uow.commit()
+
+    async def _hand_back(self) -> None:
+        ids = [row.id for row in self._ready] + [row.id for _, _, row in self._waiting]
+        self._ready.clear()
+        self._waiting.clear()
+        async with self.database.uow() as uow:
+            if ids:
+                await uow.outbox.release(ids, self.worker_id)
+            await uow.outbox.retire(self.worker_id)
+            await uow.commit()
+
+
+def delivery_bot(token: str, api_url: str | None, file_url: str | None, concurrency: int) -> Bot:
+    """A Bot of the sender's own, so broadcasts never queue for the connections replies use."""
+    request = HTTPXRequest(
+        connection_pool_size=concurrency + 2,
+        connect_timeout=10.0,
+        read_timeout=15.0,
+        write_timeout=15.0,
+        pool_timeout=5.0,
+    )
+    return Bot(
+        token,
+        base_url=api_url or "https://api.telegram.org/bot",
+        base_file_url=file_url or "https://api.telegram.org/file/bot",
+        request=request,
+    )
+
+
+async def serve(
+    settings: Settings,
+    policy: Policy,
+    database: Database,
+    stop: asyncio.Event,
+    *,
+    concurrency: int = 8,
+) -> SenderStats:
+    """Run one sender until ``stop`` is set: inside the bot process, or on its own."""
+    if settings.token is None:
+        raise ValueError("WORKLEDGER_TOKEN is not set")
+    bot = delivery_bot(
+        settings.token.get_secret_value(), settings.api_url, settings.file_url, concurrency
+    )
+    await bot.initialize()
+    try:
+        sender = Sender(database, bot, DeliveryLimits.from_policy(policy), concurrency=concurrency)
+        await sender.run(stop)
+        return sender.stats
+    finally:
+        await bot.shutdown()

@@ -1,0 +1,140 @@
+"""The outbox: messages waiting to be sent, claimed by senders under a lease."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from storage.enums import DeliveryStatus
+from storage.models import DeliveryWorker, OutboxMessage, Staff
+from storage.repositories.base import Repository
+
+FINAL = (DeliveryStatus.SENT, DeliveryStatus.FAILED, DeliveryStatus.UNREACHABLE)
+
+
+class OutboxRepository(Repository):
+    """Write, claim, settle and count outgoing messages."""
+
+    async def add_many(self, rows: Sequence[dict[str, Any]]) -> int:
+        """Queue messages; a row whose ``dedup_key`` is already queued is skipped."""
+        if not rows:
+            return 0
+        insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
+        statement = insert(OutboxMessage).on_conflict_do_nothing(
+            index_elements=[OutboxMessage.dedup_key]
+        )
+        result = await self.session.execute(statement, list(rows))
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def claim(
+        self, worker_id: str, limit: int, now: datetime, lease: timedelta
+    ) -> list[OutboxMessage]:
+        """Take up to ``limit`` due messages, most urgent first, for ``lease``.
+
+        Messages whose lease ran out (their sender died) are due again. On
+        PostgreSQL, ``SKIP LOCKED`` lets several senders claim side by side.
+        """
+        due = (
+            select(OutboxMessage.id)
+            .where(
+                or_(
+                    and_(
+                        OutboxMessage.status == DeliveryStatus.PENDING,
+                        OutboxMessage.next_attempt_at <= now,
+                    ),
+                    and_(
+                        OutboxMessage.status == DeliveryStatus.SENDING,
+                        OutboxMessage.lease_until < now,
+                    ),
+                )
+            )
+            .order_by(OutboxMessage.priority, OutboxMessage.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        claimed = await self.session.scalars(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(due.scalar_subquery()))
+            .values(
+                status=DeliveryStatus.SENDING,
+                lease_owner=worker_id,
+                lease_until=now + lease,
+                attempts=OutboxMessage.attempts + 1,
+            )
+            .returning(OutboxMessage)
+            .execution_options(synchronize_session=False)
+        )
+        return sorted(claimed, key=lambda row: (row.priority, row.id))
+
+    async def settle(self, outcomes: Sequence[dict[str, Any]]) -> None:
+        """Record what became of claimed messages (one executemany by primary key)."""
+        if outcomes:
+            await self.session.execute(update(OutboxMessage), list(outcomes))
+
+    async def release(self, ids: Iterable[int], worker_id: str) -> None:
+        """Hand back messages this sender claimed but will not send (it is stopping)."""
+        await self.session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.id.in_(list(ids)),
+                OutboxMessage.lease_owner == worker_id,
+                OutboxMessage.status == DeliveryStatus.SENDING,
+            )
+            .values(
+                status=DeliveryStatus.PENDING,
+                lease_owner=None,
+                lease_until=None,
+                attempts=OutboxMessage.attempts - 1,
+            )
+        )
+
+    async def mark_chat_unreachable(self, chat_id: int, reason: str, now: datetime) -> None:
+        """The person blocked the bot: settle their waiting messages and note it on them."""
+        await self.session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.chat_id == chat_id,
+                OutboxMessage.status.in_([DeliveryStatus.PENDING, DeliveryStatus.SENDING]),
+            )
+            .values(status=DeliveryStatus.UNREACHABLE, error=reason, finished_at=now)
+        )
+        await self.session.execute(
+            update(Staff)
+            .where(Staff.telegram_user_id == chat_id, Staff.unreachable_since.is_(None))
+            .values(unreachable_since=now)
+        )
+
+    async def counts(self, notice_id: int) -> dict[DeliveryStatus, int]:
+        """How many of a notice's messages stand in each state."""
+        rows = await self.session.execute(
+            select(OutboxMessage.status, func.count())
+            .where(OutboxMessage.notice_id == notice_id)
+            .group_by(OutboxMessage.status)
+        )
+        return {DeliveryStatus(status): count for status, count in rows}
+
+    async def heartbeat(self, worker_id: str, now: datetime, alive_after: datetime) -> int:
+        """Say this sender is alive; returns how many senders are (itself included)."""
+        insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
+        statement = insert(DeliveryWorker).values(worker_id=worker_id, seen_at=now)
+        await self.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[DeliveryWorker.worker_id], set_={"seen_at": now}
+            )
+        )
+        await self.session.execute(
+            delete(DeliveryWorker).where(DeliveryWorker.seen_at < alive_after)
+        )
+        alive = await self.session.scalar(select(func.count()).select_from(DeliveryWorker))
+        return max(1, int(alive or 0))
+
+    async def retire(self, worker_id: str) -> None:
+        """This sender stops; the others take its share of the rate."""
+        await self.session.execute(
+            delete(DeliveryWorker).where(DeliveryWorker.worker_id == worker_id)
+        )
