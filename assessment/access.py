@@ -27,6 +27,9 @@ COMMANDS: Mapping[str, Requirement] = MappingProxyType(
         "invite": HR,
         "unlink": HR,
         "import": HR,
+        "broadcast": HR,
+        "notices": HR,
+        "cancel": MEMBERS,
     }
 )
 
@@ -57,10 +60,16 @@ def check_command(member: StaffMember | None, command: str) -> Refusal | None:
     return check(member, COMMANDS.get(command, ANYONE))
 
 
+# Commands that make sense only at a moment (start, cancel) stay out of menus.
+_NOT_IN_MENUS = frozenset({"start", "cancel"})
+
+
 def menu(member: StaffMember) -> list[str]:
     """The commands to show ``member`` in their menu, in a stable order."""
     return [
         command
         for command, requirement in COMMANDS.items()
-        if command != "start" and requirement is not ANYONE and check(member, requirement) is None
+        if command not in _NOT_IN_MENUS
+        and requirement is not ANYONE
+        and check(member, requirement) is None
     ] + ["help"]

@@ -36,6 +36,7 @@ class StaffMember:
     status: StaffStatus
     language: str | None
     telegram_user_id: int | None
+    telegram_language: str | None = None
 
     @classmethod
     def of(cls, staff: Staff) -> StaffMember:
@@ -49,6 +50,7 @@ class StaffMember:
             status=staff.status,
             language=staff.language,
             telegram_user_id=staff.telegram_user_id,
+            telegram_language=staff.telegram_language,
         )
 
     def has(self, role: Role) -> bool:
@@ -69,15 +71,24 @@ class Caller:
     member: StaffMember | None
 
 
-async def identify(uow: UnitOfWork, update_id: int, telegram_user_id: int | None) -> Caller:
+async def identify(
+    uow: UnitOfWork,
+    update_id: int,
+    telegram_user_id: int | None,
+    language_code: str | None = None,
+) -> Caller:
     """Claim ``update_id`` and find the staff member behind ``telegram_user_id``.
 
     Claiming first makes a redelivered update (a webhook retry, a second bot
     process) a no-op: it is handled at most once, like Telegram's own polling.
+    The person's Telegram language is remembered when it changes, for messages
+    the bot sends them later on its own.
     """
     if not await uow.updates.claim(update_id):
         return Caller(duplicate=True, member=None)
     staff = None if telegram_user_id is None else await uow.staff.by_telegram_id(telegram_user_id)
+    if staff is not None and language_code and staff.telegram_language != language_code:
+        staff.telegram_language = language_code[:35]
     await uow.commit()
     return Caller(duplicate=False, member=None if staff is None else StaffMember.of(staff))
 

@@ -16,6 +16,7 @@ import handlers
 from bot import delivery
 from config.policy import Policy
 from config.settings import Settings
+from handlers.broadcast import report_progress
 from handlers.commands import MENU
 from handlers.context import BotData, WorkledgerApplication, WorkledgerContext
 from locales import translator
@@ -26,6 +27,8 @@ log = logging.getLogger(__name__)
 
 # What the bot asks Telegram for; other kinds of update are never sent to it.
 UPDATES = ["message", "callback_query"]
+
+PROGRESS_EVERY = timedelta(seconds=2)
 
 # Telegram redelivers a webhook update for at most a day; keep a week to be safe.
 PROCESSED_UPDATES_KEPT = timedelta(days=7)
@@ -92,6 +95,10 @@ async def _post_init(application: WorkledgerApplication) -> None:
     if application.job_queue is not None:
         application.job_queue.run_repeating(
             _forget_old_updates, interval=timedelta(hours=6), first=60, name="forget-old-updates"
+        )
+        # Telegram allows editing a message about once a second; every two is plenty.
+        application.job_queue.run_repeating(
+            report_progress, interval=PROGRESS_EVERY, first=PROGRESS_EVERY, name="notice-progress"
         )
 
 

@@ -13,6 +13,7 @@ import re
 from typing import ClassVar, Self
 
 from assessment.access import HR, MEMBERS, Requirement
+from assessment.notices import AUDIENCE_KINDS
 from locales import SUPPORTED
 
 MAX_BYTES = 64
@@ -114,3 +115,115 @@ def parse(data: str | None) -> CallbackData | None:
     except (ValueError, TypeError):
         return None
     return action
+
+
+@dataclasses.dataclass(frozen=True)
+class NoticeAudience(CallbackData):
+    """Choose which kind of audience a draft notice goes to (HR)."""
+
+    prefix: ClassVar[str] = "nak"
+    requires: ClassVar[Requirement] = HR
+    notice_id: int
+    kind: str
+
+    def validate(self) -> None:
+        """Only the known kinds."""
+        if self.kind not in AUDIENCE_KINDS:
+            raise ValueError("unknown audience kind")
+
+
+@dataclasses.dataclass(frozen=True)
+class NoticeToggle(CallbackData):
+    """Add or remove one department, role, post type or status from a draft's audience (HR)."""
+
+    prefix: ClassVar[str] = "nat"
+    requires: ClassVar[Requirement] = HR
+    notice_id: int
+    value: str
+
+
+@dataclasses.dataclass(frozen=True)
+class NoticeOption(CallbackData):
+    """Move through a draft: audience done, acknowledgement, timing, back (HR)."""
+
+    prefix: ClassVar[str] = "nop"
+    requires: ClassVar[Requirement] = HR
+    notice_id: int
+    option: str
+
+    OPTIONS: ClassVar[frozenset[str]] = frozenset({"done", "ack", "when", "back"})
+
+    def validate(self) -> None:
+        """Only the known options."""
+        if self.option not in self.OPTIONS:
+            raise ValueError("unknown option")
+
+
+@dataclasses.dataclass(frozen=True)
+class NoticeDecision(CallbackData):
+    """Send or drop a previewed notice (HR)."""
+
+    prefix: ClassVar[str] = "nde"
+    requires: ClassVar[Requirement] = HR
+    notice_id: int
+    action: str
+
+    def validate(self) -> None:
+        """Only send or cancel."""
+        if self.action not in ("send", "cancel"):
+            raise ValueError("unknown action")
+
+
+@dataclasses.dataclass(frozen=True)
+class Acknowledge(CallbackData):
+    """A recipient's "I have read this"."""
+
+    prefix: ClassVar[str] = "ack"
+    requires: ClassVar[Requirement] = MEMBERS
+    notice_id: int
+
+
+@dataclasses.dataclass(frozen=True)
+class NoticeDetails(CallbackData):
+    """Open one past notice's figures (HR)."""
+
+    prefix: ClassVar[str] = "nds"
+    requires: ClassVar[Requirement] = HR
+    notice_id: int
+
+
+@dataclasses.dataclass(frozen=True)
+class NoticeRemind(CallbackData):
+    """Remind the recipients who have not acknowledged a notice (HR)."""
+
+    prefix: ClassVar[str] = "nrm"
+    requires: ClassVar[Requirement] = HR
+    notice_id: int
+
+
+@dataclasses.dataclass(frozen=True)
+class NoticeExport(CallbackData):
+    """Export a notice's delivery list as CSV or XLSX (HR)."""
+
+    prefix: ClassVar[str] = "nex"
+    requires: ClassVar[Requirement] = HR
+    notice_id: int
+    fmt: str
+
+    def validate(self) -> None:
+        """Only the two formats."""
+        if self.fmt not in ("csv", "xlsx"):
+            raise ValueError("unknown format")
+
+
+@dataclasses.dataclass(frozen=True)
+class NoticeList(CallbackData):
+    """Back from one notice's details to the list of recent notices (HR)."""
+
+    prefix: ClassVar[str] = "nls"
+    requires: ClassVar[Requirement] = HR
+
+    @classmethod
+    def pattern(cls) -> re.Pattern[str]:
+        """Nothing follows the prefix: the list has no fields."""
+        return re.compile(rf"^{re.escape(cls.prefix)}$")

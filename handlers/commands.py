@@ -17,6 +17,9 @@ DESCRIPTIONS: Mapping[str, str] = MappingProxyType(
         "invite": N_("Invite staff: /invite EMPLOYEE_NO..."),
         "unlink": N_("Unlink a lost account: /unlink EMPLOYEE_NO"),
         "import": N_("Import the staff roster (CSV or XLSX)"),
+        "broadcast": N_("Send a notice to everyone or to some"),
+        "notices": N_("Past notices: delivery and who has read them"),
+        "cancel": N_("Stop what I am doing"),
     }
 )
 

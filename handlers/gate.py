@@ -48,7 +48,12 @@ async def admit(update: Update, context: WorkledgerContext) -> None:
     """Identify the caller once per update, then let the update through or stop it here."""
     user = update.effective_user
     async with context.uow() as uow:
-        caller = await identify(uow, update.update_id, user.id if user else None)
+        caller = await identify(
+            uow,
+            update.update_id,
+            user.id if user else None,
+            user.language_code if user else None,
+        )
     if caller.duplicate:
         raise ApplicationHandlerStop
     context.member = caller.member

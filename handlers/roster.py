@@ -196,5 +196,7 @@ async def _refresh_menus(context: WorkledgerContext, summary: ImportSummary) -> 
     for person in changed:
         if person.telegram_user_id is None:
             continue
-        locale = resolve_locale(person.language, None, context.settings.language)
+        locale = resolve_locale(
+            person.language, person.telegram_language, context.settings.language
+        )
         await publish_menu(context.bot, person, locale)

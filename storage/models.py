@@ -113,6 +113,9 @@ class Staff(Base):
     supervisor_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)
     roles: Mapped[Role] = mapped_column(FlagSet(Role), default=Role.STAFF)
     language: Mapped[str | None] = mapped_column(String(16))
+    # Telegram's language_code as last seen, so messages sent without an update to
+    # read it from (reminders, notices) still follow the person's app language.
+    telegram_language: Mapped[str | None] = mapped_column(String(35))
     status: Mapped[StaffStatus] = mapped_column(
         _text_enum(StaffStatus, "staff_status"), default=StaffStatus.ACTIVE
     )

@@ -12,6 +12,7 @@ from storage.repositories import (
     DepartmentRepository,
     Directory,
     InvitationRepository,
+    NoticeRepository,
     OutboxRepository,
     PostRepository,
     ProcessedUpdates,
@@ -39,6 +40,7 @@ class UnitOfWork:
     uploads: RosterUploadRepository
     directory: Directory
     outbox: OutboxRepository
+    notices: NoticeRepository
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
@@ -55,6 +57,7 @@ class UnitOfWork:
         self.uploads = RosterUploadRepository(self.session)
         self.directory = Directory(self.session)
         self.outbox = OutboxRepository(self.session)
+        self.notices = NoticeRepository(self.session)
         return self
 
     async def __aexit__(

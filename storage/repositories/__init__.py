@@ -4,6 +4,7 @@ from storage.repositories.audit import AuditLog
 from storage.repositories.directory import Directory
 from storage.repositories.entries import WorkEntryRepository
 from storage.repositories.invitations import InvitationRepository
+from storage.repositories.notices import NoticeRepository
 from storage.repositories.organisation import DepartmentRepository, PostRepository, StaffRepository
 from storage.repositories.outbox import OutboxRepository
 from storage.repositories.updates import ProcessedUpdates
@@ -14,6 +15,7 @@ __all__ = [
     "DepartmentRepository",
     "Directory",
     "InvitationRepository",
+    "NoticeRepository",
     "OutboxRepository",
     "PostRepository",
     "ProcessedUpdates",

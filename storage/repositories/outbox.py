@@ -109,11 +109,11 @@ class OutboxRepository(Repository):
             .values(unreachable_since=now)
         )
 
-    async def counts(self, notice_id: int) -> dict[DeliveryStatus, int]:
-        """How many of a notice's messages stand in each state."""
+    async def counts(self, notice_id: int, kind: str = "notice") -> dict[DeliveryStatus, int]:
+        """How many of a notice's messages (of one kind) stand in each state."""
         rows = await self.session.execute(
             select(OutboxMessage.status, func.count())
-            .where(OutboxMessage.notice_id == notice_id)
+            .where(OutboxMessage.notice_id == notice_id, OutboxMessage.kind == kind)
             .group_by(OutboxMessage.status)
         )
         return {DeliveryStatus(status): count for status, count in rows}

@@ -42,11 +42,13 @@ async def seed(database: Database) -> Organisation:
         async def person(
             number: str, name: str, department: int, roles: Role, telegram: int | None,
             supervisor: int | None = None, status: StaffStatus = StaffStatus.ACTIVE,
+            language: str | None = None,
         ) -> int:  # fmt: skip
             staff = await uow.staff.add(
                 Staff(employee_no=number, name=name, department_id=department,
                       post_id=clerk.id if department == office.id else None, roles=roles,
-                      telegram_user_id=telegram, supervisor_id=supervisor, status=status)
+                      telegram_user_id=telegram, supervisor_id=supervisor, status=status,
+                      language=language)
             )  # fmt: skip
             return staff.id
 
@@ -54,7 +56,7 @@ async def seed(database: Database) -> Organisation:
         boss = await person(
             "E010", "Sun Li", office.id, Role.STAFF | Role.SUPERVISOR, org.supervisor.id
         )
-        await person("E011", "Su Yi", office.id, Role.STAFF, org.staff.id, boss)
+        await person("E011", "Su Yi", office.id, Role.STAFF, org.staff.id, boss, language="en")
         await person(org.unlinked_no, "Ma Qing", office.id, Role.STAFF, None, boss)
         await person(org.other_unlinked_no, "Tang Wen", office.id, Role.STAFF, None)
         await person("E900", "Lou Gone", office.id, Role.STAFF, org.left.id, None,

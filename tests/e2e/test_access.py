@@ -111,7 +111,7 @@ async def test_menus_differ_by_role(
     assert await eventually(lambda: menu(7005)) == ["me", "language", "help"]
     assert await eventually(lambda: menu(org.supervisor.id)) == ["me", "language", "team", "help"]
     assert await eventually(lambda: menu(org.hr.id)) == [
-        "me", "language", "invite", "unlink", "import", "help"
+        "me", "language", "invite", "unlink", "import", "broadcast", "notices", "help"
     ]  # fmt: skip
 
 

@@ -142,6 +142,6 @@ async def test_only_hr_may_send_a_roster(
 ) -> None:
     reply = await _upload(driver, org.staff, ROSTER)
     assert "permission" in reply["text"]
-    chinese = EmulatedUser(id=org.staff.id, first_name="Sue", language_code="zh-CN")
+    chinese = EmulatedUser(id=org.supervisor.id, first_name="Sun", language_code="zh-CN")
     reply = await _upload(driver, chinese, b"\x89PNG not a roster")
     assert "权限" in reply["text"]

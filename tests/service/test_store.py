@@ -150,3 +150,16 @@ async def test_old_processed_updates_are_forgotten(db: Database) -> None:
     assert removed == 1
     async with db.uow() as uow:
         assert not (await identify(uow, update_id=1, telegram_user_id=None)).duplicate
+
+
+async def test_identify_remembers_the_telegram_language_when_it_changes(db: Database) -> None:
+    await _seed(db, telegram_user_id=555)
+    async with db.uow() as uow:
+        caller = await identify(uow, 1, 555, "zh-TW")
+    assert caller.member is not None
+    assert caller.member.telegram_language == "zh-TW"
+    async with db.uow() as uow:
+        await identify(uow, 2, 555, None)
+        staff = await uow.staff.by_telegram_id(555)
+    assert staff is not None
+    assert staff.telegram_language == "zh-TW", "an update without a language keeps the last one"
