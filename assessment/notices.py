@@ -376,7 +376,18 @@ async def remind(
     *,
     now: datetime,
 ) -> int:
-    """Queue a reminder to each recipient who has not acknowledged; returns how many."""
+    """Queue a reminder to each recipient who has not acknowledged; returns how many.
+
+    Only a sent (or sending) notice that asked for read confirmation has anyone to
+    remind; for any other, nothing is queued.
+    """
+    notice = await uow.notices.get(notice_id)
+    if (
+        notice is None
+        or not notice.requires_ack
+        or notice.status not in (NoticeStatus.QUEUED, NoticeStatus.DONE)
+    ):
+        return 0
     people = [p for p in await uow.notices.not_acknowledged(notice_id) if p.telegram_user_id]
     queued = await enqueue(uow, [render(person) for person in people], now=now)
     await uow.commit()

@@ -195,7 +195,8 @@ async def _toggles(context: WorkledgerContext, draft: Draft) -> InlineKeyboardMa
     return InlineKeyboardMarkup(rows)
 
 
-async def _audience_text(context: WorkledgerContext, audience: Audience) -> str:
+async def audience_text(context: WorkledgerContext, audience: Audience) -> str:
+    """Who an audience is, in words the caller reads (shared with /notices)."""
     if audience.kind == "everyone":
         return context._("everyone")
     labels = dict(await _choices(context, audience.kind))
@@ -209,7 +210,7 @@ async def _preview(context: WorkledgerContext, draft: Draft) -> tuple[str, Inlin
         lines.append(_("With a document."))
     elif draft.attachment_kind == "photo":
         lines.append(_("With a photo."))
-    audience = html.escape(await _audience_text(context, draft.audience))
+    audience = html.escape(await audience_text(context, draft.audience))
     lines.append(_("Audience: {audience}").format(audience=audience))
     lines.append(
         context.ngettext(
@@ -536,8 +537,10 @@ async def _show_progress(context: WorkledgerContext, figures: Progress, text: st
                 text, chat_id=figures.progress_chat_id, message_id=figures.progress_message_id
             )
             return figures.progress_message_id
-    except BadRequest:
-        pass  # the author deleted it: post a fresh one below
+    except BadRequest as error:
+        if "not modified" in error.message.lower():
+            return figures.progress_message_id  # another bot process showed it already
+        # Otherwise the author deleted it: post a fresh one below.
     except TelegramError:
         return figures.progress_message_id
     try:

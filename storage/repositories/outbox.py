@@ -28,8 +28,9 @@ class OutboxRepository(Repository):
         statement = insert(OutboxMessage).on_conflict_do_nothing(
             index_elements=[OutboxMessage.dedup_key]
         )
-        result = await self.session.execute(statement, list(rows))
-        return int(getattr(result, "rowcount", 0) or 0)
+        # An executemany reports no row count; the ids RETURNING gives back are the new rows.
+        added = await self.session.scalars(statement.returning(OutboxMessage.id), list(rows))
+        return len(added.all())
 
     async def claim(
         self, worker_id: str, limit: int, now: datetime, lease: timedelta

@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 from assessment.outbox import Outgoing, enqueue
 from bot.delivery import DeliveryLimits, Sender, delivery_bot
 from bot.emulator import EmulatedUser, EmulatorDriver, RunningEmulator
+from handlers.context import WorkledgerApplication
 from storage.engine import Database
 from storage.enums import DeliveryStatus
 from storage.models import Department, OutboxMessage, Staff
@@ -243,3 +244,17 @@ async def test_a_scheduled_message_waits_for_its_time(
     await _drain(db, emulator, until=1)
     [call] = await driver.calls("sendMessage")
     assert float(call["at"]) >= at.timestamp()  # type: ignore[arg-type]
+
+
+async def test_interactive_replies_do_not_wait_behind_a_broadcast(
+    bot: WorkledgerApplication, driver: EmulatorDriver, database_url: str
+) -> None:
+    users = await _users(driver, 200)
+    database = bot.bot_data.database
+    await _queue(database, [Outgoing(chat_id=u, kind="test", text="bulk") for u in users])
+    someone = EmulatedUser(id=4242, first_name="Asker", language_code="en")
+    started = asyncio.get_running_loop().time()
+    await driver.send_text(someone, "/help")
+    await driver.wait_for_message(someone.id, timeout=3)
+    assert asyncio.get_running_loop().time() - started < 2
+    assert (await _statuses(database))[DeliveryStatus.PENDING] > 0, "the broadcast was still going"
