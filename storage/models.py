@@ -309,3 +309,73 @@ class DeliveryWorker(Base):
 
     worker_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class EntryRevision(Base):
+    """A work entry as it was before a change: edits never lose the old text."""
+
+    __tablename__ = "entry_revisions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("work_entries.id"), index=True)
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    changed_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    work_date: Mapped[date] = mapped_column(Date)
+    text: Mapped[str] = mapped_column(Text)
+    indicator_id: Mapped[str | None] = mapped_column(String(60))
+    quantity: Mapped[Decimal | None] = mapped_column(ExactDecimal(12, 3))
+    hours: Mapped[Decimal | None] = mapped_column(ExactDecimal(5, 2))
+    status: Mapped[EntryStatus] = mapped_column(_text_enum(EntryStatus, "revision_status"))
+
+
+class EntryAttachment(Base):
+    """Evidence for an entry: a photo or document kept by its Telegram file id."""
+
+    __tablename__ = "entry_attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("work_entries.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    file_id: Mapped[str] = mapped_column(String(200))
+    file_unique_id: Mapped[str] = mapped_column(String(100))
+    file_name: Mapped[str | None] = mapped_column(String(255))
+    file_size: Mapped[int | None] = mapped_column(Integer)
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Conversation(Base):
+    """Where a person is in a multi-step exchange (/log), kept so a restart loses nothing."""
+
+    __tablename__ = "conversations"
+
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    step: Mapped[str] = mapped_column(String(40))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class LeaveDay(Base):
+    """A day a person is on leave: no entry expected, no reminder sent."""
+
+    __tablename__ = "leave_days"
+    __table_args__ = (UniqueConstraint("staff_id", "day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    day: Mapped[date] = mapped_column(Date, index=True)
+    kind: Mapped[str] = mapped_column(String(20), default="leave")
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class JobClaim(Base):
+    """Scheduled work done once, whatever restarts or extra processes: claimed by its key.
+
+    Keys name the work and its period, e.g. ``daily-reminder/2026-11-20``.
+    """
+
+    __tablename__ = "job_claims"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    claimed_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -9,9 +9,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.repositories import (
     AuditLog,
+    ConversationRepository,
     DepartmentRepository,
     Directory,
     InvitationRepository,
+    JobClaims,
+    LeaveRepository,
     NoticeRepository,
     OutboxRepository,
     PostRepository,
@@ -41,6 +44,9 @@ class UnitOfWork:
     directory: Directory
     outbox: OutboxRepository
     notices: NoticeRepository
+    leave: LeaveRepository
+    claims: JobClaims
+    conversations: ConversationRepository
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
@@ -58,6 +64,9 @@ class UnitOfWork:
         self.directory = Directory(self.session)
         self.outbox = OutboxRepository(self.session)
         self.notices = NoticeRepository(self.session)
+        self.leave = LeaveRepository(self.session)
+        self.claims = JobClaims(self.session)
+        self.conversations = ConversationRepository(self.session)
         return self
 
     async def __aexit__(

@@ -1,6 +1,8 @@
 """Repositories: the only place that speaks SQL. They add and query, and never commit."""
 
 from storage.repositories.audit import AuditLog
+from storage.repositories.calendar import JobClaims, LeaveRepository
+from storage.repositories.conversations import ConversationRepository
 from storage.repositories.directory import Directory
 from storage.repositories.entries import WorkEntryRepository
 from storage.repositories.invitations import InvitationRepository
@@ -12,9 +14,12 @@ from storage.repositories.uploads import RosterUploadRepository
 
 __all__ = [
     "AuditLog",
+    "ConversationRepository",
     "DepartmentRepository",
     "Directory",
     "InvitationRepository",
+    "JobClaims",
+    "LeaveRepository",
     "NoticeRepository",
     "OutboxRepository",
     "PostRepository",
