@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import html
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 
 from babel.dates import format_timedelta
@@ -311,15 +312,7 @@ async def choose_kind(update: Update, context: WorkledgerContext) -> None:
         update,
         context,
         action.notice_id,
-        lambda d: Draft(
-            d.id,
-            d.text,
-            d.attachment_kind,
-            d.attachment_file_id,
-            Audience(action.kind),
-            d.requires_ack,
-            d.send_at,
-        ),
+        lambda draft: replace(draft, audience=Audience(action.kind)),
     )
     if draft is not None:
         await _show(context, update, draft, "preview" if action.kind == "everyone" else "toggles")
@@ -334,15 +327,7 @@ async def toggle(update: Update, context: WorkledgerContext) -> None:
         update,
         context,
         action.notice_id,
-        lambda d: Draft(
-            d.id,
-            d.text,
-            d.attachment_kind,
-            d.attachment_file_id,
-            d.audience.toggled(action.value),
-            d.requires_ack,
-            d.send_at,
-        ),
+        lambda draft: replace(draft, audience=draft.audience.toggled(action.value)),
     )
     if draft is not None:
         await _show(context, update, draft, "toggles")
@@ -354,11 +339,14 @@ async def option(update: Update, context: WorkledgerContext) -> None:
     assert query is not None
     action = NoticeOption.unpack((query.data or "").split(":")[1:])
 
-    def edit(d: Draft) -> Draft:
-        ack = not d.requires_ack if action.option == "ack" else d.requires_ack
-        send_at = _next_time(context, d.send_at) if action.option == "when" else d.send_at
-        audience = Audience() if action.option == "back" else d.audience
-        return Draft(d.id, d.text, d.attachment_kind, d.attachment_file_id, audience, ack, send_at)
+    def edit(draft: Draft) -> Draft:
+        if action.option == "ack":
+            return replace(draft, requires_ack=not draft.requires_ack)
+        if action.option == "when":
+            return replace(draft, send_at=_next_time(context, draft.send_at))
+        if action.option == "back":
+            return replace(draft, audience=Audience())
+        return draft
 
     draft = await _change(update, context, action.notice_id, edit)
     if draft is None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 from sqlalchemy import func, select, update
@@ -12,49 +11,18 @@ from bot.emulator import EmulatedUser, EmulatorDriver
 from handlers.context import WorkledgerApplication
 from storage.models import Notice, NoticeAck, OutboxMessage
 
+from .chat import Message, buttons, current, introduce, press
 from .conftest import eventually
 from .people import Organisation, seed
 
 pytestmark = pytest.mark.e2e
 
-Message = dict[str, Any]
-
 
 @pytest.fixture
 async def org(bot: WorkledgerApplication, driver: EmulatorDriver) -> Organisation:
     organisation = await seed(bot.bot_data.database)
-    # Recipients have talked to the bot before, as real ones have.
-    for user in (organisation.supervisor, organisation.staff):
-        await driver.send_text(user, "/help")
-        await driver.wait_for_message(user.id)
+    await introduce(driver, organisation.supervisor, organisation.staff)
     return organisation
-
-
-def _buttons(message: Message) -> dict[str, str]:
-    return {
-        button["text"]: button["callback_data"]
-        for row in (message.get("reply_markup") or {}).get("inline_keyboard", [])
-        for button in row
-    }
-
-
-async def _current(driver: EmulatorDriver, chat_id: int, message_id: int) -> Message:
-    return next(m for m in await driver.messages(chat_id) if m["message_id"] == message_id)
-
-
-async def _press(
-    driver: EmulatorDriver, user: EmulatedUser, message: Message, label: str
-) -> Message:
-    """Press the button whose text starts with ``label``; return the message once it changed."""
-    data = next(d for text, d in _buttons(message).items() if text.startswith(label))
-    before = (message.get("text"), message.get("edit_count"))
-    await driver.press(user, message["message_id"], data)
-
-    async def changed() -> Message | None:
-        now = await _current(driver, user.id, message["message_id"])
-        return now if (now.get("text"), now.get("edit_count")) != before else None
-
-    return await eventually(changed)
 
 
 async def _compose(
@@ -68,16 +36,16 @@ async def _compose(
     [kinds] = await driver.wait_for_message(org.hr.id)
     assert kinds["text"] == "Who should receive it?"
     if department is None:
-        return await _press(driver, org.hr, kinds, "Everyone")
-    toggles = await _press(driver, org.hr, kinds, "By department")
-    toggles = await _press(driver, org.hr, toggles, department)
-    assert f"✓ {department}" in _buttons(toggles)
-    return await _press(driver, org.hr, toggles, "Done")
+        return await press(driver, org.hr, kinds, "Everyone")
+    toggles = await press(driver, org.hr, kinds, "By department")
+    toggles = await press(driver, org.hr, toggles, department)
+    assert f"✓ {department}" in buttons(toggles)
+    return await press(driver, org.hr, toggles, "Done")
 
 
 async def _finished(driver: EmulatorDriver, org: Organisation, message_id: int) -> Message:
     async def done() -> Message | None:
-        message = await _current(driver, org.hr.id, message_id)
+        message = await current(driver, org.hr.id, message_id)
         return message if "delivery finished" in message["text"] else None
 
     return await eventually(done, within=20)
@@ -97,9 +65,9 @@ async def test_a_department_broadcast_with_read_confirmation(
     assert "Fire drill on Friday <10:00>" in preview["text"]
     assert "Recipients: 2 people" in preview["text"]
     assert "E100, E101" in preview["text"], "people not linked are listed, not skipped"
-    preview = await _press(driver, org.hr, preview, "Ask to confirm reading: off")
+    preview = await press(driver, org.hr, preview, "Ask to confirm reading: off")
     assert "Read confirmation: asked" in preview["text"]
-    progress = await _press(driver, org.hr, preview, "Send to 2 people")
+    progress = await press(driver, org.hr, preview, "Send to 2 people")
     assert progress["text"].startswith("Notice #")
 
     # Each copy is in its recipient's language: Su Yi chose English, Sun Li's app is Chinese.
@@ -110,16 +78,16 @@ async def test_a_department_broadcast_with_read_confirmation(
         [copy] = await driver.wait_for_message(user.id, timeout=10)
         assert copy["text"].startswith(header)
         assert "Fire drill on Friday <10:00>" in copy["text"]
-        assert button in _buttons(copy)
+        assert button in buttons(copy)
     final = await _finished(driver, org, progress["message_id"])
     assert "Sent 2 of 2" in final["text"]
     assert "E100, E101" in final["text"]
     assert final["edit_count"] >= 2, "the progress message updated itself"
 
     copy = (await driver.messages(org.staff.id))[-1]
-    await driver.press(org.staff, copy["message_id"], _buttons(copy)["I have read this"])
+    await driver.press(org.staff, copy["message_id"], buttons(copy)["I have read this"])
     update_ = await driver.press(
-        org.staff, copy["message_id"], _buttons(copy)["I have read this"], forge=True
+        org.staff, copy["message_id"], buttons(copy)["I have read this"], forge=True
     )
     answers = await eventually(lambda: driver.callback_answers(update_["callback_query"]["id"]))
     assert "already confirmed" in answers[0]["text"]
@@ -131,12 +99,12 @@ async def test_someone_elses_read_button_changes_nothing(
     bot: WorkledgerApplication, driver: EmulatorDriver, org: Organisation
 ) -> None:
     preview = await _compose(driver, org, "Only Permits", department="Permits Office")
-    preview = await _press(driver, org.hr, preview, "Ask to confirm reading: off")
-    await _press(driver, org.hr, preview, "Send to 2 people")
+    preview = await press(driver, org.hr, preview, "Ask to confirm reading: off")
+    await press(driver, org.hr, preview, "Send to 2 people")
     [copy] = await driver.wait_for_message(org.staff.id, timeout=10)
     # HR was not a recipient: a replayed press from HR's account is refused.
     update_ = await driver.press(
-        org.hr, copy["message_id"], _buttons(copy)["I have read this"], forge=True
+        org.hr, copy["message_id"], buttons(copy)["I have read this"], forge=True
     )
     answers = await eventually(lambda: driver.callback_answers(update_["callback_query"]["id"]))
     assert "not sent to you" in answers[0]["text"]
@@ -152,7 +120,7 @@ async def test_blocked_recipients_are_reported_and_faults_are_absorbed(
     assert "Recipients: 3 people" in preview["text"]
     await driver.inject_fault(429, method="sendMessage", chat_id=org.staff.id, retry_after=1)
     await driver.inject_fault(500, method="sendMessage", chat_id=org.hr.id, times=1)
-    progress = await _press(driver, org.hr, preview, "Send to 3 people")
+    progress = await press(driver, org.hr, preview, "Send to 3 people")
     final = await _finished(driver, org, progress["message_id"])
     assert "Sent 2 of 3" in final["text"] and "unreachable 1" in final["text"]
     calls = await driver.calls("sendMessage")
@@ -166,9 +134,9 @@ async def test_a_scheduled_notice_waits_for_its_time(
     bot: WorkledgerApplication, driver: EmulatorDriver, org: Organisation
 ) -> None:
     preview = await _compose(driver, org, "Later", department="Permits Office")
-    preview = await _press(driver, org.hr, preview, "Change when")
+    preview = await press(driver, org.hr, preview, "Change when")
     assert "Sending: at" in preview["text"]
-    progress = await _press(driver, org.hr, preview, "Send to 2 people")
+    progress = await press(driver, org.hr, preview, "Send to 2 people")
     assert "scheduled for" in progress["text"]
     await driver.send_text(org.hr, "/help")  # a round trip: the bot is idle, not slow
     await driver.wait_for_message(org.hr.id)

@@ -18,58 +18,20 @@ from locales import translator
 from storage.enums import DeliveryStatus, NoticeStatus, Role
 from storage.models import Notice, NoticeAck, OutboxMessage, Staff
 
+from .chat import Message, answer_to_press, buttons, current, introduce, press
 from .conftest import eventually
 from .people import Organisation, seed
 
 pytestmark = pytest.mark.e2e
 
-Message = dict[str, Any]
 TEXT = "Fire drill on Friday <10:00>, everyone to the car park please"
 
 
 @pytest.fixture
 async def org(bot: WorkledgerApplication, driver: EmulatorDriver) -> Organisation:
     organisation = await seed(bot.bot_data.database)
-    # Recipients have talked to the bot before, as real ones have.
-    for user in (organisation.supervisor, organisation.staff):
-        await driver.send_text(user, "/help")
-        await driver.wait_for_message(user.id)
+    await introduce(driver, organisation.supervisor, organisation.staff)
     return organisation
-
-
-def _buttons(message: Message) -> dict[str, str]:
-    return {
-        button["text"]: button["callback_data"]
-        for row in (message.get("reply_markup") or {}).get("inline_keyboard", [])
-        for button in row
-    }
-
-
-async def _current(driver: EmulatorDriver, chat_id: int, message_id: int) -> Message:
-    return next(m for m in await driver.messages(chat_id) if m["message_id"] == message_id)
-
-
-async def _press(
-    driver: EmulatorDriver, user: EmulatedUser, message: Message, label: str
-) -> Message:
-    """Press the button whose text starts with ``label``; return the message once it changed."""
-    data = next(d for text, d in _buttons(message).items() if text.startswith(label))
-    before = (message.get("text"), message.get("edit_count"))
-    await driver.press(user, message["message_id"], data)
-
-    async def changed() -> Message | None:
-        now = await _current(driver, user.id, message["message_id"])
-        return now if (now.get("text"), now.get("edit_count")) != before else None
-
-    return await eventually(changed)
-
-
-async def _answer(driver: EmulatorDriver, user: EmulatedUser, message: Message, data: str) -> str:
-    """Press (or forge) a button and return the bot's answer to the press."""
-    update = await driver.press(user, message["message_id"], data, forge=True)
-    query_id = update["callback_query"]["id"]
-    [answer] = await eventually(lambda: driver.callback_answers(query_id))
-    return str(answer.get("text"))
 
 
 async def _broadcast_to_everyone(driver: EmulatorDriver, org: Organisation) -> int:
@@ -78,12 +40,12 @@ async def _broadcast_to_everyone(driver: EmulatorDriver, org: Organisation) -> i
     await driver.wait_for_message(org.hr.id)
     await driver.send_text(org.hr, TEXT)
     [kinds] = await driver.wait_for_message(org.hr.id)
-    preview = await _press(driver, org.hr, kinds, "Everyone")
-    preview = await _press(driver, org.hr, preview, "Ask to confirm reading: off")
-    progress = await _press(driver, org.hr, preview, "Send to 3 people")
+    preview = await press(driver, org.hr, kinds, "Everyone")
+    preview = await press(driver, org.hr, preview, "Ask to confirm reading: off")
+    progress = await press(driver, org.hr, preview, "Send to 3 people")
 
     async def finished() -> Message | None:
-        message = await _current(driver, org.hr.id, progress["message_id"])
+        message = await current(driver, org.hr.id, progress["message_id"])
         return message if "delivery finished" in message["text"] else None
 
     final = await eventually(finished, within=20)
@@ -92,8 +54,8 @@ async def _broadcast_to_everyone(driver: EmulatorDriver, org: Organisation) -> i
 
 async def _read(driver: EmulatorDriver, user: EmulatedUser, copy: Message) -> None:
     """The user presses "I have read this" under ``copy``."""
-    label = next(label for label in _buttons(copy) if label in ("I have read this", "我已阅读"))
-    answer = await _answer(driver, user, copy, _buttons(copy)[label])
+    label = next(label for label in buttons(copy) if label in ("I have read this", "我已阅读"))
+    answer = await answer_to_press(driver, user, copy, buttons(copy)[label])
     assert "recorded" in answer or "记录" in answer, answer
 
 
@@ -110,7 +72,7 @@ async def _notices(driver: EmulatorDriver, org: Organisation) -> Message:
 async def _document(
     driver: EmulatorDriver, org: Organisation, details: Message, label: str
 ) -> Any:
-    await driver.press(org.hr, details["message_id"], _buttons(details)[label])
+    await driver.press(org.hr, details["message_id"], buttons(details)[label])
     [sent] = await driver.wait_for_message(org.hr.id)
     return sent["document"], await driver.file_bytes(sent["document"]["file_id"])
 
@@ -127,20 +89,20 @@ async def test_list_details_reminders_and_a_second_press(
     assert "· Fire drill on Friday <10:00>, everyone…\n" in listing["text"], "plain, cut at 40"
     assert "3 recipients · delivered 3 · failed 0 · unreachable 0 · read 1" in listing["text"]
 
-    details = await _press(driver, org.hr, listing, f"#{notice_id} ")
+    details = await press(driver, org.hr, listing, f"#{notice_id} ")
     text = details["text"]
     assert f"Notice #{notice_id} from Hu Rong" in text
     assert "Audience: everyone" in text
     assert "Not joined at the time, so not sent: E100, E101" in text
     assert "Not read yet: 2 people\nE001 Hu Rong\nE010 Sun Li" in text
     assert "E011" not in text, "Su Yi has read it"
-    assert list(_buttons(details)) == ["Remind them", "Export CSV", "Export XLSX", "Back"]
+    assert list(buttons(details)) == ["Remind them", "Export CSV", "Export XLSX", "Back"]
 
     hr_before = len(await driver.messages(org.hr.id))
     last = {
         u.id: (await driver.messages(u.id))[-1]["message_id"] for u in (org.hr, org.supervisor)
     }
-    answer = await _answer(driver, org.hr, details, _buttons(details)["Remind them"])
+    answer = await answer_to_press(driver, org.hr, details, buttons(details)["Remind them"])
     assert answer == "Reminders queued for 2 people."
     for user in (org.hr, org.supervisor):
         [reminder] = await driver.wait_for_message(
@@ -150,11 +112,11 @@ async def test_list_details_reminders_and_a_second_press(
             "Reminder: please read the notice from Hu Rong and press “I have read this”."
         )
         assert "Fire drill on Friday <10:00>" in reminder["text"]
-        assert list(_buttons(reminder)) == ["I have read this"]
+        assert list(buttons(reminder)) == ["I have read this"]
     staff_texts = [str(m.get("text")) for m in await driver.messages(org.staff.id)]
     assert not any("Reminder" in t for t in staff_texts), "who has read it is not reminded"
 
-    again = await _answer(driver, org.hr, details, _buttons(details)["Remind them"])
+    again = await answer_to_press(driver, org.hr, details, buttons(details)["Remind them"])
     assert again == "They were already reminded this hour; nothing new was sent."
     async with bot.bot_data.database.uow() as uow:
         reminders = await uow.session.scalar(
@@ -168,10 +130,10 @@ async def test_list_details_reminders_and_a_second_press(
     # The reminder carries the read button: Sun Li confirms from it.
     reminder = (await driver.messages(org.supervisor.id))[-1]
     await _read(driver, org.supervisor, reminder)
-    details = await _press(driver, org.hr, details, "Back")
+    details = await press(driver, org.hr, details, "Back")
     assert details["text"].startswith("Latest notices")
     assert "read 2" in details["text"]
-    details = await _press(driver, org.hr, details, f"#{notice_id} ")
+    details = await press(driver, org.hr, details, f"#{notice_id} ")
     assert "Not read yet: 1 person\nE001 Hu Rong" in details["text"]
     assert "E010" not in details["text"]
 
@@ -182,7 +144,7 @@ async def test_delivery_list_as_csv_and_xlsx(
     await driver.block(org.supervisor.id)
     notice_id = await _broadcast_to_everyone(driver, org)
     await _read(driver, org.staff, await _notice_copy(driver, org.staff))
-    details = await _press(driver, org.hr, await _notices(driver, org), f"#{notice_id} ")
+    details = await press(driver, org.hr, await _notices(driver, org), f"#{notice_id} ")
     assert "delivered 2 · failed 0 · unreachable 1 · read 1" in details["text"]
     header = [
         "Employee no.", "Name", "Department", "Delivery status",
@@ -239,7 +201,7 @@ async def test_no_notices_yet(
 ) -> None:
     listing = await _notices(driver, org)
     assert listing["text"] == "No notices have been sent yet. /broadcast sends one."
-    assert not _buttons(listing)
+    assert not buttons(listing)
 
 
 async def test_forged_presses_drafts_and_an_empty_notice(
@@ -267,7 +229,7 @@ async def test_forged_presses_drafts_and_an_empty_notice(
         NoticeRemind(draft.id).pack(),
         NoticeExport(cancelled.id, "csv").pack(),
     ]:
-        assert await _answer(driver, org.hr, listing, data) == missing, data
+        assert await answer_to_press(driver, org.hr, listing, data) == missing, data
     assert "secret draft" not in str(await driver.messages(org.hr.id))
 
     # A notice that reached nobody still exports a header.
@@ -289,7 +251,7 @@ async def test_forged_presses_drafts_and_an_empty_notice(
         io.BytesIO(await driver.file_bytes(sent["document"]["file_id"]))
     ).active
     assert sheet.max_row == 1
-    answer = await _answer(driver, org.hr, listing, NoticeRemind(empty.id).pack())
+    answer = await answer_to_press(driver, org.hr, listing, NoticeRemind(empty.id).pack())
     assert answer == "There is nobody left to remind."
 
 
@@ -302,7 +264,7 @@ async def test_only_hr_sees_notices(
     assert "permission" in reply["text"] and "Fire drill" not in reply["text"]
     copy = await _notice_copy(driver, org.staff)
     for data in [NoticeDetails(notice_id).pack(), NoticeRemind(notice_id).pack()]:
-        assert "permission" in await _answer(driver, org.staff, copy, data)
+        assert "permission" in await answer_to_press(driver, org.staff, copy, data)
     async with bot.bot_data.database.uow() as uow:
         assert (
             await uow.session.scalar(
@@ -354,7 +316,7 @@ async def test_a_long_unread_list_is_cut_to_fit_one_message(
         )
         uow.session.add(NoticeAck(notice_id=notice.id, staff_id=people[0].id, acked_at=now))
         await uow.commit()
-    details = await _press(driver, org.hr, await _notices(driver, org), f"#{notice.id} ")
+    details = await press(driver, org.hr, await _notices(driver, org), f"#{notice.id} ")
     text = details["text"]
     assert "\nLong list & more\n" in text, "tags dropped, entities decoded"
     assert len(text.encode("utf-16-le")) // 2 <= 4096

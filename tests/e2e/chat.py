@@ -1,0 +1,57 @@
+"""Small helpers for end-to-end tests that read and press a chat's inline buttons."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.emulator import EmulatedUser, EmulatorDriver
+
+from .conftest import eventually
+
+Message = dict[str, Any]
+
+
+def buttons(message: Message) -> dict[str, str]:
+    """The message's inline buttons: visible text -> callback data."""
+    return {
+        button["text"]: button["callback_data"]
+        for row in (message.get("reply_markup") or {}).get("inline_keyboard", [])
+        for button in row
+    }
+
+
+async def current(driver: EmulatorDriver, chat_id: int, message_id: int) -> Message:
+    """The message as it stands now (after any edits)."""
+    return next(m for m in await driver.messages(chat_id) if m["message_id"] == message_id)
+
+
+async def press(
+    driver: EmulatorDriver, user: EmulatedUser, message: Message, label: str
+) -> Message:
+    """Press the button whose text starts with ``label``; return the message once it changed."""
+    data = next(d for text, d in buttons(message).items() if text.startswith(label))
+    before = (message.get("text"), message.get("edit_count"))
+    await driver.press(user, message["message_id"], data)
+
+    async def changed() -> Message | None:
+        now = await current(driver, user.id, message["message_id"])
+        return now if (now.get("text"), now.get("edit_count")) != before else None
+
+    return await eventually(changed)
+
+
+async def answer_to_press(
+    driver: EmulatorDriver, user: EmulatedUser, message: Message, data: str
+) -> str:
+    """Press (or forge) a button and return the bot's answer to the press."""
+    update = await driver.press(user, message["message_id"], data, forge=True)
+    query_id = update["callback_query"]["id"]
+    [reply] = await eventually(lambda: driver.callback_answers(query_id))
+    return str(reply.get("text"))
+
+
+async def introduce(driver: EmulatorDriver, *users: EmulatedUser) -> None:
+    """Have each user talk to the bot once, as real recipients have before any notice."""
+    for user in users:
+        await driver.send_text(user, "/help")
+        await driver.wait_for_message(user.id)
