@@ -19,6 +19,7 @@ from config.settings import Settings
 from handlers.broadcast import report_progress
 from handlers.commands import MENU
 from handlers.context import BotData, WorkledgerApplication, WorkledgerContext
+from handlers.reminders import daily_reminder_tick, team_summary_tick
 from locales import translator
 from storage import migrate
 from storage.engine import Database
@@ -29,6 +30,8 @@ log = logging.getLogger(__name__)
 UPDATES = ["message", "callback_query"]
 
 PROGRESS_EVERY = timedelta(seconds=2)
+# Reminder jobs look every minute whether their time has come; the store makes them run once.
+REMINDER_TICK = timedelta(minutes=1)
 
 # Telegram redelivers a webhook update for at most a day; keep a week to be safe.
 PROCESSED_UPDATES_KEPT = timedelta(days=7)
@@ -99,6 +102,12 @@ async def _post_init(application: WorkledgerApplication) -> None:
         # Telegram allows editing a message about once a second; every two is plenty.
         application.job_queue.run_repeating(
             report_progress, interval=PROGRESS_EVERY, first=PROGRESS_EVERY, name="notice-progress"
+        )
+        application.job_queue.run_repeating(
+            daily_reminder_tick, interval=REMINDER_TICK, first=REMINDER_TICK, name="daily-reminder"
+        )
+        application.job_queue.run_repeating(
+            team_summary_tick, interval=REMINDER_TICK, first=REMINDER_TICK, name="team-summary"
         )
 
 

@@ -2,13 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
+from typing import Any
+
 from telegram import Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, TypeHandler, filters
 
-from handlers import broadcast, errors, gate, invitations, language, notices, people, roster, start
+from handlers import (
+    broadcast,
+    entries,
+    errors,
+    gate,
+    invitations,
+    language,
+    log,
+    notices,
+    people,
+    reminders,
+    roster,
+    start,
+)
 from handlers.callbacks import (
     Acknowledge,
+    DayPage,
+    EntryAction,
+    EntryOpen,
     InviteDepartment,
+    LogAnswer,
+    MonthPage,
     NoticeAudience,
     NoticeDecision,
     NoticeDetails,
@@ -17,15 +38,34 @@ from handlers.callbacks import (
     NoticeOption,
     NoticeRemind,
     NoticeToggle,
+    ReminderAction,
     RosterDecision,
     SetLanguage,
 )
-from handlers.context import WorkledgerApplication
+from handlers.context import WorkledgerApplication, WorkledgerContext
 
 # The gate runs first so every handler sees a known, permitted caller; then a notice
-# being composed takes the author's next message before anything else may.
+# being composed, or an answer to a /log question, takes the person's next message
+# before anything else may.
 GATE_GROUP = -2
 COMPOSE_GROUP = -1
+
+Callback = Callable[[Update, WorkledgerContext], Coroutine[Any, Any, None]]
+
+
+def _in_turn(*callbacks: Callback) -> Callback:
+    """One callback running ``callbacks`` in order, until one of them stops the update.
+
+    PTB runs at most one handler per group, so two captures of the same messages in
+    one group must share a handler; each raises ``ApplicationHandlerStop`` when it
+    takes the message.
+    """
+
+    async def run(update: Update, context: WorkledgerContext) -> None:
+        for callback in callbacks:
+            await callback(update, context)
+
+    return run
 
 
 def register(application: WorkledgerApplication) -> None:
@@ -34,10 +74,12 @@ def register(application: WorkledgerApplication) -> None:
     application.add_handler(
         MessageHandler(
             (filters.TEXT & ~filters.COMMAND) | filters.Document.ALL | filters.PHOTO,
-            broadcast.capture,
+            _in_turn(broadcast.capture, log.capture),
         ),
         group=COMPOSE_GROUP,
     )
+    # /cancel ends a /log in progress here; otherwise it goes on to the notice draft.
+    application.add_handler(CommandHandler("cancel", log.cancel), group=COMPOSE_GROUP)
     application.add_handlers(
         [
             CommandHandler("start", start.start),
@@ -51,6 +93,9 @@ def register(application: WorkledgerApplication) -> None:
             CommandHandler("broadcast", broadcast.begin),
             CommandHandler("cancel", broadcast.cancel_command),
             CommandHandler("notices", notices.list_notices),
+            CommandHandler("log", log.begin),
+            CommandHandler("today", entries.show_today),
+            CommandHandler("month", entries.show_month),
             MessageHandler(filters.Document.ALL, roster.receive),
             CallbackQueryHandler(language.choose, pattern=SetLanguage.pattern()),
             CallbackQueryHandler(
@@ -66,6 +111,14 @@ def register(application: WorkledgerApplication) -> None:
             CallbackQueryHandler(notices.show_details, pattern=NoticeDetails.pattern()),
             CallbackQueryHandler(notices.remind_unread, pattern=NoticeRemind.pattern()),
             CallbackQueryHandler(notices.export, pattern=NoticeExport.pattern()),
+            CallbackQueryHandler(reminders.answer_reminder, pattern=ReminderAction.pattern()),
+            CallbackQueryHandler(log.answer, pattern=LogAnswer.pattern()),
+            CallbackQueryHandler(entries.act, pattern=EntryAction.pattern()),
+            CallbackQueryHandler(entries.open_entry, pattern=EntryOpen.pattern()),
+            CallbackQueryHandler(entries.turn_month, pattern=MonthPage.pattern()),
+            CallbackQueryHandler(entries.turn_day, pattern=DayPage.pattern()),
+            # A member's plain text is a quick log entry; only what is left is not understood.
+            MessageHandler(filters.TEXT & ~filters.COMMAND, log.quick_log),
             MessageHandler(filters.ALL, start.unknown),
         ]
     )

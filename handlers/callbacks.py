@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from datetime import date
 from typing import ClassVar, Self
 
 from assessment.access import HR, MEMBERS, Requirement
+from assessment.log_flow import STEPS
 from assessment.notices import AUDIENCE_KINDS
 from locales import SUPPORTED
 
@@ -227,3 +229,114 @@ class NoticeList(CallbackData):
     def pattern(cls) -> re.Pattern[str]:
         """Nothing follows the prefix: the list has no fields."""
         return re.compile(rf"^{re.escape(cls.prefix)}$")
+
+
+@dataclasses.dataclass(frozen=True)
+class ReminderAction(CallbackData):
+    """A button on a daily reminder: log now, remind me in an hour, or on leave that day.
+
+    ``day`` (``2026-11-20``) names the day the reminder is about, so a press on an old
+    reminder is recognised; the action always applies to the person pressing.
+    """
+
+    prefix: ClassVar[str] = "rmd"
+    requires: ClassVar[Requirement] = MEMBERS
+    day: str
+    action: str
+
+    ACTIONS: ClassVar[frozenset[str]] = frozenset({"log", "snooze", "leave"})
+
+    @classmethod
+    def of(cls, day: date, action: str) -> ReminderAction:
+        """The button of ``action`` on the reminder about ``day``."""
+        return cls(day.isoformat(), action)
+
+    @property
+    def work_date(self) -> date:
+        """The day the reminder is about."""
+        return date.fromisoformat(self.day)
+
+    def validate(self) -> None:
+        """Only the three actions, on a date written as the bot writes it."""
+        if self.action not in self.ACTIONS:
+            raise ValueError("unknown action")
+        if self.work_date.isoformat() != self.day:
+            raise ValueError("not a date in YYYY-MM-DD form")
+
+
+# An indicator id, an ISO date or a word such as "skip": nothing else is ever sent.
+_ANSWER = re.compile(r"[a-z0-9_-]{1,32}")
+
+
+@dataclasses.dataclass(frozen=True)
+class LogAnswer(CallbackData):
+    """Answer the current /log or edit question: a date, an indicator, skip, done, save, cancel."""
+
+    prefix: ClassVar[str] = "la"
+    requires: ClassVar[Requirement] = MEMBERS
+    step: str
+    value: str
+
+    def validate(self) -> None:
+        """Only the conversation's own questions; values are ids or ISO dates."""
+        if self.step not in STEPS or not _ANSWER.fullmatch(self.value):
+            raise ValueError("unknown step or malformed value")
+
+
+@dataclasses.dataclass(frozen=True)
+class EntryAction(CallbackData):
+    """Change or delete one of my entries (the server checks it is mine and still open)."""
+
+    prefix: ClassVar[str] = "ea"
+    requires: ClassVar[Requirement] = MEMBERS
+    entry_id: int
+    action: str
+
+    ACTIONS: ClassVar[frozenset[str]] = frozenset(
+        {*STEPS, "delete", "delete_yes", "delete_no"} - {"confirm"}
+    )
+
+    def validate(self) -> None:
+        """Only the known actions."""
+        if self.action not in self.ACTIONS:
+            raise ValueError("unknown action")
+
+
+@dataclasses.dataclass(frozen=True)
+class EntryOpen(CallbackData):
+    """Show one of my entries with its buttons."""
+
+    prefix: ClassVar[str] = "eo"
+    requires: ClassVar[Requirement] = MEMBERS
+    entry_id: int
+
+
+@dataclasses.dataclass(frozen=True)
+class MonthPage(CallbackData):
+    """A page of my month's record (``month`` as ``2026-11``)."""
+
+    prefix: ClassVar[str] = "mp"
+    requires: ClassVar[Requirement] = MEMBERS
+    month: str
+    page: int
+
+    def validate(self) -> None:
+        """A real month and a page number."""
+        if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", self.month) or self.page < 0:
+            raise ValueError("malformed month or page")
+
+
+@dataclasses.dataclass(frozen=True)
+class DayPage(CallbackData):
+    """A page of my record of one day (``day`` as ``2026-11-23``)."""
+
+    prefix: ClassVar[str] = "dp"
+    requires: ClassVar[Requirement] = MEMBERS
+    day: str
+    page: int
+
+    def validate(self) -> None:
+        """A real date and a page number."""
+        date.fromisoformat(self.day)
+        if self.page < 0:
+            raise ValueError("negative page")

@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from babel.dates import format_date
 from telegram import Update
 
 from assessment.people import StaffStatus, profile, team
+from assessment.reminders import DayState
+from handlers import reminders
 from handlers.context import WorkledgerContext
 from handlers.formatting import day, number
 from handlers.labels import role_names, status_name
+from locales import N_
+
+TODAY_LABELS: Mapping[DayState, str] = MappingProxyType(
+    {
+        DayState.LOGGED: N_("logged today"),
+        DayState.NOT_YET: N_("not logged yet"),
+        DayState.ON_LEAVE: N_("on leave today"),
+    }
+)
 
 
 async def me(update: Update, context: WorkledgerContext) -> None:
@@ -44,7 +59,7 @@ async def me(update: Update, context: WorkledgerContext) -> None:
 
 
 async def my_team(update: Update, context: WorkledgerContext) -> None:
-    """List the caller's direct reports and whether each has joined."""
+    """List the caller's direct reports: whether each has joined, and today's log."""
     message = update.effective_message
     member = context.member
     assert message is not None and member is not None
@@ -54,13 +69,18 @@ async def my_team(update: Update, context: WorkledgerContext) -> None:
     if not people:
         await message.reply_text(_("Nobody reports to you directly."))
         return
+    today, workday, states = await reminders.team_today(context, member.id)
     joined = sum(person.linked for person in people)
+    date_text = format_date(today, format="medium", locale=context.translator.babel)
     lines = [
         context.ngettext(
             "{count} person reports to you; {joined} joined.",
             "{count} people report to you; {joined} joined.",
             len(people),
         ).format(count=len(people), joined=joined),
+        _("Today, {date}:").format(date=date_text)
+        if workday
+        else _("Today, {date}, is not a workday.").format(date=date_text),
         "",
     ]
     for person in people:
@@ -70,5 +90,9 @@ async def my_team(update: Update, context: WorkledgerContext) -> None:
             if person.status is not StaffStatus.ACTIVE
             else ""
         )
+        today_state = states.get(person.employee_no)
+        # On a day off nobody owes an entry: only say who logged or is on leave anyway.
+        if today_state is not None and (workday or today_state is not DayState.NOT_YET):
+            extra += f"; {_(TODAY_LABELS[today_state])}"
         lines.append(f"{person.employee_no} {person.name}: {state}{extra}")
     await message.reply_text("\n".join(lines))

@@ -1,13 +1,252 @@
-"""Leave days and claims on scheduled work."""
+"""Leave days, who still owes a day's entry, and claims on scheduled work."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, delete, exists, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import InstrumentedAttribute, aliased
+
+from storage.enums import DeliveryStatus, EntryStatus, StaffStatus
+from storage.models import JobClaim, LeaveDay, OutboxMessage, Staff, WorkEntry
 from storage.repositories.base import Repository
+
+# Second-line staff (退居二线) keep an assigned role and log their work like everyone else.
+WORKING = (StaffStatus.ACTIVE, StaffStatus.SECOND_LINE)
+
+StaffIdColumn = ColumnElement[Any] | InstrumentedAttribute[Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """A linked person a message goes to, with what decides its language."""
+
+    staff_id: int
+    telegram_user_id: int
+    name: str
+    language: str | None
+    telegram_language: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AbsentReport:
+    """A supervisor's direct report with no entry on a day, and whether they are on leave."""
+
+    supervisor: Recipient
+    employee_no: str
+    name: str
+    linked: bool
+    on_leave: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ReportDay:
+    """Whether one direct report logged work on a day, or is on leave."""
+
+    employee_no: str
+    logged: bool
+    on_leave: bool
+
+
+def _recipient(
+    staff_id: int,
+    telegram_user_id: int | None,
+    name: str,
+    language: str | None,
+    telegram_language: str | None,
+) -> Recipient:
+    assert telegram_user_id is not None, "the queries select linked people only"
+    return Recipient(staff_id, telegram_user_id, name, language, telegram_language)
+
+
+def _has_entry(staff_id: StaffIdColumn, day: date) -> ColumnElement[bool]:
+    # Any entry counts but a deleted one; served by the (staff_id, work_date) index.
+    return exists().where(
+        WorkEntry.staff_id == staff_id,
+        WorkEntry.work_date == day,
+        WorkEntry.status != EntryStatus.DELETED,
+    )
+
+
+def _on_leave(staff_id: StaffIdColumn, day: date) -> ColumnElement[bool]:
+    # Served by the unique (staff_id, day) index of leave_days.
+    return exists().where(LeaveDay.staff_id == staff_id, LeaveDay.day == day)
 
 
 class LeaveRepository(Repository):
-    """Days people are on leave."""
+    """Days people are on leave, and who still owes an entry for a day."""
+
+    async def record(
+        self, staff_id: int, day: date, *, kind: str, recorded_by_id: int | None
+    ) -> bool:
+        """Add a leave day; False if the person already had one that day."""
+        insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
+        statement = (
+            insert(LeaveDay)
+            .values(staff_id=staff_id, day=day, kind=kind, recorded_by_id=recorded_by_id)
+            .on_conflict_do_nothing(index_elements=[LeaveDay.staff_id, LeaveDay.day])
+            .returning(LeaveDay.id)
+        )
+        return (await self.session.scalar(statement)) is not None
+
+    async def remove(self, staff_id: int, day: date) -> bool:
+        """Remove a leave day; False if there was none."""
+        result = await self.session.execute(
+            delete(LeaveDay).where(LeaveDay.staff_id == staff_id, LeaveDay.day == day)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def days_of(self, staff_id: int, start: date, end: date) -> list[date]:
+        """One person's leave days from ``start`` to ``end``, both included, in order."""
+        rows = await self.session.scalars(
+            select(LeaveDay.day)
+            .where(LeaveDay.staff_id == staff_id, LeaveDay.day.between(start, end))
+            .order_by(LeaveDay.day)
+        )
+        return list(rows)
+
+    async def between(self, start: date, end: date) -> list[tuple[int, date]]:
+        """Everyone's leave days from ``start`` to ``end``, as (staff id, day), in order."""
+        rows = await self.session.execute(
+            select(LeaveDay.staff_id, LeaveDay.day)
+            .where(LeaveDay.day.between(start, end))
+            .order_by(LeaveDay.day, LeaveDay.staff_id)
+        )
+        return [(staff_id, day) for staff_id, day in rows]
+
+    async def owing_entry(self, day: date) -> list[Recipient]:
+        """Linked, working people with no entry and no leave on ``day``, by id: one query."""
+        rows = await self.session.execute(
+            select(
+                Staff.id,
+                Staff.telegram_user_id,
+                Staff.name,
+                Staff.language,
+                Staff.telegram_language,
+            )
+            .where(
+                Staff.status.in_(WORKING),
+                Staff.telegram_user_id.is_not(None),
+                ~_has_entry(Staff.id, day),
+                ~_on_leave(Staff.id, day),
+            )
+            .order_by(Staff.id)
+        )
+        return [_recipient(*row) for row in rows]
+
+    async def absent_reports(self, day: date) -> list[AbsentReport]:
+        """Working direct reports of linked, working supervisors with no entry on ``day``.
+
+        One query, ordered by supervisor then employee number; supervisors whose
+        reports all logged do not appear.
+        """
+        supervisor = aliased(Staff, name="supervisor")
+        report = aliased(Staff, name="report")
+        rows = await self.session.execute(
+            select(
+                supervisor.id,
+                supervisor.telegram_user_id,
+                supervisor.name,
+                supervisor.language,
+                supervisor.telegram_language,
+                report.employee_no,
+                report.name,
+                report.telegram_user_id.is_not(None),
+                _on_leave(report.id, day),
+            )
+            .select_from(report)
+            .join(supervisor, supervisor.id == report.supervisor_id)
+            .where(
+                supervisor.status.in_(WORKING),
+                supervisor.telegram_user_id.is_not(None),
+                report.status.in_(WORKING),
+                ~_has_entry(report.id, day),
+            )
+            .order_by(supervisor.id, report.employee_no)
+        )
+        return [
+            AbsentReport(_recipient(*row[:5]), row[5], row[6], bool(row[7]), bool(row[8]))
+            for row in rows
+        ]
+
+    async def day_of(self, staff_id: int, day: date) -> tuple[bool, bool]:
+        """Whether one person logged work on ``day``, and whether they are on leave then."""
+        row = (
+            await self.session.execute(
+                select(_has_entry(Staff.id, day), _on_leave(Staff.id, day)).where(
+                    Staff.id == staff_id
+                )
+            )
+        ).one_or_none()
+        return (False, False) if row is None else (bool(row[0]), bool(row[1]))
+
+    async def team_day(self, supervisor_id: int, day: date) -> list[ReportDay]:
+        """Each working direct report's state on ``day``, by employee number."""
+        rows = await self.session.execute(
+            select(Staff.employee_no, _has_entry(Staff.id, day), _on_leave(Staff.id, day))
+            .where(Staff.supervisor_id == supervisor_id, Staff.status.in_(WORKING))
+            .order_by(Staff.employee_no)
+        )
+        return [ReportDay(no, bool(logged), bool(leave)) for no, logged, leave in rows]
 
 
 class JobClaims(Repository):
-    """Keys of scheduled work already done (``daily-reminder/2026-11-20``)."""
+    """Keys of scheduled work already done (``daily-reminder/2026-11-20``), and its leftovers."""
+
+    async def claim(self, key: str, now: datetime) -> bool:
+        """Take ``key``; False if it was taken before, by this or another process.
+
+        Make it the first statement of its transaction: on SQLite a transaction that
+        read first cannot wait for another writer and fails instead.
+        """
+        insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
+        statement = (
+            insert(JobClaim)
+            .values(key=key, claimed_at=now)
+            .on_conflict_do_nothing(index_elements=[JobClaim.key])
+            .returning(JobClaim.key)
+        )
+        return (await self.session.scalar(statement)) is not None
+
+    async def claimed(self, key: str) -> bool:
+        """Whether ``key`` was taken already."""
+        return (await self.session.get(JobClaim, key)) is not None
+
+    async def withdraw_stale(self, kinds: Sequence[str], current_keys: Sequence[str]) -> int:
+        """Drop unsent messages of these kinds whose dedup key has none of ``current_keys`` first.
+
+        A reminder still queued when its day is over (the bot was down) must not
+        arrive on another day. Messages a sender has claimed are left alone.
+        """
+        result = await self.session.execute(
+            delete(OutboxMessage).where(
+                OutboxMessage.status == DeliveryStatus.PENDING,
+                OutboxMessage.kind.in_(list(kinds)),
+                ~or_(
+                    *(
+                        OutboxMessage.dedup_key.startswith(key, autoescape=True)
+                        for key in current_keys
+                    )
+                ),
+            )
+        )
+        return int(getattr(result, "rowcount", 0))
+
+    async def withdraw_settled(self, kinds: Sequence[str], day: date) -> int:
+        """Drop unsent messages of these kinds to people who have logged ``day`` or are off."""
+        result = await self.session.execute(
+            delete(OutboxMessage).where(
+                OutboxMessage.status == DeliveryStatus.PENDING,
+                OutboxMessage.kind.in_(list(kinds)),
+                or_(
+                    _has_entry(OutboxMessage.staff_id, day),
+                    _on_leave(OutboxMessage.staff_id, day),
+                ),
+            )
+        )
+        return int(getattr(result, "rowcount", 0))

@@ -172,4 +172,4 @@ async def test_cancel_drops_the_draft(
     assert reply["text"] == "Cancelled; nothing was sent."
     await driver.send_text(org.hr, "just chatting")
     [reply] = await driver.wait_for_message(org.hr.id)
-    assert "did not understand" in reply["text"], "no draft captures the message any more"
+    assert reply["text"].startswith("Logged for"), "no draft captures it: it is a quick log"

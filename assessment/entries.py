@@ -1,0 +1,490 @@
+"""Daily work entries by their author: the quick log, writing, editing and deleting.
+
+An entry is evidence for the assessment, so nothing about it is ever lost: every
+change keeps the old values in ``entry_revisions`` and writes an audit event, and
+deleting only sets the status ``deleted``. Changes are conditional updates on the
+entry's version, so two edits, or an edit and a supervisor's decision, cannot both
+win. Each use case takes ``today`` and ``now`` from its caller, so tests fix the clock.
+
+The quick log is the hot path (every plain text message): it reads nothing, and
+writes the entry and its audit event in one transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from assessment.entry_rules import (
+    EDITABLE,
+    EntryError,
+    Evidence,
+    Workdays,
+    check_date,
+    check_evidence,
+    clean_text,
+    is_closed_month,
+    not_editable,
+)
+from config.policy import EntryLimits, Policy
+from storage.enums import EntryStatus
+from storage.models import EntryRevision, WorkEntry
+from storage.uow import UnitOfWork
+
+__all__ = [
+    "EntryChange",
+    "EntryError",
+    "EntryView",
+    "Evidence",
+    "NewEntry",
+    "Rules",
+    "create_entry",
+    "delete_entry",
+    "edit_entry",
+    "open_entry",
+    "own_entry",
+    "quick_log",
+    "stage_edit",
+    "stage_new",
+]
+
+SUBJECT = "work_entry"
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """What an entry is checked against: the policy, the work calendar and the current day."""
+
+    policy: Policy
+    calendar: Workdays
+    today: date
+
+    @property
+    def limits(self) -> EntryLimits:
+        """The policy's limits on entries."""
+        return self.policy.entries
+
+
+@dataclass(frozen=True, slots=True)
+class EntryView:
+    """A read-only snapshot of an entry, safe to keep after the session closes."""
+
+    id: int
+    staff_id: int
+    work_date: date
+    text: str
+    status: EntryStatus
+    version: int
+    indicator_id: str | None = None
+    quantity: Decimal | None = None
+    hours: Decimal | None = None
+    attachments: int = 0
+    decision_reason: str | None = None
+
+    @classmethod
+    def of(cls, entry: WorkEntry, attachments: int = 0) -> EntryView:
+        """Snapshot a stored entry."""
+        return cls(
+            id=entry.id,
+            staff_id=entry.staff_id,
+            work_date=entry.work_date,
+            text=entry.text,
+            status=entry.status,
+            version=entry.version,
+            indicator_id=entry.indicator_id,
+            quantity=entry.quantity,
+            hours=entry.hours,
+            attachments=attachments,
+            decision_reason=entry.decision_reason,
+        )
+
+    @property
+    def editable(self) -> bool:
+        """Whether its author may still change it (no supervisor has decided it)."""
+        return self.status in EDITABLE
+
+
+@dataclass(frozen=True, slots=True)
+class NewEntry:
+    """Everything a guided entry was given before it is written."""
+
+    work_date: date
+    text: str
+    indicator_id: str | None = None
+    quantity: Decimal | None = None
+    hours: Decimal | None = None
+    evidence: tuple[Evidence, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class EntryChange:
+    """One edit of an entry: each value given replaces the old one, ``None`` keeps it."""
+
+    work_date: date | None = None
+    text: str | None = None
+    indicator_id: str | None = None
+    quantity: Decimal | None = None
+    hours: Decimal | None = None
+    evidence: tuple[Evidence, ...] = ()
+
+
+async def quick_log(
+    uow: UnitOfWork,
+    author_id: int,
+    text: str | None,
+    *,
+    today: date,
+    limits: EntryLimits,
+    now: datetime | None = None,
+) -> EntryView | EntryError:
+    """Turn a plain text message into a submitted entry for ``today``.
+
+    Statements: the entry and its audit event in one INSERT on PostgreSQL (two on
+    SQLite), then COMMIT. Nothing is read: the caller already knows who the author is.
+
+    Args:
+        uow: The unit of work; committed here when the entry is written.
+        author_id: The staff member who sent the message.
+        text: The message text.
+        today: The organisation-local day the entry is for.
+        limits: The policy's entry limits (text length).
+        now: When it happens (UTC); the current time by default.
+
+    Returns:
+        The new entry, or ``EMPTY_TEXT`` / ``TEXT_TOO_LONG`` with nothing written.
+    """
+    cleaned = clean_text(text, limits)
+    if isinstance(cleaned, EntryError):
+        return cleaned
+    moment = now or datetime.now(UTC)
+    entry_id = await uow.entries.insert_with_event(
+        {
+            "staff_id": author_id,
+            "work_date": today,
+            "text": cleaned,
+            "status": EntryStatus.SUBMITTED,
+            "created_at": moment,
+            "updated_at": moment,
+            "version": 1,
+        },
+        {
+            "at": moment,
+            "actor_staff_id": author_id,
+            "action": "entry.logged",
+            "subject_type": SUBJECT,
+            "details": {"work_date": today.isoformat(), "via": "quick"},
+        },
+    )
+    await uow.commit()
+    return EntryView(entry_id, author_id, today, cleaned, EntryStatus.SUBMITTED, 1)
+
+
+async def _check_indicator(
+    uow: UnitOfWork, author_id: int, indicator_id: str, policy: Policy
+) -> EntryError | None:
+    # Only the indicators of the author's own post type, whatever a button claims.
+    post_type = await uow.entries.post_type_of(author_id)
+    if post_type is None or post_type not in policy.indicators:
+        return EntryError.UNKNOWN_INDICATOR
+    if indicator_id not in {indicator.id for indicator in policy.indicators_for(post_type)}:
+        return EntryError.UNKNOWN_INDICATOR
+    return None
+
+
+def _check_numbers(
+    quantity: Decimal | None, hours: Decimal | None, limits: EntryLimits
+) -> EntryError | None:
+    if quantity is not None and quantity < 0:
+        return EntryError.QUANTITY_OUT_OF_RANGE
+    if hours is not None and not limits.min_hours <= hours <= limits.max_hours:
+        return EntryError.HOURS_OUT_OF_RANGE
+    return None
+
+
+def _check_all_evidence(
+    already: int, evidence: tuple[Evidence, ...], limits: EntryLimits
+) -> EntryError | None:
+    for count, item in enumerate(evidence, start=already):
+        error = check_evidence(count, item, limits)
+        if error is not None:
+            return error
+    return None
+
+
+def _attachment_rows(entry_id: int, evidence: tuple[Evidence, ...], now: datetime) -> list[Any]:
+    return [
+        {
+            "entry_id": entry_id,
+            "kind": item.kind,
+            "file_id": item.file_id,
+            "file_unique_id": item.file_unique_id,
+            "file_name": item.file_name,
+            "file_size": item.file_size,
+            "added_at": now,
+        }
+        for item in evidence
+    ]
+
+
+async def stage_new(
+    uow: UnitOfWork, author_id: int, new: NewEntry, rules: Rules, *, now: datetime
+) -> EntryView | EntryError:
+    """Check and write a guided entry with its evidence, in the caller's transaction.
+
+    Does not commit, so a caller can end its conversation in the same transaction.
+    """
+    text = clean_text(new.text, rules.limits)
+    if isinstance(text, EntryError):
+        return text
+    error = (
+        check_date(new.work_date, rules.today, rules.calendar, rules.limits)
+        or _check_numbers(new.quantity, new.hours, rules.limits)
+        or _check_all_evidence(0, new.evidence, rules.limits)
+    )
+    if error is None and new.indicator_id is not None:
+        error = await _check_indicator(uow, author_id, new.indicator_id, rules.policy)
+    if error is not None:
+        return error
+    entry_id = await uow.entries.insert(
+        {
+            "staff_id": author_id,
+            "work_date": new.work_date,
+            "text": text,
+            "indicator_id": new.indicator_id,
+            "quantity": new.quantity,
+            "hours": new.hours,
+            "status": EntryStatus.SUBMITTED,
+            "created_at": now,
+            "updated_at": now,
+            "version": 1,
+        }
+    )
+    await uow.entries.add_attachments(_attachment_rows(entry_id, new.evidence, now))
+    await uow.audit.record(
+        "entry.logged",
+        SUBJECT,
+        entry_id,
+        actor_staff_id=author_id,
+        details={
+            "work_date": new.work_date.isoformat(),
+            "via": "guided",
+            "attachments": len(new.evidence),
+        },
+    )
+    return EntryView(
+        entry_id,
+        author_id,
+        new.work_date,
+        text,
+        EntryStatus.SUBMITTED,
+        1,
+        new.indicator_id,
+        new.quantity,
+        new.hours,
+        len(new.evidence),
+    )
+
+
+async def create_entry(
+    uow: UnitOfWork, author_id: int, new: NewEntry, rules: Rules, *, now: datetime
+) -> EntryView | EntryError:
+    """Write a guided entry (date, indicator, quantity, hours, text, evidence) and commit."""
+    result = await stage_new(uow, author_id, new, rules, now=now)
+    if not isinstance(result, EntryError):
+        await uow.commit()
+    return result
+
+
+async def own_entry(uow: UnitOfWork, entry_id: int, author_id: int) -> EntryView | EntryError:
+    """One of the author's entries, in whatever status, for them to look at."""
+    entry = await uow.entries.get(entry_id)
+    if entry is None:
+        return EntryError.UNKNOWN_ENTRY
+    if entry.staff_id != author_id:
+        return EntryError.NOT_YOURS
+    if entry.status is EntryStatus.DELETED:
+        return EntryError.DELETED
+    return EntryView.of(entry, await uow.entries.attachment_count(entry_id))
+
+
+def _refusal(entry: WorkEntry | None, author_id: int, today: date) -> EntryError | None:
+    if entry is None:
+        return EntryError.UNKNOWN_ENTRY
+    if entry.staff_id != author_id:
+        return EntryError.NOT_YOURS
+    return not_editable(entry.status) or (
+        EntryError.CLOSED_MONTH if is_closed_month(entry.work_date, today) else None
+    )
+
+
+async def open_entry(
+    uow: UnitOfWork, entry_id: int, author_id: int, today: date
+) -> EntryView | EntryError:
+    """One of the author's entries that they may still change (to begin an edit)."""
+    entry = await uow.entries.get(entry_id)
+    refusal = _refusal(entry, author_id, today)
+    if refusal is not None:
+        return refusal
+    assert entry is not None
+    return EntryView.of(entry, await uow.entries.attachment_count(entry_id))
+
+
+def _revision(entry: WorkEntry, author_id: int, now: datetime) -> EntryRevision:
+    return EntryRevision(
+        entry_id=entry.id,
+        changed_at=now,
+        changed_by_id=author_id,
+        work_date=entry.work_date,
+        text=entry.text,
+        indicator_id=entry.indicator_id,
+        quantity=entry.quantity,
+        hours=entry.hours,
+        status=entry.status,
+    )
+
+
+async def _changed_values(
+    uow: UnitOfWork, entry: WorkEntry, change: EntryChange, rules: Rules, attached: int
+) -> dict[str, Any] | EntryError:
+    values: dict[str, Any] = {}
+    if change.text is not None:
+        text = clean_text(change.text, rules.limits)
+        if isinstance(text, EntryError):
+            return text
+        values["text"] = text
+    if change.work_date is not None and change.work_date != entry.work_date:
+        error = check_date(change.work_date, rules.today, rules.calendar, rules.limits)
+        if error is not None:
+            return error
+        values["work_date"] = change.work_date
+    error = _check_numbers(change.quantity, change.hours, rules.limits) or _check_all_evidence(
+        attached, change.evidence, rules.limits
+    )
+    if error is None and change.indicator_id is not None:
+        error = await _check_indicator(uow, entry.staff_id, change.indicator_id, rules.policy)
+    if error is not None:
+        return error
+    for name in ("indicator_id", "quantity", "hours"):
+        value = getattr(change, name)
+        if value is not None:
+            values[name] = value
+    return values
+
+
+async def stage_edit(
+    uow: UnitOfWork,
+    entry_id: int,
+    author_id: int,
+    change: EntryChange,
+    rules: Rules,
+    *,
+    now: datetime,
+    expected_version: int | None = None,
+) -> EntryView | EntryError:
+    """Change an entry for its author, in the caller's transaction (no commit).
+
+    The old values go to ``entry_revisions``; a returned entry is submitted again.
+
+    Args:
+        uow: The unit of work.
+        entry_id: The entry.
+        author_id: Who asks; only the author may change an entry.
+        change: The new values.
+        rules: Policy, calendar and today.
+        now: When it happens (UTC).
+        expected_version: The version the author saw when they began the edit; a
+            different one means someone (a supervisor) changed the entry meanwhile.
+
+    Returns:
+        The changed entry, or why nothing was changed (``CHANGED`` when another
+        change won the race).
+    """
+    entry = await uow.entries.get(entry_id)
+    refusal = _refusal(entry, author_id, rules.today)
+    if refusal is not None:
+        return refusal
+    assert entry is not None
+    if expected_version is not None and entry.version != expected_version:
+        return EntryError.CHANGED
+    attached = await uow.entries.attachment_count(entry_id)
+    values = await _changed_values(uow, entry, change, rules, attached)
+    if isinstance(values, EntryError):
+        return values
+    resubmitted = entry.status is EntryStatus.RETURNED
+    changed = sorted(values) + (["attachments"] if change.evidence else [])
+    values["updated_at"] = now
+    if resubmitted:
+        values.update(
+            status=EntryStatus.SUBMITTED, decided_by_id=None, decided_at=None, decision_reason=None
+        )
+    # The conditional update goes first: when it loses, nothing else has been written.
+    if not await uow.entries.change(entry_id, entry.version, EDITABLE, values):
+        return EntryError.CHANGED
+    await uow.entries.add_revision(_revision(entry, author_id, now))
+    await uow.entries.add_attachments(_attachment_rows(entry_id, change.evidence, now))
+    details: dict[str, Any] = {"changed": changed, "version": entry.version + 1}
+    if resubmitted:
+        details.update(resubmitted=True, returned_reason=entry.decision_reason)
+    await uow.audit.record(
+        "entry.edited", SUBJECT, entry_id, actor_staff_id=author_id, details=details
+    )
+    return EntryView(
+        id=entry.id,
+        staff_id=entry.staff_id,
+        work_date=values.get("work_date", entry.work_date),
+        text=values.get("text", entry.text),
+        status=EntryStatus.SUBMITTED,
+        version=entry.version + 1,
+        indicator_id=values.get("indicator_id", entry.indicator_id),
+        quantity=values.get("quantity", entry.quantity),
+        hours=values.get("hours", entry.hours),
+        attachments=attached + len(change.evidence),
+    )
+
+
+async def edit_entry(
+    uow: UnitOfWork,
+    entry_id: int,
+    author_id: int,
+    change: EntryChange,
+    rules: Rules,
+    *,
+    now: datetime,
+    expected_version: int | None = None,
+) -> EntryView | EntryError:
+    """Change an entry for its author and commit (see ``stage_edit``)."""
+    result = await stage_edit(
+        uow, entry_id, author_id, change, rules, now=now, expected_version=expected_version
+    )
+    if not isinstance(result, EntryError):
+        await uow.commit()
+    return result
+
+
+async def delete_entry(
+    uow: UnitOfWork, entry_id: int, author_id: int, *, today: date, now: datetime
+) -> EntryView | EntryError:
+    """Delete an undecided entry for its author: only its status changes, to ``deleted``."""
+    entry = await uow.entries.get(entry_id)
+    refusal = _refusal(entry, author_id, today)
+    if refusal is not None:
+        return refusal
+    assert entry is not None
+    values = {"status": EntryStatus.DELETED, "updated_at": now}
+    if not await uow.entries.change(entry_id, entry.version, EDITABLE, values):
+        return EntryError.CHANGED
+    await uow.entries.add_revision(_revision(entry, author_id, now))
+    await uow.audit.record(
+        "entry.deleted",
+        SUBJECT,
+        entry_id,
+        actor_staff_id=author_id,
+        details={"work_date": entry.work_date.isoformat(), "version": entry.version + 1},
+    )
+    await uow.commit()
+    view = EntryView.of(entry)
+    return EntryView(
+        view.id, view.staff_id, view.work_date, view.text, EntryStatus.DELETED, view.version + 1
+    )

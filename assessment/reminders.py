@@ -1,0 +1,280 @@
+"""Workday reminders: to each person who has not logged today, and to supervisors about their team.
+
+Jobs tick every minute; the work is claimed by a key naming it and its day
+(``daily-reminder/2026-11-20``) in the same transaction that queues the messages, so
+a restart or a second bot process never sends twice, and a crash leaves neither the
+claim nor half the messages. A bot that was down at the reminder time sends late
+the same day (at its first tick after starting); a past day is never reminded.
+
+"Remind me in an hour" queues one more reminder for later. The outbox cannot check
+anything when it sends, so every tick withdraws queued reminders that are no longer
+needed: those of people who have logged or taken the day off since, and any left
+over from an earlier day. A reminder can therefore still arrive if the entry was
+made in the minute before it fell due.
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, tzinfo
+
+from assessment.calendar import WorkCalendar
+from assessment.outbox import ROUTINE, Outgoing, enqueue
+from storage.repositories.calendar import AbsentReport, Recipient
+from storage.uow import UnitOfWork
+
+__all__ = [
+    "SNOOZE",
+    "AbsentReport",
+    "DayState",
+    "Recipient",
+    "SnoozeOutcome",
+    "TeamSummary",
+    "daily_reminder",
+    "due_day",
+    "local_day",
+    "run_daily",
+    "run_team_summary",
+    "snooze",
+    "team_summary_message",
+    "team_today",
+]
+
+log = logging.getLogger(__name__)
+
+DAILY = "daily-reminder"
+SNOOZED = "daily-reminder-snooze"
+TEAM = "team-summary"
+DAILY_KIND = "daily_reminder"
+SNOOZED_KIND = "daily_reminder_snooze"
+TEAM_KIND = "team_summary"
+SNOOZE = timedelta(hours=1)
+
+UnitsOfWork = Callable[[], UnitOfWork]
+
+
+class DayState(enum.StrEnum):
+    """Where a person's log for a day stands."""
+
+    LOGGED = "logged"
+    ON_LEAVE = "on_leave"
+    NOT_YET = "not_yet"
+
+
+class SnoozeOutcome(enum.StrEnum):
+    """What "Remind me in an hour" did."""
+
+    QUEUED = "queued"
+    ALREADY_QUEUED = "already_queued"
+    NOT_NEEDED = "not_needed"
+    TOO_LATE = "too_late"
+
+
+@dataclass(frozen=True, slots=True)
+class TeamSummary:
+    """A supervisor's day: the direct reports with no entry, and those of them on leave."""
+
+    supervisor: Recipient
+    day: date
+    missing: tuple[AbsentReport, ...]
+    on_leave: tuple[AbsentReport, ...]
+
+
+def local_day(now: datetime, zone: tzinfo) -> date:
+    """The organisation-local date at ``now``."""
+    return now.astimezone(zone).date()
+
+
+def due_day(calendar: WorkCalendar, at: time, now: datetime, zone: tzinfo) -> date | None:
+    """Today (organisation time) if it is a workday and ``at`` has passed, else None."""
+    local = now.astimezone(zone)
+    if local.time() < at or not calendar.is_workday(local.date()):
+        return None
+    return local.date()
+
+
+def _key(name: str, day: date) -> str:
+    return f"{name}/{day.isoformat()}"
+
+
+def daily_reminder(
+    recipient: Recipient, day: date, *, text: str, markup: dict[str, object] | None
+) -> Outgoing:
+    """The outbox row of one person's daily reminder (text already in their language)."""
+    return Outgoing(
+        chat_id=recipient.telegram_user_id,
+        kind=DAILY_KIND,
+        text=text,
+        markup=markup,
+        staff_id=recipient.staff_id,
+        dedup_key=f"{_key(DAILY, day)}/staff/{recipient.staff_id}",
+        # Ahead of bulk notices: a reminder read tomorrow is no reminder.
+        priority=ROUTINE,
+    )
+
+
+def team_summary_message(summary: TeamSummary, *, text: str) -> Outgoing:
+    """The outbox row of one supervisor's team summary (text already in their language)."""
+    supervisor = summary.supervisor
+    return Outgoing(
+        chat_id=supervisor.telegram_user_id,
+        kind=TEAM_KIND,
+        text=text,
+        staff_id=supervisor.staff_id,
+        dedup_key=f"{_key(TEAM, summary.day)}/staff/{supervisor.staff_id}",
+        priority=ROUTINE,
+    )
+
+
+async def _tidy(uow: UnitOfWork, today: date) -> None:
+    stale = await uow.claims.withdraw_stale(
+        [DAILY_KIND, SNOOZED_KIND, TEAM_KIND],
+        [f"{_key(name, today)}/" for name in (DAILY, SNOOZED, TEAM)],
+    )
+    settled = await uow.claims.withdraw_settled([DAILY_KIND, SNOOZED_KIND], today)
+    await uow.commit()
+    if stale or settled:
+        log.info("withdrew %d reminders of earlier days and %d no longer needed", stale, settled)
+
+
+async def _once(
+    uows: UnitsOfWork,
+    key: str,
+    messages: Callable[[UnitOfWork], Awaitable[list[Outgoing]]],
+    now: datetime,
+) -> int | None:
+    """Claim ``key`` and queue ``messages`` in one transaction; None if it was claimed before."""
+    async with uows() as uow:
+        # Most ticks come after the work is done: a read answers them without an insert.
+        if await uow.claims.claimed(key):
+            return None
+    async with uows() as uow:
+        if not await uow.claims.claim(key, now):
+            return None
+        queued = await enqueue(uow, await messages(uow), now=now)
+        await uow.commit()
+    log.info("%s: queued %d messages", key, queued)
+    return queued
+
+
+async def run_daily(
+    uows: UnitsOfWork,
+    calendar: WorkCalendar,
+    at: time,
+    zone: tzinfo,
+    render: Callable[[Recipient, date], Outgoing],
+    *,
+    now: datetime,
+) -> int | None:
+    """The daily reminder job at ``now``: tidy the queue, then remind everyone owing today's entry.
+
+    Args:
+        uows: Makes a fresh unit of work (each step is its own transaction).
+        calendar: Decides whether today is a workday.
+        at: The policy's reminder time, organisation-local.
+        zone: The organisation's time zone.
+        render: One person's reminder, in their language (see ``daily_reminder``).
+        now: The current moment (aware).
+
+    Returns:
+        How many reminders were queued; None if none were due at ``now`` (not a workday,
+        too early, or already done by this or another process).
+    """
+    async with uows() as uow:
+        await _tidy(uow, local_day(now, zone))
+    day = due_day(calendar, at, now, zone)
+    if day is None:
+        return None
+
+    async def reminders(uow: UnitOfWork) -> list[Outgoing]:
+        return [render(person, day) for person in await uow.leave.owing_entry(day)]
+
+    return await _once(uows, _key(DAILY, day), reminders, now)
+
+
+async def run_team_summary(
+    uows: UnitsOfWork,
+    calendar: WorkCalendar,
+    at: time,
+    zone: tzinfo,
+    render: Callable[[TeamSummary], Outgoing],
+    *,
+    now: datetime,
+) -> int | None:
+    """The team summary job at ``now``: each supervisor learns who of their team has not logged.
+
+    Supervisors are linked, working people with working direct reports; one whose
+    reports all logged (or are on leave) gets nothing.
+
+    Returns:
+        How many summaries were queued; None if none were due at ``now``.
+    """
+    day = due_day(calendar, at, now, zone)
+    if day is None:
+        return None
+
+    async def summaries(uow: UnitOfWork) -> list[Outgoing]:
+        absent = await uow.leave.absent_reports(day)
+        found = []
+        for _, group in itertools.groupby(absent, key=lambda row: row.supervisor.staff_id):
+            reports = list(group)
+            missing = tuple(row for row in reports if not row.on_leave)
+            if missing:
+                on_leave = tuple(row for row in reports if row.on_leave)
+                found.append(render(TeamSummary(reports[0].supervisor, day, missing, on_leave)))
+        return found
+
+    return await _once(uows, _key(TEAM, day), summaries, now)
+
+
+async def snooze(
+    uow: UnitOfWork,
+    staff_id: int,
+    chat_id: int,
+    day: date,
+    *,
+    text: str,
+    markup: dict[str, object] | None,
+    now: datetime,
+    zone: tzinfo,
+) -> tuple[SnoozeOutcome, datetime]:
+    """Queue one more reminder of ``day`` for ``SNOOZE`` from now, once a day per person.
+
+    Returns:
+        What happened, and when the reminder is (or would have been) due.
+    """
+    due = now + SNOOZE
+    if local_day(due, zone) != day:
+        return SnoozeOutcome.TOO_LATE, due
+    logged, on_leave = await uow.leave.day_of(staff_id, day)
+    if logged or on_leave:
+        return SnoozeOutcome.NOT_NEEDED, due
+    message = Outgoing(
+        chat_id=chat_id,
+        kind=SNOOZED_KIND,
+        text=text,
+        markup=markup,
+        staff_id=staff_id,
+        dedup_key=f"{_key(SNOOZED, day)}/staff/{staff_id}",
+        priority=ROUTINE,
+        not_before=due,
+    )
+    queued = await enqueue(uow, [message], now=now)
+    await uow.commit()
+    return (SnoozeOutcome.QUEUED if queued else SnoozeOutcome.ALREADY_QUEUED), due
+
+
+async def team_today(uow: UnitOfWork, supervisor_id: int, day: date) -> dict[str, DayState]:
+    """Each working direct report's state on ``day``, by employee number."""
+    return {
+        row.employee_no: DayState.LOGGED
+        if row.logged
+        else DayState.ON_LEAVE
+        if row.on_leave
+        else DayState.NOT_YET
+        for row in await uow.leave.team_day(supervisor_id, day)
+    }

@@ -1,0 +1,184 @@
+"""The pure rules of a work entry: text, typed numbers and dates, the backdating window."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from assessment.calendar import WorkCalendar
+from assessment.entry_rules import (
+    EntryError,
+    Evidence,
+    check_date,
+    check_evidence,
+    clean_text,
+    date_choices,
+    earliest_date,
+    is_closed_month,
+    not_editable,
+    parse_day,
+    parse_hours,
+    parse_quantity,
+)
+from config.policy import EntryLimits, Policy, load_policy
+from storage.enums import EntryStatus
+
+
+@pytest.fixture(scope="module")
+def policy() -> Policy:
+    return load_policy()
+
+
+@pytest.fixture(scope="module")
+def limits(policy: Policy) -> EntryLimits:
+    return policy.entries
+
+
+@pytest.fixture(scope="module")
+def calendar(policy: Policy) -> WorkCalendar:
+    return WorkCalendar(policy)
+
+
+def test_text_is_trimmed_and_limited(limits: EntryLimits) -> None:
+    assert clean_text("  Counter duty\nand filing  ", limits) == "Counter duty\nand filing"
+    assert clean_text(" \n\t ", limits) is EntryError.EMPTY_TEXT
+    assert clean_text(None, limits) is EntryError.EMPTY_TEXT
+    assert clean_text("x" * limits.max_text_length, limits) == "x" * limits.max_text_length
+    assert clean_text("x" * (limits.max_text_length + 1), limits) is EntryError.TEXT_TOO_LONG
+
+
+@pytest.mark.parametrize(
+    ("typed", "hours"),
+    [
+        ("1.5", Decimal("1.5")),
+        ("１．５", Decimal("1.5")),
+        ("2", Decimal("2")),
+        ("2h", Decimal("2")),
+        ("3 小时", Decimal("3")),
+        ("0.5", Decimal("0.5")),
+        ("24", Decimal("24")),
+        (".75", Decimal("0.75")),
+        ("10.00", Decimal("10")),
+    ],
+)
+def test_hours_are_read_leniently(typed: str, hours: Decimal, limits: EntryLimits) -> None:
+    parsed = parse_hours(typed, limits)
+    assert parsed == hours
+    assert str(parsed) == str(hours), "no exponent notation such as 1E+1"
+
+
+@pytest.mark.parametrize(
+    ("typed", "error"),
+    [
+        ("0.25", EntryError.HOURS_OUT_OF_RANGE),
+        ("24.5", EntryError.HOURS_OUT_OF_RANGE),
+        ("1.555", EntryError.HOURS_OUT_OF_RANGE),
+        ("two", EntryError.NOT_A_NUMBER),
+        ("1,5", EntryError.NOT_A_NUMBER),
+        ("2 apples", EntryError.NOT_A_NUMBER),
+        ("-1", EntryError.NOT_A_NUMBER),
+        ("", EntryError.NOT_A_NUMBER),
+    ],
+)
+def test_hours_are_checked_strictly(typed: str, error: EntryError, limits: EntryLimits) -> None:
+    assert parse_hours(typed, limits) is error
+
+
+def test_quantities() -> None:
+    assert parse_quantity("12") == Decimal(12)
+    assert parse_quantity("１２件") == Decimal(12)
+    assert parse_quantity("3.5 km") == Decimal("3.5")
+    assert parse_quantity("0") == Decimal(0)
+    assert parse_quantity("12 or 13") is EntryError.NOT_A_NUMBER
+    assert parse_quantity("1.2345") is EntryError.QUANTITY_OUT_OF_RANGE
+    assert parse_quantity("1000000000") is EntryError.QUANTITY_OUT_OF_RANGE
+
+
+@pytest.mark.parametrize(
+    ("typed", "day"),
+    [
+        ("2026-11-20", date(2026, 11, 20)),
+        ("2026/11/20", date(2026, 11, 20)),
+        ("２０２６－１１－２０", date(2026, 11, 20)),
+        ("11-20", date(2026, 11, 20)),
+        ("11/2", date(2026, 11, 2)),
+        ("11月20日", date(2026, 11, 20)),
+        ("2025年12月31日", date(2025, 12, 31)),
+        ("１１月２０号", date(2026, 11, 20)),
+        ("2026-02-30", None),
+        ("yesterday", None),
+        ("20", None),
+    ],
+)
+def test_typed_dates(typed: str, day: date | None) -> None:
+    assert parse_day(typed, date(2026, 11, 23)) == day
+
+
+def test_months_before_the_previous_one_are_closed() -> None:
+    today = date(2026, 11, 3)
+    assert not is_closed_month(date(2026, 11, 1), today)
+    assert not is_closed_month(date(2026, 10, 1), today)
+    assert is_closed_month(date(2026, 9, 30), today)
+    # January: December of the year before is still open.
+    assert not is_closed_month(date(2025, 12, 1), date(2026, 1, 5))
+    assert is_closed_month(date(2025, 11, 30), date(2026, 1, 5))
+
+
+def test_the_window_skips_weekends(calendar: WorkCalendar, limits: EntryLimits) -> None:
+    monday = date(2025, 11, 17)
+    # Three workdays back from Monday: Fri 14, Thu 13, Wed 12; the weekend lies within.
+    assert earliest_date(monday, calendar, 3) == date(2025, 11, 12)
+    assert check_date(date(2025, 11, 12), monday, calendar, limits) is None
+    assert check_date(date(2025, 11, 15), monday, calendar, limits) is None, "a worked Saturday"
+    assert check_date(date(2025, 11, 11), monday, calendar, limits) is EntryError.TOO_FAR_BACK
+    assert check_date(date(2025, 11, 18), monday, calendar, limits) is EntryError.FUTURE_DATE
+    assert date_choices(monday, calendar, limits) == [
+        date(2025, 11, day) for day in (17, 16, 15, 14, 13, 12)
+    ]
+
+
+def test_the_window_skips_holidays(calendar: WorkCalendar, limits: EntryLimits) -> None:
+    # National Day 2025: 1-8 October off; Sunday 28 September was a make-up workday.
+    after = date(2025, 10, 9)
+    assert earliest_date(after, calendar, 3) == date(2025, 9, 28)
+    assert check_date(date(2025, 9, 28), after, calendar, limits) is None
+    assert check_date(date(2025, 10, 4), after, calendar, limits) is None
+    assert check_date(date(2025, 9, 27), after, calendar, limits) is EntryError.TOO_FAR_BACK
+
+
+def test_today_only_without_a_window(calendar: WorkCalendar, limits: EntryLimits) -> None:
+    today_only = limits.model_copy(update={"backdate_workdays": 0})
+    today = date(2025, 11, 17)
+    assert date_choices(today, calendar, today_only) == [today]
+    assert check_date(date(2025, 11, 14), today, calendar, today_only) is EntryError.TOO_FAR_BACK
+
+
+def test_a_closed_month_is_refused_even_within_the_window(
+    calendar: WorkCalendar, limits: EntryLimits
+) -> None:
+    wide = limits.model_copy(update={"backdate_workdays": 30})
+    today = date(2025, 11, 3)
+    assert check_date(date(2025, 10, 1), today, calendar, wide) is None
+    assert check_date(date(2025, 9, 30), today, calendar, wide) is EntryError.CLOSED_MONTH
+    assert min(date_choices(today, calendar, wide)) == date(2025, 10, 1)
+
+
+def test_evidence_count_and_size(limits: EntryLimits) -> None:
+    small = Evidence("photo", "f1", "u1", None, 1024)
+    huge = Evidence("document", "f2", "u2", "scan.pdf", int(limits.max_attachment_mb) * 2**20 + 1)
+    unknown_size = Evidence("photo", "f3", "u3")
+    assert check_evidence(0, small, limits) is None
+    assert check_evidence(0, unknown_size, limits) is None
+    assert check_evidence(limits.max_attachments, small, limits) is EntryError.TOO_MANY_ATTACHMENTS
+    assert check_evidence(0, huge, limits) is EntryError.ATTACHMENT_TOO_LARGE
+    assert Evidence.of(huge.stored()) == huge
+
+
+def test_only_undecided_entries_are_editable() -> None:
+    assert not_editable(EntryStatus.SUBMITTED) is None
+    assert not_editable(EntryStatus.RETURNED) is None
+    assert not_editable(EntryStatus.APPROVED) is EntryError.DECIDED
+    assert not_editable(EntryStatus.REJECTED) is EntryError.DECIDED
+    assert not_editable(EntryStatus.DELETED) is EntryError.DELETED
