@@ -49,6 +49,7 @@ FLUSH_EVERY = 0.05
 FLUSH_SIZE = 100
 HEARTBEAT = 5.0
 IDLE_POLL = 0.2
+CATCH_UP = 0.05
 CLAIM_AHEAD = 0.5
 
 
@@ -83,9 +84,13 @@ class Pacer:
         self.interval = 1.0 / rate
 
     async def wait(self) -> None:
-        """Wait for the next slot."""
+        """Wait for the next slot.
+
+        Slots missed by a little (a claim, a slow loop turn) may still be used,
+        up to ``CATCH_UP`` behind: enough to hold the rate, too little to burst.
+        """
         now = time.monotonic()
-        slot = max(now, self._next)
+        slot = max(now - CATCH_UP, self._next)
         self._next = slot + self.interval
         if slot > now:
             await asyncio.sleep(slot - now)
@@ -251,13 +256,23 @@ class Sender:
             self._unreachable.append((row.chat_id, error.message))
         except BadRequest as error:
             self.stats.failed += 1
+            log.warning("outbox message %s failed: %s", row.id, error.message)
             self._settle(row, DeliveryStatus.FAILED, error=error.message)
         except (NetworkError, TelegramError) as error:
             if row.attempts >= MAX_ATTEMPTS:
                 self.stats.failed += 1
+                log.warning(
+                    "outbox message %s failed after %d attempts: %s", row.id, row.attempts, error
+                )
                 self._settle(row, DeliveryStatus.FAILED, error=str(error))
             else:
                 self.stats.retried += 1
+                log.info(
+                    "outbox message %s: attempt %d failed (%s); retrying",
+                    row.id,
+                    row.attempts,
+                    error,
+                )
                 backoff = min(60.0, 2.0 ** (row.attempts - 1)) * random.uniform(0.8, 1.2)  # noqa: S311
                 self._retry(row, backoff, counts=True)
         else:
@@ -327,10 +342,14 @@ class Sender:
 
     async def _flush_periodically(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), FLUSH_EVERY)
-            except TimeoutError:
+            try:
                 await self._flush()
+            except SQLAlchemyError:
+                # The outcomes went back on the list; the next turn writes them.
+                log.exception("could not record delivery outcomes; retrying")
+                await asyncio.sleep(FLUSH_EVERY)
 
     async def _flush(self) -> None:
         if not self._outcomes and not self._unreachable:
@@ -338,11 +357,17 @@ class Sender:
         outcomes, self._outcomes = self._outcomes, []
         unreachable, self._unreachable = self._unreachable, []
         now = datetime.now(UTC)
-        async with self.database.uow() as uow:
-            await uow.outbox.settle(outcomes)
-            for chat_id, reason in unreachable:
-                await uow.outbox.mark_chat_unreachable(chat_id, reason, now)
-            await uow.commit()
+        try:
+            async with self.database.uow() as uow:
+                await uow.outbox.settle(outcomes)
+                for chat_id, reason in unreachable:
+                    await uow.outbox.mark_chat_unreachable(chat_id, reason, now)
+                await uow.commit()
+        except BaseException:
+            # Not written: keep them, or their messages would be sent again after the lease.
+            self._outcomes[:0] = outcomes
+            self._unreachable[:0] = unreachable
+            raise
 
     async def _hand_back(self) -> None:
         ids = [row.id for row in self._ready] + [row.id for _, _, row in self._waiting]

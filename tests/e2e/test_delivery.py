@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
 
 from assessment.outbox import Outgoing, enqueue
 from bot.delivery import DeliveryLimits, Sender, delivery_bot
@@ -18,6 +19,7 @@ from handlers.context import WorkledgerApplication
 from storage.engine import Database
 from storage.enums import DeliveryStatus
 from storage.models import Department, OutboxMessage, Staff
+from storage.repositories.outbox import OutboxRepository
 
 from .conftest import TOKEN, eventually
 
@@ -258,3 +260,26 @@ async def test_interactive_replies_do_not_wait_behind_a_broadcast(
     await driver.wait_for_message(someone.id, timeout=3)
     assert asyncio.get_running_loop().time() - started < 2
     assert (await _statuses(database))[DeliveryStatus.PENDING] > 0, "the broadcast was still going"
+
+
+async def test_a_failed_settlement_write_is_retried_not_lost(
+    db: Database,
+    emulator: RunningEmulator,
+    driver: EmulatorDriver,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One failed write of outcomes must neither drop them (resent after the lease) nor stop."""
+    users = await _users(driver, 20)
+    await _queue(db, [Outgoing(chat_id=u, kind="test", text="settle me") for u in users])
+    real_settle = OutboxRepository.settle
+    failures = iter([True])
+
+    async def flaky_settle(self: OutboxRepository, outcomes: list[dict[str, object]]) -> None:
+        if outcomes and next(failures, False):
+            raise OperationalError("UPDATE outbox", {}, Exception("database is locked"))
+        await real_settle(self, outcomes)
+
+    monkeypatch.setattr(OutboxRepository, "settle", flaky_settle)
+    await _drain(db, emulator, until=20)
+    assert await _statuses(db) == Counter({DeliveryStatus.SENT: 20})
+    assert _sends_per_chat(await driver.calls("sendMessage")) == Counter(dict.fromkeys(users, 1))
