@@ -31,8 +31,8 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 from telegram import Bot, InlineKeyboardMarkup, Message
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
-from telegram.request import HTTPXRequest
 
+from bot.http import AiohttpRequest
 from config.policy import Policy
 from config.settings import Settings
 from storage.engine import Database
@@ -382,18 +382,11 @@ class Sender:
 
 def delivery_bot(token: str, api_url: str | None, file_url: str | None, concurrency: int) -> Bot:
     """A Bot of the sender's own, so broadcasts never queue for the connections replies use."""
-    request = HTTPXRequest(
-        connection_pool_size=concurrency + 2,
-        connect_timeout=10.0,
-        read_timeout=15.0,
-        write_timeout=15.0,
-        pool_timeout=5.0,
-    )
     return Bot(
         token,
         base_url=api_url or "https://api.telegram.org/bot",
         base_file_url=file_url or "https://api.telegram.org/file/bot",
-        request=request,
+        request=AiohttpRequest(connections=concurrency + 2),
     )
 
 
