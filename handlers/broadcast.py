@@ -307,7 +307,7 @@ async def choose_kind(update: Update, context: WorkledgerContext) -> None:
     """Everyone goes straight to the preview; other kinds list their choices."""
     query = update.callback_query
     assert query is not None
-    action = NoticeAudience.unpack((query.data or "").split(":")[1:])
+    action = NoticeAudience.from_press(query.data)
     draft = await _change(
         update,
         context,
@@ -322,7 +322,7 @@ async def toggle(update: Update, context: WorkledgerContext) -> None:
     """Add or remove one choice."""
     query = update.callback_query
     assert query is not None
-    action = NoticeToggle.unpack((query.data or "").split(":")[1:])
+    action = NoticeToggle.from_press(query.data)
     draft = await _change(
         update,
         context,
@@ -337,7 +337,7 @@ async def option(update: Update, context: WorkledgerContext) -> None:
     """Finish the audience, switch the read confirmation, change the time, or go back."""
     query = update.callback_query
     assert query is not None
-    action = NoticeOption.unpack((query.data or "").split(":")[1:])
+    action = NoticeOption.from_press(query.data)
 
     def edit(draft: Draft) -> Draft:
         if action.option == "ack":
@@ -384,7 +384,7 @@ async def decide(update: Update, context: WorkledgerContext) -> None:
     member = context.member
     assert query is not None
     assert member is not None
-    action = NoticeDecision.unpack((query.data or "").split(":")[1:])
+    action = NoticeDecision.from_press(query.data)
     _ = context._
     if action.action == "cancel":
         async with context.uow() as uow:
@@ -544,7 +544,7 @@ async def acknowledge(update: Update, context: WorkledgerContext) -> None:
     member = context.member
     assert query is not None
     assert member is not None
-    action = Acknowledge.unpack((query.data or "").split(":")[1:])
+    action = Acknowledge.from_press(query.data)
     now = datetime.now(UTC)
     async with context.uow() as uow:
         result = await notices.acknowledge(uow, action.notice_id, member.id, now=now)

@@ -62,6 +62,19 @@ class CallbackData:
     def validate(self) -> None:
         """Refuse values that parse but can never be valid."""
 
+    @classmethod
+    def from_press(cls, data: str | None) -> Self:
+        """The action of this kind behind a press the gate already admitted.
+
+        Raises:
+            ValueError: the data is not this kind of action (the handler was
+                registered with the wrong pattern).
+        """
+        action = parse(data)
+        if not isinstance(action, cls):
+            raise ValueError(f"not a {cls.__name__} press: {data!r}")
+        return action
+
 
 @dataclasses.dataclass(frozen=True)
 class SetLanguage(CallbackData):

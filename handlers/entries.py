@@ -226,7 +226,7 @@ async def turn_month(update: Update, context: WorkledgerContext) -> None:
     """Another month or page of the record."""
     query = update.callback_query
     assert query is not None
-    action = MonthPage.unpack((query.data or "").split(":")[1:])
+    action = MonthPage.from_press(query.data)
     month = date.fromisoformat(action.month + "-01")
     if month > today(context):
         await query.answer(context._("That month has not begun yet."), show_alert=True)
@@ -241,7 +241,7 @@ async def turn_day(update: Update, context: WorkledgerContext) -> None:
     query = update.callback_query
     member = context.member
     assert query is not None and member is not None
-    action = DayPage.unpack((query.data or "").split(":")[1:])
+    action = DayPage.from_press(query.data)
     current = rules(context)
     async with context.uow() as uow:
         record = await entry_views.day_record(
@@ -257,7 +257,7 @@ async def open_entry(update: Update, context: WorkledgerContext) -> None:
     query = update.callback_query
     member = context.member
     assert query is not None and member is not None
-    action = EntryOpen.unpack((query.data or "").split(":")[1:])
+    action = EntryOpen.from_press(query.data)
     async with context.uow() as uow:
         entry = await entries.own_entry(uow, action.entry_id, member.id)
     if isinstance(entry, EntryError):
@@ -290,7 +290,7 @@ async def act(update: Update, context: WorkledgerContext) -> None:
     query = update.callback_query
     member = context.member
     assert query is not None and member is not None
-    action = EntryAction.unpack((query.data or "").split(":")[1:])
+    action = EntryAction.from_press(query.data)
     day = today(context)
     now = datetime.now(UTC)
     async with context.uow() as uow:

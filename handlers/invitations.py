@@ -102,7 +102,7 @@ async def invite_whole_department(update: Update, context: WorkledgerContext) ->
     query = update.callback_query
     member = context.member
     assert query is not None and member is not None
-    action = InviteDepartment.unpack((query.data or "").split(":")[1:])
+    action = InviteDepartment.from_press(query.data)
     _ = context._
     async with context.uow() as uow:
         names = dict(await uow.directory.departments())

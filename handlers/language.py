@@ -39,7 +39,7 @@ async def choose(update: Update, context: WorkledgerContext) -> None:
     query = update.callback_query
     member = context.member
     assert query is not None and member is not None  # the gate let only members through
-    action = SetLanguage.unpack((query.data or "").split(":")[1:])
+    action = SetLanguage.from_press(query.data)
     async with context.uow() as uow:
         member = await set_language(uow, member.id, action.locale)
     context.member = member

@@ -235,7 +235,7 @@ async def answer(update: Update, context: WorkledgerContext) -> None:
     query = update.callback_query
     member = context.member
     assert query is not None and member is not None
-    action = LogAnswer.unpack((query.data or "").split(":")[1:])
+    action = LogAnswer.from_press(query.data)
     async with context.uow() as uow:
         if action.value == log_flow.CANCEL:
             await log_flow.cancel(uow, member.id, now=_now())

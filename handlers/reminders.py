@@ -139,7 +139,7 @@ async def answer_reminder(update: Update, context: WorkledgerContext) -> None:
     member = context.member
     assert query is not None
     assert member is not None
-    action = ReminderAction.unpack((query.data or "").split(":")[1:])
+    action = ReminderAction.from_press(query.data)
     _ = context._
     now = clock()
     if action.action == "log":

@@ -113,7 +113,7 @@ async def decide(update: Update, context: WorkledgerContext) -> None:
     member = context.member
     assert query is not None
     assert member is not None
-    action = RosterDecision.unpack((query.data or "").split(":")[1:])
+    action = RosterDecision.from_press(query.data)
     _ = context._
     now = datetime.now(UTC)
     async with context.uow() as uow:
