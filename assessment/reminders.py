@@ -131,11 +131,11 @@ def team_summary_message(summary: TeamSummary, *, text: str) -> Outgoing:
 
 
 async def _tidy(uow: UnitOfWork, today: date) -> None:
-    stale = await uow.claims.withdraw_stale(
+    stale = await uow.outbox.withdraw_stale(
         [DAILY_KIND, SNOOZED_KIND, TEAM_KIND],
         [f"{_key(name, today)}/" for name in (DAILY, SNOOZED, TEAM)],
     )
-    settled = await uow.claims.withdraw_settled([DAILY_KIND, SNOOZED_KIND], today)
+    settled = await uow.outbox.withdraw_settled([DAILY_KIND, SNOOZED_KIND], today)
     await uow.commit()
     if stale or settled:
         log.info("withdrew %d reminders of earlier days and %d no longer needed", stale, settled)

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, exists, or_, select
+from sqlalchemy import ColumnElement, delete, exists, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import InstrumentedAttribute, aliased
 
-from storage.enums import DeliveryStatus, EntryStatus, StaffStatus
-from storage.models import JobClaim, LeaveDay, OutboxMessage, Staff, WorkEntry
+from storage.enums import EntryStatus, StaffStatus
+from storage.models import JobClaim, LeaveDay, Staff, WorkEntry
 from storage.repositories.base import Repository
 
 # Second-line staff (退居二线) keep an assigned role and log their work like everyone else.
@@ -64,7 +63,7 @@ def _recipient(
     return Recipient(staff_id, telegram_user_id, name, language, telegram_language)
 
 
-def _has_entry(staff_id: StaffIdColumn, day: date) -> ColumnElement[bool]:
+def has_entry(staff_id: StaffIdColumn, day: date) -> ColumnElement[bool]:
     # Any entry counts but a deleted one; served by the (staff_id, work_date) index.
     return exists().where(
         WorkEntry.staff_id == staff_id,
@@ -73,7 +72,7 @@ def _has_entry(staff_id: StaffIdColumn, day: date) -> ColumnElement[bool]:
     )
 
 
-def _on_leave(staff_id: StaffIdColumn, day: date) -> ColumnElement[bool]:
+def on_leave(staff_id: StaffIdColumn, day: date) -> ColumnElement[bool]:
     # Served by the unique (staff_id, day) index of leave_days.
     return exists().where(LeaveDay.staff_id == staff_id, LeaveDay.day == day)
 
@@ -132,8 +131,8 @@ class LeaveRepository(Repository):
             .where(
                 Staff.status.in_(WORKING),
                 Staff.telegram_user_id.is_not(None),
-                ~_has_entry(Staff.id, day),
-                ~_on_leave(Staff.id, day),
+                ~has_entry(Staff.id, day),
+                ~on_leave(Staff.id, day),
             )
             .order_by(Staff.id)
         )
@@ -157,7 +156,7 @@ class LeaveRepository(Repository):
                 report.employee_no,
                 report.name,
                 report.telegram_user_id.is_not(None),
-                _on_leave(report.id, day),
+                on_leave(report.id, day),
             )
             .select_from(report)
             .join(supervisor, supervisor.id == report.supervisor_id)
@@ -165,7 +164,7 @@ class LeaveRepository(Repository):
                 supervisor.status.in_(WORKING),
                 supervisor.telegram_user_id.is_not(None),
                 report.status.in_(WORKING),
-                ~_has_entry(report.id, day),
+                ~has_entry(report.id, day),
             )
             .order_by(supervisor.id, report.employee_no)
         )
@@ -178,7 +177,7 @@ class LeaveRepository(Repository):
         """Whether one person logged work on ``day``, and whether they are on leave then."""
         row = (
             await self.session.execute(
-                select(_has_entry(Staff.id, day), _on_leave(Staff.id, day)).where(
+                select(has_entry(Staff.id, day), on_leave(Staff.id, day)).where(
                     Staff.id == staff_id
                 )
             )
@@ -188,7 +187,7 @@ class LeaveRepository(Repository):
     async def team_day(self, supervisor_id: int, day: date) -> list[ReportDay]:
         """Each working direct report's state on ``day``, by employee number."""
         rows = await self.session.execute(
-            select(Staff.employee_no, _has_entry(Staff.id, day), _on_leave(Staff.id, day))
+            select(Staff.employee_no, has_entry(Staff.id, day), on_leave(Staff.id, day))
             .where(Staff.supervisor_id == supervisor_id, Staff.status.in_(WORKING))
             .order_by(Staff.employee_no)
         )
@@ -216,37 +215,3 @@ class JobClaims(Repository):
     async def claimed(self, key: str) -> bool:
         """Whether ``key`` was taken already."""
         return (await self.session.get(JobClaim, key)) is not None
-
-    async def withdraw_stale(self, kinds: Sequence[str], current_keys: Sequence[str]) -> int:
-        """Drop unsent messages of these kinds whose dedup key has none of ``current_keys`` first.
-
-        A reminder still queued when its day is over (the bot was down) must not
-        arrive on another day. Messages a sender has claimed are left alone.
-        """
-        result = await self.session.execute(
-            delete(OutboxMessage).where(
-                OutboxMessage.status == DeliveryStatus.PENDING,
-                OutboxMessage.kind.in_(list(kinds)),
-                ~or_(
-                    *(
-                        OutboxMessage.dedup_key.startswith(key, autoescape=True)
-                        for key in current_keys
-                    )
-                ),
-            )
-        )
-        return int(getattr(result, "rowcount", 0))
-
-    async def withdraw_settled(self, kinds: Sequence[str], day: date) -> int:
-        """Drop unsent messages of these kinds to people who have logged ``day`` or are off."""
-        result = await self.session.execute(
-            delete(OutboxMessage).where(
-                OutboxMessage.status == DeliveryStatus.PENDING,
-                OutboxMessage.kind.in_(list(kinds)),
-                or_(
-                    _has_entry(OutboxMessage.staff_id, day),
-                    _on_leave(OutboxMessage.staff_id, day),
-                ),
-            )
-        )
-        return int(getattr(result, "rowcount", 0))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, delete, func, or_, select, update
@@ -13,6 +13,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from storage.enums import DeliveryStatus
 from storage.models import DeliveryWorker, OutboxMessage, Staff
 from storage.repositories.base import Repository
+from storage.repositories.calendar import has_entry, on_leave
 
 FINAL = (DeliveryStatus.SENT, DeliveryStatus.FAILED, DeliveryStatus.UNREACHABLE)
 
@@ -109,6 +110,40 @@ class OutboxRepository(Repository):
             .where(Staff.telegram_user_id == chat_id, Staff.unreachable_since.is_(None))
             .values(unreachable_since=now)
         )
+
+    async def withdraw_stale(self, kinds: Sequence[str], current_keys: Sequence[str]) -> int:
+        """Drop unsent messages of these kinds whose dedup key has none of ``current_keys`` first.
+
+        A reminder still queued when its day is over (the bot was down) must not
+        arrive on another day. Messages a sender has claimed are left alone.
+        """
+        result = await self.session.execute(
+            delete(OutboxMessage).where(
+                OutboxMessage.status == DeliveryStatus.PENDING,
+                OutboxMessage.kind.in_(list(kinds)),
+                ~or_(
+                    *(
+                        OutboxMessage.dedup_key.startswith(key, autoescape=True)
+                        for key in current_keys
+                    )
+                ),
+            )
+        )
+        return int(getattr(result, "rowcount", 0))
+
+    async def withdraw_settled(self, kinds: Sequence[str], day: date) -> int:
+        """Drop unsent messages of these kinds to people who have logged ``day`` or are off."""
+        result = await self.session.execute(
+            delete(OutboxMessage).where(
+                OutboxMessage.status == DeliveryStatus.PENDING,
+                OutboxMessage.kind.in_(list(kinds)),
+                or_(
+                    has_entry(OutboxMessage.staff_id, day),
+                    on_leave(OutboxMessage.staff_id, day),
+                ),
+            )
+        )
+        return int(getattr(result, "rowcount", 0))
 
     async def counts(self, notice_id: int, kind: str = "notice") -> dict[DeliveryStatus, int]:
         """How many of a notice's messages (of one kind) stand in each state."""
