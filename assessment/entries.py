@@ -28,6 +28,7 @@ from assessment.entry_rules import (
     is_closed_month,
     not_editable,
 )
+from assessment.people import StaffMember
 from config.policy import EntryLimits, Policy
 from storage.enums import EntryStatus
 from storage.models import EntryRevision, WorkEntry
@@ -179,6 +180,69 @@ async def quick_log(
     )
     await uow.commit()
     return EntryView(entry_id, author_id, today, cleaned, EntryStatus.SUBMITTED, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class QuickLogged:
+    """A plain message logged straight away: who sent it, and the entry it became."""
+
+    author: StaffMember
+    entry: EntryView
+
+
+async def quick_log_by_telegram(
+    uow: UnitOfWork,
+    telegram_user_id: int,
+    update_id: int,
+    text: str | None,
+    *,
+    today: date,
+    limits: EntryLimits,
+    now: datetime | None = None,
+) -> QuickLogged | None:
+    """The quick log in one go, for the most common update there is: a plain message.
+
+    It does the gate's work in the same statements: the entry is written only if
+    the sender is a linked, active member with nothing else asked of them (no /log
+    question, no notice draft waiting for its content) and the update is new, and
+    the update is claimed with it. Otherwise nothing is written and None comes back:
+    the update then takes the ordinary way, through the gate (which refuses or
+    drops it) to whatever should answer it, including ``quick_log`` for a text that
+    is empty or too long.
+
+    Statements: one on PostgreSQL (a data-modifying WITH; use an autocommit unit of
+    work), four and COMMIT on SQLite.
+    """
+    cleaned = clean_text(text, limits)
+    if isinstance(cleaned, EntryError):
+        return None
+    moment = now or datetime.now(UTC)
+    logged = await uow.entries.log_for_sender(
+        telegram_user_id,
+        update_id,
+        {
+            "work_date": today,
+            "text": cleaned,
+            "status": EntryStatus.SUBMITTED,
+            "created_at": moment,
+            "updated_at": moment,
+            "version": 1,
+        },
+        {
+            "at": moment,
+            "action": "entry.logged",
+            "subject_type": SUBJECT,
+            "details": {"work_date": today.isoformat(), "via": "quick"},
+        },
+    )
+    if logged is None:
+        return None
+    await uow.commit()
+    entry_id, sender = logged
+    author = StaffMember(*sender)
+    return QuickLogged(
+        author, EntryView(entry_id, author.id, today, cleaned, EntryStatus.SUBMITTED, 1)
+    )
 
 
 async def _check_indicator(

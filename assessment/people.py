@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from storage.enums import Role, StaffStatus
 from storage.models import Staff
@@ -18,6 +18,7 @@ __all__ = [
     "TeamRow",
     "identify",
     "members",
+    "note_telegram_language",
     "profile",
     "set_language",
     "team",
@@ -69,6 +70,7 @@ class Caller:
 
     duplicate: bool
     member: StaffMember | None
+    conversation: str | None = None  # the kind of conversation the member is in
 
 
 async def identify(
@@ -77,20 +79,33 @@ async def identify(
     telegram_user_id: int | None,
     language_code: str | None = None,
 ) -> Caller:
-    """Claim ``update_id`` and find the staff member behind ``telegram_user_id``.
+    """Find the staff member behind ``telegram_user_id``, unless ``update_id`` was handled.
 
-    Claiming first makes a redelivered update (a webhook retry, a second bot
-    process) a no-op: it is handled at most once, like Telegram's own polling.
-    The person's Telegram language is remembered when it changes, for messages
-    the bot sends them later on its own.
+    A redelivered update (a webhook retry, a restart before Telegram heard back) is
+    a no-op. Updates are recorded as handled with the first commit of whatever they
+    change (``PendingClaim``), so one SELECT is all every update costs here. The
+    person's Telegram language is remembered when it changes, for messages the bot
+    sends them later on its own.
     """
-    if not await uow.updates.claim(update_id):
+    arrival = await uow.updates.arrive(update_id, telegram_user_id)
+    if arrival.seen:
         return Caller(duplicate=True, member=None)
-    staff = None if telegram_user_id is None else await uow.staff.by_telegram_id(telegram_user_id)
-    if staff is not None and language_code and staff.telegram_language != language_code:
-        staff.telegram_language = language_code[:35]
+    member = None if arrival.sender is None else StaffMember(*arrival.sender)
+    if member is not None:
+        member = await note_telegram_language(uow, member, language_code)
+    return Caller(duplicate=False, member=member, conversation=arrival.conversation)
+
+
+async def note_telegram_language(
+    uow: UnitOfWork, member: StaffMember, language_code: str | None
+) -> StaffMember:
+    """Remember the language the person's Telegram app reports, when it changed."""
+    reported = language_code[:35] if language_code else None
+    if not reported or member.telegram_language == reported:
+        return member
+    await uow.staff.set_telegram_language(member.id, reported)
     await uow.commit()
-    return Caller(duplicate=False, member=None if staff is None else StaffMember.of(staff))
+    return replace(member, telegram_language=reported)
 
 
 async def set_language(uow: UnitOfWork, staff_id: int, locale: str) -> StaffMember:

@@ -56,6 +56,7 @@ from telegram.request import BaseRequest, RequestData
 
 import bot.app as bot_app
 import bot.delivery as bot_delivery
+from assessment import entries
 from bench._support import describe_url, scratch_postgres
 from config.policy import load_policy
 from config.settings import Settings
@@ -461,6 +462,48 @@ async def _nothing(_update: Update) -> None:
     return None
 
 
+@dataclass
+class StoreOnly:
+    """The quick log's write alone against the floor's INSERT alone: no Telegram at all."""
+
+    writes: int
+    workledger_seconds: float
+    floor_seconds: float
+
+    @property
+    def ratio(self) -> float:
+        """Workledger writes/s over the floor's."""
+        return self.floor_seconds / self.workledger_seconds if self.workledger_seconds else 0.0
+
+
+async def run_store_only(
+    database: Database, url: str, members: dict[int, int], count: int, first_update: int
+) -> StoreOnly:
+    """``entries.quick_log_by_telegram`` (sender, claim, entry, audit event) vs one INSERT."""
+    users = list(members)
+    limits = load_policy().entries
+    day = datetime.now().astimezone().date()
+    started = time.perf_counter()
+    for n in range(count):
+        async with database.uow(autocommit=True) as uow:
+            logged = await entries.quick_log_by_telegram(
+                uow, users[n % len(users)], first_update + n, f"Store-only {n}", today=day,
+                limits=limits,
+            )  # fmt: skip
+        assert logged is not None
+    ours = time.perf_counter() - started
+    store = FloorStore(url)
+    await store.open()
+    try:
+        started = time.perf_counter()
+        for n in range(count):
+            await store.insert(members[users[n % len(users)]], day, f"Store-only {n}")
+        floor = time.perf_counter() - started
+    finally:
+        await store.close()
+    return StoreOnly(count, ours, floor)
+
+
 # --------------------------------------------------------------------------- recipients
 
 
@@ -586,6 +629,7 @@ class Report:
 
     database: str
     runs: dict[str, Run] = field(default_factory=dict)
+    store_only: StoreOnly | None = None
     recipients: Recipients | None = None
 
     @property
@@ -650,6 +694,9 @@ async def run_benchmark(config: Config) -> Report:
                 limit=config.timeout,
             )
             report.runs[limited.name] = limited
+            next_id += config.limited_updates
+        report.store_only = await run_store_only(database, url, members, config.updates, next_id)
+        next_id += config.updates
         if config.recipients:
             day = datetime.now(settings.zone).date() + timedelta(days=30)
             report.recipients = await run_recipients(database, config.recipients, day)
@@ -685,6 +732,15 @@ def render(report: Report) -> str:
     if "workledger" in runs:
         calls = ", ".join(f"{k} {v}" for k, v in sorted(runs["workledger"].api_calls.items()))
         lines.append(f"  Bot API calls answered by the stub (workledger run): {calls}")
+    store = report.store_only
+    if store is not None:
+        lines.append(
+            "  store only, no Telegram: quick-log write "
+            f"{store.writes / store.workledger_seconds:,.0f}/s vs floor INSERT "
+            f"{store.writes / store.floor_seconds:,.0f}/s "
+            f"(ratio {store.ratio:.3f}; the write is 4 statements' work: sender check, claim, "
+            "entry, audit event)"
+        )
     r = report.recipients
     if r is not None:
         right = "matches" if r.rows == r.expected else f"EXPECTED {r.expected}"

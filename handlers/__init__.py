@@ -47,8 +47,10 @@ from handlers.context import WorkledgerApplication, WorkledgerContext
 # The gate runs first so every handler sees a known, permitted caller; then a notice
 # being composed, or an answer to a /log question, takes the person's next message
 # before anything else may.
+QUICK_LOG_GROUP = -3
 GATE_GROUP = -2
 COMPOSE_GROUP = -1
+SETTLE_GROUP = 99
 
 Callback = Callable[[Update, WorkledgerContext], Coroutine[Any, Any, None]]
 
@@ -70,7 +72,20 @@ def _in_turn(*callbacks: Callback) -> Callback:
 
 def register(application: WorkledgerApplication) -> None:
     """Attach every handler to ``application``."""
+    # The most common update, a plain message, is logged in one go before the gate
+    # (which it does the work of); anything it declines goes on to the gate.
+    application.add_handler(
+        MessageHandler(
+            filters.UpdateType.MESSAGE
+            & filters.ChatType.PRIVATE
+            & filters.TEXT
+            & ~filters.COMMAND,
+            log.quick_log_first,
+        ),
+        group=QUICK_LOG_GROUP,
+    )
     application.add_handler(TypeHandler(Update, gate.admit), group=GATE_GROUP)
+    application.add_handler(TypeHandler(Update, gate.settle), group=SETTLE_GROUP)
     application.add_handler(
         MessageHandler(
             (filters.TEXT & ~filters.COMMAND) | filters.Document.ALL | filters.PHOTO,

@@ -12,7 +12,7 @@ from config.policy import Policy
 from config.settings import Settings
 from locales import Translator, translator
 from storage.engine import Database
-from storage.uow import UnitOfWork
+from storage.uow import PendingClaim, UnitOfWork
 
 
 class BotData:
@@ -80,6 +80,10 @@ class WorkledgerContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, 
     ) -> None:
         super().__init__(application=application, chat_id=chat_id, user_id=user_id)
         self.member: StaffMember | None = None
+        # The kind of conversation (/log, an edit, ...) the member is in, read by the gate.
+        self.conversation: str | None = None
+        # The update being handled, recorded as handled with the first commit.
+        self.claim: PendingClaim | None = None
         self.translator: Translator = translator(application.bot_data.settings.language)
 
     @property
@@ -92,9 +96,14 @@ class WorkledgerContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, 
         """The assessment policy."""
         return self.bot_data.policy
 
-    def uow(self) -> UnitOfWork:
-        """A fresh unit of work for one use case."""
-        return self.bot_data.database.uow()
+    def uow(self, *, autocommit: bool = False) -> UnitOfWork:
+        """A fresh unit of work for one use case (see ``Database.uow``).
+
+        Its first commit also records the update as handled, so what an update
+        writes is written once however often the update arrives.
+        """
+        claim = None if autocommit else self.claim
+        return self.bot_data.database.uow(autocommit=autocommit, claim=claim)
 
     @property
     def locale(self) -> str:

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from types import MappingProxyType
+from typing import Any
 
 from babel.dates import format_skeleton
 from babel.numbers import format_decimal
@@ -141,33 +142,57 @@ def card(
     return "\n".join(lines)
 
 
-def card_keyboard(context: WorkledgerContext, entry: EntryView) -> InlineKeyboardMarkup | None:
-    """The buttons to complete, change or delete an entry; none once it is decided."""
+def card_buttons(context: WorkledgerContext, entry: EntryView) -> list[list[tuple[str, str]]]:
+    """(label, callback data) rows to complete, change or delete an entry; none once decided."""
     if not entry.editable:
-        return None
+        return []
     _ = context._
 
-    def button(label: str, action: str) -> InlineKeyboardButton:
-        return InlineKeyboardButton(label, callback_data=EntryAction(entry.id, action).pack())
+    def button(label: str, action: str) -> tuple[str, str]:
+        return label, EntryAction(entry.id, action).pack()
 
     evidence = [button(_("+ Evidence"), Step.EVIDENCE)]
     if context.policy.entries.max_attachments == 0:
         evidence = []  # the policy takes no attachments at all
-    return InlineKeyboardMarkup(
+    return [
         [
-            [
-                button(_("+ Indicator"), Step.INDICATOR),
-                button(_("+ Quantity"), Step.QUANTITY),
-                button(_("+ Hours"), Step.HOURS),
-            ],
-            [
-                *evidence,
-                button(_("Change date"), Step.DATE),
-                button(_("Edit text"), Step.TEXT),
-            ],
-            [button(_("Delete"), "delete")],
-        ]
+            button(_("+ Indicator"), Step.INDICATOR),
+            button(_("+ Quantity"), Step.QUANTITY),
+            button(_("+ Hours"), Step.HOURS),
+        ],
+        [
+            *evidence,
+            button(_("Change date"), Step.DATE),
+            button(_("Edit text"), Step.TEXT),
+        ],
+        [button(_("Delete"), "delete")],
+    ]
+
+
+def card_keyboard(context: WorkledgerContext, entry: EntryView) -> InlineKeyboardMarkup | None:
+    """The buttons to complete, change or delete an entry; none once it is decided."""
+    rows = card_buttons(context, entry)
+    if not rows:
+        return None
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in rows]
     )
+
+
+def card_keyboard_json(context: WorkledgerContext, entry: EntryView) -> dict[str, Any] | None:
+    """``card_keyboard`` as the Bot API's JSON object, for the quick log's confirmation.
+
+    The same buttons, built without PTB's objects: turning seven of them into JSON
+    through ``TelegramObject.to_dict`` costs more than logging the entry does.
+    """
+    rows = card_buttons(context, entry)
+    if not rows:
+        return None
+    return {
+        "inline_keyboard": [
+            [{"text": label, "callback_data": data} for label, data in row] for row in rows
+        ]
+    }
 
 
 def error_text(context: WorkledgerContext, error: EntryError) -> str:

@@ -9,12 +9,17 @@ from telegram.error import TelegramError
 
 from handlers.context import WorkledgerContext
 from locales import resolve_locale, translator
+from storage.uow import UpdateAlreadyHandled
 
 log = logging.getLogger(__name__)
 
 
 async def on_error(update: object, context: WorkledgerContext) -> None:
     """Log the exception with its traceback; answer the user with an apology only."""
+    if isinstance(context.error, UpdateAlreadyHandled):
+        # Another delivery of the same update won the claim; it answers the person.
+        log.info("dropped a redelivered update: %s", context.error)
+        return
     log.error("error while handling an update", exc_info=context.error)
     if not isinstance(update, Update) or update.effective_chat is None:
         return

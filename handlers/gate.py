@@ -7,15 +7,18 @@ button, in one place, before any handler runs.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from telegram import CallbackQuery, Chat, Message, MessageEntity, Update
 from telegram.ext import ApplicationHandlerStop
 
 from assessment import access
 from assessment.access import Refusal
-from assessment.people import identify
+from assessment.people import StaffMember, identify
 from handlers import callbacks
 from handlers.context import WorkledgerContext
 from locales import resolve_locale, translator
+from storage.uow import PendingClaim
 
 
 def command_of(message: Message | None) -> str | None:
@@ -47,7 +50,7 @@ def refusal_text(context: WorkledgerContext, refusal: Refusal) -> str:
 async def admit(update: Update, context: WorkledgerContext) -> None:
     """Identify the caller once per update, then let the update through or stop it here."""
     user = update.effective_user
-    async with context.uow() as uow:
+    async with context.uow(autocommit=True) as uow:
         caller = await identify(
             uow,
             update.update_id,
@@ -56,14 +59,9 @@ async def admit(update: Update, context: WorkledgerContext) -> None:
         )
     if caller.duplicate:
         raise ApplicationHandlerStop
-    context.member = caller.member
-    context.translator = translator(
-        resolve_locale(
-            caller.member.language if caller.member else None,
-            user.language_code if user else None,
-            context.settings.language,
-        )
-    )
+    context.claim = PendingClaim(update.update_id)
+    context.conversation = caller.conversation
+    let_in(context, caller.member, user.language_code if user else None)
     chat = update.effective_chat
     if chat is not None and chat.type != Chat.PRIVATE:
         await _point_to_private_chat(update, context)
@@ -76,6 +74,29 @@ async def admit(update: Update, context: WorkledgerContext) -> None:
         if update.effective_message is not None:
             await update.effective_message.reply_text(refusal_text(context, refusal))
         raise ApplicationHandlerStop
+
+
+def let_in(
+    context: WorkledgerContext, member: StaffMember | None, language_code: str | None
+) -> None:
+    """Note who is asking, and answer them in their language from here on."""
+    context.member = member
+    context.translator = translator(
+        resolve_locale(
+            member.language if member else None, language_code, context.settings.language
+        )
+    )
+
+
+async def settle(update: Update, context: WorkledgerContext) -> None:
+    """Last: record an update that wrote nothing as handled, so a redelivery is dropped."""
+    claim = context.claim
+    if claim is None or claim.settled:
+        return
+    async with context.uow(autocommit=True) as uow:
+        await uow.updates.claim(claim.update_id, at=datetime.now(UTC))
+        await uow.commit()
+    claim.settled = True
 
 
 def _check_message(update: Update, context: WorkledgerContext) -> Refusal | None:

@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.engine import make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from storage.uow import UnitOfWork
+from storage.sqlite_driver import InlineDBAPI
+from storage.uow import PendingClaim, UnitOfWork
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
@@ -28,10 +30,13 @@ def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEn
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """An async engine for ``url`` with the per-dialect settings the store relies on."""
-    engine = create_async_engine(url, pool_pre_ping=not url.startswith("sqlite"), **kwargs)
-    if engine.dialect.name == "sqlite":
+    if make_url(url).get_backend_name() == "sqlite":
+        # Each call runs at once on the loop's thread; see storage.sqlite_driver.
+        kwargs.setdefault("module", InlineDBAPI())
+        engine = create_async_engine(url, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-    return engine
+        return engine
+    return create_async_engine(url, pool_pre_ping=False, **kwargs)
 
 
 class Database:
@@ -41,10 +46,26 @@ class Database:
         self.url = url
         self.engine = create_engine(url, **engine_kwargs)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite (pysqlite) opens a transaction only before a write anyway, and
+        # switching a connection to autocommit and back costs a statement each way.
+        self.autocommit_sessions = (
+            self.sessions
+            if self.engine.dialect.name == "sqlite"
+            else async_sessionmaker(
+                self.engine.execution_options(isolation_level="AUTOCOMMIT"),
+                expire_on_commit=False,
+            )
+        )
 
-    def uow(self) -> UnitOfWork:
-        """A fresh unit of work; use it as ``async with db.uow() as uow: ...``."""
-        return UnitOfWork(self.sessions)
+    def uow(self, *, autocommit: bool = False, claim: PendingClaim | None = None) -> UnitOfWork:
+        """A fresh unit of work; use it as ``async with db.uow() as uow: ...``.
+
+        With ``autocommit`` a read is not wrapped in BEGIN and ROLLBACK: for use cases
+        whose statements stand alone (the gate's lookup), where those round trips would
+        cost more than the work. Writes must still be committed.
+        With ``claim``, the first commit records the update as handled (see ``UnitOfWork``).
+        """
+        return UnitOfWork(self.autocommit_sessions if autocommit else self.sessions, claim)
 
     async def dispose(self) -> None:
         """Close every pooled connection."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Self
 
@@ -25,11 +27,31 @@ from storage.repositories import (
 )
 
 
+@dataclass(slots=True)
+class PendingClaim:
+    """A Telegram update being handled, to be recorded as handled with the first commit."""
+
+    update_id: int
+    settled: bool = False
+
+
+class UpdateAlreadyHandled(Exception):  # noqa: N818 - a state, not an error of the caller
+    """The update was claimed by another process or an earlier delivery; nothing was written."""
+
+    def __init__(self, update_id: int) -> None:
+        super().__init__(f"update {update_id} was already handled")
+        self.update_id = update_id
+
+
 class UnitOfWork:
     """Owns the transaction of one use case; repositories share its session and never commit.
 
     Leaving the ``async with`` block without ``commit()`` rolls everything back,
     so a use case that fails half-way writes nothing.
+
+    Given a ``PendingClaim``, the first commit also records the update as handled,
+    in the same transaction: what an update writes is written exactly once, even
+    when Telegram delivers it twice or two processes receive it.
     """
 
     session: AsyncSession
@@ -48,8 +70,11 @@ class UnitOfWork:
     claims: JobClaims
     conversations: ConversationRepository
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], claim: PendingClaim | None = None
+    ) -> None:
         self._sessions = sessions
+        self._claim = claim
 
     async def __aenter__(self) -> Self:
         self.session = self._sessions()
@@ -80,7 +105,20 @@ class UnitOfWork:
         await self.session.close()
 
     async def commit(self) -> None:
-        """Make everything done in this unit of work permanent."""
+        """Make everything done in this unit of work permanent.
+
+        Raises:
+            UpdateAlreadyHandled: The update being handled was claimed meanwhile;
+                everything was rolled back.
+        """
+        claim = self._claim
+        if claim is not None and not claim.settled:
+            if not await self.updates.claim(claim.update_id, at=datetime.now(UTC)):
+                await self.session.rollback()
+                raise UpdateAlreadyHandled(claim.update_id)
+            await self.session.commit()
+            claim.settled = True
+            return
         await self.session.commit()
 
     async def rollback(self) -> None:

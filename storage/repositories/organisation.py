@@ -11,6 +11,13 @@ from sqlalchemy.orm.attributes import set_committed_value
 from storage.models import Department, Post, Staff
 from storage.repositories.base import Repository
 
+_STAFF = cast(Table, Staff.__table__)
+_SET_TELEGRAM_LANGUAGE = (
+    update(_STAFF)
+    .where(_STAFF.c.id == bindparam("staff_id"))
+    .values(telegram_language=bindparam("reported_language"))
+)
+
 # Both SQLite and asyncpg cap the bound parameters of one statement (32,766 / 32,767).
 _IN_CHUNK = 1000
 
@@ -69,6 +76,12 @@ class StaffRepository(Repository):
     async def get(self, staff_id: int) -> Staff | None:
         """The staff member with this id."""
         return await self.session.get(Staff, staff_id)
+
+    async def set_telegram_language(self, staff_id: int, language: str) -> None:
+        """Remember the language a person's Telegram app last reported."""
+        await self.session.execute(
+            _SET_TELEGRAM_LANGUAGE, {"staff_id": staff_id, "reported_language": language}
+        )
 
     async def by_telegram_id(self, telegram_user_id: int) -> Staff | None:
         """The staff member linked to this Telegram account, if any."""

@@ -108,6 +108,36 @@ async def test_a_plain_message_is_todays_entry(
     )
 
 
+async def test_a_redelivered_plain_message_is_logged_once(
+    bot: WorkledgerApplication, driver: EmulatorDriver, org: Organisation
+) -> None:
+    update = await driver.send_text(org.staff, "Counter duty, morning")
+    await driver.wait_for_message(org.staff.id)
+    await driver.send_raw_update(update)  # Telegram delivers it again (a webhook retry)
+    # Updates are handled in order: once /today is answered, the duplicate was seen.
+    await driver.send_text(org.staff, "/today")
+    await driver.wait_for_message(org.staff.id)
+    texts = [message["text"] for message in await driver.messages(org.staff.id)]
+    assert len(texts) == 2, texts
+    assert texts[0].startswith("Logged for")
+    assert [entry.text for entry in await stored(bot.bot_data.database)] == [
+        "Counter duty, morning"
+    ]
+
+
+async def test_a_plain_message_is_answered_in_the_members_language(
+    bot: WorkledgerApplication, driver: EmulatorDriver, org: Organisation
+) -> None:
+    async with bot.bot_data.database.uow() as uow:
+        await uow.session.execute(
+            update(Staff).where(Staff.employee_no == "E011").values(language="zh_Hant")
+        )
+        await uow.commit()
+    reply = await say(driver, org.staff, "窗口受理")
+    assert reply["text"].startswith("已記錄"), reply["text"]
+    assert "+ 指標" in buttons(reply)
+
+
 async def test_empty_and_overlong_messages_are_refused(
     bot: WorkledgerApplication, driver: EmulatorDriver, org: Organisation
 ) -> None:

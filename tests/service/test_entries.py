@@ -17,15 +17,18 @@ from assessment.calendar import WorkCalendar, set_leave
 from assessment.entries import EntryChange, EntryError, EntryView, NewEntry, Rules
 from assessment.entry_rules import EDITABLE, Evidence
 from assessment.log_flow import Saved, Step
+from assessment.people import identify
 from config.policy import Policy, load_policy
+from storage import direct
 from storage.engine import Database
-from storage.enums import EntryStatus, Role
+from storage.enums import EntryStatus, NoticeStatus, Role, StaffStatus
 from storage.models import (
     AuditEvent,
     Conversation,
     Department,
     EntryAttachment,
     EntryRevision,
+    Notice,
     Post,
     Staff,
     WorkEntry,
@@ -93,10 +96,15 @@ def statements(db: Database) -> Iterator[list[str]]:
     def record(*args: object) -> None:
         seen.append(str(args[2]).split(None, 1)[0].upper())
 
+    def record_direct(statement: str) -> None:
+        seen.append(statement.split(None, 1)[0].upper())
+
     event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    direct.observers.append(record_direct)
     try:
         yield seen
     finally:
+        direct.observers.remove(record_direct)
         event.remove(db.engine.sync_engine, "before_cursor_execute", record)
 
 
@@ -553,3 +561,65 @@ async def test_an_edit_question_needs_a_possible_answer(
         )
         assert isinstance(fine, log_flow.LogDraft)
     assert await count(db, Conversation) == 1
+
+
+async def _by_telegram(
+    db: Database, policy: Policy, telegram_user_id: int, update_id: int, text: str = "Counter duty"
+) -> entries.QuickLogged | None:
+    async with db.uow(autocommit=True) as uow:
+        return await entries.quick_log_by_telegram(
+            uow, telegram_user_id, update_id, text, today=MONDAY, limits=policy.entries, now=NOW
+        )
+
+
+async def test_a_plain_message_is_logged_in_one_go_with_its_claim(
+    db: Database, policy: Policy, people: People
+) -> None:
+    with statements(db) as seen:
+        logged = await _by_telegram(db, policy, 9003, 501, "  Processed 12 permits\n")
+    assert logged is not None
+    assert logged.author.id == people.author
+    assert logged.author.employee_no == "E011"
+    assert logged.entry.text == "Processed 12 permits"
+    assert logged.entry.status is EntryStatus.SUBMITTED
+    # PostgreSQL: one statement, no BEGIN or COMMIT; SQLite: four and one COMMIT.
+    if db.engine.dialect.name == "postgresql":
+        assert seen == ["WITH"], seen
+    else:
+        assert [s for s in seen if s != "BEGIN"] == ["SELECT", "INSERT", "INSERT", "INSERT"]
+    async with db.uow() as uow:
+        entry = await uow.entries.get(logged.entry.id)
+        assert entry is not None
+        assert (entry.staff_id, entry.work_date, entry.version) == (people.author, MONDAY, 1)
+        events = await uow.audit.events("work_entry")
+        assert [(e.action, e.actor_staff_id, e.subject_id) for e in events] == [
+            ("entry.logged", people.author, str(entry.id))
+        ]
+        assert (await identify(uow, 501, 9003)).duplicate
+
+
+async def test_the_one_go_quick_log_declines_what_is_not_a_new_entry(
+    db: Database, policy: Policy, people: People
+) -> None:
+    assert await _by_telegram(db, policy, 9003, 601) is not None
+    assert await _by_telegram(db, policy, 9003, 601) is None, "a redelivered update"
+    assert await _by_telegram(db, policy, 123456, 602) is None, "nobody linked"
+    assert await _by_telegram(db, policy, 9003, 603, "   ") is None, "empty: the gate's way"
+    assert await _by_telegram(db, policy, 9003, 604, "x" * 2001) is None, "too long"
+    async with db.uow() as uow:
+        await uow.conversations.save(people.boss, "log", "date", {}, at=NOW)
+        staff = await uow.staff.get(people.unposted)
+        assert staff is not None
+        staff.status = StaffStatus.LEFT
+        await uow.commit()
+    assert await _by_telegram(db, policy, 9002, 605) is None, "a /log question is open"
+    assert await _by_telegram(db, policy, 9004, 606) is None, "left"
+    async with db.uow() as uow:
+        await uow.conversations.drop(people.boss)
+        uow.session.add(Notice(created_by_id=people.boss, status=NoticeStatus.DRAFT))
+        await uow.commit()
+    assert await _by_telegram(db, policy, 9002, 607) is None, "a notice draft waits for text"
+    assert await count(db, WorkEntry) == 1
+    async with db.uow() as uow:
+        for update_id in range(602, 608):
+            assert not (await identify(uow, update_id, None)).duplicate, "nothing claimed"

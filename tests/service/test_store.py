@@ -14,6 +14,7 @@ from assessment.people import identify
 from storage.engine import Database
 from storage.enums import Role, StaffStatus
 from storage.models import Department, Post, Staff
+from storage.uow import PendingClaim, UpdateAlreadyHandled
 
 
 @pytest.fixture
@@ -110,7 +111,16 @@ async def test_audit_events_are_appended_in_the_callers_transaction(db: Database
     ]
 
 
-async def test_identify_finds_the_linked_member_and_claims_the_update(db: Database) -> None:
+async def _claim_with_an_event(db: Database, update_id: int, action: str = "test.claimed") -> None:
+    # What a handler does: write something, commit; the update is claimed with it.
+    async with db.uow(claim=PendingClaim(update_id)) as uow:
+        await uow.audit.record(action, "update", update_id)
+        await uow.commit()
+
+
+async def test_identify_finds_the_linked_member_and_the_update_is_claimed_on_commit(
+    db: Database,
+) -> None:
     staff_id = await _seed(db, telegram_user_id=555)
     async with db.uow() as uow:
         caller = await identify(uow, update_id=1, telegram_user_id=555)
@@ -119,9 +129,23 @@ async def test_identify_finds_the_linked_member_and_claims_the_update(db: Databa
     assert caller.member.id == staff_id
     assert caller.member.has(Role.SUPERVISOR)
     assert not caller.member.has(Role.HR)
+    assert caller.conversation is None
+    async with db.uow() as uow:
+        assert not (await identify(uow, update_id=1, telegram_user_id=555)).duplicate
+    await _claim_with_an_event(db, 1)
     async with db.uow() as uow:
         again = await identify(uow, update_id=1, telegram_user_id=555)
     assert again.duplicate
+
+
+async def test_identify_reads_the_members_conversation(db: Database) -> None:
+    staff_id = await _seed(db, telegram_user_id=555)
+    async with db.uow() as uow:
+        await uow.conversations.save(staff_id, "log", "date", {}, at=datetime.now(UTC))
+        await uow.commit()
+    async with db.uow(autocommit=True) as uow:
+        caller = await identify(uow, update_id=3, telegram_user_id=555)
+    assert caller.conversation == "log"
 
 
 async def test_identify_unknown_user(db: Database) -> None:
@@ -131,19 +155,43 @@ async def test_identify_unknown_user(db: Database) -> None:
     assert caller.member is None
 
 
-async def test_concurrent_claims_of_one_update_let_exactly_one_through(db: Database) -> None:
-    async def claim() -> bool:
-        async with db.uow() as uow:
-            caller = await identify(uow, update_id=42, telegram_user_id=None)
-            return not caller.duplicate
+async def test_a_claimed_update_writes_nothing_a_second_time(db: Database) -> None:
+    await _claim_with_an_event(db, 5, "test.first")
+    with pytest.raises(UpdateAlreadyHandled):
+        await _claim_with_an_event(db, 5, "test.second")
+    async with db.uow() as uow:
+        events = await uow.audit.events("update")
+    assert [event.action for event in events] == ["test.first"]
 
-    results = await asyncio.gather(*(claim() for _ in range(8)))
+
+async def test_concurrent_claims_of_one_update_let_exactly_one_write(db: Database) -> None:
+    async def claim(n: int) -> bool:
+        try:
+            await _claim_with_an_event(db, 42, f"test.try{n}")
+        except UpdateAlreadyHandled:
+            return False
+        return True
+
+    results = await asyncio.gather(*(claim(n) for n in range(8)))
     assert sorted(results) == [False] * 7 + [True]
+    async with db.uow() as uow:
+        assert len(await uow.audit.events("update")) == 1
+
+
+async def test_a_claim_is_settled_once_per_unit_of_work_chain(db: Database) -> None:
+    claim = PendingClaim(77)
+    async with db.uow(claim=claim) as uow:
+        await uow.audit.record("test.one", "update", 77)
+        await uow.commit()
+        await uow.audit.record("test.two", "update", 77)
+        await uow.commit()  # the claim is taken already: a plain commit
+    assert claim.settled
+    async with db.uow() as uow:
+        assert len(await uow.audit.events("update")) == 2
 
 
 async def test_old_processed_updates_are_forgotten(db: Database) -> None:
-    async with db.uow() as uow:
-        await identify(uow, update_id=1, telegram_user_id=None)
+    await _claim_with_an_event(db, 1)
     async with db.uow() as uow:
         removed = await uow.updates.forget_before(datetime.now(UTC) + timedelta(seconds=1))
         await uow.commit()
