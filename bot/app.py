@@ -16,6 +16,7 @@ import handlers
 from bot import delivery
 from config.policy import Policy
 from config.settings import Settings
+from handlers.approvals import digest_tick, escalation_tick, requests_tick
 from handlers.broadcast import report_progress
 from handlers.commands import MENU
 from handlers.context import BotData, WorkledgerApplication, WorkledgerContext
@@ -32,6 +33,9 @@ UPDATES = ["message", "callback_query"]
 PROGRESS_EVERY = timedelta(seconds=2)
 # Reminder jobs look every minute whether their time has come; the store makes them run once.
 REMINDER_TICK = timedelta(minutes=1)
+# New entries reach their approvers within seconds; escalation is checked four times an hour.
+REQUESTS_TICK = timedelta(seconds=3)
+ESCALATION_TICK = timedelta(minutes=15)
 
 # Telegram redelivers a webhook update for at most a day; keep a week to be safe.
 PROCESSED_UPDATES_KEPT = timedelta(days=7)
@@ -108,6 +112,15 @@ async def _post_init(application: WorkledgerApplication) -> None:
         )
         application.job_queue.run_repeating(
             team_summary_tick, interval=REMINDER_TICK, first=REMINDER_TICK, name="team-summary"
+        )
+        application.job_queue.run_repeating(
+            requests_tick, interval=REQUESTS_TICK, first=REQUESTS_TICK, name="approval-requests"
+        )
+        application.job_queue.run_repeating(
+            digest_tick, interval=REMINDER_TICK, first=REMINDER_TICK, name="approval-digest"
+        )
+        application.job_queue.run_repeating(
+            escalation_tick, interval=ESCALATION_TICK, first=60, name="approval-escalation"
         )
 
 

@@ -9,6 +9,7 @@ from telegram import Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, TypeHandler, filters
 
 from handlers import (
+    approvals,
     broadcast,
     entries,
     errors,
@@ -24,7 +25,10 @@ from handlers import (
 )
 from handlers.callbacks import (
     Acknowledge,
+    ApproveShown,
     DayPage,
+    Decide,
+    DigestTime,
     EntryAction,
     EntryOpen,
     InviteDepartment,
@@ -38,6 +42,7 @@ from handlers.callbacks import (
     NoticeOption,
     NoticeRemind,
     NoticeToggle,
+    PendingPage,
     ReminderAction,
     RosterDecision,
     SetLanguage,
@@ -89,12 +94,15 @@ def register(application: WorkledgerApplication) -> None:
     application.add_handler(
         MessageHandler(
             (filters.TEXT & ~filters.COMMAND) | filters.Document.ALL | filters.PHOTO,
-            _in_turn(broadcast.capture, log.capture),
+            _in_turn(approvals.capture, broadcast.capture, log.capture),
         ),
         group=COMPOSE_GROUP,
     )
-    # /cancel ends a /log in progress here; otherwise it goes on to the notice draft.
-    application.add_handler(CommandHandler("cancel", log.cancel), group=COMPOSE_GROUP)
+    # /cancel ends a reason asked or a /log in progress here; otherwise it goes on to the
+    # notice draft.
+    application.add_handler(
+        CommandHandler("cancel", _in_turn(approvals.cancel, log.cancel)), group=COMPOSE_GROUP
+    )
     application.add_handlers(
         [
             CommandHandler("start", start.start),
@@ -110,6 +118,13 @@ def register(application: WorkledgerApplication) -> None:
             CommandHandler("notices", notices.list_notices),
             CommandHandler("log", log.begin),
             CommandHandler("today", entries.show_today),
+            CommandHandler("pending", approvals.show_pending),
+            CommandHandler("settings", approvals.show_settings),
+            CommandHandler("delegate", approvals.delegate_command),
+            CallbackQueryHandler(approvals.press, pattern=Decide.pattern()),
+            CallbackQueryHandler(approvals.approve_shown, pattern=ApproveShown.pattern()),
+            CallbackQueryHandler(approvals.turn_page, pattern=PendingPage.pattern()),
+            CallbackQueryHandler(approvals.choose_digest, pattern=DigestTime.pattern()),
             CommandHandler("month", entries.show_month),
             MessageHandler(filters.Document.ALL, roster.receive),
             CallbackQueryHandler(language.choose, pattern=SetLanguage.pattern()),

@@ -355,3 +355,73 @@ class DayPage(CallbackData):
         date.fromisoformat(self.day)
         if self.page < 0:
             raise ValueError("negative page")
+
+
+@dataclasses.dataclass(frozen=True)
+class Decide(CallbackData):
+    """Approve (``a``), return (``r``) or reject (``j``) the shown version of an entry.
+
+    Anyone linked may press; ``assessment.approvals`` decides, on every press, whether
+    this person may decide this entry (supervisor, delegate, higher up, HR).
+    """
+
+    prefix: ClassVar[str] = "ap"
+    requires: ClassVar[Requirement] = MEMBERS
+    entry_id: int
+    version: int
+    decision: str
+
+    DECISIONS: ClassVar[dict[str, str]] = {"a": "approve", "r": "return", "j": "reject"}
+
+    def validate(self) -> None:
+        """A known decision, real ids."""
+        if self.decision not in self.DECISIONS or self.entry_id < 1 or self.version < 1:
+            raise ValueError("unknown decision")
+
+
+@dataclasses.dataclass(frozen=True)
+class ApproveShown(CallbackData):
+    """Approve what a list showed: entries ``first_id``..``last_id`` unchanged since
+    ``shown_at`` (Unix seconds), of one author or (``author_id`` 0) all of them."""
+
+    prefix: ClassVar[str] = "as"
+    requires: ClassVar[Requirement] = MEMBERS
+    first_id: int
+    last_id: int
+    shown_at: int
+    author_id: int
+
+    def validate(self) -> None:
+        """A real range and time."""
+        if not 0 < self.first_id <= self.last_id or self.shown_at <= 0 or self.author_id < 0:
+            raise ValueError("bad range")
+
+
+@dataclasses.dataclass(frozen=True)
+class PendingPage(CallbackData):
+    """A page of /pending."""
+
+    prefix: ClassVar[str] = "pp"
+    requires: ClassVar[Requirement] = MEMBERS
+    page: int
+
+    def validate(self) -> None:
+        """A page number."""
+        if self.page < 0:
+            raise ValueError("negative page")
+
+
+@dataclasses.dataclass(frozen=True)
+class DigestTime(CallbackData):
+    """How approval requests reach me: ``now`` (one by one) or a daily digest (``1700``)."""
+
+    prefix: ClassVar[str] = "dg"
+    requires: ClassVar[Requirement] = MEMBERS
+    value: str
+
+    CHOICES: ClassVar[tuple[str, ...]] = ("now", "0830", "1200", "1700")
+
+    def validate(self) -> None:
+        """One of the offered choices."""
+        if self.value not in self.CHOICES:
+            raise ValueError("unknown choice")

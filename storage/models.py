@@ -116,6 +116,8 @@ class Staff(Base):
     # Telegram's language_code as last seen, so messages sent without an update to
     # read it from (reminders, notices) still follow the person's app language.
     telegram_language: Mapped[str | None] = mapped_column(String(35))
+    # Approval requests in one daily digest at this local time ("17:00"); None: at once.
+    approval_digest_at: Mapped[str | None] = mapped_column(String(5))
     status: Mapped[StaffStatus] = mapped_column(
         _text_enum(StaffStatus, "staff_status"), default=StaffStatus.ACTIVE
     )
@@ -134,7 +136,8 @@ class WorkEntry(Base):
     """One record of a day's work: evidence for the assessment once a supervisor confirms it."""
 
     __tablename__ = "work_entries"
-    __table_args__ = (Index(None, "staff_id", "work_date"),)
+    # Undecided entries are found by status (approval requests, /pending, escalation).
+    __table_args__ = (Index(None, "staff_id", "work_date"), Index(None, "status"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
@@ -149,6 +152,10 @@ class WorkEntry(Base):
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     decided_at: Mapped[datetime | None]
     decision_reason: Mapped[str | None] = mapped_column(Text)
+    # How it was decided: supervisor, delegate, higher (an escalation), hr, or auto.
+    decision_via: Mapped[str | None] = mapped_column(String(20))
+    # When it went to the supervisor's own supervisor for being left undecided.
+    escalated_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)
@@ -367,6 +374,37 @@ class LeaveDay(Base):
     kind: Mapped[str] = mapped_column(String(20), default="leave")
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApprovalRequest(Base):
+    """A version of an entry put before someone who may decide it, sent once.
+
+    ``reason`` is ``submitted`` (to the supervisor, or their delegate) or
+    ``escalated`` (to the supervisor's own supervisor, or HR at the top).
+    """
+
+    __tablename__ = "approval_requests"
+    __table_args__ = (UniqueConstraint("entry_id", "entry_version", "approver_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("work_entries.id"), index=True)
+    entry_version: Mapped[int] = mapped_column(Integer)
+    approver_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    reason: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Delegation(Base):
+    """A supervisor's entries decided by someone else until a date (leave, a business trip)."""
+
+    __tablename__ = "delegations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    supervisor_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    delegate_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    until: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None]
 
 
 class JobClaim(Base):

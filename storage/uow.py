@@ -10,6 +10,7 @@ from typing import Self
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.repositories import (
+    ApprovalRepository,
     AuditLog,
     ConversationRepository,
     DepartmentRepository,
@@ -69,6 +70,7 @@ class UnitOfWork:
     leave: LeaveRepository
     claims: JobClaims
     conversations: ConversationRepository
+    approvals: ApprovalRepository
 
     def __init__(
         self, sessions: async_sessionmaker[AsyncSession], claim: PendingClaim | None = None
@@ -92,6 +94,7 @@ class UnitOfWork:
         self.leave = LeaveRepository(self.session)
         self.claims = JobClaims(self.session)
         self.conversations = ConversationRepository(self.session)
+        self.approvals = ApprovalRepository(self.session)
         return self
 
     async def __aexit__(

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from storage.models import AuditEvent
 from storage.repositories.base import Repository
@@ -34,6 +35,26 @@ class AuditLog(Repository):
                 details=details or {},
             )
         )
+
+    async def record_many(self, events: Sequence[Mapping[str, Any]]) -> None:
+        """Append many events at once (bulk decisions), in the caller's transaction.
+
+        Each needs ``at``, ``action`` and ``subject_type``; ``actor_staff_id``,
+        ``actor_telegram_id``, ``subject_id`` and ``details`` may be left out.
+        """
+        if not events:
+            return
+        rows = [
+            {
+                "actor_staff_id": None,
+                "actor_telegram_id": None,
+                "subject_id": None,
+                "details": {},
+                **event,
+            }
+            for event in events
+        ]
+        await self.session.execute(insert(AuditEvent), rows)
 
     async def events(self, subject_type: str | None = None) -> list[AuditEvent]:
         """Events in the order they happened, optionally for one kind of subject."""

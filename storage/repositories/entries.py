@@ -322,6 +322,19 @@ class WorkEntryRepository(Repository):
         )
         return [(entry, int(count or 0)) for entry, count in rows]
 
+    async def summaries(self, entry_ids: Sequence[int]) -> dict[int, tuple[date, str]]:
+        """Work date and text of each entry, by id."""
+        found: dict[int, tuple[date, str]] = {}
+        for start in range(0, len(entry_ids), 500):
+            chunk = list(entry_ids[start : start + 500])
+            rows = await self.session.execute(
+                select(WorkEntry.id, WorkEntry.work_date, WorkEntry.text).where(
+                    WorkEntry.id.in_(chunk)
+                )
+            )
+            found.update({int(entry_id): (day, text) for entry_id, day, text in rows})
+        return found
+
     async def post_type_of(self, staff_id: int) -> str | None:
         """The post type of a person's post (which picks their indicators), if they have one."""
         return await self.session.scalar(

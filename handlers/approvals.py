@@ -1,0 +1,818 @@
+"""Supervisors decide entries in chat: requests with buttons, reasons, /pending, digests.
+
+Adapters only: ``assessment.approvals`` decides who may decide what, on every press.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from babel.dates import format_datetime, format_skeleton
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.error import BadRequest
+from telegram.ext import ApplicationHandlerStop
+
+from assessment import approvals
+from assessment.approvals import (
+    ActiveDelegation,
+    AlreadyDecided,
+    ApprovalError,
+    AuthorNotice,
+    Contact,
+    Decided,
+    Decision,
+    PendingRow,
+    RequestTarget,
+)
+from assessment.calendar import WorkCalendar
+from assessment.outbox import ROUTINE, URGENT, Outgoing, enqueue
+from assessment.people import StaffMember
+from handlers.callbacks import ApproveShown, Decide, DigestTime, PendingPage
+from handlers.context import BotData, WorkledgerContext
+from handlers.entry_cards import shortened, today
+from handlers.reminders import clock
+from locales import N_, Translator, resolve_locale, translator
+from storage.enums import EntryStatus
+from storage.repositories.approvals import EntryAuthority
+from storage.uow import UnitOfWork
+
+PER_PAGE = 5
+# In a digest, the entries listed; the rest are counted and left to /pending.
+DIGEST_LINES = 30
+TEXT_IN_LIST = 120
+CONVERSATION = "decision"
+
+DECIDED_LINES = {
+    EntryStatus.APPROVED: N_("✅ Approved by {name}, {when}"),
+    EntryStatus.RETURNED: N_("↩️ Returned by {name}, {when}: {reason}"),
+    EntryStatus.REJECTED: N_("❌ Rejected by {name}, {when}: {reason}"),
+}
+
+
+def _language(contact: Contact, default: str) -> Translator:
+    return translator(resolve_locale(contact.language, contact.telegram_language, default))
+
+
+def _day(language: Translator, day: date) -> str:
+    return str(format_skeleton("MMMEd", day, locale=language.babel))
+
+
+def _when(language: Translator, moment: datetime, zone: Any) -> str:
+    return str(format_datetime(moment, format="short", tzinfo=zone, locale=language.babel))
+
+
+def decision_buttons(language: Translator, entry_id: int, version: int) -> list[list[Any]]:
+    """``Approve`` / ``Return`` / ``Reject`` for one version of an entry, as Bot API JSON."""
+    _ = language.gettext
+    return [
+        [
+            {"text": _("Approve"), "callback_data": Decide(entry_id, version, "a").pack()},
+            {"text": _("Return"), "callback_data": Decide(entry_id, version, "r").pack()},
+            {"text": _("Reject"), "callback_data": Decide(entry_id, version, "j").pack()},
+        ]
+    ]
+
+
+def request_text(language: Translator, name: str, employee_no: str, day: date, text: str) -> str:
+    """What an approver reads about one entry."""
+    _ = language.gettext
+    return "\n".join(
+        [
+            _("Entry to approve: {name} ({employee_no}), {day}").format(
+                name=name, employee_no=employee_no, day=_day(language, day)
+            ),
+            shortened(text, 3000),
+        ]
+    )
+
+
+def render_request(default: str, target: RequestTarget) -> Outgoing | None:
+    """An approval request for the outbox, in the approver's language."""
+    if target.approver_chat is None:
+        return None  # not joined yet: it waits in their /pending
+    language = translator(
+        resolve_locale(target.approver_language, target.approver_telegram_language, default)
+    )
+    return Outgoing(
+        chat_id=target.approver_chat,
+        kind="approval_request",
+        text=request_text(
+            language, target.author_name, target.employee_no, target.work_date, target.text
+        ),
+        markup={"inline_keyboard": decision_buttons(language, target.entry_id, target.version)},
+        staff_id=target.approver_id,
+        dedup_key=f"approval-request/{target.entry_id}/{target.version}/{target.approver_id}",
+        priority=ROUTINE,
+    )
+
+
+def render_notice(default: str, notice: AuthorNotice) -> Outgoing | None:
+    """The author's news of a decision, in their language."""
+    author = notice.author
+    if author.chat_id is None:
+        return None
+    language = _language(author, default)
+    _ = language.gettext
+    days = ", ".join(_day(language, day) for _id, day, _text in notice.entries[:10])
+    count = len(notice.entries)
+    if notice.decision is Decision.APPROVE:
+        text = language.ngettext(
+            "{name} approved your entry of {days}.",
+            "{name} approved {count} of your entries: {days}.",
+            count,
+        ).format(name=notice.decided_by, count=count, days=days)
+    elif notice.decision is Decision.RETURN:
+        text = _(
+            "{name} returned your entry of {days} for changes: {reason}\n"
+            "Open it with /today or /month, edit it, and it goes back for approval."
+        ).format(name=notice.decided_by, days=days, reason=notice.reason)
+    else:
+        text = _("{name} rejected your entry of {days}: {reason}").format(
+            name=notice.decided_by, days=days, reason=notice.reason
+        )
+    first = notice.entries[0][0]
+    return Outgoing(
+        chat_id=author.chat_id,
+        kind="approval_decision",
+        text=text,
+        staff_id=author.staff_id,
+        dedup_key=f"approval-decision/{notice.decision.value}/{first}/{count}/{notice.decided_by}",
+        priority=URGENT,
+    )
+
+
+def render_delegation(
+    default: str, zone: Any, delegation: ActiveDelegation, to: Contact
+) -> Outgoing | None:
+    """The news of a delegation, for the delegate or a member of the team."""
+    if to.chat_id is None:
+        return None
+    language = _language(to, default)
+    _ = language.gettext
+    until = _day(language, delegation.until)
+    if to.staff_id == delegation.delegate_id:
+        text = _(
+            "{supervisor} asked you to decide their team's entries until {until}. "
+            "Requests will come here; /pending lists them."
+        ).format(supervisor=delegation.supervisor_name, until=until)
+    else:
+        text = _("Until {until}, your entries are decided by {delegate} for {supervisor}.").format(
+            until=until, delegate=delegation.delegate_name, supervisor=delegation.supervisor_name
+        )
+    return Outgoing(
+        chat_id=to.chat_id,
+        kind="delegation",
+        text=text,
+        staff_id=to.staff_id,
+        dedup_key=f"delegation/{delegation.supervisor_id}/{delegation.until}/{to.staff_id}",
+    )
+
+
+def render_escalation(
+    default: str,
+    entries: Sequence[EntryAuthority],
+    higher: Contact | None,
+    supervisor: Contact | None,
+    hr: Sequence[Contact],
+) -> Iterable[Outgoing]:
+    """Escalated entries: a request each to the supervisor's supervisor (or word to HR),
+    and word to the supervisor."""
+    count = len(entries)
+    names = ", ".join(sorted({entry.author_name for entry in entries}))
+    if higher is not None and higher.chat_id is not None:
+        language = _language(higher, default)
+        _ = language.gettext
+        for entry in entries:
+            yield Outgoing(
+                chat_id=higher.chat_id,
+                kind="approval_escalated",
+                text=_(
+                    "Undecided for too long by {supervisor}, so it comes to you:\n{name}: "
+                    "entry #{entry_id}"
+                ).format(
+                    supervisor=supervisor.name if supervisor else "?",
+                    name=entry.author_name,
+                    entry_id=entry.entry_id,
+                ),
+                markup={
+                    "inline_keyboard": decision_buttons(language, entry.entry_id, entry.version)
+                },
+                staff_id=higher.staff_id,
+                dedup_key=f"approval-escalated/{entry.entry_id}/{entry.version}",
+            )
+    if higher is None:
+        for person in hr:
+            if person.chat_id is None:
+                continue
+            language = _language(person, default)
+            yield Outgoing(
+                chat_id=person.chat_id,
+                kind="approval_escalated",
+                text=language.ngettext(
+                    "{count} entry ({names}) was left undecided too long; see /pending.",
+                    "{count} entries ({names}) were left undecided too long; see /pending.",
+                    count,
+                ).format(count=count, names=names),
+                staff_id=person.staff_id,
+                dedup_key=f"approval-escalated-hr/{entries[0].entry_id}/{person.staff_id}",
+            )
+    if supervisor is not None and supervisor.chat_id is not None:
+        language = _language(supervisor, default)
+        target = higher.name if higher is not None else language.gettext("HR")
+        yield Outgoing(
+            chat_id=supervisor.chat_id,
+            kind="approval_escalated",
+            text=language.ngettext(
+                "{count} entry of your team ({names}) waited too long and went to {target}.",
+                "{count} entries of your team ({names}) waited too long and went to {target}.",
+                count,
+            ).format(count=count, names=names, target=target),
+            staff_id=supervisor.staff_id,
+            dedup_key=f"approval-escalated-told/{entries[0].entry_id}/{supervisor.staff_id}",
+        )
+
+
+# --------------------------------------------------------------------------- presses
+
+
+def _already_text(context: WorkledgerContext, found: AlreadyDecided) -> str:
+    _ = context._
+    when = (
+        _when(context.translator, found.at, context.settings.zone) if found.at is not None else "?"
+    )
+    by = found.by or _("the system")
+    if found.status is EntryStatus.APPROVED:
+        return _("Already approved by {name} at {when}.").format(name=by, when=when)
+    if found.status is EntryStatus.RETURNED:
+        return _("Already returned by {name} at {when}.").format(name=by, when=when)
+    return _("Already rejected by {name} at {when}.").format(name=by, when=when)
+
+
+def error_text(context: WorkledgerContext, error: ApprovalError) -> str:
+    """Why a decision was not made, in the caller's language."""
+    _ = context._
+    texts = {
+        ApprovalError.UNKNOWN_ENTRY: _("This entry does not exist."),
+        ApprovalError.DELETED: _("Its author deleted this entry."),
+        ApprovalError.EDITED: _(
+            "Its author changed this entry since; look at the new version in /pending."
+        ),
+        ApprovalError.NOT_ALLOWED: _("Sorry, you may not decide this entry."),
+        ApprovalError.OWN_ENTRY: _("You cannot decide your own entry."),
+        ApprovalError.REASON_NEEDED: _("Please send the reason as a text message."),
+        ApprovalError.REASON_TOO_LONG: _(
+            "That reason is too long: at most {limit} characters."
+        ).format(limit=approvals.MAX_REASON),
+        ApprovalError.BAD_DATE: _(
+            "Give a date from today to a year ahead, like {example}."
+        ).format(example=date.today().replace(day=28).isoformat()),
+        ApprovalError.UNKNOWN_PERSON: _("Nobody on staff has that employee number."),
+        ApprovalError.SELF_DELEGATE: _("Choose someone other than yourself."),
+    }
+    return texts[error]
+
+
+def decided_line(context: WorkledgerContext, decided: Decided) -> str:
+    """What replaces the buttons once an entry is decided."""
+    return context._(DECIDED_LINES[decided.decision.status]).format(
+        name=decided.decided_by,
+        when=_when(context.translator, decided.at, context.settings.zone),
+        reason=decided.reason or "",
+    )
+
+
+async def _show_decided(message: Message | None, context: WorkledgerContext, line: str) -> None:
+    # The request keeps its text, loses its buttons, and says who decided what and when.
+    if message is None or not message.text:
+        return
+    # deleted, too old to edit, or unchanged: the decision stands anyway
+    with contextlib.suppress(BadRequest):
+        await message.edit_text(f"{message.text}\n\n{line}", reply_markup=None)
+
+
+def _render(context: WorkledgerContext) -> Callable[[AuthorNotice], Outgoing | None]:
+    return functools.partial(render_notice, context.settings.language)
+
+
+async def press(update: Update, context: WorkledgerContext) -> None:
+    """Approve at once; for Return and Reject, ask for the reason first."""
+    query = update.callback_query
+    member = context.member
+    assert query is not None and member is not None
+    action = Decide.from_press(query.data)
+    decision = Decision(Decide.DECISIONS[action.decision])
+    if decision is Decision.APPROVE:
+        async with context.uow() as uow:
+            result = await approvals.decide(
+                uow,
+                member,
+                action.entry_id,
+                action.version,
+                decision,
+                today=today(context),
+                render=_render(context),
+            )
+        await _answer_result(update, context, result, query.message)
+        return
+    async with context.uow() as uow:
+        found = await approvals.check(
+            uow, member, action.entry_id, action.version, decision, today=today(context)
+        )
+        if isinstance(found, EntryAuthority):
+            message = query.message
+            await uow.conversations.save(
+                member.id,
+                CONVERSATION,
+                decision.value,
+                {
+                    "entry_id": action.entry_id,
+                    "version": action.version,
+                    "chat_id": message.chat.id if message else None,
+                    "message_id": message.message_id if message else None,
+                },
+                at=datetime.now(UTC),
+            )
+            await uow.commit()
+    if not isinstance(found, EntryAuthority):
+        await _answer_result(update, context, found, query.message)
+        return
+    await query.answer()
+    _ = context._
+    question = (
+        _("Why return this entry of {name}? Send the reason (or /cancel).")
+        if decision is Decision.RETURN
+        else _("Why reject this entry of {name}? Send the reason (or /cancel).")
+    )
+    await context.bot.send_message(query.from_user.id, question.format(name=found.author_name))
+
+
+async def _answer_result(
+    update: Update,
+    context: WorkledgerContext,
+    result: Decided | ApprovalError | AlreadyDecided,
+    message: Any,
+) -> None:
+    query = update.callback_query
+    assert query is not None
+    if isinstance(result, Decided):
+        await query.answer(decided_line(context, result))
+        await _show_decided(message, context, decided_line(context, result))
+    elif isinstance(result, AlreadyDecided):
+        await query.answer(_already_text(context, result), show_alert=True)
+        await _show_decided(message, context, _already_text(context, result))
+    else:
+        await query.answer(error_text(context, result), show_alert=True)
+
+
+async def capture(update: Update, context: WorkledgerContext) -> None:
+    """Take the next message of a supervisor who pressed Return or Reject as the reason."""
+    message = update.effective_message
+    member = context.member
+    if message is None or member is None or context.conversation != CONVERSATION:
+        return
+    async with context.uow() as uow:
+        stored = await uow.conversations.get(member.id)
+        if stored is None or stored.kind != CONVERSATION:
+            return
+        data = stored.data
+        decision = Decision(stored.step)
+        result = await approvals.decide(
+            uow,
+            member,
+            int(data["entry_id"]),
+            int(data["version"]),
+            decision,
+            reason=message.text,
+            today=today(context),
+            render=_render(context),
+        )
+        if result is not ApprovalError.REASON_NEEDED and result is not (
+            ApprovalError.REASON_TOO_LONG
+        ):
+            await uow.conversations.drop(member.id)
+            await uow.commit()
+    if isinstance(result, Decided):
+        line = decided_line(context, result)
+        await message.reply_text(line)
+        if data.get("chat_id") and data.get("message_id"):
+            with contextlib.suppress(BadRequest):
+                await context.bot.edit_message_reply_markup(
+                    data["chat_id"], data["message_id"], reply_markup=None
+                )
+    elif isinstance(result, AlreadyDecided):
+        await message.reply_text(_already_text(context, result))
+    else:
+        await message.reply_text(error_text(context, result))
+    raise ApplicationHandlerStop
+
+
+async def cancel(update: Update, context: WorkledgerContext) -> None:
+    """/cancel while a reason is asked: nothing is decided."""
+    message = update.effective_message
+    member = context.member
+    if message is None or member is None or context.conversation != CONVERSATION:
+        return
+    async with context.uow() as uow:
+        await uow.conversations.drop(member.id)
+        await uow.commit()
+    await message.reply_text(context._("Cancelled; the entry is still waiting for a decision."))
+    raise ApplicationHandlerStop
+
+
+# --------------------------------------------------------------------------- lists
+
+
+def _list_lines(context: WorkledgerContext, rows: Sequence[PendingRow], start: int) -> list[str]:
+    lines = []
+    for number, row in enumerate(rows, start=start):
+        day = str(format_skeleton("MMMEd", row.work_date, locale=context.translator.babel))
+        lines.append(
+            f"{number}. {row.author_name} ({row.employee_no}), {day}: "
+            f"{shortened(row.text, TEXT_IN_LIST)}"
+        )
+    return lines
+
+
+def _stamp(moment: datetime) -> int:
+    return int(moment.timestamp()) + 1
+
+
+async def _pending_page(context: WorkledgerContext, page: int) -> tuple[str, Any]:
+    member = context.member
+    assert member is not None
+    async with context.uow() as uow:
+        rows, total = await approvals.pending(
+            uow, member, today=today(context), page=page, per_page=PER_PAGE
+        )
+    _ = context._
+    if not rows:
+        if total and page:
+            return await _pending_page(context, 0)
+        return _("Nothing is waiting for your decision."), None
+    pages = (total + PER_PAGE - 1) // PER_PAGE
+    start = page * PER_PAGE + 1
+    text = "\n".join(
+        [
+            context.ngettext(
+                "{count} entry waits for your decision (page {page} of {pages}):",
+                "{count} entries wait for your decision (page {page} of {pages}):",
+                total,
+            ).format(count=total, page=page + 1, pages=pages),
+            "",
+            *_list_lines(context, rows, start),
+        ]
+    )
+    buttons: list[list[InlineKeyboardButton]] = []
+    for number, row in enumerate(rows, start=start):
+        buttons.append(
+            [
+                InlineKeyboardButton(
+                    f"{number} {label}",
+                    callback_data=Decide(row.entry_id, row.version, code).pack(),
+                )
+                for label, code in ((_("Approve"), "a"), (_("Return"), "r"), (_("Reject"), "j"))
+            ]
+        )
+    shown_at = _stamp(max(row.updated_at for row in rows))
+    buttons.append(
+        [
+            InlineKeyboardButton(
+                _("Approve all {count} on this page").format(count=len(rows)),
+                callback_data=ApproveShown(
+                    min(r.entry_id for r in rows), max(r.entry_id for r in rows), shown_at, 0
+                ).pack(),
+            )
+        ]
+    )
+    paging = []
+    if page > 0:
+        paging.append(InlineKeyboardButton("«", callback_data=PendingPage(page - 1).pack()))
+    if page + 1 < pages:
+        paging.append(InlineKeyboardButton("»", callback_data=PendingPage(page + 1).pack()))
+    if paging:
+        buttons.append(paging)
+    return text, InlineKeyboardMarkup(buttons)
+
+
+async def show_pending(update: Update, context: WorkledgerContext) -> None:
+    """/pending: what waits for my decision, a page at a time."""
+    message = update.effective_message
+    assert message is not None
+    text, markup = await _pending_page(context, 0)
+    await message.reply_text(text, reply_markup=markup)
+
+
+async def turn_page(update: Update, context: WorkledgerContext) -> None:
+    """« and » under /pending."""
+    query = update.callback_query
+    assert query is not None
+    action = PendingPage.from_press(query.data)
+    text, markup = await _pending_page(context, action.page)
+    await query.answer()
+    # unchanged
+    with contextlib.suppress(BadRequest):
+        await query.edit_message_text(text, reply_markup=markup)
+
+
+async def approve_shown(update: Update, context: WorkledgerContext) -> None:
+    """``Approve all``: approve what the list showed, still waiting and mine to decide."""
+    query = update.callback_query
+    member = context.member
+    assert query is not None and member is not None
+    action = ApproveShown.from_press(query.data)
+    async with context.uow() as uow:
+        shown = await approvals.seen(
+            uow,
+            member,
+            today=today(context),
+            first_id=action.first_id,
+            last_id=action.last_id,
+            seen_at=datetime.fromtimestamp(action.shown_at, UTC),
+            author_id=action.author_id or None,
+        )
+        result = await approvals.decide_seen(uow, member, shown, render=_render(context))
+    _ = context._
+    if result.approved == 0:
+        await query.answer(_("Nothing left to approve here."), show_alert=True)
+    else:
+        await query.answer(
+            context.ngettext(
+                "{count} entry approved.", "{count} entries approved.", result.approved
+            ).format(count=result.approved)
+        )
+    if action.author_id == 0 and query.message is not None:
+        text, markup = await _pending_page(context, 0)
+        with contextlib.suppress(BadRequest):
+            await query.edit_message_text(text, reply_markup=markup)
+
+
+# --------------------------------------------------------------------------- settings
+
+
+def _settings_text(context: WorkledgerContext, at: str | None) -> tuple[str, InlineKeyboardMarkup]:
+    _ = context._
+    current = (
+        _("Approval requests reach you one by one, as entries come in.")
+        if at is None
+        else _("Approval requests reach you in one digest a day, at {time}.").format(time=at)
+    )
+    rows = [
+        [InlineKeyboardButton(_("One by one"), callback_data=DigestTime("now").pack())],
+        [
+            InlineKeyboardButton(
+                _("Daily digest at {time}").format(time=f"{value[:2]}:{value[2:]}"),
+                callback_data=DigestTime(value).pack(),
+            )
+            for value in DigestTime.CHOICES
+            if value != "now"
+        ],
+    ]
+    return current, InlineKeyboardMarkup(rows)
+
+
+async def show_settings(update: Update, context: WorkledgerContext) -> None:
+    """/settings: approval requests one by one, or a daily digest."""
+    message = update.effective_message
+    member = context.member
+    assert message is not None and member is not None
+    async with context.uow() as uow:
+        at = await uow.approvals.digest_at(member.id)
+    text, markup = _settings_text(context, at)
+    await message.reply_text(text, reply_markup=markup)
+
+
+async def choose_digest(update: Update, context: WorkledgerContext) -> None:
+    """A /settings button."""
+    query = update.callback_query
+    member = context.member
+    assert query is not None and member is not None
+    value = DigestTime.from_press(query.data).value
+    at = None if value == "now" else f"{value[:2]}:{value[2:]}"
+    async with context.uow() as uow:
+        await uow.approvals.set_digest(member.id, at)
+        await uow.audit.record(
+            "approvals.digest_set", "staff", member.id, actor_staff_id=member.id,
+            details={"at": at},
+        )  # fmt: skip
+        await uow.commit()
+    text, markup = _settings_text(context, at)
+    await query.answer(context._("Saved."))
+    with contextlib.suppress(BadRequest):
+        await query.edit_message_text(text, reply_markup=markup)
+
+
+# --------------------------------------------------------------------------- delegation
+
+
+async def delegate_command(update: Update, context: WorkledgerContext) -> None:
+    """/delegate EMPLOYEE_NO YYYY-MM-DD, /delegate off, or /delegate to see it."""
+    message = update.effective_message
+    member = context.member
+    assert message is not None and member is not None
+    arguments = context.args or []
+    _ = context._
+    day = today(context)
+    if not arguments:
+        async with context.uow() as uow:
+            current = await uow.approvals.delegation_of(member.id, day)
+        if current is None:
+            await message.reply_text(
+                _(
+                    "Nobody decides your team's entries for you. To ask someone until a date: "
+                    "/delegate EMPLOYEE_NO {example}; to stop: /delegate off"
+                ).format(example=day.isoformat())
+            )
+        else:
+            await message.reply_text(_delegation_line(context, current))
+        return
+    if arguments[0].lower() == "off":
+        async with context.uow() as uow:
+            ended = await approvals.end_delegation(uow, member, now=datetime.now(UTC))
+        await message.reply_text(
+            _("Delegation ended; your team's entries come to you again.")
+            if ended
+            else _("There was no delegation to end.")
+        )
+        return
+    until = _parse_day(arguments[1] if len(arguments) > 1 else "")
+    if until is None:
+        await message.reply_text(error_text(context, ApprovalError.BAD_DATE))
+        return
+    async with context.uow() as uow:
+        result = await approvals.delegate(
+            uow,
+            member,
+            arguments[0].upper(),
+            until,
+            today=day,
+            render=functools.partial(
+                render_delegation, context.settings.language, context.settings.zone
+            ),
+        )
+    if isinstance(result, ApprovalError):
+        await message.reply_text(error_text(context, result))
+        return
+    await message.reply_text(_delegation_line(context, result))
+
+
+def _parse_day(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def _delegation_line(context: WorkledgerContext, delegation: ActiveDelegation) -> str:
+    return context._("{name} ({employee_no}) decides your team's entries until {until}.").format(
+        name=delegation.delegate_name,
+        employee_no=delegation.delegate_employee_no,
+        until=_day(context.translator, delegation.until),
+    )
+
+
+# --------------------------------------------------------------------------- jobs
+
+
+async def send_requests(data: BotData, now: datetime) -> int:
+    """Put new entries before their approvers (at once, for those not on a digest)."""
+    day = now.astimezone(data.settings.zone).date()
+    total = 0
+    while True:
+        async with data.database.uow() as uow:
+            sent = await approvals.queue_requests(
+                uow,
+                today=day,
+                render=functools.partial(render_request, data.settings.language),
+                now=now,
+            )
+        total += sent
+        if sent < approvals.REQUEST_BATCH:
+            return total
+
+
+async def requests_tick(context: WorkledgerContext) -> None:
+    """Job (every few seconds): new approval requests."""
+    await send_requests(context.bot_data, clock())
+
+
+async def send_escalations(data: BotData, now: datetime) -> int:
+    """Escalate entries left undecided too long, and auto-approve if the policy says so."""
+    calendar = WorkCalendar(data.policy)
+    default = data.settings.language
+    async with data.database.uow() as uow:
+        escalated = await approvals.escalate(
+            uow,
+            data.policy,
+            calendar,
+            data.settings.zone,
+            render=functools.partial(render_escalation, default),
+            now=now,
+        )
+    async with data.database.uow() as uow:
+        await approvals.auto_approve(
+            uow,
+            data.policy,
+            calendar,
+            data.settings.zone,
+            render=functools.partial(render_notice, default),
+            now=now,
+        )
+    return escalated
+
+
+async def escalation_tick(context: WorkledgerContext) -> None:
+    """Job (every quarter hour): escalation and auto-approval."""
+    await send_escalations(context.bot_data, clock())
+
+
+async def send_digests(data: BotData, now: datetime) -> int:
+    """Each digest-minded approver's daily digest, once, after their chosen time."""
+    zone = data.settings.zone
+    local = now.astimezone(zone)
+    sent = 0
+    async with data.database.uow() as uow:
+        people = await uow.approvals.digest_people()
+    for staff_id, at in people:
+        hour, minute = (int(part) for part in at.split(":"))
+        if local.time() < time(hour, minute):
+            continue
+        async with data.database.uow() as uow:
+            if not await uow.claims.claim(f"approval-digest/{local.date()}/staff/{staff_id}", now):
+                continue
+            message = await _digest(uow, data, staff_id, local.date(), now)
+            if message is not None:
+                await enqueue(uow, [message], now=now)
+                sent += 1
+            await uow.commit()
+    return sent
+
+
+async def _digest(
+    uow: UnitOfWork, data: BotData, staff_id: int, day: date, now: datetime
+) -> Outgoing | None:
+    staff = await uow.staff.get(staff_id)
+    if staff is None or staff.telegram_user_id is None:
+        return None
+    member = StaffMember.of(staff)
+    rows, total = await approvals.pending(uow, member, today=day, page=0, per_page=DIGEST_LINES)
+    if not rows:
+        return None
+    language = translator(
+        resolve_locale(member.language, member.telegram_language, data.settings.language)
+    )
+    _ = language.gettext
+    by_author: dict[int, list[PendingRow]] = {}
+    for row in rows:
+        by_author.setdefault(row.author_id, []).append(row)
+    lines = [
+        language.ngettext(
+            "Your approval digest: {count} entry waits.",
+            "Your approval digest: {count} entries wait.",
+            total,
+        ).format(count=total)
+    ]
+    shown_at = _stamp(max(row.updated_at for row in rows))
+    first, last = min(r.entry_id for r in rows), max(r.entry_id for r in rows)
+    keyboard: list[list[dict[str, str]]] = []
+    for author_rows in by_author.values():
+        head = author_rows[0]
+        lines.append("")
+        lines.append(f"{head.author_name} ({head.employee_no})")
+        for row in author_rows:
+            lines.append(f"• {_day(language, row.work_date)}: {shortened(row.text, TEXT_IN_LIST)}")
+        keyboard.append(
+            [
+                {
+                    "text": _("Approve all of {name}").format(name=head.author_name),
+                    "callback_data": ApproveShown(first, last, shown_at, head.author_id).pack(),
+                }
+            ]
+        )
+    if total > len(rows):
+        lines.append("")
+        lines.append(_("…and {count} more in /pending.").format(count=total - len(rows)))
+    keyboard.append(
+        [
+            {
+                "text": _("Approve all"),
+                "callback_data": ApproveShown(first, last, shown_at, 0).pack(),
+            }
+        ]
+    )
+    return Outgoing(
+        chat_id=member.telegram_user_id or 0,
+        kind="approval_digest",
+        text="\n".join(lines),
+        markup={"inline_keyboard": keyboard},
+        staff_id=member.id,
+        dedup_key=f"approval-digest/{day}/{member.id}",
+    )
+
+
+async def digest_tick(context: WorkledgerContext) -> None:
+    """Job (every minute): approval digests that are due."""
+    await send_digests(context.bot_data, clock())
