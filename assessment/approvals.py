@@ -25,6 +25,7 @@ from storage.repositories.approvals import (
     ActiveDelegation,
     Contact,
     EntryAuthority,
+    Overdue,
     PendingRow,
     RequestTarget,
 )
@@ -138,47 +139,53 @@ class BulkDecided:
 Render = Callable[[AuthorNotice], Outgoing | None]
 
 
-def authority_of(actor: StaffMember, entry: EntryAuthority, *, delegated: bool) -> str | None:
+def authority_of(actor: StaffMember, entry: EntryAuthority) -> str | ApprovalError:
     """How ``actor`` may decide ``entry`` (``supervisor``, ``delegate``, ``higher``, ``hr``)."""
-    if actor.id == entry.author_id or not actor.is_active:
-        return None
+    if actor.id == entry.author_id:
+        return ApprovalError.OWN_ENTRY
+    if not actor.is_active:
+        return ApprovalError.NOT_ALLOWED
     if entry.supervisor_id == actor.id:
         return "supervisor"
-    if delegated:
+    if entry.delegated:
         return "delegate"
     if entry.escalated and entry.higher_id == actor.id:
         return "higher"
     if actor.has(Role.HR):
         return "hr"
-    return None
-
-
-async def _authority(
-    uow: UnitOfWork, actor: StaffMember, entry: EntryAuthority, today: date
-) -> str | ApprovalError:
-    if actor.id == entry.author_id:
-        return ApprovalError.OWN_ENTRY
-    delegated = entry.supervisor_id is not None and await uow.approvals.delegates_to(
-        entry.supervisor_id, actor.id, today
-    )
-    how = authority_of(actor, entry, delegated=delegated)
-    return ApprovalError.NOT_ALLOWED if how is None else how
+    return ApprovalError.NOT_ALLOWED
 
 
 async def _refused(
-    uow: UnitOfWork, actor: StaffMember, entry_id: int, decision: Decision, why: ApprovalError
+    uow: UnitOfWork,
+    actor: StaffMember,
+    entry_id: int,
+    decision: Decision,
+    why: ApprovalError,
+    moment: datetime,
 ) -> ApprovalError:
     # Refused attempts are evidence too (a forged press, a colleague trying).
-    await uow.audit.record(
+    await uow.audit.append(
         "entry.decision_refused",
         SUBJECT,
         entry_id,
+        at=moment,
         actor_staff_id=actor.id,
         actor_telegram_id=actor.telegram_user_id,
         details={"decision": decision.value, "why": why.value},
     )
     await uow.commit()
     return why
+
+
+def _standing(entry: EntryAuthority, version: int) -> ApprovalError | AlreadyDecided | None:
+    if entry.status is EntryStatus.DELETED:
+        return ApprovalError.DELETED
+    if entry.status is not EntryStatus.SUBMITTED:
+        return AlreadyDecided(entry.status, entry.decided_by, entry.decided_at)
+    if entry.version != version:
+        return ApprovalError.EDITED
+    return None
 
 
 async def check(
@@ -189,25 +196,22 @@ async def check(
     decision: Decision,
     *,
     today: date,
-) -> EntryAuthority | ApprovalError | AlreadyDecided:
-    """Whether ``actor`` may make ``decision`` on this version of the entry now.
+    now: datetime | None = None,
+) -> tuple[EntryAuthority, str] | ApprovalError | AlreadyDecided:
+    """Whether ``actor`` may make ``decision`` on this version of the entry now, and how.
 
     Used before asking for a reason, so nobody is asked for one in vain; ``decide``
-    checks everything again.
+    checks everything again. A refusal is audited.
     """
-    entry = await uow.approvals.authority(entry_id)
+    moment = now or datetime.now(UTC)
+    entry = await uow.approvals.authority(entry_id, actor.id, today)
     if entry is None:
-        return await _refused(uow, actor, entry_id, decision, ApprovalError.UNKNOWN_ENTRY)
-    how = await _authority(uow, actor, entry, today)
+        return await _refused(uow, actor, entry_id, decision, ApprovalError.UNKNOWN_ENTRY, moment)
+    how = authority_of(actor, entry)
     if isinstance(how, ApprovalError):
-        return await _refused(uow, actor, entry_id, decision, how)
-    if entry.status is EntryStatus.DELETED:
-        return ApprovalError.DELETED
-    if entry.status is not EntryStatus.SUBMITTED:
-        return AlreadyDecided(entry.status, entry.decided_by, entry.decided_at)
-    if entry.version != version:
-        return ApprovalError.EDITED
-    return entry
+        return await _refused(uow, actor, entry_id, decision, how, moment)
+    standing = _standing(entry, version)
+    return (entry, how) if standing is None else standing
 
 
 async def decide(
@@ -224,8 +228,8 @@ async def decide(
 ) -> Decided | ApprovalError | AlreadyDecided:
     """Approve, return or reject the version of an entry that was shown to ``actor``.
 
-    Statements: the entry with its author's chain (one SELECT), the delegation if
-    needed, one conditional UPDATE, the audit event and the author's notice, COMMIT.
+    Statements: the entry with its author's chain and the delegation (one SELECT),
+    one conditional UPDATE, the audit event, the author's notice, COMMIT.
     """
     moment = now or datetime.now(UTC)
     cleaned: str | None = None
@@ -235,58 +239,44 @@ async def decide(
             return ApprovalError.REASON_NEEDED
         if len(cleaned) > MAX_REASON:
             return ApprovalError.REASON_TOO_LONG
-    found = await check(uow, actor, entry_id, version, decision, today=today)
-    if not isinstance(found, EntryAuthority):
+    found = await check(uow, actor, entry_id, version, decision, today=today, now=moment)
+    if not isinstance(found, tuple):
         return found
-    how = await _authority(uow, actor, found, today)
-    assert isinstance(how, str)  # checked just above
+    entry, how = found
     won = await uow.approvals.decide(
         entry_id,
         version,
-        {
-            "status": decision.status,
-            "decided_by_id": actor.id,
-            "decided_at": moment,
-            "decision_reason": cleaned,
-            "decision_via": how,
-            "updated_at": moment,
-        },
+        status=decision.status,
+        decider_id=actor.id,
+        moment=moment,
+        reason=cleaned,
+        via=how,
     )
     if not won:
         # Someone else was quicker (or the author changed it) between the two statements.
         await uow.rollback()
-        again = await uow.approvals.authority(entry_id)
+        again = await uow.approvals.authority(entry_id, actor.id, today)
         if again is None:
             return ApprovalError.UNKNOWN_ENTRY
-        if again.status is EntryStatus.SUBMITTED:
-            return ApprovalError.EDITED
-        if again.status is EntryStatus.DELETED:
-            return ApprovalError.DELETED
-        return AlreadyDecided(again.status, again.decided_by, again.decided_at)
-    entry = await uow.entries.get(entry_id)
-    assert entry is not None
-    await uow.audit.record(
+        return _standing(again, version) or ApprovalError.EDITED
+    await uow.audit.append(
         f"entry.{decision.status.value}",
         SUBJECT,
         entry_id,
+        at=moment,
         actor_staff_id=actor.id,
         actor_telegram_id=actor.telegram_user_id,
         details={"version": version, "via": how, "reason": cleaned},
     )
-    contacts = await uow.approvals.contacts([found.author_id])
     notice = render(
         AuthorNotice(
-            contacts[found.author_id],
-            decision,
-            actor.name,
-            ((entry_id, entry.work_date, entry.text),),
-            cleaned,
+            entry.author, decision, actor.name, ((entry_id, entry.work_date, entry.text),), cleaned
         )
     )
     if notice is not None:
-        await enqueue(uow, [notice], now=moment)
+        await uow.outbox.add_one(notice.row(moment))
     await uow.commit()
-    return Decided(entry_id, decision, actor.name, moment, cleaned, found.author_name)
+    return Decided(entry_id, decision, actor.name, moment, cleaned, entry.author_name)
 
 
 async def decide_seen(
@@ -420,7 +410,7 @@ async def escalate(
     zone: ZoneInfo,
     *,
     render: Callable[
-        [Sequence[EntryAuthority], Contact | None, Contact | None, Sequence[Contact]],
+        [Sequence[Overdue], Contact | None, Contact | None, Sequence[Contact]],
         Iterable[Outgoing],
     ],
     now: datetime | None = None,
@@ -438,7 +428,7 @@ async def escalate(
     cutoff = _start_of(days[0], zone)
     overdue = await uow.approvals.overdue(cutoff, limit=REQUEST_BATCH)
     marked = set(await uow.approvals.mark_escalated([e.entry_id for e in overdue], moment))
-    groups: dict[tuple[int | None, int | None], list[EntryAuthority]] = {}
+    groups: dict[tuple[int | None, int | None], list[Overdue]] = {}
     for entry in overdue:
         if entry.entry_id in marked:
             groups.setdefault((entry.higher_id, entry.supervisor_id), []).append(entry)

@@ -37,7 +37,7 @@ from handlers.entry_cards import shortened, today
 from handlers.reminders import clock
 from locales import N_, Translator, resolve_locale, translator
 from storage.enums import EntryStatus
-from storage.repositories.approvals import EntryAuthority
+from storage.repositories.approvals import Overdue
 from storage.uow import UnitOfWork
 
 PER_PAGE = 5
@@ -58,11 +58,25 @@ def _language(contact: Contact, default: str) -> Translator:
 
 
 def _day(language: Translator, day: date) -> str:
-    return str(format_skeleton("MMMEd", day, locale=language.babel))
+    return _day_in(language.locale, day)
+
+
+@functools.lru_cache(maxsize=4096)
+def _day_in(locale: str, day: date) -> str:
+    # Babel takes tens of microseconds a call; a press needs the same few days again and again.
+    return str(format_skeleton("MMMEd", day, locale=translator(locale).babel))
 
 
 def _when(language: Translator, moment: datetime, zone: Any) -> str:
-    return str(format_datetime(moment, format="short", tzinfo=zone, locale=language.babel))
+    minute = moment.replace(second=0, microsecond=0)
+    return _minute_in(language.locale, minute, zone)
+
+
+@functools.lru_cache(maxsize=4096)
+def _minute_in(locale: str, minute: datetime, zone: Any) -> str:
+    return str(
+        format_datetime(minute, format="short", tzinfo=zone, locale=translator(locale).babel)
+    )
 
 
 def decision_buttons(language: Translator, entry_id: int, version: int) -> list[list[Any]]:
@@ -120,10 +134,14 @@ def render_notice(default: str, notice: AuthorNotice) -> Outgoing | None:
     days = ", ".join(_day(language, day) for _id, day, _text in notice.entries[:10])
     count = len(notice.entries)
     if notice.decision is Decision.APPROVE:
-        text = language.ngettext(
-            "{name} approved your entry of {days}.",
-            "{name} approved {count} of your entries: {days}.",
-            count,
+        text = (
+            _("{name} approved your entry of {days}.")
+            if count == 1
+            else language.ngettext(
+                "{name} approved {count} of your entries: {days}.",
+                "{name} approved {count} of your entries: {days}.",
+                count,
+            )
         ).format(name=notice.decided_by, count=count, days=days)
     elif notice.decision is Decision.RETURN:
         text = _(
@@ -174,7 +192,7 @@ def render_delegation(
 
 def render_escalation(
     default: str,
-    entries: Sequence[EntryAuthority],
+    entries: Sequence[Overdue],
     higher: Contact | None,
     supervisor: Contact | None,
     hr: Sequence[Contact],
@@ -222,7 +240,8 @@ def render_escalation(
             )
     if supervisor is not None and supervisor.chat_id is not None:
         language = _language(supervisor, default)
-        target = higher.name if higher is not None else language.gettext("HR")
+        _ = language.gettext
+        target = higher.name if higher is not None else _("HR")
         yield Outgoing(
             chat_id=supervisor.chat_id,
             kind="approval_escalated",
@@ -322,7 +341,7 @@ async def press(update: Update, context: WorkledgerContext) -> None:
         found = await approvals.check(
             uow, member, action.entry_id, action.version, decision, today=today(context)
         )
-        if isinstance(found, EntryAuthority):
+        if isinstance(found, tuple):
             message = query.message
             await uow.conversations.save(
                 member.id,
@@ -337,7 +356,7 @@ async def press(update: Update, context: WorkledgerContext) -> None:
                 at=datetime.now(UTC),
             )
             await uow.commit()
-    if not isinstance(found, EntryAuthority):
+    if not isinstance(found, tuple):
         await _answer_result(update, context, found, query.message)
         return
     await query.answer()
@@ -347,7 +366,7 @@ async def press(update: Update, context: WorkledgerContext) -> None:
         if decision is Decision.RETURN
         else _("Why reject this entry of {name}? Send the reason (or /cancel).")
     )
-    await context.bot.send_message(query.from_user.id, question.format(name=found.author_name))
+    await context.bot.send_message(query.from_user.id, question.format(name=found[0].author_name))
 
 
 async def _answer_result(
@@ -359,11 +378,13 @@ async def _answer_result(
     query = update.callback_query
     assert query is not None
     if isinstance(result, Decided):
-        await query.answer(decided_line(context, result))
-        await _show_decided(message, context, decided_line(context, result))
+        line = decided_line(context, result)
+        await query.answer(line)
+        await _show_decided(message, context, line)
     elif isinstance(result, AlreadyDecided):
-        await query.answer(_already_text(context, result), show_alert=True)
-        await _show_decided(message, context, _already_text(context, result))
+        line = _already_text(context, result)
+        await query.answer(line, show_alert=True)
+        await _show_decided(message, context, line)
     else:
         await query.answer(error_text(context, result), show_alert=True)
 

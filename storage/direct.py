@@ -24,9 +24,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy.engine import CursorResult, Dialect
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import event
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError, ResourceClosedError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
@@ -110,10 +112,11 @@ class Connection:
         """Run ``direct`` in the session's transaction; its rows (none for a plain write)."""
         driver = await self._driver()
         if driver is None:
-            result = cast(
-                CursorResult[Any], await self.session.execute(direct.statement, dict(parameters))
-            )
-            return [tuple(row) for row in result] if result.returns_rows else []
+            result = await self.session.execute(direct.statement, dict(parameters))
+            try:
+                return [tuple(row) for row in result]
+            except ResourceClosedError:  # a statement that returns no rows
+                return []
         compiled = direct.compiled(self.dialect)
         values = {**compiled.fixed, **parameters} if compiled.fixed else parameters
         arguments = [
@@ -165,8 +168,24 @@ async def _postgresql_rows(
         raise DBAPIError.instance(sql, arguments, kind(str(error), error), dbapi.Error) from error
 
 
+_KEY = "workledger.direct"
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_connection(session: Session, transaction: SessionTransaction) -> None:
+    # The connection goes back to the pool with the transaction: never reuse it after.
+    if transaction.parent is None:
+        session.info.pop(_KEY, None)
+
+
 async def rows(
     session: AsyncSession, direct: Direct, parameters: Mapping[str, Any]
 ) -> list[tuple[Any, ...]]:
-    """Run one ``Direct`` statement in the session's transaction; its rows."""
-    return await Connection(session).rows(direct, parameters)
+    """Run one ``Direct`` statement in the session's transaction; its rows.
+
+    The driver connection is looked up once per transaction and kept in the session.
+    """
+    connection = session.info.get(_KEY)
+    if connection is None:
+        connection = session.info[_KEY] = Connection(session)
+    return await cast(Connection, connection).rows(direct, parameters)

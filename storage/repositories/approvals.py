@@ -8,11 +8,12 @@ from datetime import date, datetime
 from typing import Any, cast
 
 from sqlalchemy import (
+    Date,
     Table,
     and_,
+    bindparam,
     exists,
     func,
-    literal,
     or_,
     select,
     tuple_,
@@ -22,6 +23,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
 
+from storage import direct
+from storage.direct import Direct
 from storage.enums import EntryStatus, Role, StaffStatus
 from storage.models import ApprovalRequest, Delegation, Staff, WorkEntry
 from storage.repositories.base import Repository
@@ -45,18 +48,47 @@ class Contact:
 
 @dataclass(frozen=True, slots=True)
 class EntryAuthority:
-    """An entry with what decides who may decide it, read in one go."""
+    """An entry with everything that decides who may decide it, read in one statement."""
 
     entry_id: int
     version: int
     status: EntryStatus
+    work_date: date
+    text: str
+    decided_at: datetime | None
+    decided_by: str | None
     author_id: int
     author_name: str
+    author_chat: int | None
+    author_language: str | None
+    author_telegram_language: str | None
     supervisor_id: int | None
     higher_id: int | None  # the supervisor's own supervisor
     escalated: bool
-    decided_by: str | None
-    decided_at: datetime | None
+    delegated: bool  # the asker is the supervisor's delegate today
+
+    @property
+    def author(self) -> Contact:
+        """Where to tell the author."""
+        return Contact(
+            self.author_id,
+            self.author_name,
+            self.author_chat,
+            self.author_language,
+            self.author_telegram_language,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Overdue:
+    """An entry left undecided too long, and who is above its supervisor."""
+
+    entry_id: int
+    version: int
+    author_id: int
+    author_name: str
+    supervisor_id: int | None
+    higher_id: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +136,68 @@ class ActiveDelegation:
     until: date
 
 
+def _authority() -> Any:
+    author = aliased(Staff)
+    supervisor = aliased(Staff)
+    decider = aliased(Staff)
+    delegated = (
+        select(Delegation.id)
+        .where(
+            Delegation.supervisor_id == author.supervisor_id,
+            Delegation.delegate_id == bindparam("actor_id"),
+            Delegation.until >= bindparam("today", type_=Date()),
+            Delegation.ended_at.is_(None),
+        )
+        .exists()
+    )
+    return (
+        select(
+            WorkEntry.id,
+            WorkEntry.version,
+            WorkEntry.status,
+            WorkEntry.work_date,
+            WorkEntry.text,
+            WorkEntry.decided_at,
+            decider.name,
+            author.id,
+            author.name,
+            author.telegram_user_id,
+            author.language,
+            author.telegram_language,
+            author.supervisor_id,
+            supervisor.supervisor_id,
+            WorkEntry.escalated_at.is_not(None),
+            delegated,
+        )
+        .join(author, author.id == WorkEntry.staff_id)
+        .outerjoin(supervisor, supervisor.id == author.supervisor_id)
+        .outerjoin(decider, decider.id == WorkEntry.decided_by_id)
+        .where(WorkEntry.id == bindparam("entry_id"))
+    )
+
+
+# Built once: every press runs these.
+_AUTHORITY = Direct(_authority())
+_DECIDE = Direct(
+    update(_ENTRIES)
+    .where(
+        _ENTRIES.c.id == bindparam("entry_id"),
+        _ENTRIES.c.version == bindparam("shown_version"),
+        _ENTRIES.c.status == EntryStatus.SUBMITTED,
+    )
+    .values(
+        status=bindparam("new_status", type_=_ENTRIES.c.status.type),
+        decided_by_id=bindparam("decider_id", type_=_ENTRIES.c.decided_by_id.type),
+        decided_at=bindparam("moment", type_=_ENTRIES.c.decided_at.type),
+        decision_reason=bindparam("reason", type_=_ENTRIES.c.decision_reason.type),
+        decision_via=bindparam("via", type_=_ENTRIES.c.decision_via.type),
+        updated_at=bindparam("moment", type_=_ENTRIES.c.updated_at.type),
+        version=_ENTRIES.c.version + 1,
+    )
+    .returning(_ENTRIES.c.id)
+)
+
+
 def _contact(row: Any) -> Contact:
     return Contact(int(row[0]), str(row[1]), row[2], row[3], row[4])
 
@@ -111,59 +205,40 @@ def _contact(row: Any) -> Contact:
 class ApprovalRepository(Repository):
     """Approvals: authority, pending lists, conditional decisions, requests, delegations."""
 
-    async def authority(self, entry_id: int) -> EntryAuthority | None:
-        """The entry, its author, their supervisor and that supervisor's supervisor."""
-        author = aliased(Staff)
-        supervisor = aliased(Staff)
-        decider = aliased(Staff)
-        row = (
-            await self.session.execute(
-                select(
-                    WorkEntry.id,
-                    WorkEntry.version,
-                    WorkEntry.status,
-                    author.id,
-                    author.name,
-                    author.supervisor_id,
-                    supervisor.supervisor_id,
-                    WorkEntry.escalated_at.is_not(None),
-                    decider.name,
-                    WorkEntry.decided_at,
-                )
-                .join(author, author.id == WorkEntry.staff_id)
-                .outerjoin(supervisor, supervisor.id == author.supervisor_id)
-                .outerjoin(decider, decider.id == WorkEntry.decided_by_id)
-                .where(WorkEntry.id == entry_id)
-            )
-        ).one_or_none()
-        return None if row is None else EntryAuthority(*tuple(row))
-
-    async def delegates_to(self, supervisor_id: int, delegate_id: int, today: date) -> bool:
-        """Whether ``supervisor_id`` has delegated to ``delegate_id`` for ``today``."""
-        found = await self.session.scalar(
-            select(Delegation.id)
-            .where(
-                Delegation.supervisor_id == supervisor_id,
-                Delegation.delegate_id == delegate_id,
-                Delegation.until >= today,
-                Delegation.ended_at.is_(None),
-            )
-            .limit(1)
+    async def authority(self, entry_id: int, actor_id: int, today: date) -> EntryAuthority | None:
+        """The entry, its author, their supervisor and that supervisor's supervisor, and
+        whether ``actor_id`` is the supervisor's delegate ``today``: one statement."""
+        rows = await direct.rows(
+            self.session, _AUTHORITY, {"entry_id": entry_id, "actor_id": actor_id, "today": today}
         )
-        return found is not None
+        return None if not rows else EntryAuthority(*rows[0])
 
-    async def decide(self, entry_id: int, version: int, values: dict[str, Any]) -> bool:
+    async def decide(
+        self,
+        entry_id: int,
+        version: int,
+        *,
+        status: EntryStatus,
+        decider_id: int,
+        moment: datetime,
+        reason: str | None,
+        via: str,
+    ) -> bool:
         """Decide one entry only if it is still submitted at ``version`` (one press wins)."""
-        result = await self.session.execute(
-            update(_ENTRIES)
-            .where(
-                _ENTRIES.c.id == entry_id,
-                _ENTRIES.c.version == version,
-                _ENTRIES.c.status == EntryStatus.SUBMITTED,
-            )
-            .values({**values, "version": _ENTRIES.c.version + 1})
+        done = await direct.rows(
+            self.session,
+            _DECIDE,
+            {
+                "entry_id": entry_id,
+                "shown_version": version,
+                "new_status": status,
+                "decider_id": decider_id,
+                "moment": moment,
+                "reason": reason,
+                "via": via,
+            },
         )
-        return bool(getattr(result, "rowcount", 0))
+        return bool(done)
 
     async def decide_seen(
         self, candidates: Sequence[tuple[int, int]], values: dict[str, Any]
@@ -363,7 +438,7 @@ class ApprovalRepository(Repository):
             noted.update((int(e), int(v), int(a)) for e, v, a in result)
         return noted
 
-    async def overdue(self, submitted_before: datetime, *, limit: int) -> list[EntryAuthority]:
+    async def overdue(self, submitted_before: datetime, *, limit: int) -> list[Overdue]:
         """Undecided entries submitted before ``submitted_before`` and not escalated yet."""
         author = aliased(Staff)
         supervisor = aliased(Staff)
@@ -371,14 +446,10 @@ class ApprovalRepository(Repository):
             select(
                 WorkEntry.id,
                 WorkEntry.version,
-                WorkEntry.status,
                 author.id,
                 author.name,
                 author.supervisor_id,
                 supervisor.supervisor_id,
-                literal(False),
-                literal(None),
-                literal(None),
             )
             .join(author, author.id == WorkEntry.staff_id)
             .outerjoin(supervisor, supervisor.id == author.supervisor_id)
@@ -390,7 +461,8 @@ class ApprovalRepository(Repository):
             .order_by(WorkEntry.id)
             .limit(limit)
         )
-        return [EntryAuthority(*tuple(row)) for row in rows]
+        found: list[Any] = list(rows)
+        return [Overdue(*row) for row in found]
 
     async def mark_escalated(self, entry_ids: Sequence[int], now: datetime) -> list[int]:
         """Mark entries escalated unless done already (by another process); the ones marked."""

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import Table, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from storage import direct
+from storage.direct import Direct
 from storage.enums import DeliveryStatus
 from storage.models import DeliveryWorker, OutboxMessage, Staff
 from storage.repositories.base import Repository
@@ -17,9 +19,36 @@ from storage.repositories.calendar import has_entry, on_leave
 
 FINAL = (DeliveryStatus.SENT, DeliveryStatus.FAILED, DeliveryStatus.UNREACHABLE)
 
+_OUTBOX = cast(Table, OutboxMessage.__table__)
+# The columns of ``assessment.outbox.Outgoing.row``, and the defaults given explicitly.
+_ROW_COLUMNS = (
+    "chat_id", "kind", "text", "parse_mode", "reply_markup", "attachment_kind",
+    "attachment_file_id", "staff_id", "notice_id", "dedup_key", "priority",
+    "next_attempt_at", "created_at", "status", "attempts",
+)  # fmt: skip
+
+
+def _add_one(dialect: str) -> Direct:
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return Direct(
+        insert(_OUTBOX)
+        .values({name: bindparam(name, type_=_OUTBOX.c[name].type) for name in _ROW_COLUMNS})
+        .on_conflict_do_nothing(index_elements=[_OUTBOX.c.dedup_key])
+        .returning(_OUTBOX.c.id)
+    )
+
+
+# Built once: a decision queues its author's notice on every press.
+_ADD_ONE = {dialect: _add_one(dialect) for dialect in ("sqlite", "postgresql")}
+
 
 class OutboxRepository(Repository):
     """Write, claim, settle and count outgoing messages."""
+
+    async def add_one(self, row: dict[str, Any]) -> bool:
+        """Queue one message (lean: one prepared statement); False if its key was queued."""
+        values = {"status": DeliveryStatus.PENDING, "attempts": 0, **row}
+        return bool(await direct.rows(self.session, _ADD_ONE[self.dialect], values))
 
     async def add_many(self, rows: Sequence[dict[str, Any]]) -> int:
         """Queue messages; a row whose ``dedup_key`` is already queued is skipped."""
