@@ -68,6 +68,11 @@ def check_command(member: StaffMember | None, command: str) -> Refusal | None:
 
 # Commands that make sense only at a moment (start, cancel) stay out of menus.
 _NOT_IN_MENUS = frozenset({"start", "cancel"})
+# Open to every member (a delegate may be anyone), but in the menus of approvers only.
+_APPROVERS: Requirement = Role.SUPERVISOR | Role.HR | Role.ADMIN
+_MENU_REQUIREMENTS: Mapping[str, Requirement] = MappingProxyType(
+    {"pending": _APPROVERS, "settings": _APPROVERS}
+)
 
 
 def menu(member: StaffMember) -> list[str]:
@@ -77,5 +82,5 @@ def menu(member: StaffMember) -> list[str]:
         for command, requirement in COMMANDS.items()
         if command not in _NOT_IN_MENUS
         and requirement is not ANYONE
-        and check(member, requirement) is None
+        and check(member, _MENU_REQUIREMENTS.get(command, requirement)) is None
     ] + ["help"]

@@ -14,6 +14,7 @@ import enum
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from assessment.calendar import WorkCalendar
@@ -24,6 +25,7 @@ from storage.enums import EntryStatus
 from storage.repositories.approvals import (
     ActiveDelegation,
     Contact,
+    DecidedRow,
     EntryAuthority,
     Overdue,
     PendingRow,
@@ -42,10 +44,11 @@ __all__ = [
     "Decision",
     "PendingRow",
     "RequestTarget",
+    "approve_by_telegram",
+    "approve_shown",
     "authority_of",
     "auto_approve",
     "decide",
-    "decide_seen",
     "delegate",
     "end_delegation",
     "escalate",
@@ -243,13 +246,31 @@ async def decide(
     if not isinstance(found, tuple):
         return found
     entry, how = found
+    return await _decided(
+        uow, actor, entry, how, version, decision, cleaned, today, render, moment
+    )
+
+
+async def _decided(
+    uow: UnitOfWork,
+    actor: StaffMember,
+    entry: EntryAuthority,
+    how: str,
+    version: int,
+    decision: Decision,
+    reason: str | None,
+    today: date,
+    render: Render,
+    moment: datetime,
+) -> Decided | ApprovalError | AlreadyDecided:
+    entry_id = entry.entry_id
     won = await uow.approvals.decide(
         entry_id,
         version,
         status=decision.status,
         decider_id=actor.id,
         moment=moment,
-        reason=cleaned,
+        reason=reason,
         via=how,
     )
     if not won:
@@ -266,39 +287,84 @@ async def decide(
         at=moment,
         actor_staff_id=actor.id,
         actor_telegram_id=actor.telegram_user_id,
-        details={"version": version, "via": how, "reason": cleaned},
+        details={"version": version, "via": how, "reason": reason},
     )
     notice = render(
         AuthorNotice(
-            entry.author, decision, actor.name, ((entry_id, entry.work_date, entry.text),), cleaned
+            entry.author, decision, actor.name, ((entry_id, entry.work_date, entry.text),), reason
         )
     )
     if notice is not None:
         await uow.outbox.add_one(notice.row(moment))
     await uow.commit()
-    return Decided(entry_id, decision, actor.name, moment, cleaned, entry.author_name)
+    return Decided(entry_id, decision, actor.name, moment, reason, entry.author_name)
 
 
-async def decide_seen(
+async def approve_by_telegram(
+    uow: UnitOfWork,
+    telegram_user_id: int,
+    entry_id: int,
+    version: int,
+    *,
+    today: date,
+    render: Render,
+    now: datetime | None = None,
+) -> tuple[StaffMember, Decided | ApprovalError | AlreadyDecided] | None:
+    """An Approve press in one go, before the gate: who pressed and the entry, read together.
+
+    None when the presser is not a linked, active member (or the entry is unknown):
+    the press then takes the ordinary way through the gate, which answers it. The unit
+    of work should carry the update's ``PendingClaim`` (taken with the commit).
+    """
+    moment = now or datetime.now(UTC)
+    found = await uow.approvals.authority_for_telegram(entry_id, telegram_user_id, today)
+    if found is None:
+        return None
+    entry, sender = found
+    actor = StaffMember(*sender)
+    if not actor.is_active:
+        return None
+    how = authority_of(actor, entry)
+    if isinstance(how, ApprovalError):
+        return actor, await _refused(uow, actor, entry_id, Decision.APPROVE, how, moment)
+    standing = _standing(entry, version)
+    if standing is not None:
+        return actor, standing
+    result = await _decided(
+        uow, actor, entry, how, version, Decision.APPROVE, None, today, render, moment
+    )
+    return actor, result
+
+
+async def approve_shown(
     uow: UnitOfWork,
     actor: StaffMember,
-    seen: Sequence[tuple[int, int]],
     *,
+    today: date,
+    first_id: int,
+    last_id: int,
+    seen_at: datetime,
+    author_id: int | None = None,
     render: Render,
     now: datetime | None = None,
 ) -> BulkDecided:
-    """Approve, in one go, the entry versions ``actor`` was shown and may decide.
+    """Approve, in one go, what a list showed ``actor`` and is still theirs to decide.
 
-    ``seen`` comes from ``uow.approvals.seen_by`` (which applies who may decide
-    what): one UPDATE per 500 entries, the audit events in one INSERT, one notice per
-    author. An entry decided or changed meanwhile is skipped.
+    A list (/pending's page, a digest) shows entries ``first_id``..``last_id`` as they
+    were at ``seen_at``; one conditional UPDATE approves those still submitted and
+    unchanged since, that ``actor`` may decide (optionally of one author). Then the
+    audit events in one INSERT ... SELECT and one notice per author, COMMIT.
     """
     moment = now or datetime.now(UTC)
-    if not seen:
-        return BulkDecided(0, 0)
-    decided = await uow.approvals.decide_seen(
-        seen,
-        {
+    decided = await uow.approvals.approve_shown(
+        actor.id,
+        hr=actor.has(Role.HR),
+        today=today,
+        first_id=first_id,
+        last_id=last_id,
+        seen_at=seen_at,
+        author_id=author_id,
+        values={
             "status": EntryStatus.APPROVED,
             "decided_by_id": actor.id,
             "decided_at": moment,
@@ -307,36 +373,39 @@ async def decide_seen(
             "updated_at": moment,
         },
     )
+    await _after_bulk(uow, decided, actor, moment, render, {"via": "bulk"})
+    return BulkDecided(len(decided), 0)
+
+
+async def _after_bulk(
+    uow: UnitOfWork,
+    decided: Sequence[DecidedRow],
+    actor: StaffMember | None,
+    moment: datetime,
+    render: Render,
+    details: dict[str, Any],
+) -> None:
     if decided:
-        await uow.audit.record_many(
-            [
-                {
-                    "at": moment,
-                    "actor_staff_id": actor.id,
-                    "actor_telegram_id": actor.telegram_user_id,
-                    "action": "entry.approved",
-                    "subject_type": SUBJECT,
-                    "subject_id": str(entry_id),
-                    "details": {"via": "bulk"},
-                }
-                for entry_id, _author in decided
-            ]
+        await uow.audit.record_for_entries(
+            [row.entry_id for row in decided],
+            "entry.approved",
+            at=moment,
+            actor_staff_id=None if actor is None else actor.id,
+            actor_telegram_id=None if actor is None else actor.telegram_user_id,
+            details=details,
         )
-        summaries = await uow.entries.summaries([entry_id for entry_id, _ in decided])
         by_author: dict[int, list[tuple[int, date, str]]] = {}
-        for entry_id, author_id in decided:
-            work_date, text = summaries[entry_id]
-            by_author.setdefault(author_id, []).append((entry_id, work_date, text))
+        for row in decided:
+            by_author.setdefault(row.author_id, []).append((row.entry_id, row.work_date, row.text))
         contacts = await uow.approvals.contacts(list(by_author))
+        name = actor.name if actor is not None else ""
         notices = [
-            render(
-                AuthorNotice(contacts[author], Decision.APPROVE, actor.name, tuple(items), None)
-            )
+            render(AuthorNotice(contacts[author], Decision.APPROVE, name, tuple(items), None))
             for author, items in by_author.items()
+            if actor is not None
         ]
         await enqueue(uow, [n for n in notices if n is not None], now=moment)
     await uow.commit()
-    return BulkDecided(len(decided), len(seen) - len(decided))
 
 
 async def pending(
@@ -349,28 +418,6 @@ async def pending(
         today=today,
         offset=max(page, 0) * per_page,
         limit=per_page,
-    )
-
-
-async def seen(
-    uow: UnitOfWork,
-    actor: StaffMember,
-    *,
-    today: date,
-    first_id: int,
-    last_id: int,
-    seen_at: datetime,
-    author_id: int | None = None,
-) -> list[tuple[int, int]]:
-    """What ``actor`` was shown in a list (by id range and time) and may still decide."""
-    return await uow.approvals.seen_by(
-        actor.id,
-        hr=actor.has(Role.HR),
-        today=today,
-        first_id=first_id,
-        last_id=last_id,
-        seen_at=seen_at,
-        author_id=author_id,
     )
 
 
@@ -483,11 +530,8 @@ async def auto_approve(
     moment = now or datetime.now(UTC)
     today = moment.astimezone(zone).date()
     cutoff = _start_of(calendar.previous_workdays(today, limit)[0], zone)
-    stale = await uow.approvals.stale(cutoff, limit=REQUEST_BATCH)
-    if not stale:
-        return 0
-    decided = await uow.approvals.decide_seen(
-        stale,
+    decided = await uow.approvals.approve_stale(
+        cutoff,
         {
             "status": EntryStatus.APPROVED,
             "decided_by_id": None,
@@ -496,20 +540,9 @@ async def auto_approve(
             "decision_via": "auto",
             "updated_at": moment,
         },
+        limit=REQUEST_BATCH,
     )
-    await uow.audit.record_many(
-        [
-            {
-                "at": moment,
-                "action": "entry.approved",
-                "subject_type": SUBJECT,
-                "subject_id": str(entry_id),
-                "details": {"via": "auto", "after_workdays": limit},
-            }
-            for entry_id, _author in decided
-        ]
-    )
-    await uow.commit()
+    await _after_bulk(uow, decided, None, moment, render, {"via": "auto", "after_workdays": limit})
     return len(decided)
 
 

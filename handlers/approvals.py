@@ -31,6 +31,7 @@ from assessment.approvals import (
 from assessment.calendar import WorkCalendar
 from assessment.outbox import ROUTINE, URGENT, Outgoing, enqueue
 from assessment.people import StaffMember
+from handlers import callbacks, gate
 from handlers.callbacks import ApproveShown, Decide, DigestTime, PendingPage
 from handlers.context import BotData, WorkledgerContext
 from handlers.entry_cards import shortened, today
@@ -38,7 +39,7 @@ from handlers.reminders import clock
 from locales import N_, Translator, resolve_locale, translator
 from storage.enums import EntryStatus
 from storage.repositories.approvals import Overdue
-from storage.uow import UnitOfWork
+from storage.uow import PendingClaim, UnitOfWork
 
 PER_PAGE = 5
 # In a digest, the entries listed; the rest are counted and left to /pending.
@@ -317,6 +318,40 @@ def _render(context: WorkledgerContext) -> Callable[[AuthorNotice], Outgoing | N
     return functools.partial(render_notice, context.settings.language)
 
 
+async def approve_first(update: Update, context: WorkledgerContext) -> None:
+    """Before the gate: an Approve press in a private chat, decided in one go.
+
+    ``approvals.approve_by_telegram`` reads who pressed with the entry and checks
+    everything the gate would; a press it declines (an unknown presser, someone who
+    left, an unknown entry) goes on to the gate, which answers it.
+    """
+    query = update.callback_query
+    user = update.effective_user
+    chat = update.effective_chat
+    if query is None or user is None or chat is None or chat.type != chat.PRIVATE:
+        return
+    action = callbacks.parse(query.data)
+    if not isinstance(action, Decide) or action.decision != "a":
+        return  # Return and Reject ask for a reason: the ordinary way
+    claim = PendingClaim(update.update_id)
+    async with context.bot_data.database.uow(claim=claim) as uow:
+        outcome = await approvals.approve_by_telegram(
+            uow,
+            user.id,
+            action.entry_id,
+            action.version,
+            today=today(context),
+            render=_render(context),
+        )
+    if outcome is None:
+        return
+    actor, result = outcome
+    context.claim = claim
+    gate.let_in(context, actor, user.language_code)
+    await _answer_result(update, context, result, query.message)
+    raise ApplicationHandlerStop
+
+
 async def press(update: Update, context: WorkledgerContext) -> None:
     """Approve at once; for Return and Reject, ask for the reason first."""
     query = update.callback_query
@@ -546,7 +581,7 @@ async def approve_shown(update: Update, context: WorkledgerContext) -> None:
     assert query is not None and member is not None
     action = ApproveShown.from_press(query.data)
     async with context.uow() as uow:
-        shown = await approvals.seen(
+        result = await approvals.approve_shown(
             uow,
             member,
             today=today(context),
@@ -554,8 +589,8 @@ async def approve_shown(update: Update, context: WorkledgerContext) -> None:
             last_id=action.last_id,
             seen_at=datetime.fromtimestamp(action.shown_at, UTC),
             author_id=action.author_id or None,
+            render=_render(context),
         )
-        result = await approvals.decide_seen(uow, member, shown, render=_render(context))
     _ = context._
     if result.approved == 0:
         await query.answer(_("Nothing left to approve here."), show_alert=True)

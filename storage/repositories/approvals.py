@@ -16,7 +16,6 @@ from sqlalchemy import (
     func,
     or_,
     select,
-    tuple_,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -28,6 +27,7 @@ from storage.direct import Direct
 from storage.enums import EntryStatus, Role, StaffStatus
 from storage.models import ApprovalRequest, Delegation, Staff, WorkEntry
 from storage.repositories.base import Repository
+from storage.repositories.updates import SENDER_COLUMNS
 
 _ENTRIES = cast(Table, WorkEntry.__table__)
 _REQUESTS = cast(Table, ApprovalRequest.__table__)
@@ -109,6 +109,16 @@ class PendingRow:
 
 
 @dataclass(frozen=True, slots=True)
+class DecidedRow:
+    """An entry decided in bulk."""
+
+    entry_id: int
+    author_id: int
+    work_date: date
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class RequestTarget:
     """An entry version to put before ``approver_id`` (and the author's name, for the text)."""
 
@@ -136,21 +146,23 @@ class ActiveDelegation:
     until: date
 
 
-def _authority() -> Any:
+def _authority(*, by_telegram: bool) -> Any:
     author = aliased(Staff)
     supervisor = aliased(Staff)
     decider = aliased(Staff)
+    actor = aliased(Staff)
+    actor_id = actor.id if by_telegram else bindparam("actor_id")
     delegated = (
         select(Delegation.id)
         .where(
             Delegation.supervisor_id == author.supervisor_id,
-            Delegation.delegate_id == bindparam("actor_id"),
+            Delegation.delegate_id == actor_id,
             Delegation.until >= bindparam("today", type_=Date()),
             Delegation.ended_at.is_(None),
         )
         .exists()
     )
-    return (
+    query = (
         select(
             WorkEntry.id,
             WorkEntry.version,
@@ -174,10 +186,17 @@ def _authority() -> Any:
         .outerjoin(decider, decider.id == WorkEntry.decided_by_id)
         .where(WorkEntry.id == bindparam("entry_id"))
     )
+    if by_telegram:
+        # The asker's own record comes with it: the press needs no separate lookup.
+        query = query.add_columns(*(getattr(actor, name) for name in SENDER_COLUMNS)).join(
+            actor, actor.telegram_user_id == bindparam("telegram_user_id")
+        )
+    return query
 
 
 # Built once: every press runs these.
-_AUTHORITY = Direct(_authority())
+_AUTHORITY = Direct(_authority(by_telegram=False))
+_AUTHORITY_BY_TELEGRAM = Direct(_authority(by_telegram=True))
 _DECIDE = Direct(
     update(_ENTRIES)
     .where(
@@ -198,6 +217,50 @@ _DECIDE = Direct(
 )
 
 
+def _decidable(actor_id: int, *, hr: bool, today: date) -> Any:
+    """Which entries ``actor_id`` may decide, as a condition on ``work_entries`` alone.
+
+    Their team's (supervisor), the team of whoever delegated to them today, what was
+    escalated from the supervisors they supervise; HR also what has nobody above it.
+    Never their own.
+    """
+    staff = Staff.__table__.c
+    supervisor = aliased(Staff)
+    team = select(Staff.id).where(Staff.supervisor_id == actor_id)
+    delegated = (
+        select(Staff.id)
+        .join(Delegation, Delegation.supervisor_id == Staff.supervisor_id)
+        .where(
+            Delegation.delegate_id == actor_id,
+            Delegation.until >= today,
+            Delegation.ended_at.is_(None),
+        )
+    )
+    below = (
+        select(Staff.id)
+        .join(supervisor, supervisor.id == Staff.supervisor_id)
+        .where(supervisor.supervisor_id == actor_id)
+    )
+    escalated = _ENTRIES.c.escalated_at.is_not(None)
+    conditions = [
+        _ENTRIES.c.staff_id.in_(team),
+        _ENTRIES.c.staff_id.in_(delegated),
+        and_(escalated, _ENTRIES.c.staff_id.in_(below)),
+    ]
+    if hr:
+        unsupervised = select(Staff.id).where(staff.supervisor_id.is_(None))
+        topmost = (
+            select(Staff.id)
+            .join(supervisor, supervisor.id == Staff.supervisor_id)
+            .where(supervisor.supervisor_id.is_(None))
+        )
+        conditions += [
+            _ENTRIES.c.staff_id.in_(unsupervised),
+            and_(escalated, _ENTRIES.c.staff_id.in_(topmost)),
+        ]
+    return and_(or_(*conditions), _ENTRIES.c.staff_id != actor_id)
+
+
 def _contact(row: Any) -> Contact:
     return Contact(int(row[0]), str(row[1]), row[2], row[3], row[4])
 
@@ -212,6 +275,21 @@ class ApprovalRepository(Repository):
             self.session, _AUTHORITY, {"entry_id": entry_id, "actor_id": actor_id, "today": today}
         )
         return None if not rows else EntryAuthority(*rows[0])
+
+    async def authority_for_telegram(
+        self, entry_id: int, telegram_user_id: int, today: date
+    ) -> tuple[EntryAuthority, tuple[Any, ...]] | None:
+        """``authority`` for whoever is linked to ``telegram_user_id``, with their record
+        (``SENDER_COLUMNS``); None if the entry or the person is unknown."""
+        rows = await direct.rows(
+            self.session,
+            _AUTHORITY_BY_TELEGRAM,
+            {"entry_id": entry_id, "telegram_user_id": telegram_user_id, "today": today},
+        )
+        if not rows:
+            return None
+        row = rows[0]
+        return EntryAuthority(*row[:16]), tuple(row[16:])
 
     async def decide(
         self,
@@ -240,56 +318,60 @@ class ApprovalRepository(Repository):
         )
         return bool(done)
 
-    async def decide_seen(
-        self, candidates: Sequence[tuple[int, int]], values: dict[str, Any]
-    ) -> list[tuple[int, int]]:
-        """Decide the (entry id, version) pairs still submitted at that version; the ones done.
+    async def approve_shown(
+        self,
+        actor_id: int,
+        *,
+        hr: bool,
+        today: date,
+        first_id: int,
+        last_id: int,
+        seen_at: datetime,
+        author_id: int | None,
+        values: dict[str, Any],
+    ) -> list[DecidedRow]:
+        """Decide, in one UPDATE, what ``actor_id`` was shown in a list and may decide.
 
-        Returns (entry id, author id) of each entry decided.
+        Shown: undecided entries in the id range, unchanged since ``seen_at`` (an edit
+        since would be unseen), optionally of one author.
         """
-        done: list[tuple[int, int]] = []
-        for start in range(0, len(candidates), _CHUNK):
-            chunk = list(candidates[start : start + _CHUNK])
-            result = await self.session.execute(
-                update(_ENTRIES)
-                .where(
-                    tuple_(_ENTRIES.c.id, _ENTRIES.c.version).in_(chunk),
-                    _ENTRIES.c.status == EntryStatus.SUBMITTED,
-                )
-                .values({**values, "version": _ENTRIES.c.version + 1})
-                .returning(_ENTRIES.c.id, _ENTRIES.c.staff_id)
-            )
-            done.extend((int(entry), int(author)) for entry, author in result)
-        return done
+        conditions = [
+            _ENTRIES.c.status == EntryStatus.SUBMITTED,
+            _ENTRIES.c.id.between(first_id, last_id),
+            _ENTRIES.c.updated_at <= seen_at,
+            _decidable(actor_id, hr=hr, today=today),
+        ]
+        if author_id is not None:
+            conditions.append(_ENTRIES.c.staff_id == author_id)
+        result = await self.session.execute(
+            update(_ENTRIES)
+            .where(*conditions)
+            .values({**values, "version": _ENTRIES.c.version + 1})
+            .returning(_ENTRIES.c.id, _ENTRIES.c.staff_id, _ENTRIES.c.work_date, _ENTRIES.c.text)
+        )
+        return [DecidedRow(int(i), int(a), d, t) for i, a, d, t in result]
 
-    def _decidable(self, actor_id: int, *, hr: bool, today: date) -> Any:
-        """Whose undecided entries ``actor_id`` may decide, as a condition on authors."""
-        author = Staff
-        supervisor = aliased(Staff)
-        delegated = exists().where(
-            Delegation.supervisor_id == author.supervisor_id,
-            Delegation.delegate_id == actor_id,
-            Delegation.until >= today,
-            Delegation.ended_at.is_(None),
-        )
-        higher = and_(
-            WorkEntry.escalated_at.is_not(None),
-            exists().where(
-                supervisor.id == author.supervisor_id, supervisor.supervisor_id == actor_id
-            ),
-        )
-        conditions = [author.supervisor_id == actor_id, delegated, higher]
-        if hr:
-            # HR takes the entries with nobody above them: no supervisor, or escalated
-            # from a supervisor who has none.
-            top = exists().where(
-                supervisor.id == author.supervisor_id, supervisor.supervisor_id.is_(None)
+    async def approve_stale(
+        self, submitted_before: datetime, values: dict[str, Any], *, limit: int
+    ) -> list[DecidedRow]:
+        """Decide undecided entries unchanged since ``submitted_before`` (auto-approval)."""
+        stale = (
+            select(_ENTRIES.c.id)
+            .where(
+                _ENTRIES.c.status == EntryStatus.SUBMITTED,
+                _ENTRIES.c.updated_at < submitted_before,
             )
-            conditions += [
-                author.supervisor_id.is_(None),
-                and_(WorkEntry.escalated_at.is_not(None), top),
-            ]
-        return and_(or_(*conditions), author.id != actor_id)
+            .order_by(_ENTRIES.c.id)
+            .limit(limit)
+            .scalar_subquery()
+        )
+        result = await self.session.execute(
+            update(_ENTRIES)
+            .where(_ENTRIES.c.id.in_(stale), _ENTRIES.c.status == EntryStatus.SUBMITTED)
+            .values({**values, "version": _ENTRIES.c.version + 1})
+            .returning(_ENTRIES.c.id, _ENTRIES.c.staff_id, _ENTRIES.c.work_date, _ENTRIES.c.text)
+        )
+        return [DecidedRow(int(i), int(a), d, t) for i, a, d, t in result]
 
     async def pending(
         self, actor_id: int, *, hr: bool, today: date, offset: int, limit: int
@@ -297,7 +379,7 @@ class ApprovalRepository(Repository):
         """A page of the undecided entries ``actor_id`` may decide, oldest first; and how many."""
         where = and_(
             WorkEntry.status == EntryStatus.SUBMITTED,
-            self._decidable(actor_id, hr=hr, today=today),
+            _decidable(actor_id, hr=hr, today=today),
         )
         total = await self.session.scalar(
             select(func.count())
@@ -326,33 +408,6 @@ class ApprovalRepository(Repository):
             .limit(limit)
         )
         return [PendingRow(*row) for row in rows], int(total or 0)
-
-    async def seen_by(
-        self,
-        actor_id: int,
-        *,
-        hr: bool,
-        today: date,
-        first_id: int,
-        last_id: int,
-        seen_at: datetime,
-        author_id: int | None = None,
-    ) -> list[tuple[int, int]]:
-        """(entry id, version) of what ``actor_id`` saw in a list: undecided, in the id range,
-        unchanged since ``seen_at``, and theirs to decide (optionally one author's only)."""
-        query = (
-            select(WorkEntry.id, WorkEntry.version)
-            .join(Staff, Staff.id == WorkEntry.staff_id)
-            .where(
-                WorkEntry.status == EntryStatus.SUBMITTED,
-                WorkEntry.id.between(first_id, last_id),
-                WorkEntry.updated_at <= seen_at,
-                self._decidable(actor_id, hr=hr, today=today),
-            )
-        )
-        if author_id is not None:
-            query = query.where(Staff.id == author_id)
-        return [(int(entry), int(version)) for entry, version in await self.session.execute(query)]
 
     async def to_request(self, *, today: date, limit: int) -> list[RequestTarget]:
         """Submitted entry versions not yet put before their approver, whose approver wants
@@ -477,19 +532,6 @@ class ApprovalRepository(Repository):
             )
             marked.extend(int(entry_id) for (entry_id,) in result)
         return marked
-
-    async def stale(self, submitted_before: datetime, *, limit: int) -> list[tuple[int, int]]:
-        """(entry id, version) of undecided entries unchanged since ``submitted_before``."""
-        rows = await self.session.execute(
-            select(WorkEntry.id, WorkEntry.version)
-            .where(
-                WorkEntry.status == EntryStatus.SUBMITTED,
-                WorkEntry.updated_at < submitted_before,
-            )
-            .order_by(WorkEntry.id)
-            .limit(limit)
-        )
-        return [(int(entry), int(version)) for entry, version in rows]
 
     async def contacts(self, staff_ids: Sequence[int]) -> dict[int, Contact]:
         """Chat and languages of these people, by id."""

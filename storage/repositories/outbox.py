@@ -55,11 +55,11 @@ class OutboxRepository(Repository):
         if not rows:
             return 0
         insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
-        statement = insert(OutboxMessage).on_conflict_do_nothing(
-            index_elements=[OutboxMessage.dedup_key]
-        )
+        statement = insert(_OUTBOX).on_conflict_do_nothing(index_elements=[_OUTBOX.c.dedup_key])
         # An executemany reports no row count; the ids RETURNING gives back are the new rows.
-        added = await self.session.scalars(statement.returning(OutboxMessage.id), list(rows))
+        # Core, not ORM: every column is given, so the table's defaults are filled here.
+        values = [{"status": DeliveryStatus.PENDING, "attempts": 0, **row} for row in rows]
+        added = await self.session.scalars(statement.returning(_OUTBOX.c.id), values)
         return len(added.all())
 
     async def claim(

@@ -110,9 +110,12 @@ async def test_menus_differ_by_role(
 
     staff = ["me", "log", "today", "month", "language"]
     assert await eventually(lambda: menu(7005)) == [*staff, "help"]
-    assert await eventually(lambda: menu(org.supervisor.id)) == [*staff, "team", "help"]
+    assert await eventually(lambda: menu(org.supervisor.id)) == [
+        *staff, "team", "pending", "settings", "delegate", "help"
+    ]  # fmt: skip
     assert await eventually(lambda: menu(org.hr.id)) == [
-        *staff, "invite", "unlink", "import", "broadcast", "notices", "help"
+        *staff, "pending", "settings", "invite", "unlink", "import", "broadcast", "notices",
+        "help",
     ]  # fmt: skip
 
 
