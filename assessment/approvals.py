@@ -31,7 +31,7 @@ from storage.repositories.approvals import (
     PendingRow,
     RequestTarget,
 )
-from storage.uow import UnitOfWork
+from storage.uow import UnitOfWork, UpdateAlreadyHandled
 
 __all__ = [
     "ActiveDelegation",
@@ -330,6 +330,39 @@ async def approve_by_telegram(
     standing = _standing(entry, version)
     if standing is not None:
         return actor, standing
+    claim = uow.claim
+    if uow.dialect == "postgresql" and uow.autocommit and claim is not None:
+        # One round trip: the claim, the decision, its audit event and the notice.
+        notice = render(
+            AuthorNotice(
+                entry.author, Decision.APPROVE, actor.name,
+                ((entry_id, entry.work_date, entry.text),), None,
+            )
+        )  # fmt: skip
+        claimed, won = await uow.approvals.decide_in_one(
+            claim.update_id,
+            entry_id,
+            version,
+            status=EntryStatus.APPROVED,
+            decider_id=actor.id,
+            decider_telegram_id=actor.telegram_user_id,
+            moment=moment,
+            reason=None,
+            via=how,
+            event=("entry.approved", {"version": version, "via": how, "reason": None}),
+            notice=None if notice is None else notice.row(moment),
+        )
+        if not claimed:
+            raise UpdateAlreadyHandled(claim.update_id)
+        claim.settled = True
+        if not won:
+            again = await uow.approvals.authority(entry_id, actor.id, today)
+            if again is None:
+                return actor, ApprovalError.UNKNOWN_ENTRY
+            return actor, _standing(again, version) or ApprovalError.EDITED
+        return actor, Decided(
+            entry_id, Decision.APPROVE, actor.name, moment, None, entry.author_name
+        )
     result = await _decided(
         uow, actor, entry, how, version, Decision.APPROVE, None, today, render, moment
     )

@@ -334,7 +334,8 @@ async def approve_first(update: Update, context: WorkledgerContext) -> None:
     if not isinstance(action, Decide) or action.decision != "a":
         return  # Return and Reject ask for a reason: the ordinary way
     claim = PendingClaim(update.update_id)
-    async with context.bot_data.database.uow(claim=claim) as uow:
+    # Autocommit: on PostgreSQL the approval is one statement, atomic by itself.
+    async with context.bot_data.database.uow(autocommit=True, claim=claim) as uow:
         outcome = await approvals.approve_by_telegram(
             uow,
             user.id,

@@ -65,7 +65,9 @@ class Database:
         cost more than the work. Writes must still be committed.
         With ``claim``, the first commit records the update as handled (see ``UnitOfWork``).
         """
-        return UnitOfWork(self.autocommit_sessions if autocommit else self.sessions, claim)
+        return UnitOfWork(
+            self.autocommit_sessions if autocommit else self.sessions, claim, autocommit=autocommit
+        )
 
     async def dispose(self) -> None:
         """Close every pooled connection."""

@@ -73,10 +73,15 @@ class UnitOfWork:
     approvals: ApprovalRepository
 
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], claim: PendingClaim | None = None
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        claim: PendingClaim | None = None,
+        *,
+        autocommit: bool = False,
     ) -> None:
         self._sessions = sessions
         self._claim = claim
+        self.autocommit = autocommit
 
     async def __aenter__(self) -> Self:
         self.session = self._sessions()
@@ -106,6 +111,20 @@ class UnitOfWork:
         # close() returns the connection with its transaction rolled back, and,
         # unlike rollback(), leaves what was already read readable afterwards.
         await self.session.close()
+
+    @property
+    def dialect(self) -> str:
+        """The database's dialect name (``sqlite`` or ``postgresql``)."""
+        return self.session.get_bind().dialect.name
+
+    @property
+    def claim(self) -> PendingClaim | None:
+        """The update this unit of work records as handled with its first commit, if any.
+
+        A use case that records it itself, inside a statement of its own, marks it
+        ``settled`` so the commit does not try again.
+        """
+        return self._claim
 
     async def commit(self) -> None:
         """Make everything done in this unit of work permanent.

@@ -9,24 +9,36 @@ from typing import Any, cast
 
 from sqlalchemy import (
     Date,
+    String,
     Table,
     and_,
     bindparam,
     exists,
     func,
+    insert,
     or_,
     select,
     update,
 )
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
 
 from storage import direct
 from storage.direct import Direct
-from storage.enums import EntryStatus, Role, StaffStatus
-from storage.models import ApprovalRequest, Delegation, Staff, WorkEntry
+from storage.enums import DeliveryStatus, EntryStatus, Role, StaffStatus
+from storage.models import (
+    ApprovalRequest,
+    AuditEvent,
+    Delegation,
+    OutboxMessage,
+    ProcessedUpdate,
+    Staff,
+    WorkEntry,
+)
 from storage.repositories.base import Repository
+from storage.repositories.outbox import OUTBOX_COLUMNS
 from storage.repositories.updates import SENDER_COLUMNS
 
 _ENTRIES = cast(Table, WorkEntry.__table__)
@@ -261,6 +273,84 @@ def _decidable(actor_id: int, *, hr: bool, today: date) -> Any:
     return and_(or_(*conditions), _ENTRIES.c.staff_id != actor_id)
 
 
+def _approve_in_one(*, with_notice: bool) -> Direct:
+    """PostgreSQL: claim the update, decide the entry, audit it, queue the author's notice,
+    in one statement; returns (claimed, decided) counts."""
+    updates = cast(Table, ProcessedUpdate.__table__)
+    events = cast(Table, AuditEvent.__table__)
+    outbox = cast(Table, OutboxMessage.__table__)
+    claim = (
+        pg_insert(updates)
+        .values(
+            update_id=bindparam("update_id", type_=updates.c.update_id.type),
+            processed_at=bindparam("moment", type_=updates.c.processed_at.type),
+        )
+        .on_conflict_do_nothing(index_elements=[updates.c.update_id])
+        .returning(updates.c.update_id)
+        .cte("claim")
+    )
+    decided = (
+        update(_ENTRIES)
+        .where(
+            _ENTRIES.c.id == bindparam("entry_id"),
+            _ENTRIES.c.version == bindparam("shown_version"),
+            _ENTRIES.c.status == EntryStatus.SUBMITTED,
+            select(claim.c.update_id).exists(),
+        )
+        .values(
+            status=bindparam("new_status", type_=_ENTRIES.c.status.type),
+            decided_by_id=bindparam("decider_id", type_=_ENTRIES.c.decided_by_id.type),
+            decided_at=bindparam("moment", type_=_ENTRIES.c.decided_at.type),
+            decision_reason=bindparam("reason", type_=_ENTRIES.c.decision_reason.type),
+            decision_via=bindparam("via", type_=_ENTRIES.c.decision_via.type),
+            updated_at=bindparam("moment", type_=_ENTRIES.c.updated_at.type),
+            version=_ENTRIES.c.version + 1,
+        )
+        .returning(_ENTRIES.c.id)
+        .cte("decided")
+    )
+    audit = (
+        insert(events)
+        .from_select(
+            ["at", "actor_staff_id", "actor_telegram_id", "action", "subject_type", "subject_id",
+             "details"],
+            select(
+                bindparam("moment", type_=events.c.at.type),
+                bindparam("decider_id", type_=events.c.actor_staff_id.type),
+                bindparam("decider_telegram_id", type_=events.c.actor_telegram_id.type),
+                bindparam("action", type_=events.c.action.type),
+                bindparam("subject_type", type_=events.c.subject_type.type),
+                sql_cast(decided.c.id, String),
+                bindparam("details", type_=events.c.details.type),
+            ).select_from(decided),
+        )
+        .cte("audit")
+    )  # fmt: skip
+    ctes: list[Any] = [audit]
+    if with_notice:
+        notice = (
+            pg_insert(outbox)
+            .from_select(
+                list(OUTBOX_COLUMNS),
+                select(
+                    *(bindparam(f"n_{name}", type_=outbox.c[name].type) for name in OUTBOX_COLUMNS)
+                ).select_from(decided),
+            )
+            .on_conflict_do_nothing(index_elements=[outbox.c.dedup_key])
+            .cte("notice")
+        )
+        ctes.append(notice)
+    return Direct(
+        select(
+            select(func.count()).select_from(claim).scalar_subquery(),
+            select(func.count()).select_from(decided).scalar_subquery(),
+        ).add_cte(*ctes)
+    )
+
+
+_APPROVE_IN_ONE = {notice: _approve_in_one(with_notice=notice) for notice in (False, True)}
+
+
 def _contact(row: Any) -> Contact:
     return Contact(int(row[0]), str(row[1]), row[2], row[3], row[4])
 
@@ -317,6 +407,47 @@ class ApprovalRepository(Repository):
             },
         )
         return bool(done)
+
+    async def decide_in_one(
+        self,
+        update_id: int,
+        entry_id: int,
+        version: int,
+        *,
+        status: EntryStatus,
+        decider_id: int,
+        decider_telegram_id: int | None,
+        moment: datetime,
+        reason: str | None,
+        via: str,
+        event: tuple[str, dict[str, Any]],
+        notice: dict[str, Any] | None,
+    ) -> tuple[bool, bool]:
+        """PostgreSQL, autocommit: claim the update and, if new, decide the entry (if still
+        submitted at ``version``), append its audit ``event`` (action, details) and queue
+        ``notice`` (an outbox row), atomically in one statement. (claimed, decided)."""
+        action, details = event
+        values: dict[str, Any] = {
+            "update_id": update_id,
+            "entry_id": entry_id,
+            "shown_version": version,
+            "new_status": status,
+            "decider_id": decider_id,
+            "decider_telegram_id": decider_telegram_id,
+            "moment": moment,
+            "reason": reason,
+            "via": via,
+            "action": action,
+            "subject_type": "work_entry",
+            "details": details,
+        }
+        if notice is not None:
+            row = {"status": DeliveryStatus.PENDING, "attempts": 0, **notice}
+            values.update({f"n_{name}": row.get(name) for name in OUTBOX_COLUMNS})
+        ((claimed, decided),) = await direct.rows(
+            self.session, _APPROVE_IN_ONE[notice is not None], values
+        )
+        return bool(claimed), bool(decided)
 
     async def approve_shown(
         self,
@@ -527,7 +658,8 @@ class ApprovalRepository(Repository):
             result = await self.session.execute(
                 update(_ENTRIES)
                 .where(_ENTRIES.c.id.in_(chunk), _ENTRIES.c.escalated_at.is_(None))
-                .values(escalated_at=now)
+                # Not a change of the entry: its updated_at (when it was submitted) stays.
+                .values(escalated_at=now, updated_at=_ENTRIES.c.updated_at)
                 .returning(_ENTRIES.c.id)
             )
             marked.extend(int(entry_id) for (entry_id,) in result)

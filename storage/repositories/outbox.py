@@ -21,7 +21,7 @@ FINAL = (DeliveryStatus.SENT, DeliveryStatus.FAILED, DeliveryStatus.UNREACHABLE)
 
 _OUTBOX = cast(Table, OutboxMessage.__table__)
 # The columns of ``assessment.outbox.Outgoing.row``, and the defaults given explicitly.
-_ROW_COLUMNS = (
+OUTBOX_COLUMNS = (
     "chat_id", "kind", "text", "parse_mode", "reply_markup", "attachment_kind",
     "attachment_file_id", "staff_id", "notice_id", "dedup_key", "priority",
     "next_attempt_at", "created_at", "status", "attempts",
@@ -32,7 +32,7 @@ def _add_one(dialect: str) -> Direct:
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     return Direct(
         insert(_OUTBOX)
-        .values({name: bindparam(name, type_=_OUTBOX.c[name].type) for name in _ROW_COLUMNS})
+        .values({name: bindparam(name, type_=_OUTBOX.c[name].type) for name in OUTBOX_COLUMNS})
         .on_conflict_do_nothing(index_elements=[_OUTBOX.c.dedup_key])
         .returning(_OUTBOX.c.id)
     )

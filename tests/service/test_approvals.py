@@ -1,0 +1,247 @@
+"""Who may decide what, on a real database: the rule the buttons and lists share."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from assessment import approvals
+from assessment.approvals import AlreadyDecided, ApprovalError, Decided, Decision
+from assessment.calendar import WorkCalendar
+from assessment.people import StaffMember
+from config.policy import Policy, load_policy
+from storage.engine import Database
+from storage.enums import EntryStatus, Role
+from storage.models import AuditEvent, Department, Staff, WorkEntry
+
+TODAY = date(2026, 11, 23)  # a Monday
+NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+ZONE = ZoneInfo("Asia/Shanghai")
+
+
+@dataclass(frozen=True)
+class People:
+    hr: StaffMember
+    higher: StaffMember
+    boss: StaffMember
+    author: StaffMember
+    colleague: StaffMember
+    other: StaffMember
+    top: StaffMember
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    database = Database(database_url)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+async def people(db: Database) -> People:
+    async with db.uow() as uow:
+        office = await uow.departments.add(Department(name="Office"))
+
+        async def add(no: str, roles: Role, boss: Staff | None, telegram: int) -> Staff:
+            return await uow.staff.add(
+                Staff(employee_no=no, name=no, department_id=office.id, roles=roles,
+                      supervisor_id=None if boss is None else boss.id, telegram_user_id=telegram)
+            )  # fmt: skip
+
+        hr = await add("HR1", Role.STAFF | Role.HR, None, 1)
+        higher = await add("H1", Role.STAFF | Role.SUPERVISOR, None, 2)
+        boss = await add("B1", Role.STAFF | Role.SUPERVISOR, higher, 3)
+        author = await add("A1", Role.STAFF, boss, 4)
+        colleague = await add("A2", Role.STAFF, boss, 5)
+        other = await add("O1", Role.STAFF, higher, 6)
+        top = await add("T1", Role.STAFF, None, 7)
+        await uow.commit()
+        return People(
+            *(StaffMember.of(s) for s in (hr, higher, boss, author, colleague, other, top))
+        )
+
+
+async def entry_of(db: Database, author: StaffMember, at: datetime = NOW) -> int:
+    async with db.uow() as uow:
+        entry = await uow.entries.add(
+            WorkEntry(staff_id=author.id, work_date=TODAY, text="Work", created_at=at,
+                      updated_at=at)
+        )  # fmt: skip
+        await uow.commit()
+        return entry.id
+
+
+async def how(db: Database, actor: StaffMember, entry_id: int, today: date = TODAY) -> str:
+    async with db.uow() as uow:
+        found = await approvals.check(
+            uow, actor, entry_id, 1, Decision.APPROVE, today=today, now=NOW
+        )
+    return found[1] if isinstance(found, tuple) else str(found)
+
+
+def no_notice(_notice: approvals.AuthorNotice) -> None:
+    return None
+
+
+async def test_only_the_chain_above_the_author_may_decide(db: Database, people: People) -> None:
+    entry = await entry_of(db, people.author)
+    assert await how(db, people.boss, entry) == "supervisor"
+    assert await how(db, people.hr, entry) == "hr"
+    assert await how(db, people.author, entry) == str(ApprovalError.OWN_ENTRY)
+    assert await how(db, people.colleague, entry) == str(ApprovalError.NOT_ALLOWED)
+    assert await how(db, people.other, entry) == str(ApprovalError.NOT_ALLOWED)
+    # The supervisor's own supervisor decides only what was escalated to them.
+    assert await how(db, people.higher, entry) == str(ApprovalError.NOT_ALLOWED)
+    async with db.uow() as uow:
+        await uow.approvals.mark_escalated([entry], NOW)
+        await uow.commit()
+    assert await how(db, people.higher, entry) == "higher"
+    # HR may not decide their own entries either.
+    own = await entry_of(db, people.hr)
+    assert await how(db, people.hr, own) == str(ApprovalError.OWN_ENTRY)
+    async with db.uow() as uow:
+        refused = await uow.session.scalars(
+            select(AuditEvent.actor_staff_id).where(AuditEvent.action == "entry.decision_refused")
+        )
+        assert sorted(refused) == sorted(
+            [
+                people.author.id,
+                people.colleague.id,
+                people.other.id,
+                people.higher.id,
+                people.hr.id,
+            ]
+        )
+
+
+async def test_a_delegate_decides_until_the_day_included(db: Database, people: People) -> None:
+    entry = await entry_of(db, people.author)
+    assert await how(db, people.other, entry) == str(ApprovalError.NOT_ALLOWED)
+    async with db.uow() as uow:
+        delegation = await approvals.delegate(
+            uow, people.boss, "O1", TODAY + timedelta(days=2), today=TODAY,
+            render=lambda _d, _c: None, now=NOW,
+        )  # fmt: skip
+    assert not isinstance(delegation, ApprovalError)
+    assert delegation.delegate_id == people.other.id
+    assert await how(db, people.other, entry, TODAY + timedelta(days=2)) == "delegate"
+    assert await how(db, people.other, entry, TODAY + timedelta(days=3)) == str(
+        ApprovalError.NOT_ALLOWED
+    )
+    async with db.uow() as uow:
+        assert await approvals.end_delegation(uow, people.boss, now=NOW)
+    assert await how(db, people.other, entry) == str(ApprovalError.NOT_ALLOWED)
+    async with db.uow() as uow:
+        assert (
+            await approvals.delegate(
+                uow, people.boss, "B1", TODAY, today=TODAY, render=lambda _d, _c: None
+            )
+            is ApprovalError.SELF_DELEGATE
+        )
+        assert (
+            await approvals.delegate(
+                uow, people.boss, "NOBODY", TODAY, today=TODAY, render=lambda _d, _c: None
+            )
+            is ApprovalError.UNKNOWN_PERSON
+        )
+        assert await approvals.delegate(
+            uow, people.boss, "O1", TODAY - timedelta(days=1), today=TODAY,
+            render=lambda _d, _c: None,
+        ) is ApprovalError.BAD_DATE  # fmt: skip
+
+
+async def test_lists_show_what_their_reader_may_decide(db: Database, people: People) -> None:
+    mine = await entry_of(db, people.author)
+    alone = await entry_of(db, people.top)
+    async with db.uow() as uow:
+        boss, boss_total = await approvals.pending(
+            uow, people.boss, today=TODAY, page=0, per_page=5
+        )
+        hr, _ = await approvals.pending(uow, people.hr, today=TODAY, page=0, per_page=5)
+        colleague, none = await approvals.pending(
+            uow, people.colleague, today=TODAY, page=0, per_page=5
+        )
+    assert [row.entry_id for row in boss] == [mine] and boss_total == 1
+    assert [row.entry_id for row in hr] == [alone], "HR: what has nobody above it"
+    assert colleague == [] and none == 0
+
+
+async def test_a_reason_is_needed_to_return_or_reject(db: Database, people: People) -> None:
+    entry = await entry_of(db, people.author)
+    async with db.uow() as uow:
+        for reason, error in (
+            (None, ApprovalError.REASON_NEEDED),
+            ("   ", ApprovalError.REASON_NEEDED),
+            ("x" * (approvals.MAX_REASON + 1), ApprovalError.REASON_TOO_LONG),
+        ):
+            result = await approvals.decide(
+                uow, people.boss, entry, 1, Decision.RETURN, reason=reason, today=TODAY,
+                render=no_notice, now=NOW,
+            )  # fmt: skip
+            assert result is error
+        result = await approvals.decide(
+            uow, people.boss, entry, 1, Decision.RETURN, reason=" Add numbers ", today=TODAY,
+            render=no_notice, now=NOW,
+        )  # fmt: skip
+        assert isinstance(result, Decided) and result.reason == "Add numbers"
+        again = await approvals.decide(
+            uow, people.hr, entry, 1, Decision.APPROVE, today=TODAY, render=no_notice, now=NOW
+        )
+        assert isinstance(again, AlreadyDecided) and again.by == "B1"
+        stored = await uow.entries.get(entry)
+    assert stored is not None
+    assert (stored.status, stored.version, stored.decision_via) == (
+        EntryStatus.RETURNED, 2, "supervisor"
+    )  # fmt: skip
+
+
+async def test_escalation_once_and_auto_approval(db: Database, people: People) -> None:
+    old = await entry_of(db, people.author, NOW - timedelta(days=20))
+    fresh = await entry_of(db, people.author)
+    policy = load_policy()
+    sent: list[tuple[list[int], str | None, str | None, int]] = []
+
+    def render(entries, higher, supervisor, hr):  # type: ignore[no-untyped-def]
+        sent.append(
+            (
+                [e.entry_id for e in entries],
+                higher and higher.name,
+                supervisor and supervisor.name,
+                len(hr),
+            )
+        )
+        return []
+
+    calendar = WorkCalendar(policy)
+    async with db.uow() as uow:
+        assert await approvals.escalate(uow, policy, calendar, ZONE, render=render, now=NOW) == 1
+    async with db.uow() as uow:
+        assert await approvals.escalate(uow, policy, calendar, ZONE, render=render, now=NOW) == 0
+    assert sent == [([old], "H1", "B1", 0)]
+    auto: Policy = policy.model_copy(
+        update={
+            "approvals": policy.approvals.model_copy(update={"auto_approve_after_workdays": 5})
+        }
+    )
+    async with db.uow() as uow:
+        assert (
+            await approvals.auto_approve(uow, auto, calendar, ZONE, render=no_notice, now=NOW) == 1
+        )
+    async with db.uow() as uow:
+        states = dict(
+            (
+                await uow.session.execute(
+                    select(WorkEntry.id, WorkEntry.decision_via).order_by(WorkEntry.id)
+                )
+            ).all()
+        )
+        events = await uow.audit.events("work_entry")
+    assert states == {old: "auto", fresh: None}
+    assert [(e.action, e.subject_id, e.details) for e in events][-1] == (
+        "entry.approved", str(old), {"via": "auto", "after_workdays": 5}
+    )  # fmt: skip
