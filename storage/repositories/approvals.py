@@ -9,6 +9,7 @@ from typing import Any, cast
 
 from sqlalchemy import (
     Date,
+    Integer,
     String,
     Table,
     and_,
@@ -229,13 +230,15 @@ _DECIDE = Direct(
 )
 
 
-def _decidable(actor_id: int, *, hr: bool, today: date) -> Any:
+def _decidable(*, hr: bool) -> Any:
     """Which entries ``actor_id`` may decide, as a condition on ``work_entries`` alone.
 
     Their team's (supervisor), the team of whoever delegated to them today, what was
     escalated from the supervisors they supervise; HR also what has nobody above it.
-    Never their own.
+    Never their own. Bound: ``actor_id``, ``today``.
     """
+    actor_id = bindparam("actor_id", type_=Integer())
+    today = bindparam("today", type_=Date())
     staff = Staff.__table__.c
     supervisor = aliased(Staff)
     team = select(Staff.id).where(Staff.supervisor_id == actor_id)
@@ -349,6 +352,40 @@ def _approve_in_one(*, with_notice: bool) -> Direct:
 
 
 _APPROVE_IN_ONE = {notice: _approve_in_one(with_notice=notice) for notice in (False, True)}
+
+
+def _approve_shown(*, hr: bool, one_author: bool) -> Direct:
+    """What a list showed, still undecided and unchanged since, that the reader may decide."""
+    conditions = [
+        _ENTRIES.c.status == EntryStatus.SUBMITTED,
+        _ENTRIES.c.id.between(bindparam("first_id"), bindparam("last_id")),
+        _ENTRIES.c.updated_at <= bindparam("seen_at", type_=_ENTRIES.c.updated_at.type),
+        _decidable(hr=hr),
+    ]
+    if one_author:
+        conditions.append(_ENTRIES.c.staff_id == bindparam("author_id"))
+    return Direct(
+        update(_ENTRIES)
+        .where(*conditions)
+        .values(
+            status=bindparam("status", type_=_ENTRIES.c.status.type),
+            decided_by_id=bindparam("decided_by_id", type_=_ENTRIES.c.decided_by_id.type),
+            decided_at=bindparam("decided_at", type_=_ENTRIES.c.decided_at.type),
+            decision_reason=bindparam("decision_reason", type_=_ENTRIES.c.decision_reason.type),
+            decision_via=bindparam("decision_via", type_=_ENTRIES.c.decision_via.type),
+            updated_at=bindparam("updated_at", type_=_ENTRIES.c.updated_at.type),
+            version=_ENTRIES.c.version + 1,
+        )
+        .returning(_ENTRIES.c.id, _ENTRIES.c.staff_id, _ENTRIES.c.work_date, _ENTRIES.c.text)
+    )
+
+
+# Built once per kind of reader (HR or not) and list (one author or all).
+_APPROVE_SHOWN = {
+    (hr, one): _approve_shown(hr=hr, one_author=one)
+    for hr in (False, True)
+    for one in (False, True)
+}
 
 
 def _contact(row: Any) -> Contact:
@@ -466,21 +503,21 @@ class ApprovalRepository(Repository):
         Shown: undecided entries in the id range, unchanged since ``seen_at`` (an edit
         since would be unseen), optionally of one author.
         """
-        conditions = [
-            _ENTRIES.c.status == EntryStatus.SUBMITTED,
-            _ENTRIES.c.id.between(first_id, last_id),
-            _ENTRIES.c.updated_at <= seen_at,
-            _decidable(actor_id, hr=hr, today=today),
-        ]
-        if author_id is not None:
-            conditions.append(_ENTRIES.c.staff_id == author_id)
-        result = await self.session.execute(
-            update(_ENTRIES)
-            .where(*conditions)
-            .values({**values, "version": _ENTRIES.c.version + 1})
-            .returning(_ENTRIES.c.id, _ENTRIES.c.staff_id, _ENTRIES.c.work_date, _ENTRIES.c.text)
+        statement = _APPROVE_SHOWN[(hr, author_id is not None)]
+        rows = await direct.rows(
+            self.session,
+            statement,
+            {
+                **values,
+                "actor_id": actor_id,
+                "today": today,
+                "first_id": first_id,
+                "last_id": last_id,
+                "seen_at": seen_at,
+                "author_id": author_id,
+            },
         )
-        return [DecidedRow(int(i), int(a), d, t) for i, a, d, t in result]
+        return [DecidedRow(int(i), int(a), d, t) for i, a, d, t in rows]
 
     async def approve_stale(
         self, submitted_before: datetime, values: dict[str, Any], *, limit: int
@@ -510,13 +547,15 @@ class ApprovalRepository(Repository):
         """A page of the undecided entries ``actor_id`` may decide, oldest first; and how many."""
         where = and_(
             WorkEntry.status == EntryStatus.SUBMITTED,
-            _decidable(actor_id, hr=hr, today=today),
+            _decidable(hr=hr),
         )
+        bound = {"actor_id": actor_id, "today": today}
         total = await self.session.scalar(
             select(func.count())
             .select_from(WorkEntry)
             .join(Staff, Staff.id == WorkEntry.staff_id)
-            .where(where)
+            .where(where),
+            bound,
         )
         rows = await self.session.execute(
             select(
@@ -536,7 +575,8 @@ class ApprovalRepository(Repository):
             .where(where)
             .order_by(WorkEntry.id)
             .offset(offset)
-            .limit(limit)
+            .limit(limit),
+            bound,
         )
         return [PendingRow(*row) for row in rows], int(total or 0)
 
