@@ -617,6 +617,7 @@ def _settings_text(context: WorkledgerContext, at: str | None) -> tuple[str, Inl
         if at is None
         else _("Approval requests reach you in one digest a day, at {time}.").format(time=at)
     )
+    current += "\n" + _("Choose below, or your own time of day: /settings 16:45")
     rows = [
         [InlineKeyboardButton(_("One by one"), callback_data=DigestTime("now").pack())],
         [
@@ -631,15 +632,44 @@ def _settings_text(context: WorkledgerContext, at: str | None) -> tuple[str, Inl
     return current, InlineKeyboardMarkup(rows)
 
 
+def digest_time(text: str) -> str | None:
+    """``HH:MM`` (24-hour, local) normalised, or None if ``text`` is not such a time."""
+    hours, colon, minutes = text.strip().partition(":")
+    if not (colon and hours.isdigit() and minutes.isdigit() and len(minutes) == 2):
+        return None
+    if int(hours) > 23 or int(minutes) > 59:
+        return None
+    return f"{int(hours):02d}:{minutes}"
+
+
 async def show_settings(update: Update, context: WorkledgerContext) -> None:
-    """/settings: approval requests one by one, or a daily digest."""
+    """/settings: approval requests one by one, or a daily digest (``/settings 16:45``)."""
     message = update.effective_message
     member = context.member
     assert message is not None and member is not None
+    arguments = context.args or []
+    if arguments:
+        at = digest_time(arguments[0])
+        if at is None:
+            await message.reply_text(
+                context._("Give the digest time as hours and minutes, like /settings 16:45.")
+            )
+            return
+        await _save_digest(context, member.id, at)
     async with context.uow() as uow:
         at = await uow.approvals.digest_at(member.id)
     text, markup = _settings_text(context, at)
     await message.reply_text(text, reply_markup=markup)
+
+
+async def _save_digest(context: WorkledgerContext, staff_id: int, at: str | None) -> None:
+    async with context.uow() as uow:
+        await uow.approvals.set_digest(staff_id, at)
+        await uow.audit.record(
+            "approvals.digest_set", "staff", staff_id, actor_staff_id=staff_id,
+            details={"at": at},
+        )  # fmt: skip
+        await uow.commit()
 
 
 async def choose_digest(update: Update, context: WorkledgerContext) -> None:
@@ -649,13 +679,7 @@ async def choose_digest(update: Update, context: WorkledgerContext) -> None:
     assert query is not None and member is not None
     value = DigestTime.from_press(query.data).value
     at = None if value == "now" else f"{value[:2]}:{value[2:]}"
-    async with context.uow() as uow:
-        await uow.approvals.set_digest(member.id, at)
-        await uow.audit.record(
-            "approvals.digest_set", "staff", member.id, actor_staff_id=member.id,
-            details={"at": at},
-        )  # fmt: skip
-        await uow.commit()
+    await _save_digest(context, member.id, at)
     text, markup = _settings_text(context, at)
     await query.answer(context._("Saved."))
     with contextlib.suppress(BadRequest):
@@ -684,7 +708,7 @@ async def delegate_command(update: Update, context: WorkledgerContext) -> None:
                 ).format(example=day.isoformat())
             )
         else:
-            await message.reply_text(_delegation_line(context, current))
+            await message.reply_text(delegation_line(context, current))
         return
     if arguments[0].lower() == "off":
         async with context.uow() as uow:
@@ -713,7 +737,7 @@ async def delegate_command(update: Update, context: WorkledgerContext) -> None:
     if isinstance(result, ApprovalError):
         await message.reply_text(error_text(context, result))
         return
-    await message.reply_text(_delegation_line(context, result))
+    await message.reply_text(delegation_line(context, result))
 
 
 def _parse_day(text: str) -> date | None:
@@ -723,7 +747,8 @@ def _parse_day(text: str) -> date | None:
         return None
 
 
-def _delegation_line(context: WorkledgerContext, delegation: ActiveDelegation) -> str:
+def delegation_line(context: WorkledgerContext, delegation: ActiveDelegation) -> str:
+    """Who decides the supervisor's team's entries, and until when."""
     return context._("{name} ({employee_no}) decides your team's entries until {until}.").format(
         name=delegation.delegate_name,
         employee_no=delegation.delegate_employee_no,

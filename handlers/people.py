@@ -10,7 +10,7 @@ from telegram import Update
 
 from assessment.people import StaffStatus, profile, team
 from assessment.reminders import DayState
-from handlers import reminders
+from handlers import approvals, reminders
 from handlers.context import WorkledgerContext
 from handlers.formatting import day, number
 from handlers.labels import role_names, status_name
@@ -95,4 +95,8 @@ async def my_team(update: Update, context: WorkledgerContext) -> None:
         if today_state is not None and (workday or today_state is not DayState.NOT_YET):
             extra += f"; {_(TODAY_LABELS[today_state])}"
         lines.append(f"{person.employee_no} {person.name}: {state}{extra}")
+    async with context.uow() as uow:
+        delegation = await uow.approvals.delegation_of(member.id, today)
+    if delegation is not None:
+        lines += ["", approvals.delegation_line(context, delegation)]
     await message.reply_text("\n".join(lines))

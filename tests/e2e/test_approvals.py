@@ -227,6 +227,10 @@ async def test_a_delegate_decides_during_the_delegation_and_not_after(
     [team] = await driver.wait_for_message(org.staff.id, timeout=8)
     assert "your entries are decided by Cao Lin" in team["text"]
 
+    await driver.send_text(org.supervisor, "/team")
+    [team_list] = await driver.wait_for_message(org.supervisor.id)
+    assert "Cao Lin (E020) decides your team's entries until" in team_list["text"]
+
     await log(driver, org.staff, "Visits")
     [ask] = await request(bot, driver, COLLEAGUE)  # the request goes to the delegate
     done = await press(driver, COLLEAGUE, ask, "Approve")
@@ -326,8 +330,14 @@ async def test_bulk_approval_from_a_daily_digest(
 ) -> None:
     await driver.send_text(org.supervisor, "/settings")
     [menu] = await driver.wait_for_message(org.supervisor.id)
-    chosen = await press(driver, org.supervisor, menu, "Daily digest at 08:30")
-    assert chosen["text"] == "Approval requests reach you in one digest a day, at 08:30."
+    chosen = await press(driver, org.supervisor, menu, "Daily digest at 12:00")
+    assert chosen["text"].startswith("Approval requests reach you in one digest a day, at 12:00.")
+    await driver.send_text(org.supervisor, "/settings 25:61")
+    [wrong] = await driver.wait_for_message(org.supervisor.id)
+    assert wrong["text"] == "Give the digest time as hours and minutes, like /settings 16:45."
+    await driver.send_text(org.supervisor, "/settings 8:30")
+    [own] = await driver.wait_for_message(org.supervisor.id)
+    assert own["text"].startswith("Approval requests reach you in one digest a day, at 08:30.")
     await log(driver, org.staff, "Morning counter")
     await log(driver, org.staff, "Afternoon archive")
     assert await send_requests(bot.bot_data, datetime.now(UTC)) == 0, "they wait for the digest"

@@ -245,3 +245,23 @@ async def test_escalation_once_and_auto_approval(db: Database, people: People) -
     assert [(e.action, e.subject_id, e.details) for e in events][-1] == (
         "entry.approved", str(old), {"via": "auto", "after_workdays": 5}
     )  # fmt: skip
+
+
+async def test_escalation_comes_after_three_full_workdays(db: Database, people: People) -> None:
+    # Monday 23 November: the three workdays before are Wed 18, Thu 19 and Fri 20.
+    tuesday_evening = datetime(2026, 11, 17, 18, 0, tzinfo=ZONE).astimezone(UTC)
+    wednesday_morning = datetime(2026, 11, 18, 9, 0, tzinfo=ZONE).astimezone(UTC)
+    waited = await entry_of(db, people.author, tuesday_evening)
+    not_yet = await entry_of(db, people.author, wednesday_morning)
+    policy = load_policy()
+    async with db.uow() as uow:
+        done = await approvals.escalate(
+            uow, policy, WorkCalendar(policy), ZONE, render=lambda *_: [], now=NOW
+        )
+    assert done == 1
+    async with db.uow() as uow:
+        escalated = dict(
+            (await uow.session.execute(select(WorkEntry.id, WorkEntry.escalated_at))).all()
+        )
+    assert escalated[waited] is not None
+    assert escalated[not_yet] is None
