@@ -36,7 +36,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,10 +51,8 @@ from sqlalchemy.engine import make_url
 from telegram import Update
 from telegram.ext import ApplicationBuilder, CallbackQueryHandler
 
-import bot.app as bot_app
 from bench._support import describe_url, scratch_postgres
-from bench.quick_log import BOT_USER, TOKEN, ZONE, StubRequest, stubbed
-from config.policy import load_policy
+from bench.quick_log import BOT_USER, TOKEN, ZONE, StubRequest, started
 from config.settings import Settings
 from handlers.callbacks import ApproveShown, Decide
 from storage import migrate
@@ -240,38 +238,12 @@ class Run:
 
 async def _feed(application: Any, stub: PressStub, updates: list[Update], limit: float) -> float:
     stub.expect(len(updates))
-    started = time.perf_counter()
+    begun = time.perf_counter()
     for update in updates:
         await application.update_queue.put(update)
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stub.done.wait(), limit)
-    return time.perf_counter() - started
-
-
-@contextlib.asynccontextmanager
-async def workledger(settings: Settings, stub: PressStub) -> AsyncIterator[Any]:
-    """The real Application, started, its Bot API answered by ``stub``."""
-    with stubbed(stub, rate_limited=False):
-        application = bot_app.build_application(settings, load_policy())
-        await application.initialize()
-        try:
-            assert application.post_init is not None
-            await application.post_init(application)
-            await application.start()
-            try:
-                yield application
-            finally:
-                await application.stop()
-        finally:
-            data = application.bot_data
-            data.stop_background.set()
-            for task in data.background:
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(task, 10)
-            data.background.clear()
-            await application.shutdown()
-            if application.post_shutdown is not None:
-                await application.post_shutdown(application)
+    return time.perf_counter() - begun
 
 
 async def run_single(
@@ -280,7 +252,7 @@ async def run_single(
     """(a) through the real Application."""
     stub = PressStub()
     warm, measured = singles[:WARM_UP_PRESSES], singles[WARM_UP_PRESSES:]
-    async with workledger(settings, stub) as application:
+    async with started(settings, stub) as application:
         updates = [
             Update.de_json(
                 press_update(first + n, boss, Decide(entry_id, 1, "a").pack()), application.bot
@@ -408,7 +380,7 @@ async def run_bulk(
     """(b): ``Approve all`` of a digest through the bot; one raw UPDATE of the other rows."""
     bot_ids, raw_ids = ids["bot_bulk"], ids["raw_bulk"]
     stub = PressStub()
-    async with workledger(settings, stub) as application:
+    async with started(settings, stub) as application:
         # A long-running bot is warm: its statements compiled, its sender settled.
         warm = ids["warm_up"]
         seen = int(time.time()) + 1
@@ -424,9 +396,9 @@ async def run_bulk(
     store = RawStore(url)
     await store.open()
     try:
-        started = time.perf_counter()
+        begun = time.perf_counter()
         await store.approve(min(raw_ids), max(raw_ids))
-        raw_seconds = time.perf_counter() - started
+        raw_seconds = time.perf_counter() - begun
     finally:
         await store.close()
     return Bulk(

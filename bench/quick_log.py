@@ -291,6 +291,35 @@ async def _feed(
     return time.perf_counter() - started, completed
 
 
+@contextlib.asynccontextmanager
+async def started(
+    settings: Settings, stub: StubRequest, *, rate_limited: bool = False
+) -> AsyncIterator[Application[Any, Any, Any, Any, Any, Any]]:
+    """The real Application, started as ``running`` does, its Bot API answered by ``stub``."""
+    # Patched for the whole run: post_init starts the outbox sender, which builds its Bot then.
+    with stubbed(stub, rate_limited=rate_limited):
+        application = bot_app.build_application(settings, load_policy())
+        await application.initialize()
+        try:
+            assert application.post_init is not None
+            await application.post_init(application)
+            await application.start()
+            try:
+                yield application
+            finally:
+                await application.stop()
+        finally:
+            data = application.bot_data
+            data.stop_background.set()
+            for task in data.background:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(task, 10)
+            data.background.clear()
+            await application.shutdown()
+            if application.post_shutdown is not None:
+                await application.post_shutdown(application)
+
+
 async def run_workledger(
     settings: Settings,
     database: Database,
@@ -305,30 +334,8 @@ async def run_workledger(
     name = "workledger-limited" if rate_limited else "workledger"
     stub = StubRequest()
     before = await count_entries(database)
-    # Patched for the whole run: post_init starts the outbox sender, which builds its Bot then.
-    with stubbed(stub, rate_limited=rate_limited):
-        application = bot_app.build_application(settings, load_policy())
-        await application.initialize()
-        try:
-            assert application.post_init is not None
-            await application.post_init(application)
-            await application.start()
-            try:
-                seconds, completed = await _feed(
-                    application, stub, users, count, first_update, limit
-                )
-            finally:
-                await application.stop()
-        finally:
-            data = application.bot_data
-            data.stop_background.set()
-            for task in data.background:
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(task, 10)
-            data.background.clear()
-            await application.shutdown()
-            if application.post_shutdown is not None:
-                await application.post_shutdown(application)
+    async with started(settings, stub, rate_limited=rate_limited) as application:
+        seconds, completed = await _feed(application, stub, users, count, first_update, limit)
     rows = await count_entries(database) - before
     # getMe twice: the Application's bot and the outbox sender's, both answered by the stub.
     answered_locally = stub.calls.get("getMe", 0) >= 2

@@ -207,27 +207,32 @@ def _authority(*, by_telegram: bool) -> Any:
     return query
 
 
+def _one_decision() -> Any:
+    """UPDATE of one entry, only if still submitted at the version shown (a press)."""
+    return (
+        update(_ENTRIES)
+        .where(
+            _ENTRIES.c.id == bindparam("entry_id"),
+            _ENTRIES.c.version == bindparam("shown_version"),
+            _ENTRIES.c.status == EntryStatus.SUBMITTED,
+        )
+        .values(
+            status=bindparam("new_status", type_=_ENTRIES.c.status.type),
+            decided_by_id=bindparam("decider_id", type_=_ENTRIES.c.decided_by_id.type),
+            decided_at=bindparam("moment", type_=_ENTRIES.c.decided_at.type),
+            decision_reason=bindparam("reason", type_=_ENTRIES.c.decision_reason.type),
+            decision_via=bindparam("via", type_=_ENTRIES.c.decision_via.type),
+            updated_at=bindparam("moment", type_=_ENTRIES.c.updated_at.type),
+            version=_ENTRIES.c.version + 1,
+        )
+        .returning(_ENTRIES.c.id)
+    )
+
+
 # Built once: every press runs these.
 _AUTHORITY = Direct(_authority(by_telegram=False))
 _AUTHORITY_BY_TELEGRAM = Direct(_authority(by_telegram=True))
-_DECIDE = Direct(
-    update(_ENTRIES)
-    .where(
-        _ENTRIES.c.id == bindparam("entry_id"),
-        _ENTRIES.c.version == bindparam("shown_version"),
-        _ENTRIES.c.status == EntryStatus.SUBMITTED,
-    )
-    .values(
-        status=bindparam("new_status", type_=_ENTRIES.c.status.type),
-        decided_by_id=bindparam("decider_id", type_=_ENTRIES.c.decided_by_id.type),
-        decided_at=bindparam("moment", type_=_ENTRIES.c.decided_at.type),
-        decision_reason=bindparam("reason", type_=_ENTRIES.c.decision_reason.type),
-        decision_via=bindparam("via", type_=_ENTRIES.c.decision_via.type),
-        updated_at=bindparam("moment", type_=_ENTRIES.c.updated_at.type),
-        version=_ENTRIES.c.version + 1,
-    )
-    .returning(_ENTRIES.c.id)
-)
+_DECIDE = Direct(_one_decision())
 
 
 def _decidable(*, hr: bool) -> Any:
@@ -292,26 +297,7 @@ def _approve_in_one(*, with_notice: bool) -> Direct:
         .returning(updates.c.update_id)
         .cte("claim")
     )
-    decided = (
-        update(_ENTRIES)
-        .where(
-            _ENTRIES.c.id == bindparam("entry_id"),
-            _ENTRIES.c.version == bindparam("shown_version"),
-            _ENTRIES.c.status == EntryStatus.SUBMITTED,
-            select(claim.c.update_id).exists(),
-        )
-        .values(
-            status=bindparam("new_status", type_=_ENTRIES.c.status.type),
-            decided_by_id=bindparam("decider_id", type_=_ENTRIES.c.decided_by_id.type),
-            decided_at=bindparam("moment", type_=_ENTRIES.c.decided_at.type),
-            decision_reason=bindparam("reason", type_=_ENTRIES.c.decision_reason.type),
-            decision_via=bindparam("via", type_=_ENTRIES.c.decision_via.type),
-            updated_at=bindparam("moment", type_=_ENTRIES.c.updated_at.type),
-            version=_ENTRIES.c.version + 1,
-        )
-        .returning(_ENTRIES.c.id)
-        .cte("decided")
-    )
+    decided = _one_decision().where(select(claim.c.update_id).exists()).cte("decided")
     audit = (
         insert(events)
         .from_select(
@@ -386,6 +372,9 @@ _APPROVE_SHOWN = {
     for hr in (False, True)
     for one in (False, True)
 }
+
+
+_CONTACT = (Staff.id, Staff.name, Staff.telegram_user_id, Staff.language, Staff.telegram_language)
 
 
 def _contact(row: Any) -> Contact:
@@ -711,13 +700,7 @@ class ApprovalRepository(Repository):
         ids = list(dict.fromkeys(staff_ids))
         for start in range(0, len(ids), _CHUNK):
             rows = await self.session.execute(
-                select(
-                    Staff.id,
-                    Staff.name,
-                    Staff.telegram_user_id,
-                    Staff.language,
-                    Staff.telegram_language,
-                ).where(Staff.id.in_(ids[start : start + _CHUNK]))
+                select(*_CONTACT).where(Staff.id.in_(ids[start : start + _CHUNK]))
             )
             found.update({int(row[0]): _contact(row) for row in rows})
         return found
@@ -725,33 +708,16 @@ class ApprovalRepository(Repository):
     async def hr_contacts(self) -> list[Contact]:
         """Everyone in HR still on staff."""
         rows = await self.session.execute(
-            select(
-                Staff.id,
-                Staff.name,
-                Staff.telegram_user_id,
-                Staff.language,
-                Staff.telegram_language,
-            ).where(Staff.status != StaffStatus.LEFT)
+            select(*_CONTACT, Staff.roles).where(Staff.status != StaffStatus.LEFT)
         )
-        hr_ids = {
-            int(staff_id)
-            for staff_id, roles in await self.session.execute(
-                select(Staff.id, Staff.roles).where(Staff.status != StaffStatus.LEFT)
-            )
-            if roles & Role.HR
-        }
-        return [_contact(row) for row in rows if int(row[0]) in hr_ids]
+        return [_contact(row) for row in rows if row[-1] & Role.HR]
 
     async def team_contacts(self, supervisor_id: int) -> list[Contact]:
         """The supervisor's direct reports still on staff."""
         rows = await self.session.execute(
-            select(
-                Staff.id,
-                Staff.name,
-                Staff.telegram_user_id,
-                Staff.language,
-                Staff.telegram_language,
-            ).where(Staff.supervisor_id == supervisor_id, Staff.status != StaffStatus.LEFT)
+            select(*_CONTACT).where(
+                Staff.supervisor_id == supervisor_id, Staff.status != StaffStatus.LEFT
+            )
         )
         return [_contact(row) for row in rows]
 
