@@ -31,7 +31,7 @@ from storage.repositories.approvals import (
     PendingRow,
     RequestTarget,
 )
-from storage.uow import UnitOfWork, UpdateAlreadyHandled
+from storage.uow import UnitOfWork
 
 __all__ = [
     "ActiveDelegation",
@@ -313,8 +313,11 @@ async def approve_by_telegram(
     """An Approve press in one go, before the gate: who pressed and the entry, read together.
 
     None when the presser is not a linked, active member (or the entry is unknown):
-    the press then takes the ordinary way through the gate, which answers it. The unit
-    of work should carry the update's ``PendingClaim`` (taken with the commit).
+    the press then takes the ordinary way through the gate, which answers it.
+
+    The update is not claimed: the conditional UPDATE already lets a press decide at
+    most once, and a redelivered press is answered "already approved". Use an
+    autocommit unit of work: on PostgreSQL the whole write is then one statement.
     """
     moment = now or datetime.now(UTC)
     found = await uow.approvals.authority_for_telegram(entry_id, telegram_user_id, today)
@@ -330,17 +333,15 @@ async def approve_by_telegram(
     standing = _standing(entry, version)
     if standing is not None:
         return actor, standing
-    claim = uow.claim
-    if uow.dialect == "postgresql" and uow.autocommit and claim is not None:
-        # One round trip: the claim, the decision, its audit event and the notice.
+    if uow.dialect == "postgresql" and uow.autocommit:
+        # One round trip: the decision, its audit event and the author's notice.
         notice = render(
             AuthorNotice(
                 entry.author, Decision.APPROVE, actor.name,
                 ((entry_id, entry.work_date, entry.text),), None,
             )
         )  # fmt: skip
-        claimed, won = await uow.approvals.decide_in_one(
-            claim.update_id,
+        won = await uow.approvals.decide_in_one(
             entry_id,
             version,
             status=EntryStatus.APPROVED,
@@ -352,9 +353,6 @@ async def approve_by_telegram(
             event=("entry.approved", {"version": version, "via": how, "reason": None}),
             notice=None if notice is None else notice.row(moment),
         )
-        if not claimed:
-            raise UpdateAlreadyHandled(claim.update_id)
-        claim.settled = True
         if not won:
             again = await uow.approvals.authority(entry_id, actor.id, today)
             if again is None:

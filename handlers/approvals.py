@@ -39,7 +39,7 @@ from handlers.reminders import clock
 from locales import N_, Translator, resolve_locale, translator
 from storage.enums import EntryStatus
 from storage.repositories.approvals import Overdue
-from storage.uow import PendingClaim, UnitOfWork
+from storage.uow import UnitOfWork
 
 PER_PAGE = 5
 # In a digest, the entries listed; the rest are counted and left to /pending.
@@ -333,9 +333,8 @@ async def approve_first(update: Update, context: WorkledgerContext) -> None:
     action = callbacks.parse(query.data)
     if not isinstance(action, Decide) or action.decision != "a":
         return  # Return and Reject ask for a reason: the ordinary way
-    claim = PendingClaim(update.update_id)
     # Autocommit: on PostgreSQL the approval is one statement, atomic by itself.
-    async with context.bot_data.database.uow(autocommit=True, claim=claim) as uow:
+    async with context.bot_data.database.uow(autocommit=True) as uow:
         outcome = await approvals.approve_by_telegram(
             uow,
             user.id,
@@ -347,7 +346,6 @@ async def approve_first(update: Update, context: WorkledgerContext) -> None:
     if outcome is None:
         return
     actor, result = outcome
-    context.claim = claim
     gate.let_in(context, actor, user.language_code)
     await _answer_result(update, context, result, query.message)
     raise ApplicationHandlerStop

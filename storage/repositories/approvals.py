@@ -34,7 +34,6 @@ from storage.models import (
     AuditEvent,
     Delegation,
     OutboxMessage,
-    ProcessedUpdate,
     Staff,
     WorkEntry,
 )
@@ -282,22 +281,11 @@ def _decidable(*, hr: bool) -> Any:
 
 
 def _approve_in_one(*, with_notice: bool) -> Direct:
-    """PostgreSQL: claim the update, decide the entry, audit it, queue the author's notice,
-    in one statement; returns (claimed, decided) counts."""
-    updates = cast(Table, ProcessedUpdate.__table__)
+    """PostgreSQL: decide the entry, audit it and queue the author's notice in one statement;
+    returns how many entries were decided (0 or 1)."""
     events = cast(Table, AuditEvent.__table__)
     outbox = cast(Table, OutboxMessage.__table__)
-    claim = (
-        pg_insert(updates)
-        .values(
-            update_id=bindparam("update_id", type_=updates.c.update_id.type),
-            processed_at=bindparam("moment", type_=updates.c.processed_at.type),
-        )
-        .on_conflict_do_nothing(index_elements=[updates.c.update_id])
-        .returning(updates.c.update_id)
-        .cte("claim")
-    )
-    decided = _one_decision().where(select(claim.c.update_id).exists()).cte("decided")
+    decided = _one_decision().cte("decided")
     audit = (
         insert(events)
         .from_select(
@@ -330,10 +318,7 @@ def _approve_in_one(*, with_notice: bool) -> Direct:
         )
         ctes.append(notice)
     return Direct(
-        select(
-            select(func.count()).select_from(claim).scalar_subquery(),
-            select(func.count()).select_from(decided).scalar_subquery(),
-        ).add_cte(*ctes)
+        select(select(func.count()).select_from(decided).scalar_subquery()).add_cte(*ctes)
     )
 
 
@@ -436,7 +421,6 @@ class ApprovalRepository(Repository):
 
     async def decide_in_one(
         self,
-        update_id: int,
         entry_id: int,
         version: int,
         *,
@@ -448,13 +432,12 @@ class ApprovalRepository(Repository):
         via: str,
         event: tuple[str, dict[str, Any]],
         notice: dict[str, Any] | None,
-    ) -> tuple[bool, bool]:
-        """PostgreSQL, autocommit: claim the update and, if new, decide the entry (if still
-        submitted at ``version``), append its audit ``event`` (action, details) and queue
-        ``notice`` (an outbox row), atomically in one statement. (claimed, decided)."""
+    ) -> bool:
+        """PostgreSQL, autocommit: decide the entry if still submitted at ``version``, append
+        its audit ``event`` (action, details) and queue ``notice`` (an outbox row),
+        atomically in one statement; whether it was decided."""
         action, details = event
         values: dict[str, Any] = {
-            "update_id": update_id,
             "entry_id": entry_id,
             "shown_version": version,
             "new_status": status,
@@ -470,10 +453,10 @@ class ApprovalRepository(Repository):
         if notice is not None:
             row = {"status": DeliveryStatus.PENDING, "attempts": 0, **notice}
             values.update({f"n_{name}": row.get(name) for name in OUTBOX_COLUMNS})
-        ((claimed, decided),) = await direct.rows(
+        ((decided,),) = await direct.rows(
             self.session, _APPROVE_IN_ONE[notice is not None], values
         )
-        return bool(claimed), bool(decided)
+        return bool(decided)
 
     async def approve_shown(
         self,
