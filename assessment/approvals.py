@@ -133,10 +133,9 @@ class Decided:
 
 @dataclass(frozen=True, slots=True)
 class BulkDecided:
-    """Entries approved in one go, and how many of those shown were no longer waiting."""
+    """How many entries were approved in one go."""
 
     approved: int
-    skipped: int
 
 
 Render = Callable[[AuthorNotice], Outgoing | None]
@@ -405,7 +404,7 @@ async def approve_shown(
         },
     )
     await _after_bulk(uow, decided, actor, moment, render, {"via": "bulk"})
-    return BulkDecided(len(decided), 0)
+    return BulkDecided(len(decided))
 
 
 async def _after_bulk(

@@ -209,13 +209,12 @@ def render_escalation(
             yield Outgoing(
                 chat_id=higher.chat_id,
                 kind="approval_escalated",
-                text=_(
-                    "Undecided for too long by {supervisor}, so it comes to you:\n{name}: "
-                    "entry #{entry_id}"
-                ).format(
-                    supervisor=supervisor.name if supervisor else "?",
-                    name=entry.author_name,
-                    entry_id=entry.entry_id,
+                text=_("Undecided for too long by {supervisor}, so it comes to you:").format(
+                    supervisor=supervisor.name if supervisor else "?"
+                )
+                + "\n"
+                + request_text(
+                    language, entry.author_name, entry.employee_no, entry.work_date, entry.text
                 ),
                 markup={
                     "inline_keyboard": decision_buttons(language, entry.entry_id, entry.version)

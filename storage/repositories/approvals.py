@@ -101,6 +101,9 @@ class Overdue:
     author_name: str
     supervisor_id: int | None
     higher_id: int | None
+    employee_no: str
+    work_date: date
+    text: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -648,6 +651,9 @@ class ApprovalRepository(Repository):
                 author.name,
                 author.supervisor_id,
                 supervisor.supervisor_id,
+                author.employee_no,
+                WorkEntry.work_date,
+                WorkEntry.text,
             )
             .join(author, author.id == WorkEntry.staff_id)
             .outerjoin(supervisor, supervisor.id == author.supervisor_id)

@@ -297,6 +297,7 @@ async def test_entries_undecided_for_three_workdays_go_higher_up(
     assert await send_escalations(bot.bot_data, now) == 0, "escalated once"
     [upward] = await driver.wait_for_message(org.hr.id, timeout=8)
     assert upward["text"].startswith("Undecided for too long by Sun Li")
+    assert "Su Yi (E011)" in upward["text"] and "Old work" in upward["text"]
     assert set(buttons(upward)) == {"Approve", "Return", "Reject"}
     [word] = await driver.wait_for_message(org.supervisor.id, timeout=8)
     assert "went to Hu Rong" in word["text"]
