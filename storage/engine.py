@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 from typing import Any
 
 from sqlalchemy import event
@@ -10,13 +12,15 @@ from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from storage.sqlite_driver import InlineDBAPI
+from storage.sqlite_driver import InlineDBAPI, checkpoint
 from storage.uow import PendingClaim, UnitOfWork
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
 
-def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
+def _sqlite_pragmas(
+    dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry, *, checkpoints: bool = True
+) -> None:
     # WAL lets readers work while one writer commits; foreign keys are off in
     # SQLite unless asked for; the busy timeout makes a second writer wait
     # instead of failing at once with "database is locked".
@@ -25,16 +29,27 @@ def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEn
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    if not checkpoints:
+        # Someone else copies the WAL into the database, off the event loop.
+        cursor.execute("PRAGMA wal_autocheckpoint=0")
     cursor.close()
 
 
-def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """An async engine for ``url`` with the per-dialect settings the store relies on."""
+def create_engine(url: str, *, background_checkpoints: bool = False, **kwargs: Any) -> AsyncEngine:
+    """An async engine for ``url`` with the per-dialect settings the store relies on.
+
+    ``background_checkpoints`` (SQLite): commits never checkpoint the WAL; whoever
+    asks for it calls ``Database.checkpoint`` regularly instead.
+    """
     if make_url(url).get_backend_name() == "sqlite":
         # Each call runs at once on the loop's thread; see storage.sqlite_driver.
         kwargs.setdefault("module", InlineDBAPI())
         engine = create_async_engine(url, **kwargs)
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(
+            engine.sync_engine,
+            "connect",
+            functools.partial(_sqlite_pragmas, checkpoints=not background_checkpoints),
+        )
         return engine
     return create_async_engine(url, pool_pre_ping=False, **kwargs)
 
@@ -42,9 +57,13 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
 class Database:
     """The store: one engine and the factory of units of work over it."""
 
-    def __init__(self, url: str, **engine_kwargs: Any) -> None:
+    def __init__(
+        self, url: str, *, background_checkpoints: bool = False, **engine_kwargs: Any
+    ) -> None:
         self.url = url
-        self.engine = create_engine(url, **engine_kwargs)
+        self.engine = create_engine(
+            url, background_checkpoints=background_checkpoints, **engine_kwargs
+        )
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         # SQLite (pysqlite) opens a transaction only before a write anyway, and
         # switching a connection to autocommit and back costs a statement each way.
@@ -68,6 +87,13 @@ class Database:
         return UnitOfWork(
             self.autocommit_sessions if autocommit else self.sessions, claim, autocommit=autocommit
         )
+
+    async def checkpoint(self) -> tuple[int, int, int] | None:
+        """SQLite: copy the WAL into the database file on a worker thread (see
+        ``storage.sqlite_driver.checkpoint``); None on PostgreSQL."""
+        if self.engine.dialect.name != "sqlite" or not self.engine.url.database:
+            return None
+        return await asyncio.to_thread(checkpoint, self.engine.url.database)
 
     async def dispose(self) -> None:
         """Close every pooled connection."""

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import sqlite3
 import weakref
 from collections.abc import Iterable, Sequence
@@ -200,6 +201,19 @@ class InlineConnection:
             if self._holding:
                 self._holding = False
                 self._lock.release()
+
+
+def checkpoint(database: str) -> tuple[int, int, int]:
+    """Copy what the WAL holds into the database file; (busy, WAL frames, frames copied).
+
+    Run on a worker thread (``Database.checkpoint``): with ``synchronous=NORMAL`` a
+    checkpoint is where SQLite waits for the disk (fsync), and the bot's own
+    connections, which run on the event loop, leave checkpoints to it. PASSIVE never
+    waits for a reader or writer; what it could not copy is copied the next time.
+    """
+    with contextlib.closing(sqlite3.connect(database, timeout=0)) as connection:
+        busy, frames, copied = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    return int(busy), int(frames), int(copied)
 
 
 class _AdaptedCursor(AsyncAdapt_aiosqlite_cursor):

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import cast
 
 import pytest
-from sqlalchemy import Table, bindparam, insert, select
+from sqlalchemy import Table, bindparam, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from storage import direct, migrate
@@ -193,3 +193,30 @@ def test_a_statement_with_python_side_defaults_is_refused() -> None:
         Direct(insert(STAFF).values(employee_no="E", name="N", department_id=1)).compiled(
             engine.dialect
         )
+
+
+async def test_background_checkpoints_copy_the_wal_on_a_worker_thread(tmp_path: Path) -> None:
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'wal.db'}", background_checkpoints=True)
+    try:
+        await migrate.upgrade(database.engine)
+        async with database.uow() as uow:
+            level = (await uow.session.execute(text("PRAGMA wal_autocheckpoint"))).scalar_one()
+        assert level == 0, "commits leave checkpoints to Database.checkpoint"
+        for n in range(40):
+            async with database.uow() as uow:
+                await uow.audit.record(f"test.{n}", "test")
+                await uow.commit()
+        found = await database.checkpoint()
+        assert found is not None
+        busy, frames, copied = found
+        assert busy == 0 and frames > 0 and copied == frames
+        assert len(await _events(database)) == 40
+    finally:
+        await database.dispose()
+    plain = Database(f"sqlite+aiosqlite:///{tmp_path / 'plain.db'}")
+    try:
+        async with plain.uow() as uow:
+            level = (await uow.session.execute(text("PRAGMA wal_autocheckpoint"))).scalar_one()
+        assert level == 1000, "a store without a checkpointer keeps SQLite's own"
+    finally:
+        await plain.dispose()
