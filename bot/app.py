@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -132,7 +133,12 @@ async def _post_init(application: WorkledgerApplication) -> None:
 
 
 async def _checkpoint(context: WorkledgerContext) -> None:
-    busy, frames, copied = await context.bot_data.database.checkpoint() or (0, 0, 0)
+    try:
+        busy, frames, copied = await context.bot_data.database.checkpoint() or (0, 0, 0)
+    except sqlite3.Error:
+        # Another process holds the file for now; the next run copies what is left.
+        log.info("the WAL checkpoint could not run this time", exc_info=True)
+        return
     if busy or copied < frames:
         log.debug("checkpoint copied %d of %d WAL frames", copied, frames)
 
