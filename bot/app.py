@@ -17,7 +17,7 @@ import handlers
 from bot import delivery
 from config.policy import Policy
 from config.settings import Settings
-from handlers.approvals import digest_tick, escalation_tick, requests_tick
+from handlers.approval_jobs import digest_tick, escalation_tick, requests_tick
 from handlers.broadcast import report_progress
 from handlers.commands import MENU
 from handlers.context import BotData, WorkledgerApplication, WorkledgerContext

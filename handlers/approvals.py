@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, date, datetime, time
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime
 from typing import Any
 
-from babel.dates import format_datetime, format_skeleton
+from babel.dates import format_skeleton
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
 from telegram.ext import ApplicationHandlerStop
@@ -22,29 +22,27 @@ from assessment.approvals import (
     AlreadyDecided,
     ApprovalError,
     AuthorNotice,
-    Contact,
     Decided,
     Decision,
     PendingRow,
-    RequestTarget,
 )
-from assessment.calendar import WorkCalendar
-from assessment.outbox import ROUTINE, URGENT, Outgoing, enqueue
-from assessment.people import StaffMember
+from assessment.outbox import Outgoing
 from handlers import callbacks, gate
+from handlers.approval_messages import (
+    TEXT_IN_LIST,
+    day_label,
+    moment_label,
+    render_delegation,
+    render_notice,
+    shown_stamp,
+)
 from handlers.callbacks import ApproveShown, Decide, DigestTime, PendingPage
-from handlers.context import BotData, WorkledgerContext
+from handlers.context import WorkledgerContext
 from handlers.entry_cards import shortened, today
-from handlers.reminders import clock
-from locales import N_, Translator, resolve_locale, translator
+from locales import N_
 from storage.enums import EntryStatus
-from storage.repositories.approvals import Overdue
-from storage.uow import UnitOfWork
 
 PER_PAGE = 5
-# In a digest, the entries listed; the rest are counted and left to /pending.
-DIGEST_LINES = 30
-TEXT_IN_LIST = 120
 CONVERSATION = "decision"
 
 DECIDED_LINES = {
@@ -54,214 +52,15 @@ DECIDED_LINES = {
 }
 
 
-def _language(contact: Contact, default: str) -> Translator:
-    return translator(resolve_locale(contact.language, contact.telegram_language, default))
-
-
-def _day(language: Translator, day: date) -> str:
-    return _day_in(language.locale, day)
-
-
-@functools.lru_cache(maxsize=4096)
-def _day_in(locale: str, day: date) -> str:
-    # Babel takes tens of microseconds a call; a press needs the same few days again and again.
-    return str(format_skeleton("MMMEd", day, locale=translator(locale).babel))
-
-
-def _when(language: Translator, moment: datetime, zone: Any) -> str:
-    minute = moment.replace(second=0, microsecond=0)
-    return _minute_in(language.locale, minute, zone)
-
-
-@functools.lru_cache(maxsize=4096)
-def _minute_in(locale: str, minute: datetime, zone: Any) -> str:
-    return str(
-        format_datetime(minute, format="short", tzinfo=zone, locale=translator(locale).babel)
-    )
-
-
-def decision_buttons(language: Translator, entry_id: int, version: int) -> list[list[Any]]:
-    """``Approve`` / ``Return`` / ``Reject`` for one version of an entry, as Bot API JSON."""
-    _ = language.gettext
-    return [
-        [
-            {"text": _("Approve"), "callback_data": Decide(entry_id, version, "a").pack()},
-            {"text": _("Return"), "callback_data": Decide(entry_id, version, "r").pack()},
-            {"text": _("Reject"), "callback_data": Decide(entry_id, version, "j").pack()},
-        ]
-    ]
-
-
-def request_text(language: Translator, name: str, employee_no: str, day: date, text: str) -> str:
-    """What an approver reads about one entry."""
-    _ = language.gettext
-    return "\n".join(
-        [
-            _("Entry to approve: {name} ({employee_no}), {day}").format(
-                name=name, employee_no=employee_no, day=_day(language, day)
-            ),
-            shortened(text, 3000),
-        ]
-    )
-
-
-def render_request(default: str, target: RequestTarget) -> Outgoing | None:
-    """An approval request for the outbox, in the approver's language."""
-    if target.approver_chat is None:
-        return None  # not joined yet: it waits in their /pending
-    language = translator(
-        resolve_locale(target.approver_language, target.approver_telegram_language, default)
-    )
-    return Outgoing(
-        chat_id=target.approver_chat,
-        kind="approval_request",
-        text=request_text(
-            language, target.author_name, target.employee_no, target.work_date, target.text
-        ),
-        markup={"inline_keyboard": decision_buttons(language, target.entry_id, target.version)},
-        staff_id=target.approver_id,
-        dedup_key=f"approval-request/{target.entry_id}/{target.version}/{target.approver_id}",
-        priority=ROUTINE,
-    )
-
-
-def render_notice(default: str, notice: AuthorNotice) -> Outgoing | None:
-    """The author's news of a decision, in their language."""
-    author = notice.author
-    if author.chat_id is None:
-        return None
-    language = _language(author, default)
-    _ = language.gettext
-    days = ", ".join(_day(language, day) for _id, day, _text in notice.entries[:10])
-    count = len(notice.entries)
-    if notice.decision is Decision.APPROVE:
-        text = (
-            _("{name} approved your entry of {days}.")
-            if count == 1
-            else language.ngettext(
-                "{name} approved {count} of your entries: {days}.",
-                "{name} approved {count} of your entries: {days}.",
-                count,
-            )
-        ).format(name=notice.decided_by, count=count, days=days)
-    elif notice.decision is Decision.RETURN:
-        text = _(
-            "{name} returned your entry of {days} for changes: {reason}\n"
-            "Open it with /today or /month, edit it, and it goes back for approval."
-        ).format(name=notice.decided_by, days=days, reason=notice.reason)
-    else:
-        text = _("{name} rejected your entry of {days}: {reason}").format(
-            name=notice.decided_by, days=days, reason=notice.reason
-        )
-    first = notice.entries[0][0]
-    return Outgoing(
-        chat_id=author.chat_id,
-        kind="approval_decision",
-        text=text,
-        staff_id=author.staff_id,
-        dedup_key=f"approval-decision/{notice.decision.value}/{first}/{count}/{notice.decided_by}",
-        priority=URGENT,
-    )
-
-
-def render_delegation(
-    default: str, zone: Any, delegation: ActiveDelegation, to: Contact
-) -> Outgoing | None:
-    """The news of a delegation, for the delegate or a member of the team."""
-    if to.chat_id is None:
-        return None
-    language = _language(to, default)
-    _ = language.gettext
-    until = _day(language, delegation.until)
-    if to.staff_id == delegation.delegate_id:
-        text = _(
-            "{supervisor} asked you to decide their team's entries until {until}. "
-            "Requests will come here; /pending lists them."
-        ).format(supervisor=delegation.supervisor_name, until=until)
-    else:
-        text = _("Until {until}, your entries are decided by {delegate} for {supervisor}.").format(
-            until=until, delegate=delegation.delegate_name, supervisor=delegation.supervisor_name
-        )
-    return Outgoing(
-        chat_id=to.chat_id,
-        kind="delegation",
-        text=text,
-        staff_id=to.staff_id,
-        dedup_key=f"delegation/{delegation.supervisor_id}/{delegation.until}/{to.staff_id}",
-    )
-
-
-def render_escalation(
-    default: str,
-    entries: Sequence[Overdue],
-    higher: Contact | None,
-    supervisor: Contact | None,
-    hr: Sequence[Contact],
-) -> Iterable[Outgoing]:
-    """Escalated entries: a request each to the supervisor's supervisor (or word to HR),
-    and word to the supervisor."""
-    count = len(entries)
-    names = ", ".join(sorted({entry.author_name for entry in entries}))
-    if higher is not None and higher.chat_id is not None:
-        language = _language(higher, default)
-        _ = language.gettext
-        for entry in entries:
-            yield Outgoing(
-                chat_id=higher.chat_id,
-                kind="approval_escalated",
-                text=_("Undecided for too long by {supervisor}, so it comes to you:").format(
-                    supervisor=supervisor.name if supervisor else "?"
-                )
-                + "\n"
-                + request_text(
-                    language, entry.author_name, entry.employee_no, entry.work_date, entry.text
-                ),
-                markup={
-                    "inline_keyboard": decision_buttons(language, entry.entry_id, entry.version)
-                },
-                staff_id=higher.staff_id,
-                dedup_key=f"approval-escalated/{entry.entry_id}/{entry.version}",
-            )
-    if higher is None:
-        for person in hr:
-            if person.chat_id is None:
-                continue
-            language = _language(person, default)
-            yield Outgoing(
-                chat_id=person.chat_id,
-                kind="approval_escalated",
-                text=language.ngettext(
-                    "{count} entry ({names}) was left undecided too long; see /pending.",
-                    "{count} entries ({names}) were left undecided too long; see /pending.",
-                    count,
-                ).format(count=count, names=names),
-                staff_id=person.staff_id,
-                dedup_key=f"approval-escalated-hr/{entries[0].entry_id}/{person.staff_id}",
-            )
-    if supervisor is not None and supervisor.chat_id is not None:
-        language = _language(supervisor, default)
-        _ = language.gettext
-        target = higher.name if higher is not None else _("HR")
-        yield Outgoing(
-            chat_id=supervisor.chat_id,
-            kind="approval_escalated",
-            text=language.ngettext(
-                "{count} entry of your team ({names}) waited too long and went to {target}.",
-                "{count} entries of your team ({names}) waited too long and went to {target}.",
-                count,
-            ).format(count=count, names=names, target=target),
-            staff_id=supervisor.staff_id,
-            dedup_key=f"approval-escalated-told/{entries[0].entry_id}/{supervisor.staff_id}",
-        )
-
-
 # --------------------------------------------------------------------------- presses
 
 
 def _already_text(context: WorkledgerContext, found: AlreadyDecided) -> str:
     _ = context._
     when = (
-        _when(context.translator, found.at, context.settings.zone) if found.at is not None else "?"
+        moment_label(context.translator, found.at, context.settings.zone)
+        if found.at is not None
+        else "?"
     )
     by = found.by or _("the system")
     if found.status is EntryStatus.APPROVED:
@@ -299,7 +98,7 @@ def decided_line(context: WorkledgerContext, decided: Decided) -> str:
     """What replaces the buttons once an entry is decided."""
     return context._(DECIDED_LINES[decided.decision.status]).format(
         name=decided.decided_by,
-        when=_when(context.translator, decided.at, context.settings.zone),
+        when=moment_label(context.translator, decided.at, context.settings.zone),
         reason=decided.reason or "",
     )
 
@@ -491,10 +290,6 @@ def _list_lines(context: WorkledgerContext, rows: Sequence[PendingRow], start: i
     return lines
 
 
-def _stamp(moment: datetime) -> int:
-    return int(moment.timestamp()) + 1
-
-
 async def _pending_page(context: WorkledgerContext, page: int) -> tuple[str, Any]:
     member = context.member
     assert member is not None
@@ -531,7 +326,7 @@ async def _pending_page(context: WorkledgerContext, page: int) -> tuple[str, Any
                 for label, code in ((_("Approve"), "a"), (_("Return"), "r"), (_("Reject"), "j"))
             ]
         )
-    shown_at = _stamp(max(row.updated_at for row in rows))
+    shown_at = shown_stamp(max(row.updated_at for row in rows))
     buttons.append(
         [
             InlineKeyboardButton(
@@ -749,149 +544,5 @@ def delegation_line(context: WorkledgerContext, delegation: ActiveDelegation) ->
     return context._("{name} ({employee_no}) decides your team's entries until {until}.").format(
         name=delegation.delegate_name,
         employee_no=delegation.delegate_employee_no,
-        until=_day(context.translator, delegation.until),
+        until=day_label(context.translator, delegation.until),
     )
-
-
-# --------------------------------------------------------------------------- jobs
-
-
-async def send_requests(data: BotData, now: datetime) -> int:
-    """Put new entries before their approvers (at once, for those not on a digest)."""
-    day = now.astimezone(data.settings.zone).date()
-    total = 0
-    while True:
-        async with data.database.uow() as uow:
-            sent = await approvals.queue_requests(
-                uow,
-                today=day,
-                render=functools.partial(render_request, data.settings.language),
-                now=now,
-            )
-        total += sent
-        if sent < approvals.REQUEST_BATCH:
-            return total
-
-
-async def requests_tick(context: WorkledgerContext) -> None:
-    """Job (every few seconds): new approval requests."""
-    await send_requests(context.bot_data, clock())
-
-
-async def send_escalations(data: BotData, now: datetime) -> int:
-    """Escalate entries left undecided too long, and auto-approve if the policy says so."""
-    calendar = WorkCalendar(data.policy)
-    default = data.settings.language
-    async with data.database.uow() as uow:
-        escalated = await approvals.escalate(
-            uow,
-            data.policy,
-            calendar,
-            data.settings.zone,
-            render=functools.partial(render_escalation, default),
-            now=now,
-        )
-    async with data.database.uow() as uow:
-        await approvals.auto_approve(
-            uow,
-            data.policy,
-            calendar,
-            data.settings.zone,
-            render=functools.partial(render_notice, default),
-            now=now,
-        )
-    return escalated
-
-
-async def escalation_tick(context: WorkledgerContext) -> None:
-    """Job (every quarter hour): escalation and auto-approval."""
-    await send_escalations(context.bot_data, clock())
-
-
-async def send_digests(data: BotData, now: datetime) -> int:
-    """Each digest-minded approver's daily digest, once, after their chosen time."""
-    zone = data.settings.zone
-    local = now.astimezone(zone)
-    sent = 0
-    async with data.database.uow() as uow:
-        people = await uow.approvals.digest_people()
-    for staff_id, at in people:
-        hour, minute = (int(part) for part in at.split(":"))
-        if local.time() < time(hour, minute):
-            continue
-        async with data.database.uow() as uow:
-            if not await uow.claims.claim(f"approval-digest/{local.date()}/staff/{staff_id}", now):
-                continue
-            message = await _digest(uow, data, staff_id, local.date(), now)
-            if message is not None:
-                await enqueue(uow, [message], now=now)
-                sent += 1
-            await uow.commit()
-    return sent
-
-
-async def _digest(
-    uow: UnitOfWork, data: BotData, staff_id: int, day: date, now: datetime
-) -> Outgoing | None:
-    staff = await uow.staff.get(staff_id)
-    if staff is None or staff.telegram_user_id is None:
-        return None
-    member = StaffMember.of(staff)
-    rows, total = await approvals.pending(uow, member, today=day, page=0, per_page=DIGEST_LINES)
-    if not rows:
-        return None
-    language = translator(
-        resolve_locale(member.language, member.telegram_language, data.settings.language)
-    )
-    _ = language.gettext
-    by_author: dict[int, list[PendingRow]] = {}
-    for row in rows:
-        by_author.setdefault(row.author_id, []).append(row)
-    lines = [
-        language.ngettext(
-            "Your approval digest: {count} entry waits.",
-            "Your approval digest: {count} entries wait.",
-            total,
-        ).format(count=total)
-    ]
-    shown_at = _stamp(max(row.updated_at for row in rows))
-    first, last = min(r.entry_id for r in rows), max(r.entry_id for r in rows)
-    keyboard: list[list[dict[str, str]]] = []
-    for author_rows in by_author.values():
-        head = author_rows[0]
-        lines.append("")
-        lines.append(f"{head.author_name} ({head.employee_no})")
-        for row in author_rows:
-            lines.append(f"• {_day(language, row.work_date)}: {shortened(row.text, TEXT_IN_LIST)}")
-        keyboard.append(
-            [
-                {
-                    "text": _("Approve all of {name}").format(name=head.author_name),
-                    "callback_data": ApproveShown(first, last, shown_at, head.author_id).pack(),
-                }
-            ]
-        )
-    if total > len(rows):
-        lines.append("")
-        lines.append(_("…and {count} more in /pending.").format(count=total - len(rows)))
-    keyboard.append(
-        [
-            {
-                "text": _("Approve all"),
-                "callback_data": ApproveShown(first, last, shown_at, 0).pack(),
-            }
-        ]
-    )
-    return Outgoing(
-        chat_id=member.telegram_user_id or 0,
-        kind="approval_digest",
-        text="\n".join(lines),
-        markup={"inline_keyboard": keyboard},
-        staff_id=member.id,
-        dedup_key=f"approval-digest/{day}/{member.id}",
-    )
-
-
-async def digest_tick(context: WorkledgerContext) -> None:
-    """Job (every minute): approval digests that are due."""
-    await send_digests(context.bot_data, clock())

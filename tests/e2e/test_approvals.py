@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select, update
 
 from bot.emulator import EmulatedUser, EmulatorDriver
-from handlers.approvals import send_digests, send_escalations, send_requests
+from handlers.approval_jobs import send_digests, send_escalations, send_requests
 from handlers.callbacks import Decide
 from handlers.context import WorkledgerApplication
 from storage.enums import EntryStatus, Role

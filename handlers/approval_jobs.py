@@ -1,0 +1,172 @@
+"""The approval jobs: new requests, daily digests, escalation and auto-approval."""
+
+from __future__ import annotations
+
+import functools
+from datetime import date, datetime, time
+
+from assessment import approvals
+from assessment.approvals import PendingRow
+from assessment.calendar import WorkCalendar
+from assessment.outbox import Outgoing, enqueue
+from assessment.people import StaffMember
+from handlers.approval_messages import (
+    TEXT_IN_LIST,
+    day_label,
+    render_escalation,
+    render_notice,
+    render_request,
+    shown_stamp,
+)
+from handlers.callbacks import ApproveShown
+from handlers.context import BotData, WorkledgerContext
+from handlers.entry_cards import shortened
+from handlers.reminders import clock
+from locales import resolve_locale, translator
+from storage.uow import UnitOfWork
+
+# In a digest, the entries listed; the rest are counted and left to /pending.
+DIGEST_LINES = 30
+
+
+async def send_requests(data: BotData, now: datetime) -> int:
+    """Put new entries before their approvers (at once, for those not on a digest)."""
+    day = now.astimezone(data.settings.zone).date()
+    total = 0
+    while True:
+        async with data.database.uow() as uow:
+            sent = await approvals.queue_requests(
+                uow,
+                today=day,
+                render=functools.partial(render_request, data.settings.language),
+                now=now,
+            )
+        total += sent
+        if sent < approvals.REQUEST_BATCH:
+            return total
+
+
+async def requests_tick(context: WorkledgerContext) -> None:
+    """Job (every few seconds): new approval requests."""
+    await send_requests(context.bot_data, clock())
+
+
+async def send_escalations(data: BotData, now: datetime) -> int:
+    """Escalate entries left undecided too long, and auto-approve if the policy says so."""
+    calendar = WorkCalendar(data.policy)
+    default = data.settings.language
+    async with data.database.uow() as uow:
+        escalated = await approvals.escalate(
+            uow,
+            data.policy,
+            calendar,
+            data.settings.zone,
+            render=functools.partial(render_escalation, default),
+            now=now,
+        )
+    async with data.database.uow() as uow:
+        await approvals.auto_approve(
+            uow,
+            data.policy,
+            calendar,
+            data.settings.zone,
+            render=functools.partial(render_notice, default),
+            now=now,
+        )
+    return escalated
+
+
+async def escalation_tick(context: WorkledgerContext) -> None:
+    """Job (every quarter hour): escalation and auto-approval."""
+    await send_escalations(context.bot_data, clock())
+
+
+async def send_digests(data: BotData, now: datetime) -> int:
+    """Each digest-minded approver's daily digest, once, after their chosen time."""
+    zone = data.settings.zone
+    local = now.astimezone(zone)
+    sent = 0
+    async with data.database.uow() as uow:
+        people = await uow.approvals.digest_people()
+    for staff_id, at in people:
+        hour, minute = (int(part) for part in at.split(":"))
+        if local.time() < time(hour, minute):
+            continue
+        async with data.database.uow() as uow:
+            if not await uow.claims.claim(f"approval-digest/{local.date()}/staff/{staff_id}", now):
+                continue
+            message = await _digest(uow, data, staff_id, local.date(), now)
+            if message is not None:
+                await enqueue(uow, [message], now=now)
+                sent += 1
+            await uow.commit()
+    return sent
+
+
+async def _digest(
+    uow: UnitOfWork, data: BotData, staff_id: int, day: date, now: datetime
+) -> Outgoing | None:
+    staff = await uow.staff.get(staff_id)
+    if staff is None or staff.telegram_user_id is None:
+        return None
+    member = StaffMember.of(staff)
+    rows, total = await approvals.pending(uow, member, today=day, page=0, per_page=DIGEST_LINES)
+    if not rows:
+        return None
+    language = translator(
+        resolve_locale(member.language, member.telegram_language, data.settings.language)
+    )
+    _ = language.gettext
+    by_author: dict[int, list[PendingRow]] = {}
+    for row in rows:
+        by_author.setdefault(row.author_id, []).append(row)
+    lines = [
+        language.ngettext(
+            "Your approval digest: {count} entry waits.",
+            "Your approval digest: {count} entries wait.",
+            total,
+        ).format(count=total)
+    ]
+    shown_at = shown_stamp(max(row.updated_at for row in rows))
+    first, last = min(r.entry_id for r in rows), max(r.entry_id for r in rows)
+    keyboard: list[list[dict[str, str]]] = []
+    for author_rows in by_author.values():
+        head = author_rows[0]
+        lines.append("")
+        lines.append(f"{head.author_name} ({head.employee_no})")
+        for row in author_rows:
+            lines.append(
+                f"• {day_label(language, row.work_date)}: {shortened(row.text, TEXT_IN_LIST)}"
+            )
+        keyboard.append(
+            [
+                {
+                    "text": _("Approve all of {name}").format(name=head.author_name),
+                    "callback_data": ApproveShown(first, last, shown_at, head.author_id).pack(),
+                }
+            ]
+        )
+    if total > len(rows):
+        lines.append("")
+        lines.append(_("…and {count} more in /pending.").format(count=total - len(rows)))
+    keyboard.append(
+        [
+            {
+                "text": _("Approve all"),
+                "callback_data": ApproveShown(first, last, shown_at, 0).pack(),
+            }
+        ]
+    )
+    return Outgoing(
+        chat_id=member.telegram_user_id or 0,
+        kind="approval_digest",
+        text="\n".join(lines),
+        markup={"inline_keyboard": keyboard},
+        staff_id=member.id,
+        dedup_key=f"approval-digest/{day}/{member.id}",
+    )
+
+
+async def digest_tick(context: WorkledgerContext) -> None:
+    """Job (every minute): approval digests that are due."""
+    await send_digests(context.bot_data, clock())
