@@ -394,14 +394,7 @@ async def approve_shown(
         last_id=last_id,
         seen_at=seen_at,
         author_id=author_id,
-        values={
-            "status": EntryStatus.APPROVED,
-            "decided_by_id": actor.id,
-            "decided_at": moment,
-            "decision_reason": None,
-            "decision_via": "bulk",
-            "updated_at": moment,
-        },
+        moment=moment,
     )
     await _after_bulk(uow, decided, actor, moment, render, {"via": "bulk"})
     return BulkDecided(len(decided))

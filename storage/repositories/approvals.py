@@ -209,6 +209,20 @@ def _authority(*, by_telegram: bool) -> Any:
     return query
 
 
+def _decision() -> dict[str, Any]:
+    """What a decision sets, bound as ``new_status``, ``decider_id``, ``moment``, ``reason``
+    and ``via``; the version moves on, so an older button no longer matches."""
+    return {
+        "status": bindparam("new_status", type_=_ENTRIES.c.status.type),
+        "decided_by_id": bindparam("decider_id", type_=_ENTRIES.c.decided_by_id.type),
+        "decided_at": bindparam("moment", type_=_ENTRIES.c.decided_at.type),
+        "decision_reason": bindparam("reason", type_=_ENTRIES.c.decision_reason.type),
+        "decision_via": bindparam("via", type_=_ENTRIES.c.decision_via.type),
+        "updated_at": bindparam("moment", type_=_ENTRIES.c.updated_at.type),
+        "version": _ENTRIES.c.version + 1,
+    }
+
+
 def _one_decision() -> Any:
     """UPDATE of one entry, only if still submitted at the version shown (a press)."""
     return (
@@ -218,15 +232,7 @@ def _one_decision() -> Any:
             _ENTRIES.c.version == bindparam("shown_version"),
             _ENTRIES.c.status == EntryStatus.SUBMITTED,
         )
-        .values(
-            status=bindparam("new_status", type_=_ENTRIES.c.status.type),
-            decided_by_id=bindparam("decider_id", type_=_ENTRIES.c.decided_by_id.type),
-            decided_at=bindparam("moment", type_=_ENTRIES.c.decided_at.type),
-            decision_reason=bindparam("reason", type_=_ENTRIES.c.decision_reason.type),
-            decision_via=bindparam("via", type_=_ENTRIES.c.decision_via.type),
-            updated_at=bindparam("moment", type_=_ENTRIES.c.updated_at.type),
-            version=_ENTRIES.c.version + 1,
-        )
+        .values(_decision())
         .returning(_ENTRIES.c.id)
     )
 
@@ -341,15 +347,7 @@ def _approve_shown(*, hr: bool, one_author: bool) -> Direct:
     return Direct(
         update(_ENTRIES)
         .where(*conditions)
-        .values(
-            status=bindparam("status", type_=_ENTRIES.c.status.type),
-            decided_by_id=bindparam("decided_by_id", type_=_ENTRIES.c.decided_by_id.type),
-            decided_at=bindparam("decided_at", type_=_ENTRIES.c.decided_at.type),
-            decision_reason=bindparam("decision_reason", type_=_ENTRIES.c.decision_reason.type),
-            decision_via=bindparam("decision_via", type_=_ENTRIES.c.decision_via.type),
-            updated_at=bindparam("updated_at", type_=_ENTRIES.c.updated_at.type),
-            version=_ENTRIES.c.version + 1,
-        )
+        .values(_decision())
         .returning(_ENTRIES.c.id, _ENTRIES.c.staff_id, _ENTRIES.c.work_date, _ENTRIES.c.text)
     )
 
@@ -471,19 +469,23 @@ class ApprovalRepository(Repository):
         last_id: int,
         seen_at: datetime,
         author_id: int | None,
-        values: dict[str, Any],
+        moment: datetime,
     ) -> list[DecidedRow]:
-        """Decide, in one UPDATE, what ``actor_id`` was shown in a list and may decide.
+        """Approve, in one UPDATE, what ``actor_id`` was shown in a list and may decide.
 
         Shown: undecided entries in the id range, unchanged since ``seen_at`` (an edit
-        since would be unseen), optionally of one author.
+        since would be unseen), optionally of one author. Marked ``decision_via = bulk``.
         """
         statement = _APPROVE_SHOWN[(hr, author_id is not None)]
         rows = await direct.rows(
             self.session,
             statement,
             {
-                **values,
+                "new_status": EntryStatus.APPROVED,
+                "decider_id": actor_id,
+                "moment": moment,
+                "reason": None,
+                "via": "bulk",
                 "actor_id": actor_id,
                 "today": today,
                 "first_id": first_id,
