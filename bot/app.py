@@ -7,7 +7,7 @@ import contextlib
 import logging
 import sqlite3
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any, cast
 
 from telegram import BotCommand, BotCommandScopeAllPrivateChats
@@ -87,7 +87,7 @@ async def _publish_menus(application: WorkledgerApplication) -> None:
 
 async def _forget_old_updates(context: WorkledgerContext) -> None:
     async with context.uow() as uow:
-        removed = await uow.updates.forget_before(datetime.now(UTC) - PROCESSED_UPDATES_KEPT)
+        removed = await uow.updates.forget_before(context.now() - PROCESSED_UPDATES_KEPT)
         await uow.commit()
     log.debug("forgot %d processed update ids", removed)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import signal
 import sys
@@ -98,6 +99,14 @@ async def _db_current(settings: Settings) -> None:
         await database.dispose()
 
 
+def _warn_of_clock(settings: Settings) -> None:
+    if settings.clock_start is not None:
+        logging.getLogger("workledger").warning(
+            "the clock starts at %s (WORKLEDGER_CLOCK_START), not at the real time",
+            settings.clock_start.isoformat(),
+        )
+
+
 def _run(settings: Settings, policy: Policy, log_level: str) -> int:
     from bot.app import UPDATES, SchemaOutOfDateError, build_application
     from bot.logs import configure_logging
@@ -109,6 +118,7 @@ def _run(settings: Settings, policy: Policy, log_level: str) -> int:
         )
     token = settings.token.get_secret_value()
     configure_logging(log_level, secrets=(token,))
+    _warn_of_clock(settings)
     application = build_application(settings, policy)
     try:
         application.run_polling(allowed_updates=UPDATES)
@@ -125,6 +135,7 @@ def _deliver(settings: Settings, policy: Policy, log_level: str) -> int:
     if settings.token is None:
         return _fail("no bot token: set WORKLEDGER_TOKEN to the token @BotFather gave you")
     configure_logging(log_level, secrets=(settings.token.get_secret_value(),))
+    _warn_of_clock(settings)
 
     async def deliver() -> None:
         stop = asyncio.Event()

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from telegram import Bot
 from telegram.error import TelegramError
 
 from assessment.invitations import InvitationError, IssuedInvitation, deep_link, invite
+from config.clock import Clock
 from config.policy import Policy
 from config.settings import Settings
 from handlers.invitation_cards import qr_png
@@ -40,7 +41,7 @@ async def _issue(
                 employee_nos,
                 actor_staff_id=None,
                 ttl=timedelta(days=policy.invites.ttl_days),
-                now=datetime.now(UTC),
+                now=Clock(settings.clock_start).now(),
             )
     finally:
         await database.dispose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -33,6 +34,8 @@ class Settings(BaseSettings):
     policy: Path | None = None
     timezone: str = "Asia/Shanghai"
     language: str = "zh_Hans"
+    # Start the bot's clock at this moment (demos, black-box tests); unset: real time.
+    clock_start: datetime | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -48,6 +51,13 @@ class Settings(BaseSettings):
     def _supported_language(cls, value: str) -> str:
         if value not in SUPPORTED_LANGUAGES:
             raise ValueError(f"must be one of {', '.join(SUPPORTED_LANGUAGES)}")
+        return value
+
+    @field_validator("clock_start")
+    @classmethod
+    def _aware_clock_start(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.utcoffset() is None:
+            raise ValueError("needs a time zone, e.g. 2026-11-30T17:29:00+08:00")
         return value
 
     @field_validator("api_url")

@@ -21,7 +21,6 @@ from handlers.approval_messages import (
 from handlers.callbacks import ApproveShown
 from handlers.context import BotData, WorkledgerContext
 from handlers.entry_cards import shortened
-from handlers.reminders import clock
 from locales import resolve_locale, translator
 from storage.uow import UnitOfWork
 
@@ -48,7 +47,7 @@ async def send_requests(data: BotData, now: datetime) -> int:
 
 async def requests_tick(context: WorkledgerContext) -> None:
     """Job (every few seconds): new approval requests."""
-    await send_requests(context.bot_data, clock())
+    await send_requests(context.bot_data, context.now())
 
 
 async def send_escalations(data: BotData, now: datetime) -> int:
@@ -78,7 +77,7 @@ async def send_escalations(data: BotData, now: datetime) -> int:
 
 async def escalation_tick(context: WorkledgerContext) -> None:
     """Job (every quarter hour): escalation and auto-approval."""
-    await send_escalations(context.bot_data, clock())
+    await send_escalations(context.bot_data, context.now())
 
 
 async def send_digests(data: BotData, now: datetime) -> int:
@@ -169,4 +168,4 @@ async def _digest(
 
 async def digest_tick(context: WorkledgerContext) -> None:
     """Job (every minute): approval digests that are due."""
-    await send_digests(context.bot_data, clock())
+    await send_digests(context.bot_data, context.now())

@@ -87,7 +87,7 @@ def error_text(context: WorkledgerContext, error: ApprovalError) -> str:
         ).format(limit=approvals.MAX_REASON),
         ApprovalError.BAD_DATE: _(
             "Give a date from today to a year ahead, like {example}."
-        ).format(example=date.today().replace(day=28).isoformat()),
+        ).format(example=context.today().replace(day=28).isoformat()),
         ApprovalError.UNKNOWN_PERSON: _("Nobody on staff has that employee number."),
         ApprovalError.SELF_DELEGATE: _("Choose someone other than yourself."),
     }
@@ -185,7 +185,7 @@ async def press(update: Update, context: WorkledgerContext) -> None:
                     "chat_id": message.chat.id if message else None,
                     "message_id": message.message_id if message else None,
                 },
-                at=datetime.now(UTC),
+                at=context.now(),
             )
             await uow.commit()
     if not isinstance(found, tuple):
@@ -504,7 +504,7 @@ async def delegate_command(update: Update, context: WorkledgerContext) -> None:
         return
     if arguments[0].lower() == "off":
         async with context.uow() as uow:
-            ended = await approvals.end_delegation(uow, member, now=datetime.now(UTC))
+            ended = await approvals.end_delegation(uow, member, now=context.now())
         await message.reply_text(
             _("Delegation ended; your team's entries come to you again.")
             if ended

@@ -260,7 +260,7 @@ async def _preview(context: WorkledgerContext, draft: Draft) -> tuple[str, Inlin
 
 def _next_time(context: WorkledgerContext, current: datetime | None) -> datetime | None:
     # Right away -> in an hour -> tomorrow 09:00 (organisation time) -> right away.
-    now = datetime.now(UTC)
+    now = context.now()
     tomorrow = (now.astimezone(context.settings.zone) + timedelta(days=1)).date()
     nine = datetime.combine(tomorrow, time(9), tzinfo=context.settings.zone).astimezone(UTC)
     if current is None:
@@ -406,7 +406,7 @@ async def decide(update: Update, context: WorkledgerContext) -> None:
             draft.id,
             member.id,
             lambda person: _copy(context, draft, member.name, person),
-            now=datetime.now(UTC),
+            now=context.now(),
             progress_chat_id=query.message.chat.id
             if query.message
             else member.telegram_user_id or 0,
@@ -432,7 +432,7 @@ def progress_text(context: WorkledgerContext, figures: Progress, rate: float) ->
     gettext = context.translator.gettext
     settled = figures.sent + figures.failed + figures.unreachable
     share = settled / figures.recipients if figures.recipients else 1.0
-    now = datetime.now(UTC)
+    now = context.now()
     if figures.finished and (figures.send_at is None or figures.send_at <= now):
         lines = [
             gettext("Notice #{id}: delivery finished.").format(id=figures.notice_id),
@@ -501,7 +501,7 @@ async def report_progress(context: WorkledgerContext) -> None:
         )
         text = progress_text(context, figures, rate)
         finished = figures.finished and (
-            figures.send_at is None or figures.send_at <= datetime.now(UTC)
+            figures.send_at is None or figures.send_at <= context.now()
         )
         message_id = figures.progress_message_id
         if text != figures.progress_text:
@@ -513,7 +513,7 @@ async def report_progress(context: WorkledgerContext) -> None:
                     figures.notice_id,
                     message_id,
                     text,
-                    finished_at=datetime.now(UTC) if finished else None,
+                    finished_at=context.now() if finished else None,
                 )
 
 
@@ -545,7 +545,7 @@ async def acknowledge(update: Update, context: WorkledgerContext) -> None:
     assert query is not None
     assert member is not None
     action = Acknowledge.from_press(query.data)
-    now = datetime.now(UTC)
+    now = context.now()
     async with context.uow() as uow:
         result = await notices.acknowledge(uow, action.notice_id, member.id, now=now)
     if isinstance(result, NoticeError):

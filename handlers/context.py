@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import date, datetime
 from typing import Any
 
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from assessment.people import StaffMember
+from config.clock import Clock
 from config.policy import Policy
 from config.settings import Settings
 from locales import Translator, translator
@@ -25,6 +27,8 @@ class BotData:
         self._settings: Settings | None = None
         self._policy: Policy | None = None
         self._database: Database | None = None
+        # The one clock of the bot: handlers, jobs and the sender read "now" from it.
+        self.clock = Clock()
         # Work the runtime keeps running beside the handlers (the outbox sender).
         self.background: list[asyncio.Task[Any]] = []
         self.stop_background = asyncio.Event()
@@ -33,6 +37,7 @@ class BotData:
         """Set the frozen settings and policy, once, at start-up."""
         self._settings = settings
         self._policy = policy
+        self.clock = Clock(settings.clock_start)
 
     def attach(self, database: Database | None) -> None:
         """Attach the store when the application starts (and detach it when it stops)."""
@@ -69,7 +74,7 @@ class WorkledgerContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, 
     """PTB's context with workledger's typed additions.
 
     One context object serves every handler group of an update, so what the
-    gate (group -1) learns about the caller is seen by the handler that runs next.
+    gate learns about the caller is seen by the handlers that run after it.
     """
 
     def __init__(
@@ -95,6 +100,14 @@ class WorkledgerContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, 
     def policy(self) -> Policy:
         """The assessment policy."""
         return self.bot_data.policy
+
+    def now(self) -> datetime:
+        """The current moment (aware, UTC), from the bot's one clock."""
+        return self.bot_data.clock.now()
+
+    def today(self) -> date:
+        """The organisation-local day now."""
+        return self.bot_data.clock.today(self.bot_data.settings.zone)
 
     def uow(self, *, autocommit: bool = False) -> UnitOfWork:
         """A fresh unit of work for one use case (see ``Database.uow``).

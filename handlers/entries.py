@@ -7,7 +7,7 @@ carries one button per entry on it, which opens that entry with its own buttons.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
@@ -292,7 +292,7 @@ async def act(update: Update, context: WorkledgerContext) -> None:
     assert query is not None and member is not None
     action = EntryAction.from_press(query.data)
     day = today(context)
-    now = datetime.now(UTC)
+    now = context.now()
     async with context.uow() as uow:
         if action.action == "delete_yes":
             result: EntryView | EntryError | log_flow.LogDraft = await entries.delete_entry(

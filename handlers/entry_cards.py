@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
@@ -46,7 +46,7 @@ STATUS_MARKS: Mapping[EntryStatus, str] = MappingProxyType(
 
 def today(context: WorkledgerContext) -> date:
     """The organisation-local date now."""
-    return datetime.now(context.settings.zone).date()
+    return context.today()
 
 
 def rules(context: WorkledgerContext) -> Rules:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
 
@@ -74,7 +74,7 @@ async def invite_people(update: Update, context: WorkledgerContext) -> None:
     try:
         async with context.uow() as uow:
             issued = await invite(
-                uow, numbers, actor_staff_id=member.id, ttl=_ttl(context), now=datetime.now(UTC)
+                uow, numbers, actor_staff_id=member.id, ttl=_ttl(context), now=context.now()
             )
     except InvitationError as error:
         await message.reply_text(
@@ -114,7 +114,7 @@ async def invite_whole_department(update: Update, context: WorkledgerContext) ->
             action.department_id,
             actor_staff_id=member.id,
             ttl=_ttl(context),
-            now=datetime.now(UTC),
+            now=context.now(),
         )
     await query.answer()
     department = names[action.department_id]

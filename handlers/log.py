@@ -7,8 +7,6 @@ bot process receives it and however often the bot restarted in between.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import ApplicationHandlerStop
 
@@ -36,10 +34,6 @@ from storage.uow import PendingClaim
 
 # Buttons per row in the choice of a date.
 DATES_PER_ROW = 2
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 async def quick_log_first(update: Update, context: WorkledgerContext) -> None:
@@ -109,7 +103,7 @@ async def begin(update: Update, context: WorkledgerContext) -> None:
     member = context.member
     assert message is not None and member is not None
     async with context.uow() as uow:
-        draft = await log_flow.start_log(uow, member.id, now=_now())
+        draft = await log_flow.start_log(uow, member.id, now=context.now())
     text, markup = question(context, draft)
     await message.reply_text(text, reply_markup=markup)
 
@@ -266,11 +260,11 @@ async def capture(update: Update, context: WorkledgerContext) -> None:
     async with context.uow() as uow:
         if evidence is not None:
             outcome = await log_flow.add_evidence(
-                uow, member.id, evidence, rules(context), now=_now()
+                uow, member.id, evidence, rules(context), now=context.now()
             )
         else:
             outcome = await log_flow.answer_text(
-                uow, member.id, message.text or "", rules(context), now=_now()
+                uow, member.id, message.text or "", rules(context), now=context.now()
             )
     if outcome is None:
         return  # nothing asked: the message goes on to the quick log or the roster upload
@@ -286,11 +280,11 @@ async def answer(update: Update, context: WorkledgerContext) -> None:
     action = LogAnswer.from_press(query.data)
     async with context.uow() as uow:
         if action.value == log_flow.CANCEL:
-            await log_flow.cancel(uow, member.id, now=_now())
+            await log_flow.cancel(uow, member.id, now=context.now())
             outcome: Outcome | None = None
         else:
             outcome = await log_flow.choose(
-                uow, member.id, Step(action.step), action.value, rules(context), now=_now()
+                uow, member.id, Step(action.step), action.value, rules(context), now=context.now()
             )
     if outcome is None:
         await query.answer()
@@ -315,7 +309,7 @@ async def cancel(update: Update, context: WorkledgerContext) -> None:
     member = context.member
     assert message is not None and member is not None
     async with context.uow() as uow:
-        ended = await log_flow.cancel(uow, member.id, now=_now())
+        ended = await log_flow.cancel(uow, member.id, now=context.now())
     if not ended:
         return
     await message.reply_text(context._("Cancelled; nothing was saved."))

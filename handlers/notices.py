@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
 from telegram.error import BadRequest
@@ -143,7 +143,7 @@ async def _details(
     lines = [_("Notice #{id} from {name}").format(id=notice.id, name=item.author)]
     if item.queued_at:
         lines.append(_("Queued: {time}").format(time=when(context, item.queued_at)))
-    if notice.send_at and notice.send_at > datetime.now(UTC):
+    if notice.send_at and notice.send_at > context.now():
         lines.append(_("Scheduled for: {time}").format(time=when(context, notice.send_at)))
     audience = cut(await audience_text(context, notice.audience), LONG_EXCERPT)
     lines += [
@@ -266,7 +266,7 @@ async def remind_unread(update: Update, context: WorkledgerContext) -> None:
     query, action = _action(update)
     assert isinstance(action, NoticeRemind)
     _ = context._
-    now = datetime.now(UTC)
+    now = context.now()
     unread: list[Person] = []
     queued = 0
     async with context.uow() as uow:

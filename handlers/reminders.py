@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 from babel.dates import format_date, format_time
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -24,9 +23,6 @@ from handlers import log
 from handlers.callbacks import ReminderAction
 from handlers.context import BotData, WorkledgerContext
 from locales import Translator, resolve_locale, translator
-
-# The one clock of the reminder jobs and buttons; tests replace it to act on a fixed day.
-clock: Callable[[], datetime] = functools.partial(datetime.now, UTC)
 
 
 def _day_text(day: date, language: Translator) -> str:
@@ -125,12 +121,12 @@ async def send_team_summaries(data: BotData, now: datetime) -> int | None:
 
 async def daily_reminder_tick(context: WorkledgerContext) -> None:
     """Job (every minute): remind whoever has not logged today, once, after the policy's time."""
-    await send_daily_reminders(context.bot_data, clock())
+    await send_daily_reminders(context.bot_data, context.now())
 
 
 async def team_summary_tick(context: WorkledgerContext) -> None:
     """Job (every minute): tell supervisors who of their team has not logged today, once."""
-    await send_team_summaries(context.bot_data, clock())
+    await send_team_summaries(context.bot_data, context.now())
 
 
 async def answer_reminder(update: Update, context: WorkledgerContext) -> None:
@@ -141,7 +137,7 @@ async def answer_reminder(update: Update, context: WorkledgerContext) -> None:
     assert member is not None
     action = ReminderAction.from_press(query.data)
     _ = context._
-    now = clock()
+    now = context.now()
     if action.action == "log":
         # The same guided entry as /log, asked in a new message below the reminder.
         await query.answer()
@@ -196,7 +192,7 @@ async def team_today(
     context: WorkledgerContext, supervisor_id: int
 ) -> tuple[date, bool, dict[str, DayState]]:
     """Today's date, whether it is a workday, and each direct report's state, for /team."""
-    day = reminders.local_day(clock(), context.settings.zone)
+    day = context.today()
     async with context.uow() as uow:
         states = await reminders.team_today(uow, supervisor_id, day)
     return day, WorkCalendar(context.policy).is_workday(day), states

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
@@ -115,7 +115,7 @@ async def decide(update: Update, context: WorkledgerContext) -> None:
     assert member is not None
     action = RosterDecision.from_press(query.data)
     _ = context._
-    now = datetime.now(UTC)
+    now = context.now()
     async with context.uow() as uow:
         upload = await find(uow, action.upload_id, member.id)
     if isinstance(upload, DecisionRefused):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from telegram import Update
 
 from assessment import access
@@ -49,7 +47,7 @@ async def _link(update: Update, context: WorkledgerContext, code: str) -> None:
             uow,
             code,
             user.id,
-            now=datetime.now(UTC),
+            now=context.now(),
             max_failures=context.policy.invites.max_failed_attempts_per_hour,
         )
     _ = context._

@@ -42,11 +42,10 @@ REMINDER_TIME = at(THURSDAY, 17, 31)
 
 
 @pytest.fixture
-async def org(
-    bot: WorkledgerApplication, driver: EmulatorDriver, monkeypatch: pytest.MonkeyPatch
-) -> Organisation:
-    # The buttons and /team act on "today": make that the Thursday the jobs run on.
-    monkeypatch.setattr(reminders, "clock", lambda: REMINDER_TIME)
+async def org(bot: WorkledgerApplication, driver: EmulatorDriver) -> Organisation:
+    # The buttons and /team act on "today": the bot's clock runs on from the Thursday
+    # the jobs run on.
+    bot.bot_data.clock.set(REMINDER_TIME)
     organisation = await seed(bot.bot_data.database)
     await introduce(driver, organisation.hr, organisation.supervisor, organisation.staff)
     return organisation
