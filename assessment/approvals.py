@@ -19,9 +19,9 @@ from zoneinfo import ZoneInfo
 
 from assessment.calendar import WorkCalendar
 from assessment.outbox import Outgoing, enqueue
-from assessment.people import Role, StaffMember
+from assessment.people import StaffMember
 from config.policy import Policy
-from storage.enums import EntryStatus
+from storage.enums import Authority, DecisionVia, EntryStatus
 from storage.repositories.approvals import (
     ActiveDelegation,
     Contact,
@@ -31,6 +31,7 @@ from storage.repositories.approvals import (
     PendingRow,
     RequestTarget,
 )
+from storage.repositories.audit import Event
 from storage.uow import UnitOfWork
 
 __all__ = [
@@ -44,16 +45,17 @@ __all__ = [
     "Decision",
     "PendingRow",
     "RequestTarget",
-    "approve_by_telegram",
     "approve_shown",
-    "authority_of",
     "auto_approve",
     "decide",
     "delegate",
+    "digest_at",
     "end_delegation",
     "escalate",
     "pending",
     "queue_requests",
+    "refusal",
+    "set_digest",
 ]
 
 SUBJECT = "work_entry"
@@ -114,7 +116,7 @@ class AuthorNotice:
 
     author: Contact
     decision: Decision
-    decided_by: str
+    decided_by: str | None  # None: approved automatically (the policy's auto-approval)
     entries: tuple[tuple[int, date, str], ...]  # (id, work date, text)
     reason: str | None
 
@@ -141,20 +143,16 @@ class BulkDecided:
 Render = Callable[[AuthorNotice], Outgoing | None]
 
 
-def authority_of(actor: StaffMember, entry: EntryAuthority) -> str | ApprovalError:
-    """How ``actor`` may decide ``entry`` (``supervisor``, ``delegate``, ``higher``, ``hr``)."""
-    if actor.id == entry.author_id:
+def refusal(actor: StaffMember, entry: EntryAuthority) -> ApprovalError | None:
+    """Why ``actor`` may not decide ``entry``, or None if they may.
+
+    Who may decide is the store's one rule (``EntryAuthority.authority``, read with
+    the entry); this only explains a refusal in the terms the person is told.
+    """
+    if entry.authority is not None:
+        return None
+    if entry.author.staff_id == actor.id:
         return ApprovalError.OWN_ENTRY
-    if not actor.is_active:
-        return ApprovalError.NOT_ALLOWED
-    if entry.supervisor_id == actor.id:
-        return "supervisor"
-    if entry.delegated:
-        return "delegate"
-    if entry.escalated and entry.higher_id == actor.id:
-        return "higher"
-    if actor.has(Role.HR):
-        return "hr"
     return ApprovalError.NOT_ALLOWED
 
 
@@ -167,14 +165,16 @@ async def _refused(
     moment: datetime,
 ) -> ApprovalError:
     # Refused attempts are evidence too (a forged press, a colleague trying).
-    await uow.audit.append(
-        "entry.decision_refused",
-        SUBJECT,
-        entry_id,
-        at=moment,
-        actor_staff_id=actor.id,
-        actor_telegram_id=actor.telegram_user_id,
-        details={"decision": decision.value, "why": why.value},
+    await uow.audit.add(
+        Event(
+            "entry.decision_refused",
+            SUBJECT,
+            entry_id,
+            at=moment,
+            actor_staff_id=actor.id,
+            actor_telegram_id=actor.telegram_user_id,
+            details={"decision": decision.value, "why": why.value},
+        )
     )
     await uow.commit()
     return why
@@ -198,22 +198,22 @@ async def check(
     decision: Decision,
     *,
     today: date,
-    now: datetime | None = None,
-) -> tuple[EntryAuthority, str] | ApprovalError | AlreadyDecided:
+    now: datetime,
+) -> tuple[EntryAuthority, Authority] | ApprovalError | AlreadyDecided:
     """Whether ``actor`` may make ``decision`` on this version of the entry now, and how.
 
     Used before asking for a reason, so nobody is asked for one in vain; ``decide``
     checks everything again. A refusal is audited.
     """
-    moment = now or datetime.now(UTC)
-    entry = await uow.approvals.authority(entry_id, actor.id, today)
+    entry = await uow.approvals.authority_of(entry_id, actor.id, today)
     if entry is None:
-        return await _refused(uow, actor, entry_id, decision, ApprovalError.UNKNOWN_ENTRY, moment)
-    how = authority_of(actor, entry)
-    if isinstance(how, ApprovalError):
-        return await _refused(uow, actor, entry_id, decision, how, moment)
+        return await _refused(uow, actor, entry_id, decision, ApprovalError.UNKNOWN_ENTRY, now)
+    why = refusal(actor, entry)
+    if why is not None:
+        return await _refused(uow, actor, entry_id, decision, why, now)
+    assert entry.authority is not None
     standing = _standing(entry, version)
-    return (entry, how) if standing is None else standing
+    return (entry, entry.authority) if standing is None else standing
 
 
 async def decide(
@@ -226,14 +226,13 @@ async def decide(
     reason: str | None = None,
     today: date,
     render: Render,
-    now: datetime | None = None,
+    now: datetime,
 ) -> Decided | ApprovalError | AlreadyDecided:
     """Approve, return or reject the version of an entry that was shown to ``actor``.
 
-    Statements: the entry with its author's chain and the delegation (one SELECT),
-    one conditional UPDATE, the audit event, the author's notice, COMMIT.
+    Statements: the entry with the presser's authority over it (one SELECT), one
+    conditional UPDATE, the audit event, the author's notice, COMMIT.
     """
-    moment = now or datetime.now(UTC)
     cleaned: str | None = None
     if decision.needs_reason:
         cleaned = (reason or "").strip()
@@ -241,129 +240,46 @@ async def decide(
             return ApprovalError.REASON_NEEDED
         if len(cleaned) > MAX_REASON:
             return ApprovalError.REASON_TOO_LONG
-    found = await check(uow, actor, entry_id, version, decision, today=today, now=moment)
+    found = await check(uow, actor, entry_id, version, decision, today=today, now=now)
     if not isinstance(found, tuple):
         return found
     entry, how = found
-    return await _decided(
-        uow, actor, entry, how, version, decision, cleaned, today, render, moment
-    )
-
-
-async def _decided(
-    uow: UnitOfWork,
-    actor: StaffMember,
-    entry: EntryAuthority,
-    how: str,
-    version: int,
-    decision: Decision,
-    reason: str | None,
-    today: date,
-    render: Render,
-    moment: datetime,
-) -> Decided | ApprovalError | AlreadyDecided:
-    entry_id = entry.entry_id
     won = await uow.approvals.decide(
         entry_id,
         version,
         status=decision.status,
         decider_id=actor.id,
-        moment=moment,
-        reason=reason,
-        via=how,
+        moment=now,
+        reason=cleaned,
+        via=DecisionVia.of(how),
     )
     if not won:
         # Someone else was quicker (or the author changed it) between the two statements.
         await uow.rollback()
-        again = await uow.approvals.authority(entry_id, actor.id, today)
+        again = await uow.approvals.authority_of(entry_id, actor.id, today)
         if again is None:
             return ApprovalError.UNKNOWN_ENTRY
         return _standing(again, version) or ApprovalError.EDITED
-    await uow.audit.append(
-        f"entry.{decision.status.value}",
-        SUBJECT,
-        entry_id,
-        at=moment,
-        actor_staff_id=actor.id,
-        actor_telegram_id=actor.telegram_user_id,
-        details={"version": version, "via": how, "reason": reason},
+    await uow.audit.add(
+        Event(
+            f"entry.{decision.status.value}",
+            SUBJECT,
+            entry_id,
+            at=now,
+            actor_staff_id=actor.id,
+            actor_telegram_id=actor.telegram_user_id,
+            details={"version": version, "via": how.value, "reason": cleaned},
+        )
     )
     notice = render(
         AuthorNotice(
-            entry.author, decision, actor.name, ((entry_id, entry.work_date, entry.text),), reason
+            entry.author, decision, actor.name, ((entry_id, entry.work_date, entry.text),), cleaned
         )
     )
     if notice is not None:
-        await uow.outbox.add_one(notice.row(moment))
+        await uow.outbox.add_one(notice.row(now))
     await uow.commit()
-    return Decided(entry_id, decision, actor.name, moment, reason, entry.author_name)
-
-
-async def approve_by_telegram(
-    uow: UnitOfWork,
-    telegram_user_id: int,
-    entry_id: int,
-    version: int,
-    *,
-    today: date,
-    render: Render,
-    now: datetime | None = None,
-) -> tuple[StaffMember, Decided | ApprovalError | AlreadyDecided] | None:
-    """An Approve press in one go, before the gate: who pressed and the entry, read together.
-
-    None when the presser is not a linked, active member (or the entry is unknown):
-    the press then takes the ordinary way through the gate, which answers it.
-
-    The update is not claimed: the conditional UPDATE already lets a press decide at
-    most once, and a redelivered press is answered "already approved". Use an
-    autocommit unit of work: on PostgreSQL the whole write is then one statement.
-    """
-    moment = now or datetime.now(UTC)
-    found = await uow.approvals.authority_for_telegram(entry_id, telegram_user_id, today)
-    if found is None:
-        return None
-    entry, sender = found
-    actor = StaffMember(*sender)
-    if not actor.is_active:
-        return None
-    how = authority_of(actor, entry)
-    if isinstance(how, ApprovalError):
-        return actor, await _refused(uow, actor, entry_id, Decision.APPROVE, how, moment)
-    standing = _standing(entry, version)
-    if standing is not None:
-        return actor, standing
-    if uow.dialect == "postgresql" and uow.autocommit:
-        # One round trip: the decision, its audit event and the author's notice.
-        notice = render(
-            AuthorNotice(
-                entry.author, Decision.APPROVE, actor.name,
-                ((entry_id, entry.work_date, entry.text),), None,
-            )
-        )  # fmt: skip
-        won = await uow.approvals.decide_in_one(
-            entry_id,
-            version,
-            status=EntryStatus.APPROVED,
-            decider_id=actor.id,
-            decider_telegram_id=actor.telegram_user_id,
-            moment=moment,
-            reason=None,
-            via=how,
-            event=("entry.approved", {"version": version, "via": how, "reason": None}),
-            notice=None if notice is None else notice.row(moment),
-        )
-        if not won:
-            again = await uow.approvals.authority(entry_id, actor.id, today)
-            if again is None:
-                return actor, ApprovalError.UNKNOWN_ENTRY
-            return actor, _standing(again, version) or ApprovalError.EDITED
-        return actor, Decided(
-            entry_id, Decision.APPROVE, actor.name, moment, None, entry.author_name
-        )
-    result = await _decided(
-        uow, actor, entry, how, version, Decision.APPROVE, None, today, render, moment
-    )
-    return actor, result
+    return Decided(entry_id, decision, actor.name, now, cleaned, entry.author.name)
 
 
 async def approve_shown(
@@ -376,7 +292,7 @@ async def approve_shown(
     seen_at: datetime,
     author_id: int | None = None,
     render: Render,
-    now: datetime | None = None,
+    now: datetime,
 ) -> BulkDecided:
     """Approve, in one go, what a list showed ``actor`` and is still theirs to decide.
 
@@ -385,10 +301,9 @@ async def approve_shown(
     unchanged since, that ``actor`` may decide (optionally of one author). Then the
     audit events in one INSERT ... SELECT and one notice per author, COMMIT.
     """
-    moment = now or datetime.now(UTC)
+    moment = now
     decided = await uow.approvals.approve_shown(
         actor.id,
-        hr=actor.has(Role.HR),
         today=today,
         first_id=first_id,
         last_id=last_id,
@@ -409,23 +324,26 @@ async def _after_bulk(
     details: dict[str, Any],
 ) -> None:
     if decided:
-        await uow.audit.record_for_entries(
+        await uow.audit.add_for_entries(
             [row.entry_id for row in decided],
-            "entry.approved",
-            at=moment,
-            actor_staff_id=None if actor is None else actor.id,
-            actor_telegram_id=None if actor is None else actor.telegram_user_id,
-            details=details,
+            Event(
+                "entry.approved",
+                SUBJECT,
+                None,
+                at=moment,
+                actor_staff_id=None if actor is None else actor.id,
+                actor_telegram_id=None if actor is None else actor.telegram_user_id,
+                details=details,
+            ),
         )
         by_author: dict[int, list[tuple[int, date, str]]] = {}
         for row in decided:
             by_author.setdefault(row.author_id, []).append((row.entry_id, row.work_date, row.text))
         contacts = await uow.approvals.contacts(list(by_author))
-        name = actor.name if actor is not None else ""
+        name = None if actor is None else actor.name
         notices = [
             render(AuthorNotice(contacts[author], Decision.APPROVE, name, tuple(items), None))
             for author, items in by_author.items()
-            if actor is not None
         ]
         await enqueue(uow, [n for n in notices if n is not None], now=moment)
     await uow.commit()
@@ -437,7 +355,6 @@ async def pending(
     """A page of what waits for ``actor``'s decision, oldest first; and how many wait."""
     return await uow.approvals.pending(
         actor.id,
-        hr=actor.has(Role.HR),
         today=today,
         offset=max(page, 0) * per_page,
         limit=per_page,
@@ -449,14 +366,14 @@ async def queue_requests(
     *,
     today: date,
     render: Callable[[RequestTarget], Outgoing | None],
-    now: datetime | None = None,
+    now: datetime,
 ) -> int:
     """Put newly submitted entry versions before their approvers, once each; how many.
 
     The approver is the author's supervisor, or their delegate while a delegation
     is in force. Supervisors who chose a daily digest get theirs from ``digest``.
     """
-    moment = now or datetime.now(UTC)
+    moment = now
     targets = await uow.approvals.to_request(today=today, limit=REQUEST_BATCH)
     if not targets:
         return 0
@@ -483,7 +400,7 @@ async def escalate(
         [Sequence[Overdue], Contact | None, Contact | None, Sequence[Contact]],
         Iterable[Outgoing],
     ],
-    now: datetime | None = None,
+    now: datetime,
 ) -> int:
     """Send entries undecided for the policy's workdays higher up; how many.
 
@@ -492,7 +409,7 @@ async def escalate(
     messages for one supervisor's escalated entries (``hr`` when nobody is higher).
     Marked once: a second process or a second run escalates nothing twice.
     """
-    moment = now or datetime.now(UTC)
+    moment = now
     today = moment.astimezone(zone).date()
     days = calendar.previous_workdays(today, policy.approvals.escalate_after_workdays)
     cutoff = _start_of(days[0], zone)
@@ -519,15 +436,15 @@ async def escalate(
         )
         if higher is not None:
             requests.extend((e.entry_id, e.version, higher, "escalated") for e in entries)
-        await uow.audit.record_many(
+        await uow.audit.add_many(
             [
-                {
-                    "at": moment,
-                    "action": "entry.escalated",
-                    "subject_type": SUBJECT,
-                    "subject_id": str(e.entry_id),
-                    "details": {"to": higher, "from": supervisor},
-                }
+                Event(
+                    "entry.escalated",
+                    SUBJECT,
+                    e.entry_id,
+                    at=moment,
+                    details={"to": higher, "from": supervisor},
+                )
                 for e in entries
             ]
         )
@@ -544,13 +461,13 @@ async def auto_approve(
     zone: ZoneInfo,
     *,
     render: Render,
-    now: datetime | None = None,
+    now: datetime,
 ) -> int:
     """Approve, marked as such, entries left undecided past the policy's limit, if it has one."""
     limit = policy.approvals.auto_approve_after_workdays
     if limit is None:
         return 0
-    moment = now or datetime.now(UTC)
+    moment = now
     today = moment.astimezone(zone).date()
     cutoff = _start_of(calendar.previous_workdays(today, limit)[0], zone)
     decided = await uow.approvals.approve_stale(
@@ -560,7 +477,7 @@ async def auto_approve(
             "decided_by_id": None,
             "decided_at": moment,
             "decision_reason": None,
-            "decision_via": "auto",
+            "decision_via": DecisionVia.AUTO,
             "updated_at": moment,
         },
         limit=REQUEST_BATCH,
@@ -577,14 +494,14 @@ async def delegate(
     *,
     today: date,
     render: Callable[[ActiveDelegation, Contact], Outgoing | None],
-    now: datetime | None = None,
+    now: datetime,
 ) -> ActiveDelegation | ApprovalError:
     """Let another person decide ``supervisor``'s entries until ``until`` (included).
 
     The delegate and the team are told (``render(delegation, recipient)``); the
     delegation ends by itself after ``until``.
     """
-    moment = now or datetime.now(UTC)
+    moment = now
     if until < today or until > today + timedelta(days=366):
         return ApprovalError.BAD_DATE
     people = await uow.staff.by_employee_nos([employee_no])
@@ -594,12 +511,15 @@ async def delegate(
     if chosen.id == supervisor.id:
         return ApprovalError.SELF_DELEGATE
     await uow.approvals.delegate(supervisor.id, chosen.id, until, moment)
-    await uow.audit.record(
-        "approvals.delegated",
-        "staff",
-        supervisor.id,
-        actor_staff_id=supervisor.id,
-        details={"delegate": chosen.employee_no, "until": until.isoformat()},
+    await uow.audit.add(
+        Event(
+            "approvals.delegated",
+            "staff",
+            supervisor.id,
+            at=moment,
+            actor_staff_id=supervisor.id,
+            details={"delegate": chosen.employee_no, "until": until.isoformat()},
+        )
     )
     found = await uow.approvals.delegation_of(supervisor.id, today)
     assert found is not None
@@ -617,8 +537,35 @@ async def end_delegation(uow: UnitOfWork, supervisor: StaffMember, *, now: datet
     """End the supervisor's delegation now; False if there was none."""
     ended = await uow.approvals.end_delegations(supervisor.id, now)
     if ended:
-        await uow.audit.record(
-            "approvals.delegation_ended", "staff", supervisor.id, actor_staff_id=supervisor.id
+        await uow.audit.add(
+            Event(
+                "approvals.delegation_ended",
+                "staff",
+                supervisor.id,
+                at=now,
+                actor_staff_id=supervisor.id,
+            )
         )
     await uow.commit()
     return bool(ended)
+
+
+async def set_digest(uow: UnitOfWork, staff_id: int, at: str | None, *, now: datetime) -> None:
+    """Requests at once (``at`` None) or one daily digest at ``at`` ("17:00"); commits."""
+    await uow.approvals.set_digest(staff_id, at)
+    await uow.audit.add(
+        Event(
+            "approvals.digest_set",
+            "staff",
+            staff_id,
+            at=now,
+            actor_staff_id=staff_id,
+            details={"at": at},
+        )
+    )
+    await uow.commit()
+
+
+async def digest_at(uow: UnitOfWork, staff_id: int) -> str | None:
+    """When the person gets their daily digest; None: requests come at once."""
+    return await uow.approvals.digest_at(staff_id)

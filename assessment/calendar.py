@@ -24,11 +24,12 @@ from __future__ import annotations
 import functools
 import logging
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import holidays
 
 from config.policy import Policy
+from storage.repositories.audit import Event
 from storage.uow import UnitOfWork
 
 __all__ = ["WorkCalendar", "clear_leave", "leave_days", "set_leave"]
@@ -129,7 +130,13 @@ class WorkCalendar:
 
 
 async def set_leave(
-    uow: UnitOfWork, staff_id: int, day: date, *, by: int | None, kind: str = "leave"
+    uow: UnitOfWork,
+    staff_id: int,
+    day: date,
+    *,
+    by: int | None,
+    now: datetime,
+    kind: str = "leave",
 ) -> bool:
     """Record that a person is on leave on ``day``; returns False if it was already recorded.
 
@@ -138,31 +145,40 @@ async def set_leave(
         staff_id: Who is on leave.
         day: The organisation-local day.
         by: Who recorded it (the person themselves, their supervisor or HR).
+        now: When (UTC).
         kind: What sort of leave, for reports (``"leave"`` by default).
     """
     added = await uow.leave.record(staff_id, day, kind=kind, recorded_by_id=by)
     if added:
-        await uow.audit.record(
-            "leave.recorded",
-            "staff",
-            staff_id,
-            actor_staff_id=by,
-            details={"day": day.isoformat(), "kind": kind},
+        await uow.audit.add(
+            Event(
+                "leave.recorded",
+                "staff",
+                staff_id,
+                at=now,
+                actor_staff_id=by,
+                details={"day": day.isoformat(), "kind": kind},
+            )
         )
     await uow.commit()
     return added
 
 
-async def clear_leave(uow: UnitOfWork, staff_id: int, day: date, *, by: int | None) -> bool:
+async def clear_leave(
+    uow: UnitOfWork, staff_id: int, day: date, *, by: int | None, now: datetime
+) -> bool:
     """Remove a recorded leave day; returns False if there was none."""
     removed = await uow.leave.remove(staff_id, day)
     if removed:
-        await uow.audit.record(
-            "leave.removed",
-            "staff",
-            staff_id,
-            actor_staff_id=by,
-            details={"day": day.isoformat()},
+        await uow.audit.add(
+            Event(
+                "leave.removed",
+                "staff",
+                staff_id,
+                at=now,
+                actor_staff_id=by,
+                details={"day": day.isoformat()},
+            )
         )
     await uow.commit()
     return removed

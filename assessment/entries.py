@@ -6,14 +6,14 @@ deleting only sets the status ``deleted``. Changes are conditional updates on th
 entry's version, so two edits, or an edit and a supervisor's decision, cannot both
 win. Each use case takes ``today`` and ``now`` from its caller, so tests fix the clock.
 
-The quick log is the hot path (every plain text message): it reads nothing, and
-writes the entry and its audit event in one transaction.
+The quick log is the most common update of all (every plain text message): it reads
+nothing, and writes the entry and its audit event in one transaction.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from dataclasses import dataclass, replace
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -28,10 +28,10 @@ from assessment.entry_rules import (
     is_closed_month,
     not_editable,
 )
-from assessment.people import StaffMember
 from config.policy import EntryLimits, Policy
 from storage.enums import EntryStatus
 from storage.models import EntryRevision, WorkEntry
+from storage.repositories.audit import Event
 from storage.uow import UnitOfWork
 
 __all__ = [
@@ -138,12 +138,12 @@ async def quick_log(
     *,
     today: date,
     limits: EntryLimits,
-    now: datetime | None = None,
+    now: datetime,
 ) -> EntryView | EntryError:
-    """Turn a plain text message into a submitted entry for ``today``.
+    """Turn a plain text message into a submitted entry for ``today``, and commit.
 
-    Statements: the entry and its audit event in one INSERT on PostgreSQL (two on
-    SQLite), then COMMIT. Nothing is read: the caller already knows who the author is.
+    Statements: the entry, its audit event (and the update's claim), COMMIT. Nothing
+    is read: the caller already knows who the author is.
 
     Args:
         uow: The unit of work; committed here when the entry is written.
@@ -151,7 +151,7 @@ async def quick_log(
         text: The message text.
         today: The organisation-local day the entry is for.
         limits: The policy's entry limits (text length).
-        now: When it happens (UTC); the current time by default.
+        now: When it happens (UTC).
 
     Returns:
         The new entry, or ``EMPTY_TEXT`` / ``TEXT_TOO_LONG`` with nothing written.
@@ -159,89 +159,48 @@ async def quick_log(
     cleaned = clean_text(text, limits)
     if isinstance(cleaned, EntryError):
         return cleaned
-    moment = now or datetime.now(UTC)
-    entry_id = await uow.entries.insert_with_event(
+    view = await _write_new(uow, author_id, NewEntry(today, cleaned), via="quick", now=now)
+    await uow.commit()
+    return view
+
+
+async def _write_new(
+    uow: UnitOfWork, author_id: int, new: NewEntry, *, via: str, now: datetime
+) -> EntryView:
+    """Write a checked new entry, its evidence and its audit event (no commit)."""
+    entry_id = await uow.entries.insert(
         {
             "staff_id": author_id,
-            "work_date": today,
-            "text": cleaned,
+            "work_date": new.work_date,
+            "text": new.text,
+            "indicator_id": new.indicator_id,
+            "quantity": new.quantity,
+            "hours": new.hours,
             "status": EntryStatus.SUBMITTED,
-            "created_at": moment,
-            "updated_at": moment,
+            "created_at": now,
+            "updated_at": now,
             "version": 1,
-        },
-        {
-            "at": moment,
-            "actor_staff_id": author_id,
-            "action": "entry.logged",
-            "subject_type": SUBJECT,
-            "details": {"work_date": today.isoformat(), "via": "quick"},
-        },
+        }
     )
-    await uow.commit()
-    return EntryView(entry_id, author_id, today, cleaned, EntryStatus.SUBMITTED, 1)
-
-
-@dataclass(frozen=True, slots=True)
-class QuickLogged:
-    """A plain message logged straight away: who sent it, and the entry it became."""
-
-    author: StaffMember
-    entry: EntryView
-
-
-async def quick_log_by_telegram(
-    uow: UnitOfWork,
-    telegram_user_id: int,
-    update_id: int,
-    text: str | None,
-    *,
-    today: date,
-    limits: EntryLimits,
-    now: datetime | None = None,
-) -> QuickLogged | None:
-    """The quick log in one go, for the most common update there is: a plain message.
-
-    It does the gate's work in the same statements: the entry is written only if
-    the sender is a linked, active member with nothing else asked of them (no /log
-    question, no notice draft waiting for its content) and the update is new, and
-    the update is claimed with it. Otherwise nothing is written and None comes back:
-    the update then takes the ordinary way, through the gate (which refuses or
-    drops it) to whatever should answer it, including ``quick_log`` for a text that
-    is empty or too long.
-
-    Statements: one on PostgreSQL (a data-modifying WITH; use an autocommit unit of
-    work), four and COMMIT on SQLite.
-    """
-    cleaned = clean_text(text, limits)
-    if isinstance(cleaned, EntryError):
-        return None
-    moment = now or datetime.now(UTC)
-    logged = await uow.entries.log_for_sender(
-        telegram_user_id,
-        update_id,
-        {
-            "work_date": today,
-            "text": cleaned,
-            "status": EntryStatus.SUBMITTED,
-            "created_at": moment,
-            "updated_at": moment,
-            "version": 1,
-        },
-        {
-            "at": moment,
-            "action": "entry.logged",
-            "subject_type": SUBJECT,
-            "details": {"work_date": today.isoformat(), "via": "quick"},
-        },
+    if new.evidence:
+        await uow.entries.add_attachments(_attachment_rows(entry_id, new.evidence, now))
+    details: dict[str, Any] = {"work_date": new.work_date.isoformat(), "via": via}
+    if via != "quick":
+        details["attachments"] = len(new.evidence)
+    await uow.audit.add(
+        Event("entry.logged", SUBJECT, entry_id, at=now, actor_staff_id=author_id, details=details)
     )
-    if logged is None:
-        return None
-    await uow.commit()
-    entry_id, sender = logged
-    author = StaffMember(*sender)
-    return QuickLogged(
-        author, EntryView(entry_id, author.id, today, cleaned, EntryStatus.SUBMITTED, 1)
+    return EntryView(
+        entry_id,
+        author_id,
+        new.work_date,
+        new.text,
+        EntryStatus.SUBMITTED,
+        1,
+        new.indicator_id,
+        new.quantity,
+        new.hours,
+        len(new.evidence),
     )
 
 
@@ -311,44 +270,7 @@ async def stage_new(
         error = await _check_indicator(uow, author_id, new.indicator_id, rules.policy)
     if error is not None:
         return error
-    entry_id = await uow.entries.insert(
-        {
-            "staff_id": author_id,
-            "work_date": new.work_date,
-            "text": text,
-            "indicator_id": new.indicator_id,
-            "quantity": new.quantity,
-            "hours": new.hours,
-            "status": EntryStatus.SUBMITTED,
-            "created_at": now,
-            "updated_at": now,
-            "version": 1,
-        }
-    )
-    await uow.entries.add_attachments(_attachment_rows(entry_id, new.evidence, now))
-    await uow.audit.record(
-        "entry.logged",
-        SUBJECT,
-        entry_id,
-        actor_staff_id=author_id,
-        details={
-            "work_date": new.work_date.isoformat(),
-            "via": "guided",
-            "attachments": len(new.evidence),
-        },
-    )
-    return EntryView(
-        entry_id,
-        author_id,
-        new.work_date,
-        text,
-        EntryStatus.SUBMITTED,
-        1,
-        new.indicator_id,
-        new.quantity,
-        new.hours,
-        len(new.evidence),
-    )
+    return await _write_new(uow, author_id, replace(new, text=text), via="guided", now=now)
 
 
 async def create_entry(
@@ -491,8 +413,8 @@ async def stage_edit(
     details: dict[str, Any] = {"changed": changed, "version": entry.version + 1}
     if resubmitted:
         details.update(resubmitted=True, returned_reason=entry.decision_reason)
-    await uow.audit.record(
-        "entry.edited", SUBJECT, entry_id, actor_staff_id=author_id, details=details
+    await uow.audit.add(
+        Event("entry.edited", SUBJECT, entry_id, at=now, actor_staff_id=author_id, details=details)
     )
     return EntryView(
         id=entry.id,
@@ -540,12 +462,15 @@ async def delete_entry(
     if not await uow.entries.change(entry_id, entry.version, EDITABLE, values):
         return EntryError.CHANGED
     await uow.entries.add_revision(_revision(entry, author_id, now))
-    await uow.audit.record(
-        "entry.deleted",
-        SUBJECT,
-        entry_id,
-        actor_staff_id=author_id,
-        details={"work_date": entry.work_date.isoformat(), "version": entry.version + 1},
+    await uow.audit.add(
+        Event(
+            "entry.deleted",
+            SUBJECT,
+            entry_id,
+            at=now,
+            actor_staff_id=author_id,
+            details={"work_date": entry.work_date.isoformat(), "version": entry.version + 1},
+        )
     )
     await uow.commit()
     view = EntryView.of(entry)

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from assessment.people import StaffMember
 from storage.enums import StaffStatus
 from storage.models import Invitation, Staff
+from storage.repositories.audit import Event
 from storage.uow import UnitOfWork
 
 CODE_BYTES = 24
@@ -72,12 +73,15 @@ async def _issue(
             expires_at=expires_at,
         )
     )
-    await uow.audit.record(
-        "staff.invited",
-        "staff",
-        staff.id,
-        actor_staff_id=actor_staff_id,
-        details={"employee_no": staff.employee_no, "expires_at": expires_at.isoformat()},
+    await uow.audit.add(
+        Event(
+            "staff.invited",
+            "staff",
+            staff.id,
+            at=now,
+            actor_staff_id=actor_staff_id,
+            details={"employee_no": staff.employee_no, "expires_at": expires_at.isoformat()},
+        )
     )
     return IssuedInvitation(staff.employee_no, staff.name, code, expires_at)
 
@@ -174,12 +178,15 @@ async def redeem(
     outcome = await _check(uow, code, now)
     if isinstance(outcome, LinkOutcome):
         await uow.invitations.record_failure(telegram_user_id, now)
-        await uow.audit.record(
-            "staff.link_failed",
-            "telegram_user",
-            telegram_user_id,
-            actor_telegram_id=telegram_user_id,
-            details={"outcome": outcome.value},
+        await uow.audit.add(
+            Event(
+                "staff.link_failed",
+                "telegram_user",
+                telegram_user_id,
+                at=now,
+                actor_telegram_id=telegram_user_id,
+                details={"outcome": outcome.value},
+            )
         )
         await uow.commit()
         return LinkResult(outcome)
@@ -189,13 +196,16 @@ async def redeem(
         return LinkResult(LinkOutcome.USED)
     staff.telegram_user_id = telegram_user_id
     staff.linked_at = now
-    await uow.audit.record(
-        "staff.linked",
-        "staff",
-        staff.id,
-        actor_staff_id=staff.id,
-        actor_telegram_id=telegram_user_id,
-        details={"employee_no": staff.employee_no},
+    await uow.audit.add(
+        Event(
+            "staff.linked",
+            "staff",
+            staff.id,
+            at=now,
+            actor_staff_id=staff.id,
+            actor_telegram_id=telegram_user_id,
+            details={"employee_no": staff.employee_no},
+        )
     )
     await uow.commit()
     return LinkResult(LinkOutcome.LINKED, member=StaffMember.of(staff))
@@ -221,7 +231,9 @@ async def _check(
     return invitation, staff
 
 
-async def unlink(uow: UnitOfWork, employee_no: str, *, actor_staff_id: int | None) -> int | None:
+async def unlink(
+    uow: UnitOfWork, employee_no: str, *, actor_staff_id: int | None, now: datetime
+) -> int | None:
     """Detach a person's Telegram account (a lost phone); returns the account id it had.
 
     Raises:
@@ -235,12 +247,15 @@ async def unlink(uow: UnitOfWork, employee_no: str, *, actor_staff_id: int | Non
     previous = staff.telegram_user_id
     staff.telegram_user_id = None
     staff.linked_at = None
-    await uow.audit.record(
-        "staff.unlinked",
-        "staff",
-        staff.id,
-        actor_staff_id=actor_staff_id,
-        details={"employee_no": employee_no, "telegram_user_id": previous},
+    await uow.audit.add(
+        Event(
+            "staff.unlinked",
+            "staff",
+            staff.id,
+            at=now,
+            actor_staff_id=actor_staff_id,
+            details={"employee_no": employee_no, "telegram_user_id": previous},
+        )
     )
     await uow.commit()
     return previous

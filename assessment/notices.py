@@ -16,10 +16,12 @@ from assessment.outbox import BULK, ROUTINE, Outgoing, enqueue
 from storage.enums import DeliveryStatus, NoticeStatus, StaffStatus
 from storage.models import Notice
 from storage.repositories.notices import DeliveryLine, Person
+from storage.repositories.updates import NOTICE_CONTENT
 from storage.uow import UnitOfWork
 
 __all__ = [
     "AUDIENCE_KINDS",
+    "NOTICE_CONTENT",
     "Audience",
     "DeliveryLine",
     "Draft",

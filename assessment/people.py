@@ -70,7 +70,9 @@ class Caller:
 
     duplicate: bool
     member: StaffMember | None
-    conversation: str | None = None  # the kind of conversation the member is in
+    # What the member's next message answers (a /log question, a reason, a notice's
+    # content), if anything: the captures take it, and it is no quick log entry.
+    question: str | None = None
 
 
 async def identify(
@@ -83,23 +85,24 @@ async def identify(
 
     A redelivered update (a webhook retry, a restart before Telegram heard back) is
     a no-op. Updates are recorded as handled with the first commit of whatever they
-    change (``PendingClaim``), so one SELECT is all every update costs here. The
-    person's Telegram language is remembered when it changes, for messages the bot
-    sends them later on its own.
+    change (``PendingClaim``), so one SELECT is all every update costs here (and an
+    UPDATE when the person's Telegram language changed). Use a unit of work without
+    the update's claim: noting the language is not handling the update.
     """
     arrival = await uow.updates.arrive(update_id, telegram_user_id)
     if arrival.seen:
         return Caller(duplicate=True, member=None)
-    member = None if arrival.sender is None else StaffMember(*arrival.sender)
+    member = None if arrival.sender is None else StaffMember(**arrival.sender)
     if member is not None:
         member = await note_telegram_language(uow, member, language_code)
-    return Caller(duplicate=False, member=member, conversation=arrival.conversation)
+    return Caller(duplicate=False, member=member, question=arrival.question)
 
 
 async def note_telegram_language(
     uow: UnitOfWork, member: StaffMember, language_code: str | None
 ) -> StaffMember:
-    """Remember the language the person's Telegram app reports, when it changed."""
+    """Remember the language the person's Telegram app reports, when it changed, for
+    messages the bot sends them later on its own."""
     reported = language_code[:35] if language_code else None
     if not reported or member.telegram_language == reported:
         return member

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from assessment.roster_problems import ProblemCode, RosterProblem, RosterRejected
 from assessment.roster_rows import ParsedRoster, RosterRow, loop_problems, role_names
 from storage.enums import Role, StaffStatus
 from storage.models import Department, Post, Staff
+from storage.repositories.audit import Event
 from storage.uow import UnitOfWork
 
 __all__ = ["ImportSummary", "import_roster", "mark_left"]
@@ -41,6 +43,7 @@ async def import_roster(
     roster: ParsedRoster,
     *,
     actor_staff_id: int | None,
+    now: datetime,
     mark_missing_left: bool = False,
     dry_run: bool = False,
 ) -> ImportSummary:
@@ -75,7 +78,7 @@ async def import_roster(
     )
     marked_left: tuple[str, ...] = ()
     if mark_missing_left:
-        marked_left = await _mark_left(uow, [people[no] for no in missing], actor_staff_id)
+        marked_left = await _mark_left(uow, [people[no] for no in missing], actor_staff_id, now)
 
     summary = ImportSummary(
         file_name=roster.filename,
@@ -101,35 +104,38 @@ async def import_roster(
     if dry_run:
         await uow.rollback()
         return summary
-    await _audit(uow, summary, people, actor_staff_id)
+    await _audit(uow, summary, people, actor_staff_id, now)
     await uow.commit()
     return summary
 
 
 async def mark_left(
-    uow: UnitOfWork, employee_nos: Iterable[str], *, actor_staff_id: int | None
+    uow: UnitOfWork, employee_nos: Iterable[str], *, actor_staff_id: int | None, now: datetime
 ) -> int:
     """Mark these people as having left (those who have not already); commits; returns how many."""
     people = await uow.staff.by_employee_nos(employee_nos)
-    marked = await _mark_left(uow, people, actor_staff_id)
+    marked = await _mark_left(uow, people, actor_staff_id, now)
     await uow.commit()
     return len(marked)
 
 
 async def _mark_left(
-    uow: UnitOfWork, people: Iterable[Staff], actor_staff_id: int | None
+    uow: UnitOfWork, people: Iterable[Staff], actor_staff_id: int | None, now: datetime
 ) -> tuple[str, ...]:
     marked = []
     for staff in people:
         if staff.status is StaffStatus.LEFT:
             continue
         staff.status = StaffStatus.LEFT
-        await uow.audit.record(
-            "staff.marked_left",
-            "staff",
-            staff.id,
-            actor_staff_id=actor_staff_id,
-            details={"employee_no": staff.employee_no},
+        await uow.audit.add(
+            Event(
+                "staff.marked_left",
+                "staff",
+                staff.id,
+                at=now,
+                actor_staff_id=actor_staff_id,
+                details={"employee_no": staff.employee_no},
+            )
         )
         marked.append(staff.employee_no)
     return tuple(marked)
@@ -284,29 +290,41 @@ async def _audit(
     summary: ImportSummary,
     people: Mapping[str, Staff],
     actor_staff_id: int | None,
+    now: datetime,
 ) -> None:
     for employee_no, (old, new) in summary.role_changes.items():
-        await uow.audit.record(
-            "staff.role_changed",
-            "staff",
-            people[employee_no].id,
-            actor_staff_id=actor_staff_id,
-            details={"employee_no": employee_no, "old": role_names(old), "new": role_names(new)},
+        await uow.audit.add(
+            Event(
+                "staff.role_changed",
+                "staff",
+                people[employee_no].id,
+                at=now,
+                actor_staff_id=actor_staff_id,
+                details={
+                    "employee_no": employee_no,
+                    "old": role_names(old),
+                    "new": role_names(new),
+                },
+            )
         )
-    await uow.audit.record(
-        "roster.imported",
-        "roster",
-        actor_staff_id=actor_staff_id,
-        details={
-            "file_name": summary.file_name,
-            "created": len(summary.created),
-            "updated": len(summary.updated),
-            "unchanged": len(summary.unchanged),
-            "missing": len(summary.missing),
-            "marked_left": len(summary.marked_left),
-            "departments_created": len(summary.departments_created),
-            "posts_created": len(summary.posts_created),
-            "posts_updated": len(summary.posts_updated),
-            "role_changes": len(summary.role_changes),
-        },
+    await uow.audit.add(
+        Event(
+            "roster.imported",
+            "roster",
+            None,
+            at=now,
+            actor_staff_id=actor_staff_id,
+            details={
+                "file_name": summary.file_name,
+                "created": len(summary.created),
+                "updated": len(summary.updated),
+                "unchanged": len(summary.unchanged),
+                "missing": len(summary.missing),
+                "marked_left": len(summary.marked_left),
+                "departments_created": len(summary.departments_created),
+                "posts_created": len(summary.posts_created),
+                "posts_updated": len(summary.posts_updated),
+                "role_changes": len(summary.role_changes),
+            },
+        )
     )

@@ -32,10 +32,10 @@ class Upload:
 
 
 async def preview(
-    uow: UnitOfWork, roster: ParsedRoster, *, uploader_id: int, file_id: str
+    uow: UnitOfWork, roster: ParsedRoster, *, uploader_id: int, file_id: str, now: datetime
 ) -> tuple[int, ImportSummary]:
     """Work out what importing would change, and keep the upload for the decision."""
-    summary = await import_roster(uow, roster, actor_staff_id=uploader_id, dry_run=True)
+    summary = await import_roster(uow, roster, actor_staff_id=uploader_id, now=now, dry_run=True)
     upload = await uow.uploads.add(
         RosterUpload(uploaded_by_id=uploader_id, file_id=file_id, file_name=roster.filename)
     )
@@ -71,7 +71,7 @@ async def apply(
         return DecisionRefused.ALREADY_DECIDED
     stored = await uow.uploads.get(upload.id)
     assert stored is not None
-    summary = await import_roster(uow, roster, actor_staff_id=actor_staff_id)
+    summary = await import_roster(uow, roster, actor_staff_id=actor_staff_id, now=now)
     stored.missing_employee_nos = list(summary.missing)
     await uow.commit()
     return summary
@@ -94,4 +94,4 @@ async def mark_missing_left(
     )
     if not moved:
         return DecisionRefused.ALREADY_DECIDED
-    return await mark_left(uow, list(upload.missing), actor_staff_id=actor_staff_id)
+    return await mark_left(uow, list(upload.missing), actor_staff_id=actor_staff_id, now=now)

@@ -57,13 +57,16 @@ from telegram.request import BaseRequest, RequestData
 import bot.app as bot_app
 import bot.delivery as bot_delivery
 from assessment import entries
+from assessment.people import identify
 from bench._support import describe_url, scratch_postgres
+from config.clock import Clock
 from config.policy import load_policy
 from config.settings import Settings
 from storage import migrate
 from storage.engine import Database
 from storage.enums import EntryStatus, Role, StaffStatus
 from storage.models import Department, LeaveDay, Post, Staff, WorkEntry
+from storage.uow import PendingClaim
 
 TOKEN = "123456:bench-token-answered-locally"  # noqa: S105 - not a secret
 BOT_USER = {
@@ -486,18 +489,23 @@ class StoreOnly:
 async def run_store_only(
     database: Database, url: str, members: dict[int, int], count: int, first_update: int
 ) -> StoreOnly:
-    """``entries.quick_log_by_telegram`` (sender, claim, entry, audit event) vs one INSERT."""
+    """The gate's lookup and ``entries.quick_log`` (claim, entry, audit event) vs one INSERT."""
     users = list(members)
     limits = load_policy().entries
-    day = datetime.now().astimezone().date()
+    clock = Clock()
+    day = clock.now().astimezone().date()
     started = time.perf_counter()
     for n in range(count):
-        async with database.uow(autocommit=True) as uow:
-            logged = await entries.quick_log_by_telegram(
-                uow, users[n % len(users)], first_update + n, f"Store-only {n}", today=day,
-                limits=limits,
+        user, update_id = users[n % len(users)], first_update + n
+        async with database.uow() as uow:
+            caller = await identify(uow, update_id, user)
+        assert caller.member is not None
+        async with database.uow(claim=PendingClaim(update_id, at=clock.now())) as uow:
+            logged = await entries.quick_log(
+                uow, caller.member.id, f"Store-only {n}", today=day, limits=limits,
+                now=clock.now(),
             )  # fmt: skip
-        assert logged is not None
+        assert not isinstance(logged, entries.EntryError)
     ours = time.perf_counter() - started
     store = FloorStore(url)
     await store.open()

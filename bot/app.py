@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import sqlite3
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any, cast
@@ -37,8 +36,6 @@ REMINDER_TICK = timedelta(minutes=1)
 # New entries reach their approvers within seconds; escalation is checked four times an hour.
 REQUESTS_TICK = timedelta(seconds=3)
 ESCALATION_TICK = timedelta(minutes=15)
-# SQLite's WAL is copied into the database file this often, off the event loop.
-CHECKPOINT_EVERY = timedelta(seconds=10)
 
 # Telegram redelivers a webhook update for at most a day; keep a week to be safe.
 PROCESSED_UPDATES_KEPT = timedelta(days=7)
@@ -54,8 +51,7 @@ async def open_store(settings: Settings) -> Database:
     Several bot processes may share one PostgreSQL database, so migrating it is
     an operator's explicit step (``workledger db upgrade``), never a side effect.
     """
-    # SQLite runs on the event loop; its checkpoints (fsync) go to a worker thread.
-    database = Database(settings.database_url, background_checkpoints=settings.is_sqlite)
+    database = Database(settings.database_url)
     try:
         if settings.is_sqlite:
             await migrate.upgrade(database.engine)
@@ -126,21 +122,6 @@ async def _post_init(application: WorkledgerApplication) -> None:
         application.job_queue.run_repeating(
             escalation_tick, interval=ESCALATION_TICK, first=60, name="approval-escalation"
         )
-        if data.settings.is_sqlite:
-            application.job_queue.run_repeating(
-                _checkpoint, interval=CHECKPOINT_EVERY, first=CHECKPOINT_EVERY, name="checkpoint"
-            )
-
-
-async def _checkpoint(context: WorkledgerContext) -> None:
-    try:
-        busy, frames, copied = await context.bot_data.database.checkpoint() or (0, 0, 0)
-    except sqlite3.Error:
-        # Another process holds the file for now; the next run copies what is left.
-        log.info("the WAL checkpoint could not run this time", exc_info=True)
-        return
-    if busy or copied < frames:
-        log.debug("checkpoint copied %d of %d WAL frames", copied, frames)
 
 
 async def _post_shutdown(application: WorkledgerApplication) -> None:

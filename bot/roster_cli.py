@@ -13,6 +13,7 @@ from assessment.roster import (
     import_roster,
     parse_roster,
 )
+from config.clock import Clock
 from config.policy import Policy
 from config.settings import Settings
 from handlers.roster_text import describe_rejection, describe_summary
@@ -74,6 +75,7 @@ async def _import(
                 uow,
                 roster,
                 actor_staff_id=None,
+                now=Clock(settings.clock_start).now(),
                 mark_missing_left=mark_missing_left,
                 dry_run=dry_run,
             )

@@ -51,8 +51,7 @@ from handlers.context import WorkledgerApplication, WorkledgerContext
 
 # The gate runs first so every handler sees a known, permitted caller; then a notice
 # being composed, or an answer to a /log question, takes the person's next message
-# before anything else may.
-FIRST_GROUP = -3
+# before anything else may; last, an update that wrote nothing is recorded as handled.
 GATE_GROUP = -2
 COMPOSE_GROUP = -1
 SETTLE_GROUP = 99
@@ -77,22 +76,6 @@ def _in_turn(*callbacks: Callback) -> Callback:
 
 def register(application: WorkledgerApplication) -> None:
     """Attach every handler to ``application``."""
-    # The two most common updates, a plain message and an Approve press, are handled
-    # in one go before the gate (whose checks they make in the same statements);
-    # anything they decline goes on to the gate.
-    application.add_handlers(
-        [
-            MessageHandler(
-                filters.UpdateType.MESSAGE
-                & filters.ChatType.PRIVATE
-                & filters.TEXT
-                & ~filters.COMMAND,
-                log.quick_log_first,
-            ),
-            CallbackQueryHandler(approvals.approve_first, pattern=Decide.pattern()),
-        ],
-        group=FIRST_GROUP,
-    )
     application.add_handler(TypeHandler(Update, gate.admit), group=GATE_GROUP)
     application.add_handler(TypeHandler(Update, gate.settle), group=SETTLE_GROUP)
     application.add_handler(

@@ -119,7 +119,19 @@ def render_notice(default: str, notice: AuthorNotice) -> Outgoing | None:
     _ = language.gettext
     days = ", ".join(day_label(language, day) for _id, day, _text in notice.entries[:10])
     count = len(notice.entries)
-    if notice.decision is Decision.APPROVE:
+    if notice.decision is Decision.APPROVE and notice.decided_by is None:
+        text = (
+            _("Your entry of {days} was approved automatically: nobody decided it in time.")
+            if count == 1
+            else language.ngettext(
+                "{count} of your entries were approved automatically, as nobody decided "
+                "them in time: {days}.",
+                "{count} of your entries were approved automatically, as nobody decided "
+                "them in time: {days}.",
+                count,
+            )
+        ).format(count=count, days=days)
+    elif notice.decision is Decision.APPROVE:
         text = (
             _("{name} approved your entry of {days}.")
             if count == 1
@@ -144,7 +156,10 @@ def render_notice(default: str, notice: AuthorNotice) -> Outgoing | None:
         kind="approval_decision",
         text=text,
         staff_id=author.staff_id,
-        dedup_key=f"approval-decision/{notice.decision.value}/{first}/{count}/{notice.decided_by}",
+        dedup_key=(
+            f"approval-decision/{notice.decision.value}/{first}/{count}/"
+            f"{notice.decided_by or 'auto'}"
+        ),
         priority=URGENT,
     )
 

@@ -27,7 +27,6 @@ from assessment.approvals import (
     PendingRow,
 )
 from assessment.outbox import Outgoing
-from handlers import callbacks, gate
 from handlers.approval_messages import (
     TEXT_IN_LIST,
     day_label,
@@ -116,39 +115,6 @@ def _render(context: WorkledgerContext) -> Callable[[AuthorNotice], Outgoing | N
     return functools.partial(render_notice, context.settings.language)
 
 
-async def approve_first(update: Update, context: WorkledgerContext) -> None:
-    """Before the gate: an Approve press in a private chat, decided in one go.
-
-    ``approvals.approve_by_telegram`` reads who pressed with the entry and checks
-    everything the gate would; a press it declines (an unknown presser, someone who
-    left, an unknown entry) goes on to the gate, which answers it.
-    """
-    query = update.callback_query
-    user = update.effective_user
-    chat = update.effective_chat
-    if query is None or user is None or chat is None or chat.type != chat.PRIVATE:
-        return
-    action = callbacks.parse(query.data)
-    if not isinstance(action, Decide) or action.decision != "a":
-        return  # Return and Reject ask for a reason: the ordinary way
-    # Autocommit: on PostgreSQL the approval is one statement, atomic by itself.
-    async with context.bot_data.database.uow(autocommit=True) as uow:
-        outcome = await approvals.approve_by_telegram(
-            uow,
-            user.id,
-            action.entry_id,
-            action.version,
-            today=today(context),
-            render=_render(context),
-        )
-    if outcome is None:
-        return
-    actor, result = outcome
-    gate.let_in(context, actor, user.language_code)
-    await _answer_result(update, context, result, query.message)
-    raise ApplicationHandlerStop
-
-
 async def press(update: Update, context: WorkledgerContext) -> None:
     """Approve at once; for Return and Reject, ask for the reason first."""
     query = update.callback_query
@@ -166,12 +132,19 @@ async def press(update: Update, context: WorkledgerContext) -> None:
                 decision,
                 today=today(context),
                 render=_render(context),
+                now=context.now(),
             )
         await _answer_result(update, context, result, query.message)
         return
     async with context.uow() as uow:
         found = await approvals.check(
-            uow, member, action.entry_id, action.version, decision, today=today(context)
+            uow,
+            member,
+            action.entry_id,
+            action.version,
+            decision,
+            today=today(context),
+            now=context.now(),
         )
         if isinstance(found, tuple):
             message = query.message
@@ -198,7 +171,7 @@ async def press(update: Update, context: WorkledgerContext) -> None:
         if decision is Decision.RETURN
         else _("Why reject this entry of {name}? Send the reason (or /cancel).")
     )
-    await context.bot.send_message(query.from_user.id, question.format(name=found[0].author_name))
+    await context.bot.send_message(query.from_user.id, question.format(name=found[0].author.name))
 
 
 async def _answer_result(
@@ -225,7 +198,7 @@ async def capture(update: Update, context: WorkledgerContext) -> None:
     """Take the next message of a supervisor who pressed Return or Reject as the reason."""
     message = update.effective_message
     member = context.member
-    if message is None or member is None or context.conversation != CONVERSATION:
+    if message is None or member is None or context.question != CONVERSATION:
         return
     async with context.uow() as uow:
         stored = await uow.conversations.get(member.id)
@@ -242,6 +215,7 @@ async def capture(update: Update, context: WorkledgerContext) -> None:
             reason=message.text,
             today=today(context),
             render=_render(context),
+            now=context.now(),
         )
         if result is not ApprovalError.REASON_NEEDED and result is not (
             ApprovalError.REASON_TOO_LONG
@@ -267,7 +241,7 @@ async def cancel(update: Update, context: WorkledgerContext) -> None:
     """/cancel while a reason is asked: nothing is decided."""
     message = update.effective_message
     member = context.member
-    if message is None or member is None or context.conversation != CONVERSATION:
+    if message is None or member is None or context.question != CONVERSATION:
         return
     async with context.uow() as uow:
         await uow.conversations.drop(member.id)
@@ -383,6 +357,7 @@ async def approve_shown(update: Update, context: WorkledgerContext) -> None:
             seen_at=datetime.fromtimestamp(action.shown_at, UTC),
             author_id=action.author_id or None,
             render=_render(context),
+            now=context.now(),
         )
     _ = context._
     if result.approved == 0:
@@ -449,19 +424,14 @@ async def show_settings(update: Update, context: WorkledgerContext) -> None:
             return
         await _save_digest(context, member.id, at)
     async with context.uow() as uow:
-        at = await uow.approvals.digest_at(member.id)
+        at = await approvals.digest_at(uow, member.id)
     text, markup = _settings_text(context, at)
     await message.reply_text(text, reply_markup=markup)
 
 
 async def _save_digest(context: WorkledgerContext, staff_id: int, at: str | None) -> None:
     async with context.uow() as uow:
-        await uow.approvals.set_digest(staff_id, at)
-        await uow.audit.record(
-            "approvals.digest_set", "staff", staff_id, actor_staff_id=staff_id,
-            details={"at": at},
-        )  # fmt: skip
-        await uow.commit()
+        await approvals.set_digest(uow, staff_id, at, now=context.now())
 
 
 async def choose_digest(update: Update, context: WorkledgerContext) -> None:
@@ -525,6 +495,7 @@ async def delegate_command(update: Update, context: WorkledgerContext) -> None:
             render=functools.partial(
                 render_delegation, context.settings.language, context.settings.zone
             ),
+            now=context.now(),
         )
     if isinstance(result, ApprovalError):
         await message.reply_text(error_text(context, result))

@@ -90,7 +90,9 @@ async def capture(update: Update, context: WorkledgerContext) -> None:
     """Take the next message of an HR author with an empty draft as the notice's content."""
     message = update.effective_message
     member = context.member
-    if message is None or member is None or access.check(member, access.HR) is not None:
+    if message is None or member is None or context.question != notices.NOTICE_CONTENT:
+        return  # nothing asked (the gate read what the member's next message answers)
+    if access.check(member, access.HR) is not None:
         return
     async with context.uow() as uow:
         draft = await notices.draft_of(uow, member.id)

@@ -85,8 +85,8 @@ class WorkledgerContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, 
     ) -> None:
         super().__init__(application=application, chat_id=chat_id, user_id=user_id)
         self.member: StaffMember | None = None
-        # The kind of conversation (/log, an edit, ...) the member is in, read by the gate.
-        self.conversation: str | None = None
+        # What the member's next message answers (``Caller.question``), read by the gate.
+        self.question: str | None = None
         # The update being handled, recorded as handled with the first commit.
         self.claim: PendingClaim | None = None
         self.translator: Translator = translator(application.bot_data.settings.language)
@@ -109,14 +109,13 @@ class WorkledgerContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, 
         """The organisation-local day now."""
         return self.bot_data.clock.today(self.bot_data.settings.zone)
 
-    def uow(self, *, autocommit: bool = False) -> UnitOfWork:
+    def uow(self) -> UnitOfWork:
         """A fresh unit of work for one use case (see ``Database.uow``).
 
         Its first commit also records the update as handled, so what an update
         writes is written once however often the update arrives.
         """
-        claim = None if autocommit else self.claim
-        return self.bot_data.database.uow(autocommit=autocommit, claim=claim)
+        return self.bot_data.database.uow(claim=self.claim)
 
     @property
     def locale(self) -> str:

@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
 from types import MappingProxyType
-from typing import Any
 
 from babel.dates import format_skeleton
 from babel.numbers import format_decimal
@@ -177,22 +176,6 @@ def card_keyboard(context: WorkledgerContext, entry: EntryView) -> InlineKeyboar
     return InlineKeyboardMarkup(
         [[InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in rows]
     )
-
-
-def card_keyboard_json(context: WorkledgerContext, entry: EntryView) -> dict[str, Any] | None:
-    """``card_keyboard`` as the Bot API's JSON object, for the quick log's confirmation.
-
-    The same buttons, built without PTB's objects: turning seven of them into JSON
-    through ``TelegramObject.to_dict`` costs more than logging the entry does.
-    """
-    rows = card_buttons(context, entry)
-    if not rows:
-        return None
-    return {
-        "inline_keyboard": [
-            [{"text": label, "callback_data": data} for label, data in row] for row in rows
-        ]
-    }
 
 
 def error_text(context: WorkledgerContext, error: EntryError) -> str:

@@ -1,13 +1,13 @@
-"""The gate every update passes first.
+"""The gate every update passes first: the one way in.
 
-It drops duplicates, finds the caller, fixes their language, keeps personal
-data out of group chats, and checks the caller's role for the command or
-button, in one place, before any handler runs.
+It drops duplicates, finds the caller, notes their Telegram language, reads what
+their next message answers (if anything), keeps personal data out of group
+chats, and checks the caller's role for the command or button, in one place,
+before any handler runs. ``settle`` runs last and records an update that wrote
+nothing as handled.
 """
 
 from __future__ import annotations
-
-from datetime import UTC, datetime
 
 from telegram import CallbackQuery, Chat, Message, MessageEntity, Update
 from telegram.ext import ApplicationHandlerStop
@@ -50,7 +50,8 @@ def refusal_text(context: WorkledgerContext, refusal: Refusal) -> str:
 async def admit(update: Update, context: WorkledgerContext) -> None:
     """Identify the caller once per update, then let the update through or stop it here."""
     user = update.effective_user
-    async with context.uow(autocommit=True) as uow:
+    # Not under the update's claim: noting who asks is not handling what they ask.
+    async with context.bot_data.database.uow() as uow:
         caller = await identify(
             uow,
             update.update_id,
@@ -59,8 +60,8 @@ async def admit(update: Update, context: WorkledgerContext) -> None:
         )
     if caller.duplicate:
         raise ApplicationHandlerStop
-    context.claim = PendingClaim(update.update_id)
-    context.conversation = caller.conversation
+    context.claim = PendingClaim(update.update_id, at=context.now())
+    context.question = caller.question
     let_in(context, caller.member, user.language_code if user else None)
     chat = update.effective_chat
     if chat is not None and chat.type != Chat.PRIVATE:
@@ -93,10 +94,8 @@ async def settle(update: Update, context: WorkledgerContext) -> None:
     claim = context.claim
     if claim is None or claim.settled:
         return
-    async with context.uow(autocommit=True) as uow:
-        await uow.updates.claim(claim.update_id, at=datetime.now(UTC))
-        await uow.commit()
-    claim.settled = True
+    async with context.uow() as uow:
+        await uow.commit()  # a unit of work's first commit records its update
 
 
 def _check_message(update: Update, context: WorkledgerContext) -> Refusal | None:

@@ -158,7 +158,7 @@ async def unlink_account(update: Update, context: WorkledgerContext) -> None:
     employee_no = context.args[0]
     try:
         async with context.uow() as uow:
-            previous = await unlink(uow, employee_no, actor_staff_id=member.id)
+            previous = await unlink(uow, employee_no, actor_staff_id=member.id, now=context.now())
     except InvitationError as error:
         await message.reply_text(_error_text(context, error))
         return

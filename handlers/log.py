@@ -14,15 +14,12 @@ from assessment import entries, log_flow
 from assessment.entries import EntryView
 from assessment.entry_rules import EntryError, Evidence, date_choices
 from assessment.log_flow import LogDraft, Outcome, Saved, Step
-from assessment.people import note_telegram_language
-from handlers import gate
 from handlers.callbacks import LogAnswer
 from handlers.context import WorkledgerContext
 from handlers.entry_cards import (
     amount,
     card,
     card_keyboard,
-    card_keyboard_json,
     day_label,
     error_text,
     rules,
@@ -30,49 +27,9 @@ from handlers.entry_cards import (
     unit_of,
 )
 from storage.enums import EntryStatus
-from storage.uow import PendingClaim
 
 # Buttons per row in the choice of a date.
 DATES_PER_ROW = 2
-
-
-async def quick_log_first(update: Update, context: WorkledgerContext) -> None:
-    """Before the gate: a plain private message from a member, logged in one go.
-
-    ``entries.quick_log_by_telegram`` checks, in the statement that writes the entry,
-    everything the gate would (a linked, active member; a new update; nothing else
-    asked of them). Any other message, or one it declines, goes on to the gate.
-    """
-    message = update.message
-    user = update.effective_user
-    if message is None or user is None:
-        return
-    async with context.uow(autocommit=True) as uow:
-        logged = await entries.quick_log_by_telegram(
-            uow,
-            user.id,
-            update.update_id,
-            message.text,
-            today=today(context),
-            limits=context.policy.entries,
-        )
-    if logged is None:
-        return  # the gate and the handlers after it take this one
-    context.claim = PendingClaim(update.update_id, settled=True)
-    author = logged.author
-    if author.telegram_language != (user.language_code or author.telegram_language):
-        async with context.uow(autocommit=True) as uow:
-            author = await note_telegram_language(uow, author, user.language_code)
-    gate.let_in(context, author, user.language_code)
-    entry = logged.entry
-    heading = context._("Logged for {day}.").format(day=day_label(context, entry.work_date))
-    # The keyboard as JSON, past PTB's objects: the hottest reply of all (see bench/).
-    markup = card_keyboard_json(context, entry)
-    await message.reply_text(
-        card(context, entry, heading),
-        api_kwargs=None if markup is None else {"reply_markup": markup},
-    )
-    raise ApplicationHandlerStop
 
 
 async def quick_log(update: Update, context: WorkledgerContext) -> None:
@@ -82,7 +39,12 @@ async def quick_log(update: Update, context: WorkledgerContext) -> None:
     assert message is not None and member is not None  # the gate let only members through
     async with context.uow() as uow:
         result = await entries.quick_log(
-            uow, member.id, message.text, today=today(context), limits=context.policy.entries
+            uow,
+            member.id,
+            message.text,
+            today=today(context),
+            limits=context.policy.entries,
+            now=context.now(),
         )
     if isinstance(result, EntryError):
         await message.reply_text(error_text(context, result))
@@ -254,7 +216,7 @@ async def capture(update: Update, context: WorkledgerContext) -> None:
     """Take a member's next message as the answer to their /log or edit question, if any."""
     message = update.effective_message
     member = context.member
-    if message is None or member is None or context.conversation not in log_flow.KINDS:
+    if message is None or member is None or context.question not in log_flow.KINDS:
         return  # nothing asked (the gate read the member's conversation, if any)
     evidence = _evidence(message)
     async with context.uow() as uow:

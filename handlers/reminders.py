@@ -152,7 +152,7 @@ async def answer_reminder(update: Update, context: WorkledgerContext) -> None:
         return
     if action.action == "leave":
         async with context.uow() as uow:
-            await calendar.set_leave(uow, member.id, day, by=member.id)
+            await calendar.set_leave(uow, member.id, day, by=member.id, now=now)
         noted = _("Noted: you are on leave today, {date}. No more reminders today.").format(
             date=_day_text(day, context.translator)
         )

@@ -76,7 +76,11 @@ async def receive(update: Update, context: WorkledgerContext) -> None:
         roster = await _parse(context, document.file_id, document.file_name or "roster")
         async with context.uow() as uow:
             upload_id, summary = await preview(
-                uow, roster, uploader_id=context.member.id, file_id=document.file_id
+                uow,
+                roster,
+                uploader_id=context.member.id,
+                file_id=document.file_id,
+                now=context.now(),
             )
     except RosterRejected as rejection:
         text = describe_rejection(rejection.problems, _, context.ngettext)

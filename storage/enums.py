@@ -59,3 +59,28 @@ class NoticeStatus(enum.StrEnum):
     QUEUED = "queued"
     DONE = "done"
     CANCELLED = "cancelled"
+
+
+class Authority(enum.StrEnum):
+    """In what capacity someone may decide an entry (``ApprovalRepository.authority``)."""
+
+    SUPERVISOR = "supervisor"  # the author's supervisor
+    DELEGATE = "delegate"  # the supervisor's delegate, while the delegation is in force
+    HIGHER = "higher"  # the supervisor's own supervisor, for an escalated entry
+    HR = "hr"  # HR, for what nobody above the author can decide
+
+
+class DecisionVia(enum.StrEnum):
+    """How an entry came to be decided (``work_entries.decision_via``)."""
+
+    SUPERVISOR = "supervisor"
+    DELEGATE = "delegate"
+    HIGHER = "higher"
+    HR = "hr"
+    BULK = "bulk"  # approved with what a list showed (/pending, a digest)
+    AUTO = "auto"  # approved by the policy's auto-approval, left undecided too long
+
+    @classmethod
+    def of(cls, authority: Authority) -> DecisionVia:
+        """The capacity of a single decision."""
+        return cls(authority.value)

@@ -157,10 +157,10 @@ class WorkEntry(Base):
     # When it went to the supervisor's own supervisor for being left undecided.
     escalated_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Every change is a conditional UPDATE on the version it read, which moves it on
+    # (see the entries and approvals repositories): one concurrency mechanism.
     version: Mapped[int] = mapped_column(Integer, default=1)
-
-    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
 
 
 class AuditEvent(Base):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from types import TracebackType
 from typing import Self
 
@@ -33,6 +33,7 @@ class PendingClaim:
     """A Telegram update being handled, to be recorded as handled with the first commit."""
 
     update_id: int
+    at: datetime  # when it arrived, by the bot's clock
     settled: bool = False
 
 
@@ -76,12 +77,9 @@ class UnitOfWork:
         self,
         sessions: async_sessionmaker[AsyncSession],
         claim: PendingClaim | None = None,
-        *,
-        autocommit: bool = False,
     ) -> None:
         self._sessions = sessions
         self._claim = claim
-        self.autocommit = autocommit
 
     async def __aenter__(self) -> Self:
         self.session = self._sessions()
@@ -112,20 +110,6 @@ class UnitOfWork:
         # unlike rollback(), leaves what was already read readable afterwards.
         await self.session.close()
 
-    @property
-    def dialect(self) -> str:
-        """The database's dialect name (``sqlite`` or ``postgresql``)."""
-        return self.session.get_bind().dialect.name
-
-    @property
-    def claim(self) -> PendingClaim | None:
-        """The update this unit of work records as handled with its first commit, if any.
-
-        A use case that records it itself, inside a statement of its own, marks it
-        ``settled`` so the commit does not try again.
-        """
-        return self._claim
-
     async def commit(self) -> None:
         """Make everything done in this unit of work permanent.
 
@@ -135,7 +119,7 @@ class UnitOfWork:
         """
         claim = self._claim
         if claim is not None and not claim.settled:
-            if not await self.updates.claim(claim.update_id, at=datetime.now(UTC)):
+            if not await self.updates.claim(claim.update_id, at=claim.at):
                 await self.session.rollback()
                 raise UpdateAlreadyHandled(claim.update_id)
             await self.session.commit()

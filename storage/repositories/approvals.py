@@ -1,47 +1,44 @@
-"""Who may decide whose entries, what waits for them, and the decisions themselves."""
+"""Who may decide whose entries, what waits for them, and the decisions themselves.
+
+``authority`` is the one definition of who may decide an entry: a SQL expression
+used alike by the single press (``authority_of``), the lists (/pending, digests),
+the bulk approval's UPDATE and the requests put before approvers.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, cast
 
 from sqlalchemy import (
+    ColumnElement,
     Date,
     Integer,
-    String,
     Table,
     and_,
     bindparam,
+    case,
     exists,
     func,
-    insert,
+    literal,
+    null,
     or_,
     select,
     update,
 )
-from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
 
-from storage import direct
-from storage.direct import Direct
-from storage.enums import DeliveryStatus, EntryStatus, Role, StaffStatus
-from storage.models import (
-    ApprovalRequest,
-    AuditEvent,
-    Delegation,
-    OutboxMessage,
-    Staff,
-    WorkEntry,
-)
+from storage.enums import Authority, DecisionVia, EntryStatus, Role, StaffStatus
+from storage.models import ApprovalRequest, Delegation, Staff, WorkEntry
 from storage.repositories.base import Repository
-from storage.repositories.outbox import OUTBOX_COLUMNS
-from storage.repositories.updates import SENDER_COLUMNS
 
 _ENTRIES = cast(Table, WorkEntry.__table__)
+_STAFF = cast(Table, Staff.__table__)
+_DELEGATIONS = cast(Table, Delegation.__table__)
 _REQUESTS = cast(Table, ApprovalRequest.__table__)
 # Both SQLite and asyncpg cap the bound parameters of one statement.
 _CHUNK = 500
@@ -60,7 +57,7 @@ class Contact:
 
 @dataclass(frozen=True, slots=True)
 class EntryAuthority:
-    """An entry with everything that decides who may decide it, read in one statement."""
+    """An entry as a press finds it, and in what capacity the presser may decide it."""
 
     entry_id: int
     version: int
@@ -69,26 +66,8 @@ class EntryAuthority:
     text: str
     decided_at: datetime | None
     decided_by: str | None
-    author_id: int
-    author_name: str
-    author_chat: int | None
-    author_language: str | None
-    author_telegram_language: str | None
-    supervisor_id: int | None
-    higher_id: int | None  # the supervisor's own supervisor
-    escalated: bool
-    delegated: bool  # the asker is the supervisor's delegate today
-
-    @property
-    def author(self) -> Contact:
-        """Where to tell the author."""
-        return Contact(
-            self.author_id,
-            self.author_name,
-            self.author_chat,
-            self.author_language,
-            self.author_telegram_language,
-        )
+    author: Contact
+    authority: Authority | None  # None: the presser may not decide it
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,52 +140,72 @@ class ActiveDelegation:
     until: date
 
 
-def _authority(*, by_telegram: bool) -> Any:
-    author = aliased(Staff)
-    supervisor = aliased(Staff)
-    decider = aliased(Staff)
-    actor = aliased(Staff)
-    actor_id = actor.id if by_telegram else bindparam("actor_id")
+def _rows(result: Any, kind: type[Any]) -> list[Any]:
+    """Rows of a result read by column label into ``kind`` (labels are its field names)."""
+    return [kind(**row) for row in result.mappings()]
+
+
+def _in_force(today: ColumnElement[Any]) -> ColumnElement[bool]:
+    return and_(_DELEGATIONS.c.until >= today, _DELEGATIONS.c.ended_at.is_(None))
+
+
+def authority(actor_id: Any, today: ColumnElement[Any]) -> ColumnElement[Any]:
+    """In what capacity ``actor_id`` may decide the ``work_entries`` row at hand; NULL: not.
+
+    The one rule, as SQL on ``work_entries`` alone (correlated subqueries), so it can
+    serve as a column (a press), a condition (lists, bulk UPDATE) or per row with the
+    approver as a column (requests). Never the author, never someone who left:
+    - ``supervisor``: the author's supervisor;
+    - ``delegate``: whom the author's supervisor delegated to, while it is in force;
+    - ``higher``: the supervisor's own supervisor, once the entry was escalated;
+    - ``hr``: HR, for what nobody above the author can decide: no supervisor (or one
+      who left), or escalated with nobody (still on staff) above the supervisor.
+    """
+    author = aliased(Staff, name="auth_author")
+    supervisor = aliased(Staff, name="auth_supervisor")
+    higher = aliased(Staff, name="auth_higher")
+    actor = aliased(Staff, name="auth_actor")
+    staff_id = _ENTRIES.c.staff_id
+    escalated = _ENTRIES.c.escalated_at.is_not(None)
+    team = select(author.id).where(author.supervisor_id == actor_id)
     delegated = (
-        select(Delegation.id)
-        .where(
-            Delegation.supervisor_id == author.supervisor_id,
-            Delegation.delegate_id == actor_id,
-            Delegation.until >= bindparam("today", type_=Date()),
-            Delegation.ended_at.is_(None),
-        )
-        .exists()
+        select(author.id)
+        .join(_DELEGATIONS, _DELEGATIONS.c.supervisor_id == author.supervisor_id)
+        .where(_DELEGATIONS.c.delegate_id == actor_id, _in_force(today))
     )
-    query = (
-        select(
-            WorkEntry.id,
-            WorkEntry.version,
-            WorkEntry.status,
-            WorkEntry.work_date,
-            WorkEntry.text,
-            WorkEntry.decided_at,
-            decider.name,
-            author.id,
-            author.name,
-            author.telegram_user_id,
-            author.language,
-            author.telegram_language,
-            author.supervisor_id,
-            supervisor.supervisor_id,
-            WorkEntry.escalated_at.is_not(None),
-            delegated,
-        )
-        .join(author, author.id == WorkEntry.staff_id)
+    below = (
+        select(author.id)
+        .join(supervisor, supervisor.id == author.supervisor_id)
+        .where(supervisor.supervisor_id == actor_id)
+    )
+    unsupervised = (
+        select(author.id)
         .outerjoin(supervisor, supervisor.id == author.supervisor_id)
-        .outerjoin(decider, decider.id == WorkEntry.decided_by_id)
-        .where(WorkEntry.id == bindparam("entry_id"))
+        .where(or_(supervisor.id.is_(None), supervisor.status == StaffStatus.LEFT))
     )
-    if by_telegram:
-        # The asker's own record comes with it: the press needs no separate lookup.
-        query = query.add_columns(*(getattr(actor, name) for name in SENDER_COLUMNS)).join(
-            actor, actor.telegram_user_id == bindparam("telegram_user_id")
-        )
-    return query
+    topmost = (
+        select(author.id)
+        .join(supervisor, supervisor.id == author.supervisor_id)
+        .outerjoin(higher, higher.id == supervisor.supervisor_id)
+        .where(or_(higher.id.is_(None), higher.status == StaffStatus.LEFT))
+    )
+    active = exists().where(actor.id == actor_id, actor.status != StaffStatus.LEFT)
+    in_hr = exists().where(actor.id == actor_id, actor.roles.op("&")(int(Role.HR)) != 0)
+    return case(
+        (or_(staff_id == actor_id, ~active), null()),
+        (staff_id.in_(team), literal(Authority.SUPERVISOR.value)),
+        (staff_id.in_(delegated), literal(Authority.DELEGATE.value)),
+        (and_(escalated, staff_id.in_(below)), literal(Authority.HIGHER.value)),
+        (
+            and_(in_hr, or_(staff_id.in_(unsupervised), and_(escalated, staff_id.in_(topmost)))),
+            literal(Authority.HR.value),
+        ),
+        else_=null(),
+    )
+
+
+_ACTOR = bindparam("actor_id", type_=Integer())
+_TODAY = bindparam("today", type_=Date())
 
 
 def _decision() -> dict[str, Any]:
@@ -223,175 +222,112 @@ def _decision() -> dict[str, Any]:
     }
 
 
-def _one_decision() -> Any:
-    """UPDATE of one entry, only if still submitted at the version shown (a press)."""
+def _entry_authority() -> Any:
+    author = aliased(Staff, name="author")
+    decider = aliased(Staff, name="decider")
     return (
-        update(_ENTRIES)
-        .where(
-            _ENTRIES.c.id == bindparam("entry_id"),
-            _ENTRIES.c.version == bindparam("shown_version"),
-            _ENTRIES.c.status == EntryStatus.SUBMITTED,
+        select(
+            _ENTRIES.c.id.label("entry_id"),
+            _ENTRIES.c.version,
+            _ENTRIES.c.status,
+            _ENTRIES.c.work_date,
+            _ENTRIES.c.text,
+            _ENTRIES.c.decided_at,
+            decider.name.label("decided_by"),
+            author.id.label("author_id"),
+            author.name.label("author_name"),
+            author.telegram_user_id.label("author_chat"),
+            author.language.label("author_language"),
+            author.telegram_language.label("author_telegram_language"),
+            authority(_ACTOR, _TODAY).label("authority"),
         )
-        .values(_decision())
-        .returning(_ENTRIES.c.id)
+        .join(author, author.id == _ENTRIES.c.staff_id)
+        .outerjoin(decider, decider.id == _ENTRIES.c.decided_by_id)
+        .where(_ENTRIES.c.id == bindparam("entry_id"))
     )
 
 
 # Built once: every press runs these.
-_AUTHORITY = Direct(_authority(by_telegram=False))
-_AUTHORITY_BY_TELEGRAM = Direct(_authority(by_telegram=True))
-_DECIDE = Direct(_one_decision())
-
-
-def _decidable(*, hr: bool) -> Any:
-    """Which entries ``actor_id`` may decide, as a condition on ``work_entries`` alone.
-
-    Their team's (supervisor), the team of whoever delegated to them today, what was
-    escalated from the supervisors they supervise; HR also what has nobody above it.
-    Never their own. Bound: ``actor_id``, ``today``.
-    """
-    actor_id = bindparam("actor_id", type_=Integer())
-    today = bindparam("today", type_=Date())
-    staff = Staff.__table__.c
-    supervisor = aliased(Staff)
-    team = select(Staff.id).where(Staff.supervisor_id == actor_id)
-    delegated = (
-        select(Staff.id)
-        .join(Delegation, Delegation.supervisor_id == Staff.supervisor_id)
-        .where(
-            Delegation.delegate_id == actor_id,
-            Delegation.until >= today,
-            Delegation.ended_at.is_(None),
-        )
+_ENTRY_AUTHORITY = _entry_authority()
+_DECIDE_ONE = (
+    update(_ENTRIES)
+    .where(
+        _ENTRIES.c.id == bindparam("entry_id"),
+        _ENTRIES.c.version == bindparam("shown_version"),
+        _ENTRIES.c.status == EntryStatus.SUBMITTED,
     )
-    below = (
-        select(Staff.id)
-        .join(supervisor, supervisor.id == Staff.supervisor_id)
-        .where(supervisor.supervisor_id == actor_id)
-    )
-    escalated = _ENTRIES.c.escalated_at.is_not(None)
-    conditions = [
-        _ENTRIES.c.staff_id.in_(team),
-        _ENTRIES.c.staff_id.in_(delegated),
-        and_(escalated, _ENTRIES.c.staff_id.in_(below)),
-    ]
-    if hr:
-        unsupervised = select(Staff.id).where(staff.supervisor_id.is_(None))
-        topmost = (
-            select(Staff.id)
-            .join(supervisor, supervisor.id == Staff.supervisor_id)
-            .where(supervisor.supervisor_id.is_(None))
-        )
-        conditions += [
-            _ENTRIES.c.staff_id.in_(unsupervised),
-            and_(escalated, _ENTRIES.c.staff_id.in_(topmost)),
-        ]
-    return and_(or_(*conditions), _ENTRIES.c.staff_id != actor_id)
+    .values(_decision())
+    .returning(_ENTRIES.c.id)
+)
 
 
-def _approve_in_one(*, with_notice: bool) -> Direct:
-    """PostgreSQL: decide the entry, audit it and queue the author's notice in one statement;
-    returns how many entries were decided (0 or 1)."""
-    events = cast(Table, AuditEvent.__table__)
-    outbox = cast(Table, OutboxMessage.__table__)
-    decided = _one_decision().cte("decided")
-    audit = (
-        insert(events)
-        .from_select(
-            ["at", "actor_staff_id", "actor_telegram_id", "action", "subject_type", "subject_id",
-             "details"],
-            select(
-                bindparam("moment", type_=events.c.at.type),
-                bindparam("decider_id", type_=events.c.actor_staff_id.type),
-                bindparam("decider_telegram_id", type_=events.c.actor_telegram_id.type),
-                bindparam("action", type_=events.c.action.type),
-                bindparam("subject_type", type_=events.c.subject_type.type),
-                sql_cast(decided.c.id, String),
-                bindparam("details", type_=events.c.details.type),
-            ).select_from(decided),
-        )
-        .cte("audit")
-    )  # fmt: skip
-    ctes: list[Any] = [audit]
-    if with_notice:
-        notice = (
-            pg_insert(outbox)
-            .from_select(
-                list(OUTBOX_COLUMNS),
-                select(
-                    *(bindparam(f"n_{name}", type_=outbox.c[name].type) for name in OUTBOX_COLUMNS)
-                ).select_from(decided),
-            )
-            .on_conflict_do_nothing(index_elements=[outbox.c.dedup_key])
-            .cte("notice")
-        )
-        ctes.append(notice)
-    return Direct(
-        select(select(func.count()).select_from(decided).scalar_subquery()).add_cte(*ctes)
-    )
-
-
-_APPROVE_IN_ONE = {notice: _approve_in_one(with_notice=notice) for notice in (False, True)}
-
-
-def _approve_shown(*, hr: bool, one_author: bool) -> Direct:
+def _approve_shown(*, one_author: bool) -> Any:
     """What a list showed, still undecided and unchanged since, that the reader may decide."""
     conditions = [
         _ENTRIES.c.status == EntryStatus.SUBMITTED,
         _ENTRIES.c.id.between(bindparam("first_id"), bindparam("last_id")),
         _ENTRIES.c.updated_at <= bindparam("seen_at", type_=_ENTRIES.c.updated_at.type),
-        _decidable(hr=hr),
+        authority(_ACTOR, _TODAY).is_not(None),
     ]
     if one_author:
         conditions.append(_ENTRIES.c.staff_id == bindparam("author_id"))
-    return Direct(
+    return (
         update(_ENTRIES)
         .where(*conditions)
         .values(_decision())
-        .returning(_ENTRIES.c.id, _ENTRIES.c.staff_id, _ENTRIES.c.work_date, _ENTRIES.c.text)
+        .returning(
+            _ENTRIES.c.id.label("entry_id"),
+            _ENTRIES.c.staff_id.label("author_id"),
+            _ENTRIES.c.work_date,
+            _ENTRIES.c.text,
+        )
     )
 
 
-# Built once per kind of reader (HR or not) and list (one author or all).
-_APPROVE_SHOWN = {
-    (hr, one): _approve_shown(hr=hr, one_author=one)
-    for hr in (False, True)
-    for one in (False, True)
-}
+_APPROVE_SHOWN = {one: _approve_shown(one_author=one) for one in (False, True)}
 
 
-_CONTACT = (Staff.id, Staff.name, Staff.telegram_user_id, Staff.language, Staff.telegram_language)
-
-
-def _contact(row: Any) -> Contact:
-    return Contact(int(row[0]), str(row[1]), row[2], row[3], row[4])
+def _contact_columns(person: Any) -> list[Any]:
+    return [
+        person.id.label("staff_id"),
+        person.name,
+        person.telegram_user_id.label("chat_id"),
+        person.language,
+        person.telegram_language,
+    ]
 
 
 class ApprovalRepository(Repository):
     """Approvals: authority, pending lists, conditional decisions, requests, delegations."""
 
-    async def authority(self, entry_id: int, actor_id: int, today: date) -> EntryAuthority | None:
-        """The entry, its author, their supervisor and that supervisor's supervisor, and
-        whether ``actor_id`` is the supervisor's delegate ``today``: one statement."""
-        rows = await direct.rows(
-            self.session, _AUTHORITY, {"entry_id": entry_id, "actor_id": actor_id, "today": today}
+    async def authority_of(
+        self, entry_id: int, actor_id: int, today: date
+    ) -> EntryAuthority | None:
+        """The entry, its author, and in what capacity ``actor_id`` may decide it ``today``
+        (``authority``); None if there is no such entry. One statement."""
+        result = await self.session.execute(
+            _ENTRY_AUTHORITY, {"entry_id": entry_id, "actor_id": actor_id, "today": today}
         )
-        return None if not rows else EntryAuthority(*rows[0])
-
-    async def authority_for_telegram(
-        self, entry_id: int, telegram_user_id: int, today: date
-    ) -> tuple[EntryAuthority, tuple[Any, ...]] | None:
-        """``authority`` for whoever is linked to ``telegram_user_id``, with their record
-        (``SENDER_COLUMNS``); None if the entry or the person is unknown."""
-        rows = await direct.rows(
-            self.session,
-            _AUTHORITY_BY_TELEGRAM,
-            {"entry_id": entry_id, "telegram_user_id": telegram_user_id, "today": today},
-        )
-        if not rows:
+        row = result.mappings().one_or_none()
+        if row is None:
             return None
-        row = rows[0]
-        return EntryAuthority(*row[:16]), tuple(row[16:])
+        return EntryAuthority(
+            entry_id=row["entry_id"],
+            version=row["version"],
+            status=row["status"],
+            work_date=row["work_date"],
+            text=row["text"],
+            decided_at=row["decided_at"],
+            decided_by=row["decided_by"],
+            author=Contact(
+                staff_id=row["author_id"],
+                name=row["author_name"],
+                chat_id=row["author_chat"],
+                language=row["author_language"],
+                telegram_language=row["author_telegram_language"],
+            ),
+            authority=None if row["authority"] is None else Authority(row["authority"]),
+        )
 
     async def decide(
         self,
@@ -402,12 +338,11 @@ class ApprovalRepository(Repository):
         decider_id: int,
         moment: datetime,
         reason: str | None,
-        via: str,
+        via: DecisionVia,
     ) -> bool:
         """Decide one entry only if it is still submitted at ``version`` (one press wins)."""
-        done = await direct.rows(
-            self.session,
-            _DECIDE,
+        decided = await self.session.scalar(
+            _DECIDE_ONE,
             {
                 "entry_id": entry_id,
                 "shown_version": version,
@@ -418,52 +353,12 @@ class ApprovalRepository(Repository):
                 "via": via,
             },
         )
-        return bool(done)
-
-    async def decide_in_one(
-        self,
-        entry_id: int,
-        version: int,
-        *,
-        status: EntryStatus,
-        decider_id: int,
-        decider_telegram_id: int | None,
-        moment: datetime,
-        reason: str | None,
-        via: str,
-        event: tuple[str, dict[str, Any]],
-        notice: dict[str, Any] | None,
-    ) -> bool:
-        """PostgreSQL, autocommit: decide the entry if still submitted at ``version``, append
-        its audit ``event`` (action, details) and queue ``notice`` (an outbox row),
-        atomically in one statement; whether it was decided."""
-        action, details = event
-        values: dict[str, Any] = {
-            "entry_id": entry_id,
-            "shown_version": version,
-            "new_status": status,
-            "decider_id": decider_id,
-            "decider_telegram_id": decider_telegram_id,
-            "moment": moment,
-            "reason": reason,
-            "via": via,
-            "action": action,
-            "subject_type": "work_entry",
-            "details": details,
-        }
-        if notice is not None:
-            row = {"status": DeliveryStatus.PENDING, "attempts": 0, **notice}
-            values.update({f"n_{name}": row.get(name) for name in OUTBOX_COLUMNS})
-        ((decided,),) = await direct.rows(
-            self.session, _APPROVE_IN_ONE[notice is not None], values
-        )
-        return bool(decided)
+        return decided is not None
 
     async def approve_shown(
         self,
         actor_id: int,
         *,
-        hr: bool,
         today: date,
         first_id: int,
         last_id: int,
@@ -476,16 +371,14 @@ class ApprovalRepository(Repository):
         Shown: undecided entries in the id range, unchanged since ``seen_at`` (an edit
         since would be unseen), optionally of one author. Marked ``decision_via = bulk``.
         """
-        statement = _APPROVE_SHOWN[(hr, author_id is not None)]
-        rows = await direct.rows(
-            self.session,
-            statement,
+        result = await self.session.execute(
+            _APPROVE_SHOWN[author_id is not None],
             {
                 "new_status": EntryStatus.APPROVED,
                 "decider_id": actor_id,
                 "moment": moment,
                 "reason": None,
-                "via": "bulk",
+                "via": DecisionVia.BULK,
                 "actor_id": actor_id,
                 "today": today,
                 "first_id": first_id,
@@ -494,10 +387,10 @@ class ApprovalRepository(Repository):
                 "author_id": author_id,
             },
         )
-        return [DecidedRow(int(i), int(a), d, t) for i, a, d, t in rows]
+        return _rows(result, DecidedRow)
 
     async def approve_stale(
-        self, submitted_before: datetime, values: dict[str, Any], *, limit: int
+        self, submitted_before: datetime, values: Mapping[str, Any], *, limit: int
     ) -> list[DecidedRow]:
         """Decide undecided entries unchanged since ``submitted_before`` (auto-approval)."""
         stale = (
@@ -514,97 +407,97 @@ class ApprovalRepository(Repository):
             update(_ENTRIES)
             .where(_ENTRIES.c.id.in_(stale), _ENTRIES.c.status == EntryStatus.SUBMITTED)
             .values({**values, "version": _ENTRIES.c.version + 1})
-            .returning(_ENTRIES.c.id, _ENTRIES.c.staff_id, _ENTRIES.c.work_date, _ENTRIES.c.text)
+            .returning(
+                _ENTRIES.c.id.label("entry_id"),
+                _ENTRIES.c.staff_id.label("author_id"),
+                _ENTRIES.c.work_date,
+                _ENTRIES.c.text,
+            )
         )
-        return [DecidedRow(int(i), int(a), d, t) for i, a, d, t in result]
+        return _rows(result, DecidedRow)
 
     async def pending(
-        self, actor_id: int, *, hr: bool, today: date, offset: int, limit: int
+        self, actor_id: int, *, today: date, offset: int, limit: int
     ) -> tuple[list[PendingRow], int]:
         """A page of the undecided entries ``actor_id`` may decide, oldest first; and how many."""
         where = and_(
-            WorkEntry.status == EntryStatus.SUBMITTED,
-            _decidable(hr=hr),
+            _ENTRIES.c.status == EntryStatus.SUBMITTED,
+            authority(_ACTOR, _TODAY).is_not(None),
         )
         bound = {"actor_id": actor_id, "today": today}
         total = await self.session.scalar(
-            select(func.count())
-            .select_from(WorkEntry)
-            .join(Staff, Staff.id == WorkEntry.staff_id)
-            .where(where),
-            bound,
+            select(func.count()).select_from(_ENTRIES).where(where), bound
         )
-        rows = await self.session.execute(
+        result = await self.session.execute(
             select(
-                WorkEntry.id,
-                WorkEntry.version,
-                Staff.id,
-                Staff.name,
-                Staff.employee_no,
-                WorkEntry.work_date,
-                WorkEntry.text,
-                WorkEntry.indicator_id,
-                WorkEntry.quantity,
-                WorkEntry.hours,
-                WorkEntry.updated_at,
+                _ENTRIES.c.id.label("entry_id"),
+                _ENTRIES.c.version,
+                _STAFF.c.id.label("author_id"),
+                _STAFF.c.name.label("author_name"),
+                _STAFF.c.employee_no,
+                _ENTRIES.c.work_date,
+                _ENTRIES.c.text,
+                _ENTRIES.c.indicator_id,
+                _ENTRIES.c.quantity,
+                _ENTRIES.c.hours,
+                _ENTRIES.c.updated_at,
             )
-            .join(Staff, Staff.id == WorkEntry.staff_id)
+            .join(_STAFF, _STAFF.c.id == _ENTRIES.c.staff_id)
             .where(where)
-            .order_by(WorkEntry.id)
+            .order_by(_ENTRIES.c.id)
             .offset(offset)
             .limit(limit),
             bound,
         )
-        return [PendingRow(*row) for row in rows], int(total or 0)
+        return _rows(result, PendingRow), int(total or 0)
 
     async def to_request(self, *, today: date, limit: int) -> list[RequestTarget]:
         """Submitted entry versions not yet put before their approver, whose approver wants
-        them at once: the supervisor, or the delegate while a delegation is in force."""
-        author = aliased(Staff)
-        supervisor = aliased(Staff)
+        them at once: the supervisor, or the delegate while a delegation is in force, as
+        long as ``authority`` lets them decide it."""
+        author = aliased(Staff, name="author")
+        supervisor = aliased(Staff, name="supervisor")
+        approver = aliased(Staff, name="approver")
         delegate = (
-            select(Delegation.delegate_id)
+            select(_DELEGATIONS.c.delegate_id)
             .where(
-                Delegation.supervisor_id == author.supervisor_id,
-                Delegation.until >= today,
-                Delegation.ended_at.is_(None),
+                _DELEGATIONS.c.supervisor_id == author.supervisor_id,
+                _in_force(literal(today, Date())),
             )
-            .order_by(Delegation.id.desc())
+            .order_by(_DELEGATIONS.c.id.desc())
             .limit(1)
             .scalar_subquery()
         )
-        approver_id = func.coalesce(delegate, author.supervisor_id)
-        approver = aliased(Staff)
         requested = exists().where(
-            ApprovalRequest.entry_id == WorkEntry.id,
-            ApprovalRequest.entry_version == WorkEntry.version,
+            _REQUESTS.c.entry_id == _ENTRIES.c.id,
+            _REQUESTS.c.entry_version == _ENTRIES.c.version,
         )
-        rows = await self.session.execute(
+        result = await self.session.execute(
             select(
-                WorkEntry.id,
-                WorkEntry.version,
-                approver.id,
-                author.name,
+                _ENTRIES.c.id.label("entry_id"),
+                _ENTRIES.c.version,
+                approver.id.label("approver_id"),
+                author.name.label("author_name"),
                 author.employee_no,
-                WorkEntry.work_date,
-                WorkEntry.text,
-                approver.telegram_user_id,
-                approver.language,
-                approver.telegram_language,
+                _ENTRIES.c.work_date,
+                _ENTRIES.c.text,
+                approver.telegram_user_id.label("approver_chat"),
+                approver.language.label("approver_language"),
+                approver.telegram_language.label("approver_telegram_language"),
             )
-            .join(author, author.id == WorkEntry.staff_id)
+            .join(author, author.id == _ENTRIES.c.staff_id)
             .join(supervisor, supervisor.id == author.supervisor_id)
-            .join(approver, approver.id == approver_id)
+            .join(approver, approver.id == func.coalesce(delegate, author.supervisor_id))
             .where(
-                WorkEntry.status == EntryStatus.SUBMITTED,
+                _ENTRIES.c.status == EntryStatus.SUBMITTED,
                 ~requested,
                 supervisor.approval_digest_at.is_(None),
-                supervisor.status != StaffStatus.LEFT,
+                authority(approver.id, literal(today, Date())).is_not(None),
             )
-            .order_by(WorkEntry.id)
+            .order_by(_ENTRIES.c.id)
             .limit(limit)
         )
-        return [RequestTarget(*tuple(row)) for row in rows]
+        return _rows(result, RequestTarget)
 
     async def record_requests(
         self, requests: Sequence[tuple[int, int, int, str]], now: datetime
@@ -642,23 +535,29 @@ class ApprovalRepository(Repository):
         return noted
 
     async def overdue(self, submitted_before: datetime, *, limit: int) -> list[Overdue]:
-        """Undecided entries submitted before ``submitted_before`` and not escalated yet."""
+        """Undecided entries submitted before ``submitted_before`` and not escalated yet,
+        with whom they go to: ``higher_id``, or HR when that is None."""
         author = aliased(Staff)
         supervisor = aliased(Staff)
+        higher = aliased(Staff)
         rows = await self.session.execute(
             select(
-                WorkEntry.id,
+                WorkEntry.id.label("entry_id"),
                 WorkEntry.version,
-                author.id,
-                author.name,
+                author.id.label("author_id"),
+                author.name.label("author_name"),
                 author.supervisor_id,
-                supervisor.supervisor_id,
+                # Nobody (still on staff) above the supervisor: HR decides (``authority``).
+                case((higher.status != StaffStatus.LEFT, higher.id), else_=null()).label(
+                    "higher_id"
+                ),
                 author.employee_no,
                 WorkEntry.work_date,
                 WorkEntry.text,
             )
             .join(author, author.id == WorkEntry.staff_id)
             .outerjoin(supervisor, supervisor.id == author.supervisor_id)
+            .outerjoin(higher, higher.id == supervisor.supervisor_id)
             .where(
                 WorkEntry.status == EntryStatus.SUBMITTED,
                 WorkEntry.escalated_at.is_(None),
@@ -667,8 +566,7 @@ class ApprovalRepository(Repository):
             .order_by(WorkEntry.id)
             .limit(limit)
         )
-        found: list[Any] = list(rows)
-        return [Overdue(*row) for row in found]
+        return _rows(rows, Overdue)
 
     async def mark_escalated(self, entry_ids: Sequence[int], now: datetime) -> list[int]:
         """Mark entries escalated unless done already (by another process); the ones marked."""
@@ -691,26 +589,28 @@ class ApprovalRepository(Repository):
         ids = list(dict.fromkeys(staff_ids))
         for start in range(0, len(ids), _CHUNK):
             rows = await self.session.execute(
-                select(*_CONTACT).where(Staff.id.in_(ids[start : start + _CHUNK]))
+                select(*_contact_columns(Staff)).where(Staff.id.in_(ids[start : start + _CHUNK]))
             )
-            found.update({int(row[0]): _contact(row) for row in rows})
+            found.update({contact.staff_id: contact for contact in _rows(rows, Contact)})
         return found
 
     async def hr_contacts(self) -> list[Contact]:
         """Everyone in HR still on staff."""
         rows = await self.session.execute(
-            select(*_CONTACT, Staff.roles).where(Staff.status != StaffStatus.LEFT)
+            select(*_contact_columns(Staff)).where(
+                Staff.status != StaffStatus.LEFT, Staff.roles.op("&")(int(Role.HR)) != 0
+            )
         )
-        return [_contact(row) for row in rows if row[-1] & Role.HR]
+        return _rows(rows, Contact)
 
     async def team_contacts(self, supervisor_id: int) -> list[Contact]:
         """The supervisor's direct reports still on staff."""
         rows = await self.session.execute(
-            select(*_CONTACT).where(
+            select(*_contact_columns(Staff)).where(
                 Staff.supervisor_id == supervisor_id, Staff.status != StaffStatus.LEFT
             )
         )
-        return [_contact(row) for row in rows]
+        return _rows(rows, Contact)
 
     async def set_digest(self, staff_id: int, at: str | None) -> None:
         """Approval requests at once (None) or in a daily digest at ``at`` ("17:00")."""
@@ -740,14 +640,14 @@ class ApprovalRepository(Repository):
         """The supervisor's delegation in force, if any."""
         supervisor = aliased(Staff)
         delegate = aliased(Staff)
-        row = (
+        found = _rows(
             await self.session.execute(
                 select(
                     Delegation.supervisor_id,
-                    supervisor.name,
+                    supervisor.name.label("supervisor_name"),
                     Delegation.delegate_id,
-                    delegate.name,
-                    delegate.employee_no,
+                    delegate.name.label("delegate_name"),
+                    delegate.employee_no.label("delegate_employee_no"),
                     Delegation.until,
                 )
                 .join(supervisor, supervisor.id == Delegation.supervisor_id)
@@ -759,9 +659,10 @@ class ApprovalRepository(Repository):
                 )
                 .order_by(Delegation.id.desc())
                 .limit(1)
-            )
-        ).one_or_none()
-        return None if row is None else ActiveDelegation(*row)
+            ),
+            ActiveDelegation,
+        )
+        return found[0] if found else None
 
     async def delegate(
         self, supervisor_id: int, delegate_id: int, until: date, now: datetime

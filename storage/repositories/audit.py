@@ -1,135 +1,92 @@
-"""The append-only audit log."""
+"""The append-only audit log, and the one way an audit event is made."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import String, Table, bindparam, insert, literal, select
+from sqlalchemy import String, Table, insert, literal, select
 from sqlalchemy import cast as sql_cast
 
-from storage import direct
-from storage.direct import Direct
 from storage.models import AuditEvent, WorkEntry
 from storage.repositories.base import Repository
 
 _EVENTS = cast(Table, AuditEvent.__table__)
-_EVENT_COLUMNS = (
-    "at", "actor_staff_id", "actor_telegram_id", "action", "subject_type", "subject_id", "details",
-)  # fmt: skip
-# Built once: decisions append one event per press.
-_APPEND = Direct(
-    insert(_EVENTS).values(
-        {name: bindparam(name, type_=_EVENTS.c[name].type) for name in _EVENT_COLUMNS}
-    )
-)
+# Rows per INSERT ... SELECT of one event for many entries (bound ids per statement).
+_ENTRIES_PER_STATEMENT = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One audit event: what happened to which subject, when, by whom, with what details.
+
+    The only constructor of audit rows: every writer of the log builds one of these.
+    """
+
+    action: str
+    subject_type: str
+    subject_id: str | int | None
+    at: datetime
+    actor_staff_id: int | None = None
+    actor_telegram_id: int | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    def row(self) -> dict[str, Any]:
+        """The event as the ``audit_log`` table's column values."""
+        return {
+            "at": self.at,
+            "actor_staff_id": self.actor_staff_id,
+            "actor_telegram_id": self.actor_telegram_id,
+            "action": self.action,
+            "subject_type": self.subject_type,
+            "subject_id": None if self.subject_id is None else str(self.subject_id),
+            "details": dict(self.details),
+        }
 
 
 class AuditLog(Repository):
     """The append-only audit log: events are added, never changed."""
 
-    async def record(
-        self,
-        action: str,
-        subject_type: str,
-        subject_id: str | int | None = None,
-        *,
-        actor_staff_id: int | None = None,
-        actor_telegram_id: int | None = None,
-        details: dict[str, Any] | None = None,
-    ) -> None:
-        """Append one event to the log, in the caller's transaction."""
-        self.session.add(
-            AuditEvent(
-                action=action,
-                subject_type=subject_type,
-                subject_id=None if subject_id is None else str(subject_id),
-                actor_staff_id=actor_staff_id,
-                actor_telegram_id=actor_telegram_id,
-                details=details or {},
-            )
-        )
+    async def add(self, event: Event) -> None:
+        """Append one event, in the caller's transaction (after what is staged before it)."""
+        await self.session.execute(insert(AuditEvent).values(event.row()))
 
-    async def append(
-        self,
-        action: str,
-        subject_type: str,
-        subject_id: str | int | None,
-        *,
-        at: datetime,
-        actor_staff_id: int | None = None,
-        actor_telegram_id: int | None = None,
-        details: dict[str, Any] | None = None,
-    ) -> None:
-        """``record`` written at once, with one prepared statement (for hot paths).
+    async def add_many(self, events: Sequence[Event]) -> None:
+        """Append many events in one executemany, in the caller's transaction."""
+        if events:
+            # Core, not the ORM's bulk insert, for plain rows; what is staged goes first.
+            await self.session.flush()
+            await self.session.execute(insert(_EVENTS), [event.row() for event in events])
 
-        Unlike ``record`` it is not deferred to the flush, so its actor must be stored.
-        """
-        await direct.rows(
-            self.session,
-            _APPEND,
-            {
-                "at": at,
-                "actor_staff_id": actor_staff_id,
-                "actor_telegram_id": actor_telegram_id,
-                "action": action,
-                "subject_type": subject_type,
-                "subject_id": None if subject_id is None else str(subject_id),
-                "details": details or {},
-            },
-        )
-
-    async def record_for_entries(
-        self,
-        entry_ids: Sequence[int],
-        action: str,
-        *,
-        at: datetime,
-        actor_staff_id: int | None,
-        actor_telegram_id: int | None,
-        details: dict[str, Any],
-    ) -> None:
-        """The same event for many work entries, written by the database in one statement
-        per thousand (INSERT ... SELECT)."""
+    async def add_for_entries(self, entry_ids: Sequence[int], event: Event) -> None:
+        """``event`` once for each of these work entries (its subject), written by the
+        database itself: one INSERT ... SELECT per thousand entries."""
         entries = cast(Table, WorkEntry.__table__)
-        for start in range(0, len(entry_ids), 1000):
-            chunk = list(entry_ids[start : start + 1000])
+        row = event.row()
+        await self.session.flush()
+        for start in range(0, len(entry_ids), _ENTRIES_PER_STATEMENT):
+            chunk = list(entry_ids[start : start + _ENTRIES_PER_STATEMENT])
             await self.session.execute(
                 insert(_EVENTS).from_select(
-                    list(_EVENT_COLUMNS),
+                    [
+                        "at", "actor_staff_id", "actor_telegram_id", "action", "subject_type",
+                        "subject_id", "details",
+                    ],
                     select(
-                        literal(at, _EVENTS.c.at.type),
-                        literal(actor_staff_id, _EVENTS.c.actor_staff_id.type),
-                        literal(actor_telegram_id, _EVENTS.c.actor_telegram_id.type),
-                        literal(action, _EVENTS.c.action.type),
-                        literal("work_entry", _EVENTS.c.subject_type.type),
+                        *(
+                            literal(row[name], _EVENTS.c[name].type)
+                            for name in (
+                                "at", "actor_staff_id", "actor_telegram_id", "action",
+                                "subject_type",
+                            )
+                        ),
                         sql_cast(entries.c.id, String),
-                        literal(details, _EVENTS.c.details.type),
+                        literal(row["details"], _EVENTS.c.details.type),
                     ).where(entries.c.id.in_(chunk)),
                 )
-            )
-
-    async def record_many(self, events: Sequence[Mapping[str, Any]]) -> None:
-        """Append many events at once (bulk decisions), in the caller's transaction.
-
-        Each needs ``at``, ``action`` and ``subject_type``; ``actor_staff_id``,
-        ``actor_telegram_id``, ``subject_id`` and ``details`` may be left out.
-        """
-        if not events:
-            return
-        rows = [
-            {
-                "actor_staff_id": None,
-                "actor_telegram_id": None,
-                "subject_id": None,
-                "details": {},
-                **event,
-            }
-            for event in events
-        ]
-        # A Core executemany: no ORM bulk machinery for a thousand plain rows.
-        await self.session.execute(insert(_EVENTS), rows)
+            )  # fmt: skip
 
     async def events(self, subject_type: str | None = None) -> list[AuditEvent]:
         """Events in the order they happened, optionally for one kind of subject."""

@@ -6,157 +6,16 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import date
 from typing import Any, cast
 
-from sqlalchemy import Select, String, Table, bindparam, func, insert, select, true, update
-from sqlalchemy import cast as sql_cast
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import Table, func, insert, select, update
 
-from storage import direct
-from storage.direct import Direct
-from storage.enums import EntryStatus, NoticeStatus, StaffStatus
-from storage.models import (
-    AuditEvent,
-    Conversation,
-    EntryAttachment,
-    EntryRevision,
-    Notice,
-    Post,
-    ProcessedUpdate,
-    Staff,
-    WorkEntry,
-)
+from storage.enums import EntryStatus
+from storage.models import EntryAttachment, EntryRevision, Post, Staff, WorkEntry
 from storage.repositories.base import Repository
-from storage.repositories.updates import CLAIM, SENDER_COLUMNS
 
 _ENTRIES = cast(Table, WorkEntry.__table__)
-_EVENTS = cast(Table, AuditEvent.__table__)
-# The columns a new entry and its audit event are written with, in the quick log.
-ENTRY_COLUMNS = ("staff_id", "work_date", "text", "status", "created_at", "updated_at", "version")
-EVENT_COLUMNS = ("at", "actor_staff_id", "action", "subject_type", "details")
-
-# Built once: the quick log runs these for every plain message, and building and
-# caching a statement costs more than sending it. Table (Core) statements, not ORM
-# ones, so no ORM bulk-insert machinery runs either.
+# Built once: the quick log runs it for every plain message. A Core statement, not an
+# ORM one, so no flush machinery runs for a row nothing reads back but its id.
 _INSERT_ENTRY = insert(_ENTRIES).returning(_ENTRIES.c.id)
-_INSERT_EVENT = insert(_EVENTS)
-_QUICK_ENTRY = Direct(
-    insert(_ENTRIES)
-    .values({name: bindparam(name, type_=_ENTRIES.c[name].type) for name in ENTRY_COLUMNS})
-    .returning(_ENTRIES.c.id)
-)
-_QUICK_EVENT = Direct(
-    insert(_EVENTS).values(
-        {
-            name: bindparam(name, type_=_EVENTS.c[name].type)
-            for name in (*EVENT_COLUMNS, "subject_id")
-        }
-    )
-)
-
-
-def _entry_with_event() -> Select[Any]:
-    """PostgreSQL: the entry and its audit event in one statement (a data-modifying WITH)."""
-    entry = (
-        insert(_ENTRIES)
-        .values({name: bindparam(name, type_=_ENTRIES.c[name].type) for name in ENTRY_COLUMNS})
-        .returning(_ENTRIES.c.id)
-        .cte("new_entry")
-    )
-    values = [bindparam(name, type_=_EVENTS.c[name].type) for name in EVENT_COLUMNS]
-    event = (
-        insert(_EVENTS)
-        .from_select(
-            [*EVENT_COLUMNS, "subject_id"],
-            select(*values, sql_cast(entry.c.id, String)).select_from(entry),
-        )
-        .cte("new_event")
-    )
-    return select(entry.c.id).add_cte(event)
-
-
-_INSERT_ENTRY_WITH_EVENT = _entry_with_event()
-
-_STAFF = cast(Table, Staff.__table__)
-
-
-def _sender() -> Select[Any]:
-    """The linked, active staff member behind a Telegram account, if nothing else is asked.
-
-    Nothing else asked: no /log or edit waiting for an answer, no notice draft waiting
-    for its content. Otherwise their message is an answer, not an entry.
-    """
-    staff = _STAFF.c
-    conversations = cast(Table, Conversation.__table__).c
-    notices = cast(Table, Notice.__table__).c
-    return select(*(staff[name] for name in SENDER_COLUMNS)).where(
-        staff.telegram_user_id == bindparam("telegram_user_id"),
-        staff.status != StaffStatus.LEFT,
-        ~select(conversations.staff_id).where(conversations.staff_id == staff.id).exists(),
-        ~select(notices.id)
-        .where(notices.created_by_id == staff.id, notices.status == NoticeStatus.DRAFT)
-        .exists(),
-    )
-
-
-def _sender_logs_in_one() -> Select[Any]:
-    """PostgreSQL: the sender, the update's claim, the entry and its event in one statement."""
-    updates = cast(Table, ProcessedUpdate.__table__)
-    sender = _sender().cte("sender")
-    claim = (
-        pg_insert(updates)
-        .from_select(
-            ["update_id", "processed_at"],
-            select(
-                bindparam("update_id", type_=updates.c.update_id.type),
-                bindparam("at", type_=updates.c.processed_at.type),
-            ).select_from(sender),
-        )
-        .on_conflict_do_nothing(index_elements=[updates.c.update_id])
-        .returning(updates.c.update_id)
-        .cte("claim")
-    )
-    entry_values = [
-        bindparam(name, type_=_ENTRIES.c[name].type)
-        for name in ENTRY_COLUMNS
-        if name != "staff_id"
-    ]
-    entry = (
-        insert(_ENTRIES)
-        .from_select(
-            ["staff_id", *(name for name in ENTRY_COLUMNS if name != "staff_id")],
-            select(sender.c.id, *entry_values).select_from(sender.join(claim, true())),
-        )
-        .returning(_ENTRIES.c.id, _ENTRIES.c.staff_id)
-        .cte("entry")
-    )
-    event_values = [
-        bindparam(name, type_=_EVENTS.c[name].type)
-        for name in EVENT_COLUMNS
-        if name != "actor_staff_id"
-    ]
-    event = (
-        insert(_EVENTS)
-        .from_select(
-            [
-                "actor_staff_id",
-                *(name for name in EVENT_COLUMNS if name != "actor_staff_id"),
-                "subject_id",
-            ],
-            select(entry.c.staff_id, *event_values, sql_cast(entry.c.id, String)).select_from(
-                entry
-            ),
-        )
-        .cte("event")
-    )
-    return (
-        select(entry.c.id, *(sender.c[name] for name in SENDER_COLUMNS))
-        .select_from(sender.outerjoin(entry, true()))
-        .add_cte(claim, event)
-    )
-
-
-_SENDER = Direct(_sender())
-_CLAIM_SQLITE = CLAIM["sqlite"]
-_SENDER_LOGS = Direct(_sender_logs_in_one())
 
 
 class WorkEntryRepository(Repository):
@@ -181,60 +40,6 @@ class WorkEntryRepository(Repository):
         entry_id = await self.session.scalar(_INSERT_ENTRY, dict(values))
         assert entry_id is not None
         return int(entry_id)
-
-    async def insert_with_event(self, entry: Mapping[str, Any], event: Mapping[str, Any]) -> int:
-        """Insert an entry (``ENTRY_COLUMNS``) and its audit event (``EVENT_COLUMNS``); its id.
-
-        The quick log's whole write. The event's subject is the new entry. On
-        PostgreSQL both rows go in one statement, one round trip; SQLite, in the
-        process, takes two.
-        """
-        if self.dialect == "postgresql":
-            entry_id = await self.session.scalar(_INSERT_ENTRY_WITH_EVENT, {**entry, **event})
-        else:
-            ((entry_id,),) = await direct.rows(self.session, _QUICK_ENTRY, entry)
-            await direct.rows(self.session, _QUICK_EVENT, {**event, "subject_id": str(entry_id)})
-        assert entry_id is not None
-        return int(entry_id)
-
-    async def log_for_sender(
-        self,
-        telegram_user_id: int,
-        update_id: int,
-        entry: Mapping[str, Any],
-        event: Mapping[str, Any],
-    ) -> tuple[int, tuple[Any, ...]] | None:
-        """A plain message's whole write: its entry, its audit event, its update's claim.
-
-        Only if the sender is a linked, active member with nothing else asked of them
-        (``_sender``) and the update is new; otherwise nothing is written and None
-        comes back. ``entry`` has ``ENTRY_COLUMNS`` but the author, ``event`` has
-        ``EVENT_COLUMNS`` but the actor: both are the sender. Returns the new entry's id
-        and the sender's ``SENDER_COLUMNS``.
-
-        One statement on PostgreSQL, atomic by itself (commit is then a no-op in an
-        autocommit unit of work); four on SQLite, in the unit of work's transaction.
-        """
-        keys = {"telegram_user_id": telegram_user_id, "update_id": update_id, "at": event["at"]}
-        connection = direct.Connection(self.session)
-        if self.dialect == "postgresql":
-            found = await connection.rows(_SENDER_LOGS, {**keys, **entry, **event})
-            if not found or found[0][0] is None:
-                return None
-            return int(found[0][0]), tuple(found[0][1:])
-        senders = await connection.rows(_SENDER, keys)
-        if not senders:
-            return None
-        sender = senders[0]
-        if not await connection.rows(_CLAIM_SQLITE, keys):
-            return None
-        author = {**entry, "staff_id": sender[0]}
-        ((entry_id,),) = await connection.rows(_QUICK_ENTRY, author)
-        await connection.rows(
-            _QUICK_EVENT,
-            {**event, "actor_staff_id": sender[0], "subject_id": str(entry_id)},
-        )
-        return int(entry_id), sender
 
     async def change(
         self,

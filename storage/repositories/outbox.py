@@ -6,12 +6,10 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, delete, func, or_, select, update
+from sqlalchemy import Table, and_, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from storage import direct
-from storage.direct import Direct
 from storage.enums import DeliveryStatus
 from storage.models import DeliveryWorker, OutboxMessage, Staff
 from storage.repositories.base import Repository
@@ -28,27 +26,19 @@ OUTBOX_COLUMNS = (
 )  # fmt: skip
 
 
-def _add_one(dialect: str) -> Direct:
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    return Direct(
-        insert(_OUTBOX)
-        .values({name: bindparam(name, type_=_OUTBOX.c[name].type) for name in OUTBOX_COLUMNS})
-        .on_conflict_do_nothing(index_elements=[_OUTBOX.c.dedup_key])
-        .returning(_OUTBOX.c.id)
-    )
-
-
-# Built once: a decision queues its author's notice on every press.
-_ADD_ONE = {dialect: _add_one(dialect) for dialect in ("sqlite", "postgresql")}
-
-
 class OutboxRepository(Repository):
     """Write, claim, settle and count outgoing messages."""
 
     async def add_one(self, row: dict[str, Any]) -> bool:
-        """Queue one message (lean: one prepared statement); False if its key was queued."""
-        values = {"status": DeliveryStatus.PENDING, "attempts": 0, **row}
-        return bool(await direct.rows(self.session, _ADD_ONE[self.dialect], values))
+        """Queue one message; False if its ``dedup_key`` was queued before."""
+        insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
+        added = await self.session.scalar(
+            insert(_OUTBOX)
+            .values({"status": DeliveryStatus.PENDING, "attempts": 0, **row})
+            .on_conflict_do_nothing(index_elements=[_OUTBOX.c.dedup_key])
+            .returning(_OUTBOX.c.id)
+        )
+        return added is not None
 
     async def add_many(self, rows: Sequence[dict[str, Any]]) -> int:
         """Queue messages; a row whose ``dedup_key`` is already queued is skipped."""

@@ -157,15 +157,20 @@ async def test_a_double_tap_decides_once(
 async def test_two_deciders_at_once_one_wins(
     bot: WorkledgerApplication, driver: EmulatorDriver, org: Organisation
 ) -> None:
+    until = datetime.now(bot.bot_data.settings.zone).date() + timedelta(days=3)
+    await driver.send_text(org.supervisor, f"/delegate E020 {until.isoformat()}")
+    await driver.wait_for_message(org.supervisor.id)
+    await driver.wait_for_message(COLLEAGUE.id, timeout=8)
+    await driver.wait_for_message(org.staff.id, timeout=8)
     await log(driver, org.staff, "Filing")
-    [ask] = await request(bot, driver, org.supervisor)
+    [ask] = await request(bot, driver, COLLEAGUE)
     [entry] = await entries(bot)
     approve = Decide(entry.id, entry.version, "a").pack()
     reject = Decide(entry.id, entry.version, "j").pack()
-    # The supervisor approves while HR (who may decide too) presses Approve as well.
+    # The supervisor approves while their delegate (who may decide too) presses as well.
     answers = await asyncio.gather(
         answer_to_press(driver, org.supervisor, ask, approve),
-        answer_to_press(driver, org.hr, ask, approve),
+        answer_to_press(driver, COLLEAGUE, ask, approve),
     )
     assert sorted(a.split(" ")[0] for a in answers) == ["Already", "✅"]
     assert [a for a, _ in await actions(bot, "entry.approved")] == ["entry.approved"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import struct
 import zlib
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -327,7 +327,7 @@ async def test_the_month_shows_a_missing_workday_and_leave(
                 uow.session.add(WorkEntry(staff_id=staff.id, work_date=day, text=f"Work {day}"))
         await uow.commit()
     async with database.uow() as uow:
-        await set_leave(uow, staff.id, on_leave, by=None)
+        await set_leave(uow, staff.id, on_leave, by=None, now=datetime.now(UTC))
 
     this_month = await say(driver, org.staff, "/month")
     previous = next(text for text in buttons(this_month) if text.startswith("‹ "))

@@ -7,7 +7,7 @@ and the buttons' clock is fixed to the same day, so nothing depends on today's d
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -43,9 +43,9 @@ REMINDER_TIME = at(THURSDAY, 17, 31)
 
 @pytest.fixture
 async def org(bot: WorkledgerApplication, driver: EmulatorDriver) -> Organisation:
-    # The buttons and /team act on "today": the bot's clock runs on from the Thursday
+    # The buttons and /team act on "today": the bot's clock stands still on the Thursday
     # the jobs run on.
-    bot.bot_data.clock.set(REMINDER_TIME)
+    bot.bot_data.clock.set(REMINDER_TIME, frozen=True)
     organisation = await seed(bot.bot_data.database)
     await introduce(driver, organisation.hr, organisation.supervisor, organisation.staff)
     return organisation
@@ -72,7 +72,7 @@ async def _log(bot: WorkledgerApplication, employee_no: str, day: date) -> None:
 async def _leave(bot: WorkledgerApplication, employee_no: str, day: date) -> None:
     staff_id = await _staff_id(bot, employee_no)
     async with bot.bot_data.database.uow() as uow:
-        await set_leave(uow, staff_id, day, by=staff_id)
+        await set_leave(uow, staff_id, day, by=staff_id, now=datetime.now(UTC))
 
 
 async def _queued(bot: WorkledgerApplication, kind: str) -> list[OutboxMessage]:

@@ -16,7 +16,7 @@ from assessment.calendar import WorkCalendar
 from assessment.people import StaffMember
 from config.policy import Policy, load_policy
 from storage.engine import Database
-from storage.enums import EntryStatus, Role
+from storage.enums import EntryStatus, Role, StaffStatus
 from storage.models import AuditEvent, Department, Staff, WorkEntry
 
 TODAY = date(2026, 11, 23)  # a Monday
@@ -91,7 +91,8 @@ def no_notice(_notice: approvals.AuthorNotice) -> None:
 async def test_only_the_chain_above_the_author_may_decide(db: Database, people: People) -> None:
     entry = await entry_of(db, people.author)
     assert await how(db, people.boss, entry) == "supervisor"
-    assert await how(db, people.hr, entry) == "hr"
+    # HR decides what nobody above the author can: not what a supervisor is there for.
+    assert await how(db, people.hr, entry) == str(ApprovalError.NOT_ALLOWED)
     assert await how(db, people.author, entry) == str(ApprovalError.OWN_ENTRY)
     assert await how(db, people.colleague, entry) == str(ApprovalError.NOT_ALLOWED)
     assert await how(db, people.other, entry) == str(ApprovalError.NOT_ALLOWED)
@@ -101,6 +102,18 @@ async def test_only_the_chain_above_the_author_may_decide(db: Database, people: 
         await uow.approvals.mark_escalated([entry], NOW)
         await uow.commit()
     assert await how(db, people.higher, entry) == "higher"
+    assert await how(db, people.hr, entry) == str(ApprovalError.NOT_ALLOWED)
+    # Nobody above: HR. Someone with no supervisor, or whose supervisor left.
+    alone = await entry_of(db, people.top)
+    assert await how(db, people.hr, alone) == "hr"
+    async with db.uow() as uow:
+        boss = await uow.staff.get(people.boss.id)
+        assert boss is not None
+        boss.status = StaffStatus.LEFT
+        await uow.commit()
+    later = await entry_of(db, people.colleague)
+    assert await how(db, people.hr, later) == "hr"
+    assert await how(db, people.boss, later) == str(ApprovalError.NOT_ALLOWED), "left"
     # HR may not decide their own entries either.
     own = await entry_of(db, people.hr)
     assert await how(db, people.hr, own) == str(ApprovalError.OWN_ENTRY)
@@ -110,10 +123,13 @@ async def test_only_the_chain_above_the_author_may_decide(db: Database, people: 
         )
         assert sorted(refused) == sorted(
             [
+                people.hr.id,
                 people.author.id,
                 people.colleague.id,
                 people.other.id,
                 people.higher.id,
+                people.hr.id,
+                people.boss.id,
                 people.hr.id,
             ]
         )
@@ -139,19 +155,31 @@ async def test_a_delegate_decides_until_the_day_included(db: Database, people: P
     async with db.uow() as uow:
         assert (
             await approvals.delegate(
-                uow, people.boss, "B1", TODAY, today=TODAY, render=lambda _d, _c: None
+                uow,
+                people.boss,
+                "B1",
+                TODAY,
+                today=TODAY,
+                render=lambda _d, _c: None,
+                now=NOW,
             )
             is ApprovalError.SELF_DELEGATE
         )
         assert (
             await approvals.delegate(
-                uow, people.boss, "NOBODY", TODAY, today=TODAY, render=lambda _d, _c: None
+                uow,
+                people.boss,
+                "NOBODY",
+                TODAY,
+                today=TODAY,
+                render=lambda _d, _c: None,
+                now=NOW,
             )
             is ApprovalError.UNKNOWN_PERSON
         )
         assert await approvals.delegate(
             uow, people.boss, "O1", TODAY - timedelta(days=1), today=TODAY,
-            render=lambda _d, _c: None,
+            render=lambda _d, _c: None, now=NOW,
         ) is ApprovalError.BAD_DATE  # fmt: skip
 
 
@@ -190,7 +218,7 @@ async def test_a_reason_is_needed_to_return_or_reject(db: Database, people: Peop
         )  # fmt: skip
         assert isinstance(result, Decided) and result.reason == "Add numbers"
         again = await approvals.decide(
-            uow, people.hr, entry, 1, Decision.APPROVE, today=TODAY, render=no_notice, now=NOW
+            uow, people.boss, entry, 1, Decision.APPROVE, today=TODAY, render=no_notice, now=NOW
         )
         assert isinstance(again, AlreadyDecided) and again.by == "B1"
         stored = await uow.entries.get(entry)

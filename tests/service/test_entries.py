@@ -12,16 +12,15 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import event, func, select
 
-from assessment import entries, entry_views, log_flow
+from assessment import entries, entry_views, log_flow, notices
 from assessment.calendar import WorkCalendar, set_leave
 from assessment.entries import EntryChange, EntryError, EntryView, NewEntry, Rules
 from assessment.entry_rules import EDITABLE, Evidence
 from assessment.log_flow import Saved, Step
 from assessment.people import identify
 from config.policy import Policy, load_policy
-from storage import direct
 from storage.engine import Database
-from storage.enums import EntryStatus, NoticeStatus, Role, StaffStatus
+from storage.enums import EntryStatus, NoticeStatus, Role
 from storage.models import (
     AuditEvent,
     Conversation,
@@ -33,6 +32,7 @@ from storage.models import (
     Staff,
     WorkEntry,
 )
+from storage.uow import PendingClaim, UpdateAlreadyHandled
 
 # A Monday; the Wednesday before is the third workday back.
 MONDAY = date(2025, 11, 17)
@@ -96,15 +96,10 @@ def statements(db: Database) -> Iterator[list[str]]:
     def record(*args: object) -> None:
         seen.append(str(args[2]).split(None, 1)[0].upper())
 
-    def record_direct(statement: str) -> None:
-        seen.append(statement.split(None, 1)[0].upper())
-
     event.listen(db.engine.sync_engine, "before_cursor_execute", record)
-    direct.observers.append(record_direct)
     try:
         yield seen
     finally:
-        direct.observers.remove(record_direct)
         event.remove(db.engine.sync_engine, "before_cursor_execute", record)
 
 
@@ -134,9 +129,8 @@ async def test_a_quick_log_is_one_lean_transaction(
                 limits=policy.entries, now=NOW,
             )  # fmt: skip
     assert isinstance(result, EntryView)
-    # Nothing read; PostgreSQL writes both rows in one statement, SQLite in two.
-    expected = ["WITH"] if db.engine.dialect.name == "postgresql" else ["INSERT", "INSERT"]
-    assert [s for s in seen if s not in ("BEGIN", "COMMIT")] == expected, seen
+    # Nothing read: the entry and its audit event.
+    assert [s for s in seen if s not in ("BEGIN", "COMMIT")] == ["INSERT", "INSERT"], seen
     async with db.uow() as uow:
         entry = await uow.entries.get(result.id)
         assert entry is not None
@@ -422,7 +416,7 @@ async def test_the_month_shows_entries_missing_workdays_and_leave(
         uow.session.add(deleted)
         await uow.commit()
     async with db.uow() as uow:
-        await set_leave(uow, people.author, date(2025, 10, 13), by=people.boss)
+        await set_leave(uow, people.author, date(2025, 10, 13), by=people.boss, now=NOW)
     async with db.uow() as uow:
         month = await entry_views.month_record(
             uow, people.author, date(2025, 10, 20), today=today, calendar=calendar
@@ -563,63 +557,43 @@ async def test_an_edit_question_needs_a_possible_answer(
     assert await count(db, Conversation) == 1
 
 
-async def _by_telegram(
-    db: Database, policy: Policy, telegram_user_id: int, update_id: int, text: str = "Counter duty"
-) -> entries.QuickLogged | None:
-    async with db.uow(autocommit=True) as uow:
-        return await entries.quick_log_by_telegram(
-            uow, telegram_user_id, update_id, text, today=MONDAY, limits=policy.entries, now=NOW
-        )
-
-
-async def test_a_plain_message_is_logged_in_one_go_with_its_claim(
+async def test_a_quick_log_records_its_update_as_handled_in_the_same_transaction(
     db: Database, policy: Policy, people: People
 ) -> None:
-    with statements(db) as seen:
-        logged = await _by_telegram(db, policy, 9003, 501, "  Processed 12 permits\n")
-    assert logged is not None
-    assert logged.author.id == people.author
-    assert logged.author.employee_no == "E011"
-    assert logged.entry.text == "Processed 12 permits"
-    assert logged.entry.status is EntryStatus.SUBMITTED
-    # PostgreSQL: one statement, no BEGIN or COMMIT; SQLite: four and one COMMIT.
-    if db.engine.dialect.name == "postgresql":
-        assert seen == ["WITH"], seen
-    else:
-        assert [s for s in seen if s != "BEGIN"] == ["SELECT", "INSERT", "INSERT", "INSERT"]
+    async with db.uow(claim=PendingClaim(501, at=NOW)) as uow:
+        with statements(db) as seen:
+            logged = await entries.quick_log(
+                uow, people.author, "Counter duty", today=MONDAY, limits=policy.entries, now=NOW
+            )
+    assert isinstance(logged, EntryView)
+    assert [s for s in seen if s not in ("BEGIN", "COMMIT")] == ["INSERT", "INSERT", "INSERT"]
+    # The same update again (a redelivery, or another process that got it too): nothing.
+    async with db.uow(claim=PendingClaim(501, at=NOW)) as uow:
+        with pytest.raises(UpdateAlreadyHandled):
+            await entries.quick_log(
+                uow, people.author, "Counter duty", today=MONDAY, limits=policy.entries, now=NOW
+            )
+    assert await count(db, WorkEntry) == 1
+    assert await count(db, AuditEvent) == 1
     async with db.uow() as uow:
-        entry = await uow.entries.get(logged.entry.id)
-        assert entry is not None
-        assert (entry.staff_id, entry.work_date, entry.version) == (people.author, MONDAY, 1)
-        events = await uow.audit.events("work_entry")
-        assert [(e.action, e.actor_staff_id, e.subject_id) for e in events] == [
-            ("entry.logged", people.author, str(entry.id))
-        ]
         assert (await identify(uow, 501, 9003)).duplicate
 
 
-async def test_the_one_go_quick_log_declines_what_is_not_a_new_entry(
+async def test_what_a_persons_next_message_answers(
     db: Database, policy: Policy, people: People
 ) -> None:
-    assert await _by_telegram(db, policy, 9003, 601) is not None
-    assert await _by_telegram(db, policy, 9003, 601) is None, "a redelivered update"
-    assert await _by_telegram(db, policy, 123456, 602) is None, "nobody linked"
-    assert await _by_telegram(db, policy, 9003, 603, "   ") is None, "empty: the gate's way"
-    assert await _by_telegram(db, policy, 9003, 604, "x" * 2001) is None, "too long"
     async with db.uow() as uow:
+        assert (await identify(uow, 601, 9002)).question is None
         await uow.conversations.save(people.boss, "log", "date", {}, at=NOW)
-        staff = await uow.staff.get(people.unposted)
-        assert staff is not None
-        staff.status = StaffStatus.LEFT
         await uow.commit()
-    assert await _by_telegram(db, policy, 9002, 605) is None, "a /log question is open"
-    assert await _by_telegram(db, policy, 9004, 606) is None, "left"
-    async with db.uow() as uow:
+        assert (await identify(uow, 602, 9002)).question == "log"
         await uow.conversations.drop(people.boss)
         uow.session.add(Notice(created_by_id=people.boss, status=NoticeStatus.DRAFT))
         await uow.commit()
-    assert await _by_telegram(db, policy, 9002, 607) is None, "a notice draft waits for text"
-    assert await count(db, WorkEntry) == 1
-    async with db.uow() as uow:
-        for update_id in range(602, 608):
-            assert not (await identify(uow, update_id, None)).duplicate, "nothing claimed"
+        assert (await identify(uow, 603, 9002)).question == notices.NOTICE_CONTENT
+        draft = await uow.notices.draft_of(people.boss)
+        assert draft is not None
+        draft.text = "Fire drill at 3 pm"
+        await uow.commit()
+        assert (await identify(uow, 604, 9002)).question is None, "the draft has its content"
+        assert (await identify(uow, 605, 9003)).question is None

@@ -104,7 +104,7 @@ async def test_a_code_for_someone_already_linked(db: Database) -> None:
     with pytest.raises(InvitationError, match="linked"):
         await _invite(db, "E1")
     async with db.uow() as uow:
-        await unlink(uow, "E1", actor_staff_id=None)
+        await unlink(uow, "E1", actor_staff_id=None, now=NOW)
     [again] = await _invite(db, "E1")
     assert await _redeem(db, again, 202) is LinkOutcome.LINKED
 
@@ -121,7 +121,7 @@ async def test_unknown_left_and_unlinked_people_cannot_be_invited_or_unlinked(
     assert count == 0, "a refused batch issues nothing"
     with pytest.raises(InvitationError, match="not_linked"):
         async with db.uow() as uow:
-            await unlink(uow, "E2", actor_staff_id=None)
+            await unlink(uow, "E2", actor_staff_id=None, now=NOW)
 
 
 async def test_the_sixth_failure_in_an_hour_is_refused_even_with_a_good_code(

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -87,7 +87,7 @@ async def _entry(db: Database, staff_id: int, day: date, status: EntryStatus) ->
 
 async def _leave(db: Database, staff_id: int, day: date) -> None:
     async with db.uow() as uow:
-        await set_leave(uow, staff_id, day, by=staff_id)
+        await set_leave(uow, staff_id, day, by=staff_id, now=datetime.now(UTC))
 
 
 def _render(person: Recipient, day: date) -> Outgoing:
@@ -327,9 +327,11 @@ async def test_messages_being_sent_are_not_withdrawn(db: Database, office: Peopl
 async def test_leave_is_recorded_once_audited_and_removable(db: Database, office: People) -> None:
     person = office["Active"]
     async with db.uow() as uow:
-        assert await set_leave(uow, person, THURSDAY, by=office["Second Line"])
+        assert await set_leave(
+            uow, person, THURSDAY, by=office["Second Line"], now=datetime.now(UTC)
+        )
     async with db.uow() as uow:
-        assert not await set_leave(uow, person, THURSDAY, by=person)
+        assert not await set_leave(uow, person, THURSDAY, by=person, now=datetime.now(UTC))
     async with db.uow() as uow:
         assert await leave_days(uow, person, date(2025, 11, 1), date(2025, 11, 30)) == [THURSDAY]
         assert (person, THURSDAY) in await uow.leave.between(THURSDAY, THURSDAY)
@@ -337,9 +339,9 @@ async def test_leave_is_recorded_once_audited_and_removable(db: Database, office
         row = await uow.session.scalar(select(LeaveDay).where(LeaveDay.staff_id == person))
         assert row is not None and row.recorded_by_id == office["Second Line"]
     async with db.uow() as uow:
-        assert await clear_leave(uow, person, THURSDAY, by=person)
+        assert await clear_leave(uow, person, THURSDAY, by=person, now=datetime.now(UTC))
     async with db.uow() as uow:
-        assert not await clear_leave(uow, person, THURSDAY, by=person)
+        assert not await clear_leave(uow, person, THURSDAY, by=person, now=datetime.now(UTC))
     async with db.uow() as uow:
         assert await leave_days(uow, person, THURSDAY, THURSDAY) == []
         events = await uow.session.execute(

@@ -69,6 +69,7 @@ async def _import(
             actor_staff_id=actor_staff_id,
             mark_missing_left=mark_missing_left,
             dry_run=dry_run,
+            now=datetime.now(UTC),
         )
 
 
@@ -194,7 +195,7 @@ async def test_missing_people_are_reported_and_marked_left_only_when_asked(
 ) -> None:
     await _import(db, _csv(*TEAM), policy)
     async with db.uow() as uow:
-        assert await mark_left(uow, ["E4"], actor_staff_id=None) == 1
+        assert await mark_left(uow, ["E4"], actor_staff_id=None, now=datetime.now(UTC)) == 1
     summary = await _import(db, _csv(TEAM[2]), policy)
     # E4 has already left, so only E1 and E2 are missing.
     assert (summary.missing, summary.marked_left) == (("E1", "E2"), ())
@@ -223,9 +224,15 @@ async def test_missing_people_are_reported_and_marked_left_only_when_asked(
 async def test_mark_left_marks_only_those_still_on_staff(db: Database, policy: Policy) -> None:
     await _import(db, _csv(*TEAM), policy)
     async with db.uow() as uow:
-        assert await mark_left(uow, ["E1", "E2", "E99"], actor_staff_id=None) == 2
+        assert (
+            await mark_left(uow, ["E1", "E2", "E99"], actor_staff_id=None, now=datetime.now(UTC))
+            == 2
+        )
     async with db.uow() as uow:
-        assert await mark_left(uow, ["E1", "E2", "E4"], actor_staff_id=None) == 1
+        assert (
+            await mark_left(uow, ["E1", "E2", "E4"], actor_staff_id=None, now=datetime.now(UTC))
+            == 1
+        )
     people = await _people(db)
     assert [no for no, staff in people.items() if staff.status is StaffStatus.LEFT] == [
         "E1",

@@ -14,7 +14,10 @@ from assessment.people import identify
 from storage.engine import Database
 from storage.enums import Role, StaffStatus
 from storage.models import Department, Post, Staff
+from storage.repositories.audit import Event
 from storage.uow import PendingClaim, UpdateAlreadyHandled
+
+NOW = datetime(2026, 11, 30, 9, 30, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -98,10 +101,25 @@ async def test_naive_timestamps_are_refused(db: Database) -> None:
 async def test_audit_events_are_appended_in_the_callers_transaction(db: Database) -> None:
     staff_id = await _seed(db)
     async with db.uow() as uow:
-        await uow.audit.record("test.rolled_back", "staff", staff_id, actor_staff_id=staff_id)
+        await uow.audit.add(
+            Event(
+                "test.rolled_back",
+                "staff",
+                staff_id,
+                at=NOW,
+                actor_staff_id=staff_id,
+            )
+        )
     async with db.uow() as uow:
-        await uow.audit.record(
-            "staff.linked", "staff", staff_id, actor_staff_id=staff_id, details={"via": "test"}
+        await uow.audit.add(
+            Event(
+                "staff.linked",
+                "staff",
+                staff_id,
+                at=NOW,
+                actor_staff_id=staff_id,
+                details={"via": "test"},
+            )
         )
         await uow.commit()
     async with db.uow() as uow:
@@ -113,8 +131,15 @@ async def test_audit_events_are_appended_in_the_callers_transaction(db: Database
 
 async def _claim_with_an_event(db: Database, update_id: int, action: str = "test.claimed") -> None:
     # What a handler does: write something, commit; the update is claimed with it.
-    async with db.uow(claim=PendingClaim(update_id)) as uow:
-        await uow.audit.record(action, "update", update_id)
+    async with db.uow(claim=PendingClaim(update_id, at=NOW)) as uow:
+        await uow.audit.add(
+            Event(
+                action,
+                "update",
+                update_id,
+                at=NOW,
+            )
+        )
         await uow.commit()
 
 
@@ -129,7 +154,7 @@ async def test_identify_finds_the_linked_member_and_the_update_is_claimed_on_com
     assert caller.member.id == staff_id
     assert caller.member.has(Role.SUPERVISOR)
     assert not caller.member.has(Role.HR)
-    assert caller.conversation is None
+    assert caller.question is None
     async with db.uow() as uow:
         assert not (await identify(uow, update_id=1, telegram_user_id=555)).duplicate
     await _claim_with_an_event(db, 1)
@@ -143,9 +168,9 @@ async def test_identify_reads_the_members_conversation(db: Database) -> None:
     async with db.uow() as uow:
         await uow.conversations.save(staff_id, "log", "date", {}, at=datetime.now(UTC))
         await uow.commit()
-    async with db.uow(autocommit=True) as uow:
+    async with db.uow() as uow:
         caller = await identify(uow, update_id=3, telegram_user_id=555)
-    assert caller.conversation == "log"
+    assert caller.question == "log"
 
 
 async def test_identify_unknown_user(db: Database) -> None:
@@ -179,11 +204,25 @@ async def test_concurrent_claims_of_one_update_let_exactly_one_write(db: Databas
 
 
 async def test_a_claim_is_settled_once_per_unit_of_work_chain(db: Database) -> None:
-    claim = PendingClaim(77)
+    claim = PendingClaim(77, at=NOW)
     async with db.uow(claim=claim) as uow:
-        await uow.audit.record("test.one", "update", 77)
+        await uow.audit.add(
+            Event(
+                "test.one",
+                "update",
+                77,
+                at=NOW,
+            )
+        )
         await uow.commit()
-        await uow.audit.record("test.two", "update", 77)
+        await uow.audit.add(
+            Event(
+                "test.two",
+                "update",
+                77,
+                at=NOW,
+            )
+        )
         await uow.commit()  # the claim is taken already: a plain commit
     assert claim.settled
     async with db.uow() as uow:
