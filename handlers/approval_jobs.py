@@ -5,11 +5,10 @@ from __future__ import annotations
 import functools
 from datetime import date, datetime, time
 
-from assessment import approvals
+from assessment import approvals, people
 from assessment.approvals import PendingRow
 from assessment.calendar import WorkCalendar
 from assessment.outbox import Outgoing, enqueue
-from assessment.people import StaffMember
 from handlers.approval_messages import (
     TEXT_IN_LIST,
     day_label,
@@ -86,7 +85,7 @@ async def send_digests(data: BotData, now: datetime) -> int:
     local = now.astimezone(zone)
     sent = 0
     async with data.database.uow() as uow:
-        people = await uow.approvals.digest_people()
+        people = await approvals.digest_people(uow)
     for staff_id, at in people:
         hour, minute = (int(part) for part in at.split(":"))
         if local.time() < time(hour, minute):
@@ -105,10 +104,9 @@ async def send_digests(data: BotData, now: datetime) -> int:
 async def _digest(
     uow: UnitOfWork, data: BotData, staff_id: int, day: date, now: datetime
 ) -> Outgoing | None:
-    staff = await uow.staff.get(staff_id)
-    if staff is None or staff.telegram_user_id is None:
+    member = await people.member(uow, staff_id)
+    if member is None or member.telegram_user_id is None:
         return None
-    member = StaffMember.of(staff)
     rows, total = await approvals.pending(uow, member, today=day, page=0, per_page=DIGEST_LINES)
     if not rows:
         return None

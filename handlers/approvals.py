@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from babel.dates import format_skeleton
@@ -26,7 +26,9 @@ from assessment.approvals import (
     Decision,
     PendingRow,
 )
+from assessment.entry_rules import parse_day
 from assessment.outbox import Outgoing
+from config.clock import parse_time_of_day
 from handlers.approval_messages import (
     TEXT_IN_LIST,
     day_label,
@@ -401,12 +403,8 @@ def _settings_text(context: WorkledgerContext, at: str | None) -> tuple[str, Inl
 
 def digest_time(text: str) -> str | None:
     """``HH:MM`` (24-hour, local) normalised, or None if ``text`` is not such a time."""
-    hours, colon, minutes = text.strip().partition(":")
-    if not (colon and hours.isdigit() and minutes.isdigit() and len(minutes) == 2):
-        return None
-    if int(hours) > 23 or int(minutes) > 59:
-        return None
-    return f"{int(hours):02d}:{minutes}"
+    parsed = parse_time_of_day(text)
+    return None if parsed is None else parsed.strftime("%H:%M")
 
 
 async def show_settings(update: Update, context: WorkledgerContext) -> None:
@@ -461,7 +459,7 @@ async def delegate_command(update: Update, context: WorkledgerContext) -> None:
     day = today(context)
     if not arguments:
         async with context.uow() as uow:
-            current = await uow.approvals.delegation_of(member.id, day)
+            current = await approvals.delegation_of(uow, member.id, day)
         if current is None:
             await message.reply_text(
                 _(
@@ -481,7 +479,7 @@ async def delegate_command(update: Update, context: WorkledgerContext) -> None:
             else _("There was no delegation to end.")
         )
         return
-    until = _parse_day(arguments[1] if len(arguments) > 1 else "")
+    until = parse_day(arguments[1] if len(arguments) > 1 else "", day, ahead=True)
     if until is None:
         await message.reply_text(error_text(context, ApprovalError.BAD_DATE))
         return
@@ -501,13 +499,6 @@ async def delegate_command(update: Update, context: WorkledgerContext) -> None:
         await message.reply_text(error_text(context, result))
         return
     await message.reply_text(delegation_line(context, result))
-
-
-def _parse_day(text: str) -> date | None:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        return None
 
 
 def delegation_line(context: WorkledgerContext, delegation: ActiveDelegation) -> str:

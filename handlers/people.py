@@ -8,6 +8,7 @@ from types import MappingProxyType
 from babel.dates import format_date
 from telegram import Update
 
+from assessment import approvals as approval_rules
 from assessment.people import StaffStatus, profile, team
 from assessment.reminders import DayState
 from handlers import approvals, reminders
@@ -96,7 +97,7 @@ async def my_team(update: Update, context: WorkledgerContext) -> None:
             extra += f"; {_(TODAY_LABELS[today_state])}"
         lines.append(f"{person.employee_no} {person.name}: {state}{extra}")
     async with context.uow() as uow:
-        delegation = await uow.approvals.delegation_of(member.id, today)
+        delegation = await approval_rules.delegation_of(uow, member.id, today)
     if delegation is not None:
         lines += ["", approvals.delegation_line(context, delegation)]
     await message.reply_text("\n".join(lines))
