@@ -397,7 +397,7 @@ class ApprovalRepository(Repository):
             select(_ENTRIES.c.id)
             .where(
                 _ENTRIES.c.status == EntryStatus.SUBMITTED,
-                _ENTRIES.c.updated_at < submitted_before,
+                _ENTRIES.c.submitted_at < submitted_before,
             )
             .order_by(_ENTRIES.c.id)
             .limit(limit)
@@ -561,7 +561,7 @@ class ApprovalRepository(Repository):
             .where(
                 WorkEntry.status == EntryStatus.SUBMITTED,
                 WorkEntry.escalated_at.is_(None),
-                WorkEntry.updated_at < submitted_before,
+                WorkEntry.submitted_at < submitted_before,
             )
             .order_by(WorkEntry.id)
             .limit(limit)
@@ -576,8 +576,7 @@ class ApprovalRepository(Repository):
             result = await self.session.execute(
                 update(_ENTRIES)
                 .where(_ENTRIES.c.id.in_(chunk), _ENTRIES.c.escalated_at.is_(None))
-                # Not a change of the entry: its updated_at (when it was submitted) stays.
-                .values(escalated_at=now, updated_at=_ENTRIES.c.updated_at)
+                .values(escalated_at=now)
                 .returning(_ENTRIES.c.id)
             )
             marked.extend(int(entry_id) for (entry_id,) in result)

@@ -177,6 +177,7 @@ async def _store(db: Database, org: Organisation) -> tuple[list[int], list[int]]
                     text="Work",
                     status=entry.status,
                     created_at=NOW,
+                    submitted_at=NOW,
                     updated_at=NOW,
                     escalated_at=NOW if entry.escalated else None,
                 )
