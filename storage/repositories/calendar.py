@@ -13,6 +13,7 @@ from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from storage.enums import EntryStatus, StaffStatus
 from storage.models import JobClaim, LeaveDay, Staff, WorkEntry
+from storage.repositories.admission import admitted
 from storage.repositories.base import Repository
 
 # Second-line staff (退居二线) keep an assigned role and log their work like everyone else.
@@ -129,8 +130,7 @@ class LeaveRepository(Repository):
                 Staff.telegram_language,
             )
             .where(
-                Staff.status.in_(WORKING),
-                Staff.telegram_user_id.is_not(None),
+                admitted(Staff),
                 ~has_entry(Staff.id, day),
                 ~on_leave(Staff.id, day),
             )
@@ -161,8 +161,7 @@ class LeaveRepository(Repository):
             .select_from(report)
             .join(supervisor, supervisor.id == report.supervisor_id)
             .where(
-                supervisor.status.in_(WORKING),
-                supervisor.telegram_user_id.is_not(None),
+                admitted(supervisor),
                 report.status.in_(WORKING),
                 ~has_entry(report.id, day),
             )
