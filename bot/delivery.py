@@ -6,6 +6,10 @@ bucket so no second ever carries a burst. A 429 pauses only the chat it names; 5
 and network errors are retried with backoff; a 403 settles the recipient as
 unreachable; other 400s fail the message with Telegram's reason.
 
+A ``menu`` row (``assessment.menus``) is not a message: it republishes the
+command menu of the person whose chat it names, built from the store when the
+row is sent, under the same claims, limits and retries.
+
 Crash safety: a message is claimed under a lease before it is sent and settled
 after Telegram answers; settlements are written in small batches. After a crash,
 messages whose lease runs out are sent again, so the only ones that can arrive
@@ -32,9 +36,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from telegram import Bot, InlineKeyboardMarkup, Message
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
+from assessment.menus import MENU_KIND, chat_owner
 from bot.http import AiohttpRequest
 from config.policy import Policy
-from config.settings import Settings
+from config.settings import DEFAULT_LANGUAGE, Settings
+from handlers.menus import show_chat_menu
 from storage.engine import Database
 from storage.enums import DeliveryStatus
 from storage.models import OutboxMessage
@@ -141,10 +147,13 @@ class Sender:
         concurrency: int = 8,
         batch: int = 200,
         worker_id: str | None = None,
+        language: str = DEFAULT_LANGUAGE,
     ) -> None:
         self.database = database
         self.bot = bot
         self.limits = limits
+        # The organisation's language, for the menus of people who chose none.
+        self.language = language
         self.worker_id = worker_id or f"sender-{uuid.uuid4().hex[:12]}"
         self.stats = SenderStats()
         self._batch = batch
@@ -242,7 +251,16 @@ class Sender:
 
     async def _send(self, row: OutboxMessage) -> None:
         try:
-            message = await self._deliver(row)
+            if row.kind == MENU_KIND:
+                await self._publish_menu(row.chat_id)
+                message_id = None
+            else:
+                message_id = (await self._deliver(row)).message_id
+        except SQLAlchemyError:
+            # Only a menu reads the store here: whose chat it is. Try again shortly.
+            log.exception("outbox message %s: the store could not be read", row.id)
+            self.stats.retried += 1
+            self._retry(row, 1.0, counts=True)
         except RetryAfter as error:
             self.stats.throttled += 1
             # A timedelta with PTB_TIMEDELTA set (as the entry points do), else seconds.
@@ -278,7 +296,7 @@ class Sender:
         else:
             self.stats.sent += 1
             self.stats.by_chat[row.chat_id] = self.stats.by_chat.get(row.chat_id, 0) + 1
-            self._settle(row, DeliveryStatus.SENT, message_id=message.message_id)
+            self._settle(row, DeliveryStatus.SENT, message_id=message_id)
         finally:
             self._slots.release()
         if len(self._outcomes) >= FLUSH_SIZE:
@@ -307,6 +325,14 @@ class Sender:
         return await self.bot.send_message(
             row.chat_id, row.text or "", parse_mode=row.parse_mode, reply_markup=markup
         )
+
+    async def _publish_menu(self, chat_id: int) -> None:
+        # The menu of whoever the chat belongs to, built from the store as it is now:
+        # a row that waited (the bot was down), or an older row sent after a newer
+        # one, still shows the current menu.
+        async with self.database.uow() as uow:
+            owner = await chat_owner(uow, chat_id)
+        await show_chat_menu(self.bot, chat_id, owner, self.language)
 
     def _settle(
         self,
@@ -406,7 +432,13 @@ async def serve(
     )
     await bot.initialize()
     try:
-        sender = Sender(database, bot, DeliveryLimits.from_policy(policy), concurrency=concurrency)
+        sender = Sender(
+            database,
+            bot,
+            DeliveryLimits.from_policy(policy),
+            concurrency=concurrency,
+            language=settings.language,
+        )
         await sender.run(stop)
         return sender.stats
     finally:
