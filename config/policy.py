@@ -724,8 +724,8 @@ class Policy(_PolicyModel):
     def grade_for(self, score: Decimal) -> Grade:
         """The grade a percentage score earns: the best grade whose ``min_score`` it reaches.
 
-        Round the score first with ``assessment.round_score`` so that what people are shown
-        is what was graded.
+        Round the score first with ``policy.assessment.round_score``
+        (:meth:`AssessmentCycle.round_score`) so that what people are shown is what was graded.
 
         Args:
             score: A percentage from 0 to 100.

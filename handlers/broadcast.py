@@ -37,7 +37,7 @@ from handlers.callbacks import (
     NoticeToggle,
 )
 from handlers.context import WorkledgerContext
-from handlers.formatting import when
+from handlers.formatting import listed, when
 from handlers.labels import ROLE_NAMES, STATUS_NAMES
 from locales import N_, resolve_locale, translator
 from storage.enums import Role, StaffStatus
@@ -203,7 +203,7 @@ async def audience_text(context: WorkledgerContext, audience: Audience) -> str:
     if audience.kind == "everyone":
         return context._("everyone")
     labels = dict(await _choices(context, audience.kind))
-    return ", ".join(labels.get(value, value) for value in audience.values)
+    return listed(context._, (labels.get(value, value) for value in audience.values))
 
 
 async def _preview(context: WorkledgerContext, draft: Draft) -> tuple[str, InlineKeyboardMarkup]:
@@ -223,7 +223,7 @@ async def _preview(context: WorkledgerContext, draft: Draft) -> tuple[str, Inlin
     if draft.not_linked:
         lines.append(
             _("Not joined yet, so they will not get it: {numbers}").format(
-                numbers=html.escape(", ".join(draft.not_linked))
+                numbers=html.escape(listed(_, draft.not_linked))
             )
         )
     lines.append(
@@ -478,7 +478,7 @@ def progress_text(context: WorkledgerContext, figures: Progress, rate: float) ->
     if figures.not_linked:
         lines.append(
             gettext("Not joined yet, so not sent: {numbers}").format(
-                numbers=", ".join(figures.not_linked)
+                numbers=listed(gettext, figures.not_linked)
             )
         )
     if figures.finished:

@@ -22,6 +22,7 @@ from assessment.reminders import DayState, Recipient, SnoozeOutcome, TeamSummary
 from handlers import log
 from handlers.callbacks import ReminderAction
 from handlers.context import BotData, WorkledgerContext
+from handlers.formatting import listed, person_label
 from locales import Translator, resolve_locale, translator
 
 
@@ -87,10 +88,12 @@ def _summary(default_language: str, summary: TeamSummary) -> Outgoing:
         ).format(count=count),
     ]
     for report in summary.missing:
-        joined = "" if report.linked else f", {_('not joined yet')}"
-        lines.append(f"• {report.name} ({report.employee_no}){joined}")
+        who = person_label(_, report.name, report.employee_no)
+        lines.append(
+            "• " + (who if report.linked else _("{person}, not joined yet").format(person=who))
+        )
     if summary.on_leave:
-        names = ", ".join(f"{report.name} ({report.employee_no})" for report in summary.on_leave)
+        names = listed(_, (person_label(_, r.name, r.employee_no) for r in summary.on_leave))
         lines.append(_("On leave: {names}").format(names=names))
     return reminders.team_summary_message(summary, text="\n".join(lines))
 

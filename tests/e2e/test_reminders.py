@@ -287,6 +287,32 @@ async def test_supervisors_get_their_teams_day_and_see_it_in_team(
     assert "E100 Ma Qing: not joined yet; not logged yet" in lines
 
 
+async def test_a_chinese_supervisors_team_lists_read_as_chinese(
+    bot: WorkledgerApplication, driver: EmulatorDriver, org: Organisation
+) -> None:
+    # Names with employee numbers, "not joined", leave: pieces put together in code, in
+    # Chinese with Chinese punctuation, not "Su Yi (E011)" or "已加入; 今天休假".
+    chinese_phone = EmulatedUser(id=org.supervisor.id, first_name="Sun", language_code="zh-CN")
+    await driver.send_text(chinese_phone, "/help")
+    await driver.wait_for_message(chinese_phone.id)
+    await _leave(bot, "E011", THURSDAY)
+    assert await reminders.send_team_summaries(bot.bot_data, at(THURSDAY, 18, 31)) == 1
+    [summary] = await driver.wait_for_message(org.supervisor.id, timeout=10)
+    assert summary["text"].splitlines() == [
+        "团队2025年11月20日工作记录情况",
+        "1 人尚未记录工作：",
+        "• Ma Qing（E100），尚未加入",
+        "休假：Su Yi（E011）",
+    ]
+
+    await driver.send_text(chinese_phone, "/team")
+    [team] = await driver.wait_for_message(org.supervisor.id)
+    lines = team["text"].splitlines()
+    assert "今天（2025年11月20日）：" in lines
+    assert "E011 Su Yi：已加入；今天休假" in lines
+    assert "E100 Ma Qing：尚未加入；尚未记录" in lines
+
+
 async def test_a_supervisor_whose_team_all_logged_gets_no_summary(
     bot: WorkledgerApplication, driver: EmulatorDriver, org: Organisation
 ) -> None:
