@@ -10,8 +10,7 @@ from assessment.approvals import PendingRow
 from assessment.calendar import WorkCalendar
 from assessment.outbox import Outgoing, enqueue
 from handlers.approval_messages import (
-    TEXT_IN_LIST,
-    day_label,
+    digest_line,
     render_escalation,
     render_notice,
     render_request,
@@ -19,7 +18,7 @@ from handlers.approval_messages import (
 )
 from handlers.callbacks import ApproveShown
 from handlers.context import BotData, WorkledgerContext
-from handlers.entry_cards import shortened
+from handlers.formatting import person_label
 from locales import resolve_locale, translator
 from storage.uow import UnitOfWork
 
@@ -130,11 +129,9 @@ async def _digest(
     for author_rows in by_author.values():
         head = author_rows[0]
         lines.append("")
-        lines.append(f"{head.author_name} ({head.employee_no})")
+        lines.append(person_label(_, head.author_name, head.employee_no))
         for row in author_rows:
-            lines.append(
-                f"• {day_label(language, row.work_date)}: {shortened(row.text, TEXT_IN_LIST)}"
-            )
+            lines.append(digest_line(language, row.work_date, row.text))
         keyboard.append(
             [
                 {

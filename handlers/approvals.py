@@ -11,7 +11,6 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from babel.dates import format_skeleton
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
 from telegram.ext import ApplicationHandlerStop
@@ -30,16 +29,16 @@ from assessment.entry_rules import parse_day
 from assessment.outbox import Outgoing
 from config.clock import parse_time_of_day
 from handlers.approval_messages import (
-    TEXT_IN_LIST,
     day_label,
     moment_label,
+    pending_line,
     render_delegation,
     render_notice,
     shown_stamp,
 )
 from handlers.callbacks import ApproveShown, Decide, DigestTime, PendingPage
 from handlers.context import WorkledgerContext
-from handlers.entry_cards import shortened, today
+from handlers.entry_cards import today
 from locales import N_
 from storage.enums import EntryStatus
 
@@ -256,14 +255,12 @@ async def cancel(update: Update, context: WorkledgerContext) -> None:
 
 
 def _list_lines(context: WorkledgerContext, rows: Sequence[PendingRow], start: int) -> list[str]:
-    lines = []
-    for number, row in enumerate(rows, start=start):
-        day = str(format_skeleton("MMMEd", row.work_date, locale=context.translator.babel))
-        lines.append(
-            f"{number}. {row.author_name} ({row.employee_no}), {day}: "
-            f"{shortened(row.text, TEXT_IN_LIST)}"
+    return [
+        pending_line(
+            context.translator, number, row.author_name, row.employee_no, row.work_date, row.text
         )
-    return lines
+        for number, row in enumerate(rows, start=start)
+    ]
 
 
 async def _pending_page(context: WorkledgerContext, page: int) -> tuple[str, Any]:
