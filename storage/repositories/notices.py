@@ -12,7 +12,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from storage.enums import DeliveryStatus, NoticeStatus, Role, StaffStatus
 from storage.models import Department, Notice, NoticeAck, OutboxMessage, Post, Staff
-from storage.repositories.base import Repository
+from storage.repositories.base import Repository, rows_as
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,7 +200,7 @@ class NoticeRepository(Repository):
             select(
                 Staff.employee_no,
                 Staff.name,
-                Department.name,
+                Department.name.label("department"),
                 OutboxMessage.status,
                 OutboxMessage.finished_at,
                 OutboxMessage.error,
@@ -221,4 +221,4 @@ class NoticeRepository(Repository):
             )
             .order_by(Staff.employee_no)
         )
-        return [DeliveryLine(*row) for row in rows]
+        return rows_as(rows, DeliveryLine)
