@@ -95,7 +95,13 @@ async def _post_init(application: WorkledgerApplication) -> None:
     data.stop_background.clear()
     data.background.append(
         asyncio.create_task(
-            delivery.serve(data.settings, data.policy, data.database, data.stop_background),
+            delivery.serve(
+                data.settings,
+                data.policy,
+                data.database,
+                data.stop_background,
+                clock=data.clock,
+            ),
             name="outbox-sender",
         )
     )

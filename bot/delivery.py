@@ -29,7 +29,7 @@ import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -38,6 +38,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 
 from assessment.menus import MENU_KIND, chat_owner
 from bot.http import AiohttpRequest
+from config.clock import Clock
 from config.policy import Policy
 from config.settings import DEFAULT_LANGUAGE, Settings
 from handlers.menus import show_chat_menu
@@ -144,6 +145,7 @@ class Sender:
         bot: Bot,
         limits: DeliveryLimits,
         *,
+        clock: Clock,
         concurrency: int = 8,
         batch: int = 200,
         worker_id: str | None = None,
@@ -152,6 +154,7 @@ class Sender:
         self.database = database
         self.bot = bot
         self.limits = limits
+        self.clock = clock
         # The organisation's language, for the menus of people who chose none.
         self.language = language
         self.worker_id = worker_id or f"sender-{uuid.uuid4().hex[:12]}"
@@ -205,7 +208,7 @@ class Sender:
         if now - self._last_beat < HEARTBEAT:
             return
         self._last_beat = now
-        moment = datetime.now(UTC)
+        moment = self.clock.now()
         async with self.database.uow() as uow:
             alive = await uow.outbox.heartbeat(
                 self.worker_id, moment, moment - timedelta(seconds=3 * HEARTBEAT)
@@ -245,7 +248,7 @@ class Sender:
         if wanted <= 0:
             return
         async with self.database.uow() as uow:
-            rows = await uow.outbox.claim(self.worker_id, wanted, datetime.now(UTC), LEASE)
+            rows = await uow.outbox.claim(self.worker_id, wanted, self.clock.now(), LEASE)
             await uow.commit()
         self._ready.extend(rows)
 
@@ -348,7 +351,7 @@ class Sender:
                 "status": status,
                 "telegram_message_id": message_id,
                 "error": error,
-                "finished_at": datetime.now(UTC),
+                "finished_at": self.clock.now(),
                 "lease_owner": None,
                 "lease_until": None,
             }
@@ -359,7 +362,7 @@ class Sender:
             {
                 "id": row.id,
                 "status": DeliveryStatus.PENDING,
-                "next_attempt_at": datetime.now(UTC) + timedelta(seconds=delay),
+                "next_attempt_at": self.clock.now() + timedelta(seconds=delay),
                 "attempts": row.attempts if counts else row.attempts - 1,
                 "lease_owner": None,
                 "lease_until": None,
@@ -382,7 +385,7 @@ class Sender:
             return
         outcomes, self._outcomes = self._outcomes, []
         unreachable, self._unreachable = self._unreachable, []
-        now = datetime.now(UTC)
+        now = self.clock.now()
         try:
             async with self.database.uow() as uow:
                 await uow.outbox.settle(outcomes)
@@ -422,6 +425,7 @@ async def serve(
     database: Database,
     stop: asyncio.Event,
     *,
+    clock: Clock,
     concurrency: int = 8,
 ) -> SenderStats:
     """Run one sender until ``stop`` is set: inside the bot process, or on its own."""
@@ -436,6 +440,7 @@ async def serve(
             database,
             bot,
             DeliveryLimits.from_policy(policy),
+            clock=clock,
             concurrency=concurrency,
             language=settings.language,
         )
