@@ -1,7 +1,8 @@
 """Workday reminders through the emulator: who gets one, once, its buttons, the team summary.
 
 The jobs are driven directly at fixed moments (``send_daily_reminders(bot_data, now)``),
-and the buttons' clock is fixed to the same day, so nothing depends on today's date.
+and the bot's clock (which the buttons and the outbox sender read) stands still on the
+same day, moved on where a job runs later, so nothing depends on today's date.
 """
 
 from __future__ import annotations
@@ -169,6 +170,7 @@ async def test_a_restart_or_a_second_process_sends_nothing_twice(
 ) -> None:
     # The bot was down at 17:30 and starts at 19:00: it still reminds, late, that day.
     late = at(THURSDAY, 19, 0)
+    bot.bot_data.clock.set(late)
     assert await reminders.send_daily_reminders(bot.bot_data, late) == 3
     for user in (org.hr, org.supervisor, org.staff):
         await driver.wait_for_message(user.id, timeout=10)
@@ -227,7 +229,8 @@ async def test_the_reminder_buttons(
     [snoozed] = await _queued(bot, "daily_reminder_snooze")
     assert snoozed.dedup_key == f"daily-reminder-snooze/2025-11-20/staff/{snoozed.staff_id}"
     assert snoozed.next_attempt_at == REMINDER_TIME + timedelta(hours=1)
-    # 18:31 of that Thursday is long past, so the sender delivers it straight away.
+    # When the bot's clock reaches 18:31, the sender delivers it.
+    bot.bot_data.clock.set(snoozed.next_attempt_at)
     [again] = await driver.wait_for_message(org.staff.id, timeout=10)
     assert "You have not logged any work for Nov 20, 2025 yet." in again["text"]
     assert sorted(data.rsplit(":", 1)[1] for data in buttons(again).values()) == ["leave", "log"]
@@ -267,6 +270,7 @@ async def test_supervisors_get_their_teams_day_and_see_it_in_team(
 ) -> None:
     # Sun Li's reports: Su Yi (on leave) and Ma Qing (not joined, so never logs here).
     await _leave(bot, "E011", THURSDAY)
+    bot.bot_data.clock.set(at(THURSDAY, 18, 31))
     assert await reminders.send_team_summaries(bot.bot_data, at(THURSDAY, 18, 31)) == 1
     [summary] = await driver.wait_for_message(org.supervisor.id, timeout=10)
     assert summary["text"].splitlines() == [
@@ -296,6 +300,7 @@ async def test_a_chinese_supervisors_team_lists_read_as_chinese(
     await driver.send_text(chinese_phone, "/help")
     await driver.wait_for_message(chinese_phone.id)
     await _leave(bot, "E011", THURSDAY)
+    bot.bot_data.clock.set(at(THURSDAY, 18, 31))
     assert await reminders.send_team_summaries(bot.bot_data, at(THURSDAY, 18, 31)) == 1
     [summary] = await driver.wait_for_message(org.supervisor.id, timeout=10)
     assert summary["text"].splitlines() == [
