@@ -134,10 +134,14 @@ async def _post_init(application: WorkledgerApplication, budget: SendBudget) -> 
 
 
 async def _post_shutdown(application: WorkledgerApplication) -> None:
-    database = application.bot_data._database
+    data = application.bot_data
+    # The sender settles what it has in flight, then stops, before the store closes.
+    data.stop_background.set()
+    await asyncio.gather(*data.background, return_exceptions=True)
+    data.background.clear()
+    database = data.detach()
     if database is not None:
         await database.dispose()
-        application.bot_data.attach(None)
 
 
 def build_application(settings: Settings, policy: Policy) -> WorkledgerApplication:
