@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, delete, func, or_, select, update
+from sqlalchemy import String, Table, and_, delete, func, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -14,6 +14,7 @@ from storage.enums import DeliveryStatus
 from storage.models import DeliveryWorker, OutboxMessage, Staff
 from storage.repositories.base import Repository
 from storage.repositories.calendar import has_entry, on_leave
+from storage.repositories.selection import Languages, Selection
 
 FINAL = (DeliveryStatus.SENT, DeliveryStatus.FAILED, DeliveryStatus.UNREACHABLE)
 
@@ -51,6 +52,63 @@ class OutboxRepository(Repository):
         values = [{"status": DeliveryStatus.PENDING, "attempts": 0, **row} for row in rows]
         added = await self.session.scalars(statement.returning(_OUTBOX.c.id), values)
         return len(added.all())
+
+    async def languages_of(self, people: Selection, after: int, through: int) -> list[Languages]:
+        """The languages the people ``people`` picks among staff ids (after, through] read."""
+        rows = await self.session.execute(
+            select(Staff.language, Staff.telegram_language)
+            .where(people.within(after, through))
+            .distinct()
+        )
+        return [Languages(language, telegram) for language, telegram in rows]
+
+    async def add_copies(
+        self,
+        people: Selection,
+        after: int,
+        through: int,
+        languages: Sequence[Languages],
+        row: dict[str, Any],
+    ) -> int:
+        """Queue ``row`` for each person ``people`` picks among staff ids (after, through]
+        whose languages are among ``languages``, in one INSERT ... SELECT.
+
+        ``row`` holds the columns every copy shares; each copy gets the person's chat
+        and staff id, and their staff id appended to ``row["dedup_key"]``, so a copy
+        queued before is skipped. Returns how many were new.
+        """
+        if not languages:
+            return 0
+        personal = {
+            "chat_id": Staff.telegram_user_id,
+            "staff_id": Staff.id,
+            "dedup_key": literal(row["dedup_key"], String) + Staff.id.cast(String),
+        }
+        shared = {"status": DeliveryStatus.PENDING, "attempts": 0, **row}
+        columns = [
+            personal[name] if name in personal else literal(shared[name], _OUTBOX.c[name].type)
+            for name in OUTBOX_COLUMNS
+        ]
+        spoken = or_(
+            *(
+                and_(
+                    Staff.language.is_not_distinct_from(choice.language),
+                    Staff.telegram_language.is_not_distinct_from(choice.telegram_language),
+                )
+                for choice in languages
+            )
+        )
+        insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
+        statement = (
+            insert(_OUTBOX)
+            .from_select(
+                list(OUTBOX_COLUMNS),
+                select(*columns).where(people.within(after, through), spoken),
+            )
+            .on_conflict_do_nothing(index_elements=[_OUTBOX.c.dedup_key])
+        )
+        result = await self.session.execute(statement)
+        return int(getattr(result, "rowcount", 0))
 
     async def claim(
         self, worker_id: str, limit: int, now: datetime, lease: timedelta
