@@ -11,16 +11,16 @@ from typing import Self
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 
-from assessment import reminders
+from assessment import notices, reminders
 from assessment.calendar import WorkCalendar
 from assessment.outbox import Circular
 from assessment.reminders import Languages
 from config.policy import load_policy
 from storage.engine import Database
-from storage.enums import EntryStatus, Role, StaffStatus
-from storage.models import Department, JobClaim, OutboxMessage, Staff, WorkEntry
+from storage.enums import DeliveryStatus, EntryStatus, Role, StaffStatus
+from storage.models import Department, JobClaim, Notice, OutboxMessage, Staff, WorkEntry
 from storage.uow import UnitOfWork
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -228,3 +228,68 @@ async def test_batches_skip_people_who_owe_nothing_and_windows_with_nobody(
     assert await _daily(journal.uow, 3) == 6
     assert journal.commits == 1 + 2, "the tidy-up, then the two windows with anyone to remind"
     assert sorted(row.staff_id for row in await _outbox(db)) == ids[:3] + ids[6:]
+
+
+async def _notice(db: Database, author_id: int) -> int:
+    """A notice to everyone, confirmed by its author: queued, its copies not yet."""
+    async with db.uow() as uow:
+        notice = await uow.notices.add(
+            Notice(created_by_id=author_id, audience={"kind": "everyone"}, text="Fire drill")
+        )
+        await uow.commit()
+    async with db.uow() as uow:
+        queued = await notices.queue(uow, notice.id, author_id, now=NOW, progress_chat_id=1)
+    assert isinstance(queued, notices.Progress) and not queued.all_queued
+    return notice.id
+
+
+def _copy(draft: notices.Draft, author: str, readers: Languages) -> Circular:
+    return notices.copy_for(
+        draft, text=f"{author}: {draft.text} ({readers.language})", markup=None
+    )
+
+
+async def _figures(db: Database, notice_id: int) -> notices.Progress:
+    async with db.uow() as uow:
+        figures = await notices.progress(uow, notice_id)
+    assert figures is not None
+    return figures
+
+
+async def test_a_broadcast_queues_its_copies_one_batch_at_a_time(db: Database) -> None:
+    ids = await _staff(db, 8)
+    notice_id = await _notice(db, ids[0])
+    journal = Journal(db, between=_quick_log(db, ids[-1]))
+    assert await notices.queue_copies(journal.uow, notice_id, _copy, now=NOW, batch_size=3) == 8
+    assert journal.commits == 3
+    assert journal.seen == [3, 6], "another unit of work wrote, and saw the copies so far"
+    rows = await _outbox(db)
+    assert sorted(row.staff_id for row in rows) == ids
+    assert {row.dedup_key for row in rows} == {f"notice:{notice_id}:staff:{i}" for i in ids}
+    assert {row.text for row in rows} == {
+        "Person 0: Fire drill (zh_Hans)",
+        "Person 0: Fire drill (en)",
+    }
+    figures = await _figures(db, notice_id)
+    assert figures.all_queued and figures.recipients == 8 and not figures.finished
+
+
+async def test_a_broadcast_cut_short_is_finished_once_and_not_before(db: Database) -> None:
+    ids = await _staff(db, 8)
+    notice_id = await _notice(db, ids[0])
+    with pytest.raises(CrashError):
+        await notices.queue_copies(
+            Journal(db, crash_after=1).uow, notice_id, _copy, now=NOW, batch_size=3
+        )
+    assert len(await _outbox(db)) == 3
+    # The three copies queued so far were all delivered: the notice is not done yet.
+    async with db.uow() as uow:
+        await uow.session.execute(update(OutboxMessage).values(status=DeliveryStatus.SENT))
+        await uow.commit()
+    figures = await _figures(db, notice_id)
+    assert figures.waiting == 0 and not figures.all_queued and not figures.finished
+
+    assert await notices.queue_copies(db.uow, notice_id, _copy, now=NOW, batch_size=3) == 5
+    assert await notices.queue_copies(db.uow, notice_id, _copy, now=NOW, batch_size=3) is None
+    assert Counter(row.staff_id for row in await _outbox(db)) == Counter(ids)
+    assert (await _figures(db, notice_id)).all_queued
