@@ -93,7 +93,11 @@ async def run_in_batches(
             async with uows() as uow:
                 # The claim first: on SQLite a transaction that read first cannot wait
                 # for another writer, and fails instead.
-                if await uow.claims.claim(key if window.last else batch, now):
+                if not await uow.claims.claim(key if window.last else batch, now):
+                    pass  # another run wrote this batch (or, the last one, finished the work)
+                elif not window.last and await uow.claims.claimed(key):
+                    return written  # another run finished meanwhile: this batch rolls back
+                else:
                     count = 0 if prepared is None else await write(uow, window, prepared)
                     if window.last:
                         await uow.claims.forget([f"{key}/batch/{i}" for i in range(index)])

@@ -16,6 +16,7 @@ made in the minute before it fell due.
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import itertools
 import logging
@@ -130,13 +131,26 @@ def team_summary_message(summary: TeamSummary, *, text: str) -> Outgoing:
     )
 
 
-async def _tidy(uow: UnitOfWork, today: date) -> None:
-    stale = await uow.outbox.withdraw_stale(
-        [DAILY_KIND, SNOOZED_KIND, TEAM_KIND],
-        [f"{_key(name, today)}/" for name in (DAILY, SNOOZED, TEAM)],
-    )
-    settled = await uow.outbox.withdraw_settled([DAILY_KIND, SNOOZED_KIND], today)
-    await uow.commit()
+async def _tidy(uows: UnitsOfWork, today: date, size: int) -> None:
+    kinds = [DAILY_KIND, SNOOZED_KIND, TEAM_KIND]
+    async with uows() as uow:
+        span = await uow.outbox.pending_span(kinds)
+    if span is None:
+        return
+    # Right after 17:30 tens of thousands of reminders wait to go: looked at in one
+    # transaction, they would hold the store for a tenth of a second every minute.
+    first, last = span
+    stale = settled = 0
+    for after in range(first - 1, last, size):
+        async with uows() as uow:
+            stale += await uow.outbox.withdraw_stale(
+                kinds, [f"{_key(name, today)}/" for name in (DAILY, SNOOZED, TEAM)], after, size
+            )
+            settled += await uow.outbox.withdraw_settled(
+                [DAILY_KIND, SNOOZED_KIND], today, after, size
+            )
+            await uow.commit()
+        await asyncio.sleep(0)
     if stale or settled:
         log.info("withdrew %d reminders of earlier days and %d no longer needed", stale, settled)
 
@@ -166,8 +180,7 @@ async def run_daily(
         How many reminders were queued; None if none were due at ``now`` (not a workday,
         too early, or already done by this or another process).
     """
-    async with uows() as uow:
-        await _tidy(uow, local_day(now, zone))
+    await _tidy(uows, local_day(now, zone), batch_size)
     day = due_day(calendar, at, now, zone)
     if day is None:
         return None

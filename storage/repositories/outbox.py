@@ -9,6 +9,9 @@ from typing import Any, cast
 from sqlalchemy import String, Table, and_, delete, func, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from storage.enums import DeliveryStatus
 from storage.models import DeliveryWorker, OutboxMessage, Staff
@@ -25,6 +28,32 @@ OUTBOX_COLUMNS = (
     "attachment_file_id", "staff_id", "notice_id", "dedup_key", "priority",
     "next_attempt_at", "created_at", "status", "attempts",
 )  # fmt: skip
+
+
+class _Unindexed(FunctionElement[Any]):
+    """A column no index of which may lead SQLite to the rows (written ``+column`` there).
+
+    In a statement bounded by a range of ids the primary key is the way in; without
+    statistics SQLite would rather take the (status, ...) index and read every
+    pending message. PostgreSQL keeps statistics and needs no such hint.
+    """
+
+    name = "unindexed"
+    inherit_cache = True
+
+    def __init__(self, column: Any) -> None:
+        super().__init__(column)
+        self.type = column.type
+
+
+@compiles(_Unindexed)
+def _column(element: _Unindexed, compiler: SQLCompiler, **kw: Any) -> str:
+    return str(compiler.process(element.clauses, **kw))
+
+
+@compiles(_Unindexed, "sqlite")
+def _column_not_by_index(element: _Unindexed, compiler: SQLCompiler, **kw: Any) -> str:
+    return "+" + str(compiler.process(element.clauses, **kw))
 
 
 class OutboxRepository(Repository):
@@ -188,15 +217,32 @@ class OutboxRepository(Repository):
             .values(unreachable_since=now)
         )
 
-    async def withdraw_stale(self, kinds: Sequence[str], current_keys: Sequence[str]) -> int:
+    async def pending_span(self, kinds: Sequence[str]) -> tuple[int, int] | None:
+        """The lowest and highest id of unsent messages of these kinds; None if there are none."""
+        row = (
+            await self.session.execute(
+                select(func.min(OutboxMessage.id), func.max(OutboxMessage.id)).where(
+                    OutboxMessage.status == DeliveryStatus.PENDING,
+                    OutboxMessage.kind.in_(list(kinds)),
+                )
+            )
+        ).one()
+        return None if row[0] is None else (int(row[0]), int(row[1]))
+
+    async def withdraw_stale(
+        self, kinds: Sequence[str], current_keys: Sequence[str], after: int, count: int
+    ) -> int:
         """Drop unsent messages of these kinds whose dedup key has none of ``current_keys`` first.
 
         A reminder still queued when its day is over (the bot was down) must not
-        arrive on another day. Messages a sender has claimed are left alone.
+        arrive on another day. Messages a sender has claimed are left alone. Only
+        messages of ids ``after`` < id <= ``after + count``: one batch of the work.
         """
         result = await self.session.execute(
             delete(OutboxMessage).where(
-                OutboxMessage.status == DeliveryStatus.PENDING,
+                OutboxMessage.id > after,
+                OutboxMessage.id <= after + count,
+                _Unindexed(OutboxMessage.status) == DeliveryStatus.PENDING,
                 OutboxMessage.kind.in_(list(kinds)),
                 ~or_(
                     *(
@@ -208,11 +254,18 @@ class OutboxRepository(Repository):
         )
         return int(getattr(result, "rowcount", 0))
 
-    async def withdraw_settled(self, kinds: Sequence[str], day: date) -> int:
-        """Drop unsent messages of these kinds to people who have logged ``day`` or are off."""
+    async def withdraw_settled(
+        self, kinds: Sequence[str], day: date, after: int, count: int
+    ) -> int:
+        """Drop unsent messages of these kinds to people who have logged ``day`` or are off.
+
+        Only messages of ids ``after`` < id <= ``after + count``: one batch of the work.
+        """
         result = await self.session.execute(
             delete(OutboxMessage).where(
-                OutboxMessage.status == DeliveryStatus.PENDING,
+                OutboxMessage.id > after,
+                OutboxMessage.id <= after + count,
+                _Unindexed(OutboxMessage.status) == DeliveryStatus.PENDING,
                 OutboxMessage.kind.in_(list(kinds)),
                 or_(
                     has_entry(OutboxMessage.staff_id, day),
