@@ -17,8 +17,8 @@ from telegram.error import TelegramError
 
 from assessment import calendar, log_flow, reminders
 from assessment.calendar import WorkCalendar
-from assessment.outbox import Outgoing
-from assessment.reminders import DayState, Recipient, SnoozeOutcome, TeamSummary
+from assessment.outbox import Circular, Outgoing
+from assessment.reminders import DayState, Languages, Recipient, SnoozeOutcome, TeamSummary
 from handlers import log
 from handlers.callbacks import ReminderAction
 from handlers.context import BotData, WorkledgerContext
@@ -61,17 +61,14 @@ def _keyboard(language: Translator, day: date, *, snooze: bool = True) -> Inline
     return InlineKeyboardMarkup(rows)
 
 
-def _recipient_language(person: Recipient, default: str) -> Translator:
+def _recipient_language(person: Recipient | Languages, default: str) -> Translator:
     return translator(resolve_locale(person.language, person.telegram_language, default))
 
 
-def _daily(default_language: str, person: Recipient, day: date) -> Outgoing:
-    language = _recipient_language(person, default_language)
+def _daily(default_language: str, readers: Languages, day: date) -> Circular:
+    language = _recipient_language(readers, default_language)
     return reminders.daily_reminder(
-        person,
-        day,
-        text=_reminder_text(language, day),
-        markup=_keyboard(language, day).to_dict(),
+        day, text=_reminder_text(language, day), markup=_keyboard(language, day).to_dict()
     )
 
 
