@@ -55,15 +55,26 @@ class ReportDay:
     on_leave: bool
 
 
-def _recipient(
-    staff_id: int,
-    telegram_user_id: int | None,
-    name: str,
-    language: str | None,
-    telegram_language: str | None,
-) -> Recipient:
-    assert telegram_user_id is not None, "the queries select linked people only"
-    return Recipient(staff_id, telegram_user_id, name, language, telegram_language)
+def _recipient_columns(person: Any) -> list[Any]:
+    """A person's ``Recipient`` fields, labelled by name."""
+    return [
+        person.id.label("staff_id"),
+        person.telegram_user_id.label("telegram_user_id"),
+        person.name.label("name"),
+        person.language.label("language"),
+        person.telegram_language.label("telegram_language"),
+    ]
+
+
+def _recipient(row: Any) -> Recipient:
+    assert row["telegram_user_id"] is not None, "the queries select linked people only"
+    return Recipient(
+        staff_id=row["staff_id"],
+        telegram_user_id=row["telegram_user_id"],
+        name=row["name"],
+        language=row["language"],
+        telegram_language=row["telegram_language"],
+    )
 
 
 def has_entry(staff_id: StaffIdColumn, day: date) -> ColumnElement[bool]:
@@ -130,17 +141,9 @@ class LeaveRepository(Repository):
     async def owing_entry(self, day: date) -> list[Recipient]:
         """Everyone ``owing(day)`` picks, by id: one query."""
         rows = await self.session.execute(
-            select(
-                Staff.id,
-                Staff.telegram_user_id,
-                Staff.name,
-                Staff.language,
-                Staff.telegram_language,
-            )
-            .where(self.owing(day).where)
-            .order_by(Staff.id)
+            select(*_recipient_columns(Staff)).where(self.owing(day).where).order_by(Staff.id)
         )
-        return [_recipient(*row) for row in rows]
+        return [_recipient(row) for row in rows.mappings()]
 
     async def absent_reports(
         self, day: date, after: int = 0, through: int | None = None
@@ -155,15 +158,11 @@ class LeaveRepository(Repository):
         report = aliased(Staff, name="report")
         rows = await self.session.execute(
             select(
-                supervisor.id,
-                supervisor.telegram_user_id,
-                supervisor.name,
-                supervisor.language,
-                supervisor.telegram_language,
-                report.employee_no,
-                report.name,
-                report.telegram_user_id.is_not(None),
-                on_leave(report.id, day),
+                *_recipient_columns(supervisor),
+                report.employee_no.label("report_no"),
+                report.name.label("report_name"),
+                report.telegram_user_id.is_not(None).label("linked"),
+                on_leave(report.id, day).label("on_leave"),
             )
             .select_from(report)
             .join(supervisor, supervisor.id == report.supervisor_id)
@@ -177,8 +176,14 @@ class LeaveRepository(Repository):
             .order_by(supervisor.id, report.employee_no)
         )
         return [
-            AbsentReport(_recipient(*row[:5]), row[5], row[6], bool(row[7]), bool(row[8]))
-            for row in rows
+            AbsentReport(
+                supervisor=_recipient(row),
+                employee_no=row["report_no"],
+                name=row["report_name"],
+                linked=bool(row["linked"]),
+                on_leave=bool(row["on_leave"]),
+            )
+            for row in rows.mappings()
         ]
 
     async def day_of(self, staff_id: int, day: date) -> tuple[bool, bool]:
