@@ -23,6 +23,8 @@ not timed, so the figures are those of a bot that has been running: statements c
 Babel's locale data loaded, the outbox sender settled.
 
 Every run must end with every press answered and every entry approved: nothing lost.
+The goal of (a) is at least ``GOAL_RATE`` presses/s in one process, on SQLite and on
+PostgreSQL; its ratio to the floor is printed for information only.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ from telegram import Update
 from telegram.ext import ApplicationBuilder, CallbackQueryHandler
 
 from bench._support import describe_url, scratch_postgres
-from bench.quick_log import BOT_USER, TOKEN, ZONE, StubRequest, started
+from bench.quick_log import BOT_USER, GOAL_RATE, TOKEN, ZONE, StubRequest, started
 from config.settings import Settings
 from handlers.callbacks import ApproveShown, Decide
 from storage import migrate
@@ -424,9 +426,14 @@ class Report:
 
     @property
     def ratio(self) -> float:
-        """Workledger presses/s over the floor's."""
+        """Workledger presses/s over the floor's (for information)."""
         floor = self.runs["floor"].rate
         return self.runs["workledger"].rate / floor if floor else 0.0
+
+    @property
+    def goal_met(self) -> bool:
+        """Whether the real Application handled at least ``GOAL_RATE`` presses/s."""
+        return self.runs["workledger"].rate >= GOAL_RATE
 
     @property
     def nothing_lost(self) -> bool:
@@ -454,9 +461,14 @@ def render(report: Report) -> str:
             f"{run.seconds:.2f}s; answered {run.answered}, "
             f"{'complete' if run.completed else 'INCOMPLETE'})"
         )
+    if "workledger" in report.runs:
+        verdict = "met" if report.goal_met else "not met"
+        lines.append(
+            f"  (a) goal: at least {GOAL_RATE:.0f} presses/s in one process: "
+            f"{report.runs['workledger'].rate:.1f} [{verdict}]"
+        )
     if {"workledger", "floor"} <= set(report.runs):
-        verdict = "ok" if report.ratio >= 0.5 else "MISS"
-        lines.append(f"  (a) ratio workledger/floor: {report.ratio:.3f} [{verdict}, goal >= 0.5]")
+        lines.append(f"  (a) ratio workledger/floor: {report.ratio:.3f} (for information)")
         calls = ", ".join(
             f"{k} {v}" for k, v in sorted(report.runs["workledger"].api_calls.items())
         )
@@ -522,6 +534,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         Path(args.json).write_text(
             json.dumps(
                 {
+                    "presses_per_second": report.runs["workledger"].rate,
+                    "goal_met": report.goal_met,
                     "ratio": report.ratio,
                     "bulk_ratio": report.bulk.ratio if report.bulk else None,
                     "nothing_lost": report.nothing_lost,

@@ -23,7 +23,9 @@ Runs, in one process and on one migrated database (a temporary SQLite file unles
 - recipients: ``uow.leave.owing_entry(day)`` over ``--recipients`` staff rows.
 
 Throughput is N / (first put .. the N-th reply), and every run must end with N replies
-(and, for the entry-writing runs, N new rows): nothing lost.
+(and, for the entry-writing runs, N new rows): nothing lost. The goal is at least
+``GOAL_RATE`` updates/s in one process, on SQLite and on PostgreSQL; the ratio to the
+floor is printed for information only.
 """
 
 from __future__ import annotations
@@ -86,6 +88,8 @@ BIG_FIRST_USER = 800_000_000
 ZONE = "Asia/Shanghai"
 FLOOR_TABLE = "bench_floor_entries"
 COUNT_FLOOR = f"SELECT count(*) FROM {FLOOR_TABLE}"  # noqa: S608 - a constant
+# Updates/s one bot process must handle: ten times the 30 messages/s Telegram lets a bot send.
+GOAL_RATE = 300.0
 
 
 # --------------------------------------------------------------------------- stub Bot API
@@ -171,12 +175,17 @@ def _uncapped_budget(rate: float) -> SendBudget:
 
 
 @contextlib.contextmanager
-def stubbed(stub: StubRequest, *, rate_limited: bool) -> Iterator[None]:
-    """``build_application`` and the outbox sender, with their Bot API calls answered here."""
+def stubbed(
+    stub: StubRequest, *, rate_limited: bool, sender: StubRequest | None = None
+) -> Iterator[None]:
+    """``build_application`` and the outbox sender, with their Bot API calls answered here.
+
+    The sender's calls go to ``sender`` if given, else to ``stub`` as well.
+    """
     with contextlib.ExitStack() as stack:
         stack.enter_context(mock.patch.object(bot_app, "ApplicationBuilder", _stub_builder(stub)))
         stack.enter_context(
-            mock.patch.object(bot_delivery, "delivery_bot", _stub_delivery_bot(stub))
+            mock.patch.object(bot_delivery, "delivery_bot", _stub_delivery_bot(sender or stub))
         )
         if not rate_limited:
             stack.enter_context(mock.patch.object(bot_app, "SendBudget", _uncapped_budget))
@@ -297,11 +306,18 @@ async def _feed(
 
 @contextlib.asynccontextmanager
 async def started(
-    settings: Settings, stub: StubRequest, *, rate_limited: bool = False
+    settings: Settings,
+    stub: StubRequest,
+    *,
+    rate_limited: bool = False,
+    sender: StubRequest | None = None,
 ) -> AsyncIterator[Application[Any, Any, Any, Any, Any, Any]]:
-    """The real Application, started as ``running`` does, its Bot API answered by ``stub``."""
+    """The real Application, started as ``running`` does, its Bot API answered by ``stub``.
+
+    ``sender``, if given, answers the outbox sender's calls instead of ``stub``.
+    """
     # Patched for the whole run: post_init starts the outbox sender, which builds its Bot then.
-    with stubbed(stub, rate_limited=rate_limited):
+    with stubbed(stub, rate_limited=rate_limited, sender=sender):
         application = bot_app.build_application(settings, load_policy())
         await application.initialize()
         try:
@@ -533,8 +549,17 @@ class Recipients:
     expected: int
 
 
-async def run_recipients(database: Database, staff: int, day: date) -> Recipients:
-    """Bulk-insert ``staff`` people (a mix of states), then time ``owing_entry(day)``."""
+def big_office_chat(n: int) -> int | None:
+    """The Telegram id of the ``n``-th person of ``seed_staff``; None if not linked."""
+    return BIG_FIRST_USER + n if n % 10 != 0 else None
+
+
+async def seed_staff(database: Database, staff: int, day: date) -> int:
+    """Bulk-insert ``staff`` people (a mix of states); how many owe an entry for ``day``.
+
+    One in 10 is not linked, one in 25 has left; of the rest, a third logged ``day``
+    (one in 12 of those deleted it again), and one in 7 of the others is on leave.
+    """
     async with database.uow() as uow:
         office = await uow.departments.add(Department(name="Big Office"))
         await uow.commit()
@@ -542,8 +567,6 @@ async def run_recipients(database: Database, staff: int, day: date) -> Recipient
     rows = []
     expected = 0
     for n in range(staff):
-        # 1 in 10 unlinked, 1 in 25 left; of the rest some logged or are on leave.
-        linked = n % 10 != 0
         status = StaffStatus.LEFT if n % 25 == 0 else StaffStatus.ACTIVE
         rows.append(
             {
@@ -552,7 +575,7 @@ async def run_recipients(database: Database, staff: int, day: date) -> Recipient
                 "department_id": office.id,
                 "roles": Role.STAFF,
                 "status": status,
-                "telegram_user_id": BIG_FIRST_USER + n if linked else None,
+                "telegram_user_id": big_office_chat(n),
                 "created_at": now,
                 "updated_at": now,
                 "version": 1,
@@ -615,6 +638,12 @@ async def run_recipients(database: Database, staff: int, day: date) -> Recipient
     if database.engine.dialect.name == "postgresql":
         async with database.engine.connect() as connection:
             await connection.exec_driver_sql("ANALYZE")
+    return expected
+
+
+async def run_recipients(database: Database, staff: int, day: date) -> Recipients:
+    """``seed_staff``, then time ``owing_entry(day)``."""
+    expected = await seed_staff(database, staff, day)
     async with database.uow() as uow:
         started = time.perf_counter()
         owing = await uow.leave.owing_entry(day)
@@ -650,9 +679,14 @@ class Report:
 
     @property
     def ratio(self) -> float:
-        """Workledger updates/s over the floor's."""
+        """Workledger updates/s over the floor's (for information)."""
         floor = self.runs["floor"].rate
         return self.runs["workledger"].rate / floor if floor else 0.0
+
+    @property
+    def goal_met(self) -> bool:
+        """Whether the real Application handled at least ``GOAL_RATE`` updates/s."""
+        return self.runs["workledger"].rate >= GOAL_RATE
 
     @property
     def nothing_lost(self) -> bool:
@@ -741,9 +775,14 @@ def render(report: Report) -> str:
             f"{run.seconds:.2f}s; replies {run.replies}, rows {run.rows}, "
             f"{'complete' if run.completed else 'INCOMPLETE'})"
         )
+    if "workledger" in runs:
+        verdict = "met" if report.goal_met else "not met"
+        lines.append(
+            f"  goal: at least {GOAL_RATE:.0f} updates/s in one process: "
+            f"{runs['workledger'].rate:.1f} [{verdict}]"
+        )
     if "workledger" in runs and "floor" in runs:
-        verdict = "ok" if report.ratio >= 0.5 else "MISS"
-        lines.append(f"  ratio workledger/floor: {report.ratio:.3f} [{verdict}, goal >= 0.5]")
+        lines.append(f"  ratio workledger/floor: {report.ratio:.3f} (for information)")
     lines.append(f"  nothing lost: {'yes' if report.nothing_lost else 'NO'}")
     if "workledger" in runs:
         calls = ", ".join(f"{k} {v}" for k, v in sorted(runs["workledger"].api_calls.items()))

@@ -18,5 +18,6 @@ async def test_every_press_decides_and_the_bulk_press_approves_all(database_url:
     assert bulk.notices > 0  # the authors are told
     assert report.nothing_lost
     text = render(report)
-    assert "(a) ratio workledger/floor" in text
+    assert "(a) goal: at least 300 presses/s in one process" in text
+    assert "(a) ratio workledger/floor" in text and "(for information)" in text
     assert "(b) bulk: 50 entries" in text
