@@ -315,7 +315,8 @@ async def _prepare_store(database: Database) -> None:
         )
 
 
-async def _queue(database: Database, prefix: str, chats: Sequence[int]) -> None:
+async def queue_broadcast(database: Database, prefix: str, chats: Sequence[int]) -> None:
+    """One bulk notice per chat, queued as a broadcast is (rows of 1,000 per statement)."""
     async with database.uow() as uow:
         for first in range(0, len(chats), 1000):
             await enqueue(
@@ -498,7 +499,7 @@ async def run_scenario(
         driver = await stack.enter_async_context(EmulatorDriver(api))
         began = time.monotonic()
         await _register(driver, chats)
-        await _queue(database, prefix, chats)
+        await queue_broadcast(database, prefix, chats)
         stack.push_async_callback(_forget, database, prefix)
         if scenario.faults:
             await _inject_faults(driver)

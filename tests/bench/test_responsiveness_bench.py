@@ -1,0 +1,67 @@
+"""Smoke test of the responsiveness benchmark: tiny numbers, the real Application, every figure."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from bench.responsiveness import Config, main, percentile, render, run_benchmark
+
+
+def test_percentiles_are_nearest_rank() -> None:
+    assert math.isnan(percentile([], 0.99))
+    assert percentile([3.0], 0.5) == 3.0
+    values = [float(n) for n in range(1, 101)]
+    assert percentile(values, 0.50) == 50.0
+    assert percentile(values, 0.99) == 99.0
+    assert percentile([*values[:99], math.inf], 0.99) == 99.0  # one unanswered in 100
+    assert percentile([*values[:98], math.inf, math.inf], 0.99) == math.inf
+
+
+async def test_three_runs_answer_everything_and_report_every_figure(database_url: str) -> None:
+    report = await run_benchmark(
+        Config(
+            seconds=1.0,
+            warm_up=0.2,
+            people=20,
+            supervisors=4,
+            staff=300,
+            broadcast=40,
+            database_url=database_url,
+        )
+    )
+    assert list(report.runs) == ["idle", "reminders", "broadcast"]
+    for run in report.runs.values():
+        assert run.offered == run.quick_logs + run.presses == 35  # 30 logs and 5 presses
+        assert run.answered == run.offered, run
+        assert run.entries_logged == run.quick_logs_total  # every quick log an entry
+        assert run.presses_approved == run.presses_total > 0  # every press approved its entry
+        assert math.isfinite(run.p50_ms) and run.p50_ms <= run.p99_ms
+        assert math.isfinite(run.longest_stall_ms)
+    reminders = report.runs["reminders"]
+    # The real job ran at the bot's 17:30 and queued a reminder for everyone owing one.
+    assert reminders.reminder_job_seconds is not None
+    assert reminders.reminders_queued == reminders.reminders_expected > 0
+    broadcast = report.runs["broadcast"]
+    assert broadcast.broadcast_queued == 40
+    assert broadcast.p99_ratio_to_idle is not None and reminders.p99_ratio_to_idle is not None
+    assert report.nothing_lost
+    text = render(report)
+    for figure in ("p50 ms", "p99 ms", "longest loop stall ms", "p99 loaded / p99 idle"):
+        assert figure in text
+    assert "p99 <= 150 ms in every run:" in text
+    assert "longest stall <= 50 ms in every run:" in text
+    assert "p99 loaded / idle <= 2:" in text
+
+
+def test_the_command_line_writes_the_figures_as_json(tmp_path: Path) -> None:
+    out = tmp_path / "figures.json"
+    arguments = ["--seconds", "0.4", "--warm-up", "0", "--people", "10", "--supervisors", "2"]
+    arguments += ["--staff", "100", "--broadcast", "10", "--json", str(out)]
+    assert main(arguments) == 0
+    figures = json.loads(out.read_text())
+    assert set(figures["runs"]) == {"idle", "reminders", "broadcast"}
+    assert figures["nothing_lost"] is True
+    assert {"p99_met", "stall_met", "ratio_met"} <= set(figures["goals"])
+    assert all(run["p99_ms"] is not None for run in figures["runs"].values())
