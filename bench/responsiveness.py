@@ -52,6 +52,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -356,7 +357,7 @@ def busy_day(now: datetime | None = None) -> tuple[date, datetime]:
     """
     policy = load_policy()
     calendar = WorkCalendar(policy)
-    zone = Settings(timezone=ZONE).zone
+    zone = ZoneInfo(ZONE)
     local = (now or datetime.now(UTC)).astimezone(zone)
     day = local.date()
     while True:
