@@ -40,6 +40,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import math
 import os
@@ -494,6 +495,10 @@ async def run_one(
 ) -> Run:
     """One run: warm up, then the measured load (with the reminder job if asked)."""
     run = Run(name, label)
+    # Every run starts from the same garbage collector state: a full collection of a heap
+    # this size takes 100 ms or more here, and whether one falls inside a run should
+    # depend on that run's work, not on what the seeding or the run before left.
+    gc.collect()
     stub = TimedStub()
     logged_before = await _count(database, _quick_log_entries())
     pressed: list[int] = []
