@@ -23,7 +23,6 @@ window is found by arithmetic, with no cursor to keep.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -109,5 +108,5 @@ async def run_in_batches(
         if window.last:
             return written
         index += 1
-        # Whatever the driver, the updates waiting meanwhile go first.
-        await asyncio.sleep(0)
+        # The updates waiting meanwhile go first, and so do their writes.
+        await uows().give_way()

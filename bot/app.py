@@ -16,6 +16,7 @@ from telegram.ext import ApplicationBuilder, ContextTypes
 import handlers
 from bot import delivery
 from bot.budget import BudgetedRateLimiter, SendBudget
+from bot.updates import PerChatUpdates
 from config.policy import Policy
 from config.settings import Settings
 from handlers.approval_jobs import digest_tick, escalation_tick, requests_tick
@@ -158,6 +159,7 @@ def build_application(settings: Settings, policy: Policy) -> WorkledgerApplicati
         .rate_limiter(BudgetedRateLimiter(budget, max_retries=3))
         .post_init(functools.partial(_post_init, budget=budget))
         .post_shutdown(_post_shutdown)
+        .concurrent_updates(PerChatUpdates())
     )
     if settings.api_url:
         builder = builder.base_url(settings.api_url).base_file_url(settings.file_url)

@@ -18,6 +18,11 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from storage.uow import PendingClaim, UnitOfWork
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
+# SQLite has one writer at a time, and a writer that finds it busy sleeps in SQLite's busy
+# handler (1, 2, 5, ... up to 100 ms between tries), so a job whose batches follow each
+# other at once can keep a quick log out for seconds. Pausing this long between batches
+# lets every writer waiting meanwhile in; PostgreSQL has row locks and needs no pause.
+SQLITE_TURN_SECONDS = 0.1
 
 
 def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
@@ -49,13 +54,14 @@ class Database:
         self.url = url
         self.engine = create_engine(url, **engine_kwargs)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._turn = SQLITE_TURN_SECONDS if self.engine.dialect.name == "sqlite" else 0.0
 
     def uow(self, *, claim: PendingClaim | None = None) -> UnitOfWork:
         """A fresh unit of work; use it as ``async with db.uow() as uow: ...``.
 
         With ``claim``, the first commit records the update as handled (see ``UnitOfWork``).
         """
-        return UnitOfWork(self.sessions, claim)
+        return UnitOfWork(self.sessions, claim, turn=self._turn)
 
     async def dispose(self) -> None:
         """Close every pooled connection."""
