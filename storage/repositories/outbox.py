@@ -6,9 +6,24 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, delete, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    Table,
+    and_,
+    case,
+    delete,
+    exists,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import aliased
 
 from storage.enums import DeliveryStatus
 from storage.models import DeliveryWorker, OutboxMessage, Staff
@@ -16,14 +31,50 @@ from storage.repositories.base import Repository
 from storage.repositories.calendar import has_entry, on_leave
 
 FINAL = (DeliveryStatus.SENT, DeliveryStatus.FAILED, DeliveryStatus.UNREACHABLE)
+UNSETTLED = (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
+# What an edit closing a request is: one per copy (its dedup key), whatever decides it.
+CLOSED_KIND = "approval_closed"
+CLOSED_KEY = "approval-closed/"
 
 _OUTBOX = cast(Table, OutboxMessage.__table__)
 # The columns of ``assessment.outbox.Outgoing.row``, and the defaults given explicitly.
 OUTBOX_COLUMNS = (
     "chat_id", "kind", "text", "parse_mode", "reply_markup", "attachment_kind",
     "attachment_file_id", "staff_id", "notice_id", "dedup_key", "priority",
-    "next_attempt_at", "created_at", "status", "attempts",
+    "next_attempt_at", "created_at", "status", "attempts", "request_entry_id",
 )  # fmt: skip
+# What ``close_requests`` fills in, in the order of its SELECT.
+_CLOSED_COLUMNS = (
+    "chat_id", "kind", "text", "parse_mode", "reply_markup", "staff_id", "dedup_key",
+    "priority", "next_attempt_at", "created_at", "status", "attempts", "edits_id",
+)  # fmt: skip
+_TARGET = aliased(OutboxMessage, name="target")
+# An edit is due only once the message it edits is settled: sent (then it has the
+# message id to edit), or failed for good (then there is nothing to edit).
+_EDIT_WAITS = exists().where(_TARGET.id == OutboxMessage.edits_id, _TARGET.status.in_(UNSETTLED))
+_EDITED_MESSAGE = (
+    select(_TARGET.telegram_message_id)
+    .where(_TARGET.id == OutboxMessage.edits_id)
+    .scalar_subquery()
+)
+
+
+def _copies(entry_ids: Sequence[int], shown_in: tuple[int, int] | None) -> ColumnElement[bool]:
+    """Requests about these entries that show, or may yet show, their buttons; but not the
+    message ``shown_in`` (chat id, message id), which the decider's own answer closes."""
+    condition = and_(
+        OutboxMessage.request_entry_id.in_(list(entry_ids)),
+        OutboxMessage.edits_id.is_(None),
+        OutboxMessage.status.in_([*UNSETTLED, DeliveryStatus.SENT]),
+    )
+    if shown_in is None:
+        return condition
+    chat_id, message_id = shown_in
+    pressed = and_(
+        OutboxMessage.chat_id == chat_id,
+        func.coalesce(OutboxMessage.telegram_message_id, 0) == message_id,
+    )
+    return and_(condition, ~pressed)
 
 
 class OutboxRepository(Repository):
@@ -57,8 +108,10 @@ class OutboxRepository(Repository):
     ) -> list[OutboxMessage]:
         """Take up to ``limit`` due messages, most urgent first, for ``lease``.
 
-        Messages whose lease ran out (their sender died) are due again. On
-        PostgreSQL, ``SKIP LOCKED`` lets several senders claim side by side.
+        Messages whose lease ran out (their sender died) are due again; an edit
+        waits for the message it edits to be settled, and is handed out with that
+        message's id. On PostgreSQL, ``SKIP LOCKED`` lets several senders claim side
+        by side.
         """
         due = (
             select(OutboxMessage.id)
@@ -72,7 +125,8 @@ class OutboxRepository(Repository):
                         OutboxMessage.status == DeliveryStatus.SENDING,
                         OutboxMessage.lease_until < now,
                     ),
-                )
+                ),
+                or_(OutboxMessage.edits_id.is_(None), ~_EDIT_WAITS),
             )
             .order_by(OutboxMessage.priority, OutboxMessage.id)
             .limit(limit)
@@ -86,6 +140,10 @@ class OutboxRepository(Repository):
                 lease_owner=worker_id,
                 lease_until=now + lease,
                 attempts=OutboxMessage.attempts + 1,
+                telegram_message_id=case(
+                    (OutboxMessage.edits_id.is_not(None), _EDITED_MESSAGE),
+                    else_=OutboxMessage.telegram_message_id,
+                ),
             )
             .returning(OutboxMessage)
             .execution_options(synchronize_session=False)
@@ -163,6 +221,77 @@ class OutboxRepository(Repository):
             )
         )
         return int(getattr(result, "rowcount", 0))
+
+    async def withdraw_requests(self, entry_ids: Sequence[int]) -> int:
+        """Drop the unsent requests about these decided entries: nobody needs to see them.
+
+        One a sender has claimed may be reaching Telegram now: it stays, and is closed
+        by an edit (``close_requests``); so does one an edit already waits for.
+        """
+        edit = aliased(OutboxMessage, name="edit")
+        result = await self.session.execute(
+            delete(OutboxMessage).where(
+                OutboxMessage.request_entry_id.in_(list(entry_ids)),
+                OutboxMessage.status == DeliveryStatus.PENDING,
+                ~exists().where(edit.edits_id == OutboxMessage.id),
+            )
+        )
+        return int(getattr(result, "rowcount", 0))
+
+    async def request_readers(
+        self, entry_ids: Sequence[int], *, shown_in: tuple[int, int] | None
+    ) -> list[int]:
+        """Who holds a request about these entries that may still show its buttons."""
+        rows = await self.session.scalars(
+            select(OutboxMessage.staff_id)
+            .where(_copies(entry_ids, shown_in), OutboxMessage.staff_id.is_not(None))
+            .distinct()
+        )
+        return [int(staff_id) for staff_id in rows if staff_id is not None]
+
+    async def close_requests(
+        self,
+        entry_ids: Sequence[int],
+        readers: Sequence[int],
+        *,
+        line: str,
+        shown_in: tuple[int, int] | None,
+        priority: int,
+        now: datetime,
+    ) -> int:
+        """Queue an edit of each of ``readers``' requests about these entries: the same text
+        with ``line`` below it, and no buttons. One INSERT ... SELECT; how many were new.
+
+        Each copy is edited once (``approval-closed/<its id>``), sent or still in a
+        sender's hands (the edit waits for it, see ``claim``); ``shown_in`` is skipped.
+        """
+        if not entry_ids or not readers:
+            return 0
+        moment = literal(now, _OUTBOX.c.created_at.type)
+        copies = select(
+            OutboxMessage.chat_id,
+            literal(CLOSED_KIND),
+            OutboxMessage.text + literal("\n\n" + line),
+            OutboxMessage.parse_mode,
+            null(),
+            OutboxMessage.staff_id,
+            literal(CLOSED_KEY) + OutboxMessage.id.cast(String),
+            literal(priority),
+            moment,
+            moment,
+            literal(DeliveryStatus.PENDING.value),
+            literal(0),
+            OutboxMessage.id,
+        ).where(_copies(entry_ids, shown_in), OutboxMessage.staff_id.in_(list(readers)))
+        insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
+        statement = (
+            insert(_OUTBOX)
+            .from_select(list(_CLOSED_COLUMNS), copies)
+            .on_conflict_do_nothing(index_elements=[_OUTBOX.c.dedup_key])
+            .returning(_OUTBOX.c.id)
+        )
+        added = await self.session.scalars(statement)
+        return len(added.all())
 
     async def counts(self, notice_id: int, kind: str = "notice") -> dict[DeliveryStatus, int]:
         """How many of a notice's messages (of one kind) stand in each state."""
