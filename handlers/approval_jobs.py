@@ -13,6 +13,7 @@ from assessment.people import StaffMember
 from handlers.approval_messages import (
     TEXT_IN_LIST,
     day_label,
+    render_closing,
     render_escalation,
     render_notice,
     render_request,
@@ -70,6 +71,7 @@ async def send_escalations(data: BotData, now: datetime) -> int:
             calendar,
             data.settings.zone,
             render=functools.partial(render_notice, default),
+            close=functools.partial(render_closing, default, data.settings.zone),
             now=now,
         )
     return escalated
