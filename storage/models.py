@@ -283,7 +283,11 @@ class OutboxMessage(Base):
     """
 
     __tablename__ = "outbox"
-    __table_args__ = (Index(None, "status", "next_attempt_at", "priority"),)
+    __table_args__ = (
+        Index(None, "status", "next_attempt_at", "priority"),
+        # The pending edits, among every edit ever made (see the claim).
+        Index(None, "status", "edits_id"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     chat_id: Mapped[int] = mapped_column(BigInteger)
@@ -312,7 +316,7 @@ class OutboxMessage(Base):
     # An approval request's entry: once it is decided, every copy loses its buttons.
     request_entry_id: Mapped[int | None] = mapped_column(ForeignKey("work_entries.id"), index=True)
     # This row edits the message that row sent; it waits until that row is settled.
-    edits_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("outbox.id"), index=True)
+    edits_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("outbox.id"))
 
 
 class DeliveryWorker(Base):

@@ -49,9 +49,21 @@ _CLOSED_COLUMNS = (
     "priority", "next_attempt_at", "created_at", "status", "attempts", "edits_id",
 )  # fmt: skip
 _TARGET = aliased(OutboxMessage, name="target")
+_EDIT = aliased(OutboxMessage, name="edit")
 # An edit is due only once the message it edits is settled: sent (then it has the
-# message id to edit), or failed for good (then there is nothing to edit).
-_EDIT_WAITS = exists().where(_TARGET.id == OutboxMessage.edits_id, _TARGET.status.in_(UNSETTLED))
+# message id to edit), or failed for good (then there is nothing to edit). Not
+# correlated: the few pending edits (index on status, edits_id) are hashed once per
+# claim, where PostgreSQL costs a correlated test per candidate row (and JIT-compiles
+# the claim for it).
+_WAITING_EDITS = (
+    select(_EDIT.id)
+    .join(_TARGET, _TARGET.id == _EDIT.edits_id)
+    .where(
+        _EDIT.status == DeliveryStatus.PENDING,
+        _EDIT.edits_id.is_not(None),
+        _TARGET.status.in_(UNSETTLED),
+    )
+)
 _EDITED_MESSAGE = (
     select(_TARGET.telegram_message_id)
     .where(_TARGET.id == OutboxMessage.edits_id)
@@ -126,7 +138,7 @@ class OutboxRepository(Repository):
                         OutboxMessage.lease_until < now,
                     ),
                 ),
-                or_(OutboxMessage.edits_id.is_(None), ~_EDIT_WAITS),
+                or_(OutboxMessage.edits_id.is_(None), OutboxMessage.id.not_in(_WAITING_EDITS)),
             )
             .order_by(OutboxMessage.priority, OutboxMessage.id)
             .limit(limit)
@@ -226,14 +238,17 @@ class OutboxRepository(Repository):
         """Drop the unsent requests about these decided entries: nobody needs to see them.
 
         One a sender has claimed may be reaching Telegram now: it stays, and is closed
-        by an edit (``close_requests``); so does one an edit already waits for.
+        by an edit (``close_requests``); so does one an edit already waits for (it went
+        back to pending after a failed try), which is then pending too.
         """
         edit = aliased(OutboxMessage, name="edit")
         result = await self.session.execute(
             delete(OutboxMessage).where(
                 OutboxMessage.request_entry_id.in_(list(entry_ids)),
                 OutboxMessage.status == DeliveryStatus.PENDING,
-                ~exists().where(edit.edits_id == OutboxMessage.id),
+                ~exists().where(
+                    edit.status == DeliveryStatus.PENDING, edit.edits_id == OutboxMessage.id
+                ),
             )
         )
         return int(getattr(result, "rowcount", 0))

@@ -29,7 +29,9 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_outbox_request_entry_id"), ["request_entry_id"], unique=False
         )
-        batch_op.create_index(batch_op.f("ix_outbox_edits_id"), ["edits_id"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_outbox_status_edits_id"), ["status", "edits_id"], unique=False
+        )
         batch_op.create_foreign_key(
             batch_op.f("fk_outbox_request_entry_id_work_entries"),
             "work_entries",
@@ -47,7 +49,7 @@ def downgrade() -> None:
         batch_op.drop_constraint(
             batch_op.f("fk_outbox_request_entry_id_work_entries"), type_="foreignkey"
         )
-        batch_op.drop_index(batch_op.f("ix_outbox_edits_id"))
+        batch_op.drop_index(batch_op.f("ix_outbox_status_edits_id"))
         batch_op.drop_index(batch_op.f("ix_outbox_request_entry_id"))
         batch_op.drop_column("edits_id")
         batch_op.drop_column("request_entry_id")
