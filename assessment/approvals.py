@@ -23,7 +23,7 @@ from assessment.calendar import WorkCalendar
 from assessment.outbox import ROUTINE, Outgoing, enqueue
 from assessment.people import StaffMember
 from config.policy import Policy
-from storage.enums import Authority, DecisionVia, EntryStatus
+from storage.enums import Authority, DecisionVia, DeliveryStatus, EntryStatus
 from storage.repositories.approvals import (
     ActiveDelegation,
     Contact,
@@ -34,6 +34,7 @@ from storage.repositories.approvals import (
     RequestTarget,
 )
 from storage.repositories.audit import Event
+from storage.repositories.outbox import RequestCopy
 from storage.uow import UnitOfWork
 
 __all__ = [
@@ -267,6 +268,9 @@ async def decide(
     if not isinstance(found, tuple):
         return found
     entry, how = found
+    # Read before the UPDATE takes SQLite's write lock, so that closing the copies holds
+    # it for one statement (the edits) only; the writes re-check each copy's state.
+    copies = await uow.outbox.request_copies([entry_id], shown_in=shown_in)
     won = await uow.approvals.decide(
         entry_id,
         version,
@@ -302,7 +306,7 @@ async def decide(
     if notice is not None:
         await uow.outbox.add_one(notice.row(now))
     closing = Closing(decision, actor.name, now, cleaned)
-    await _close_requests(uow, [entry_id], closing, close, shown_in=shown_in, now=now)
+    await _close_requests(uow, copies, closing, close, now=now)
     await uow.commit()
     return Decided(entry_id, decision, actor.name, now, cleaned, entry.author.name)
 
@@ -375,40 +379,40 @@ async def _after_bulk(
         ]
         await enqueue(uow, [n for n in notices if n is not None], now=moment)
         closing = Closing(Decision.APPROVE, name, moment, None)
-        await _close_requests(uow, [row.entry_id for row in decided], closing, close, now=moment)
+        entry_ids = [row.entry_id for row in decided]
+        for start in range(0, len(entry_ids), CLOSE_BATCH):
+            batch = entry_ids[start : start + CLOSE_BATCH]
+            copies = await uow.outbox.request_copies(batch, shown_in=None)
+            await _close_requests(uow, copies, closing, close, now=moment)
     await uow.commit()
 
 
 async def _close_requests(
     uow: UnitOfWork,
-    entry_ids: Sequence[int],
+    copies: Sequence[RequestCopy],
     closing: Closing,
     close: Close,
     *,
-    shown_in: tuple[int, int] | None = None,
     now: datetime,
 ) -> None:
-    """Close every copy of the requests about these decided entries, in the caller's
-    transaction: unsent ones are withdrawn; the others get an edit through the outbox
-    that keeps their text, adds ``close``'s line in their reader's language and drops
-    the buttons (once each; one still being sent is edited once it is). ``shown_in``
-    (chat id, message id) is left to the caller, who answers there."""
-    for start in range(0, len(entry_ids), CLOSE_BATCH):
-        batch = entry_ids[start : start + CLOSE_BATCH]
-        await uow.outbox.withdraw_requests(batch)
-        readers = await uow.outbox.request_readers(batch, shown_in=shown_in)
-        if not readers:
-            continue
-        contacts = await uow.approvals.contacts(readers)
-        # One line per language: a bulk decision reads the same on every copy.
-        by_line: dict[str, list[int]] = {}
-        for reader in readers:
-            if reader in contacts:
-                by_line.setdefault(close(closing, contacts[reader]), []).append(reader)
-        for line, people in by_line.items():
-            await uow.outbox.close_requests(
-                batch, people, line=line, shown_in=shown_in, priority=ROUTINE, now=now
-            )
+    """Close these copies of requests about decided entries, in the caller's transaction:
+    those not sent yet are withdrawn; the others get an edit through the outbox that
+    keeps their text, adds ``close``'s line in their reader's language and drops the
+    buttons (once each; one still being sent is edited once it is)."""
+    unsent = [copy.outbox_id for copy in copies if copy.status is DeliveryStatus.PENDING]
+    withdrawn = await uow.outbox.withdraw_unsent(unsent) if unsent else set()
+    # One line per reader, one statement per language: a bulk decision reads the same
+    # on every copy of one person.
+    lines: dict[int, str] = {}
+    by_line: dict[str, list[int]] = {}
+    for copy in copies:
+        if copy.outbox_id not in withdrawn:
+            reader = copy.reader
+            if reader.staff_id not in lines:
+                lines[reader.staff_id] = close(closing, reader)
+            by_line.setdefault(lines[reader.staff_id], []).append(copy.outbox_id)
+    for line, outbox_ids in by_line.items():
+        await uow.outbox.close_copies(outbox_ids, line=line, priority=ROUTINE, now=now)
 
 
 async def pending(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, cast
 
@@ -27,6 +28,7 @@ from sqlalchemy.orm import aliased
 
 from storage.enums import DeliveryStatus
 from storage.models import DeliveryWorker, OutboxMessage, Staff
+from storage.repositories.approvals import Contact
 from storage.repositories.base import Repository
 from storage.repositories.calendar import has_entry, on_leave
 
@@ -43,7 +45,7 @@ OUTBOX_COLUMNS = (
     "attachment_file_id", "staff_id", "notice_id", "dedup_key", "priority",
     "next_attempt_at", "created_at", "status", "attempts", "request_entry_id",
 )  # fmt: skip
-# What ``close_requests`` fills in, in the order of its SELECT.
+# What ``close_copies`` fills in, in the order of its SELECT.
 _CLOSED_COLUMNS = (
     "chat_id", "kind", "text", "parse_mode", "reply_markup", "staff_id", "dedup_key",
     "priority", "next_attempt_at", "created_at", "status", "attempts", "edits_id",
@@ -76,7 +78,6 @@ def _copies(entry_ids: Sequence[int], shown_in: tuple[int, int] | None) -> Colum
     message ``shown_in`` (chat id, message id), which the decider's own answer closes."""
     condition = and_(
         OutboxMessage.request_entry_id.in_(list(entry_ids)),
-        OutboxMessage.edits_id.is_(None),
         OutboxMessage.status.in_([*UNSETTLED, DeliveryStatus.SENT]),
     )
     if shown_in is None:
@@ -87,6 +88,15 @@ def _copies(entry_ids: Sequence[int], shown_in: tuple[int, int] | None) -> Colum
         func.coalesce(OutboxMessage.telegram_message_id, 0) == message_id,
     )
     return and_(condition, ~pressed)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestCopy:
+    """A message asking for a decision on an entry (sent or not), and who reads it."""
+
+    outbox_id: int
+    status: DeliveryStatus
+    reader: Contact
 
 
 class OutboxRepository(Repository):
@@ -234,53 +244,73 @@ class OutboxRepository(Repository):
         )
         return int(getattr(result, "rowcount", 0))
 
-    async def withdraw_requests(self, entry_ids: Sequence[int]) -> int:
-        """Drop the unsent requests about these decided entries: nobody needs to see them.
+    async def request_copies(
+        self, entry_ids: Sequence[int], *, shown_in: tuple[int, int] | None
+    ) -> list[RequestCopy]:
+        """The requests about these entries that show, or may yet show, their buttons, and
+        who reads each; but not the message ``shown_in`` (chat id, message id)."""
+        rows = await self.session.execute(
+            select(
+                OutboxMessage.id.label("outbox_id"),
+                OutboxMessage.status,
+                Staff.id.label("staff_id"),
+                Staff.name,
+                Staff.telegram_user_id.label("chat_id"),
+                Staff.language,
+                Staff.telegram_language,
+            )
+            .join(Staff, Staff.id == OutboxMessage.staff_id)
+            .where(_copies(entry_ids, shown_in))
+            .order_by(OutboxMessage.id)
+        )
+        return [
+            RequestCopy(
+                outbox_id=row["outbox_id"],
+                status=DeliveryStatus(row["status"]),
+                reader=Contact(
+                    staff_id=row["staff_id"],
+                    name=row["name"],
+                    chat_id=row["chat_id"],
+                    language=row["language"],
+                    telegram_language=row["telegram_language"],
+                ),
+            )
+            for row in rows.mappings()
+        ]
 
-        One a sender has claimed may be reaching Telegram now: it stays, and is closed
-        by an edit (``close_requests``); so does one an edit already waits for (it went
-        back to pending after a failed try), which is then pending too.
+    async def withdraw_unsent(self, outbox_ids: Sequence[int]) -> set[int]:
+        """Drop those of these messages that no sender has taken yet; the ones dropped.
+
+        One a sender has claimed since may be reaching Telegram now: it stays (edit it
+        instead), and so does one an edit already waits for (it went back to pending
+        after a failed try; the edit is then pending too).
         """
+        if not outbox_ids:
+            return set()
         edit = aliased(OutboxMessage, name="edit")
-        result = await self.session.execute(
-            delete(OutboxMessage).where(
-                OutboxMessage.request_entry_id.in_(list(entry_ids)),
+        dropped = await self.session.scalars(
+            delete(OutboxMessage)
+            .where(
+                OutboxMessage.id.in_(list(outbox_ids)),
                 OutboxMessage.status == DeliveryStatus.PENDING,
                 ~exists().where(
                     edit.status == DeliveryStatus.PENDING, edit.edits_id == OutboxMessage.id
                 ),
             )
+            .returning(OutboxMessage.id)
         )
-        return int(getattr(result, "rowcount", 0))
+        return {int(outbox_id) for outbox_id in dropped}
 
-    async def request_readers(
-        self, entry_ids: Sequence[int], *, shown_in: tuple[int, int] | None
-    ) -> list[int]:
-        """Who holds a request about these entries that may still show its buttons."""
-        rows = await self.session.scalars(
-            select(OutboxMessage.staff_id)
-            .where(_copies(entry_ids, shown_in), OutboxMessage.staff_id.is_not(None))
-            .distinct()
-        )
-        return [int(staff_id) for staff_id in rows if staff_id is not None]
-
-    async def close_requests(
-        self,
-        entry_ids: Sequence[int],
-        readers: Sequence[int],
-        *,
-        line: str,
-        shown_in: tuple[int, int] | None,
-        priority: int,
-        now: datetime,
+    async def close_copies(
+        self, outbox_ids: Sequence[int], *, line: str, priority: int, now: datetime
     ) -> int:
-        """Queue an edit of each of ``readers``' requests about these entries: the same text
-        with ``line`` below it, and no buttons. One INSERT ... SELECT; how many were new.
+        """Queue an edit of each of these messages: the same text with ``line`` below it,
+        and no buttons. One INSERT ... SELECT; how many were new.
 
-        Each copy is edited once (``approval-closed/<its id>``), sent or still in a
-        sender's hands (the edit waits for it, see ``claim``); ``shown_in`` is skipped.
+        Each message is edited once (``approval-closed/<its id>``), whether sent or still
+        in a sender's hands (the edit waits for it, see ``claim``).
         """
-        if not entry_ids or not readers:
+        if not outbox_ids:
             return 0
         moment = literal(now, _OUTBOX.c.created_at.type)
         copies = select(
@@ -297,7 +327,10 @@ class OutboxRepository(Repository):
             literal(DeliveryStatus.PENDING.value),
             literal(0),
             OutboxMessage.id,
-        ).where(_copies(entry_ids, shown_in), OutboxMessage.staff_id.in_(list(readers)))
+        ).where(
+            OutboxMessage.id.in_(list(outbox_ids)),
+            OutboxMessage.status.in_([*UNSETTLED, DeliveryStatus.SENT]),
+        )
         insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
         statement = (
             insert(_OUTBOX)

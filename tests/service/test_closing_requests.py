@@ -181,9 +181,7 @@ async def test_a_request_being_sent_is_closed_once_it_has_arrived(
     # The reader's language (B1 reads Chinese), not the code's default.
     assert edit.text == f"{copy.text}\n\n↩️ B1已于2026/11/23 10:00退回：Add the numbers"
     async with db.uow() as uow:
-        again = await uow.outbox.close_requests(
-            [entry], [people.boss.id], line="again", shown_in=None, priority=50, now=NOW
-        )
+        again = await uow.outbox.close_copies([copy_id], line="again", priority=50, now=NOW)
         assert again == 0, "one edit per copy"
 
 

@@ -27,7 +27,9 @@ def upgrade() -> None:
             )
         )
         batch_op.create_index(
-            batch_op.f("ix_outbox_request_entry_id"), ["request_entry_id"], unique=False
+            batch_op.f("ix_outbox_request_entry_id_status"),
+            ["request_entry_id", "status"],
+            unique=False,
         )
         batch_op.create_index(
             batch_op.f("ix_outbox_status_edits_id"), ["status", "edits_id"], unique=False
@@ -50,6 +52,6 @@ def downgrade() -> None:
             batch_op.f("fk_outbox_request_entry_id_work_entries"), type_="foreignkey"
         )
         batch_op.drop_index(batch_op.f("ix_outbox_status_edits_id"))
-        batch_op.drop_index(batch_op.f("ix_outbox_request_entry_id"))
+        batch_op.drop_index(batch_op.f("ix_outbox_request_entry_id_status"))
         batch_op.drop_column("edits_id")
         batch_op.drop_column("request_entry_id")
