@@ -53,7 +53,9 @@ __all__ = [
     "auto_approve",
     "decide",
     "delegate",
+    "delegation_of",
     "digest_at",
+    "digest_people",
     "end_delegation",
     "escalate",
     "pending",
@@ -638,3 +640,15 @@ async def set_digest(uow: UnitOfWork, staff_id: int, at: str | None, *, now: dat
 async def digest_at(uow: UnitOfWork, staff_id: int) -> str | None:
     """When the person gets their daily digest; None: requests come at once."""
     return await uow.approvals.digest_at(staff_id)
+
+
+async def digest_people(uow: UnitOfWork) -> list[tuple[int, str]]:
+    """(staff id, "HH:MM") of everyone on staff who chose a daily digest."""
+    return await uow.approvals.digest_people()
+
+
+async def delegation_of(
+    uow: UnitOfWork, supervisor_id: int, today: date
+) -> ActiveDelegation | None:
+    """The supervisor's delegation in force ``today``, if any."""
+    return await uow.approvals.delegation_of(supervisor_id, today)

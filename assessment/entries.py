@@ -178,6 +178,7 @@ async def _write_new(
             "hours": new.hours,
             "status": EntryStatus.SUBMITTED,
             "created_at": now,
+            "submitted_at": now,
             "updated_at": now,
             "version": 1,
         }
@@ -400,7 +401,8 @@ async def stage_edit(
         return values
     resubmitted = entry.status is EntryStatus.RETURNED
     changed = sorted(values) + (["attachments"] if change.evidence else [])
-    values["updated_at"] = now
+    # A changed entry goes to its approver again, as a new version.
+    values["updated_at"] = values["submitted_at"] = now
     if resubmitted:
         values.update(
             status=EntryStatus.SUBMITTED, decided_by_id=None, decided_at=None, decision_reason=None

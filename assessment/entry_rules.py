@@ -190,11 +190,12 @@ def parse_quantity(text: str) -> Decimal | EntryError:
     return quantity.quantize(Decimal(1)) if quantity == quantity.to_integral() else quantity
 
 
-def parse_day(text: str, today: date) -> date | None:
-    """A date typed by a person, or None if it is not one.
+def parse_day(text: str, today: date, *, ahead: bool = False) -> date | None:
+    """A date typed by a person, or None if it is not one: the one reader of typed dates.
 
     Accepted: ``2026-11-20``, ``2026/11/20``, ``11-20``, ``11/20``, ``11月20日`` and
-    ``2026年11月20日``, in full-width digits too. A date without a year is in ``today``'s.
+    ``2026年11月20日``, in full-width digits too. A date without a year is in ``today``'s,
+    or, ``ahead`` (a date to come, such as a delegation's end), the next one it falls on.
     """
     normalised = _normalised(text).replace(" ", "")
     year: str | None
@@ -205,9 +206,12 @@ def parse_day(text: str, today: date) -> date | None:
     else:
         return None
     try:
-        return date(int(year) if year else today.year, int(month), int(day))
+        found = date(int(year) if year else today.year, int(month), int(day))
+        if ahead and not year and found < today:
+            found = date(today.year + 1, int(month), int(day))
     except ValueError:
         return None
+    return found
 
 
 def _month_start(day: date) -> date:

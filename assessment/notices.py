@@ -1,8 +1,11 @@
 """Notices HR broadcasts: compose, choose the audience, queue, follow delivery and reading.
 
-The draft is kept in the store, so composing survives a restart; queueing a
-notice writes one outbox row per linked recipient in the same transaction that
-marks it queued. People not linked yet are listed, never silently skipped.
+The draft is kept in the store, so composing survives a restart. Confirming marks
+the notice queued; its copies, one outbox row per linked recipient, are then written
+in batches (``queue_copies``), so ten thousand of them never hold the store at once.
+A notice is finished only once every copy is queued and settled; if the bot stops
+half-way, the next progress tick queues the rest, each person once. People not
+linked yet are listed, never silently skipped.
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from assessment.outbox import BULK, ROUTINE, Outgoing, enqueue
+from assessment.batches import BATCH_SIZE
+from assessment.outbox import BULK, ROUTINE, Circular, Languages, Outgoing, circulate, enqueue
 from storage.enums import DeliveryStatus, NoticeStatus, StaffStatus
 from storage.models import Notice
 from storage.repositories.notices import DeliveryLine, Person
@@ -25,6 +29,7 @@ __all__ = [
     "Audience",
     "DeliveryLine",
     "Draft",
+    "Languages",
     "NoticeError",
     "Person",
     "Progress",
@@ -125,6 +130,7 @@ class Progress:
     progress_text: str | None = None
     author_language: str | None = None
     author_telegram_language: str | None = None
+    all_queued: bool = True
 
     @property
     def sent(self) -> int:
@@ -150,8 +156,8 @@ class Progress:
 
     @property
     def finished(self) -> bool:
-        """Every copy is settled."""
-        return self.waiting == 0
+        """Every copy is queued and settled."""
+        return self.all_queued and self.waiting == 0
 
 
 async def start(uow: UnitOfWork, author_id: int) -> int:
@@ -238,12 +244,14 @@ async def queue(
     uow: UnitOfWork,
     notice_id: int,
     author_id: int,
-    render: Callable[[Person], Outgoing],
     *,
     now: datetime,
     progress_chat_id: int,
 ) -> Progress | NoticeError:
-    """Queue one copy per linked recipient, once; the author's confirmation wins once."""
+    """Mark the notice queued, once: the author's confirmation wins once.
+
+    Its copies are queued next, by ``queue_copies``.
+    """
     notice = await _own_draft(uow, notice_id, author_id)
     if isinstance(notice, NoticeError):
         return notice
@@ -252,15 +260,13 @@ async def queue(
     audience = Audience.of(notice.audience)
     if not audience.complete:
         return NoticeError.NO_AUDIENCE
-    people = await uow.notices.audience(audience.kind, audience.values)
-    linked = [person for person in people if person.telegram_user_id is not None]
-    if not linked:
+    recipients, not_linked = await uow.notices.audience_size(audience.kind, audience.values)
+    if not recipients:
         return NoticeError.NO_RECIPIENTS
     if not await uow.notices.move(notice_id, NoticeStatus.DRAFT, NoticeStatus.QUEUED):
         return NoticeError.ALREADY_QUEUED
-    await enqueue(uow, [render(person) for person in linked], now=now)
-    notice.recipients = len(linked)
-    notice.not_linked = [p.employee_no for p in people if p.telegram_user_id is None]
+    notice.recipients = recipients
+    notice.not_linked = not_linked
     notice.queued_at = now
     notice.progress_chat_id = progress_chat_id
     await uow.commit()
@@ -270,24 +276,65 @@ async def queue(
         {DeliveryStatus.PENDING: notice.recipients},
         not_linked=tuple(notice.not_linked),
         send_at=notice.send_at,
+        all_queued=False,
     )
 
 
-def copy_for(
-    notice: Draft, person: Person, *, text: str | None, markup: dict[str, object] | None
-) -> Outgoing:
-    """The outbox row of one recipient's copy (text already in their language)."""
-    return Outgoing(
-        chat_id=person.telegram_user_id or 0,
+def _copies_key(notice_id: int) -> str:
+    return f"notice/{notice_id}/copies"
+
+
+async def queue_copies(
+    uows: Callable[[], UnitOfWork],
+    notice_id: int,
+    render: Callable[[Draft, str, Languages], Circular],
+    *,
+    now: datetime,
+    batch_size: int = BATCH_SIZE,
+) -> int | None:
+    """Queue a queued notice's copies, one per linked recipient, in batches, once.
+
+    Args:
+        uows: Makes a fresh unit of work (each batch is its own transaction).
+        notice_id: The notice.
+        render: The copy for the notice, its author's name and one language (see
+            ``copy_for``).
+        now: The current moment (aware).
+        batch_size: Staff ids per batch (see ``assessment.batches``).
+
+    Returns:
+        How many copies this call queued; None if there was nothing left to queue.
+    """
+    async with uows() as uow:
+        notice = await uow.notices.get(notice_id)
+        if notice is None or notice.status is not NoticeStatus.QUEUED:
+            return None
+        author = await uow.staff.get(notice.created_by_id)
+    draft = Draft.of(notice)
+    name = author.name if author else ""
+    audience = draft.audience
+    return await circulate(
+        uows,
+        _copies_key(notice_id),
+        lambda uow: uow.notices.reached(audience.kind, audience.values),
+        lambda languages: render(draft, name, languages),
+        now=now,
+        size=batch_size,
+    )
+
+
+def copy_for(notice: Draft, *, text: str | None, markup: dict[str, object] | None) -> Circular:
+    """The copy of a notice for everyone who reads one language (text already in it)."""
+    return Circular(
         kind="notice",
+        # Each person's copy: notice:7:staff:42.
+        key=f"notice:{notice.id}:staff:",
         text=text,
         parse_mode="HTML",
         markup=markup,
         attachment_kind=notice.attachment_kind,
         attachment_file_id=notice.attachment_file_id,
-        staff_id=person.staff_id,
         notice_id=notice.id,
-        dedup_key=f"notice:{notice.id}:staff:{person.staff_id}",
         priority=BULK,
         not_before=notice.send_at,
     )
@@ -311,6 +358,7 @@ async def progress(uow: UnitOfWork, notice_id: int) -> Progress | None:
         notice.progress_text,
         author.language if author else None,
         author.telegram_language if author else None,
+        notice.status is NoticeStatus.DONE or await uow.claims.claimed(_copies_key(notice_id)),
     )
 
 

@@ -17,6 +17,7 @@ __all__ = [
     "StaffStatus",
     "TeamRow",
     "identify",
+    "member",
     "members",
     "note_telegram_language",
     "profile",
@@ -137,3 +138,9 @@ async def team(uow: UnitOfWork, supervisor_id: int) -> list[TeamRow]:
 async def members(uow: UnitOfWork, employee_nos: list[str]) -> list[StaffMember]:
     """Snapshots of the people with these employee numbers."""
     return [StaffMember.of(staff) for staff in await uow.staff.by_employee_nos(employee_nos)]
+
+
+async def member(uow: UnitOfWork, staff_id: int) -> StaffMember | None:
+    """A snapshot of the person with this id, if there is one."""
+    staff = await uow.staff.get(staff_id)
+    return None if staff is None else StaffMember.of(staff)

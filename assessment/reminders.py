@@ -1,10 +1,11 @@
 """Workday reminders: to each person who has not logged today, and to supervisors about their team.
 
-Jobs tick every minute; the work is claimed by a key naming it and its day
-(``daily-reminder/2026-11-20``) in the same transaction that queues the messages, so
-a restart or a second bot process never sends twice, and a crash leaves neither the
-claim nor half the messages. A bot that was down at the reminder time sends late
-the same day (at its first tick after starting); a past day is never reminded.
+Jobs tick every minute; the work is named by a key of it and its day
+(``daily-reminder/2026-11-20``) and done in batches of people, each claimed in the
+transaction that queues its messages (``assessment.batches``), so a restart or a
+second bot process never sends twice, and after a crash the next tick queues only
+what is left. A bot that was down at the reminder time sends late the same day (at
+its first tick after starting); a past day is never reminded.
 
 "Remind me in an hour" queues one more reminder for later. The outbox cannot check
 anything when it sends, so every tick withdraws queued reminders that are no longer
@@ -15,15 +16,17 @@ made in the minute before it fell due.
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import itertools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 
+from assessment.batches import BATCH_SIZE, Window, run_in_batches
 from assessment.calendar import WorkCalendar
-from assessment.outbox import ROUTINE, Outgoing, enqueue
+from assessment.outbox import ROUTINE, Circular, Languages, Outgoing, circulate, enqueue
 from storage.repositories.calendar import AbsentReport, Recipient
 from storage.uow import UnitOfWork
 
@@ -31,6 +34,7 @@ __all__ = [
     "SNOOZE",
     "AbsentReport",
     "DayState",
+    "Languages",
     "Recipient",
     "SnoozeOutcome",
     "TeamSummary",
@@ -101,17 +105,14 @@ def _key(name: str, day: date) -> str:
     return f"{name}/{day.isoformat()}"
 
 
-def daily_reminder(
-    recipient: Recipient, day: date, *, text: str, markup: dict[str, object] | None
-) -> Outgoing:
-    """The outbox row of one person's daily reminder (text already in their language)."""
-    return Outgoing(
-        chat_id=recipient.telegram_user_id,
+def daily_reminder(day: date, *, text: str, markup: dict[str, object] | None) -> Circular:
+    """The daily reminder for everyone who reads one language (text already in it)."""
+    return Circular(
         kind=DAILY_KIND,
+        # Each person's copy: daily-reminder/2026-11-20/staff/42.
+        key=f"{_key(DAILY, day)}/staff/",
         text=text,
         markup=markup,
-        staff_id=recipient.staff_id,
-        dedup_key=f"{_key(DAILY, day)}/staff/{recipient.staff_id}",
         # Ahead of bulk notices: a reminder read tomorrow is no reminder.
         priority=ROUTINE,
     )
@@ -130,35 +131,28 @@ def team_summary_message(summary: TeamSummary, *, text: str) -> Outgoing:
     )
 
 
-async def _tidy(uow: UnitOfWork, today: date) -> None:
-    stale = await uow.outbox.withdraw_stale(
-        [DAILY_KIND, SNOOZED_KIND, TEAM_KIND],
-        [f"{_key(name, today)}/" for name in (DAILY, SNOOZED, TEAM)],
-    )
-    settled = await uow.outbox.withdraw_settled([DAILY_KIND, SNOOZED_KIND], today)
-    await uow.commit()
+async def _tidy(uows: UnitsOfWork, today: date, size: int) -> None:
+    kinds = [DAILY_KIND, SNOOZED_KIND, TEAM_KIND]
+    async with uows() as uow:
+        span = await uow.outbox.pending_span(kinds)
+    if span is None:
+        return
+    # Right after 17:30 tens of thousands of reminders wait to go: looked at in one
+    # transaction, they would hold the store for 60-80 ms every minute.
+    first, last = span
+    stale = settled = 0
+    for after in range(first - 1, last, size):
+        async with uows() as uow:
+            stale += await uow.outbox.withdraw_stale(
+                kinds, [f"{_key(name, today)}/" for name in (DAILY, SNOOZED, TEAM)], after, size
+            )
+            settled += await uow.outbox.withdraw_settled(
+                [DAILY_KIND, SNOOZED_KIND], today, after, size
+            )
+            await uow.commit()
+        await asyncio.sleep(0)
     if stale or settled:
         log.info("withdrew %d reminders of earlier days and %d no longer needed", stale, settled)
-
-
-async def _once(
-    uows: UnitsOfWork,
-    key: str,
-    messages: Callable[[UnitOfWork], Awaitable[list[Outgoing]]],
-    now: datetime,
-) -> int | None:
-    """Claim ``key`` and queue ``messages`` in one transaction; None if it was claimed before."""
-    async with uows() as uow:
-        # Most ticks come after the work is done: a read answers them without an insert.
-        if await uow.claims.claimed(key):
-            return None
-    async with uows() as uow:
-        if not await uow.claims.claim(key, now):
-            return None
-        queued = await enqueue(uow, await messages(uow), now=now)
-        await uow.commit()
-    log.info("%s: queued %d messages", key, queued)
-    return queued
 
 
 async def run_daily(
@@ -166,9 +160,10 @@ async def run_daily(
     calendar: WorkCalendar,
     at: time,
     zone: tzinfo,
-    render: Callable[[Recipient, date], Outgoing],
+    render: Callable[[Languages, date], Circular],
     *,
     now: datetime,
+    batch_size: int = BATCH_SIZE,
 ) -> int | None:
     """The daily reminder job at ``now``: tidy the queue, then remind everyone owing today's entry.
 
@@ -177,23 +172,30 @@ async def run_daily(
         calendar: Decides whether today is a workday.
         at: The policy's reminder time, organisation-local.
         zone: The organisation's time zone.
-        render: One person's reminder, in their language (see ``daily_reminder``).
+        render: The reminder for one language (see ``daily_reminder``).
         now: The current moment (aware).
+        batch_size: Staff ids per batch (see ``assessment.batches``).
 
     Returns:
         How many reminders were queued; None if none were due at ``now`` (not a workday,
         too early, or already done by this or another process).
     """
-    async with uows() as uow:
-        await _tidy(uow, local_day(now, zone))
+    await _tidy(uows, local_day(now, zone), batch_size)
     day = due_day(calendar, at, now, zone)
     if day is None:
         return None
-
-    async def reminders(uow: UnitOfWork) -> list[Outgoing]:
-        return [render(person, day) for person in await uow.leave.owing_entry(day)]
-
-    return await _once(uows, _key(DAILY, day), reminders, now)
+    key = _key(DAILY, day)
+    queued = await circulate(
+        uows,
+        key,
+        lambda uow: uow.leave.owing(day),
+        lambda languages: render(languages, day),
+        now=now,
+        size=batch_size,
+    )
+    if queued is not None:
+        log.info("%s: queued %d messages", key, queued)
+    return queued
 
 
 async def run_team_summary(
@@ -204,11 +206,13 @@ async def run_team_summary(
     render: Callable[[TeamSummary], Outgoing],
     *,
     now: datetime,
+    batch_size: int = BATCH_SIZE,
 ) -> int | None:
     """The team summary job at ``now``: each supervisor learns who of their team has not logged.
 
     Supervisors are linked, working people with working direct reports; one whose
-    reports all logged (or are on leave) gets nothing.
+    reports all logged (or are on leave) gets nothing. Each summary names people, so
+    it is rendered in Python: a batch's supervisors at a time.
 
     Returns:
         How many summaries were queued; None if none were due at ``now``.
@@ -217,8 +221,8 @@ async def run_team_summary(
     if day is None:
         return None
 
-    async def summaries(uow: UnitOfWork) -> list[Outgoing]:
-        absent = await uow.leave.absent_reports(day)
+    async def summaries(uow: UnitOfWork, window: Window) -> list[Outgoing] | None:
+        absent = await uow.leave.absent_reports(day, window.after, window.through)
         found = []
         for _, group in itertools.groupby(absent, key=lambda row: row.supervisor.staff_id):
             reports = list(group)
@@ -226,9 +230,16 @@ async def run_team_summary(
             if missing:
                 on_leave = tuple(row for row in reports if row.on_leave)
                 found.append(render(TeamSummary(reports[0].supervisor, day, missing, on_leave)))
-        return found
+        return found or None
 
-    return await _once(uows, _key(TEAM, day), summaries, now)
+    async def queue(uow: UnitOfWork, window: Window, messages: list[Outgoing]) -> int:
+        return await enqueue(uow, messages, now=now)
+
+    key = _key(TEAM, day)
+    queued = await run_in_batches(uows, key, summaries, queue, now=now, size=batch_size)
+    if queued is not None:
+        log.info("%s: queued %d messages", key, queued)
+    return queued
 
 
 async def snooze(

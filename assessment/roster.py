@@ -7,7 +7,7 @@ the store. Typical use::
 
     roster = parse_roster(data, "roster.xlsx", policy)
     async with database.uow() as uow:
-        summary = await import_roster(uow, roster, actor_staff_id=hr.id)
+        summary = await import_roster(uow, roster, actor_staff_id=hr.id, now=clock.now())
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from assessment.menus import menu_inputs, queue_menus
 from assessment.roster_problems import ProblemCode, RosterProblem, RosterRejected
 from assessment.roster_rows import ParsedRoster, RosterRow, loop_problems, role_names
 from storage.enums import Role, StaffStatus
@@ -51,8 +52,10 @@ async def import_roster(
 
     Anyone with direct reports in the file gets the supervisor role. People in
     the store but not in the file are reported as missing, and marked as left
-    only when ``mark_missing_left``. A dry run does everything but commit, then
-    rolls the unit of work back: anything else done in it before is dropped too.
+    only when ``mark_missing_left``. Linked people whose menu changes (roles,
+    leaving, language) get it republished by the bot, queued with the change.
+    A dry run does everything but commit, then rolls the unit of work back:
+    anything else done in it before is dropped too.
 
     Raises:
         RosterRejected: a supervisor is neither in the file nor in the store, or the
@@ -67,6 +70,11 @@ async def import_roster(
 
     before = {no: _state(staff) for no, staff in people.items()}
     roles_before = {no: staff.roles for no, staff in people.items()}
+    menus_before = {
+        no: menu_inputs(staff)
+        for no, staff in people.items()
+        if staff.telegram_user_id is not None
+    }
     in_file = {row.employee_no for row in roster.rows}
     await _sync_people(uow, roster.rows, people, departments, posts)
 
@@ -104,6 +112,11 @@ async def import_roster(
     if dry_run:
         await uow.rollback()
         return summary
+    await queue_menus(
+        uow,
+        [people[no] for no, inputs in menus_before.items() if menu_inputs(people[no]) != inputs],
+        now=now,
+    )
     await _audit(uow, summary, people, actor_staff_id, now)
     await uow.commit()
     return summary
@@ -112,9 +125,13 @@ async def import_roster(
 async def mark_left(
     uow: UnitOfWork, employee_nos: Iterable[str], *, actor_staff_id: int | None, now: datetime
 ) -> int:
-    """Mark these people as having left (those who have not already); commits; returns how many."""
+    """Mark these people as having left (those who have not already); commits; returns how many.
+
+    Those linked get their menu (down to /help) republished by the bot.
+    """
     people = await uow.staff.by_employee_nos(employee_nos)
-    marked = await _mark_left(uow, people, actor_staff_id, now)
+    marked = set(await _mark_left(uow, people, actor_staff_id, now))
+    await queue_menus(uow, [staff for staff in people if staff.employee_no in marked], now=now)
     await uow.commit()
     return len(marked)
 

@@ -13,8 +13,8 @@ Runs, in one process and on one migrated database (a temporary SQLite file unles
 - workledger: the real ``bot.app.build_application`` (its builder only gets the stub
   request; ``post_init`` opens the store and starts the outbox sender, which stays idle),
   fed ``--updates`` text messages from ``--users`` linked staff through
-  ``application.update_queue`` as the updater does. PTB's ``AIORateLimiter`` stays in
-  the path, but without its 30 messages/s overall cap, so the code is measured;
+  ``application.update_queue`` as the updater does. The rate limiter and the send
+  budget stay in the path, but without Telegram's 30 messages/s cap, so the code is measured;
 - workledger-limited: the same with the production rate limiter untouched, a few
   updates only: what Telegram's flood limit lets a bot reply at all;
 - floor: a minimal Application whose one handler does one raw-driver INSERT (aiosqlite
@@ -51,7 +51,7 @@ from pydantic import SecretStr
 from sqlalchemy import func, insert, select
 from sqlalchemy.engine import make_url
 from telegram import Bot, Update
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, MessageHandler, filters
+from telegram.ext import Application, ApplicationBuilder, MessageHandler, filters
 from telegram.request import BaseRequest, RequestData
 
 import bot.app as bot_app
@@ -59,6 +59,7 @@ import bot.delivery as bot_delivery
 from assessment import entries
 from assessment.people import identify
 from bench._support import describe_url, scratch_postgres
+from bot.budget import SendBudget
 from config.clock import Clock
 from config.policy import load_policy
 from config.settings import Settings
@@ -68,6 +69,8 @@ from storage.enums import EntryStatus, Role, StaffStatus
 from storage.models import Department, LeaveDay, Post, Staff, WorkEntry
 from storage.uow import PendingClaim
 
+# A send budget this fast never makes a reply wait.
+UNCAPPED_RATE = 1e9
 TOKEN = "123456:bench-token-answered-locally"  # noqa: S105 - not a secret
 BOT_USER = {
     "id": 123456,
@@ -162,9 +165,9 @@ def _stub_delivery_bot(stub: StubRequest) -> Callable[..., Bot]:
     return make
 
 
-def _unlimited_rate_limiter(max_retries: int = 0) -> AIORateLimiter:
-    # The production limiter object, minus Telegram's 30 messages/s and 20/min per group.
-    return AIORateLimiter(overall_max_rate=0, group_max_rate=0, max_retries=max_retries)
+def _uncapped_budget(rate: float) -> SendBudget:
+    # The production budget object, minus Telegram's 30 messages/s.
+    return SendBudget(UNCAPPED_RATE)
 
 
 @contextlib.contextmanager
@@ -176,9 +179,7 @@ def stubbed(stub: StubRequest, *, rate_limited: bool) -> Iterator[None]:
             mock.patch.object(bot_delivery, "delivery_bot", _stub_delivery_bot(stub))
         )
         if not rate_limited:
-            stack.enter_context(
-                mock.patch.object(bot_app, "AIORateLimiter", _unlimited_rate_limiter)
-            )
+            stack.enter_context(mock.patch.object(bot_app, "SendBudget", _uncapped_budget))
         yield
 
 
@@ -732,7 +733,7 @@ def render(report: Report) -> str:
         "workledger": "workledger (real Application, rate limiter uncapped)",
         "floor": "floor (1 raw INSERT+COMMIT + 1 reply)",
         "ptb": "PTB reply-only floor",
-        "workledger-limited": "workledger with production AIORateLimiter (30 msg/s)",
+        "workledger-limited": "workledger with the production send budget (30 msg/s)",
     }
     for name, run in runs.items():
         lines.append(

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any, cast
 
 from telegram import BotCommand, BotCommandScopeAllPrivateChats
-from telegram.ext import AIORateLimiter, ApplicationBuilder, ContextTypes
+from telegram.ext import ApplicationBuilder, ContextTypes
 
 import handlers
 from bot import delivery
+from bot.budget import BudgetedRateLimiter, SendBudget
 from config.policy import Policy
 from config.settings import Settings
 from handlers.approval_jobs import digest_tick, escalation_tick, requests_tick
@@ -88,14 +90,21 @@ async def _forget_old_updates(context: WorkledgerContext) -> None:
     log.debug("forgot %d processed update ids", removed)
 
 
-async def _post_init(application: WorkledgerApplication) -> None:
+async def _post_init(application: WorkledgerApplication, budget: SendBudget) -> None:
     data = application.bot_data
     data.attach(await open_store(data.settings))
     await _publish_menus(application)
     data.stop_background.clear()
     data.background.append(
         asyncio.create_task(
-            delivery.serve(data.settings, data.policy, data.database, data.stop_background),
+            delivery.serve(
+                data.settings,
+                data.policy,
+                data.database,
+                data.stop_background,
+                clock=data.clock,
+                budget=budget,
+            ),
             name="outbox-sender",
         )
     )
@@ -125,10 +134,14 @@ async def _post_init(application: WorkledgerApplication) -> None:
 
 
 async def _post_shutdown(application: WorkledgerApplication) -> None:
-    database = application.bot_data._database
+    data = application.bot_data
+    # The sender settles what it has in flight, then stops, before the store closes.
+    data.stop_background.set()
+    await asyncio.gather(*data.background, return_exceptions=True)
+    data.background.clear()
+    database = data.detach()
     if database is not None:
         await database.dispose()
-        application.bot_data.attach(None)
 
 
 def build_application(settings: Settings, policy: Policy) -> WorkledgerApplication:
@@ -136,12 +149,14 @@ def build_application(settings: Settings, policy: Policy) -> WorkledgerApplicati
     if settings.token is None:
         raise ValueError("WORKLEDGER_TOKEN is not set")
     context_types = ContextTypes(context=WorkledgerContext, bot_data=BotData)
+    # Replies and the outbox sender share Telegram's one global limit, replies first.
+    budget = SendBudget(float(policy.broadcast.messages_per_second))
     builder: Any = (
         ApplicationBuilder()
         .token(settings.token.get_secret_value())
         .context_types(context_types)
-        .rate_limiter(AIORateLimiter(max_retries=3))
-        .post_init(_post_init)
+        .rate_limiter(BudgetedRateLimiter(budget, max_retries=3))
+        .post_init(functools.partial(_post_init, budget=budget))
         .post_shutdown(_post_shutdown)
     )
     if settings.api_url:

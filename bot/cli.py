@@ -131,6 +131,7 @@ def _deliver(settings: Settings, policy: Policy, log_level: str) -> int:
     from bot.app import SchemaOutOfDateError, open_store
     from bot.delivery import serve
     from bot.logs import configure_logging
+    from config.clock import Clock
 
     if settings.token is None:
         return _fail("no bot token: set WORKLEDGER_TOKEN to the token @BotFather gave you")
@@ -144,7 +145,7 @@ def _deliver(settings: Settings, policy: Policy, log_level: str) -> int:
             loop.add_signal_handler(signal_number, stop.set)
         database = await open_store(settings)
         try:
-            await serve(settings, policy, database, stop)
+            await serve(settings, policy, database, stop, clock=Clock(settings.clock_start))
         finally:
             await database.dispose()
 

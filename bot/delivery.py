@@ -1,10 +1,15 @@
 """The outbox sender: drains queued messages under Telegram's limits, and survives failures.
 
-Limits: a global rate (shared evenly by the senders alive), one message a second
-per private chat and twenty a minute per group, paced evenly from an empty
-bucket so no second ever carries a burst. A 429 pauses only the chat it names; 5xx
-and network errors are retried with backoff; a 403 settles the recipient as
-unreachable; other 400s fail the message with Telegram's reason.
+Limits: a global rate (shared evenly by the senders alive, and in the bot's process
+taking only what interactive replies leave of the process's send budget, see
+``bot.budget``), one message a second per private chat and twenty a minute per group.
+A 429 pauses only the chat it names; 5xx and network errors are retried with backoff;
+a 403 settles the recipient as unreachable; other 400s fail the message with
+Telegram's reason.
+
+A ``menu`` row (``assessment.menus``) is not a message: it republishes the
+command menu of the person whose chat it names, built from the store when the
+row is sent, under the same claims, limits and retries.
 
 Crash safety: a message is claimed under a lease before it is sent and settled
 after Telegram answers; settlements are written in small batches. After a crash,
@@ -25,16 +30,20 @@ import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 from telegram import Bot, InlineKeyboardMarkup, Message
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
+from assessment.menus import MENU_KIND, chat_owner
+from bot.budget import SendBudget, leaky_bucket
 from bot.http import AiohttpRequest
+from config.clock import Clock
 from config.policy import Policy
-from config.settings import Settings
+from config.settings import DEFAULT_LANGUAGE, Settings
+from handlers.menus import show_chat_menu
 from storage.engine import Database
 from storage.enums import DeliveryStatus
 from storage.models import OutboxMessage
@@ -49,7 +58,6 @@ FLUSH_EVERY = 0.05
 FLUSH_SIZE = 100
 HEARTBEAT = 5.0
 IDLE_POLL = 0.2
-CATCH_UP = 0.05
 CLAIM_AHEAD = 0.5
 
 
@@ -70,30 +78,6 @@ class DeliveryLimits:
             private_chat_interval=1.0 / float(limits.per_chat_per_second),
             group_interval=60.0 / float(limits.per_group_per_minute),
         )
-
-
-class Pacer:
-    """Evenly spaced slots at a rate, from an empty bucket: never a burst, even at start."""
-
-    def __init__(self, rate: float) -> None:
-        self.interval = 1.0 / rate
-        self._next = 0.0
-
-    def set_rate(self, rate: float) -> None:
-        """Change the rate (when the number of senders sharing it changes)."""
-        self.interval = 1.0 / rate
-
-    async def wait(self) -> None:
-        """Wait for the next slot.
-
-        Slots missed by a little (a claim, a slow loop turn) may still be used,
-        up to ``CATCH_UP`` behind: enough to hold the rate, too little to burst.
-        """
-        now = time.monotonic()
-        slot = max(now - CATCH_UP, self._next)
-        self._next = slot + self.interval
-        if slot > now:
-            await asyncio.sleep(slot - now)
 
 
 class ChatClock:
@@ -130,7 +114,11 @@ class SenderStats:
 
 
 class Sender:
-    """Drains the outbox through ``bot`` until told to stop."""
+    """Drains the outbox through ``bot`` until told to stop.
+
+    ``budget`` is the process's send budget, shared with interactive replies (which go
+    first); without one, the sender has a budget of its own at the global rate.
+    """
 
     def __init__(
         self,
@@ -138,18 +126,26 @@ class Sender:
         bot: Bot,
         limits: DeliveryLimits,
         *,
+        clock: Clock,
+        budget: SendBudget | None = None,
         concurrency: int = 8,
         batch: int = 200,
         worker_id: str | None = None,
+        language: str = DEFAULT_LANGUAGE,
     ) -> None:
         self.database = database
         self.bot = bot
         self.limits = limits
+        self.clock = clock
+        self.budget = budget if budget is not None else SendBudget(limits.messages_per_second)
+        # The organisation's language, for the menus of people who chose none.
+        self.language = language
         self.worker_id = worker_id or f"sender-{uuid.uuid4().hex[:12]}"
         self.stats = SenderStats()
         self._batch = batch
         self._slots = asyncio.Semaphore(concurrency)
-        self._pacer = Pacer(limits.messages_per_second)
+        # This sender's share of the global rate, evenly spaced (see bot.budget.CATCH_UP).
+        self._pace = leaky_bucket(limits.messages_per_second)
         self._chats = ChatClock(limits)
         self._ready: deque[OutboxMessage] = deque()
         self._waiting: list[tuple[float, int, OutboxMessage]] = []
@@ -184,7 +180,8 @@ class Sender:
         row = await self._next_row(stop)
         if row is None:
             return
-        await self._pacer.wait()
+        await self._pace.acquire()
+        await self.budget.bulk()
         self._chats.consume(row.chat_id, time.monotonic())
         await self._slots.acquire()
         task = asyncio.create_task(self._send(row))
@@ -196,14 +193,15 @@ class Sender:
         if now - self._last_beat < HEARTBEAT:
             return
         self._last_beat = now
-        moment = datetime.now(UTC)
+        moment = self.clock.now()
         async with self.database.uow() as uow:
             alive = await uow.outbox.heartbeat(
                 self.worker_id, moment, moment - timedelta(seconds=3 * HEARTBEAT)
             )
             await uow.commit()
-        self._share = alive
-        self._pacer.set_rate(self.limits.messages_per_second / alive)
+        if alive != self._share:
+            self._share = alive
+            self._pace = leaky_bucket(self.limits.messages_per_second / alive)
 
     async def _next_row(self, stop: asyncio.Event) -> OutboxMessage | None:
         now = time.monotonic()
@@ -236,13 +234,22 @@ class Sender:
         if wanted <= 0:
             return
         async with self.database.uow() as uow:
-            rows = await uow.outbox.claim(self.worker_id, wanted, datetime.now(UTC), LEASE)
+            rows = await uow.outbox.claim(self.worker_id, wanted, self.clock.now(), LEASE)
             await uow.commit()
         self._ready.extend(rows)
 
     async def _send(self, row: OutboxMessage) -> None:
         try:
-            message = await self._deliver(row)
+            if row.kind == MENU_KIND:
+                await self._publish_menu(row.chat_id)
+                message_id = None
+            else:
+                message_id = (await self._deliver(row)).message_id
+        except SQLAlchemyError:
+            # Only a menu reads the store here: whose chat it is. Try again shortly.
+            log.exception("outbox message %s: the store could not be read", row.id)
+            self.stats.retried += 1
+            self._retry(row, 1.0, counts=True)
         except RetryAfter as error:
             self.stats.throttled += 1
             # A timedelta with PTB_TIMEDELTA set (as the entry points do), else seconds.
@@ -278,7 +285,7 @@ class Sender:
         else:
             self.stats.sent += 1
             self.stats.by_chat[row.chat_id] = self.stats.by_chat.get(row.chat_id, 0) + 1
-            self._settle(row, DeliveryStatus.SENT, message_id=message.message_id)
+            self._settle(row, DeliveryStatus.SENT, message_id=message_id)
         finally:
             self._slots.release()
         if len(self._outcomes) >= FLUSH_SIZE:
@@ -323,6 +330,14 @@ class Sender:
             row.chat_id, row.text or "", parse_mode=row.parse_mode, reply_markup=markup
         )
 
+    async def _publish_menu(self, chat_id: int) -> None:
+        # The menu of whoever the chat belongs to, built from the store as it is now:
+        # a row that waited (the bot was down), or an older row sent after a newer
+        # one, still shows the current menu.
+        async with self.database.uow() as uow:
+            owner = await chat_owner(uow, chat_id)
+        await show_chat_menu(self.bot, chat_id, owner, self.language)
+
     def _settle(
         self,
         row: OutboxMessage,
@@ -337,7 +352,7 @@ class Sender:
                 "status": status,
                 "telegram_message_id": message_id,
                 "error": error,
-                "finished_at": datetime.now(UTC),
+                "finished_at": self.clock.now(),
                 "lease_owner": None,
                 "lease_until": None,
             }
@@ -348,7 +363,7 @@ class Sender:
             {
                 "id": row.id,
                 "status": DeliveryStatus.PENDING,
-                "next_attempt_at": datetime.now(UTC) + timedelta(seconds=delay),
+                "next_attempt_at": self.clock.now() + timedelta(seconds=delay),
                 "attempts": row.attempts if counts else row.attempts - 1,
                 "lease_owner": None,
                 "lease_until": None,
@@ -371,7 +386,7 @@ class Sender:
             return
         outcomes, self._outcomes = self._outcomes, []
         unreachable, self._unreachable = self._unreachable, []
-        now = datetime.now(UTC)
+        now = self.clock.now()
         try:
             async with self.database.uow() as uow:
                 await uow.outbox.settle(outcomes)
@@ -411,9 +426,14 @@ async def serve(
     database: Database,
     stop: asyncio.Event,
     *,
+    clock: Clock,
+    budget: SendBudget | None = None,
     concurrency: int = 8,
 ) -> SenderStats:
-    """Run one sender until ``stop`` is set: inside the bot process, or on its own."""
+    """Run one sender until ``stop`` is set: inside the bot process, or on its own.
+
+    In the bot's process, ``budget`` is the one its replies take from.
+    """
     if settings.token is None:
         raise ValueError("WORKLEDGER_TOKEN is not set")
     bot = delivery_bot(
@@ -421,7 +441,15 @@ async def serve(
     )
     await bot.initialize()
     try:
-        sender = Sender(database, bot, DeliveryLimits.from_policy(policy), concurrency=concurrency)
+        sender = Sender(
+            database,
+            bot,
+            DeliveryLimits.from_policy(policy),
+            clock=clock,
+            budget=budget,
+            concurrency=concurrency,
+            language=settings.language,
+        )
         await sender.run(stop)
         return sender.stats
     finally:

@@ -8,10 +8,18 @@ less, which is what lets one sender keep up with high configured rates.
 from __future__ import annotations
 
 import aiohttp
-from telegram._utils.defaultvalue import DefaultValue
-from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
+
+
+def _seconds(timeout: object, default: float) -> float | None:
+    """A timeout as PTB passes it: seconds, None for none, or ``BaseRequest.DEFAULT_NONE``."""
+    if timeout is None:
+        return None
+    if isinstance(timeout, int | float):
+        return float(timeout)
+    # BaseRequest.DEFAULT_NONE: not given, so ours (PTB passes no other marker).
+    return default
 
 
 class AiohttpRequest(BaseRequest):
@@ -53,19 +61,18 @@ class AiohttpRequest(BaseRequest):
         url: str,
         method: str,
         request_data: RequestData | None = None,
-        read_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-        write_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-        connect_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
-        pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
+        read_timeout: object = BaseRequest.DEFAULT_NONE,
+        write_timeout: object = BaseRequest.DEFAULT_NONE,
+        connect_timeout: object = BaseRequest.DEFAULT_NONE,
+        pool_timeout: object = BaseRequest.DEFAULT_NONE,
     ) -> tuple[int, bytes]:
         """Send one Bot API request; Telegram's status and body come back as they are."""
         if self._session is None:
             raise RuntimeError("AiohttpRequest is not initialized")
-        read = self._read_timeout if isinstance(read_timeout, DefaultValue) else read_timeout
-        connect = (
-            self._connect_timeout if isinstance(connect_timeout, DefaultValue) else connect_timeout
+        timeout = aiohttp.ClientTimeout(
+            sock_connect=_seconds(connect_timeout, self._connect_timeout),
+            sock_read=_seconds(read_timeout, self._read_timeout),
         )
-        timeout = aiohttp.ClientTimeout(sock_connect=connect, sock_read=read)
         data: aiohttp.FormData | dict[str, str] | None = None
         if request_data is not None and request_data.contains_files:
             form = aiohttp.FormData()

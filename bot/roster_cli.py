@@ -30,7 +30,9 @@ def staff_import(
     """Import the roster at ``path``; print a summary or every problem; return the exit status.
 
     0: imported (or checked, in a dry run); 1: the roster was refused; 2: the file
-    could not be read or the store could not be opened.
+    could not be read or the store could not be opened. The people whose menus
+    changed get them from the running bot (or the next one to start): the import
+    queues them in the outbox.
     """
     words = translator(settings.language)
     _, ngettext = words.gettext, words.ngettext

@@ -7,11 +7,23 @@ the sandbox moves it (``set``), and tests may stop it (``frozen``).
 
 from __future__ import annotations
 
+import re
 import time
+import unicodedata
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import time as time_of_day
 
-__all__ = ["Clock"]
+__all__ = ["Clock", "parse_time_of_day"]
+
+_TIME_OF_DAY = re.compile(r"([01]?[0-9]|2[0-3]):([0-5][0-9])")
+
+
+def parse_time_of_day(text: str) -> time_of_day | None:
+    """A 24-hour time of day as people type it (``17:30``, ``9:05``, full-width ``１７：３０``);
+    None if it is not one. The one reader of times of day: policy files and chat alike."""
+    match = _TIME_OF_DAY.fullmatch(unicodedata.normalize("NFKC", text).strip())
+    return None if match is None else time_of_day(int(match[1]), int(match[2]))
 
 
 class Clock:

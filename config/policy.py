@@ -39,6 +39,7 @@ from pydantic import (
     model_validator,
 )
 
+from config.clock import parse_time_of_day
 from config.policy_errors import (
     KeyPath,
     PolicyError,
@@ -96,7 +97,6 @@ _DECIMAL_ROUNDING: Mapping[RoundingMode, str] = {
 
 # Ids travel in callback data, which Telegram caps at 64 bytes; 32 leaves room for the rest.
 _ID = re.compile(r"[a-z][a-z0-9_]{0,31}")
-_CLOCK = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
 _CURRENCY = re.compile(r"[A-Z]{3}")
 _REGION = re.compile(r"[A-Z]{2}")
 # Rounding steps from whole units down to millionths; coarser steps would print as 1E+1.
@@ -143,10 +143,10 @@ def _clock_time(value: object) -> time:
     # A bare TOML time (17:30:00) is as clear as "17:30"; a time zone is the environment's.
     if isinstance(value, time) and value.tzinfo is None:
         return value
-    match = _CLOCK.fullmatch(value) if isinstance(value, str) else None
-    if match is None:
+    parsed = parse_time_of_day(value) if isinstance(value, str) else None
+    if parsed is None:
         raise ValueError(f'must be a time of day "HH:MM", e.g. "17:30" (got {describe(value)})')
-    return time(int(match[1]), int(match[2]))
+    return parsed
 
 
 def _calendar_date(value: object) -> date:
@@ -724,8 +724,8 @@ class Policy(_PolicyModel):
     def grade_for(self, score: Decimal) -> Grade:
         """The grade a percentage score earns: the best grade whose ``min_score`` it reaches.
 
-        Round the score first with ``assessment.round_score`` so that what people are shown
-        is what was graded.
+        Round the score first with ``policy.assessment.round_score``
+        (:meth:`AssessmentCycle.round_score`) so that what people are shown is what was graded.
 
         Args:
             score: A percentage from 0 to 100.

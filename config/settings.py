@@ -10,6 +10,7 @@ from pydantic import SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SUPPORTED_LANGUAGES = ("en", "zh_Hans", "zh_Hant")
+DEFAULT_LANGUAGE = "zh_Hans"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///workledger.db"
 
 
@@ -33,7 +34,7 @@ class Settings(BaseSettings):
     api_url: str | None = None
     policy: Path | None = None
     timezone: str = "Asia/Shanghai"
-    language: str = "zh_Hans"
+    language: str = DEFAULT_LANGUAGE
     # Start the bot's clock at this moment (demos, black-box tests); unset: real time.
     clock_start: datetime | None = None
 

@@ -5,14 +5,12 @@ from __future__ import annotations
 import functools
 from datetime import date, datetime, time
 
-from assessment import approvals
+from assessment import approvals, people
 from assessment.approvals import PendingRow
 from assessment.calendar import WorkCalendar
 from assessment.outbox import Outgoing, enqueue
-from assessment.people import StaffMember
 from handlers.approval_messages import (
-    TEXT_IN_LIST,
-    day_label,
+    digest_line,
     render_closing,
     render_escalation,
     render_notice,
@@ -21,7 +19,7 @@ from handlers.approval_messages import (
 )
 from handlers.callbacks import ApproveShown
 from handlers.context import BotData, WorkledgerContext
-from handlers.entry_cards import shortened
+from handlers.formatting import person_label
 from locales import resolve_locale, translator
 from storage.uow import UnitOfWork
 
@@ -88,7 +86,7 @@ async def send_digests(data: BotData, now: datetime) -> int:
     local = now.astimezone(zone)
     sent = 0
     async with data.database.uow() as uow:
-        people = await uow.approvals.digest_people()
+        people = await approvals.digest_people(uow)
     for staff_id, at in people:
         hour, minute = (int(part) for part in at.split(":"))
         if local.time() < time(hour, minute):
@@ -107,10 +105,9 @@ async def send_digests(data: BotData, now: datetime) -> int:
 async def _digest(
     uow: UnitOfWork, data: BotData, staff_id: int, day: date, now: datetime
 ) -> Outgoing | None:
-    staff = await uow.staff.get(staff_id)
-    if staff is None or staff.telegram_user_id is None:
+    member = await people.member(uow, staff_id)
+    if member is None or member.telegram_user_id is None:
         return None
-    member = StaffMember.of(staff)
     rows, total = await approvals.pending(uow, member, today=day, page=0, per_page=DIGEST_LINES)
     if not rows:
         return None
@@ -134,11 +131,9 @@ async def _digest(
     for author_rows in by_author.values():
         head = author_rows[0]
         lines.append("")
-        lines.append(f"{head.author_name} ({head.employee_no})")
+        lines.append(person_label(_, head.author_name, head.employee_no))
         for row in author_rows:
-            lines.append(
-                f"• {day_label(language, row.work_date)}: {shortened(row.text, TEXT_IN_LIST)}"
-            )
+            lines.append(digest_line(language, row.work_date, row.text))
         keyboard.append(
             [
                 {

@@ -26,6 +26,7 @@ from assessment.approvals import (
 from assessment.outbox import ROUTINE, URGENT, Outgoing
 from handlers.callbacks import Decide
 from handlers.entry_cards import shortened
+from handlers.formatting import listed
 from locales import N_, Translator, resolve_locale, translator
 from storage.enums import EntryStatus
 from storage.repositories.approvals import Overdue
@@ -115,6 +116,26 @@ def request_text(language: Translator, name: str, employee_no: str, day: date, t
     )
 
 
+def pending_line(
+    language: Translator, number: int, name: str, employee_no: str, day: date, text: str
+) -> str:
+    """One numbered entry of /pending: ``3. Li Lei (E001), Tue, Dec 1: text``."""
+    return language.gettext("{number}. {name} ({employee_no}), {day}: {text}").format(
+        number=number,
+        name=name,
+        employee_no=employee_no,
+        day=day_label(language, day),
+        text=shortened(text, TEXT_IN_LIST),
+    )
+
+
+def digest_line(language: Translator, day: date, text: str) -> str:
+    """One entry under its author (a ``person_label``) in a digest: ``• Tue, Dec 1: text``."""
+    return language.gettext("• {day}: {text}").format(
+        day=day_label(language, day), text=shortened(text, TEXT_IN_LIST)
+    )
+
+
 def render_request(default: str, target: RequestTarget) -> Outgoing | None:
     """An approval request for the outbox, in the approver's language."""
     if target.approver_chat is None:
@@ -143,7 +164,7 @@ def render_notice(default: str, notice: AuthorNotice) -> Outgoing | None:
         return None
     language = language_of(author, default)
     _ = language.gettext
-    days = ", ".join(day_label(language, day) for _id, day, _text in notice.entries[:10])
+    days = listed(_, (day_label(language, day) for _id, day, _text in notice.entries[:10]))
     count = len(notice.entries)
     if notice.decision is Decision.APPROVE and notice.decided_by is None:
         text = (
@@ -227,7 +248,7 @@ def render_escalation(
     """Escalated entries: a request each to the supervisor's supervisor (or word to HR),
     and word to the supervisor."""
     count = len(entries)
-    names = ", ".join(sorted({entry.author_name for entry in entries}))
+    authors = sorted({entry.author_name for entry in entries})
     if higher is not None and higher.chat_id is not None:
         language = language_of(higher, default)
         _ = language.gettext
@@ -261,7 +282,7 @@ def render_escalation(
                     "{count} entry ({names}) was left undecided too long; see /pending.",
                     "{count} entries ({names}) were left undecided too long; see /pending.",
                     count,
-                ).format(count=count, names=names),
+                ).format(count=count, names=listed(language.gettext, authors)),
                 staff_id=person.staff_id,
                 dedup_key=f"approval-escalated-hr/{entries[0].entry_id}/{person.staff_id}",
             )
@@ -276,7 +297,7 @@ def render_escalation(
                 "{count} entry of your team ({names}) waited too long and went to {target}.",
                 "{count} entries of your team ({names}) waited too long and went to {target}.",
                 count,
-            ).format(count=count, names=names, target=target),
+            ).format(count=count, names=listed(_, authors), target=target),
             staff_id=supervisor.staff_id,
             dedup_key=f"approval-escalated-told/{entries[0].entry_id}/{supervisor.staff_id}",
         )

@@ -8,10 +8,9 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from babel.dates import format_skeleton
 from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
@@ -34,12 +33,14 @@ from assessment.approvals import (
     Decision,
     PendingRow,
 )
+from assessment.entry_rules import parse_day
 from assessment.outbox import Outgoing
+from config.clock import parse_time_of_day
 from handlers.approval_messages import (
-    TEXT_IN_LIST,
     day_label,
     decision_line,
     moment_label,
+    pending_line,
     render_closing,
     render_delegation,
     render_notice,
@@ -47,7 +48,7 @@ from handlers.approval_messages import (
 )
 from handlers.callbacks import ApproveShown, Decide, DigestTime, PendingPage
 from handlers.context import WorkledgerContext
-from handlers.entry_cards import shortened, today
+from handlers.entry_cards import today
 from storage.enums import EntryStatus
 
 PER_PAGE = 5
@@ -279,14 +280,12 @@ async def cancel(update: Update, context: WorkledgerContext) -> None:
 
 
 def _list_lines(context: WorkledgerContext, rows: Sequence[PendingRow], start: int) -> list[str]:
-    lines = []
-    for number, row in enumerate(rows, start=start):
-        day = str(format_skeleton("MMMEd", row.work_date, locale=context.translator.babel))
-        lines.append(
-            f"{number}. {row.author_name} ({row.employee_no}), {day}: "
-            f"{shortened(row.text, TEXT_IN_LIST)}"
+    return [
+        pending_line(
+            context.translator, number, row.author_name, row.employee_no, row.work_date, row.text
         )
-    return lines
+        for number, row in enumerate(rows, start=start)
+    ]
 
 
 async def _pending_page(context: WorkledgerContext, page: int) -> tuple[str, Any]:
@@ -427,12 +426,8 @@ def _settings_text(context: WorkledgerContext, at: str | None) -> tuple[str, Inl
 
 def digest_time(text: str) -> str | None:
     """``HH:MM`` (24-hour, local) normalised, or None if ``text`` is not such a time."""
-    hours, colon, minutes = text.strip().partition(":")
-    if not (colon and hours.isdigit() and minutes.isdigit() and len(minutes) == 2):
-        return None
-    if int(hours) > 23 or int(minutes) > 59:
-        return None
-    return f"{int(hours):02d}:{minutes}"
+    parsed = parse_time_of_day(text)
+    return None if parsed is None else parsed.strftime("%H:%M")
 
 
 async def show_settings(update: Update, context: WorkledgerContext) -> None:
@@ -487,7 +482,7 @@ async def delegate_command(update: Update, context: WorkledgerContext) -> None:
     day = today(context)
     if not arguments:
         async with context.uow() as uow:
-            current = await uow.approvals.delegation_of(member.id, day)
+            current = await approvals.delegation_of(uow, member.id, day)
         if current is None:
             await message.reply_text(
                 _(
@@ -507,7 +502,7 @@ async def delegate_command(update: Update, context: WorkledgerContext) -> None:
             else _("There was no delegation to end.")
         )
         return
-    until = _parse_day(arguments[1] if len(arguments) > 1 else "")
+    until = parse_day(arguments[1] if len(arguments) > 1 else "", day, ahead=True)
     if until is None:
         await message.reply_text(error_text(context, ApprovalError.BAD_DATE))
         return
@@ -527,13 +522,6 @@ async def delegate_command(update: Update, context: WorkledgerContext) -> None:
         await message.reply_text(error_text(context, result))
         return
     await message.reply_text(delegation_line(context, result))
-
-
-def _parse_day(text: str) -> date | None:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        return None
 
 
 def delegation_line(context: WorkledgerContext, delegation: ActiveDelegation) -> str:

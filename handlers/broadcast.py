@@ -1,13 +1,16 @@
 """/broadcast (HR): compose a notice, choose who gets it, preview, confirm, watch it go out.
 
-The draft lives in the store, so a restart loses nothing. Confirming writes
-every recipient's copy to the outbox at once; the sender delivers them under
-Telegram's limits, and a job edits the author's progress message every two seconds.
+The draft lives in the store, so a restart loses nothing. Confirming marks the
+notice queued and starts writing every recipient's copy to the outbox, a batch at
+a time, beside the handlers; the sender delivers them under Telegram's limits, and a
+job edits the author's progress message every two seconds (and queues what is left
+of the copies, should the bot have stopped half-way).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import html
 from collections.abc import Callable
 from dataclasses import replace
@@ -25,10 +28,9 @@ from assessment.notices import (
     Audience,
     Draft,
     NoticeError,
-    Person,
     Progress,
 )
-from assessment.outbox import Outgoing
+from assessment.outbox import Circular, Languages
 from handlers.callbacks import (
     Acknowledge,
     NoticeAudience,
@@ -36,8 +38,8 @@ from handlers.callbacks import (
     NoticeOption,
     NoticeToggle,
 )
-from handlers.context import WorkledgerContext
-from handlers.formatting import when
+from handlers.context import BotData, WorkledgerContext
+from handlers.formatting import listed, when
 from handlers.labels import ROLE_NAMES, STATUS_NAMES
 from locales import N_, resolve_locale, translator
 from storage.enums import Role, StaffStatus
@@ -203,7 +205,7 @@ async def audience_text(context: WorkledgerContext, audience: Audience) -> str:
     if audience.kind == "everyone":
         return context._("everyone")
     labels = dict(await _choices(context, audience.kind))
-    return ", ".join(labels.get(value, value) for value in audience.values)
+    return listed(context._, (labels.get(value, value) for value in audience.values))
 
 
 async def _preview(context: WorkledgerContext, draft: Draft) -> tuple[str, InlineKeyboardMarkup]:
@@ -223,7 +225,7 @@ async def _preview(context: WorkledgerContext, draft: Draft) -> tuple[str, Inlin
     if draft.not_linked:
         lines.append(
             _("Not joined yet, so they will not get it: {numbers}").format(
-                numbers=html.escape(", ".join(draft.not_linked))
+                numbers=html.escape(listed(_, draft.not_linked))
             )
         )
     lines.append(
@@ -361,8 +363,8 @@ async def option(update: Update, context: WorkledgerContext) -> None:
         await _show(context, update, draft, "preview")
 
 
-def _copy(context: WorkledgerContext, draft: Draft, author: str, person: Person) -> Outgoing:
-    locale = resolve_locale(person.language, person.telegram_language, context.settings.language)
+def _copy(default_language: str, draft: Draft, author: str, readers: Languages) -> Circular:
+    locale = resolve_locale(readers.language, readers.telegram_language, default_language)
     _ = translator(locale).gettext
     header = "<b>" + html.escape(_("Notice from {name}").format(name=author)) + "</b>"
     text = header + ("\n\n" + draft.text if draft.text else "")
@@ -377,7 +379,17 @@ def _copy(context: WorkledgerContext, draft: Draft, author: str, person: Person)
                 ]
             ]
         ).to_dict()
-    return notices.copy_for(draft, person, text=text, markup=markup)
+    return notices.copy_for(draft, text=text, markup=markup)
+
+
+async def queue_copies(data: BotData, notice_id: int) -> int | None:
+    """Queue the copies of a queued notice not queued yet, each in its reader's language."""
+    return await notices.queue_copies(
+        data.database.uow,
+        notice_id,
+        functools.partial(_copy, data.settings.language),
+        now=data.clock.now(),
+    )
 
 
 async def decide(update: Update, context: WorkledgerContext) -> None:
@@ -407,7 +419,6 @@ async def decide(update: Update, context: WorkledgerContext) -> None:
             uow,
             draft.id,
             member.id,
-            lambda person: _copy(context, draft, member.name, person),
             now=context.now(),
             progress_chat_id=query.message.chat.id
             if query.message
@@ -416,6 +427,12 @@ async def decide(update: Update, context: WorkledgerContext) -> None:
     if isinstance(queued, NoticeError):
         await query.answer(_error_text(context, queued), show_alert=True)
         return
+    # Beside the handlers: thousands of copies take a while, the next update need not wait.
+    context.application.create_task(
+        queue_copies(context.bot_data, queued.notice_id),
+        update=update,
+        name=f"notice-{queued.notice_id}-copies",
+    )
     await query.answer()
     text = progress_text(context, queued, 0.0)
     edited = await query.edit_message_text(text)
@@ -478,7 +495,7 @@ def progress_text(context: WorkledgerContext, figures: Progress, rate: float) ->
     if figures.not_linked:
         lines.append(
             gettext("Not joined yet, so not sent: {numbers}").format(
-                numbers=", ".join(figures.not_linked)
+                numbers=listed(gettext, figures.not_linked)
             )
         )
     if figures.finished:
@@ -492,6 +509,9 @@ async def report_progress(context: WorkledgerContext) -> None:
     async with context.uow() as uow:
         running = await notices.in_progress(uow)
     for figures in running:
+        if not figures.all_queued:
+            # Normally under way already; after a restart, this finishes it.
+            await queue_copies(context.bot_data, figures.notice_id)
         if figures.progress_chat_id is None:
             continue
         context.translator = translator(

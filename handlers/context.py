@@ -39,9 +39,14 @@ class BotData:
         self._policy = policy
         self.clock = Clock(settings.clock_start)
 
-    def attach(self, database: Database | None) -> None:
-        """Attach the store when the application starts (and detach it when it stops)."""
+    def attach(self, database: Database) -> None:
+        """Attach the store when the application starts."""
         self._database = database
+
+    def detach(self) -> Database | None:
+        """Detach the store when the application stops; the store, if one was attached."""
+        database, self._database = self._database, None
+        return database
 
     @property
     def settings(self) -> Settings:

@@ -48,7 +48,11 @@ class _Line:
 
 
 def _entry_line(context: WorkledgerContext, entry: EntryView) -> str:
-    parts = [f"{status_name(context, entry.status)}: {shortened(entry.text, LINE_TEXT)}"]
+    parts = [
+        context._("{status}: {text}").format(
+            status=status_name(context, entry.status), text=shortened(entry.text, LINE_TEXT)
+        )
+    ]
     quantity = quantity_text(context, entry)
     if quantity is not None:
         parts.append(quantity)

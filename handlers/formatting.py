@@ -1,7 +1,8 @@
-"""Dates, numbers and names rendered for a person's locale, with Babel."""
+"""Dates, numbers and names rendered for a person's locale, with Babel and the catalogs."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from decimal import Decimal
 
@@ -9,6 +10,8 @@ from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal
 
 from handlers.context import WorkledgerContext
+
+Gettext = Callable[[str], str]
 
 
 def when(context: WorkledgerContext, moment: datetime) -> str:
@@ -29,3 +32,19 @@ def day(context: WorkledgerContext, moment: datetime) -> str:
 def number(context: WorkledgerContext, value: Decimal) -> str:
     """A decimal with the locale's separators."""
     return str(format_decimal(value, locale=context.translator.babel))
+
+
+def listed(_: Gettext, items: Iterable[str]) -> str:
+    """Items one after another as the language lists them: ``E100, E101`` or ``E100、E101``.
+
+    The separator comes from the catalog, so code that has only a gettext (the roster
+    CLI) lists like the bot. Not Babel's ``format_list``: its standard style adds "and"
+    (``A, B, and C``), and its unit style has no separator at all in Simplified Chinese.
+    """
+    # The pattern of a list and one more item, with both left empty, is the separator.
+    return _("{items}, {item}").format(items="", item="").join(items)
+
+
+def person_label(_: Gettext, name: str, employee_no: str) -> str:
+    """A person with their employee number: ``Li Lei (E001)`` or ``李雷（E001）``."""
+    return _("{name} ({employee_no})").format(name=name, employee_no=employee_no)

@@ -37,7 +37,7 @@ from handlers.callbacks import (
     parse,
 )
 from handlers.context import WorkledgerContext
-from handlers.formatting import when
+from handlers.formatting import listed, when
 from handlers.notice_exports import as_csv, as_xlsx, delivery_table
 from locales import resolve_locale, translator
 
@@ -152,9 +152,9 @@ async def _details(
         _figures(context, item),
     ]
     if figures.not_linked:
-        numbers = ", ".join(figures.not_linked[:MAX_NUMBERS])
-        if len(figures.not_linked) > MAX_NUMBERS:
-            numbers += ", " + _more(context)(len(figures.not_linked) - MAX_NUMBERS)
+        hidden = len(figures.not_linked) - MAX_NUMBERS
+        more = [_more(context)(hidden)] if hidden > 0 else []
+        numbers = listed(_, [*figures.not_linked[:MAX_NUMBERS], *more])
         lines.append(_("Not joined at the time, so not sent: {numbers}").format(numbers=numbers))
     if not notice.requires_ack:
         lines.append(_("Read confirmation: not asked"))

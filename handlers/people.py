@@ -8,11 +8,12 @@ from types import MappingProxyType
 from babel.dates import format_date
 from telegram import Update
 
+from assessment import approvals as approval_rules
 from assessment.people import StaffStatus, profile, team
 from assessment.reminders import DayState
 from handlers import approvals, reminders
 from handlers.context import WorkledgerContext
-from handlers.formatting import day, number
+from handlers.formatting import day, listed, number, person_label
 from handlers.labels import role_names, status_name
 from locales import N_
 
@@ -36,9 +37,9 @@ async def me(update: Update, context: WorkledgerContext) -> None:
     post = record.post or "-"
     if record.post_type and record.post_type in context.policy.post_types:
         kind = context.policy.post_types[record.post_type].names.get(context.locale)
-        post = f"{post} ({kind})"
+        post = _("{post} ({post_type})").format(post=post, post_type=kind)
     lines = [
-        f"{record.name} ({record.employee_no})",
+        person_label(_, record.name, record.employee_no),
         _("Department: {department}").format(department=record.department),
         _("Post: {post}").format(post=post),
     ]
@@ -50,7 +51,7 @@ async def me(update: Update, context: WorkledgerContext) -> None:
         )
     lines += [
         _("Supervisor: {supervisor}").format(supervisor=record.supervisor or "-"),
-        _("Roles: {roles}").format(roles=", ".join(role_names(context, record.roles))),
+        _("Roles: {roles}").format(roles=listed(_, role_names(context, record.roles))),
         _("Status: {status}").format(status=status_name(context, record.status)),
     ]
     if record.linked_at is not None:
@@ -85,18 +86,21 @@ async def my_team(update: Update, context: WorkledgerContext) -> None:
     ]
     for person in people:
         state = _("joined") if person.linked else _("not joined yet")
-        extra = (
-            f", {status_name(context, person.status)}"
-            if person.status is not StaffStatus.ACTIVE
-            else ""
-        )
+        if person.status is not StaffStatus.ACTIVE:
+            state = _("{state}, {status}").format(
+                state=state, status=status_name(context, person.status)
+            )
         today_state = states.get(person.employee_no)
         # On a day off nobody owes an entry: only say who logged or is on leave anyway.
         if today_state is not None and (workday or today_state is not DayState.NOT_YET):
-            extra += f"; {_(TODAY_LABELS[today_state])}"
-        lines.append(f"{person.employee_no} {person.name}: {state}{extra}")
+            state = _("{state}; {today}").format(state=state, today=_(TODAY_LABELS[today_state]))
+        lines.append(
+            _("{employee_no} {name}: {state}").format(
+                employee_no=person.employee_no, name=person.name, state=state
+            )
+        )
     async with context.uow() as uow:
-        delegation = await uow.approvals.delegation_of(member.id, today)
+        delegation = await approval_rules.delegation_of(uow, member.id, today)
     if delegation is not None:
         lines += ["", approvals.delegation_line(context, delegation)]
     await message.reply_text("\n".join(lines))

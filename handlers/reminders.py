@@ -17,11 +17,12 @@ from telegram.error import TelegramError
 
 from assessment import calendar, log_flow, reminders
 from assessment.calendar import WorkCalendar
-from assessment.outbox import Outgoing
-from assessment.reminders import DayState, Recipient, SnoozeOutcome, TeamSummary
+from assessment.outbox import Circular, Outgoing
+from assessment.reminders import DayState, Languages, Recipient, SnoozeOutcome, TeamSummary
 from handlers import log
 from handlers.callbacks import ReminderAction
 from handlers.context import BotData, WorkledgerContext
+from handlers.formatting import listed, person_label
 from locales import Translator, resolve_locale, translator
 
 
@@ -60,17 +61,14 @@ def _keyboard(language: Translator, day: date, *, snooze: bool = True) -> Inline
     return InlineKeyboardMarkup(rows)
 
 
-def _recipient_language(person: Recipient, default: str) -> Translator:
+def _recipient_language(person: Recipient | Languages, default: str) -> Translator:
     return translator(resolve_locale(person.language, person.telegram_language, default))
 
 
-def _daily(default_language: str, person: Recipient, day: date) -> Outgoing:
-    language = _recipient_language(person, default_language)
+def _daily(default_language: str, readers: Languages, day: date) -> Circular:
+    language = _recipient_language(readers, default_language)
     return reminders.daily_reminder(
-        person,
-        day,
-        text=_reminder_text(language, day),
-        markup=_keyboard(language, day).to_dict(),
+        day, text=_reminder_text(language, day), markup=_keyboard(language, day).to_dict()
     )
 
 
@@ -87,10 +85,12 @@ def _summary(default_language: str, summary: TeamSummary) -> Outgoing:
         ).format(count=count),
     ]
     for report in summary.missing:
-        joined = "" if report.linked else f", {_('not joined yet')}"
-        lines.append(f"• {report.name} ({report.employee_no}){joined}")
+        who = person_label(_, report.name, report.employee_no)
+        lines.append(
+            "• " + (who if report.linked else _("{person}, not joined yet").format(person=who))
+        )
     if summary.on_leave:
-        names = ", ".join(f"{report.name} ({report.employee_no})" for report in summary.on_leave)
+        names = listed(_, (person_label(_, r.name, r.employee_no) for r in summary.on_leave))
         lines.append(_("On leave: {names}").format(names=names))
     return reminders.team_summary_message(summary, text="\n".join(lines))
 

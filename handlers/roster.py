@@ -7,8 +7,7 @@ from datetime import datetime
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from assessment import access
-from assessment.people import members
-from assessment.roster import ImportSummary, ParsedRoster, RosterRejected, parse_roster
+from assessment.roster import ParsedRoster, RosterRejected, parse_roster
 from assessment.roster_uploads import (
     DecisionRefused,
     apply,
@@ -20,9 +19,7 @@ from assessment.roster_uploads import (
 from handlers.callbacks import RosterDecision
 from handlers.context import WorkledgerContext
 from handlers.gate import refusal_text
-from handlers.menus import publish_menu
 from handlers.roster_text import describe_rejection, describe_summary
-from locales import resolve_locale
 
 # The Bot API lets a bot download files of up to 20 MB.
 MAX_ROSTER_BYTES = 20 * 1024 * 1024
@@ -187,20 +184,5 @@ async def _apply(
             [[InlineKeyboardButton(label, callback_data=RosterDecision(upload_id, "left").pack())]]
         )
     text = describe_summary(result, _, context.ngettext)
+    # The menus of people whose roles changed were queued with the import; the sender shows them.
     await query.edit_message_text(_fit(text, context), reply_markup=markup)
-    await _refresh_menus(context, result)
-
-
-async def _refresh_menus(context: WorkledgerContext, summary: ImportSummary) -> None:
-    # People whose roles changed see their new commands without asking.
-    if not summary.role_changes:
-        return
-    async with context.uow() as uow:
-        changed = await members(uow, list(summary.role_changes))
-    for person in changed:
-        if person.telegram_user_id is None:
-            continue
-        locale = resolve_locale(
-            person.language, person.telegram_language, context.settings.language
-        )
-        await publish_menu(context.bot, person, locale)

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 
 from assessment.roster import ImportSummary, ProblemCode, RosterProblem
+from handlers.formatting import Gettext, listed
 from locales import N_
 
-Gettext = Callable[[str], str]
 Ngettext = Callable[[str, str, int], str]
 
 # Long enough to recognise a value, short enough to keep one problem on one line.
@@ -116,7 +116,7 @@ def describe_summary(summary: ImportSummary, _: Gettext, ngettext: Ngettext) -> 
                 "{count} department created: {names}",
                 "{count} departments created: {names}",
                 count,
-            ).format(count=count, names=_listed(summary.departments_created))
+            ).format(count=count, names=_listed(_, summary.departments_created))
         )
     if summary.posts_created:
         count = len(summary.posts_created)
@@ -139,7 +139,7 @@ def describe_summary(summary: ImportSummary, _: Gettext, ngettext: Ngettext) -> 
                 "roles changed for {count} person: {employee_nos}",
                 "roles changed for {count} people: {employee_nos}",
                 count,
-            ).format(count=count, employee_nos=_listed(tuple(summary.role_changes)))
+            ).format(count=count, employee_nos=_listed(_, tuple(summary.role_changes)))
         )
     if summary.missing:
         count = len(summary.missing)
@@ -148,7 +148,7 @@ def describe_summary(summary: ImportSummary, _: Gettext, ngettext: Ngettext) -> 
                 "{count} person on the roster is not in the file: {employee_nos}",
                 "{count} people on the roster are not in the file: {employee_nos}",
                 count,
-            ).format(count=count, employee_nos=_listed(summary.missing))
+            ).format(count=count, employee_nos=_listed(_, summary.missing))
         )
     if summary.marked_left:
         count = len(summary.marked_left)
@@ -166,6 +166,6 @@ def _shorten(value: str) -> str:
     return value if len(value) <= VALUE_SHOWN else value[: VALUE_SHOWN - 1] + "…"
 
 
-def _listed(items: Sequence[str]) -> str:
-    shown = ", ".join(items[:NUMBERS_SHOWN])
-    return shown + ", …" if len(items) > NUMBERS_SHOWN else shown
+def _listed(_: Gettext, items: Sequence[str]) -> str:
+    more = ["…"] if len(items) > NUMBERS_SHOWN else []
+    return listed(_, [*items[:NUMBERS_SHOWN], *more])

@@ -28,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from storage.enums import (
+    DecisionVia,
     DeliveryStatus,
     EntryStatus,
     NoticeStatus,
@@ -152,11 +153,15 @@ class WorkEntry(Base):
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     decided_at: Mapped[datetime | None]
     decision_reason: Mapped[str | None] = mapped_column(Text)
-    # How it was decided: supervisor, delegate, higher (an escalation), hr, or auto.
-    decision_via: Mapped[str | None] = mapped_column(String(20))
+    # In what capacity it was decided, or how (bulk, auto).
+    decision_via: Mapped[DecisionVia | None] = mapped_column(
+        _text_enum(DecisionVia, "decision_via")
+    )
     # When it went to the supervisor's own supervisor for being left undecided.
     escalated_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # When its current version went to the approver: written, or changed by its author.
+    submitted_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Every change is a conditional UPDATE on the version it read, which moves it on
     # (see the entries and approvals repositories): one concurrency mechanism.

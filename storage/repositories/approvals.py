@@ -34,7 +34,7 @@ from sqlalchemy.orm import aliased
 
 from storage.enums import Authority, DecisionVia, EntryStatus, Role, StaffStatus
 from storage.models import ApprovalRequest, Delegation, Staff, WorkEntry
-from storage.repositories.base import Repository
+from storage.repositories.base import Repository, rows_as
 
 _ENTRIES = cast(Table, WorkEntry.__table__)
 _STAFF = cast(Table, Staff.__table__)
@@ -138,11 +138,6 @@ class ActiveDelegation:
     delegate_name: str
     delegate_employee_no: str
     until: date
-
-
-def _rows(result: Any, kind: type[Any]) -> list[Any]:
-    """Rows of a result read by column label into ``kind`` (labels are its field names)."""
-    return [kind(**row) for row in result.mappings()]
 
 
 def _in_force(today: ColumnElement[Any]) -> ColumnElement[bool]:
@@ -387,7 +382,7 @@ class ApprovalRepository(Repository):
                 "author_id": author_id,
             },
         )
-        return _rows(result, DecidedRow)
+        return rows_as(result, DecidedRow)
 
     async def approve_stale(
         self, submitted_before: datetime, values: Mapping[str, Any], *, limit: int
@@ -397,7 +392,7 @@ class ApprovalRepository(Repository):
             select(_ENTRIES.c.id)
             .where(
                 _ENTRIES.c.status == EntryStatus.SUBMITTED,
-                _ENTRIES.c.updated_at < submitted_before,
+                _ENTRIES.c.submitted_at < submitted_before,
             )
             .order_by(_ENTRIES.c.id)
             .limit(limit)
@@ -414,7 +409,7 @@ class ApprovalRepository(Repository):
                 _ENTRIES.c.text,
             )
         )
-        return _rows(result, DecidedRow)
+        return rows_as(result, DecidedRow)
 
     async def pending(
         self, actor_id: int, *, today: date, offset: int, limit: int
@@ -449,7 +444,7 @@ class ApprovalRepository(Repository):
             .limit(limit),
             bound,
         )
-        return _rows(result, PendingRow), int(total or 0)
+        return rows_as(result, PendingRow), int(total or 0)
 
     async def to_request(self, *, today: date, limit: int) -> list[RequestTarget]:
         """Submitted entry versions not yet put before their approver, whose approver wants
@@ -497,7 +492,7 @@ class ApprovalRepository(Repository):
             .order_by(_ENTRIES.c.id)
             .limit(limit)
         )
-        return _rows(result, RequestTarget)
+        return rows_as(result, RequestTarget)
 
     async def record_requests(
         self, requests: Sequence[tuple[int, int, int, str]], now: datetime
@@ -561,12 +556,12 @@ class ApprovalRepository(Repository):
             .where(
                 WorkEntry.status == EntryStatus.SUBMITTED,
                 WorkEntry.escalated_at.is_(None),
-                WorkEntry.updated_at < submitted_before,
+                WorkEntry.submitted_at < submitted_before,
             )
             .order_by(WorkEntry.id)
             .limit(limit)
         )
-        return _rows(rows, Overdue)
+        return rows_as(rows, Overdue)
 
     async def mark_escalated(self, entry_ids: Sequence[int], now: datetime) -> list[int]:
         """Mark entries escalated unless done already (by another process); the ones marked."""
@@ -576,8 +571,7 @@ class ApprovalRepository(Repository):
             result = await self.session.execute(
                 update(_ENTRIES)
                 .where(_ENTRIES.c.id.in_(chunk), _ENTRIES.c.escalated_at.is_(None))
-                # Not a change of the entry: its updated_at (when it was submitted) stays.
-                .values(escalated_at=now, updated_at=_ENTRIES.c.updated_at)
+                .values(escalated_at=now)
                 .returning(_ENTRIES.c.id)
             )
             marked.extend(int(entry_id) for (entry_id,) in result)
@@ -591,7 +585,7 @@ class ApprovalRepository(Repository):
             rows = await self.session.execute(
                 select(*_contact_columns(Staff)).where(Staff.id.in_(ids[start : start + _CHUNK]))
             )
-            found.update({contact.staff_id: contact for contact in _rows(rows, Contact)})
+            found.update({contact.staff_id: contact for contact in rows_as(rows, Contact)})
         return found
 
     async def hr_contacts(self) -> list[Contact]:
@@ -601,7 +595,7 @@ class ApprovalRepository(Repository):
                 Staff.status != StaffStatus.LEFT, Staff.roles.op("&")(int(Role.HR)) != 0
             )
         )
-        return _rows(rows, Contact)
+        return rows_as(rows, Contact)
 
     async def team_contacts(self, supervisor_id: int) -> list[Contact]:
         """The supervisor's direct reports still on staff."""
@@ -610,7 +604,7 @@ class ApprovalRepository(Repository):
                 Staff.supervisor_id == supervisor_id, Staff.status != StaffStatus.LEFT
             )
         )
-        return _rows(rows, Contact)
+        return rows_as(rows, Contact)
 
     async def set_digest(self, staff_id: int, at: str | None) -> None:
         """Approval requests at once (None) or in a daily digest at ``at`` ("17:00")."""
@@ -640,7 +634,7 @@ class ApprovalRepository(Repository):
         """The supervisor's delegation in force, if any."""
         supervisor = aliased(Staff)
         delegate = aliased(Staff)
-        found = _rows(
+        found = rows_as(
             await self.session.execute(
                 select(
                     Delegation.supervisor_id,

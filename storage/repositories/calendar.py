@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, exists, select
+from sqlalchemy import ColumnElement, and_, delete, exists, select, true
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from storage.enums import EntryStatus, StaffStatus
 from storage.models import JobClaim, LeaveDay, Staff, WorkEntry
+from storage.repositories.admission import admitted
 from storage.repositories.base import Repository
+from storage.repositories.selection import Selection
 
 # Second-line staff (退居二线) keep an assigned role and log their work like everyone else.
 WORKING = (StaffStatus.ACTIVE, StaffStatus.SECOND_LINE)
@@ -118,8 +121,14 @@ class LeaveRepository(Repository):
         )
         return [(staff_id, day) for staff_id, day in rows]
 
+    def owing(self, day: date) -> Selection:
+        """Admitted people with no entry and no leave on ``day``: the daily reminder's."""
+        return Selection(
+            and_(admitted(Staff), ~has_entry(Staff.id, day), ~on_leave(Staff.id, day))
+        )
+
     async def owing_entry(self, day: date) -> list[Recipient]:
-        """Linked, working people with no entry and no leave on ``day``, by id: one query."""
+        """Everyone ``owing(day)`` picks, by id: one query."""
         rows = await self.session.execute(
             select(
                 Staff.id,
@@ -128,21 +137,19 @@ class LeaveRepository(Repository):
                 Staff.language,
                 Staff.telegram_language,
             )
-            .where(
-                Staff.status.in_(WORKING),
-                Staff.telegram_user_id.is_not(None),
-                ~has_entry(Staff.id, day),
-                ~on_leave(Staff.id, day),
-            )
+            .where(self.owing(day).where)
             .order_by(Staff.id)
         )
         return [_recipient(*row) for row in rows]
 
-    async def absent_reports(self, day: date) -> list[AbsentReport]:
+    async def absent_reports(
+        self, day: date, after: int = 0, through: int | None = None
+    ) -> list[AbsentReport]:
         """Working direct reports of linked, working supervisors with no entry on ``day``.
 
         One query, ordered by supervisor then employee number; supervisors whose
-        reports all logged do not appear.
+        reports all logged do not appear. Only supervisors of staff ids ``after`` < id
+        <= ``through`` (all from ``after`` on if None): a batch of a big job.
         """
         supervisor = aliased(Staff, name="supervisor")
         report = aliased(Staff, name="report")
@@ -161,8 +168,9 @@ class LeaveRepository(Repository):
             .select_from(report)
             .join(supervisor, supervisor.id == report.supervisor_id)
             .where(
-                supervisor.status.in_(WORKING),
-                supervisor.telegram_user_id.is_not(None),
+                supervisor.id > after,
+                supervisor.id <= through if through is not None else true(),
+                admitted(supervisor),
                 report.status.in_(WORKING),
                 ~has_entry(report.id, day),
             )
@@ -215,3 +223,8 @@ class JobClaims(Repository):
     async def claimed(self, key: str) -> bool:
         """Whether ``key`` was taken already."""
         return (await self.session.get(JobClaim, key)) is not None
+
+    async def forget(self, keys: Sequence[str]) -> None:
+        """Drop claims no longer needed (the batches of work now claimed as a whole)."""
+        if keys:
+            await self.session.execute(delete(JobClaim).where(JobClaim.key.in_(list(keys))))

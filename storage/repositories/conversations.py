@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from storage.models import Conversation
-from storage.repositories.base import Repository
+from storage.repositories.base import Repository, rows_as
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,8 +36,8 @@ class ConversationRepository(Repository):
         ).where(Conversation.staff_id == staff_id)
         if since is not None:
             query = query.where(Conversation.updated_at >= since)
-        row = (await self.session.execute(query)).one_or_none()
-        return None if row is None else StoredConversation(*row)
+        found = rows_as(await self.session.execute(query), StoredConversation)
+        return found[0] if found else None
 
     async def save(
         self, staff_id: int, kind: str, step: str, data: dict[str, Any], *, at: datetime

@@ -11,7 +11,7 @@ from sqlalchemy.orm import aliased
 
 from storage.enums import Role, StaffStatus
 from storage.models import Department, Post, Staff
-from storage.repositories.base import Repository
+from storage.repositories.base import Repository, rows_as
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +47,7 @@ class Directory(Repository):
     async def profile(self, staff_id: int) -> ProfileRow | None:
         """A person's record with department, post and supervisor names."""
         supervisor = aliased(Staff)
-        row = (
+        found = rows_as(
             await self.session.execute(
                 select(
                     Staff.employee_no,
@@ -66,9 +66,10 @@ class Directory(Repository):
                 .outerjoin(Post, Post.id == Staff.post_id)
                 .outerjoin(supervisor, supervisor.id == Staff.supervisor_id)
                 .where(Staff.id == staff_id)
-            )
-        ).one_or_none()
-        return None if row is None else ProfileRow(*row)
+            ),
+            ProfileRow,
+        )
+        return found[0] if found else None
 
     async def team(self, supervisor_id: int) -> list[TeamRow]:
         """A supervisor's direct reports still on staff, by employee number."""

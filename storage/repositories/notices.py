@@ -6,13 +6,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, and_, func, select, update
+from sqlalchemy import ColumnElement, and_, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from storage.enums import DeliveryStatus, NoticeStatus, Role, StaffStatus
 from storage.models import Department, Notice, NoticeAck, OutboxMessage, Post, Staff
-from storage.repositories.base import Repository
+from storage.repositories.base import Repository, rows_as
+from storage.repositories.selection import Selection
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,40 +80,38 @@ class NoticeRepository(Repository):
         )
         return bool(getattr(result, "rowcount", 0))
 
-    def _audience(self, kind: str, values: Sequence[str]) -> Select[Staff]:
-        query = select(Staff).where(Staff.status != StaffStatus.LEFT)
+    def _audience(self, kind: str, values: Sequence[str]) -> ColumnElement[bool]:
+        condition = Staff.status != StaffStatus.LEFT
         if kind == "departments":
-            query = query.where(Staff.department_id.in_([int(v) for v in values]))
-        elif kind == "roles":
+            return and_(condition, Staff.department_id.in_([int(v) for v in values]))
+        if kind == "roles":
             mask = 0
             for value in values:
                 mask |= int(Role[value.upper()])
-            query = query.where(Staff.roles.op("&")(mask) != 0)
-        elif kind == "post_types":
-            query = query.join(Post, Post.id == Staff.post_id).where(Post.post_type.in_(values))
-        elif kind == "statuses":
-            query = query.where(Staff.status.in_([StaffStatus(v) for v in values]))
-        return query.order_by(Staff.employee_no)
+            return and_(condition, Staff.roles.op("&")(mask) != 0)
+        if kind == "post_types":
+            posts = select(Post.id).where(Post.post_type.in_(values))
+            return and_(condition, Staff.post_id.in_(posts.scalar_subquery()))
+        if kind == "statuses":
+            return and_(condition, Staff.status.in_([StaffStatus(v) for v in values]))
+        return condition
 
-    async def audience(self, kind: str, values: Sequence[str]) -> list[Person]:
-        """Everyone on staff the audience describes, by employee number."""
-        return [
-            Person(
-                s.id, s.employee_no, s.name, s.telegram_user_id, s.language, s.telegram_language
-            )
-            for s in await self.session.scalars(self._audience(kind, values))
-        ]
+    def reached(self, kind: str, values: Sequence[str]) -> Selection:
+        """The linked people on staff the audience describes: who gets a copy."""
+        return Selection(self._audience(kind, values))
 
     async def audience_size(self, kind: str, values: Sequence[str]) -> tuple[int, list[str]]:
         """How many linked people the audience reaches, and who in it is not linked."""
-        linked = 0
-        unlinked: list[str] = []
-        for staff in await self.session.scalars(self._audience(kind, values)):
-            if staff.telegram_user_id is None:
-                unlinked.append(staff.employee_no)
-            else:
-                linked += 1
-        return linked, unlinked
+        audience = self._audience(kind, values)
+        linked = await self.session.scalar(
+            select(func.count()).where(audience, Staff.telegram_user_id.is_not(None))
+        )
+        unlinked = await self.session.scalars(
+            select(Staff.employee_no)
+            .where(audience, Staff.telegram_user_id.is_(None))
+            .order_by(Staff.employee_no)
+        )
+        return int(linked or 0), list(unlinked)
 
     async def queued(self) -> list[Notice]:
         """Notices on their way, oldest first."""
@@ -200,7 +199,7 @@ class NoticeRepository(Repository):
             select(
                 Staff.employee_no,
                 Staff.name,
-                Department.name,
+                Department.name.label("department"),
                 OutboxMessage.status,
                 OutboxMessage.finished_at,
                 OutboxMessage.error,
@@ -221,4 +220,4 @@ class NoticeRepository(Repository):
             )
             .order_by(Staff.employee_no)
         )
-        return [DeliveryLine(*row) for row in rows]
+        return rows_as(rows, DeliveryLine)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from storage.models import Department, Post, Staff
@@ -82,6 +82,10 @@ class StaffRepository(Repository):
         await self.session.execute(
             _SET_TELEGRAM_LANGUAGE, {"staff_id": staff_id, "reported_language": language}
         )
+
+    async def highest_id(self) -> int:
+        """The largest staff id given so far (0 for an empty roster): where big jobs end."""
+        return int(await self.session.scalar(select(func.max(Staff.id))) or 0)
 
     async def by_telegram_id(self, telegram_user_id: int) -> Staff | None:
         """The staff member linked to this Telegram account, if any."""

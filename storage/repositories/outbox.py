@@ -24,13 +24,17 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from storage.enums import DeliveryStatus
 from storage.models import DeliveryWorker, OutboxMessage, Staff
 from storage.repositories.approvals import Contact
 from storage.repositories.base import Repository
 from storage.repositories.calendar import has_entry, on_leave
+from storage.repositories.selection import Languages, Selection
 
 FINAL = (DeliveryStatus.SENT, DeliveryStatus.FAILED, DeliveryStatus.UNREACHABLE)
 UNSETTLED = (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
@@ -39,11 +43,12 @@ CLOSED_KIND = "approval_closed"
 CLOSED_KEY = "approval-closed/"
 
 _OUTBOX = cast(Table, OutboxMessage.__table__)
-# The columns of ``assessment.outbox.Outgoing.row``, and the defaults given explicitly.
+# The columns of ``assessment.outbox.Outgoing.row``, and the defaults given explicitly
+# (but ``request_entry_id``: a copy of a circular never asks for a decision).
 OUTBOX_COLUMNS = (
     "chat_id", "kind", "text", "parse_mode", "reply_markup", "attachment_kind",
     "attachment_file_id", "staff_id", "notice_id", "dedup_key", "priority",
-    "next_attempt_at", "created_at", "status", "attempts", "request_entry_id",
+    "next_attempt_at", "created_at", "status", "attempts",
 )  # fmt: skip
 # What ``close_copies`` fills in, in the order of its SELECT.
 _CLOSED_COLUMNS = (
@@ -99,6 +104,32 @@ class RequestCopy:
     reader: Contact
 
 
+class _Unindexed(FunctionElement[Any]):
+    """A column no index of which may lead SQLite to the rows (written ``+column`` there).
+
+    In a statement bounded by a range of ids the primary key is the way in; without
+    statistics SQLite would rather take the (status, ...) index and read every
+    pending message. PostgreSQL keeps statistics and needs no such hint.
+    """
+
+    name = "unindexed"
+    inherit_cache = True
+
+    def __init__(self, column: Any) -> None:
+        super().__init__(column)
+        self.type = column.type
+
+
+@compiles(_Unindexed)
+def _column(element: _Unindexed, compiler: SQLCompiler, **kw: Any) -> str:
+    return str(compiler.process(element.clauses, **kw))
+
+
+@compiles(_Unindexed, "sqlite")
+def _column_not_by_index(element: _Unindexed, compiler: SQLCompiler, **kw: Any) -> str:
+    return "+" + str(compiler.process(element.clauses, **kw))
+
+
 class OutboxRepository(Repository):
     """Write, claim, settle and count outgoing messages."""
 
@@ -124,6 +155,63 @@ class OutboxRepository(Repository):
         values = [{"status": DeliveryStatus.PENDING, "attempts": 0, **row} for row in rows]
         added = await self.session.scalars(statement.returning(_OUTBOX.c.id), values)
         return len(added.all())
+
+    async def languages_of(self, people: Selection, after: int, through: int) -> list[Languages]:
+        """The languages the people ``people`` picks among staff ids (after, through] read."""
+        rows = await self.session.execute(
+            select(Staff.language, Staff.telegram_language)
+            .where(people.within(after, through))
+            .distinct()
+        )
+        return [Languages(language, telegram) for language, telegram in rows]
+
+    async def add_copies(
+        self,
+        people: Selection,
+        after: int,
+        through: int,
+        languages: Sequence[Languages],
+        row: dict[str, Any],
+    ) -> int:
+        """Queue ``row`` for each person ``people`` picks among staff ids (after, through]
+        whose languages are among ``languages``, in one INSERT ... SELECT.
+
+        ``row`` holds the columns every copy shares; each copy gets the person's chat
+        and staff id, and their staff id appended to ``row["dedup_key"]``, so a copy
+        queued before is skipped. Returns how many were new.
+        """
+        if not languages:
+            return 0
+        personal = {
+            "chat_id": Staff.telegram_user_id,
+            "staff_id": Staff.id,
+            "dedup_key": literal(row["dedup_key"], String) + Staff.id.cast(String),
+        }
+        shared = {"status": DeliveryStatus.PENDING, "attempts": 0, **row}
+        columns = [
+            personal[name] if name in personal else literal(shared[name], _OUTBOX.c[name].type)
+            for name in OUTBOX_COLUMNS
+        ]
+        spoken = or_(
+            *(
+                and_(
+                    Staff.language.is_not_distinct_from(choice.language),
+                    Staff.telegram_language.is_not_distinct_from(choice.telegram_language),
+                )
+                for choice in languages
+            )
+        )
+        insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
+        statement = (
+            insert(_OUTBOX)
+            .from_select(
+                list(OUTBOX_COLUMNS),
+                select(*columns).where(people.within(after, through), spoken),
+            )
+            .on_conflict_do_nothing(index_elements=[_OUTBOX.c.dedup_key])
+        )
+        result = await self.session.execute(statement)
+        return int(getattr(result, "rowcount", 0))
 
     async def claim(
         self, worker_id: str, limit: int, now: datetime, lease: timedelta
@@ -210,15 +298,32 @@ class OutboxRepository(Repository):
             .values(unreachable_since=now)
         )
 
-    async def withdraw_stale(self, kinds: Sequence[str], current_keys: Sequence[str]) -> int:
+    async def pending_span(self, kinds: Sequence[str]) -> tuple[int, int] | None:
+        """The lowest and highest id of unsent messages of these kinds; None if there are none."""
+        row = (
+            await self.session.execute(
+                select(func.min(OutboxMessage.id), func.max(OutboxMessage.id)).where(
+                    OutboxMessage.status == DeliveryStatus.PENDING,
+                    OutboxMessage.kind.in_(list(kinds)),
+                )
+            )
+        ).one()
+        return None if row[0] is None else (int(row[0]), int(row[1]))
+
+    async def withdraw_stale(
+        self, kinds: Sequence[str], current_keys: Sequence[str], after: int, count: int
+    ) -> int:
         """Drop unsent messages of these kinds whose dedup key has none of ``current_keys`` first.
 
         A reminder still queued when its day is over (the bot was down) must not
-        arrive on another day. Messages a sender has claimed are left alone.
+        arrive on another day. Messages a sender has claimed are left alone. Only
+        messages of ids ``after`` < id <= ``after + count``: one batch of the work.
         """
         result = await self.session.execute(
             delete(OutboxMessage).where(
-                OutboxMessage.status == DeliveryStatus.PENDING,
+                OutboxMessage.id > after,
+                OutboxMessage.id <= after + count,
+                _Unindexed(OutboxMessage.status) == DeliveryStatus.PENDING,
                 OutboxMessage.kind.in_(list(kinds)),
                 ~or_(
                     *(
@@ -230,11 +335,18 @@ class OutboxRepository(Repository):
         )
         return int(getattr(result, "rowcount", 0))
 
-    async def withdraw_settled(self, kinds: Sequence[str], day: date) -> int:
-        """Drop unsent messages of these kinds to people who have logged ``day`` or are off."""
+    async def withdraw_settled(
+        self, kinds: Sequence[str], day: date, after: int, count: int
+    ) -> int:
+        """Drop unsent messages of these kinds to people who have logged ``day`` or are off.
+
+        Only messages of ids ``after`` < id <= ``after + count``: one batch of the work.
+        """
         result = await self.session.execute(
             delete(OutboxMessage).where(
-                OutboxMessage.status == DeliveryStatus.PENDING,
+                OutboxMessage.id > after,
+                OutboxMessage.id <= after + count,
+                _Unindexed(OutboxMessage.status) == DeliveryStatus.PENDING,
                 OutboxMessage.kind.in_(list(kinds)),
                 or_(
                     has_entry(OutboxMessage.staff_id, day),

@@ -295,7 +295,7 @@ async def test_entries_undecided_for_three_workdays_go_higher_up(
         await uow.session.execute(
             update(WorkEntry)
             .where(WorkEntry.id == old.id)
-            .values(updated_at=now - timedelta(days=10))
+            .values(submitted_at=now - timedelta(days=10), updated_at=now - timedelta(days=10))
         )
         await uow.commit()
     assert await send_escalations(bot.bot_data, now) == 1
@@ -423,7 +423,7 @@ async def test_an_escalated_entry_decided_higher_up_closes_the_supervisors_copy(
         await uow.session.execute(
             update(WorkEntry)
             .where(WorkEntry.id == entry.id)
-            .values(updated_at=now - timedelta(days=10))
+            .values(submitted_at=now - timedelta(days=10), updated_at=now - timedelta(days=10))
         )
         await uow.commit()
     assert await send_escalations(bot.bot_data, now) == 1

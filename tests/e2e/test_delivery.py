@@ -15,6 +15,7 @@ from sqlalchemy.exc import OperationalError
 from assessment.outbox import Outgoing, enqueue
 from bot.delivery import DeliveryLimits, Sender, delivery_bot
 from bot.emulator import EmulatedUser, EmulatorDriver, RunningEmulator
+from config.clock import Clock
 from handlers.context import WorkledgerApplication
 from storage.engine import Database
 from storage.enums import DeliveryStatus
@@ -60,13 +61,14 @@ async def _drain(
     *,
     until: int,
     senders: int = 1,
+    clock: Clock | None = None,
 ) -> list[Sender]:
     """Run senders until ``until`` messages are settled for good."""
     stop = asyncio.Event()
     bots = [
         delivery_bot(TOKEN, emulator.base_url, emulator.base_file_url, 8) for _ in range(senders)
     ]
-    workers = [Sender(db, bot, limits) for bot in bots]
+    workers = [Sender(db, bot, limits, clock=clock or Clock()) for bot in bots]
     for bot in bots:
         await bot.initialize()
     tasks = [asyncio.create_task(worker.run(stop)) for worker in workers]
@@ -212,7 +214,7 @@ async def test_a_stopping_sender_hands_back_what_it_did_not_send(
     stop = asyncio.Event()
     bot = delivery_bot(TOKEN, emulator.base_url, emulator.base_file_url, 8)
     await bot.initialize()
-    task = asyncio.create_task(Sender(db, bot, FAST).run(stop))
+    task = asyncio.create_task(Sender(db, bot, FAST, clock=Clock()).run(stop))
 
     async def first_sent() -> bool:
         return (await _statuses(db))[DeliveryStatus.SENT] >= 1
@@ -246,6 +248,23 @@ async def test_a_scheduled_message_waits_for_its_time(
     await _drain(db, emulator, until=1)
     [call] = await driver.calls("sendMessage")
     assert float(call["at"]) >= at.timestamp()  # type: ignore[arg-type]
+
+
+async def test_the_sender_keeps_time_by_the_bots_clock(
+    db: Database, emulator: RunningEmulator, driver: EmulatorDriver
+) -> None:
+    """Started two days ahead, the sender sends what is due by then and records its time."""
+    [user] = await _users(driver, 1)
+    ahead = datetime.now(UTC) + timedelta(days=2)
+    tomorrow = datetime.now(UTC) + timedelta(days=1)
+    await _queue(db, [Outgoing(chat_id=user, kind="test", text="due", not_before=tomorrow)])
+    await _drain(db, emulator, until=1, clock=Clock(ahead))
+    async with db.uow() as uow:
+        row = await uow.session.scalar(select(OutboxMessage))
+    assert row is not None
+    assert row.status is DeliveryStatus.SENT
+    assert row.finished_at is not None
+    assert row.finished_at >= ahead
 
 
 async def test_interactive_replies_do_not_wait_behind_a_broadcast(

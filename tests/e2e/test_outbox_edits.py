@@ -17,6 +17,7 @@ from sqlalchemy import select
 from assessment.outbox import Outgoing, enqueue
 from bot.delivery import LEASE, DeliveryLimits, Sender, delivery_bot
 from bot.emulator import EmulatedUser, EmulatorDriver, RunningEmulator
+from config.clock import Clock
 from storage.engine import Database
 from storage.enums import DeliveryStatus
 from storage.models import OutboxMessage
@@ -100,7 +101,7 @@ async def _drain(db: Database, emulator: RunningEmulator, *row_ids: int) -> None
     stop = asyncio.Event()
     bot = delivery_bot(TOKEN, emulator.base_url, emulator.base_file_url, 8)
     await bot.initialize()
-    task = asyncio.create_task(Sender(db, bot, FAST).run(stop))
+    task = asyncio.create_task(Sender(db, bot, FAST, clock=Clock()).run(stop))
     try:
         await eventually(lambda: _settled(db, *row_ids), within=20)
     finally:

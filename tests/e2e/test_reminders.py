@@ -1,7 +1,8 @@
 """Workday reminders through the emulator: who gets one, once, its buttons, the team summary.
 
 The jobs are driven directly at fixed moments (``send_daily_reminders(bot_data, now)``),
-and the buttons' clock is fixed to the same day, so nothing depends on today's date.
+and the bot's clock (which the buttons and the outbox sender read) stands still on the
+same day, moved on where a job runs later, so nothing depends on today's date.
 """
 
 from __future__ import annotations
@@ -169,6 +170,7 @@ async def test_a_restart_or_a_second_process_sends_nothing_twice(
 ) -> None:
     # The bot was down at 17:30 and starts at 19:00: it still reminds, late, that day.
     late = at(THURSDAY, 19, 0)
+    bot.bot_data.clock.set(late)
     assert await reminders.send_daily_reminders(bot.bot_data, late) == 3
     for user in (org.hr, org.supervisor, org.staff):
         await driver.wait_for_message(user.id, timeout=10)
@@ -227,7 +229,8 @@ async def test_the_reminder_buttons(
     [snoozed] = await _queued(bot, "daily_reminder_snooze")
     assert snoozed.dedup_key == f"daily-reminder-snooze/2025-11-20/staff/{snoozed.staff_id}"
     assert snoozed.next_attempt_at == REMINDER_TIME + timedelta(hours=1)
-    # 18:31 of that Thursday is long past, so the sender delivers it straight away.
+    # When the bot's clock reaches 18:31, the sender delivers it.
+    bot.bot_data.clock.set(snoozed.next_attempt_at)
     [again] = await driver.wait_for_message(org.staff.id, timeout=10)
     assert "You have not logged any work for Nov 20, 2025 yet." in again["text"]
     assert sorted(data.rsplit(":", 1)[1] for data in buttons(again).values()) == ["leave", "log"]
@@ -267,6 +270,7 @@ async def test_supervisors_get_their_teams_day_and_see_it_in_team(
 ) -> None:
     # Sun Li's reports: Su Yi (on leave) and Ma Qing (not joined, so never logs here).
     await _leave(bot, "E011", THURSDAY)
+    bot.bot_data.clock.set(at(THURSDAY, 18, 31))
     assert await reminders.send_team_summaries(bot.bot_data, at(THURSDAY, 18, 31)) == 1
     [summary] = await driver.wait_for_message(org.supervisor.id, timeout=10)
     assert summary["text"].splitlines() == [
@@ -285,6 +289,33 @@ async def test_supervisors_get_their_teams_day_and_see_it_in_team(
     assert "Today, Nov 20, 2025:" in lines
     assert "E011 Su Yi: joined; on leave today" in lines
     assert "E100 Ma Qing: not joined yet; not logged yet" in lines
+
+
+async def test_a_chinese_supervisors_team_lists_read_as_chinese(
+    bot: WorkledgerApplication, driver: EmulatorDriver, org: Organisation
+) -> None:
+    # Names with employee numbers, "not joined", leave: pieces put together in code, in
+    # Chinese with Chinese punctuation, not "Su Yi (E011)" or "已加入; 今天休假".
+    chinese_phone = EmulatedUser(id=org.supervisor.id, first_name="Sun", language_code="zh-CN")
+    await driver.send_text(chinese_phone, "/help")
+    await driver.wait_for_message(chinese_phone.id)
+    await _leave(bot, "E011", THURSDAY)
+    bot.bot_data.clock.set(at(THURSDAY, 18, 31))
+    assert await reminders.send_team_summaries(bot.bot_data, at(THURSDAY, 18, 31)) == 1
+    [summary] = await driver.wait_for_message(org.supervisor.id, timeout=10)
+    assert summary["text"].splitlines() == [
+        "团队2025年11月20日工作记录情况",
+        "1 人尚未记录工作：",
+        "• Ma Qing（E100），尚未加入",
+        "休假：Su Yi（E011）",
+    ]
+
+    await driver.send_text(chinese_phone, "/team")
+    [team] = await driver.wait_for_message(org.supervisor.id)
+    lines = team["text"].splitlines()
+    assert "今天（2025年11月20日）：" in lines
+    assert "E011 Su Yi：已加入；今天休假" in lines
+    assert "E100 Ma Qing：尚未加入；尚未记录" in lines
 
 
 async def test_a_supervisor_whose_team_all_logged_gets_no_summary(

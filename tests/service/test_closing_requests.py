@@ -80,7 +80,7 @@ async def entry_of(db: Database, author: StaffMember, at: datetime = NOW) -> int
     async with db.uow() as uow:
         entry = await uow.entries.add(
             WorkEntry(staff_id=author.id, work_date=TODAY, text="Counter duty", created_at=at,
-                      updated_at=at)
+                      submitted_at=at, updated_at=at)
         )  # fmt: skip
         await uow.commit()
         return entry.id

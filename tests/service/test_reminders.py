@@ -15,8 +15,8 @@ from sqlalchemy import event, select
 
 from assessment import reminders
 from assessment.calendar import WorkCalendar, clear_leave, leave_days, set_leave
-from assessment.outbox import Outgoing
-from assessment.reminders import DayState, Recipient, SnoozeOutcome, TeamSummary
+from assessment.outbox import Circular, Outgoing
+from assessment.reminders import DayState, Languages, Recipient, SnoozeOutcome, TeamSummary
 from config.policy import load_policy
 from storage.engine import Database
 from storage.enums import EntryStatus, Role, StaffStatus
@@ -90,8 +90,8 @@ async def _leave(db: Database, staff_id: int, day: date) -> None:
         await set_leave(uow, staff_id, day, by=staff_id, now=datetime.now(UTC))
 
 
-def _render(person: Recipient, day: date) -> Outgoing:
-    return reminders.daily_reminder(person, day, text=f"remind {person.name}", markup=None)
+def _render(readers: Languages, day: date) -> Circular:
+    return reminders.daily_reminder(day, text=f"remind ({readers.language})", markup=None)
 
 
 async def _run(db: Database, now: datetime) -> int | None:
@@ -186,7 +186,7 @@ async def test_the_daily_reminder_is_queued_once_after_its_time_on_a_workday(
         for name in ("Active", "Second Line", "Deleted Only", "Logged Yesterday", "Leave Tomorrow")
     ]
     assert {row.kind for row in rows} == {"daily_reminder"}
-    assert rows[0].chat_id == 1001 and rows[0].text == "remind Active"
+    assert rows[0].chat_id == 1001 and rows[0].text == "remind (None)"
     async with db.uow() as uow:
         claims = list(await uow.session.scalars(select(JobClaim.key)))
     assert claims == ["daily-reminder/2025-11-20"]
@@ -240,10 +240,8 @@ async def test_concurrent_jobs_queue_each_reminder_once(db: Database, office: Pe
 async def test_a_crash_while_queueing_leaves_neither_claim_nor_reminders(
     db: Database, office: People
 ) -> None:
-    def broken(person: Recipient, day: date) -> Outgoing:
-        if person.name == "Deleted Only":
-            raise RuntimeError("crash half-way")
-        return _render(person, day)
+    def broken(readers: Languages, day: date) -> Circular:
+        raise RuntimeError("crash half-way")
 
     with pytest.raises(RuntimeError):
         await reminders.run_daily(db.uow, CALENDAR, AT, SHANGHAI, broken, now=at(THURSDAY, 17, 30))

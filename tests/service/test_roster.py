@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from assessment.menus import MENU_KIND
 from assessment.roster import (
     COLUMNS,
     ImportSummary,
@@ -21,8 +22,8 @@ from assessment.roster import (
 )
 from config.policy import Policy, load_policy
 from storage.engine import Database
-from storage.enums import Role, StaffStatus
-from storage.models import AuditEvent, Department, Post, Staff
+from storage.enums import DeliveryStatus, Role, StaffStatus
+from storage.models import AuditEvent, Department, OutboxMessage, Post, Staff
 
 HEADER = ",".join(COLUMNS)
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "roster"
@@ -240,6 +241,78 @@ async def test_mark_left_marks_only_those_still_on_staff(db: Database, policy: P
         "E4",
     ]
     assert len(await _events(db, "staff.marked_left")) == 3
+
+
+async def _link(db: Database, **accounts: int) -> dict[str, int]:
+    """Link these employee numbers to Telegram accounts; their staff ids."""
+    async with db.uow() as uow:
+        ids = {}
+        for employee_no, telegram_user_id in accounts.items():
+            staff = await uow.staff.by_employee_no(employee_no)
+            assert staff is not None
+            staff.telegram_user_id = telegram_user_id
+            ids[employee_no] = staff.id
+        await uow.commit()
+    return ids
+
+
+async def _menus_queued(db: Database) -> list[tuple[int, int | None]]:
+    """The menu republishings waiting in the outbox: (chat, staff id), oldest first."""
+    async with db.uow() as uow:
+        rows = await uow.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.kind == MENU_KIND).order_by(OutboxMessage.id)
+        )
+        queued = [(row.chat_id, row.staff_id) for row in rows]
+        assert all(row.status is DeliveryStatus.PENDING for row in rows)
+    return queued
+
+
+async def test_an_import_queues_the_menus_it_changes_with_the_change(
+    db: Database, policy: Policy
+) -> None:
+    await _import(db, _csv(*TEAM), policy)
+    ids = await _link(db, E1=701, E2=702, E3=703)
+    assert await _menus_queued(db) == [], "nobody was linked when they were created"
+    await _import(db, _csv(*TEAM), policy)
+    assert await _menus_queued(db) == [], "an unchanged roster changes no menu"
+
+    # E1 becomes HR, E2 chooses English, E4 (not linked) becomes an admin, E3 stays.
+    changed = _csv(
+        "E1,Li Wei,Permits,Clerk,service,1.15,E3,staff;hr,zh_Hans,",
+        "E2,Wang Fang,Permits,Clerk,service,1.15,E3,,en,",
+        TEAM[2],
+        "E4,Chen Mei,Enforcement,Officer,law_enforcement,1.2,,staff;admin,en,second_line",
+    )
+    await _import(db, changed, policy, dry_run=True)
+    assert await _menus_queued(db) == [], "a dry run queues nothing"
+    with pytest.raises(RosterRejected):
+        await _import(db, changed + b"E5,Zhao,Permits,Clerk,service,1.15,E99,,,\n", policy)
+    assert await _menus_queued(db) == [], "a refused roster queues nothing"
+    await _import(db, changed, policy)
+    assert await _menus_queued(db) == [(701, ids["E1"]), (702, ids["E2"])]
+
+    # A new name or going to the second line leaves the commands and language alone.
+    renamed = changed.replace(b"Li Wei", b"Li Wei (Mr)").replace(b",en,\n", b",en,second_line\n")
+    assert (await _import(db, renamed, policy)).updated == ("E1", "E2")
+    assert len(await _menus_queued(db)) == 2
+
+    # Marking E1 and E2 as left takes their commands; E3 supervises no one in the file.
+    await _import(db, _csv(TEAM[2]), policy, mark_missing_left=True)
+    assert (await _menus_queued(db))[2:] == [
+        (701, ids["E1"]),
+        (702, ids["E2"]),
+        (703, ids["E3"]),
+    ]
+
+
+async def test_marking_people_left_queues_their_menus(db: Database, policy: Policy) -> None:
+    await _import(db, _csv(*TEAM), policy)
+    ids = await _link(db, E1=701, E2=702)
+    async with db.uow() as uow:
+        assert await mark_left(uow, ["E1", "E3"], actor_staff_id=None, now=datetime.now(UTC)) == 2
+    async with db.uow() as uow:
+        assert await mark_left(uow, ["E1"], actor_staff_id=None, now=datetime.now(UTC)) == 0
+    assert await _menus_queued(db) == [(701, ids["E1"])], "E3 is not linked; E1 left once"
 
 
 BAD_FILES = {

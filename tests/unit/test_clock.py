@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from config.clock import Clock
+from config.clock import Clock, parse_time_of_day
 from config.settings import Settings
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -75,3 +75,23 @@ def test_clock_start_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("WORKLEDGER_CLOCK_START", "2026-11-30T17:29:00")
     with pytest.raises(ValueError, match="time zone"):
         Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("17:30", time(17, 30)),
+        ("9:05", time(9, 5)),
+        (" 09:05 ", time(9, 5)),
+        ("１７：３０", time(17, 30)),
+        ("23:59", time(23, 59)),
+        ("0:00", time(0, 0)),
+    ],
+)
+def test_times_of_day_as_people_type_them(text: str, expected: time) -> None:
+    assert parse_time_of_day(text) == expected
+
+
+@pytest.mark.parametrize("text", ["24:00", "17:60", "1730", "17:3", "5pm", "", "17:30:00"])
+def test_what_is_not_a_time_of_day(text: str) -> None:
+    assert parse_time_of_day(text) is None

@@ -116,6 +116,15 @@ def test_typed_dates(typed: str, day: date | None) -> None:
     assert parse_day(typed, date(2026, 11, 23)) == day
 
 
+def test_a_date_to_come_without_a_year_is_the_next_one() -> None:
+    today = date(2026, 12, 20)
+    assert parse_day("1-5", today, ahead=True) == date(2027, 1, 5)
+    assert parse_day("12-28", today, ahead=True) == date(2026, 12, 28)
+    assert parse_day("12-20", today, ahead=True) == today
+    assert parse_day("2026-01-05", today, ahead=True) == date(2026, 1, 5), "a year given stays"
+    assert parse_day("1-5", today) == date(2026, 1, 5)
+
+
 def test_months_before_the_previous_one_are_closed() -> None:
     today = date(2026, 11, 3)
     assert not is_closed_month(date(2026, 11, 1), today)

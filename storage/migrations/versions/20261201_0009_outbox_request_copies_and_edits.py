@@ -1,7 +1,7 @@
 """outbox: the entry an approval request asks about, and edits of sent messages
 
 Revision ID: 20261201_0009
-Revises: 0006
+Revises: 0008
 Create Date: 2026-12-01 09:00:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "20261201_0009"
-down_revision: str | None = "0006"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
