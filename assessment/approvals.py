@@ -5,7 +5,9 @@ delegate while a delegation is in force, or HR; the supervisor's own supervisor
 decides what was escalated to them; the author never does. Every decision is a
 conditional update (still submitted, still the version that was shown), so of two
 presses exactly one wins, and a press on an edited or deleted entry says so.
-Every decision and every refused attempt is audited.
+Every decision and every refused attempt is audited. A decision closes every copy
+of the entry's requests in the same transaction: unsent ones are withdrawn, sent
+ones are edited through the outbox to show it and lose their buttons.
 """
 
 from __future__ import annotations
@@ -18,10 +20,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from assessment.calendar import WorkCalendar
-from assessment.outbox import Outgoing, enqueue
+from assessment.outbox import ROUTINE, Outgoing, enqueue
 from assessment.people import StaffMember
 from config.policy import Policy
-from storage.enums import Authority, DecisionVia, EntryStatus
+from storage.enums import Authority, DecisionVia, DeliveryStatus, EntryStatus
 from storage.repositories.approvals import (
     ActiveDelegation,
     Contact,
@@ -32,6 +34,7 @@ from storage.repositories.approvals import (
     RequestTarget,
 )
 from storage.repositories.audit import Event
+from storage.repositories.outbox import RequestCopy
 from storage.uow import UnitOfWork
 
 __all__ = [
@@ -40,6 +43,7 @@ __all__ = [
     "ApprovalError",
     "AuthorNotice",
     "BulkDecided",
+    "Closing",
     "Contact",
     "Decided",
     "Decision",
@@ -64,6 +68,10 @@ SUBJECT = "work_entry"
 MAX_REASON = 500
 # Entries put before approvers per job tick; the rest wait for the next one.
 REQUEST_BATCH = 200
+# Decided entries whose requests are closed per statement: within both engines' cap on
+# bound parameters, and a few hundred edits queued at a time, so a bulk approval of
+# thousands of entries is a string of short statements rather than one long one.
+CLOSE_BATCH = 500
 
 
 class Decision(enum.StrEnum):
@@ -142,7 +150,19 @@ class BulkDecided:
     approved: int
 
 
+@dataclass(frozen=True, slots=True)
+class Closing:
+    """A decision as every copy of the entry's requests shows it once closed."""
+
+    decision: Decision
+    decided_by: str | None  # None: approved automatically
+    at: datetime
+    reason: str | None
+
+
 Render = Callable[[AuthorNotice], Outgoing | None]
+# The line a closed request shows below its text, in its reader's language.
+Close = Callable[[Closing, Contact], str]
 
 
 def refusal(actor: StaffMember, entry: EntryAuthority) -> ApprovalError | None:
@@ -228,12 +248,16 @@ async def decide(
     reason: str | None = None,
     today: date,
     render: Render,
+    close: Close,
+    shown_in: tuple[int, int] | None = None,
     now: datetime,
 ) -> Decided | ApprovalError | AlreadyDecided:
     """Approve, return or reject the version of an entry that was shown to ``actor``.
 
     Statements: the entry with the presser's authority over it (one SELECT), one
-    conditional UPDATE, the audit event, the author's notice, COMMIT.
+    conditional UPDATE, the audit event, the author's notice, the closing of the
+    entry's other requests (``shown_in``, the (chat id, message id) pressed, is
+    closed by the caller's answer), COMMIT.
     """
     cleaned: str | None = None
     if decision.needs_reason:
@@ -246,6 +270,9 @@ async def decide(
     if not isinstance(found, tuple):
         return found
     entry, how = found
+    # Read before the UPDATE takes SQLite's write lock, so that closing the copies holds
+    # it for one statement (the edits) only; the writes re-check each copy's state.
+    copies = await uow.outbox.request_copies([entry_id], shown_in=shown_in)
     won = await uow.approvals.decide(
         entry_id,
         version,
@@ -280,6 +307,8 @@ async def decide(
     )
     if notice is not None:
         await uow.outbox.add_one(notice.row(now))
+    closing = Closing(decision, actor.name, now, cleaned)
+    await _close_requests(uow, copies, closing, close, now=now)
     await uow.commit()
     return Decided(entry_id, decision, actor.name, now, cleaned, entry.author.name)
 
@@ -294,6 +323,7 @@ async def approve_shown(
     seen_at: datetime,
     author_id: int | None = None,
     render: Render,
+    close: Close,
     now: datetime,
 ) -> BulkDecided:
     """Approve, in one go, what a list showed ``actor`` and is still theirs to decide.
@@ -301,7 +331,8 @@ async def approve_shown(
     A list (/pending's page, a digest) shows entries ``first_id``..``last_id`` as they
     were at ``seen_at``; one conditional UPDATE approves those still submitted and
     unchanged since, that ``actor`` may decide (optionally of one author). Then the
-    audit events in one INSERT ... SELECT and one notice per author, COMMIT.
+    audit events in one INSERT ... SELECT, one notice per author, the closing of
+    their requests, COMMIT.
     """
     moment = now
     decided = await uow.approvals.approve_shown(
@@ -313,7 +344,7 @@ async def approve_shown(
         author_id=author_id,
         moment=moment,
     )
-    await _after_bulk(uow, decided, actor, moment, render, {"via": "bulk"})
+    await _after_bulk(uow, decided, actor, moment, render, close, {"via": "bulk"})
     return BulkDecided(len(decided))
 
 
@@ -323,6 +354,7 @@ async def _after_bulk(
     actor: StaffMember | None,
     moment: datetime,
     render: Render,
+    close: Close,
     details: dict[str, Any],
 ) -> None:
     if decided:
@@ -348,7 +380,41 @@ async def _after_bulk(
             for author, items in by_author.items()
         ]
         await enqueue(uow, [n for n in notices if n is not None], now=moment)
+        closing = Closing(Decision.APPROVE, name, moment, None)
+        entry_ids = [row.entry_id for row in decided]
+        for start in range(0, len(entry_ids), CLOSE_BATCH):
+            batch = entry_ids[start : start + CLOSE_BATCH]
+            copies = await uow.outbox.request_copies(batch, shown_in=None)
+            await _close_requests(uow, copies, closing, close, now=moment)
     await uow.commit()
+
+
+async def _close_requests(
+    uow: UnitOfWork,
+    copies: Sequence[RequestCopy],
+    closing: Closing,
+    close: Close,
+    *,
+    now: datetime,
+) -> None:
+    """Close these copies of requests about decided entries, in the caller's transaction:
+    those not sent yet are withdrawn; the others get an edit through the outbox that
+    keeps their text, adds ``close``'s line in their reader's language and drops the
+    buttons (once each; one still being sent is edited once it is)."""
+    unsent = [copy.outbox_id for copy in copies if copy.status is DeliveryStatus.PENDING]
+    withdrawn = await uow.outbox.withdraw_unsent(unsent) if unsent else set()
+    # One line per reader, one statement per language: a bulk decision reads the same
+    # on every copy of one person.
+    lines: dict[int, str] = {}
+    by_line: dict[str, list[int]] = {}
+    for copy in copies:
+        if copy.outbox_id not in withdrawn:
+            reader = copy.reader
+            if reader.staff_id not in lines:
+                lines[reader.staff_id] = close(closing, reader)
+            by_line.setdefault(lines[reader.staff_id], []).append(copy.outbox_id)
+    for line, outbox_ids in by_line.items():
+        await uow.outbox.close_copies(outbox_ids, line=line, priority=ROUTINE, now=now)
 
 
 async def pending(
@@ -463,6 +529,7 @@ async def auto_approve(
     zone: ZoneInfo,
     *,
     render: Render,
+    close: Close,
     now: datetime,
 ) -> int:
     """Approve, marked as such, entries left undecided past the policy's limit, if it has one."""
@@ -484,7 +551,9 @@ async def auto_approve(
         },
         limit=REQUEST_BATCH,
     )
-    await _after_bulk(uow, decided, None, moment, render, {"via": "auto", "after_workdays": limit})
+    await _after_bulk(
+        uow, decided, None, moment, render, close, {"via": "auto", "after_workdays": limit}
+    )
     return len(decided)
 
 

@@ -36,7 +36,8 @@ class Outgoing:
     """One message to one chat, already rendered in the recipient's language.
 
     ``markup`` is the Bot API's ``reply_markup`` object, built by the adapter layer;
-    ``dedup_key`` makes queueing the same message twice a no-op.
+    ``dedup_key`` makes queueing the same message twice a no-op. ``request_entry_id``
+    marks an approval request: once that entry is decided, the message is closed.
     """
 
     chat_id: int
@@ -51,6 +52,7 @@ class Outgoing:
     dedup_key: str | None = None
     priority: int = ROUTINE
     not_before: datetime | None = None
+    request_entry_id: int | None = None
 
     def row(self, now: datetime) -> dict[str, Any]:
         """The outbox row for this message."""
@@ -68,6 +70,7 @@ class Outgoing:
             "priority": self.priority,
             "next_attempt_at": self.not_before or now,
             "created_at": now,
+            "request_entry_id": self.request_entry_id,
         }
 
 

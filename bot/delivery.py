@@ -295,6 +295,21 @@ class Sender:
         markup = (
             InlineKeyboardMarkup.de_json(row.reply_markup, self.bot) if row.reply_markup else None
         )
+        if row.edits_id is not None:
+            # An edit of a message sent before; the claim gave it that message's id. A 400
+            # (deleted, too old, unchanged) settles it as failed, without retries.
+            if row.telegram_message_id is None:
+                raise BadRequest("Message to edit not found: it was never sent")
+            edited = await self.bot.edit_message_text(
+                row.text or "",
+                chat_id=row.chat_id,
+                message_id=row.telegram_message_id,
+                parse_mode=row.parse_mode,
+                reply_markup=markup,
+            )
+            if not isinstance(edited, Message):  # only inline messages answer True
+                raise BadRequest("Message to edit is not a chat message")
+            return edited
         if row.attachment_kind == "document" and row.attachment_file_id:
             return await self.bot.send_document(
                 row.chat_id,

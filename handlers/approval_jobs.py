@@ -11,6 +11,7 @@ from assessment.calendar import WorkCalendar
 from assessment.outbox import Outgoing, enqueue
 from handlers.approval_messages import (
     digest_line,
+    render_closing,
     render_escalation,
     render_notice,
     render_request,
@@ -68,6 +69,7 @@ async def send_escalations(data: BotData, now: datetime) -> int:
             calendar,
             data.settings.zone,
             render=functools.partial(render_notice, default),
+            close=functools.partial(render_closing, default, data.settings.zone),
             now=now,
         )
     return escalated

@@ -1,7 +1,8 @@
 """What the bot says about approvals on its own, through the outbox, in each reader's language.
 
-Requests with their ``Approve`` / ``Return`` / ``Reject`` buttons, the author's news
-of a decision, a delegation, an escalation. Babel's labels are cached: the same few
+Requests with their ``Approve`` / ``Return`` / ``Reject`` buttons, the line that
+replaces them once decided, the author's news of a decision, a delegation, an
+escalation. Babel's labels are cached: the same few
 days and minutes come back press after press.
 """
 
@@ -17,6 +18,7 @@ from babel.dates import format_datetime, format_skeleton
 from assessment.approvals import (
     ActiveDelegation,
     AuthorNotice,
+    Closing,
     Contact,
     Decision,
     RequestTarget,
@@ -25,11 +27,19 @@ from assessment.outbox import ROUTINE, URGENT, Outgoing
 from handlers.callbacks import Decide
 from handlers.entry_cards import shortened
 from handlers.formatting import listed
-from locales import Translator, resolve_locale, translator
+from locales import N_, Translator, resolve_locale, translator
+from storage.enums import EntryStatus
 from storage.repositories.approvals import Overdue
 
 # A list shows this much of an entry's text.
 TEXT_IN_LIST = 120
+
+DECIDED_LINES = {
+    EntryStatus.APPROVED: N_("✅ Approved by {name}, {when}"),
+    EntryStatus.RETURNED: N_("↩️ Returned by {name}, {when}: {reason}"),
+    EntryStatus.REJECTED: N_("❌ Rejected by {name}, {when}: {reason}"),
+}
+APPROVED_AUTOMATICALLY = N_("✅ Approved automatically, {when}")
 
 
 def shown_stamp(moment: datetime) -> int:
@@ -64,6 +74,21 @@ def _minute_in(locale: str, minute: datetime, zone: Any) -> str:
     return str(
         format_datetime(minute, format="short", tzinfo=zone, locale=translator(locale).babel)
     )
+
+
+def decision_line(language: Translator, zone: Any, closing: Closing) -> str:
+    """What a request shows in place of its buttons once decided, in ``language``."""
+    when = moment_label(language, closing.at, zone)
+    if closing.decided_by is None:
+        return language.gettext(APPROVED_AUTOMATICALLY).format(when=when)
+    return language.gettext(DECIDED_LINES[closing.decision.status]).format(
+        name=closing.decided_by, when=when, reason=closing.reason or ""
+    )
+
+
+def render_closing(default: str, zone: Any, closing: Closing, reader: Contact) -> str:
+    """The decision line for a copy of a request, in its reader's language."""
+    return decision_line(language_of(reader, default), zone, closing)
 
 
 def decision_buttons(language: Translator, entry_id: int, version: int) -> list[list[Any]]:
@@ -128,6 +153,7 @@ def render_request(default: str, target: RequestTarget) -> Outgoing | None:
         staff_id=target.approver_id,
         dedup_key=f"approval-request/{target.entry_id}/{target.version}/{target.approver_id}",
         priority=ROUTINE,
+        request_entry_id=target.entry_id,
     )
 
 
@@ -242,6 +268,7 @@ def render_escalation(
                 },
                 staff_id=higher.staff_id,
                 dedup_key=f"approval-escalated/{entry.entry_id}/{entry.version}",
+                request_entry_id=entry.entry_id,
             )
     if higher is None:
         for person in hr:

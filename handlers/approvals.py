@@ -11,7 +11,13 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    MaybeInaccessibleMessage,
+    Message,
+    Update,
+)
 from telegram.error import BadRequest
 from telegram.ext import ApplicationHandlerStop
 
@@ -21,6 +27,8 @@ from assessment.approvals import (
     AlreadyDecided,
     ApprovalError,
     AuthorNotice,
+    Closing,
+    Contact,
     Decided,
     Decision,
     PendingRow,
@@ -30,8 +38,10 @@ from assessment.outbox import Outgoing
 from config.clock import parse_time_of_day
 from handlers.approval_messages import (
     day_label,
+    decision_line,
     moment_label,
     pending_line,
+    render_closing,
     render_delegation,
     render_notice,
     shown_stamp,
@@ -39,17 +49,10 @@ from handlers.approval_messages import (
 from handlers.callbacks import ApproveShown, Decide, DigestTime, PendingPage
 from handlers.context import WorkledgerContext
 from handlers.entry_cards import today
-from locales import N_
 from storage.enums import EntryStatus
 
 PER_PAGE = 5
 CONVERSATION = "decision"
-
-DECIDED_LINES = {
-    EntryStatus.APPROVED: N_("✅ Approved by {name}, {when}"),
-    EntryStatus.RETURNED: N_("↩️ Returned by {name}, {when}: {reason}"),
-    EntryStatus.REJECTED: N_("❌ Rejected by {name}, {when}: {reason}"),
-}
 
 
 # --------------------------------------------------------------------------- presses
@@ -96,11 +99,8 @@ def error_text(context: WorkledgerContext, error: ApprovalError) -> str:
 
 def decided_line(context: WorkledgerContext, decided: Decided) -> str:
     """What replaces the buttons once an entry is decided."""
-    return context._(DECIDED_LINES[decided.decision.status]).format(
-        name=decided.decided_by,
-        when=moment_label(context.translator, decided.at, context.settings.zone),
-        reason=decided.reason or "",
-    )
+    closing = Closing(decided.decision, decided.decided_by, decided.at, decided.reason)
+    return decision_line(context.translator, context.settings.zone, closing)
 
 
 async def _show_decided(message: Message | None, context: WorkledgerContext, line: str) -> None:
@@ -114,6 +114,15 @@ async def _show_decided(message: Message | None, context: WorkledgerContext, lin
 
 def _render(context: WorkledgerContext) -> Callable[[AuthorNotice], Outgoing | None]:
     return functools.partial(render_notice, context.settings.language)
+
+
+def _close(context: WorkledgerContext) -> Callable[[Closing, Contact], str]:
+    return functools.partial(render_closing, context.settings.language, context.settings.zone)
+
+
+def _shown_in(message: MaybeInaccessibleMessage | None) -> tuple[int, int] | None:
+    # The pressed message: the answer closes it, the outbox closes the other copies.
+    return None if message is None else (message.chat.id, message.message_id)
 
 
 async def press(update: Update, context: WorkledgerContext) -> None:
@@ -133,6 +142,8 @@ async def press(update: Update, context: WorkledgerContext) -> None:
                 decision,
                 today=today(context),
                 render=_render(context),
+                close=_close(context),
+                shown_in=_shown_in(query.message),
                 now=context.now(),
             )
         await _answer_result(update, context, result, query.message)
@@ -158,6 +169,8 @@ async def press(update: Update, context: WorkledgerContext) -> None:
                     "version": action.version,
                     "chat_id": message.chat.id if message else None,
                     "message_id": message.message_id if message else None,
+                    # So that the pressed message shows the decision as Approve's does.
+                    "text": message.text if isinstance(message, Message) else None,
                 },
                 at=context.now(),
             )
@@ -195,6 +208,13 @@ async def _answer_result(
         await query.answer(error_text(context, result), show_alert=True)
 
 
+def _pressed(data: dict[str, Any]) -> tuple[int, int] | None:
+    # The message whose Return or Reject was pressed, as ``press`` noted it.
+    if data.get("chat_id") and data.get("message_id"):
+        return int(data["chat_id"]), int(data["message_id"])
+    return None
+
+
 async def capture(update: Update, context: WorkledgerContext) -> None:
     """Take the next message of a supervisor who pressed Return or Reject as the reason."""
     message = update.effective_message
@@ -216,6 +236,8 @@ async def capture(update: Update, context: WorkledgerContext) -> None:
             reason=message.text,
             today=today(context),
             render=_render(context),
+            close=_close(context),
+            shown_in=_pressed(data),
             now=context.now(),
         )
         if result is not ApprovalError.REASON_NEEDED and result is not (
@@ -226,11 +248,14 @@ async def capture(update: Update, context: WorkledgerContext) -> None:
     if isinstance(result, Decided):
         line = decided_line(context, result)
         await message.reply_text(line)
-        if data.get("chat_id") and data.get("message_id"):
+        pressed = _pressed(data)
+        if pressed is not None:
+            # deleted, too old to edit, or unchanged: the decision stands anyway
             with contextlib.suppress(BadRequest):
-                await context.bot.edit_message_reply_markup(
-                    data["chat_id"], data["message_id"], reply_markup=None
-                )
+                if data.get("text"):
+                    await context.bot.edit_message_text(f"{data['text']}\n\n{line}", *pressed)
+                else:
+                    await context.bot.edit_message_reply_markup(*pressed, reply_markup=None)
     elif isinstance(result, AlreadyDecided):
         await message.reply_text(_already_text(context, result))
     else:
@@ -356,6 +381,7 @@ async def approve_shown(update: Update, context: WorkledgerContext) -> None:
             seen_at=datetime.fromtimestamp(action.shown_at, UTC),
             author_id=action.author_id or None,
             render=_render(context),
+            close=_close(context),
             now=context.now(),
         )
     _ = context._

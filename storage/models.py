@@ -283,11 +283,19 @@ class OutboxMessage(Base):
 
     The sender claims pending rows with a lease; a row whose lease ran out (its
     sender died) is pending again. ``dedup_key`` makes writing the same message
-    twice a no-op.
+    twice a no-op. A row with ``edits_id`` is not a new message but an edit of one
+    sent before (an approval request closed by a decision).
     """
 
     __tablename__ = "outbox"
-    __table_args__ = (Index(None, "status", "next_attempt_at", "priority"),)
+    __table_args__ = (
+        Index(None, "status", "next_attempt_at", "priority"),
+        # The pending edits, among every edit ever made (see the claim).
+        Index(None, "status", "edits_id"),
+        # A decided entry's requests; with the status, so that SQLite (without
+        # statistics) prefers it to the status indexes, where most rows are sent.
+        Index(None, "request_entry_id", "status"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     chat_id: Mapped[int] = mapped_column(BigInteger)
@@ -308,10 +316,15 @@ class OutboxMessage(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_until: Mapped[datetime | None]
+    # The message Telegram gave back; for an edit, the message it edits (filled in at claim).
     telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
+    # An approval request's entry: once it is decided, every copy loses its buttons.
+    request_entry_id: Mapped[int | None] = mapped_column(ForeignKey("work_entries.id"))
+    # This row edits the message that row sent; it waits until that row is settled.
+    edits_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("outbox.id"))
 
 
 class DeliveryWorker(Base):

@@ -3,31 +3,105 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import String, Table, and_, delete, func, literal, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    Table,
+    and_,
+    case,
+    delete,
+    exists,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 from storage.enums import DeliveryStatus
 from storage.models import DeliveryWorker, OutboxMessage, Staff
+from storage.repositories.approvals import Contact
 from storage.repositories.base import Repository
 from storage.repositories.calendar import has_entry, on_leave
 from storage.repositories.selection import Languages, Selection
 
 FINAL = (DeliveryStatus.SENT, DeliveryStatus.FAILED, DeliveryStatus.UNREACHABLE)
+UNSETTLED = (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
+# What an edit closing a request is: one per copy (its dedup key), whatever decides it.
+CLOSED_KIND = "approval_closed"
+CLOSED_KEY = "approval-closed/"
 
 _OUTBOX = cast(Table, OutboxMessage.__table__)
-# The columns of ``assessment.outbox.Outgoing.row``, and the defaults given explicitly.
+# The columns of ``assessment.outbox.Outgoing.row``, and the defaults given explicitly
+# (but ``request_entry_id``: a copy of a circular never asks for a decision).
 OUTBOX_COLUMNS = (
     "chat_id", "kind", "text", "parse_mode", "reply_markup", "attachment_kind",
     "attachment_file_id", "staff_id", "notice_id", "dedup_key", "priority",
     "next_attempt_at", "created_at", "status", "attempts",
 )  # fmt: skip
+# What ``close_copies`` fills in, in the order of its SELECT.
+_CLOSED_COLUMNS = (
+    "chat_id", "kind", "text", "parse_mode", "reply_markup", "staff_id", "dedup_key",
+    "priority", "next_attempt_at", "created_at", "status", "attempts", "edits_id",
+)  # fmt: skip
+_TARGET = aliased(OutboxMessage, name="target")
+_EDIT = aliased(OutboxMessage, name="edit")
+# An edit is due only once the message it edits is settled: sent (then it has the
+# message id to edit), or failed for good (then there is nothing to edit). Not
+# correlated: the few pending edits (index on status, edits_id) are hashed once per
+# claim, where PostgreSQL costs a correlated test per candidate row (and JIT-compiles
+# the claim for it).
+_WAITING_EDITS = (
+    select(_EDIT.id)
+    .join(_TARGET, _TARGET.id == _EDIT.edits_id)
+    .where(
+        _EDIT.status == DeliveryStatus.PENDING,
+        _EDIT.edits_id.is_not(None),
+        _TARGET.status.in_(UNSETTLED),
+    )
+)
+_EDITED_MESSAGE = (
+    select(_TARGET.telegram_message_id)
+    .where(_TARGET.id == OutboxMessage.edits_id)
+    .scalar_subquery()
+)
+
+
+def _copies(entry_ids: Sequence[int], shown_in: tuple[int, int] | None) -> ColumnElement[bool]:
+    """Requests about these entries that show, or may yet show, their buttons; but not the
+    message ``shown_in`` (chat id, message id), which the decider's own answer closes."""
+    condition = and_(
+        OutboxMessage.request_entry_id.in_(list(entry_ids)),
+        OutboxMessage.status.in_([*UNSETTLED, DeliveryStatus.SENT]),
+    )
+    if shown_in is None:
+        return condition
+    chat_id, message_id = shown_in
+    pressed = and_(
+        OutboxMessage.chat_id == chat_id,
+        func.coalesce(OutboxMessage.telegram_message_id, 0) == message_id,
+    )
+    return and_(condition, ~pressed)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestCopy:
+    """A message asking for a decision on an entry (sent or not), and who reads it."""
+
+    outbox_id: int
+    status: DeliveryStatus
+    reader: Contact
 
 
 class _Unindexed(FunctionElement[Any]):
@@ -144,8 +218,10 @@ class OutboxRepository(Repository):
     ) -> list[OutboxMessage]:
         """Take up to ``limit`` due messages, most urgent first, for ``lease``.
 
-        Messages whose lease ran out (their sender died) are due again. On
-        PostgreSQL, ``SKIP LOCKED`` lets several senders claim side by side.
+        Messages whose lease ran out (their sender died) are due again; an edit
+        waits for the message it edits to be settled, and is handed out with that
+        message's id. On PostgreSQL, ``SKIP LOCKED`` lets several senders claim side
+        by side.
         """
         due = (
             select(OutboxMessage.id)
@@ -159,7 +235,8 @@ class OutboxRepository(Repository):
                         OutboxMessage.status == DeliveryStatus.SENDING,
                         OutboxMessage.lease_until < now,
                     ),
-                )
+                ),
+                or_(OutboxMessage.edits_id.is_(None), OutboxMessage.id.not_in(_WAITING_EDITS)),
             )
             .order_by(OutboxMessage.priority, OutboxMessage.id)
             .limit(limit)
@@ -173,6 +250,10 @@ class OutboxRepository(Repository):
                 lease_owner=worker_id,
                 lease_until=now + lease,
                 attempts=OutboxMessage.attempts + 1,
+                telegram_message_id=case(
+                    (OutboxMessage.edits_id.is_not(None), _EDITED_MESSAGE),
+                    else_=OutboxMessage.telegram_message_id,
+                ),
             )
             .returning(OutboxMessage)
             .execution_options(synchronize_session=False)
@@ -274,6 +355,103 @@ class OutboxRepository(Repository):
             )
         )
         return int(getattr(result, "rowcount", 0))
+
+    async def request_copies(
+        self, entry_ids: Sequence[int], *, shown_in: tuple[int, int] | None
+    ) -> list[RequestCopy]:
+        """The requests about these entries that show, or may yet show, their buttons, and
+        who reads each; but not the message ``shown_in`` (chat id, message id)."""
+        rows = await self.session.execute(
+            select(
+                OutboxMessage.id.label("outbox_id"),
+                OutboxMessage.status,
+                Staff.id.label("staff_id"),
+                Staff.name,
+                Staff.telegram_user_id.label("chat_id"),
+                Staff.language,
+                Staff.telegram_language,
+            )
+            .join(Staff, Staff.id == OutboxMessage.staff_id)
+            .where(_copies(entry_ids, shown_in))
+            .order_by(OutboxMessage.id)
+        )
+        return [
+            RequestCopy(
+                outbox_id=row["outbox_id"],
+                status=DeliveryStatus(row["status"]),
+                reader=Contact(
+                    staff_id=row["staff_id"],
+                    name=row["name"],
+                    chat_id=row["chat_id"],
+                    language=row["language"],
+                    telegram_language=row["telegram_language"],
+                ),
+            )
+            for row in rows.mappings()
+        ]
+
+    async def withdraw_unsent(self, outbox_ids: Sequence[int]) -> set[int]:
+        """Drop those of these messages that no sender has taken yet; the ones dropped.
+
+        One a sender has claimed since may be reaching Telegram now: it stays (edit it
+        instead), and so does one an edit already waits for (it went back to pending
+        after a failed try; the edit is then pending too).
+        """
+        if not outbox_ids:
+            return set()
+        edit = aliased(OutboxMessage, name="edit")
+        dropped = await self.session.scalars(
+            delete(OutboxMessage)
+            .where(
+                OutboxMessage.id.in_(list(outbox_ids)),
+                OutboxMessage.status == DeliveryStatus.PENDING,
+                ~exists().where(
+                    edit.status == DeliveryStatus.PENDING, edit.edits_id == OutboxMessage.id
+                ),
+            )
+            .returning(OutboxMessage.id)
+        )
+        return {int(outbox_id) for outbox_id in dropped}
+
+    async def close_copies(
+        self, outbox_ids: Sequence[int], *, line: str, priority: int, now: datetime
+    ) -> int:
+        """Queue an edit of each of these messages: the same text with ``line`` below it,
+        and no buttons. One INSERT ... SELECT; how many were new.
+
+        Each message is edited once (``approval-closed/<its id>``), whether sent or still
+        in a sender's hands (the edit waits for it, see ``claim``).
+        """
+        if not outbox_ids:
+            return 0
+        moment = literal(now, _OUTBOX.c.created_at.type)
+        copies = select(
+            OutboxMessage.chat_id,
+            literal(CLOSED_KIND),
+            OutboxMessage.text + literal("\n\n" + line),
+            OutboxMessage.parse_mode,
+            null(),
+            OutboxMessage.staff_id,
+            literal(CLOSED_KEY) + OutboxMessage.id.cast(String),
+            literal(priority),
+            moment,
+            moment,
+            literal(DeliveryStatus.PENDING.value),
+            literal(0),
+            OutboxMessage.id,
+        ).where(
+            OutboxMessage.id.in_(list(outbox_ids)),
+            OutboxMessage.status.in_([*UNSETTLED, DeliveryStatus.SENT]),
+        )
+        insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
+        statement = (
+            insert(_OUTBOX)
+            .from_select(list(_CLOSED_COLUMNS), copies)
+            .on_conflict_do_nothing(index_elements=[_OUTBOX.c.dedup_key])
+            .returning(_OUTBOX.c.id)
+        )
+        added = await self.session.scalars(statement)
+        return len(added.all())
 
     async def counts(self, notice_id: int, kind: str = "notice") -> dict[DeliveryStatus, int]:
         """How many of a notice's messages (of one kind) stand in each state."""

@@ -363,3 +363,98 @@ async def test_bulk_approval_from_a_daily_digest(
 
 async def _all_approved(bot: WorkledgerApplication) -> bool:
     return {e.status for e in await entries(bot)} == {EntryStatus.APPROVED}
+
+
+async def closed(driver: EmulatorDriver, user: EmulatedUser, request: Message) -> Message:
+    """The request once the bot has closed it (edited away its buttons)."""
+
+    async def probe() -> Message | None:
+        now = await current(driver, user.id, request["message_id"])
+        return now if now.get("edit_count") and not buttons(now) else None
+
+    return await eventually(probe, within=10)
+
+
+async def test_the_supervisors_copy_shows_the_delegates_decision(
+    bot: WorkledgerApplication, driver: EmulatorDriver, org: Organisation
+) -> None:
+    card = await log(driver, org.staff, "Visits")
+    [old] = await request(bot, driver, org.supervisor)  # before the delegation
+    until = datetime.now(bot.bot_data.settings.zone).date() + timedelta(days=3)
+    await driver.send_text(org.supervisor, f"/delegate E020 {until.isoformat()}")
+    await driver.wait_for_message(org.supervisor.id)
+    await driver.wait_for_message(COLLEAGUE.id, timeout=8)
+    await driver.wait_for_message(org.staff.id, timeout=8)
+    # The author adds to the entry: the new version goes to the delegate.
+    await driver.press(org.staff, card["message_id"], buttons(card)["Edit text"])
+    await driver.wait_for_message(org.staff.id)
+    await log(driver, org.staff, "Visits, 12 households")
+    [ask] = await request(bot, driver, COLLEAGUE)
+    assert "Visits, 12 households" in ask["text"]
+    assert set(buttons(old)) == set(buttons(ask)) == {"Approve", "Return", "Reject"}
+
+    done = await press(driver, COLLEAGUE, ask, "Approve")
+    [entry] = await entries(bot)
+    line = "✅ Approved by Cao Lin, " + await answer_time(bot, entry.id)
+    assert done["text"] == f"{ask['text']}\n\n{line}"
+    shut = await closed(driver, org.supervisor, old)
+    assert shut["text"] == f"{old['text']}\n\n{line}"
+    assert buttons(shut) == {}
+    # The pressed copy was edited by the press alone.
+    assert (await current(driver, COLLEAGUE.id, ask["message_id"]))["edit_count"] == 1
+
+
+async def test_an_escalated_entry_decided_higher_up_closes_the_supervisors_copy(
+    bot: WorkledgerApplication, driver: EmulatorDriver, org: Organisation
+) -> None:
+    database = bot.bot_data.database
+    async with database.uow() as uow:
+        await uow.session.execute(
+            update(Staff)
+            .where(Staff.employee_no == "E010")
+            .values(supervisor_id=await staff_id(bot, "E001"))
+        )
+        await uow.commit()
+    await log(driver, org.staff, "Old work")
+    [ask] = await request(bot, driver, org.supervisor)
+    [entry] = await entries(bot)
+    now = datetime.now(UTC)
+    async with database.uow() as uow:
+        await uow.session.execute(
+            update(WorkEntry)
+            .where(WorkEntry.id == entry.id)
+            .values(submitted_at=now - timedelta(days=10), updated_at=now - timedelta(days=10))
+        )
+        await uow.commit()
+    assert await send_escalations(bot.bot_data, now) == 1
+    [upward] = await driver.wait_for_message(org.hr.id, timeout=8)
+    await driver.wait_for_message(org.supervisor.id, timeout=8)  # word that it went up
+    assert set(buttons(ask)) == {"Approve", "Return", "Reject"}
+
+    await driver.press(org.hr, upward["message_id"], buttons(upward)["Return"])
+    await driver.wait_for_message(org.hr.id)
+    await driver.send_text(org.hr, "Which file?")
+    [said] = await driver.wait_for_message(org.hr.id)
+    assert said["text"].startswith("↩️ Returned by Hu Rong")
+    shut = await closed(driver, org.supervisor, ask)
+    assert shut["text"] == f"{ask['text']}\n\n{said['text']}"
+    assert buttons(shut) == {}
+    # The pressed copy shows the decision as well, without its buttons.
+    upward = await current(driver, org.hr.id, upward["message_id"])
+    assert upward["text"].endswith(f"\n\n{said['text']}") and buttons(upward) == {}
+
+
+async def test_a_bulk_approval_from_pending_closes_the_requests(
+    bot: WorkledgerApplication, driver: EmulatorDriver, org: Organisation
+) -> None:
+    for text in ("One", "Two", "Three"):
+        await log(driver, org.staff, text)
+    asks = await request(bot, driver, org.supervisor, count=3)
+    await driver.send_text(org.supervisor, "/pending")
+    [listing] = await driver.wait_for_message(org.supervisor.id)
+    after = await press(driver, org.supervisor, listing, "Approve all 3 on this page")
+    assert after["text"] == "Nothing is waiting for your decision."
+    when = await answer_time(bot, (await entries(bot))[0].id)
+    for ask in asks:
+        shut = await closed(driver, org.supervisor, ask)
+        assert shut["text"] == f"{ask['text']}\n\n✅ Approved by Sun Li, {when}"

@@ -88,6 +88,10 @@ def no_notice(_notice: approvals.AuthorNotice) -> None:
     return None
 
 
+def plain_line(closing: approvals.Closing, _reader: approvals.Contact) -> str:
+    return f"{closing.decision.value} by {closing.decided_by}"
+
+
 async def test_only_the_chain_above_the_author_may_decide(db: Database, people: People) -> None:
     entry = await entry_of(db, people.author)
     assert await how(db, people.boss, entry) == "supervisor"
@@ -209,16 +213,24 @@ async def test_a_reason_is_needed_to_return_or_reject(db: Database, people: Peop
         ):
             result = await approvals.decide(
                 uow, people.boss, entry, 1, Decision.RETURN, reason=reason, today=TODAY,
-                render=no_notice, now=NOW,
+                render=no_notice, close=plain_line, now=NOW,
             )  # fmt: skip
             assert result is error
         result = await approvals.decide(
             uow, people.boss, entry, 1, Decision.RETURN, reason=" Add numbers ", today=TODAY,
-            render=no_notice, now=NOW,
+            render=no_notice, close=plain_line, now=NOW,
         )  # fmt: skip
         assert isinstance(result, Decided) and result.reason == "Add numbers"
         again = await approvals.decide(
-            uow, people.boss, entry, 1, Decision.APPROVE, today=TODAY, render=no_notice, now=NOW
+            uow,
+            people.boss,
+            entry,
+            1,
+            Decision.APPROVE,
+            today=TODAY,
+            render=no_notice,
+            close=plain_line,
+            now=NOW,
         )
         assert isinstance(again, AlreadyDecided) and again.by == "B1"
         stored = await uow.entries.get(entry)
@@ -258,7 +270,10 @@ async def test_escalation_once_and_auto_approval(db: Database, people: People) -
     )
     async with db.uow() as uow:
         assert (
-            await approvals.auto_approve(uow, auto, calendar, ZONE, render=no_notice, now=NOW) == 1
+            await approvals.auto_approve(
+                uow, auto, calendar, ZONE, render=no_notice, close=plain_line, now=NOW
+            )
+            == 1
         )
     async with db.uow() as uow:
         states = dict(
