@@ -33,13 +33,14 @@ from storage.uow import UnitOfWork
 __all__ = ["BATCH_SIZE", "Window", "run_in_batches"]
 
 # One batch's transaction (its claim, an INSERT ... SELECT per language of up to this
-# many people with their day's entry and leave looked up, the commit) costs 7-8 ms of
-# CPU on SQLite and 4-5 ms on PostgreSQL with 100,000 staff; on 2 cores shared with
-# other work it took 7-19 ms and 16-26 ms from first statement to commit (p50,
-# bench/batches.py). Short enough that a quick log or an Approve press waiting behind
-# it does not notice. 250 saves little (5 ms: each transaction's own cost dominates)
-# and makes the whole job three times as long; 2,000 already costs 10-24 ms.
-BATCH_SIZE = 1000
+# many people with their day's entry and leave looked up, the commit) holds SQLite's one
+# write lock for about 4-10 ms with 100,000 staff (half the 7-19 ms measured at 1,000 by
+# bench/batches.py on 2 shared cores). That is what a quick log or an Approve press may
+# wait for while the daily reminder runs: bench/responsiveness.py's reply p99 during the
+# job was 22 ms at 500 against 53 ms at 1,000 (20 ms idle). Smaller batches save little
+# more, as each transaction's own cost dominates, and make the job longer still (23 s
+# for 100,000 staff at 500, the sender needing half an hour to send them anyway).
+BATCH_SIZE = 500
 
 Prepared = TypeVar("Prepared")
 

@@ -50,6 +50,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 
 from sqlalchemy import delete, func, select
 
+from assessment.batches import BATCH_SIZE
 from assessment.outbox import BULK, Outgoing, enqueue
 from bench._support import (
     Child,
@@ -316,9 +317,9 @@ async def _prepare_store(database: Database) -> None:
 
 
 async def queue_broadcast(database: Database, prefix: str, chats: Sequence[int]) -> None:
-    """One bulk notice per chat, queued as a broadcast is (rows of 1,000 per statement)."""
-    async with database.uow() as uow:
-        for first in range(0, len(chats), 1000):
+    """One bulk notice per chat, queued in transactions of ``BATCH_SIZE`` rows."""
+    for first in range(0, len(chats), BATCH_SIZE):
+        async with database.uow() as uow:
             await enqueue(
                 uow,
                 [
@@ -329,10 +330,10 @@ async def queue_broadcast(database: Database, prefix: str, chats: Sequence[int])
                         dedup_key=f"{prefix}{chat}",
                         priority=BULK,
                     )
-                    for n, chat in enumerate(chats[first : first + 1000], start=first)
+                    for n, chat in enumerate(chats[first : first + BATCH_SIZE], start=first)
                 ],
             )
-        await uow.commit()
+            await uow.commit()
 
 
 def _ours(prefix: str) -> Any:

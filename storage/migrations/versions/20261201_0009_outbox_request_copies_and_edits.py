@@ -1,6 +1,6 @@
 """outbox: the entry an approval request asks about, and edits of sent messages
 
-Revision ID: 20261201_0009
+Revision ID: 0009
 Revises: 0008
 Create Date: 2026-12-01 09:00:00
 """
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "20261201_0009"
+revision: str = "0009"
 down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
