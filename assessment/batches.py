@@ -23,6 +23,7 @@ window is found by arithmetic, with no cursor to keep.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,13 +34,12 @@ from storage.uow import UnitOfWork
 __all__ = ["BATCH_SIZE", "Window", "run_in_batches"]
 
 # One batch's transaction (its claim, an INSERT ... SELECT per language of up to this
-# many people with their day's entry and leave looked up, the commit) holds SQLite's one
-# write lock for about 4-10 ms with 100,000 staff (half the 7-19 ms measured at 1,000 by
-# bench/batches.py on 2 shared cores). That is what a quick log or an Approve press may
-# wait for while the daily reminder runs: bench/responsiveness.py's reply p99 during the
-# job was 22 ms at 500 against 53 ms at 1,000 (20 ms idle). Smaller batches save little
-# more, as each transaction's own cost dominates, and make the job longer still (23 s
-# for 100,000 staff at 500, the sender needing half an hour to send them anyway).
+# many people with their day's entry and leave looked up, the commit) is what a quick
+# log or an Approve press may wait for while the job runs (on SQLite, where there is
+# one writer at a time, in the queue of write turns). bench/responsiveness.py, the
+# daily reminder over 100,000 staff under 35 updates a second on SQLite: reply p99
+# 50 ms at 500 as at 250 (19-23 ms idle), the job 3.7 s at 500 and 7.5 s at 250; at
+# 1,000 the p99 was 61 ms. Each transaction's own cost dominates below 500.
 BATCH_SIZE = 500
 
 Prepared = TypeVar("Prepared")
@@ -109,5 +109,6 @@ async def run_in_batches(
         if window.last:
             return written
         index += 1
-        # The updates waiting meanwhile go first, and so do their writes.
-        await uows().give_way()
+        # The updates waiting meanwhile go first (on SQLite their writes too: the store
+        # hands out write turns first come, first served).
+        await asyncio.sleep(0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from assessment.batches import BATCH_SIZE, Window, run_in_batches
@@ -110,16 +110,13 @@ class Circular:
         }
 
 
-async def enqueue(
-    uow: UnitOfWork, messages: Iterable[Outgoing], *, now: datetime | None = None
-) -> int:
+async def enqueue(uow: UnitOfWork, messages: Iterable[Outgoing], *, now: datetime) -> int:
     """Queue messages in the caller's transaction; returns how many were new.
 
     For the few messages one use case causes, written with the change that causes
     them. A job over many people writes them in batches instead (``assessment.batches``).
     """
-    moment = now or datetime.now(UTC)
-    rows = [message.row(moment) for message in messages]
+    rows = [message.row(now) for message in messages]
     if len(rows) > BATCH_SIZE:
         log.warning("%d messages queued in one transaction: other writers wait for it", len(rows))
     return await uow.outbox.add_many(rows)

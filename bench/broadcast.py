@@ -332,6 +332,7 @@ async def queue_broadcast(database: Database, prefix: str, chats: Sequence[int])
                     )
                     for n, chat in enumerate(chats[first : first + BATCH_SIZE], start=first)
                 ],
+                now=datetime.now(UTC),
             )
             await uow.commit()
 

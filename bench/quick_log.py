@@ -152,6 +152,15 @@ class StubRequest(BaseRequest):
             self.replies += 1
             if self.replies >= self.target:
                 self.done.set()
+        elif endpoint == "editMessageText" and "chat_id" in params:
+            # As Telegram answers an edit of a chat message: the message as it is now.
+            result = {
+                "message_id": int(str(params["message_id"])),
+                "date": int(time.time()),
+                "chat": {"id": int(str(params["chat_id"])), "type": "private"},
+                "from": BOT_USER,
+                "text": params.get("text", ""),
+            }
         return 200, json.dumps({"ok": True, "result": result}).encode()
 
 

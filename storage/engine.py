@@ -7,6 +7,8 @@ through ``asyncpg``; nothing here reaches past their public APIs.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any
 
 from sqlalchemy import event
@@ -17,12 +19,11 @@ from sqlalchemy.pool import ConnectionPoolEntry
 
 from storage.uow import PendingClaim, UnitOfWork
 
+log = logging.getLogger(__name__)
+
 SQLITE_BUSY_TIMEOUT_MS = 5000
-# SQLite has one writer at a time, and a writer that finds it busy sleeps in SQLite's busy
-# handler (1, 2, 5, ... up to 100 ms between tries), so a job whose batches follow each
-# other at once can keep a quick log out for seconds. Pausing this long between batches
-# lets every writer waiting meanwhile in; PostgreSQL has row locks and needs no pause.
-SQLITE_TURN_SECONDS = 0.1
+# Statements that make a SQLite connection the one writer until its transaction ends.
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER")
 
 
 def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
@@ -38,13 +39,70 @@ def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEn
     cursor.close()
 
 
+class WriteTurns:
+    """SQLite's one writer at a time, taken in turn by this process's writers.
+
+    A SQLite connection that finds another writing sleeps in SQLite's busy handler
+    (1, 2, 5, ... up to 100 ms between tries) and can lose every race to writers that
+    keep coming, so at the busiest moment a quick log could wait for seconds behind a
+    job's batches. Here a connection about to write first waits, without blocking the
+    event loop, for its turn in a first-come first-served queue; the turn passes on
+    when the connection goes back to the pool (after its commit or rollback). A writer
+    in another process is still met by the busy handler; one that waits longer than
+    the busy timeout for its turn goes ahead and meets it too, so nothing can wait
+    forever for a turn.
+    """
+
+    def __init__(self) -> None:
+        self._lock = asyncio.Lock()
+        self.waiting = 0  # connections queued for a turn now
+
+    @property
+    def taken(self) -> bool:
+        """Whether some connection of this process holds the turn."""
+        return self._lock.locked()
+
+    def before_write(self, conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        """Engine event: before a statement, take the turn if it writes and has none."""
+        info = conn.connection.info
+        if info.get("write_turn") or not statement.lstrip().upper().startswith(_WRITES):
+            return
+        adapted = conn.connection.dbapi_connection
+        taken = adapted.run_async(lambda _driver: self._take())
+        info["write_turn"] = taken
+
+    async def _take(self) -> bool:
+        self.waiting += 1
+        try:
+            await asyncio.wait_for(self._lock.acquire(), SQLITE_BUSY_TIMEOUT_MS / 1000)
+        except TimeoutError:
+            log.info("no write turn within the busy timeout: writing without one")
+            return False
+        finally:
+            self.waiting -= 1
+        return True
+
+    def passed_on(self, _dbapi_connection: Any, record: Any, *_args: Any) -> None:
+        """Pool event: a connection back in the pool gives its turn to the next writer."""
+        if record.info.pop("write_turn", False):
+            self._lock.release()
+
+
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """An async engine for ``url`` with the per-dialect settings the store relies on."""
+    return _engine(url, **kwargs)[0]
+
+
+def _engine(url: str, **kwargs: Any) -> tuple[AsyncEngine, WriteTurns | None]:
     if make_url(url).get_backend_name() == "sqlite":
         engine = create_async_engine(url, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        return engine
-    return create_async_engine(url, pool_pre_ping=False, **kwargs)
+        turns = WriteTurns()
+        event.listen(engine.sync_engine, "before_cursor_execute", turns.before_write)
+        for name in ("checkin", "invalidate"):
+            event.listen(engine.sync_engine.pool, name, turns.passed_on)
+        return engine, turns
+    return create_async_engine(url, pool_pre_ping=False, **kwargs), None
 
 
 class Database:
@@ -52,16 +110,16 @@ class Database:
 
     def __init__(self, url: str, **engine_kwargs: Any) -> None:
         self.url = url
-        self.engine = create_engine(url, **engine_kwargs)
+        # SQLite: this process's writers take turns (see ``WriteTurns``); None elsewhere.
+        self.engine, self.write_turns = _engine(url, **engine_kwargs)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        self._turn = SQLITE_TURN_SECONDS if self.engine.dialect.name == "sqlite" else 0.0
 
     def uow(self, *, claim: PendingClaim | None = None) -> UnitOfWork:
         """A fresh unit of work; use it as ``async with db.uow() as uow: ...``.
 
         With ``claim``, the first commit records the update as handled (see ``UnitOfWork``).
         """
-        return UnitOfWork(self.sessions, claim, turn=self._turn)
+        return UnitOfWork(self.sessions, claim)
 
     async def dispose(self) -> None:
         """Close every pooled connection."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -78,12 +77,9 @@ class UnitOfWork:
         self,
         sessions: async_sessionmaker[AsyncSession],
         claim: PendingClaim | None = None,
-        *,
-        turn: float = 0.0,
     ) -> None:
         self._sessions = sessions
         self._claim = claim
-        self._turn = turn
 
     async def __aenter__(self) -> Self:
         self.session = self._sessions()
@@ -130,14 +126,6 @@ class UnitOfWork:
             claim.settled = True
             return
         await self.session.commit()
-
-    async def give_way(self) -> None:
-        """Between two transactions of a big job: let the writers waiting for the store in.
-
-        What that takes is the store's business (see ``Database``); call it outside the
-        ``async with`` block, between batches.
-        """
-        await asyncio.sleep(self._turn)
 
     async def rollback(self) -> None:
         """Discard everything done since the last commit."""

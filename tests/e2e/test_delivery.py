@@ -45,7 +45,7 @@ async def _users(driver: EmulatorDriver, count: int, first: int = 5000) -> list[
 
 async def _queue(db: Database, messages: list[Outgoing]) -> None:
     async with db.uow() as uow:
-        await enqueue(uow, messages)
+        await enqueue(uow, messages, now=datetime.now(UTC))
         await uow.commit()
 
 

@@ -165,6 +165,7 @@ async def test_a_chat_unlinked_before_its_menu_went_out_gets_the_default_menu(
                 Outgoing(chat_id=unlinked.id, kind=MENU_KIND),
                 Outgoing(chat_id=org.left.id, kind=MENU_KIND),
             ],
+            now=bot.bot_data.clock.now(),
         )
         await uow.commit()
     await eventually(lambda: _all_published(bot.bot_data.database))

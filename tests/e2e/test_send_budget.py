@@ -53,7 +53,11 @@ async def test_replies_and_the_sender_share_one_budget_and_replies_go_first(
     async with running(application) as bot:
         database = bot.bot_data.database
         async with database.uow() as uow:
-            await enqueue(uow, [Outgoing(chat_id=u, kind="test", text="bulk") for u in recipients])
+            await enqueue(
+                uow,
+                [Outgoing(chat_id=u, kind="test", text="bulk") for u in recipients],
+                now=bot.bot_data.clock.now(),
+            )
             await uow.commit()
         await driver.wait_for_call("sendMessage")  # the broadcast is under way
         await asyncio.gather(*(driver.send_text(asker, "/help") for asker in askers))

@@ -250,3 +250,39 @@ async def test_identify_remembers_the_telegram_language_when_it_changes(db: Data
         staff = await uow.staff.by_telegram_id(555)
     assert staff is not None
     assert staff.telegram_language == "zh-TW", "an update without a language keeps the last one"
+
+
+async def test_sqlite_writers_of_one_process_take_turns_and_readers_never_wait(
+    db: Database, backend: str
+) -> None:
+    if backend != "sqlite":
+        pytest.skip("PostgreSQL has row locks: writers of different rows never queue")
+    turns = db.write_turns
+    assert turns is not None
+    staff_id = await _seed(db)
+    said: list[str] = []
+
+    async def second_writer() -> None:
+        async with db.uow() as uow:
+            await uow.audit.add(Event("test.second", "staff", staff_id, at=NOW))
+            said.append("second wrote")
+            await uow.commit()
+
+    async with db.uow() as first:
+        await first.audit.add(Event("test.first", "staff", staff_id, at=NOW))
+        assert turns.taken
+        waiting = asyncio.create_task(second_writer())
+        for _ in range(50):
+            await asyncio.sleep(0.001)
+            if turns.waiting:
+                break
+        assert turns.waiting == 1, "the second writer queues for its turn, on the loop"
+        async with db.uow() as reader:  # a read needs no turn
+            assert [e.action for e in await reader.audit.events("staff")] == []
+        said.append("first commits")
+        await first.commit()
+    await waiting
+    assert said == ["first commits", "second wrote"]
+    assert not turns.taken and turns.waiting == 0
+    async with db.uow() as uow:
+        assert [e.action for e in await uow.audit.events("staff")] == ["test.first", "test.second"]
