@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from sqlalchemy.exc import IntegrityError
@@ -253,10 +255,20 @@ async def test_identify_remembers_the_telegram_language_when_it_changes(db: Data
 
 
 async def test_sqlite_writers_of_one_process_take_turns_and_readers_never_wait(
-    db: Database, backend: str
+    sqlite_template: Path, tmp_path: Path
 ) -> None:
-    if backend != "sqlite":
-        pytest.skip("PostgreSQL has row locks: writers of different rows never queue")
+    # SQLite only: PostgreSQL has row locks, and its writers of different rows never queue.
+    path = tmp_path / "turns.db"
+    shutil.copy(sqlite_template, path)
+    db = Database(f"sqlite+aiosqlite:///{path}")
+    try:
+        await _take_turns(db)
+    finally:
+        await db.dispose()
+
+
+async def _take_turns(db: Database) -> None:
+    assert Database("postgresql+asyncpg://nobody@127.0.0.1/none").write_turns is None
     turns = db.write_turns
     assert turns is not None
     staff_id = await _seed(db)
