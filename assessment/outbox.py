@@ -57,19 +57,10 @@ class Outgoing:
     def row(self, now: datetime) -> dict[str, Any]:
         """The outbox row for this message."""
         return {
+            **_content(self, now),
             "chat_id": self.chat_id,
-            "kind": self.kind,
-            "text": self.text,
-            "parse_mode": self.parse_mode,
-            "reply_markup": self.markup,
-            "attachment_kind": self.attachment_kind,
-            "attachment_file_id": self.attachment_file_id,
             "staff_id": self.staff_id,
-            "notice_id": self.notice_id,
             "dedup_key": self.dedup_key,
-            "priority": self.priority,
-            "next_attempt_at": self.not_before or now,
-            "created_at": now,
             "request_entry_id": self.request_entry_id,
         }
 
@@ -95,19 +86,23 @@ class Circular:
 
     def row(self, now: datetime) -> dict[str, Any]:
         """The columns every copy shares (``dedup_key`` is the key's first part)."""
-        return {
-            "kind": self.kind,
-            "text": self.text,
-            "parse_mode": self.parse_mode,
-            "reply_markup": self.markup,
-            "attachment_kind": self.attachment_kind,
-            "attachment_file_id": self.attachment_file_id,
-            "notice_id": self.notice_id,
-            "dedup_key": self.key,
-            "priority": self.priority,
-            "next_attempt_at": self.not_before or now,
-            "created_at": now,
-        }
+        return {**_content(self, now), "dedup_key": self.key}
+
+
+def _content(message: Outgoing | Circular, now: datetime) -> dict[str, Any]:
+    """The columns of what is sent, and when: the same for one message and for many."""
+    return {
+        "kind": message.kind,
+        "text": message.text,
+        "parse_mode": message.parse_mode,
+        "reply_markup": message.markup,
+        "attachment_kind": message.attachment_kind,
+        "attachment_file_id": message.attachment_file_id,
+        "notice_id": message.notice_id,
+        "priority": message.priority,
+        "next_attempt_at": message.not_before or now,
+        "created_at": now,
+    }
 
 
 async def enqueue(uow: UnitOfWork, messages: Iterable[Outgoing], *, now: datetime) -> int:
