@@ -281,14 +281,16 @@ async def decide(
         moment=now,
         reason=cleaned,
         via=DecisionVia.of(how),
+        today=today,
     )
     if not won:
-        # Someone else was quicker (or the author changed it) between the two statements.
+        # Someone else was quicker, the author changed it, or the actor's authority ended
+        # (a delegation), between the two statements.
         await uow.rollback()
         again = await uow.approvals.authority_of(entry_id, actor.id, today)
         if again is None:
             return ApprovalError.UNKNOWN_ENTRY
-        return _standing(again, version) or ApprovalError.EDITED
+        return _standing(again, version) or refusal(actor, again) or ApprovalError.EDITED
     await uow.audit.add(
         Event(
             f"entry.{decision.status.value}",

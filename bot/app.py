@@ -135,12 +135,14 @@ async def _post_init(application: WorkledgerApplication, budget: SendBudget) -> 
         )
     # What start-up built (libraries, the policy, compiled statements) lives as long as the
     # bot: kept out of the collector's full passes, which otherwise stall the loop for
-    # 100 ms and more once it holds a few hundred thousand objects.
+    # 100 ms and more once it holds a few hundred thousand objects. Garbage goes first.
+    gc.collect()
     gc.freeze()
 
 
 async def _post_shutdown(application: WorkledgerApplication) -> None:
     data = application.bot_data
+    gc.unfreeze()
     # The sender settles what it has in flight, then stops, before the store closes.
     data.stop_background.set()
     await asyncio.gather(*data.background, return_exceptions=True)

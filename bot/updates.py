@@ -20,6 +20,10 @@ from telegram.ext import BaseUpdateProcessor
 # so more than twice that would only wait for one; fewer would leave it idle while a
 # few slow updates (a roster file, a long list) hold the rest up.
 CONCURRENT_UPDATES = 32
+# Updates accepted at once, running or waiting for their chat's earlier ones. PTB holds a
+# slot of this from before ``do_process_update``, so it must leave room for a chat's
+# queue: otherwise one person tapping fast behind a slow update would take every slot.
+ACCEPTED_UPDATES = 1024
 
 
 def _chat_of(update: object) -> int | None:
@@ -33,8 +37,10 @@ def _chat_of(update: object) -> int | None:
 class PerChatUpdates(BaseUpdateProcessor):
     """Concurrent across chats, in order within a chat."""
 
-    def __init__(self, max_concurrent_updates: int = CONCURRENT_UPDATES) -> None:
-        super().__init__(max_concurrent_updates)
+    def __init__(self, concurrent: int = CONCURRENT_UPDATES) -> None:
+        super().__init__(max(ACCEPTED_UPDATES, concurrent))
+        # Only updates whose chat's earlier ones are done take one of these.
+        self._running = asyncio.Semaphore(concurrent)
         # The last update of each chat still in progress: the next one waits for it.
         self._last: dict[int, asyncio.Future[None]] = {}
 
@@ -42,7 +48,8 @@ class PerChatUpdates(BaseUpdateProcessor):
         """Run ``coroutine`` once the chat's earlier updates are done."""
         chat = _chat_of(update)
         if chat is None:
-            await coroutine
+            async with self._running:
+                await coroutine
             return
         # Registered before the first await: PTB calls this in the order updates arrive.
         previous = self._last.get(chat)
@@ -51,7 +58,8 @@ class PerChatUpdates(BaseUpdateProcessor):
         try:
             if previous is not None:
                 await asyncio.shield(previous)
-            await coroutine
+            async with self._running:
+                await coroutine
         finally:
             mine.set_result(None)
             if self._last.get(chat) is mine:

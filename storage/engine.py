@@ -55,6 +55,7 @@ class WriteTurns:
 
     def __init__(self) -> None:
         self._lock = asyncio.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.waiting = 0  # connections queued for a turn now
 
     @property
@@ -72,9 +73,14 @@ class WriteTurns:
         info["write_turn"] = taken
 
     async def _take(self) -> bool:
+        self._loop = asyncio.get_running_loop()
+        if not self._lock.locked():
+            await self._lock.acquire()  # free: taken at once, without waiting
+            return True
         self.waiting += 1
         try:
-            await asyncio.wait_for(self._lock.acquire(), SQLITE_BUSY_TIMEOUT_MS / 1000)
+            async with asyncio.timeout(SQLITE_BUSY_TIMEOUT_MS / 1000):
+                await self._lock.acquire()
         except TimeoutError:
             log.info("no write turn within the busy timeout: writing without one")
             return False
@@ -83,9 +89,20 @@ class WriteTurns:
         return True
 
     def passed_on(self, _dbapi_connection: Any, record: Any, *_args: Any) -> None:
-        """Pool event: a connection back in the pool gives its turn to the next writer."""
-        if record.info.pop("write_turn", False):
+        """Pool event: a connection back in the pool, invalidated, or detached (a session
+        that was never closed, collected as garbage) gives its turn to the next writer."""
+        if not record.info.pop("write_turn", False):
+            return
+        loop = self._loop
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if loop is None or running is loop:
             self._lock.release()
+        elif not loop.is_closed():
+            # The collector may run on the driver's thread: the lock belongs to the loop.
+            loop.call_soon_threadsafe(self._lock.release)
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
@@ -99,7 +116,7 @@ def _engine(url: str, **kwargs: Any) -> tuple[AsyncEngine, WriteTurns | None]:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         turns = WriteTurns()
         event.listen(engine.sync_engine, "before_cursor_execute", turns.before_write)
-        for name in ("checkin", "invalidate"):
+        for name in ("checkin", "invalidate", "detach"):
             event.listen(engine.sync_engine.pool, name, turns.passed_on)
         return engine, turns
     return create_async_engine(url, pool_pre_ping=False, **kwargs), None

@@ -250,6 +250,8 @@ _DECIDE_ONE = (
         _ENTRIES.c.id == bindparam("entry_id"),
         _ENTRIES.c.version == bindparam("shown_version"),
         _ENTRIES.c.status == EntryStatus.SUBMITTED,
+        # Checked again as it is written: a delegation may have ended since the read.
+        authority(_ACTOR, _TODAY).is_not(None),
     )
     .values(_decision())
     .returning(_ENTRIES.c.id)
@@ -262,6 +264,11 @@ def _approve_shown(*, one_author: bool) -> Any:
         _ENTRIES.c.status == EntryStatus.SUBMITTED,
         _ENTRIES.c.id.between(bindparam("first_id"), bindparam("last_id")),
         _ENTRIES.c.updated_at <= bindparam("seen_at", type_=_ENTRIES.c.updated_at.type),
+        # Escalated since it was shown: it was not on this reader's list then.
+        or_(
+            _ENTRIES.c.escalated_at.is_(None),
+            _ENTRIES.c.escalated_at <= bindparam("seen_at", type_=_ENTRIES.c.escalated_at.type),
+        ),
         authority(_ACTOR, _TODAY).is_not(None),
     ]
     if one_author:
@@ -334,8 +341,10 @@ class ApprovalRepository(Repository):
         moment: datetime,
         reason: str | None,
         via: DecisionVia,
+        today: date,
     ) -> bool:
-        """Decide one entry only if it is still submitted at ``version`` (one press wins)."""
+        """Decide one entry only if it is still submitted at ``version`` and ``decider_id``
+        may still decide it ``today`` (one press wins)."""
         decided = await self.session.scalar(
             _DECIDE_ONE,
             {
@@ -346,6 +355,8 @@ class ApprovalRepository(Repository):
                 "moment": moment,
                 "reason": reason,
                 "via": via,
+                "actor_id": decider_id,
+                "today": today,
             },
         )
         return decided is not None

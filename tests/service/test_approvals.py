@@ -308,3 +308,27 @@ async def test_escalation_comes_after_three_full_workdays(db: Database, people: 
         )
     assert escalated[waited] is not None
     assert escalated[not_yet] is None
+
+
+async def test_approve_all_leaves_what_came_to_the_reader_after_the_list(
+    db: Database, people: People
+) -> None:
+    shown = await entry_of(db, people.author, NOW - timedelta(hours=1))
+    seen_at = NOW - timedelta(minutes=30)
+    # Escalated to the supervisor's supervisor after their list was shown.
+    async with db.uow() as uow:
+        await uow.approvals.mark_escalated([shown], NOW)
+        await uow.commit()
+    async with db.uow() as uow:
+        late = await approvals.approve_shown(
+            uow, people.higher, today=TODAY, first_id=shown, last_id=shown, seen_at=seen_at,
+            render=no_notice, now=NOW, close=lambda _closing: None,
+        )  # fmt: skip
+    assert late.approved == 0, "it was not on that list"
+    async with db.uow() as uow:
+        fresh = await approvals.approve_shown(
+            uow, people.higher, today=TODAY, first_id=shown, last_id=shown,
+            seen_at=NOW + timedelta(minutes=1), render=no_notice, now=NOW,
+            close=lambda _closing: None,
+        )  # fmt: skip
+    assert fresh.approved == 1

@@ -26,7 +26,7 @@ def _update(update_id: int, chat: int) -> Update:
 
 
 async def test_a_slow_update_holds_up_its_own_chat_only() -> None:
-    processor = PerChatUpdates(max_concurrent_updates=8)
+    processor = PerChatUpdates(concurrent=8)
     release = asyncio.Event()
     done: list[int] = []
 
@@ -50,7 +50,7 @@ async def test_a_slow_update_holds_up_its_own_chat_only() -> None:
 
 
 async def test_a_chats_updates_keep_their_order_under_load() -> None:
-    processor = PerChatUpdates(max_concurrent_updates=3)
+    processor = PerChatUpdates(concurrent=3)
     seen: dict[int, list[int]] = {}
 
     async def handle(chat: int, update_id: int) -> None:
@@ -67,3 +67,26 @@ async def test_a_chats_updates_keep_their_order_under_load() -> None:
     for chat, order in seen.items():
         assert order == sorted(order), chat
     assert sum(len(order) for order in seen.values()) == 60
+
+
+async def test_a_chat_tapping_fast_behind_a_slow_update_holds_up_nobody_else() -> None:
+    processor = PerChatUpdates(concurrent=4)
+    release = asyncio.Event()
+    done: list[int] = []
+
+    async def handle(update_id: int, *, wait: bool = False) -> None:
+        if wait:
+            await release.wait()
+        done.append(update_id)
+
+    busy = [
+        asyncio.create_task(processor.process_update(_update(n, 100), handle(n, wait=n == 1)))
+        for n in range(1, 7)
+    ]
+    other = asyncio.create_task(processor.process_update(_update(50, 200), handle(50)))
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert done == [50], "the other chat was answered while chat 100 waits"
+    release.set()
+    await asyncio.gather(*busy, other)
+    assert done == [50, 1, 2, 3, 4, 5, 6]
