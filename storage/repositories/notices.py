@@ -12,6 +12,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from storage.enums import DeliveryStatus, NoticeStatus, Role, StaffStatus
 from storage.models import Department, Notice, NoticeAck, OutboxMessage, Post, Staff
+from storage.repositories.admission import admitted
 from storage.repositories.base import Repository, rows_as
 from storage.repositories.selection import Selection
 
@@ -103,9 +104,7 @@ class NoticeRepository(Repository):
     async def audience_size(self, kind: str, values: Sequence[str]) -> tuple[int, list[str]]:
         """How many linked people the audience reaches, and who in it is not linked."""
         audience = self._audience(kind, values)
-        linked = await self.session.scalar(
-            select(func.count()).where(audience, Staff.telegram_user_id.is_not(None))
-        )
+        linked = await self.session.scalar(select(func.count()).where(audience, admitted(Staff)))
         unlinked = await self.session.scalars(
             select(Staff.employee_no)
             .where(audience, Staff.telegram_user_id.is_(None))

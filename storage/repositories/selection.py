@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, and_
 
 from storage.models import Staff
+from storage.repositories.admission import admitted
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +30,4 @@ class Selection:
     def within(self, after: int, through: int) -> ColumnElement[bool]:
         """The condition for the people of staff ids ``after`` < id <= ``through``."""
         # The id range first: the primary key bounds the scan of every statement.
-        return and_(
-            Staff.id > after, Staff.id <= through, Staff.telegram_user_id.is_not(None), self.where
-        )
+        return and_(Staff.id > after, Staff.id <= through, admitted(Staff), self.where)
