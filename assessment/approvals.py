@@ -109,6 +109,7 @@ class ApprovalError(enum.Enum):
     BAD_DATE = "bad_date"
     UNKNOWN_PERSON = "unknown_person"
     SELF_DELEGATE = "self_delegate"
+    DELEGATION_CYCLE = "delegation_cycle"  # the chosen person's entries come back to the asker
 
 
 @dataclass(frozen=True, slots=True)
@@ -559,6 +560,20 @@ async def auto_approve(
     return len(decided)
 
 
+async def _delegates_back(uow: UnitOfWork, start: int, asker: int, today: date) -> bool:
+    """Whether the delegations in force lead from ``start`` back to ``asker`` (a circle)."""
+    seen = {start}
+    current = start
+    while (found := await uow.approvals.delegation_of(current, today)) is not None:
+        current = found.delegate_id
+        if current == asker:
+            return True
+        if current in seen:
+            return False
+        seen.add(current)
+    return False
+
+
 async def delegate(
     uow: UnitOfWork,
     supervisor: StaffMember,
@@ -583,6 +598,8 @@ async def delegate(
     chosen = people[0]
     if chosen.id == supervisor.id:
         return ApprovalError.SELF_DELEGATE
+    if await _delegates_back(uow, chosen.id, supervisor.id, today):
+        return ApprovalError.DELEGATION_CYCLE
     await uow.approvals.delegate(supervisor.id, chosen.id, until, moment)
     await uow.audit.add(
         Event(

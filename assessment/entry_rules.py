@@ -142,10 +142,11 @@ def _normalised(text: str) -> str:
 def clean_text(text: str | None, limits: EntryLimits) -> str | EntryError:
     """The entry text as it will be stored, or why it cannot be.
 
-    Surrounding whitespace goes; line breaks inside stay. Whitespace alone is no entry.
+    Surrounding whitespace goes; line breaks inside stay. Whitespace alone is no entry,
+    nor are invisible characters alone (zero-width spaces and joiners, direction marks).
     """
     cleaned = (text or "").strip()
-    if not cleaned:
+    if not any(not char.isspace() and unicodedata.category(char) != "Cf" for char in cleaned):
         return EntryError.EMPTY_TEXT
     if len(cleaned) > limits.max_text_length:
         return EntryError.TEXT_TOO_LONG

@@ -93,6 +93,10 @@ def error_text(context: WorkledgerContext, error: ApprovalError) -> str:
         ).format(example=context.today().replace(day=28).isoformat()),
         ApprovalError.UNKNOWN_PERSON: _("Nobody on staff has that employee number."),
         ApprovalError.SELF_DELEGATE: _("Choose someone other than yourself."),
+        ApprovalError.DELEGATION_CYCLE: _(
+            "That person's own team is decided by you, directly or through others: "
+            "choose someone else, or end that delegation first."
+        ),
     }
     return texts[error]
 

@@ -459,16 +459,21 @@ class ApprovalRepository(Repository):
 
     async def to_request(self, *, today: date, limit: int) -> list[RequestTarget]:
         """Submitted entry versions not yet put before their approver, whose approver wants
-        them at once: the supervisor, or the delegate while a delegation is in force, as
-        long as ``authority`` lets them decide it."""
+        them at once: the supervisor, or the delegate while a delegation is in force (unless
+        the delegate wrote the entry, or has left), if ``authority`` lets them decide it."""
         author = aliased(Staff, name="author")
         supervisor = aliased(Staff, name="supervisor")
         approver = aliased(Staff, name="approver")
+        chosen = aliased(Staff, name="chosen")
+        # Never the entry's own author, nor someone who left: then the supervisor decides.
         delegate = (
             select(_DELEGATIONS.c.delegate_id)
+            .join(chosen, chosen.id == _DELEGATIONS.c.delegate_id)
             .where(
                 _DELEGATIONS.c.supervisor_id == author.supervisor_id,
                 _in_force(literal(today, Date())),
+                _DELEGATIONS.c.delegate_id != author.id,
+                chosen.status != StaffStatus.LEFT,
             )
             .order_by(_DELEGATIONS.c.id.desc())
             .limit(1)

@@ -130,6 +130,27 @@ def model(org: Organisation, actor: int, entry: Entry) -> Authority | None:
     return None
 
 
+def requested_of(org: Organisation, entry: Entry) -> int | None:
+    """Whom a submitted entry's request goes to: the latest delegate in force of the
+    supervisor who is neither its author nor gone, else the supervisor; None: nobody."""
+    if entry.status is not EntryStatus.SUBMITTED:
+        return None
+    boss = org.people[entry.author].supervisor
+    if boss is None:
+        return None
+    delegates = [
+        g.delegate
+        for g in org.grants
+        if g.supervisor == boss
+        and g.until >= 0
+        and not g.ended
+        and g.delegate != entry.author
+        and not org.people[g.delegate].left
+    ]
+    approver = delegates[-1] if delegates else boss
+    return None if model(org, approver, entry) is None else approver
+
+
 def _blocking(coroutine: Coroutine[Any, Any, None]) -> None:
     # Hypothesis runs each example synchronously; the store is async.
     with ThreadPoolExecutor(max_workers=1) as worker:
@@ -223,12 +244,19 @@ async def _every_path_agrees(url: str, org: Organisation) -> None:
                 )
                 assert {row.entry_id for row in decided} == allowed, (actor, org)
                 await uow.rollback()
-            # Requests go only to someone the press lets decide.
-            for target in await uow.approvals.to_request(today=TODAY, limit=100):
+            # Requests go only to someone the press lets decide, never to the entry's author,
+            # and every entry with someone to ask gets one.
+            targets = await uow.approvals.to_request(today=TODAY, limit=100)
+            for target in targets:
                 found = await uow.approvals.authority_of(
                     target.entry_id, target.approver_id, TODAY
                 )
                 assert found is not None and found.authority is not None, (target, org)
+            asked = {t.entry_id: t.approver_id for t in targets}
+            for n, entry in enumerate(org.entries):
+                approver = requested_of(org, entry)
+                expected = None if approver is None else ids[approver]
+                assert asked.get(entry_ids[n]) == expected, (entry, org)
             # Escalation sends an entry to someone who may then decide it.
             overdue = await uow.approvals.overdue(FAR_FUTURE, limit=100)
             await uow.approvals.mark_escalated([o.entry_id for o in overdue], NOW)

@@ -332,3 +332,44 @@ async def test_approve_all_leaves_what_came_to_the_reader_after_the_list(
             close=lambda _closing: None,
         )  # fmt: skip
     assert fresh.approved == 1
+
+
+async def test_a_delegation_that_would_close_a_circle_is_refused(
+    db: Database, people: People
+) -> None:
+    until = TODAY + timedelta(days=3)
+    async with db.uow() as uow:
+        first = await approvals.delegate(
+            uow, people.higher, "B1", until, today=TODAY, render=lambda _d, _c: None, now=NOW
+        )
+        assert not isinstance(first, ApprovalError)
+        back = await approvals.delegate(
+            uow, people.boss, "H1", until, today=TODAY, render=lambda _d, _c: None, now=NOW
+        )
+        assert back is ApprovalError.DELEGATION_CYCLE
+        onward = await approvals.delegate(
+            uow, people.boss, "O1", until, today=TODAY, render=lambda _d, _c: None, now=NOW
+        )
+        assert not isinstance(onward, ApprovalError)
+        # H1 -> B1 -> O1: O1 may not hand their own team back to H1 through the chain.
+        around = await approvals.delegate(
+            uow, people.other, "H1", until, today=TODAY, render=lambda _d, _c: None, now=NOW
+        )
+        assert around is ApprovalError.DELEGATION_CYCLE
+
+
+async def test_a_delegates_own_entries_go_to_the_supervisor(db: Database, people: People) -> None:
+    async with db.uow() as uow:
+        made = await approvals.delegate(
+            uow, people.boss, "A1", TODAY + timedelta(days=3), today=TODAY,
+            render=lambda _d, _c: None, now=NOW,
+        )  # fmt: skip
+        assert not isinstance(made, ApprovalError)
+    own = await entry_of(db, people.author)
+    colleague = await entry_of(db, people.colleague)
+    async with db.uow() as uow:
+        targets = {t.entry_id: t.approver_id for t in await uow.approvals.to_request(
+            today=TODAY, limit=10
+        )}  # fmt: skip
+    assert targets[own] == people.boss.id, "never to its own author"
+    assert targets[colleague] == people.author.id, "the team's other entries to the delegate"

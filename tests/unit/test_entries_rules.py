@@ -45,6 +45,8 @@ def test_text_is_trimmed_and_limited(limits: EntryLimits) -> None:
     assert clean_text("  Counter duty\nand filing  ", limits) == "Counter duty\nand filing"
     assert clean_text(" \n\t ", limits) is EntryError.EMPTY_TEXT
     assert clean_text(None, limits) is EntryError.EMPTY_TEXT
+    assert clean_text("\u200b\u200b \u200d\ufeff\u200e", limits) is EntryError.EMPTY_TEXT
+    assert clean_text("\u200bOK\u200b", limits) == "\u200bOK\u200b"
     assert clean_text("x" * limits.max_text_length, limits) == "x" * limits.max_text_length
     assert clean_text("x" * (limits.max_text_length + 1), limits) is EntryError.TEXT_TOO_LONG
 
