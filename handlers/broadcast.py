@@ -39,7 +39,7 @@ from handlers.callbacks import (
     NoticeToggle,
 )
 from handlers.context import BotData, WorkledgerContext
-from handlers.formatting import listed, when
+from handlers.formatting import listed, listed_at_most, when
 from handlers.labels import ROLE_NAMES, STATUS_NAMES
 from locales import N_, resolve_locale, translator
 from storage.enums import Role, StaffStatus
@@ -225,7 +225,7 @@ async def _preview(context: WorkledgerContext, draft: Draft) -> tuple[str, Inlin
     if draft.not_linked:
         lines.append(
             _("Not joined yet, so they will not get it: {numbers}").format(
-                numbers=html.escape(listed(_, draft.not_linked))
+                numbers=html.escape(listed_at_most(_, context.ngettext, draft.not_linked))
             )
         )
     lines.append(
@@ -495,7 +495,7 @@ def progress_text(context: WorkledgerContext, figures: Progress, rate: float) ->
     if figures.not_linked:
         lines.append(
             gettext("Not joined yet, so not sent: {numbers}").format(
-                numbers=listed(gettext, figures.not_linked)
+                numbers=listed_at_most(gettext, context.ngettext, figures.not_linked)
             )
         )
     if figures.finished:

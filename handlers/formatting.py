@@ -45,6 +45,25 @@ def listed(_: Gettext, items: Iterable[str]) -> str:
     return _("{items}, {item}").format(items="", item="").join(items)
 
 
+# Items a message lists by name before it says how many more: any count of them stays
+# well within Telegram's 4,096 characters, beside the rest of the message.
+LISTED_AT_MOST = 30
+
+
+def listed_at_most(
+    _: Gettext, ngettext: Callable[[str, str, int], str], items: Iterable[str]
+) -> str:
+    """``listed``, but at most ``LISTED_AT_MOST`` items, then "and N more"."""
+    everything = list(items)
+    shown = listed(_, everything[:LISTED_AT_MOST])
+    rest = len(everything) - LISTED_AT_MOST
+    if rest <= 0:
+        return shown
+    return ngettext("{items} and {count} more", "{items} and {count} more", rest).format(
+        items=shown, count=rest
+    )
+
+
 def person_label(_: Gettext, name: str, employee_no: str) -> str:
     """A person with their employee number: ``Li Lei (E001)`` or ``李雷（E001）``."""
     return _("{name} ({employee_no})").format(name=name, employee_no=employee_no)

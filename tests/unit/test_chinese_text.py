@@ -9,7 +9,7 @@ import pytest
 
 from assessment.roster import ImportSummary
 from handlers.approval_messages import digest_line, pending_line, request_text
-from handlers.formatting import listed, person_label
+from handlers.formatting import listed, listed_at_most, person_label
 from handlers.roster_text import describe_summary
 from locales import Translator, translator
 from tests.unit.test_catalogs import half_width_marks
@@ -71,3 +71,17 @@ def test_a_roster_summary_lists_chinese_departments_with_the_enumeration_comma()
         dataclasses.replace(summary, missing=()), HANS.gettext, HANS.ngettext
     ).splitlines():
         assert list(half_width_marks(line)) == [], line
+
+
+def test_a_list_of_100000_people_stays_within_one_telegram_message() -> None:
+    numbers = [f"E{n:06d}" for n in range(100_000)]
+    for locale in ("en", "zh_Hans", "zh_Hant"):
+        language = translator(locale)
+        text = listed_at_most(language.gettext, language.ngettext, numbers)
+        assert len(text) < 1000, locale
+        assert text.startswith("E000000") and "99970" in text, locale
+    assert listed_at_most(translator("en").gettext, translator("en").ngettext, ["E1", "E2"]) == (
+        "E1, E2"
+    )
+    zh = translator("zh_Hans")
+    assert listed_at_most(zh.gettext, zh.ngettext, numbers).endswith("，另有99970人")
