@@ -16,6 +16,7 @@ __all__ = [
     "StaffMember",
     "StaffStatus",
     "TeamRow",
+    "handled",
     "identify",
     "member",
     "members",
@@ -144,3 +145,8 @@ async def member(uow: UnitOfWork, staff_id: int) -> StaffMember | None:
     """A snapshot of the person with this id, if there is one."""
     staff = await uow.staff.get(staff_id)
     return None if staff is None else StaffMember.of(staff)
+
+
+async def handled(uow: UnitOfWork, update_id: int) -> bool:
+    """Whether an update's first commit is done: then what it changed was saved."""
+    return await uow.updates.handled(update_id)

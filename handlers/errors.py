@@ -7,11 +7,22 @@ import logging
 from telegram import Update
 from telegram.error import TelegramError
 
+from assessment.people import handled
 from handlers.context import WorkledgerContext
 from locales import resolve_locale, translator
 from storage.uow import UpdateAlreadyHandled
 
 log = logging.getLogger(__name__)
+
+
+async def _saved(update: Update, context: WorkledgerContext) -> bool:
+    # An update is recorded as handled with its first commit: then something was saved.
+    try:
+        async with context.bot_data.database.uow() as uow:
+            return await handled(uow, update.update_id)
+    except Exception:  # the store may be what failed: then say what is sure
+        log.warning("could not tell whether update %s saved anything", update.update_id)
+        return False
 
 
 async def on_error(update: object, context: WorkledgerContext) -> None:
@@ -32,7 +43,15 @@ async def on_error(update: object, context: WorkledgerContext) -> None:
             context.settings.language,
         )
     ).gettext
-    text = _("Sorry, something went wrong on our side and nothing was saved. Please try again.")
+    saved = await _saved(update, context)
+    text = (
+        _(
+            "Sorry, something went wrong on our side after your change was saved. "
+            "Please check it before trying again."
+        )
+        if saved
+        else _("Sorry, something went wrong on our side and nothing was saved. Please try again.")
+    )
     try:
         if update.callback_query is not None:
             await update.callback_query.answer(text, show_alert=True)

@@ -115,6 +115,13 @@ class ProcessedUpdates(Repository):
             question=row["question"],
         )
 
+    async def handled(self, update_id: int) -> bool:
+        """Whether ``update_id`` was recorded as handled (its first commit is done)."""
+        found = await self.session.scalar(
+            select(_UPDATES.c.update_id).where(_UPDATES.c.update_id == update_id)
+        )
+        return found is not None
+
     async def forget_before(self, moment: datetime) -> int:
         """Drop records older than ``moment`` (Telegram never redelivers that late)."""
         result = await self.session.execute(

@@ -364,3 +364,32 @@ async def test_a_long_day_is_paged(
     [opened] = await driver.wait_for_message(org.staff.id)
     assert "Task 20" in opened["text"]
     assert "Edit text" in buttons(opened)
+
+
+async def test_the_apology_says_whether_anything_was_saved(
+    bot: WorkledgerApplication,
+    driver: EmulatorDriver,
+    org: Organisation,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import handlers.log
+
+    async def reply_fails(*_args: object) -> None:
+        raise RuntimeError("the reply could not be built")
+
+    # After the commit: the entry is kept, and the person is told so.
+    monkeypatch.setattr(handlers.log, "_confirm", reply_fails)
+    after = await say(driver, org.staff, "Counter duty")
+    assert after["text"].startswith("Sorry, something went wrong on our side after your change")
+    assert [e.text for e in await stored(bot.bot_data.database)] == ["Counter duty"]
+
+    # Before it: nothing was written, and the person hears exactly that.
+    async def store_fails(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("the store is down")
+
+    monkeypatch.setattr(handlers.log.entries, "quick_log", store_fails)
+    before = await say(driver, org.staff, "Filing")
+    assert before["text"] == (
+        "Sorry, something went wrong on our side and nothing was saved. Please try again."
+    )
+    assert [e.text for e in await stored(bot.bot_data.database)] == ["Counter duty"]
