@@ -25,6 +25,7 @@ from handlers.formatting import person_label
 from handlers.gate import refusal_text
 from handlers.notices import MAX_TEXT, fit
 from handlers.roster_text import describe_kept, describe_rejection, describe_summary
+from storage.enums import UploadStatus
 
 # The Bot API lets a bot download files of up to 20 MB.
 MAX_ROSTER_BYTES = 20 * 1024 * 1024
@@ -196,6 +197,10 @@ async def _missing_left(
     assert member is not None
     _ = context._
     if action == "leftno":
+        if upload.status is not UploadStatus.APPLIED:
+            # A stale Cancel after the marking: no button to ask again.
+            await query.answer(_refused(context, DecisionRefused.ALREADY_DECIDED), show_alert=True)
+            return
         await query.answer()
         await query.edit_message_text(
             _("Nobody was marked as having left."),

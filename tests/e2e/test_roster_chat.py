@@ -181,6 +181,20 @@ async def test_marking_the_missing_left_asks_first_and_keeps_the_hr_member_press
     people = await _people(bot)
     assert people["E101"].status is StaffStatus.LEFT
     assert people["E001"].status is StaffStatus.ACTIVE
+    # A stale Cancel from the question changes nothing and offers no button again.
+    cancel = next(
+        b["callback_data"]
+        for row in asked["reply_markup"]["inline_keyboard"]
+        for b in row
+        if b["text"] == "Cancel"
+    )
+    update = await driver.press(org.hr, asked["message_id"], cancel, forge=True)
+
+    async def answered() -> list[dict[str, Any]]:
+        return await driver.callback_answers(update["callback_query"]["id"])
+
+    [answer] = await eventually(answered)
+    assert "already dealt with" in answer["text"]
     # HR still has HR's commands.
     await driver.send_text(org.hr, "/import")
     [reply] = await driver.wait_for_message(org.hr.id)
