@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from assessment.roster_cells import COLUMNS, Cells, RowChecker, key_of
-from assessment.roster_import import ImportSummary, import_roster, mark_left
+from assessment.roster_import import ImportSummary, MarkedLeft, import_roster, leaving, mark_left
 from assessment.roster_problems import ProblemCode, RosterProblem, RosterRejected
 from assessment.roster_read import MAX_ROWS, read_rows
 from assessment.roster_rows import ParsedRoster, RosterRow, loop_problems
@@ -25,12 +25,14 @@ __all__ = [
     "COLUMNS",
     "MAX_ROWS",
     "ImportSummary",
+    "MarkedLeft",
     "ParsedRoster",
     "ProblemCode",
     "RosterProblem",
     "RosterRejected",
     "RosterRow",
     "import_roster",
+    "leaving",
     "mark_left",
     "parse_roster",
 ]

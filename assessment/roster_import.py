@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from assessment.leaving import Kept, Leaving, Named, who_may_leave
 from assessment.menus import menu_inputs, queue_menus
 from assessment.roster_problems import ProblemCode, RosterProblem, RosterRejected
 from assessment.roster_rows import ParsedRoster, RosterRow, loop_problems, role_names
@@ -19,7 +20,7 @@ from storage.models import Department, Post, Staff
 from storage.repositories.audit import Event
 from storage.uow import UnitOfWork
 
-__all__ = ["ImportSummary", "import_roster", "mark_left"]
+__all__ = ["ImportSummary", "MarkedLeft", "import_roster", "leaving", "mark_left"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +38,8 @@ class ImportSummary:
     posts_updated: tuple[tuple[str, str], ...]
     role_changes: Mapping[str, tuple[Role, Role]]
     dry_run: bool
+    # The missing people marking them as left would have locked HR out of the bot.
+    kept: tuple[Kept, ...] = ()
 
 
 async def import_roster(
@@ -52,7 +55,8 @@ async def import_roster(
 
     Anyone with direct reports in the file gets the supervisor role. People in
     the store but not in the file are reported as missing, and marked as left
-    only when ``mark_missing_left``. Linked people whose menu changes (roles,
+    only when ``mark_missing_left``, as far as ``who_may_leave`` allows (the last
+    HR member and administrator are kept). Linked people whose menu changes (roles,
     leaving, language) get it republished by the bot, queued with the change.
     A dry run does everything but commit, then rolls the unit of work back:
     anything else done in it before is dropped too.
@@ -85,8 +89,13 @@ async def import_roster(
         if no not in in_file and people[no].status is not StaffStatus.LEFT
     )
     marked_left: tuple[str, ...] = ()
+    kept: tuple[Kept, ...] = ()
     if mark_missing_left:
-        marked_left = await _mark_left(uow, [people[no] for no in missing], actor_staff_id, now)
+        leaving = who_may_leave(
+            [people[no] for no in missing], people.values(), actor_staff_id=actor_staff_id
+        )
+        marked_left = await _mark_left(uow, leaving.leave, actor_staff_id, now)
+        kept = leaving.kept
 
     summary = ImportSummary(
         file_name=roster.filename,
@@ -108,6 +117,7 @@ async def import_roster(
             if people[no].roles != roles
         },
         dry_run=dry_run,
+        kept=kept,
     )
     if dry_run:
         await uow.rollback()
@@ -122,18 +132,43 @@ async def import_roster(
     return summary
 
 
+@dataclass(frozen=True, slots=True)
+class MarkedLeft:
+    """What marking people as having left did: who was marked, who was kept and why."""
+
+    marked: tuple[str, ...]
+    kept: tuple[Kept, ...]
+
+
+async def leaving(
+    uow: UnitOfWork, employee_nos: Iterable[str], *, actor_staff_id: int | None
+) -> tuple[tuple[Named, ...], tuple[Kept, ...]]:
+    """Who marking these people as having left would mark, and who it would keep; no writes."""
+    plan = await _plan(uow, employee_nos, actor_staff_id)
+    return tuple(Named(staff.employee_no, staff.name) for staff in plan.leave), plan.kept
+
+
 async def mark_left(
     uow: UnitOfWork, employee_nos: Iterable[str], *, actor_staff_id: int | None, now: datetime
-) -> int:
-    """Mark these people as having left (those who have not already); commits; returns how many.
+) -> MarkedLeft:
+    """Mark these people as having left (those who have not already); commits.
 
-    Those linked get their menu (down to /help) republished by the bot.
+    ``who_may_leave`` decides: the actor and the last HR member or administrator
+    on staff are kept. Those linked get their menu (down to /help) republished.
     """
-    people = await uow.staff.by_employee_nos(employee_nos)
-    marked = set(await _mark_left(uow, people, actor_staff_id, now))
-    await queue_menus(uow, [staff for staff in people if staff.employee_no in marked], now=now)
+    plan = await _plan(uow, employee_nos, actor_staff_id)
+    marked = await _mark_left(uow, plan.leave, actor_staff_id, now)
+    await queue_menus(uow, list(plan.leave), now=now)
     await uow.commit()
-    return len(marked)
+    return MarkedLeft(marked, plan.kept)
+
+
+async def _plan(
+    uow: UnitOfWork, employee_nos: Iterable[str], actor_staff_id: int | None
+) -> Leaving:
+    people = await uow.staff.by_employee_nos(employee_nos)
+    holders = await uow.staff.on_staff_holding(Role.HR | Role.ADMIN)
+    return who_may_leave(people, holders, actor_staff_id=actor_staff_id)
 
 
 async def _mark_left(

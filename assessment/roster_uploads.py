@@ -6,7 +6,15 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
-from assessment.roster import ImportSummary, ParsedRoster, import_roster, mark_left
+from assessment.leaving import Kept, Named
+from assessment.roster import (
+    ImportSummary,
+    MarkedLeft,
+    ParsedRoster,
+    import_roster,
+    leaving,
+    mark_left,
+)
 from storage.enums import UploadStatus
 from storage.models import RosterUpload
 from storage.uow import UnitOfWork
@@ -85,10 +93,22 @@ async def cancel(uow: UnitOfWork, upload: Upload, *, now: datetime) -> DecisionR
     return None
 
 
+async def missing_leaving(
+    uow: UnitOfWork, upload: Upload, *, actor_staff_id: int
+) -> tuple[tuple[Named, ...], tuple[Kept, ...]] | DecisionRefused:
+    """Who marking the people an applied upload lacked would mark and keep; nothing is written.
+
+    What HR confirms before ``mark_missing_left``.
+    """
+    if upload.status is not UploadStatus.APPLIED:
+        return DecisionRefused.ALREADY_DECIDED
+    return await leaving(uow, list(upload.missing), actor_staff_id=actor_staff_id)
+
+
 async def mark_missing_left(
     uow: UnitOfWork, upload: Upload, *, actor_staff_id: int, now: datetime
-) -> int | DecisionRefused:
-    """Mark the people an applied upload lacked as having left, once."""
+) -> MarkedLeft | DecisionRefused:
+    """Mark the people an applied upload lacked as having left, once (the rules of who may)."""
     moved = await uow.uploads.move(
         upload.id, UploadStatus.APPLIED, UploadStatus.MISSING_MARKED_LEFT, now
     )

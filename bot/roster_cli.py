@@ -52,7 +52,7 @@ def staff_import(
         print(f"workledger: {error}", file=sys.stderr)
         return EXIT_UNREADABLE
     print(describe_summary(summary, _, ngettext))
-    if summary.missing and not summary.marked_left:
+    if summary.missing and not mark_missing_left:
         print(_("To mark them as having left, run the import again with --mark-missing-left."))
     return EXIT_OK
 

@@ -103,17 +103,21 @@ class InviteDepartment(CallbackData):
 
 @dataclasses.dataclass(frozen=True)
 class RosterDecision(CallbackData):
-    """Apply or cancel a previewed roster upload, or mark the people it lacks as left (HR)."""
+    """Apply or cancel a previewed roster upload, or mark the people it lacks as left (HR).
+
+    ``left`` only asks: it shows who would be marked; ``leftyes`` marks them and
+    ``leftno`` goes back to the question's button.
+    """
 
     prefix: ClassVar[str] = "ru"
     requires: ClassVar[Requirement] = HR
     upload_id: int
     action: str
 
-    ACTIONS: ClassVar[frozenset[str]] = frozenset({"apply", "cancel", "left"})
+    ACTIONS: ClassVar[frozenset[str]] = frozenset({"apply", "cancel", "left", "leftyes", "leftno"})
 
     def validate(self) -> None:
-        """Only the three known actions."""
+        """Only the known actions."""
         if self.action not in self.ACTIONS:
             raise ValueError("unknown action")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -10,16 +11,21 @@ from assessment import access
 from assessment.roster import ParsedRoster, RosterRejected, parse_roster
 from assessment.roster_uploads import (
     DecisionRefused,
+    Upload,
     apply,
     cancel,
     find,
     mark_missing_left,
+    missing_leaving,
     preview,
 )
 from handlers.callbacks import RosterDecision
 from handlers.context import WorkledgerContext
+from handlers.formatting import person_label
 from handlers.gate import refusal_text
-from handlers.roster_text import describe_rejection, describe_summary
+from handlers.notices import MAX_TEXT, fit
+from handlers.roster_text import describe_kept, describe_rejection, describe_summary
+from storage.enums import UploadStatus
 
 # The Bot API lets a bot download files of up to 20 MB.
 MAX_ROSTER_BYTES = 20 * 1024 * 1024
@@ -131,20 +137,8 @@ async def decide(update: Update, context: WorkledgerContext) -> None:
         await query.answer()
         await query.edit_message_text(_("Import cancelled; nothing was written."))
         return
-    if action.action == "left":
-        async with context.uow() as uow:
-            marked = await mark_missing_left(uow, upload, actor_staff_id=member.id, now=now)
-        if isinstance(marked, DecisionRefused):
-            await query.answer(_refused(context, marked), show_alert=True)
-            return
-        await query.answer()
-        await query.edit_message_text(
-            context.ngettext(
-                "{count} person marked as having left.",
-                "{count} people marked as having left.",
-                marked,
-            ).format(count=marked)
-        )
+    if action.action in ("left", "leftyes", "leftno"):
+        await _missing_left(update, context, upload, action.action, now)
         return
     await _apply(update, context, upload.id, now)
 
@@ -173,16 +167,102 @@ async def _apply(
         await query.answer(_refused(context, result), show_alert=True)
         return
     await query.answer()
-    markup = None
-    if result.missing:
-        label = context.ngettext(
-            "Mark {count} missing person as left",
-            "Mark {count} missing people as left",
-            len(result.missing),
-        ).format(count=len(result.missing))
-        markup = InlineKeyboardMarkup(
-            [[InlineKeyboardButton(label, callback_data=RosterDecision(upload_id, "left").pack())]]
-        )
+    markup = _mark_missing_button(context, upload_id, len(result.missing))
     text = describe_summary(result, _, context.ngettext)
     # The menus of people whose roles changed were queued with the import; the sender shows them.
     await query.edit_message_text(_fit(text, context), reply_markup=markup)
+
+
+def _mark_missing_button(
+    context: WorkledgerContext, upload_id: int, count: int
+) -> InlineKeyboardMarkup | None:
+    """The button that asks to mark the people a roster lacked as left (it only asks)."""
+    if not count:
+        return None
+    label = context.ngettext(
+        "Mark {count} missing person as left", "Mark {count} missing people as left", count
+    ).format(count=count)
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(label, callback_data=RosterDecision(upload_id, "left").pack())]]
+    )
+
+
+async def _missing_left(
+    update: Update, context: WorkledgerContext, upload: Upload, action: str, now: datetime
+) -> None:
+    """Marking the missing as left: ask with the names first, then mark or go back."""
+    query = update.callback_query
+    member = context.member
+    assert query is not None
+    assert member is not None
+    _ = context._
+    if action == "leftno":
+        if upload.status is not UploadStatus.APPLIED:
+            # A stale Cancel after the marking: no button to ask again.
+            await query.answer(_refused(context, DecisionRefused.ALREADY_DECIDED), show_alert=True)
+            return
+        await query.answer()
+        await query.edit_message_text(
+            _("Nobody was marked as having left."),
+            reply_markup=_mark_missing_button(context, upload.id, len(upload.missing)),
+        )
+        return
+    if action == "leftyes":
+        async with context.uow() as uow:
+            marked = await mark_missing_left(uow, upload, actor_staff_id=member.id, now=now)
+        if isinstance(marked, DecisionRefused):
+            await query.answer(_refused(context, marked), show_alert=True)
+            return
+        await query.answer()
+        count = len(marked.marked)
+        lines = [
+            context.ngettext(
+                "{count} person marked as having left.",
+                "{count} people marked as having left.",
+                count,
+            ).format(count=count),
+            *describe_kept(marked.kept, _),
+        ]
+        await query.edit_message_text("\n".join(lines))
+        return
+    async with context.uow() as uow:
+        plan = await missing_leaving(uow, upload, actor_staff_id=member.id)
+    if isinstance(plan, DecisionRefused):
+        await query.answer(_refused(context, plan), show_alert=True)
+        return
+    await query.answer()
+    leave, kept = plan
+    kept_text = "\n".join(describe_kept(kept, _))
+    if not leave:
+        await query.edit_message_text(
+            "\n".join([_("Nobody would be marked as having left."), kept_text])
+        )
+        return
+    heading = context.ngettext(
+        "Mark {count} person as having left?", "Mark {count} people as having left?", len(leave)
+    ).format(count=len(leave))
+    names = [person_label(_, person.name, person.employee_no) for person in leave]
+    # The people kept come after the names, so the names get what room is left.
+    room = MAX_TEXT - (len(kept_text.encode("utf-16-le")) // 2 + 1 if kept_text else 0)
+    text = fit(heading, names, _more(context), limit=room)
+    if kept_text:
+        text += "\n" + kept_text
+    buttons = InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    _("Confirm"), callback_data=RosterDecision(upload.id, "leftyes").pack()
+                ),
+                InlineKeyboardButton(
+                    _("Cancel"), callback_data=RosterDecision(upload.id, "leftno").pack()
+                ),
+            ]
+        ]
+    )
+    await query.edit_message_text(text, reply_markup=buttons)
+
+
+def _more(context: WorkledgerContext) -> Callable[[int], str]:
+    return lambda count: context.ngettext(
+        "...and {count} more", "...and {count} more", count
+    ).format(count=count)

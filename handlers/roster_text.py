@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
+from assessment.leaving import Kept, KeptBecause
 from assessment.roster import ImportSummary, ProblemCode, RosterProblem
-from handlers.formatting import Gettext, listed
+from handlers.formatting import Gettext, listed, person_label
 from locales import N_
 
 Ngettext = Callable[[str, str, int], str]
@@ -159,7 +160,26 @@ def describe_summary(summary: ImportSummary, _: Gettext, ngettext: Ngettext) -> 
                 count,
             ).format(count=count)
         )
+    lines.extend(describe_kept(summary.kept, _))
     return "\n".join(lines)
+
+
+_KEPT_BECAUSE: Mapping[KeptBecause, str] = {
+    KeptBecause.YOURSELF: N_("the person asking"),
+    KeptBecause.LAST_HR: N_("the last HR member on staff"),
+    KeptBecause.LAST_ADMIN: N_("the last administrator on staff"),
+}
+
+
+def describe_kept(kept: Sequence[Kept], _: Gettext) -> list[str]:
+    """Who a bulk "mark as left" kept on staff and why, one a line."""
+    return [
+        _("Not marked as having left: {person}, {reason}.").format(
+            person=person_label(_, item.person.name, item.person.employee_no),
+            reason=_(_KEPT_BECAUSE[item.because]),
+        )
+        for item in kept
+    ]
 
 
 def _shorten(value: str) -> str:

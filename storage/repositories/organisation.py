@@ -8,6 +8,7 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
+from storage.enums import Role, StaffStatus
 from storage.models import Department, Post, Staff
 from storage.repositories.base import Repository
 
@@ -109,6 +110,16 @@ class StaffRepository(Repository):
                 )
             )
         return found
+
+    async def on_staff_holding(self, roles: Role) -> list[Staff]:
+        """Everyone still on staff holding any of ``roles``, by employee number."""
+        return list(
+            await self.session.scalars(
+                select(Staff)
+                .where(Staff.status != StaffStatus.LEFT, Staff.roles.op("&")(int(roles)) != 0)
+                .order_by(Staff.employee_no)
+            )
+        )
 
     async def all(self) -> list[Staff]:
         """Everyone on the roster, those who left included, by employee number."""

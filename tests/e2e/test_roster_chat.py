@@ -88,7 +88,10 @@ async def test_hr_sends_a_roster_previews_applies_and_marks_the_missing_left(
 
     assert await eventually(menu_has_team), "E011 now has a report, so their menu gained /team"
 
-    marked = await _press_and_read(driver, org.hr, applied, "Mark 1 missing person")
+    asked = await _press_and_read(driver, org.hr, applied, "Mark 1 missing person")
+    assert asked["text"] == "Mark 1 person as having left?\nTang Wen (E101)"
+    assert (await _people(bot))["E101"].status is StaffStatus.ACTIVE, "asking marks nobody"
+    marked = await _press_and_read(driver, org.hr, asked, "Confirm")
     assert marked["text"] == "1 person marked as having left."
     assert (await _people(bot))["E101"].status is StaffStatus.LEFT
     async with bot.bot_data.database.uow() as uow:
@@ -145,3 +148,79 @@ async def test_only_hr_may_send_a_roster(
     chinese = EmulatedUser(id=org.supervisor.id, first_name="Sun", language_code="zh-CN")
     reply = await _upload(driver, chinese, b"\x89PNG not a roster")
     assert "权限" in reply["text"]
+
+
+async def test_marking_the_missing_left_asks_first_and_keeps_the_hr_member_pressing(
+    bot: WorkledgerApplication, driver: EmulatorDriver, org: Organisation
+) -> None:
+    # A file without HR's own row: HR (E001, the only HR member) is missing from it too.
+    without_hr = b"\n".join(line for line in ROSTER.split(b"\n") if not line.startswith(b"E001"))
+    preview = await _upload(driver, org.hr, without_hr)
+    applied = await _press_and_read(driver, org.hr, preview, "Apply")
+    asked = await _press_and_read(driver, org.hr, applied, "Mark 2 missing people")
+    assert asked["text"] == (
+        "Mark 1 person as having left?\n"
+        "Tang Wen (E101)\n"
+        "Not marked as having left: Hu Rong (E001), the person asking."
+    )
+    labels = [b["text"] for row in asked["reply_markup"]["inline_keyboard"] for b in row]
+    assert labels == ["Confirm", "Cancel"]
+
+    # Cancel goes back to the question, writing nothing; asking again is possible.
+    back = await _press_and_read(driver, org.hr, asked, "Cancel")
+    assert back["text"] == "Nobody was marked as having left."
+    assert (await _people(bot))["E101"].status is StaffStatus.ACTIVE
+    asked = await _press_and_read(driver, org.hr, back, "Mark 2 missing people")
+    assert asked["text"].startswith("Mark 1 person as having left?")
+
+    marked = await _press_and_read(driver, org.hr, asked, "Confirm")
+    assert marked["text"] == (
+        "1 person marked as having left.\n"
+        "Not marked as having left: Hu Rong (E001), the person asking."
+    )
+    people = await _people(bot)
+    assert people["E101"].status is StaffStatus.LEFT
+    assert people["E001"].status is StaffStatus.ACTIVE
+    # A stale Cancel from the question changes nothing and offers no button again.
+    cancel = next(
+        b["callback_data"]
+        for row in asked["reply_markup"]["inline_keyboard"]
+        for b in row
+        if b["text"] == "Cancel"
+    )
+    update = await driver.press(org.hr, asked["message_id"], cancel, forge=True)
+
+    async def answered() -> list[dict[str, Any]]:
+        return await driver.callback_answers(update["callback_query"]["id"])
+
+    [answer] = await eventually(answered)
+    assert "already dealt with" in answer["text"]
+    # HR still has HR's commands.
+    await driver.send_text(org.hr, "/import")
+    [reply] = await driver.wait_for_message(org.hr.id)
+    assert reply["text"].startswith("Send me the roster as a file")
+
+
+async def test_the_confirmation_lists_many_names_within_telegrams_limit(
+    bot: WorkledgerApplication, driver: EmulatorDriver, org: Organisation
+) -> None:
+    many = [
+        f"E5{n:03},Person Number {n:03},Permits Office,Clerk,service,1.15,,staff,,"
+        for n in range(400)
+    ]
+    everyone = (ROSTER.decode() + "\n" + "\n".join(many)).encode()
+    applied = await _press_and_read(
+        driver, org.hr, await _upload(driver, org.hr, everyone), "Apply"
+    )
+    # Now a file with only HR: 405 people (the four seeded, E200 and the 400) are missing.
+    only_hr = "\n".join([HEADER, ROSTER.decode().split("\n")[1]]).encode()
+    applied = await _press_and_read(
+        driver, org.hr, await _upload(driver, org.hr, only_hr), "Apply"
+    )
+    asked = await _press_and_read(driver, org.hr, applied, "Mark 405 missing people")
+    text = asked["text"]
+    assert text.startswith("Mark 405 people as having left?\nSun Li (E010)\nSu Yi (E011)")
+    assert len(text.encode("utf-16-le")) // 2 <= 4096
+    shown = text.count("\n") - 1
+    assert 50 < shown < 405
+    assert text.endswith(f"...and {405 - shown} more")

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from assessment.leaving import KeptBecause
 from assessment.menus import MENU_KIND
 from assessment.roster import (
     COLUMNS,
@@ -196,7 +197,8 @@ async def test_missing_people_are_reported_and_marked_left_only_when_asked(
 ) -> None:
     await _import(db, _csv(*TEAM), policy)
     async with db.uow() as uow:
-        assert await mark_left(uow, ["E4"], actor_staff_id=None, now=datetime.now(UTC)) == 1
+        marked = await mark_left(uow, ["E4"], actor_staff_id=None, now=datetime.now(UTC))
+        assert marked.marked == ("E4",)
     summary = await _import(db, _csv(TEAM[2]), policy)
     # E4 has already left, so only E1 and E2 are missing.
     assert (summary.missing, summary.marked_left) == (("E1", "E2"), ())
@@ -225,15 +227,15 @@ async def test_missing_people_are_reported_and_marked_left_only_when_asked(
 async def test_mark_left_marks_only_those_still_on_staff(db: Database, policy: Policy) -> None:
     await _import(db, _csv(*TEAM), policy)
     async with db.uow() as uow:
-        assert (
-            await mark_left(uow, ["E1", "E2", "E99"], actor_staff_id=None, now=datetime.now(UTC))
-            == 2
+        marked = await mark_left(
+            uow, ["E1", "E2", "E99"], actor_staff_id=None, now=datetime.now(UTC)
         )
+        assert marked.marked == ("E1", "E2")
     async with db.uow() as uow:
-        assert (
-            await mark_left(uow, ["E1", "E2", "E4"], actor_staff_id=None, now=datetime.now(UTC))
-            == 1
+        marked = await mark_left(
+            uow, ["E1", "E2", "E4"], actor_staff_id=None, now=datetime.now(UTC)
         )
+        assert marked.marked == ("E4",)
     people = await _people(db)
     assert [no for no, staff in people.items() if staff.status is StaffStatus.LEFT] == [
         "E1",
@@ -309,10 +311,96 @@ async def test_marking_people_left_queues_their_menus(db: Database, policy: Poli
     await _import(db, _csv(*TEAM), policy)
     ids = await _link(db, E1=701, E2=702)
     async with db.uow() as uow:
-        assert await mark_left(uow, ["E1", "E3"], actor_staff_id=None, now=datetime.now(UTC)) == 2
+        marked = await mark_left(uow, ["E1", "E4"], actor_staff_id=None, now=datetime.now(UTC))
+        assert marked.marked == ("E1", "E4")
     async with db.uow() as uow:
-        assert await mark_left(uow, ["E1"], actor_staff_id=None, now=datetime.now(UTC)) == 0
-    assert await _menus_queued(db) == [(701, ids["E1"])], "E3 is not linked; E1 left once"
+        marked = await mark_left(uow, ["E1"], actor_staff_id=None, now=datetime.now(UTC))
+        assert marked.marked == ()
+    assert await _menus_queued(db) == [(701, ids["E1"])], "E4 is not linked; E1 left once"
+
+
+# Two HR members (E3, E5) and one administrator (E6), besides the team.
+GUARDS = (
+    *TEAM,
+    "E5,Zhou Min,Permits,Clerk,service,1.15,E3,staff;hr,,",
+    "E6,Qian Jun,Permits,Clerk,service,1.15,E3,staff;admin,,",
+)
+
+
+async def _mark(
+    db: Database, employee_nos: list[str], actor: str | None
+) -> tuple[tuple[str, ...], dict[str, KeptBecause]]:
+    people = await _people(db)
+    async with db.uow() as uow:
+        result = await mark_left(
+            uow,
+            employee_nos,
+            actor_staff_id=None if actor is None else people[actor].id,
+            now=datetime.now(UTC),
+        )
+    return result.marked, {kept.person.employee_no: kept.because for kept in result.kept}
+
+
+async def _on_staff(db: Database) -> list[str]:
+    people = await _people(db)
+    return [no for no, staff in people.items() if staff.status is not StaffStatus.LEFT]
+
+
+async def test_a_bulk_leave_never_marks_the_person_asking(db: Database, policy: Policy) -> None:
+    await _import(db, _csv(*GUARDS), policy)
+    marked, kept = await _mark(db, ["E1", "E3", "E5"], actor="E3")
+    assert marked == ("E1", "E5"), "E3 asked, so E3 stays; E5's HR role is not the last"
+    assert kept == {"E3": KeptBecause.YOURSELF}
+    assert await _on_staff(db) == ["E2", "E3", "E4", "E6"]
+
+
+async def test_a_bulk_leave_keeps_the_last_hr_member_and_administrator(
+    db: Database, policy: Policy
+) -> None:
+    await _import(db, _csv(*GUARDS), policy)
+    # From the command line nobody asks: every HR member and the one administrator go.
+    marked, kept = await _mark(db, ["E1", "E3", "E5", "E6"], actor=None)
+    assert marked == ("E1", "E5")
+    assert kept == {"E3": KeptBecause.LAST_HR, "E6": KeptBecause.LAST_ADMIN}
+    assert await _on_staff(db) == ["E2", "E3", "E4", "E6"]
+    # Once another HR member is on staff again, the last one may go.
+    async with db.uow() as uow:
+        again = await uow.staff.by_employee_no("E5")
+        assert again is not None
+        again.status = StaffStatus.ACTIVE
+        await uow.commit()
+    assert await _mark(db, ["E3"], actor=None) == (("E3",), {})
+    assert await _mark(db, ["E5"], actor=None) == ((), {"E5": KeptBecause.LAST_HR})
+
+
+async def test_an_administrator_asking_keeps_the_last_hr_member(
+    db: Database, policy: Policy
+) -> None:
+    await _import(db, _csv(*GUARDS), policy)
+    marked, kept = await _mark(db, ["E3", "E5", "E6"], actor="E6")
+    assert kept["E6"] is KeptBecause.YOURSELF
+    assert kept["E3"] is KeptBecause.LAST_HR, "one of the two HR members, the lower number"
+    assert marked == ("E5",)
+
+
+async def test_an_import_marking_the_missing_left_keeps_the_last_hr_member(
+    db: Database, policy: Policy
+) -> None:
+    await _import(db, _csv(*GUARDS), policy)
+    # A file of the team alone, without E3's HR role: nobody in it holds HR.
+    summary = await _import(
+        db,
+        _csv(TEAM[0], TEAM[1], "E3,Zhang Qiang,Permits,Head,management,1.3,,staff,,"),
+        policy,
+        mark_missing_left=True,
+    )
+    assert summary.missing == ("E4", "E5", "E6")
+    assert summary.marked_left == ("E4",)
+    assert [(k.person.employee_no, k.because) for k in summary.kept] == [
+        ("E5", KeptBecause.LAST_HR),
+        ("E6", KeptBecause.LAST_ADMIN),
+    ]
+    assert await _on_staff(db) == ["E1", "E2", "E3", "E5", "E6"]
 
 
 BAD_FILES = {

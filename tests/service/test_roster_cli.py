@@ -90,8 +90,12 @@ def test_missing_people_are_listed_and_marked_left_on_request(
     assert _people(settings)["E004"].status is StaffStatus.SECOND_LINE
 
     assert _run(settings, policy, smaller, mark_missing_left=True) == EXIT_OK
-    assert "2 people marked as having left" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "1 person marked as having left" in out
+    # E005 is the only administrator: the command line keeps them too.
+    assert "Not marked as having left: Alex Chen (E005), the last administrator on staff." in out
     assert _people(settings)["E004"].status is StaffStatus.LEFT
+    assert _people(settings)["E005"].status is not StaffStatus.LEFT
 
 
 def test_every_problem_is_printed_one_per_line(
