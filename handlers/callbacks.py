@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from datetime import date
+from datetime import UTC, date, datetime, time
 from typing import ClassVar, Self
 
 from assessment.access import HR, MEMBERS, Requirement
@@ -20,6 +20,17 @@ from locales import SUPPORTED
 
 MAX_BYTES = 64
 
+# Ids and versions are the store's INTEGER columns (32-bit on PostgreSQL): 1..2^31-1.
+MAX_ID = 2**31 - 1
+# Far past any real list: a page beyond the last shows the last.
+MAX_PAGE = 10_000
+# The days a button may name: nothing the bot writes falls outside them.
+FIRST_DAY = date(2000, 1, 1)
+LAST_DAY = date(2100, 12, 31)
+# Unix seconds of those days' bounds, for the times a button carries.
+FIRST_STAMP = int(datetime.combine(FIRST_DAY, time(), UTC).timestamp())
+LAST_STAMP = int(datetime.combine(LAST_DAY, time.max, UTC).timestamp())
+
 
 @dataclasses.dataclass(frozen=True)
 class CallbackData:
@@ -28,6 +39,8 @@ class CallbackData:
     prefix: ClassVar[str]
     requires: ClassVar[Requirement]
     registry: ClassVar[dict[str, type[CallbackData]]] = {}
+    # The range of each integer field not within 1..MAX_ID (an id or a version).
+    bounds: ClassVar[dict[str, tuple[int, int]]] = {}
 
     def __init_subclass__(cls) -> None:
         super().__init_subclass__()
@@ -56,7 +69,9 @@ class CallbackData:
         if len(parts) != len(fields):
             raise ValueError("wrong number of parts")
         values = [
-            int(part) if field.type in ("int", int) else part
+            _integer(part, *cls.bounds.get(field.name, (1, MAX_ID)))
+            if field.type in ("int", int)
+            else part
             for field, part in zip(fields, parts, strict=True)
         ]
         return cls(*values)
@@ -120,6 +135,25 @@ class RosterDecision(CallbackData):
         """Only the known actions."""
         if self.action not in self.ACTIONS:
             raise ValueError("unknown action")
+
+
+def _integer(part: str, low: int, high: int) -> int:
+    """``part`` as the bot writes an integer (no sign, spaces or other digits), in range."""
+    if not part.isascii() or not part.isdigit() or (part != "0" and part.startswith("0")):
+        raise ValueError("not an integer as the bot writes one")
+    # At most a 64-byte string: converting it is cheap whatever its value.
+    value = int(part)
+    if not low <= value <= high:
+        raise ValueError("integer out of range")
+    return value
+
+
+def day_of(text: str) -> date:
+    """The day ``text`` (``2026-11-23``) names, written as the bot writes it and in range."""
+    day = date.fromisoformat(text)
+    if day.isoformat() != text or not FIRST_DAY <= day <= LAST_DAY:
+        raise ValueError("not a day in YYYY-MM-DD form within range")
+    return day
 
 
 def parse(data: str | None) -> CallbackData | None:
@@ -279,8 +313,7 @@ class ReminderAction(CallbackData):
         """Only the three actions, on a date written as the bot writes it."""
         if self.action not in self.ACTIONS:
             raise ValueError("unknown action")
-        if self.work_date.isoformat() != self.day:
-            raise ValueError("not a date in YYYY-MM-DD form")
+        day_of(self.day)
 
 
 # An indicator id, an ISO date or a word such as "skip": nothing else is ever sent.
@@ -339,10 +372,13 @@ class MonthPage(CallbackData):
     month: str
     page: int
 
+    bounds: ClassVar[dict[str, tuple[int, int]]] = {"page": (0, MAX_PAGE)}
+
     def validate(self) -> None:
-        """A real month and a page number."""
-        if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", self.month) or self.page < 0:
-            raise ValueError("malformed month or page")
+        """A real month within range (the page is checked as it is read)."""
+        if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", self.month):
+            raise ValueError("malformed month")
+        day_of(self.month + "-01")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -354,11 +390,11 @@ class DayPage(CallbackData):
     day: str
     page: int
 
+    bounds: ClassVar[dict[str, tuple[int, int]]] = {"page": (0, MAX_PAGE)}
+
     def validate(self) -> None:
-        """A real date and a page number."""
-        date.fromisoformat(self.day)
-        if self.page < 0:
-            raise ValueError("negative page")
+        """A real date within range (the page is checked as it is read)."""
+        day_of(self.day)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -378,8 +414,8 @@ class Decide(CallbackData):
     DECISIONS: ClassVar[dict[str, str]] = {"a": "approve", "r": "return", "j": "reject"}
 
     def validate(self) -> None:
-        """A known decision, real ids."""
-        if self.decision not in self.DECISIONS or self.entry_id < 1 or self.version < 1:
+        """A known decision (the ids are checked as they are read)."""
+        if self.decision not in self.DECISIONS:
             raise ValueError("unknown decision")
 
 
@@ -395,9 +431,14 @@ class ApproveShown(CallbackData):
     shown_at: int
     author_id: int
 
+    bounds: ClassVar[dict[str, tuple[int, int]]] = {
+        "shown_at": (FIRST_STAMP, LAST_STAMP),
+        "author_id": (0, MAX_ID),
+    }
+
     def validate(self) -> None:
-        """A real range and time."""
-        if not 0 < self.first_id <= self.last_id or self.shown_at <= 0 or self.author_id < 0:
+        """A real range (each id and the time are checked as they are read)."""
+        if self.first_id > self.last_id:
             raise ValueError("bad range")
 
 
@@ -409,10 +450,7 @@ class PendingPage(CallbackData):
     requires: ClassVar[Requirement] = MEMBERS
     page: int
 
-    def validate(self) -> None:
-        """A page number."""
-        if self.page < 0:
-            raise ValueError("negative page")
+    bounds: ClassVar[dict[str, tuple[int, int]]] = {"page": (0, MAX_PAGE)}
 
 
 @dataclasses.dataclass(frozen=True)

@@ -65,3 +65,88 @@ def test_a_kind_that_takes_a_used_prefix_is_refused(monkeypatch: pytest.MonkeyPa
 def test_every_action_fits_telegrams_limit() -> None:
     with pytest.raises(ValueError, match="64 bytes"):
         NoticeToggle(1, "x" * MAX_BYTES).pack()
+
+
+BIG = str(2**63)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        # Ids and versions past the store's integers, zero, negative, or not as the bot writes.
+        f"ap:{BIG}:1:r",
+        f"ap:1:{BIG}:a",
+        f"ap:{2**31}:1:a",
+        "ap:0:1:a",
+        "ap:-1:1:a",
+        "ap:+1:1:a",
+        "ap: 1:1:a",
+        "ap:01:1:a",
+        "ap:1_0:1:a",
+        "ap:١:1:a",
+        f"eo:{BIG}",
+        "eo:0",
+        f"ea:{BIG}:delete",
+        f"ack:{BIG}",
+        f"nds:{BIG}",
+        f"nrm:{2**31}",
+        f"nex:{BIG}:csv",
+        f"nde:{BIG}:send",
+        f"nak:{BIG}:everyone",
+        f"nat:{BIG}:x",
+        f"nop:{BIG}:done",
+        f"ivd:{BIG}",
+        f"ru:{BIG}:apply",
+        # Approve all: ids, the author and the time within range, the range in order.
+        f"as:{BIG}:{BIG}:1800000000:0",
+        f"as:1:2:{BIG}:0",
+        "as:1:2:0:0",
+        "as:1:2:1:0",
+        f"as:1:2:{2**62}:0",
+        f"as:1:2:1800000000:{BIG}",
+        "as:1:2:1800000000:-1",
+        "as:2:1:1800000000:0",
+        # Pages within a sane bound.
+        f"pp:{BIG}",
+        "pp:10001",
+        "pp:-1",
+        f"mp:2026-11:{BIG}",
+        f"dp:2026-11-23:{BIG}",
+        # Days and months within range, written as the bot writes them.
+        "mp:0001-01:0",
+        "mp:9999-12:0",
+        "mp:1999-12:0",
+        "mp:2026-13:0",
+        "dp:0001-01-01:0",
+        "dp:9999-12-31:0",
+        "dp:20261123:0",
+        "dp:2026-W47-1:0",
+        "rmd:0001-01-01:log",
+        "rmd:2101-01-01:snooze",
+        "rmd:20261120:leave",
+    ],
+)
+def test_values_out_of_range_parse_to_nothing(data: str) -> None:
+    assert parse(data) is None
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        f"ap:{2**31 - 1}:{2**31 - 1}:j",
+        "ap:1:1:a",
+        "eo:1",
+        "as:1:1:946684800:0",
+        f"as:1:{2**31 - 1}:{callbacks.LAST_STAMP}:{2**31 - 1}",
+        "pp:0",
+        "pp:10000",
+        "mp:2000-01:0",
+        "mp:2100-12:10000",
+        "dp:2100-12-31:0",
+        "rmd:2000-01-01:log",
+    ],
+)
+def test_values_at_the_edges_of_range_are_read(data: str) -> None:
+    action = parse(data)
+    assert action is not None
+    assert action.pack() == data
