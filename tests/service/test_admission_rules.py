@@ -8,15 +8,10 @@ someone the gate would answer, and every command in a person's menu passes the g
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Coroutine
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
-import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import delete, select
 
@@ -26,6 +21,7 @@ from storage.engine import Database
 from storage.enums import Role, StaffStatus
 from storage.models import Department, Staff
 from storage.repositories.admission import admitted
+from tests.service.properties import examples, run
 
 THURSDAY = date(2025, 11, 20)
 
@@ -49,11 +45,6 @@ people = st.lists(
     min_size=1,
     max_size=12,
 )
-
-
-def _blocking(coroutine: Coroutine[Any, Any, None]) -> None:
-    with ThreadPoolExecutor(max_workers=1) as worker:
-        worker.submit(asyncio.run, coroutine).result()
 
 
 async def _paths_agree(url: str, roster: list[Person]) -> None:
@@ -95,16 +86,7 @@ async def _paths_agree(url: str, roster: list[Person]) -> None:
         await db.dispose()
 
 
-@pytest.fixture
-def url(database_url: str) -> str:
-    return database_url
-
-
-@settings(
-    max_examples=40,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@examples(40)
 @given(roster=people)
 def test_the_gate_and_the_jobs_admit_the_same_people(url: str, roster: list[Person]) -> None:
-    _blocking(_paths_agree(url, roster))
+    run(_paths_agree(url, roster))

@@ -10,15 +10,10 @@ force, escalated entries, entries in every status.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Coroutine
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 
-import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import delete
 
@@ -32,6 +27,7 @@ from storage.models import (
     Staff,
     WorkEntry,
 )
+from tests.service.properties import examples, run
 
 TODAY = date(2026, 11, 25)
 NOW = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
@@ -149,12 +145,6 @@ def requested_of(org: Organisation, entry: Entry) -> int | None:
     ]
     approver = delegates[-1] if delegates else boss
     return None if model(org, approver, entry) is None else approver
-
-
-def _blocking(coroutine: Coroutine[Any, Any, None]) -> None:
-    # Hypothesis runs each example synchronously; the store is async.
-    with ThreadPoolExecutor(max_workers=1) as worker:
-        worker.submit(asyncio.run, coroutine).result()
 
 
 async def _store(db: Database, org: Organisation) -> tuple[list[int], list[int]]:
@@ -275,16 +265,7 @@ async def _every_path_agrees(url: str, org: Organisation) -> None:
         await db.dispose()
 
 
-@pytest.fixture
-def url(database_url: str) -> str:
-    return database_url
-
-
-@settings(
-    max_examples=60,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@examples(60)
 @given(org=organisations())
 def test_every_path_agrees_on_who_may_decide(url: str, org: Organisation) -> None:
-    _blocking(_every_path_agrees(url, org))
+    run(_every_path_agrees(url, org))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, time
 from typing import Self
 from zoneinfo import ZoneInfo
@@ -80,13 +80,6 @@ class _Watched(UnitOfWork):
             raise CrashError
         await super().commit()
         self.journal.commits += 1
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
-    yield database
-    await database.dispose()
 
 
 async def _staff(db: Database, count: int, *, supervised_by_first: bool = False) -> list[int]:

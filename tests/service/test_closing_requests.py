@@ -8,7 +8,6 @@ the copy that was pressed is left to the presser's answer.
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -48,13 +47,6 @@ class People:
     higher: StaffMember
     boss: StaffMember
     author: StaffMember
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
-    yield database
-    await database.dispose()
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -28,13 +27,6 @@ from storage.models import AuditEvent, Department, OutboxMessage, Post, Staff
 
 HEADER = ",".join(COLUMNS)
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "roster"
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
-    yield database
-    await database.dispose()
 
 
 @pytest.fixture(scope="module")

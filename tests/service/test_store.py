@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -20,13 +19,6 @@ from storage.repositories.audit import Event
 from storage.uow import PendingClaim, UpdateAlreadyHandled
 
 NOW = datetime(2026, 11, 30, 9, 30, tzinfo=UTC)
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
-    yield database
-    await database.dispose()
 
 
 async def _seed(db: Database, *, telegram_user_id: int | None = 1001) -> int:
