@@ -49,6 +49,7 @@ from handlers.approval_messages import (
 from handlers.callbacks import ApproveShown, Decide, DigestTime, PendingPage
 from handlers.context import WorkledgerContext
 from handlers.entry_cards import today
+from handlers.gate import claim
 from storage.enums import EntryStatus
 
 PER_PAGE = 5
@@ -204,7 +205,11 @@ async def _answer_result(
         line = decided_line(context, result)
         await query.answer(line)
         await _show_decided(message, context, line)
-    elif isinstance(result, AlreadyDecided):
+        return
+    # Nothing was written: claimed first, so that of two deliveries of the press (a
+    # redelivery, another process) only one answers it.
+    await claim(context)
+    if isinstance(result, AlreadyDecided):
         line = _already_text(context, result)
         await query.answer(line, show_alert=True)
         await _show_decided(message, context, line)
