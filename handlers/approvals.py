@@ -49,6 +49,7 @@ from handlers.approval_messages import (
 from handlers.callbacks import ApproveShown, Decide, DigestTime, PendingPage
 from handlers.context import WorkledgerContext
 from handlers.entry_cards import today
+from handlers.formatting import answer_text
 from handlers.gate import claim
 from storage.enums import EntryStatus
 
@@ -203,7 +204,7 @@ async def _answer_result(
     assert query is not None
     if isinstance(result, Decided):
         line = decided_line(context, result)
-        await query.answer(line)
+        await query.answer(answer_text(line))
         await _show_decided(message, context, line)
         return
     # Nothing was written: claimed first, so that of two deliveries of the press (a
@@ -211,7 +212,7 @@ async def _answer_result(
     await claim(context)
     if isinstance(result, AlreadyDecided):
         line = _already_text(context, result)
-        await query.answer(line, show_alert=True)
+        await query.answer(answer_text(line), show_alert=True)
         await _show_decided(message, context, line)
     else:
         await query.answer(error_text(context, result), show_alert=True)
