@@ -46,7 +46,7 @@ from handlers.approval_messages import (
     render_notice,
     shown_stamp,
 )
-from handlers.callbacks import ApproveShown, Decide, DigestTime, PendingPage
+from handlers.callbacks import MAX_PAGE, ApproveShown, Decide, DigestTime, PendingPage
 from handlers.context import WorkledgerContext
 from handlers.entry_cards import today
 from handlers.formatting import answer_text
@@ -348,7 +348,7 @@ async def _pending_page(context: WorkledgerContext, page: int) -> tuple[str, Any
     paging = []
     if page > 0:
         paging.append(InlineKeyboardButton("«", callback_data=PendingPage(page - 1).pack()))
-    if page + 1 < pages:
+    if page + 1 < pages and page < MAX_PAGE:  # the parser takes pages up to MAX_PAGE
         paging.append(InlineKeyboardButton("»", callback_data=PendingPage(page + 1).pack()))
     if paging:
         buttons.append(paging)

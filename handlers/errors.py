@@ -51,9 +51,11 @@ async def on_error(update: object, context: WorkledgerContext) -> None:
     if isinstance(error, StoreBusy):
         # Another process (the command line, most often) held the store's write lock.
         log.warning(
-            "the store stayed busy for %.0f s; update %s was told to try again",
+            "the store stayed busy for more than %g s (another process writing): %s",
             error.waited,
-            getattr(update, "update_id", None),
+            f"update {update.update_id} was told to try again"
+            if isinstance(update, Update)
+            else "a job will try again on its next run",
         )
     else:
         log.error("error while handling an update", exc_info=error)
