@@ -100,3 +100,32 @@ async def test_a_redelivered_refusal_is_answered_once(
     assert texts == [greeting["text"], told["text"], helped["text"]]
     assert await driver.callback_answers(query_id) == [refused]
     assert errors_in(caplog) == []
+
+
+async def test_a_second_answer_to_a_press_is_no_error(
+    bot: WorkledgerApplication,
+    driver: EmulatorDriver,
+    org: Organisation,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A press that only shows something claims nothing before answering: copies of it
+    handled at once each answer, and Telegram refuses all answers but the first."""
+    await driver.send_text(org.staff, "Counter duty")
+    await driver.wait_for_message(org.staff.id)
+    await driver.send_text(org.staff, "/today")
+    [today] = await driver.wait_for_message(org.staff.id)
+    caplog.set_level(logging.INFO)
+    update = await driver.press(org.staff, today["message_id"], buttons(today)["✎ 1"])
+    copies = [Update.de_json(update, bot.bot) for _ in range(2)]
+    await asyncio.gather(*(bot.process_update(copy) for copy in copies))
+    await driver.send_text(org.staff, "/help")  # handled after the polled copy
+    await eventually(lambda: _last_is_help(driver, org))
+    query_id = update["callback_query"]["id"]
+    assert len(await driver.callback_answers(query_id)) == 1
+    assert errors_in(caplog) == []
+    assert any("answered before" in r.getMessage() for r in caplog.records)
+
+
+async def _last_is_help(driver: EmulatorDriver, org: Organisation) -> bool | None:
+    messages = await driver.messages(org.staff.id)
+    return True if "/help" in messages[-1].get("text", "") else None
