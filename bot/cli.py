@@ -16,10 +16,17 @@ from pydantic import ValidationError
 
 from config.policy import Policy, PolicyError, load_policy
 from config.settings import Settings
+from locales import Translator, translator
 from storage import migrate
-from storage.engine import Database
+from storage.engine import Database, StoreBusy, waiting_up_to
 
 EXIT_USAGE = 2
+# Another process held the SQLite store's write lock for too long; nothing was written.
+# 75 is EX_TEMPFAIL of sysexits.h: a temporary failure, worth trying again.
+EXIT_BUSY = 75
+# A command waits this long for the bot's writes to the SQLite store (the bot's own
+# handlers wait 5 s: somebody is looking at their phone). ``?timeout=`` in the URL wins.
+CLI_BUSY_TIMEOUT = 30.0
 
 
 def _version() -> str:
@@ -69,6 +76,29 @@ def _fail(message: str) -> int:
     return EXIT_USAGE
 
 
+def store_url(settings: Settings) -> str:
+    """The store's URL for a command: on SQLite, waiting ``CLI_BUSY_TIMEOUT`` for the bot."""
+    return waiting_up_to(settings.database_url, CLI_BUSY_TIMEOUT)
+
+
+def report_busy(busy: StoreBusy, words: Translator, *, nothing_written: bool = True) -> int:
+    """Say in one line on stderr that the store was busy; the exit status to return."""
+    _ = words.gettext
+    line = (
+        _(
+            "the database is busy: another program (the bot, most likely) kept it locked "
+            "for over {seconds:g} s; nothing was written; try again in a moment"
+        )
+        if nothing_written
+        else _(
+            "the database is busy: another program (the bot, most likely) kept it locked "
+            "for over {seconds:g} s; try again in a moment"
+        )
+    )
+    print(f"workledger: {line.format(seconds=busy.waited)}", file=sys.stderr)
+    return EXIT_BUSY
+
+
 def _load_settings() -> Settings:
     return Settings()
 
@@ -82,7 +112,7 @@ def _describe(error: ValidationError) -> str:
 
 
 async def _db_upgrade(settings: Settings) -> None:
-    database = Database(settings.database_url)
+    database = Database(store_url(settings))
     try:
         await migrate.upgrade(database.engine)
         print(f"database at revision {await migrate.current_revision(database.engine)}")
@@ -91,7 +121,7 @@ async def _db_upgrade(settings: Settings) -> None:
 
 
 async def _db_current(settings: Settings) -> None:
-    database = Database(settings.database_url)
+    database = Database(store_url(settings))
     try:
         current = await migrate.current_revision(database.engine)
         print(f"{current or 'none'} (code needs {migrate.head_revision()})")
@@ -169,6 +199,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         policy = load_policy(settings.policy)
     except PolicyError as error:
         return _fail(str(error))
+    try:
+        return _command(args, settings, policy)
+    except StoreBusy as busy:
+        # The commands that write say so themselves; here: the bot starting, a migration.
+        return report_busy(busy, translator(settings.language), nothing_written=False)
+
+
+def _command(args: argparse.Namespace, settings: Settings, policy: Policy) -> int:
     if args.command == "run":
         return _run(settings, policy, args.log_level)
     if args.command == "deliver":

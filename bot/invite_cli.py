@@ -11,11 +11,13 @@ from telegram import Bot
 from telegram.error import TelegramError
 
 from assessment.invitations import InvitationError, IssuedInvitation, deep_link, invite
+from bot.cli import report_busy, store_url
 from config.clock import Clock
 from config.policy import Policy
 from config.settings import Settings
 from handlers.invitation_cards import qr_png
-from storage.engine import Database
+from locales import translator
+from storage.engine import Database, StoreBusy
 
 
 async def _bot_username(settings: Settings) -> str | None:
@@ -33,7 +35,7 @@ async def _bot_username(settings: Settings) -> str | None:
 async def _issue(
     settings: Settings, policy: Policy, employee_nos: list[str]
 ) -> list[IssuedInvitation]:
-    database = Database(settings.database_url)
+    database = Database(store_url(settings))
     try:
         async with database.uow() as uow:
             return await invite(
@@ -85,6 +87,8 @@ def invite_cli(
         reason = _REASONS.get(error.code, error.code)
         print(f"workledger: {error.employee_no}: {reason}; nobody was invited", file=sys.stderr)
         return 1
+    except StoreBusy as busy:
+        return report_busy(busy, translator(settings.language))
     out_dir.mkdir(parents=True, exist_ok=True)
     for invitation in issued:
         link = deep_link(username.lstrip("@"), invitation.code)

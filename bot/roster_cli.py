@@ -13,11 +13,13 @@ from assessment.roster import (
     import_roster,
     parse_roster,
 )
+from bot.cli import report_busy, store_url
 from config.clock import Clock
 from config.policy import Policy
 from config.settings import Settings
 from handlers.roster_text import describe_rejection, describe_summary
 from locales import translator
+from storage.engine import StoreBusy
 
 EXIT_OK = 0
 EXIT_REJECTED = 1
@@ -30,7 +32,8 @@ def staff_import(
     """Import the roster at ``path``; print a summary or every problem; return the exit status.
 
     0: imported (or checked, in a dry run); 1: the roster was refused; 2: the file
-    could not be read or the store could not be opened. The people whose menus
+    could not be read or the store could not be opened; 75 (``EXIT_BUSY``): another
+    process kept the store locked, nothing was imported. The people whose menus
     changed get them from the running bot (or the next one to start): the import
     queues them in the outbox.
     """
@@ -51,6 +54,8 @@ def staff_import(
     except _StoreUnavailableError as error:
         print(f"workledger: {error}", file=sys.stderr)
         return EXIT_UNREADABLE
+    except StoreBusy as busy:
+        return report_busy(busy, words)
     print(describe_summary(summary, _, ngettext))
     if summary.missing and not mark_missing_left:
         print(_("To mark them as having left, run the import again with --mark-missing-left."))
@@ -68,7 +73,10 @@ async def _import(
     from bot.app import SchemaOutOfDateError, open_store
 
     try:
-        database = await open_store(settings)
+        # On SQLite it waits for the bot's writes for longer than the bot waits for it.
+        database = await open_store(
+            settings.model_copy(update={"database_url": store_url(settings)})
+        )
     except SchemaOutOfDateError as error:
         raise _StoreUnavailableError(str(error)) from error
     try:

@@ -32,9 +32,11 @@ from handlers.callbacks import (
     EntryAction,
     EntryOpen,
     InviteDepartment,
+    InvitePage,
     LogAnswer,
     MonthPage,
     NoticeAudience,
+    NoticeChoices,
     NoticeDecision,
     NoticeDetails,
     NoticeExport,
@@ -118,9 +120,11 @@ def register(application: WorkledgerApplication) -> None:
             CallbackQueryHandler(
                 invitations.invite_whole_department, pattern=InviteDepartment.pattern()
             ),
+            CallbackQueryHandler(invitations.turn_departments, pattern=InvitePage.pattern()),
             CallbackQueryHandler(roster.decide, pattern=RosterDecision.pattern()),
             CallbackQueryHandler(broadcast.choose_kind, pattern=NoticeAudience.pattern()),
             CallbackQueryHandler(broadcast.toggle, pattern=NoticeToggle.pattern()),
+            CallbackQueryHandler(broadcast.turn_choices, pattern=NoticeChoices.pattern()),
             CallbackQueryHandler(broadcast.option, pattern=NoticeOption.pattern()),
             CallbackQueryHandler(broadcast.decide, pattern=NoticeDecision.pattern()),
             CallbackQueryHandler(broadcast.acknowledge, pattern=Acknowledge.pattern()),

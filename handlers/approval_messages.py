@@ -26,7 +26,7 @@ from assessment.approvals import (
 from assessment.outbox import ROUTINE, URGENT, Outgoing
 from handlers.callbacks import Decide
 from handlers.entry_cards import shortened
-from handlers.formatting import listed
+from handlers.formatting import listed_at_most
 from locales import N_, Translator, resolve_locale, translator
 from storage.enums import EntryStatus
 from storage.repositories.approvals import Overdue
@@ -164,7 +164,9 @@ def render_notice(default: str, notice: AuthorNotice) -> Outgoing | None:
         return None
     language = language_of(author, default)
     _ = language.gettext
-    days = listed(_, (day_label(language, day) for _id, day, _text in notice.entries[:10]))
+    days = listed_at_most(
+        _, language.ngettext, (day_label(language, day) for _id, day, _text in notice.entries)
+    )
     count = len(notice.entries)
     if notice.decision is Decision.APPROVE and notice.decided_by is None:
         text = (
@@ -282,7 +284,10 @@ def render_escalation(
                     "{count} entry ({names}) was left undecided too long; see /pending.",
                     "{count} entries ({names}) were left undecided too long; see /pending.",
                     count,
-                ).format(count=count, names=listed(language.gettext, authors)),
+                ).format(
+                    count=count,
+                    names=listed_at_most(language.gettext, language.ngettext, authors),
+                ),
                 staff_id=person.staff_id,
                 dedup_key=f"approval-escalated-hr/{entries[0].entry_id}/{person.staff_id}",
             )
@@ -297,7 +302,9 @@ def render_escalation(
                 "{count} entry of your team ({names}) waited too long and went to {target}.",
                 "{count} entries of your team ({names}) waited too long and went to {target}.",
                 count,
-            ).format(count=count, names=listed(_, authors), target=target),
+            ).format(
+                count=count, names=listed_at_most(_, language.ngettext, authors), target=target
+            ),
             staff_id=supervisor.staff_id,
             dedup_key=f"approval-escalated-told/{entries[0].entry_id}/{supervisor.staff_id}",
         )

@@ -46,9 +46,11 @@ from handlers.approval_messages import (
     render_notice,
     shown_stamp,
 )
-from handlers.callbacks import ApproveShown, Decide, DigestTime, PendingPage
+from handlers.callbacks import MAX_PAGE, ApproveShown, Decide, DigestTime, PendingPage
 from handlers.context import WorkledgerContext
 from handlers.entry_cards import today
+from handlers.formatting import answer_text
+from handlers.gate import claim
 from storage.enums import EntryStatus
 
 PER_PAGE = 5
@@ -202,11 +204,15 @@ async def _answer_result(
     assert query is not None
     if isinstance(result, Decided):
         line = decided_line(context, result)
-        await query.answer(line)
+        await query.answer(answer_text(line))
         await _show_decided(message, context, line)
-    elif isinstance(result, AlreadyDecided):
+        return
+    # Nothing was written: claimed first, so that of two deliveries of the press (a
+    # redelivery, another process) only one answers it.
+    await claim(context)
+    if isinstance(result, AlreadyDecided):
         line = _already_text(context, result)
-        await query.answer(line, show_alert=True)
+        await query.answer(answer_text(line), show_alert=True)
         await _show_decided(message, context, line)
     else:
         await query.answer(error_text(context, result), show_alert=True)
@@ -342,7 +348,7 @@ async def _pending_page(context: WorkledgerContext, page: int) -> tuple[str, Any
     paging = []
     if page > 0:
         paging.append(InlineKeyboardButton("«", callback_data=PendingPage(page - 1).pack()))
-    if page + 1 < pages:
+    if page + 1 < pages and page < MAX_PAGE:  # the parser takes pages up to MAX_PAGE
         paging.append(InlineKeyboardButton("»", callback_data=PendingPage(page + 1).pack()))
     if paging:
         buttons.append(paging)

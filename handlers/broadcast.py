@@ -34,18 +34,31 @@ from assessment.outbox import Circular, Languages
 from handlers.callbacks import (
     Acknowledge,
     NoticeAudience,
+    NoticeChoices,
     NoticeDecision,
     NoticeOption,
     NoticeToggle,
 )
 from handlers.context import BotData, WorkledgerContext
-from handlers.formatting import listed, listed_at_most, when
+from handlers.formatting import (
+    BUTTONS_PER_PAGE,
+    button_page,
+    html_length,
+    listed_at_most,
+    shortened_html,
+    telegram_length,
+    when,
+)
 from handlers.labels import ROLE_NAMES, STATUS_NAMES
 from locales import N_, resolve_locale, translator
 from storage.enums import Role, StaffStatus
 
 # Room for the header line inside Telegram's 4,096 (text) and 1,024 (caption) characters.
 MAX_TEXT = 3800
+# What the preview's lists may take, and the preview itself (Telegram: 4,096 after parsing).
+AUDIENCE_ROOM = 400
+NUMBERS_ROOM = 600
+MAX_PREVIEW = 4096
 MAX_CAPTION = 900
 PROGRESS_BAR = 10
 
@@ -180,17 +193,24 @@ async def _choices(context: WorkledgerContext, kind: str) -> list[tuple[str, str
     return [(value, _(STATUS_NAMES[StaffStatus(value)])) for value in STATUS_VALUES]
 
 
-async def _toggles(context: WorkledgerContext, draft: Draft) -> InlineKeyboardMarkup:
+async def _toggles(
+    context: WorkledgerContext, draft: Draft, page: int = 0, shown: str | None = None
+) -> InlineKeyboardMarkup:
+    """The choices of the draft's audience kind, a page at a time: ``page``, or the page of
+    the choice ``shown``."""
     _ = context._
-    rows = [
-        [
-            InlineKeyboardButton(
-                ("✓ " if value in draft.audience.values else "") + label,
-                callback_data=NoticeToggle(draft.id, value).pack(),
-            )
-        ]
-        for value, label in await _choices(context, draft.audience.kind)
+    choices = await _choices(context, draft.audience.kind)
+    if shown is not None:
+        values = [value for value, _label in choices]
+        page = values.index(shown) // BUTTONS_PER_PAGE if shown in values else 0
+    buttons = [
+        InlineKeyboardButton(
+            ("✓ " if value in draft.audience.values else "") + label,
+            callback_data=NoticeToggle(draft.id, value).pack(),
+        )
+        for value, label in choices
     ]
+    rows = button_page(buttons, page, lambda to: NoticeChoices(draft.id, to).pack())
     rows.append(
         [
             InlineKeyboardButton(_("Back"), callback_data=NoticeOption(draft.id, "back").pack()),
@@ -205,12 +225,17 @@ async def audience_text(context: WorkledgerContext, audience: Audience) -> str:
     if audience.kind == "everyone":
         return context._("everyone")
     labels = dict(await _choices(context, audience.kind))
-    return listed(context._, (labels.get(value, value) for value in audience.values))
+    return listed_at_most(
+        context._,
+        context.ngettext,
+        (labels.get(value, value) for value in audience.values),
+        room=AUDIENCE_ROOM,
+    )
 
 
 async def _preview(context: WorkledgerContext, draft: Draft) -> tuple[str, InlineKeyboardMarkup]:
     _ = context._
-    lines = [_("Preview of the notice:"), "", draft.text or "", ""]
+    lines = []
     if draft.attachment_kind == "document":
         lines.append(_("With a document."))
     elif draft.attachment_kind == "photo":
@@ -225,7 +250,9 @@ async def _preview(context: WorkledgerContext, draft: Draft) -> tuple[str, Inlin
     if draft.not_linked:
         lines.append(
             _("Not joined yet, so they will not get it: {numbers}").format(
-                numbers=html.escape(listed_at_most(_, context.ngettext, draft.not_linked))
+                numbers=html.escape(
+                    listed_at_most(_, context.ngettext, draft.not_linked, room=NUMBERS_ROOM)
+                )
             )
         )
     lines.append(
@@ -236,6 +263,15 @@ async def _preview(context: WorkledgerContext, draft: Draft) -> tuple[str, Inlin
         if draft.send_at
         else _("Sending: right away")
     )
+    heading = _("Preview of the notice:")
+    about = "\n".join(lines)
+    body = draft.text or ""
+    # A notice may be as long as one message itself: then the preview shows it shortened.
+    room = MAX_PREVIEW - html_length(f"{heading}\n\n\n\n{about}")
+    if html_length(body) > room:
+        note = _("(Shortened in this preview; the notice is sent whole.)")
+        body = html.escape(shortened_html(body, room - telegram_length(note) - 1)) + "\n" + note
+    text = f"{heading}\n\n{body}\n\n{about}"
     ack = (
         _("Ask to confirm reading: on") if draft.requires_ack else _("Ask to confirm reading: off")
     )
@@ -259,7 +295,7 @@ async def _preview(context: WorkledgerContext, draft: Draft) -> tuple[str, Inlin
             ),
         ],
     ]
-    return "\n".join(lines), InlineKeyboardMarkup(buttons)
+    return text, InlineKeyboardMarkup(buttons)
 
 
 def _next_time(context: WorkledgerContext, current: datetime | None) -> datetime | None:
@@ -274,7 +310,15 @@ def _next_time(context: WorkledgerContext, current: datetime | None) -> datetime
     return None
 
 
-async def _show(context: WorkledgerContext, update: Update, draft: Draft, stage: str) -> None:
+async def _show(
+    context: WorkledgerContext,
+    update: Update,
+    draft: Draft,
+    stage: str,
+    *,
+    page: int = 0,
+    shown: str | None = None,
+) -> None:
     query = update.callback_query
     assert query is not None
     if stage == "kinds":
@@ -284,7 +328,7 @@ async def _show(context: WorkledgerContext, update: Update, draft: Draft, stage:
     elif stage == "toggles":
         await query.edit_message_text(
             context._("Choose one or more, then Done:"),
-            reply_markup=await _toggles(context, draft),
+            reply_markup=await _toggles(context, draft, page, shown),
         )
     else:
         text, markup = await _preview(context, draft)
@@ -334,7 +378,22 @@ async def toggle(update: Update, context: WorkledgerContext) -> None:
         lambda draft: replace(draft, audience=draft.audience.toggled(action.value)),
     )
     if draft is not None:
-        await _show(context, update, draft, "toggles")
+        await _show(context, update, draft, "toggles", shown=action.value)
+
+
+async def turn_choices(update: Update, context: WorkledgerContext) -> None:
+    """« and » under a long list of choices (departments)."""
+    query = update.callback_query
+    member = context.member
+    assert query is not None and member is not None
+    action = NoticeChoices.from_press(query.data)
+    async with context.uow() as uow:
+        draft = await notices.draft_of(uow, member.id)
+    if draft is None or draft.id != action.notice_id:
+        await query.answer(_error_text(context, NoticeError.UNKNOWN), show_alert=True)
+        return
+    await query.answer()
+    await _show(context, update, draft, "toggles", page=action.page)
 
 
 async def option(update: Update, context: WorkledgerContext) -> None:

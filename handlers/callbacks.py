@@ -117,6 +117,17 @@ class InviteDepartment(CallbackData):
 
 
 @dataclasses.dataclass(frozen=True)
+class InvitePage(CallbackData):
+    """A page of the departments /invite offers, when there are many (HR)."""
+
+    prefix: ClassVar[str] = "ivp"
+    requires: ClassVar[Requirement] = HR
+    page: int
+
+    bounds: ClassVar[dict[str, tuple[int, int]]] = {"page": (0, MAX_PAGE)}
+
+
+@dataclasses.dataclass(frozen=True)
 class RosterDecision(CallbackData):
     """Apply or cancel a previewed roster upload, or mark the people it lacks as left (HR).
 
@@ -195,6 +206,18 @@ class NoticeToggle(CallbackData):
     requires: ClassVar[Requirement] = HR
     notice_id: int
     value: str
+
+
+@dataclasses.dataclass(frozen=True)
+class NoticeChoices(CallbackData):
+    """A page of a draft's audience choices, when there are many departments (HR)."""
+
+    prefix: ClassVar[str] = "nap"
+    requires: ClassVar[Requirement] = HR
+    notice_id: int
+    page: int
+
+    bounds: ClassVar[dict[str, tuple[int, int]]] = {"page": (0, MAX_PAGE)}
 
 
 @dataclasses.dataclass(frozen=True)

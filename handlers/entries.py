@@ -15,7 +15,7 @@ from assessment import entries, entry_views, log_flow
 from assessment.entries import EntryError, EntryView
 from assessment.entry_views import DayRecord, MonthRecord
 from assessment.log_flow import Step
-from handlers.callbacks import DayPage, EntryAction, EntryOpen, MonthPage
+from handlers.callbacks import MAX_PAGE, DayPage, EntryAction, EntryOpen, MonthPage
 from handlers.context import WorkledgerContext
 from handlers.entry_cards import (
     amount,
@@ -123,7 +123,7 @@ def _page(
         turns = []
         if page > 0:
             turns.append(InlineKeyboardButton("◀", callback_data=turn(key, page - 1).pack()))
-        if page < len(pages) - 1:
+        if page < len(pages) - 1 and page < MAX_PAGE:  # the parser takes up to MAX_PAGE
             turns.append(InlineKeyboardButton("▶", callback_data=turn(key, page + 1).pack()))
         rows.append(turns)
     return "\n".join(texts), rows

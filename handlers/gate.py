@@ -4,7 +4,13 @@ It drops duplicates, finds the caller, notes their Telegram language, reads what
 their next message answers (if anything), keeps personal data out of group
 chats, and checks the caller's role for the command or button, in one place,
 before any handler runs. ``settle`` runs last and records an update that wrote
-nothing as handled.
+nothing as handled; ``claim`` does so at once, before an answer that writes
+nothing, so that a delivery of the same update running elsewhere cannot answer
+it a second time.
+
+An update the gate fails on (the store busy, an answer that cannot be sent) goes
+to the error handler and no further: no handler runs for a caller the gate did
+not let in.
 """
 
 from __future__ import annotations
@@ -49,6 +55,17 @@ def refusal_text(context: WorkledgerContext, refusal: Refusal) -> str:
 
 async def admit(update: Update, context: WorkledgerContext) -> None:
     """Identify the caller once per update, then let the update through or stop it here."""
+    try:
+        await _admit(update, context)
+    except ApplicationHandlerStop:
+        raise
+    except Exception as error:
+        # Left to PTB, the later groups would still run, for a caller nobody checked.
+        await context.application.process_error(update, error)
+        raise ApplicationHandlerStop from error
+
+
+async def _admit(update: Update, context: WorkledgerContext) -> None:
     user = update.effective_user
     # Not under the update's claim: noting who asks is not handling what they ask.
     async with context.bot_data.database.uow() as uow:
@@ -72,6 +89,7 @@ async def admit(update: Update, context: WorkledgerContext) -> None:
         return
     refusal = _check_message(update, context)
     if refusal is not None:
+        await claim(context)
         if update.effective_message is not None:
             await update.effective_message.reply_text(refusal_text(context, refusal))
         raise ApplicationHandlerStop
@@ -91,8 +109,21 @@ def let_in(
 
 async def settle(update: Update, context: WorkledgerContext) -> None:
     """Last: record an update that wrote nothing as handled, so a redelivery is dropped."""
-    claim = context.claim
-    if claim is None or claim.settled:
+    await claim(context)
+
+
+async def claim(context: WorkledgerContext) -> None:
+    """Record the update as handled now, unless something it wrote already did.
+
+    Called before answering with something that writes nothing (a refusal, "already
+    decided"): a delivery of the same update that got past the gate meanwhile, in
+    this process or another, then finds it claimed and answers nothing.
+
+    Raises:
+        UpdateAlreadyHandled: another delivery claimed it first; this one must stay silent.
+    """
+    pending = context.claim
+    if pending is None or pending.settled:
         return
     async with context.uow() as uow:
         await uow.commit()  # a unit of work's first commit records its update
@@ -108,16 +139,19 @@ def _check_message(update: Update, context: WorkledgerContext) -> Refusal | None
 async def _check_button(query: CallbackQuery, context: WorkledgerContext) -> None:
     action = callbacks.parse(query.data)
     if action is None:
+        await claim(context)
         await query.answer(context._("This button is no longer valid."), show_alert=True)
         raise ApplicationHandlerStop
     refusal = access.check(context.member, action.requires)
     if refusal is not None:
+        await claim(context)
         await query.answer(refusal_text(context, refusal), show_alert=True)
         raise ApplicationHandlerStop
 
 
 async def _point_to_private_chat(update: Update, context: WorkledgerContext) -> None:
     # Personal data never goes to a group; commands there get a pointer, chatter nothing.
+    await claim(context)
     if update.callback_query is not None:
         await update.callback_query.answer()
         return

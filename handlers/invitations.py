@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import timedelta
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
+from telegram.error import BadRequest
 
 from assessment.invitations import (
     InvitationError,
@@ -13,9 +15,9 @@ from assessment.invitations import (
     invite_department,
     unlink,
 )
-from handlers.callbacks import InviteDepartment
+from handlers.callbacks import InviteDepartment, InvitePage
 from handlers.context import WorkledgerContext
-from handlers.formatting import when
+from handlers.formatting import button_page, when
 from handlers.invitation_cards import qr_png, sheet
 from handlers.menus import withdraw_menu
 
@@ -50,18 +52,12 @@ async def invite_people(update: Update, context: WorkledgerContext) -> None:
     _ = context._
     numbers = list(dict.fromkeys(context.args or []))
     if not numbers:
-        async with context.uow() as uow:
-            departments = await uow.directory.departments()
-        buttons = [
-            [InlineKeyboardButton(name, callback_data=InviteDepartment(department_id).pack())]
-            for department_id, name in departments
-        ]
         await message.reply_text(
             _(
                 "Send /invite EMPLOYEE_NO... to invite people, or choose a department "
                 "to invite everyone there who has not joined yet."
             ),
-            reply_markup=InlineKeyboardMarkup(buttons) if buttons else None,
+            reply_markup=await _departments(context, 0),
         )
         return
     if len(numbers) > MAX_PER_COMMAND:
@@ -95,6 +91,29 @@ async def invite_people(update: Update, context: WorkledgerContext) -> None:
                 expires=when(context, invitation.expires_at),
             ),
         )
+
+
+async def _departments(context: WorkledgerContext, page: int) -> InlineKeyboardMarkup | None:
+    # A page of departments at a time: Telegram takes at most 100 buttons a message.
+    async with context.uow() as uow:
+        departments = await uow.directory.departments()
+    buttons = [
+        InlineKeyboardButton(name, callback_data=InviteDepartment(department_id).pack())
+        for department_id, name in departments
+    ]
+    if not buttons:
+        return None
+    return InlineKeyboardMarkup(button_page(buttons, page, lambda to: InvitePage(to).pack()))
+
+
+async def turn_departments(update: Update, context: WorkledgerContext) -> None:
+    """« and » under the departments /invite offers."""
+    query = update.callback_query
+    assert query is not None
+    markup = await _departments(context, InvitePage.from_press(query.data).page)
+    await query.answer()
+    with contextlib.suppress(BadRequest):  # unchanged
+        await query.edit_message_reply_markup(markup)
 
 
 async def invite_whole_department(update: Update, context: WorkledgerContext) -> None:

@@ -37,7 +37,8 @@ from handlers.callbacks import (
     parse,
 )
 from handlers.context import WorkledgerContext
-from handlers.formatting import listed, when
+from handlers.formatting import MAX_TEXT as MAX_TEXT  # handlers.roster reads it from here
+from handlers.formatting import fit, listed, when
 from handlers.notice_exports import as_csv, as_xlsx, delivery_table
 from locales import resolve_locale, translator
 
@@ -46,7 +47,6 @@ EXCERPT = 40
 LONG_EXCERPT = 200
 BUTTON_EXCERPT = 24
 MAX_NUMBERS = 30
-MAX_TEXT = 4096
 _TAG = re.compile(r"<[^>]*>")
 
 
@@ -58,22 +58,6 @@ def cut(text: str, length: int) -> str:
 def excerpt(text: str | None, length: int) -> str:
     """The notice's text as plain words (tags dropped, entities decoded), cut to ``length``."""
     return cut(" ".join(html.unescape(_TAG.sub("", text or "")).split()), length)
-
-
-def _units(text: str) -> int:
-    # Telegram counts message length in UTF-16 code units.
-    return len(text.encode("utf-16-le")) // 2
-
-
-def fit(text: str, items: Sequence[str], more: Callable[[int], str], limit: int = MAX_TEXT) -> str:
-    """``text`` and then as many ``items`` (one a line) as fit, and how many were left out."""
-    for index, item in enumerate(items):
-        left = len(items) - index - 1
-        tail = "\n" + more(left) if left else ""
-        if _units(text + "\n" + item + tail) > limit:
-            return text + "\n" + more(left + 1)
-        text += "\n" + item
-    return text
 
 
 def _more(context: WorkledgerContext) -> Callable[[int], str]:

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from datetime import date
 from types import MappingProxyType
 
 from babel.dates import format_date
 from telegram import Update
 
 from assessment import approvals as approval_rules
-from assessment.people import StaffStatus, profile, team
+from assessment.approvals import ActiveDelegation
+from assessment.people import StaffStatus, TeamRow, profile, team
 from assessment.reminders import DayState
 from handlers import approvals, reminders
 from handlers.context import WorkledgerContext
-from handlers.formatting import day, listed, number, person_label
+from handlers.formatting import day, lines_at_most, listed, number, person_label
 from handlers.labels import role_names, status_name
 from locales import N_
+
+# The room of /team's list of people: its heading and a delegation line (two names of at
+# most 200 characters, a date) come on top, within Telegram's 4,096.
+TEAM_ROOM = 3300
 
 TODAY_LABELS: Mapping[DayState, str] = MappingProxyType(
     {
@@ -66,11 +72,25 @@ async def my_team(update: Update, context: WorkledgerContext) -> None:
     assert message is not None and member is not None
     async with context.uow() as uow:
         people = await team(uow, member.id)
-    _ = context._
     if not people:
-        await message.reply_text(_("Nobody reports to you directly."))
+        await message.reply_text(context._("Nobody reports to you directly."))
         return
     today, workday, states = await reminders.team_today(context, member.id)
+    async with context.uow() as uow:
+        delegation = await approval_rules.delegation_of(uow, member.id, today)
+    await message.reply_text(team_text(context, people, today, workday, states, delegation))
+
+
+def team_text(
+    context: WorkledgerContext,
+    people: Sequence[TeamRow],
+    today: date,
+    workday: bool,
+    states: Mapping[str, DayState],
+    delegation: ActiveDelegation | None,
+) -> str:
+    """/team's answer: one line a person, as many as fit one message, then how many more."""
+    _ = context._
     joined = sum(person.linked for person in people)
     date_text = format_date(today, format="medium", locale=context.translator.babel)
     lines = [
@@ -84,6 +104,7 @@ async def my_team(update: Update, context: WorkledgerContext) -> None:
         else _("Today, {date}, is not a workday.").format(date=date_text),
         "",
     ]
+    listed_people = []
     for person in people:
         state = _("joined") if person.linked else _("not joined yet")
         if person.status is not StaffStatus.ACTIVE:
@@ -94,13 +115,12 @@ async def my_team(update: Update, context: WorkledgerContext) -> None:
         # On a day off nobody owes an entry: only say who logged or is on leave anyway.
         if today_state is not None and (workday or today_state is not DayState.NOT_YET):
             state = _("{state}; {today}").format(state=state, today=_(TODAY_LABELS[today_state]))
-        lines.append(
+        listed_people.append(
             _("{employee_no} {name}: {state}").format(
                 employee_no=person.employee_no, name=person.name, state=state
             )
         )
-    async with context.uow() as uow:
-        delegation = await approval_rules.delegation_of(uow, member.id, today)
+    lines += lines_at_most(context.ngettext, listed_people, room=TEAM_ROOM)
     if delegation is not None:
         lines += ["", approvals.delegation_line(context, delegation)]
-    await message.reply_text("\n".join(lines))
+    return "\n".join(lines)

@@ -22,7 +22,7 @@ from assessment.reminders import DayState, Languages, Recipient, SnoozeOutcome, 
 from handlers import log
 from handlers.callbacks import ReminderAction
 from handlers.context import BotData, WorkledgerContext
-from handlers.formatting import listed, person_label
+from handlers.formatting import lines_at_most, listed_at_most, person_label
 from locales import Translator, resolve_locale, translator
 
 
@@ -72,7 +72,8 @@ def _daily(default_language: str, readers: Languages, day: date) -> Circular:
     )
 
 
-def _summary(default_language: str, summary: TeamSummary) -> Outgoing:
+def team_summary(default_language: str, summary: TeamSummary) -> Outgoing:
+    """A supervisor's evening summary of who has not logged, in their language."""
     language = _recipient_language(summary.supervisor, default_language)
     _ = language.gettext
     count = len(summary.missing)
@@ -84,13 +85,21 @@ def _summary(default_language: str, summary: TeamSummary) -> Outgoing:
             count,
         ).format(count=count),
     ]
+    missing = []
     for report in summary.missing:
         who = person_label(_, report.name, report.employee_no)
-        lines.append(
+        missing.append(
             "• " + (who if report.linked else _("{person}, not joined yet").format(person=who))
         )
+    # Both lists within one message (4,096): the missing first, then who is on leave.
+    lines += lines_at_most(language.ngettext, missing, room=3300)
     if summary.on_leave:
-        names = listed(_, (person_label(_, r.name, r.employee_no) for r in summary.on_leave))
+        names = listed_at_most(
+            _,
+            language.ngettext,
+            (person_label(_, r.name, r.employee_no) for r in summary.on_leave),
+            room=400,
+        )
         lines.append(_("On leave: {names}").format(names=names))
     return reminders.team_summary_message(summary, text="\n".join(lines))
 
@@ -114,7 +123,7 @@ async def send_team_summaries(data: BotData, now: datetime) -> int | None:
         WorkCalendar(data.policy),
         data.policy.reminders.team_summary_time,
         data.settings.zone,
-        functools.partial(_summary, data.settings.language),
+        functools.partial(team_summary, data.settings.language),
         now=now,
     )
 

@@ -3,6 +3,11 @@
 SQLite goes through SQLAlchemy's own ``aiosqlite`` dialect (each call on the
 driver's worker thread, so no query ever runs on the event loop) and PostgreSQL
 through ``asyncpg``; nothing here reaches past their public APIs.
+
+On SQLite one connection writes at a time, across every process using the file (the
+bot, ``deliver``, the command line). A writer waits for the one writing for at most
+the busy timeout (5 s; ``?timeout=SECONDS`` in the URL sets it), then fails with
+``StoreBusy`` and its transaction is rolled back.
 """
 
 from __future__ import annotations
@@ -12,8 +17,9 @@ import logging
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
-from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine.interfaces import DBAPIConnection, ExceptionContext
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -21,22 +27,69 @@ from storage.uow import PendingClaim, UnitOfWork
 
 log = logging.getLogger(__name__)
 
-SQLITE_BUSY_TIMEOUT_MS = 5000
+# How long a SQLite writer waits for another connection's write lock, in seconds.
+SQLITE_BUSY_TIMEOUT = 5.0
 # Statements that make a SQLite connection the one writer until its transaction ends.
 _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER")
+# SQLite's primary result codes for "another connection holds the lock".
+_SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
 
 
-def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
-    # WAL lets readers work while one writer commits; foreign keys are off in
-    # SQLite unless asked for; the busy timeout makes a second writer wait (on the
-    # driver's thread, never the loop) instead of failing at once with "database
-    # is locked"; NORMAL syncs at checkpoints only, which WAL keeps safe.
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
+class StoreBusy(OperationalError):  # noqa: N818 - a state of the store, named as users see it
+    """SQLite's write lock stayed with another connection (another process, most often:
+    the bot or the command line) for longer than the busy timeout.
+
+    The statement's transaction is rolled back. A subclass of SQLAlchemy's
+    ``OperationalError``, so whatever already handles failures of the store still does.
+    """
+
+    waited: float  # the busy timeout that ran out, in seconds
+
+
+def waiting_up_to(url: str, seconds: float) -> str:
+    """``url`` with its SQLite busy timeout set to ``seconds``, unless the URL sets one."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or "timeout" in parsed.query:
+        return url
+    return parsed.update_query_dict({"timeout": f"{seconds:g}"}).render_as_string(
+        hide_password=False
+    )
+
+
+def busy_timeout(url: str | URL) -> float:
+    """The seconds a writer on the SQLite store at ``url`` waits for the write lock."""
+    given = make_url(url).query.get("timeout")
+    return float(given) if isinstance(given, str) else SQLITE_BUSY_TIMEOUT
+
+
+def _sqlite_pragmas(timeout: float) -> Any:
+    def on_connect(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
+        # WAL lets readers work while one writer commits; foreign keys are off in
+        # SQLite unless asked for; the busy timeout makes a second writer wait (on the
+        # driver's thread, never the loop) instead of failing at once with "database
+        # is locked"; NORMAL syncs at checkpoints only, which WAL keeps safe.
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={round(timeout * 1000)}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    return on_connect
+
+
+def _as_busy(timeout: float) -> Any:
+    def handle_error(context: ExceptionContext) -> StoreBusy | None:
+        # SQLite says "database is locked" both when the busy timeout ran out and when a
+        # reader could not become the writer; either way the transaction is lost.
+        code = getattr(context.original_exception, "sqlite_errorcode", None)
+        if not isinstance(code, int) or code & 0xFF not in (_SQLITE_BUSY, _SQLITE_LOCKED):
+            return None
+        busy = StoreBusy(context.statement, context.parameters, context.original_exception)
+        busy.waited = timeout
+        return busy
+
+    return handle_error
 
 
 class WriteTurns:
@@ -53,7 +106,8 @@ class WriteTurns:
     forever for a turn.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, timeout: float = SQLITE_BUSY_TIMEOUT) -> None:
+        self.timeout = timeout
         self._lock = asyncio.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self.waiting = 0  # connections queued for a turn now
@@ -79,7 +133,7 @@ class WriteTurns:
             return True
         self.waiting += 1
         try:
-            async with asyncio.timeout(SQLITE_BUSY_TIMEOUT_MS / 1000):
+            async with asyncio.timeout(self.timeout):
                 await self._lock.acquire()
         except TimeoutError:
             log.info("no write turn within the busy timeout: writing without one")
@@ -112,9 +166,16 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
 def _engine(url: str, **kwargs: Any) -> tuple[AsyncEngine, WriteTurns | None]:
     if make_url(url).get_backend_name() == "sqlite":
-        engine = create_async_engine(url, **kwargs)
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        turns = WriteTurns()
+        timeout = busy_timeout(url)
+        # Python's sqlite3 begins a transaction just before its first INSERT, UPDATE or
+        # DELETE (reads before it run on their own): IMMEDIATE makes that BEGIN take the
+        # write lock, waiting for it in the busy handler, so a transaction never holds a
+        # read snapshot that another writer's commit would make impossible to upgrade.
+        connect_args = {"isolation_level": "IMMEDIATE", **kwargs.pop("connect_args", {})}
+        engine = create_async_engine(url, connect_args=connect_args, **kwargs)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas(timeout))
+        event.listen(engine.sync_engine, "handle_error", _as_busy(timeout))
+        turns = WriteTurns(timeout)
         event.listen(engine.sync_engine, "before_cursor_execute", turns.before_write)
         for name in ("checkin", "invalidate", "detach"):
             event.listen(engine.sync_engine.pool, name, turns.passed_on)

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 
 from assessment.people import identify
-from storage.engine import Database
+from storage.engine import SQLITE_BUSY_TIMEOUT, Database, busy_timeout, waiting_up_to
 from storage.enums import Role, StaffStatus
 from storage.models import Department, Post, Staff
 from storage.repositories.audit import Event
@@ -290,3 +290,12 @@ async def _take_turns(db: Database) -> None:
     assert not turns.taken and turns.waiting == 0
     async with db.uow() as uow:
         assert [e.action for e in await uow.audit.events("staff")] == ["test.first", "test.second"]
+
+
+def test_the_busy_timeout_comes_from_the_url_and_commands_wait_longer() -> None:
+    assert busy_timeout("sqlite+aiosqlite:///x.db") == SQLITE_BUSY_TIMEOUT
+    assert busy_timeout("sqlite+aiosqlite:///x.db?timeout=1.5") == 1.5
+    assert busy_timeout(waiting_up_to("sqlite+aiosqlite:///x.db", 30)) == 30
+    assert waiting_up_to("sqlite+aiosqlite:///x.db?timeout=2", 30).endswith("timeout=2")
+    postgres = "postgresql+asyncpg://u:secret@db/ledger"
+    assert waiting_up_to(postgres, 30) == postgres
