@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 
 from storage.enums import EntryStatus
 from storage.models import EntryAttachment, EntryRevision, Post, Staff, WorkEntry
@@ -16,6 +17,42 @@ _ENTRIES = cast(Table, WorkEntry.__table__)
 # Built once: the quick log runs it for every plain message. A Core statement, not an
 # ORM one, so no flush machinery runs for a row nothing reads back but its id.
 _INSERT_ENTRY = insert(_ENTRIES).returning(_ENTRIES.c.id)
+# The flood check, also run for every entry, built once: both counts walk the
+# (staff_id, created_at) index from the newest of the author's entries back.
+_TODAY_SO_FAR = (
+    select(func.count())
+    .select_from(_ENTRIES)
+    .where(
+        _ENTRIES.c.staff_id == bindparam("staff_id"),
+        _ENTRIES.c.created_at >= bindparam("day_start"),
+    )
+    .scalar_subquery()
+)
+_NTH_IN_MINUTE = (
+    select(_ENTRIES.c.created_at)
+    .where(
+        _ENTRIES.c.staff_id == bindparam("staff_id"),
+        _ENTRIES.c.created_at > bindparam("minute_start"),
+    )
+    .order_by(_ENTRIES.c.created_at.desc())
+    .limit(1)
+    .offset(bindparam("skip"))
+    .scalar_subquery()
+)
+_RECENT = select(_TODAY_SO_FAR.label("today"), _NTH_IN_MINUTE.label("nth_in_minute"))
+# pg_advisory_xact_lock's first key: this lock's kind ("WL" + 1); the second is the author.
+_FLOOD_LOCK = 0x574C01
+
+
+@dataclass(frozen=True, slots=True)
+class RecentEntries:
+    """How many entries an author wrote lately, as the flood rule needs it."""
+
+    # Written since the start of the organisation's day.
+    today: int
+    # When the n-th newest of those written in the last minute was, n being the limit
+    # a minute; None while fewer were.
+    nth_in_minute: datetime | None
 
 
 class WorkEntryRepository(Repository):
@@ -40,6 +77,33 @@ class WorkEntryRepository(Repository):
         entry_id = await self.session.scalar(_INSERT_ENTRY, dict(values))
         assert entry_id is not None
         return int(entry_id)
+
+    async def recent(
+        self, staff_id: int, *, day_start: datetime, minute_start: datetime, nth: int
+    ) -> RecentEntries:
+        """How many entries ``staff_id`` wrote since ``day_start``, and when the ``nth``
+        newest written after ``minute_start`` was (``None`` if fewer were).
+
+        One SELECT over the (staff_id, created_at) index. On PostgreSQL it first takes a
+        lock on the author for the rest of the transaction, so two bot processes writing
+        for one person count one after the other (each sees the other's committed entry).
+        On SQLite one bot process handles each chat's updates in order, and the write
+        lock is the database's.
+        """
+        if self.dialect == "postgresql":
+            await self.session.execute(select(func.pg_advisory_xact_lock(_FLOOD_LOCK, staff_id)))
+        row = (
+            await self.session.execute(
+                _RECENT,
+                {
+                    "staff_id": staff_id,
+                    "day_start": day_start,
+                    "minute_start": minute_start,
+                    "skip": nth - 1,
+                },
+            )
+        ).one()
+        return RecentEntries(int(row.today or 0), row.nth_in_minute)
 
     async def change(
         self,
