@@ -564,7 +564,13 @@ async def test_a_quick_log_records_its_update_as_handled_in_the_same_transaction
     async with db.uow(claim=PendingClaim(501, at=NOW)) as uow:
         with statements(db) as seen:
             logged = await entries.quick_log(
-                uow, people.author, "Counter duty", today=MONDAY, zone=ZONE, limits=policy.entries, now=NOW
+                uow,
+                people.author,
+                "Counter duty",
+                today=MONDAY,
+                zone=ZONE,
+                limits=policy.entries,
+                now=NOW,
             )
     assert isinstance(logged, EntryView)
     expected = [*flood_reads(db), "INSERT", "INSERT", "INSERT"]
@@ -573,7 +579,13 @@ async def test_a_quick_log_records_its_update_as_handled_in_the_same_transaction
     async with db.uow(claim=PendingClaim(501, at=NOW)) as uow:
         with pytest.raises(UpdateAlreadyHandled):
             await entries.quick_log(
-                uow, people.author, "Counter duty", today=MONDAY, zone=ZONE, limits=policy.entries, now=NOW
+                uow,
+                people.author,
+                "Counter duty",
+                today=MONDAY,
+                zone=ZONE,
+                limits=policy.entries,
+                now=NOW,
             )
     assert await count(db, WorkEntry) == 1
     assert await count(db, AuditEvent) == 1
