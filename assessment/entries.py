@@ -7,12 +7,13 @@ entry's version, so two edits, or an edit and a supervisor's decision, cannot bo
 win. Each use case takes ``today`` and ``now`` from its caller, so tests fix the clock.
 
 The quick log is the most common update of all (every plain text message): it reads
-only the author's recent count (flood control), and writes the entry and its audit
-event in one transaction.
+nothing, and writes the entry and its audit event in one transaction.
 
-Flood control: every new entry, quick or guided, is first counted against the policy's
-``max_per_minute`` (any 60 seconds) and ``max_per_day`` (the organisation's day); past
-either, nothing is written and the author learns when they may log again (``TooMany``).
+Flood control: every new entry, quick or guided, is counted by its own INSERT against the
+policy's ``max_per_minute`` (any 60 seconds) and ``max_per_day`` (the organisation's day);
+past either, nothing is written and the author learns when they may log again
+(``TooMany``). Entries count from when they were written, whatever became of them since:
+a deleted entry's request already reached its approver.
 Edits are not counted: they change an entry rather than add one, a returned entry must
 be changed to count at all, and the approver's side of a burst is bounded by coalescing
 the requests (``assessment.approvals.queue_requests``).
@@ -57,7 +58,6 @@ __all__ = [
     "create_entry",
     "delete_entry",
     "edit_entry",
-    "flood_check",
     "open_entry",
     "own_entry",
     "quick_log",
@@ -159,8 +159,9 @@ async def quick_log(
 ) -> EntryView | EntryError | TooMany:
     """Turn a plain text message into a submitted entry for ``today``, and commit.
 
-    Statements: the author's recent count (on PostgreSQL after a lock on the author),
-    the entry, its audit event (and the update's claim), COMMIT.
+    Statements: the entry, whose INSERT counts the author's recent entries (on
+    PostgreSQL after a lock on the author), its audit event (and the update's claim),
+    COMMIT.
 
     Args:
         uow: The unit of work; committed here when the entry is written.
@@ -178,41 +179,32 @@ async def quick_log(
     cleaned = clean_text(text, limits)
     if isinstance(cleaned, EntryError):
         return cleaned
-    refused = await flood_check(uow, author_id, limits, today=today, zone=zone, now=now)
-    if refused is not None:
-        return refused
-    view = await _write_new(uow, author_id, NewEntry(today, cleaned), via="quick", now=now)
-    await uow.commit()
-    return view
-
-
-async def flood_check(
-    uow: UnitOfWork,
-    author_id: int,
-    limits: EntryLimits,
-    *,
-    today: date,
-    zone: tzinfo,
-    now: datetime,
-) -> TooMany | None:
-    """None if ``author_id`` may write one more entry now; otherwise the limit met.
-
-    Every way an entry is created asks this first, in the transaction that writes it.
-    Entries count from when they were written, whatever became of them since: a deleted
-    entry's request already reached its approver.
-    """
-    day_start, tomorrow = day_bounds(today, zone)
-    recent = await uow.entries.recent(
-        author_id, day_start=day_start, minute_start=now - FLOOD_MINUTE, nth=limits.max_per_minute
+    written = await _write_new(
+        uow, author_id, NewEntry(today, cleaned), Flood(limits, today, zone), via="quick", now=now
     )
-    return too_many(recent.today, recent.nth_in_minute, limits, tomorrow=tomorrow)
+    if isinstance(written, EntryView):
+        await uow.commit()
+    return written
+
+
+@dataclass(frozen=True, slots=True)
+class Flood:
+    """What a new entry's flood check needs: the limits, and the day it counts in."""
+
+    limits: EntryLimits
+    today: date
+    zone: tzinfo
 
 
 async def _write_new(
-    uow: UnitOfWork, author_id: int, new: NewEntry, *, via: str, now: datetime
-) -> EntryView:
-    """Write a checked new entry, its evidence and its audit event (no commit)."""
-    entry_id = await uow.entries.insert(
+    uow: UnitOfWork, author_id: int, new: NewEntry, flood: Flood, *, via: str, now: datetime
+) -> EntryView | TooMany:
+    """Write a checked new entry, its evidence and its audit event (no commit), unless its
+    author met a flood limit: then nothing is written, and the limit is told."""
+    limits = flood.limits
+    day_start, tomorrow = day_bounds(flood.today, flood.zone)
+    minute_start = now - FLOOD_MINUTE
+    entry_id = await uow.entries.insert_within(
         {
             "staff_id": author_id,
             "work_date": new.work_date,
@@ -225,8 +217,19 @@ async def _write_new(
             "submitted_at": now,
             "updated_at": now,
             "version": 1,
-        }
+        },
+        day_start=day_start,
+        minute_start=minute_start,
+        per_minute=limits.max_per_minute,
+        per_day=limits.max_per_day,
     )
+    if entry_id is None:
+        # Counted again in the same transaction, under the same lock: the same figures.
+        recent = await uow.entries.recent(
+            author_id, day_start=day_start, minute_start=minute_start, nth=limits.max_per_minute
+        )
+        refusal = too_many(recent.today, recent.nth_in_minute, limits, tomorrow=tomorrow)
+        return refusal or TooMany("minute", limits.max_per_minute, now + FLOOD_MINUTE)
     if new.evidence:
         await uow.entries.add_attachments(_attachment_rows(entry_id, new.evidence, now))
     details: dict[str, Any] = {"work_date": new.work_date.isoformat(), "via": via}
@@ -316,12 +319,8 @@ async def stage_new(
         error = await _check_indicator(uow, author_id, new.indicator_id, rules.policy)
     if error is not None:
         return error
-    refused = await flood_check(
-        uow, author_id, rules.limits, today=rules.today, zone=rules.zone, now=now
-    )
-    if refused is not None:
-        return refused
-    return await _write_new(uow, author_id, replace(new, text=text), via="guided", now=now)
+    flood = Flood(rules.limits, rules.today, rules.zone)
+    return await _write_new(uow, author_id, replace(new, text=text), flood, via="guided", now=now)
 
 
 async def create_entry(

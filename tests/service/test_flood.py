@@ -157,30 +157,27 @@ async def test_guided_entries_count_alike_and_edits_and_deletions_free_no_place(
 async def test_two_processes_logging_for_one_person_at_once_count_one_after_the_other(
     db: Database, database_url: str, policy: Policy, author: int
 ) -> None:
-    if db.engine.dialect.name != "postgresql":
-        pytest.skip("SQLite serves one bot process, which handles a chat's updates in order")
     limits = policy.entries
     for seconds in (0, 1):
-        assert isinstance(
-            await quick(db, limits, author, NOW + timedelta(seconds=seconds)), EntryView
-        )
+        at = NOW + timedelta(seconds=seconds)
+        assert isinstance(await quick(db, limits, author, at), EntryView)
     other = Database(database_url)
     try:
         at = NOW + timedelta(seconds=2)
         async with db.uow() as uow:
-            # The first process has counted two and is about to write the third...
-            assert (
-                await entries.flood_check(uow, author, limits, today=MONDAY, zone=ZONE, now=at)
-                is None
-            )
-            # ...when the second counts for the same person: it waits for the first.
+            # The first process writes the third entry of the minute, not committed yet...
+            third = await uow.entries.insert_within(
+                {"staff_id": author, "work_date": MONDAY, "text": "third", "status": "submitted",
+                 "created_at": at, "submitted_at": at, "updated_at": at, "version": 1},
+                day_start=TUESDAY_STARTS - timedelta(days=1),
+                minute_start=at - timedelta(minutes=1),
+                per_minute=limits.max_per_minute, per_day=limits.max_per_day,
+            )  # fmt: skip
+            assert third is not None
+            # ...when the second writes for the same person: it waits for the first.
             second = asyncio.create_task(quick(other, limits, author, at))
             await asyncio.sleep(0.3)
-            assert not second.done(), "the second process counted before the first wrote"
-            await uow.entries.insert(
-                {"staff_id": author, "work_date": MONDAY, "text": "third", "status": "submitted",
-                 "created_at": at, "submitted_at": at, "updated_at": at, "version": 1}
-            )  # fmt: skip
+            assert not second.done(), "the second process counted before the first ended"
             await uow.commit()
         assert await second == TooMany("minute", 3, NOW + timedelta(seconds=60))
     finally:
