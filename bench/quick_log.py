@@ -821,8 +821,9 @@ def render(report: Report) -> str:
             "  store only, no Telegram: quick-log write "
             f"{store.writes / store.workledger_seconds:,.0f}/s vs floor INSERT "
             f"{store.writes / store.floor_seconds:,.0f}/s "
-            f"(ratio {store.ratio:.3f}; the write is 5 statements' work: sender check, flood "
-            "count (after a lock on the author on PostgreSQL), claim, entry, audit event)"
+            f"(ratio {store.ratio:.3f}; the write is 4 statements' work: sender check, claim, "
+            "entry (whose INSERT counts the author's recent entries; after a lock on the "
+            "author on PostgreSQL), audit event)"
         )
     r = report.recipients
     if r is not None:
