@@ -467,9 +467,8 @@ async def queue_requests(
     still unsent), or a message for many still waits there. Then the unsent ones are
     withdrawn and one message (``waiting``) says how many entries wait (all that /pending
     lists, so it replaces an unsent one for many) and opens /pending, where each is
-    decided. Every request is
-    recorded as put before its approver either way, so none is sent again; escalation
-    goes by when entries were submitted, not by what was sent.
+    decided. Every request is recorded as put before its approver either way, so none is
+    sent again; escalation goes by when entries were submitted, not by what was sent.
     """
     moment = now
     targets = await uow.approvals.to_request(today=today, limit=REQUEST_BATCH)

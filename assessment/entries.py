@@ -13,10 +13,10 @@ Flood control: every new entry, quick or guided, is counted by its own INSERT ag
 policy's ``max_per_minute`` (any 60 seconds) and ``max_per_day`` (the organisation's day);
 past either, nothing is written and the author learns when they may log again
 (``TooMany``). Entries count from when they were written, whatever became of them since:
-a deleted entry's request already reached its approver.
-Edits are not counted: they change an entry rather than add one, a returned entry must
-be changed to count at all, and the approver's side of a burst is bounded by coalescing
-the requests (``assessment.approvals.queue_requests``).
+a deleted entry's request already reached its approver. Edits are not counted: they
+change an entry rather than add one, a returned entry must be changed to count at all,
+and the approver's side of a burst is bounded by coalescing the requests
+(``assessment.approvals.queue_requests``).
 """
 
 from __future__ import annotations

@@ -14,8 +14,9 @@ from storage.models import EntryAttachment, EntryRevision, Post, Staff, WorkEntr
 from storage.repositories.base import Repository
 
 _ENTRIES = cast(Table, WorkEntry.__table__)
-# Built once: the quick log runs it for every plain message. A Core statement, not an
-# ORM one, so no flush machinery runs for a row nothing reads back but its id.
+# Core statements, built once, not ORM ones, so no flush machinery runs for a row nothing
+# reads back but its id: an entry as given (``insert``), and an entry within its author's
+# flood limits (``insert_within``, which the quick log runs for every plain message).
 _INSERT_ENTRY = insert(_ENTRIES).returning(_ENTRIES.c.id)
 # The flood limit, checked by every new entry's INSERT itself: both counts walk the
 # (staff_id, created_at) index from the newest of the author's entries back.
