@@ -486,6 +486,8 @@ async def queue_requests(
     )
     messages: list[Outgoing | None] = []
     for approver, theirs in by_approver.items():
+        if theirs[0].approver_chat is None:
+            continue  # not joined yet: what waits is in their /pending
         queued = unsent.get(approver, [])
         many = any(message.many for message in queued)
         if not many and len(theirs) + len(queued) <= COALESCE_ABOVE:
