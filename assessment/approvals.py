@@ -25,6 +25,7 @@ from assessment.people import StaffMember
 from config.policy import Policy
 from storage.enums import Authority, DecisionVia, DeliveryStatus, EntryStatus
 from storage.repositories.approvals import (
+    WAITING_KIND,
     ActiveDelegation,
     Contact,
     DecidedRow,
@@ -38,6 +39,7 @@ from storage.repositories.outbox import RequestCopy
 from storage.uow import UnitOfWork
 
 __all__ = [
+    "WAITING_KIND",
     "ActiveDelegation",
     "AlreadyDecided",
     "ApprovalError",
@@ -49,6 +51,7 @@ __all__ = [
     "Decision",
     "PendingRow",
     "RequestTarget",
+    "Waiting",
     "approve_shown",
     "auto_approve",
     "decide",
@@ -68,6 +71,11 @@ SUBJECT = "work_entry"
 MAX_REASON = 500
 # Entries put before approvers per job tick; the rest wait for the next one.
 REQUEST_BATCH = 200
+# Request cards one approver's chat may have waiting (this tick's and those still
+# unsent); more become one message that opens /pending. The requests job runs every
+# 3 seconds and Telegram delivers about one message a second to a chat: up to 3 cards
+# a tick are gone before the next, more would pile up faster than they can be read.
+COALESCE_ABOVE = 3
 # Decided entries whose requests are closed per statement: within both engines' cap on
 # bound parameters, and a few hundred edits queued at a time, so a bulk approval of
 # thousands of entries is a string of short statements rather than one long one.
@@ -432,17 +440,35 @@ async def pending(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """Many requests to one approver told in one message: ``count`` entries wait for them
+    (all of what /pending lists), ``latest`` the newest request it stands for."""
+
+    latest: RequestTarget
+    count: int
+
+
 async def queue_requests(
     uow: UnitOfWork,
     *,
     today: date,
     render: Callable[[RequestTarget], Outgoing | None],
+    waiting: Callable[[Waiting], Outgoing | None],
     now: datetime,
 ) -> int:
     """Put newly submitted entry versions before their approvers, once each; how many.
 
     The approver is the author's supervisor, or their delegate while a delegation
     is in force. Supervisors who chose a daily digest get theirs from ``digest``.
+
+    Each request is a card with its buttons (``render``), unless more than
+    ``COALESCE_ABOVE`` cards would wait for one approver's chat (this tick's and those
+    still unsent), or a message for many still waits there. Then the unsent ones are
+    withdrawn and one message (``waiting``) says how many entries wait (all that /pending
+    lists, so it replaces an unsent one for many) and opens /pending, where each is
+    decided. Every request is recorded as put before its approver either way, so none is
+    sent again; escalation goes by when entries were submitted, not by what was sent.
     """
     moment = now
     targets = await uow.approvals.to_request(today=today, limit=REQUEST_BATCH)
@@ -451,7 +477,27 @@ async def queue_requests(
     noted = await uow.approvals.record_requests(
         [(t.entry_id, t.version, t.approver_id, "submitted") for t in targets], moment
     )
-    messages = [render(t) for t in targets if (t.entry_id, t.version, t.approver_id) in noted]
+    by_approver: dict[int, list[RequestTarget]] = {}
+    for target in targets:
+        if (target.entry_id, target.version, target.approver_id) in noted:
+            by_approver.setdefault(target.approver_id, []).append(target)
+    unsent = await uow.approvals.unsent_requests(
+        [approver for approver, theirs in by_approver.items() if theirs[0].approver_chat]
+    )
+    messages: list[Outgoing | None] = []
+    for approver, theirs in by_approver.items():
+        if theirs[0].approver_chat is None:
+            continue  # not joined yet: what waits is in their /pending
+        queued = unsent.get(approver, [])
+        many = any(message.many for message in queued)
+        if not many and len(theirs) + len(queued) <= COALESCE_ABOVE:
+            messages.extend(render(target) for target in theirs)
+            continue
+        # Folded in: the unsent cards, and an unsent message for many whose count is now
+        # short. One a sender took meanwhile stays and arrives; /pending lists it too.
+        await uow.outbox.withdraw_unsent([message.outbox_id for message in queued])
+        count = await uow.approvals.waiting(approver, today=today)
+        messages.append(waiting(Waiting(theirs[-1], count)))
     await enqueue(uow, [m for m in messages if m is not None], now=moment)
     await uow.commit()
     return len(targets)

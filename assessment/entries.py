@@ -8,25 +8,38 @@ win. Each use case takes ``today`` and ``now`` from its caller, so tests fix the
 
 The quick log is the most common update of all (every plain text message): it reads
 nothing, and writes the entry and its audit event in one transaction.
+
+Flood control: every new entry, quick or guided, is counted by its own INSERT against the
+policy's ``max_per_minute`` (any 60 seconds) and ``max_per_day`` (the organisation's day);
+past either, nothing is written and the author learns when they may log again
+(``TooMany``). Entries count from when they were written, whatever became of them since:
+a deleted entry's request already reached its approver. Edits are not counted: they
+change an entry rather than add one, a returned entry must be changed to count at all,
+and the approver's side of a burst is bounded by coalescing the requests
+(``assessment.approvals.queue_requests``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from typing import Any
 
 from assessment.entry_rules import (
     EDITABLE,
+    FLOOD_MINUTE,
     EntryError,
     Evidence,
+    TooMany,
     Workdays,
     check_date,
     check_evidence,
     clean_text,
+    day_bounds,
     is_closed_month,
     not_editable,
+    too_many,
 )
 from config.policy import EntryLimits, Policy
 from storage.enums import EntryStatus
@@ -41,6 +54,7 @@ __all__ = [
     "Evidence",
     "NewEntry",
     "Rules",
+    "TooMany",
     "create_entry",
     "delete_entry",
     "edit_entry",
@@ -56,11 +70,13 @@ SUBJECT = "work_entry"
 
 @dataclass(frozen=True, slots=True)
 class Rules:
-    """What an entry is checked against: the policy, the work calendar and the current day."""
+    """What an entry is checked against: the policy, the work calendar, the current day
+    and the organisation's time zone (where its days start, for the day's limit)."""
 
     policy: Policy
     calendar: Workdays
     today: date
+    zone: tzinfo
 
     @property
     def limits(self) -> EntryLimits:
@@ -137,38 +153,58 @@ async def quick_log(
     text: str | None,
     *,
     today: date,
+    zone: tzinfo,
     limits: EntryLimits,
     now: datetime,
-) -> EntryView | EntryError:
+) -> EntryView | EntryError | TooMany:
     """Turn a plain text message into a submitted entry for ``today``, and commit.
 
-    Statements: the entry, its audit event (and the update's claim), COMMIT. Nothing
-    is read: the caller already knows who the author is.
+    Statements: the entry, whose INSERT counts the author's recent entries (on
+    PostgreSQL after a lock on the author), its audit event (and the update's claim),
+    COMMIT.
 
     Args:
         uow: The unit of work; committed here when the entry is written.
         author_id: The staff member who sent the message.
         text: The message text.
         today: The organisation-local day the entry is for.
-        limits: The policy's entry limits (text length).
+        zone: The organisation's time zone (where ``today`` starts).
+        limits: The policy's entry limits (text length, entries a minute and a day).
         now: When it happens (UTC).
 
     Returns:
-        The new entry, or ``EMPTY_TEXT`` / ``TEXT_TOO_LONG`` with nothing written.
+        The new entry; ``EMPTY_TEXT`` / ``TEXT_TOO_LONG``, or ``TooMany`` (a flood
+        limit met), with nothing written.
     """
     cleaned = clean_text(text, limits)
     if isinstance(cleaned, EntryError):
         return cleaned
-    view = await _write_new(uow, author_id, NewEntry(today, cleaned), via="quick", now=now)
-    await uow.commit()
-    return view
+    written = await _write_new(
+        uow, author_id, NewEntry(today, cleaned), Flood(limits, today, zone), via="quick", now=now
+    )
+    if isinstance(written, EntryView):
+        await uow.commit()
+    return written
+
+
+@dataclass(frozen=True, slots=True)
+class Flood:
+    """What a new entry's flood check needs: the limits, and the day it counts in."""
+
+    limits: EntryLimits
+    today: date
+    zone: tzinfo
 
 
 async def _write_new(
-    uow: UnitOfWork, author_id: int, new: NewEntry, *, via: str, now: datetime
-) -> EntryView:
-    """Write a checked new entry, its evidence and its audit event (no commit)."""
-    entry_id = await uow.entries.insert(
+    uow: UnitOfWork, author_id: int, new: NewEntry, flood: Flood, *, via: str, now: datetime
+) -> EntryView | TooMany:
+    """Write a checked new entry, its evidence and its audit event (no commit), unless its
+    author met a flood limit: then nothing is written, and the limit is told."""
+    limits = flood.limits
+    day_start, tomorrow = day_bounds(flood.today, flood.zone)
+    minute_start = now - FLOOD_MINUTE
+    entry_id = await uow.entries.insert_within(
         {
             "staff_id": author_id,
             "work_date": new.work_date,
@@ -181,8 +217,19 @@ async def _write_new(
             "submitted_at": now,
             "updated_at": now,
             "version": 1,
-        }
+        },
+        day_start=day_start,
+        minute_start=minute_start,
+        per_minute=limits.max_per_minute,
+        per_day=limits.max_per_day,
     )
+    if entry_id is None:
+        # Counted again in the same transaction, under the same lock: the same figures.
+        recent = await uow.entries.recent(
+            author_id, day_start=day_start, minute_start=minute_start, nth=limits.max_per_minute
+        )
+        refusal = too_many(recent.today, recent.nth_in_minute, limits, tomorrow=tomorrow)
+        return refusal or TooMany("minute", limits.max_per_minute, now + FLOOD_MINUTE)
     if new.evidence:
         await uow.entries.add_attachments(_attachment_rows(entry_id, new.evidence, now))
     details: dict[str, Any] = {"work_date": new.work_date.isoformat(), "via": via}
@@ -254,10 +301,11 @@ def _attachment_rows(entry_id: int, evidence: tuple[Evidence, ...], now: datetim
 
 async def stage_new(
     uow: UnitOfWork, author_id: int, new: NewEntry, rules: Rules, *, now: datetime
-) -> EntryView | EntryError:
+) -> EntryView | EntryError | TooMany:
     """Check and write a guided entry with its evidence, in the caller's transaction.
 
     Does not commit, so a caller can end its conversation in the same transaction.
+    Refused (an error, or ``TooMany``), it has written nothing.
     """
     text = clean_text(new.text, rules.limits)
     if isinstance(text, EntryError):
@@ -271,15 +319,16 @@ async def stage_new(
         error = await _check_indicator(uow, author_id, new.indicator_id, rules.policy)
     if error is not None:
         return error
-    return await _write_new(uow, author_id, replace(new, text=text), via="guided", now=now)
+    flood = Flood(rules.limits, rules.today, rules.zone)
+    return await _write_new(uow, author_id, replace(new, text=text), flood, via="guided", now=now)
 
 
 async def create_entry(
     uow: UnitOfWork, author_id: int, new: NewEntry, rules: Rules, *, now: datetime
-) -> EntryView | EntryError:
+) -> EntryView | EntryError | TooMany:
     """Write a guided entry (date, indicator, quantity, hours, text, evidence) and commit."""
     result = await stage_new(uow, author_id, new, rules, now=now)
-    if not isinstance(result, EntryError):
+    if isinstance(result, EntryView):
         await uow.commit()
     return result
 

@@ -12,28 +12,32 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from decimal import Decimal, InvalidOperation
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from config.policy import EntryLimits
 from storage.enums import EntryStatus
 
 __all__ = [
     "EDITABLE",
+    "FLOOD_MINUTE",
     "EntryError",
     "Evidence",
+    "TooMany",
     "Workdays",
     "check_date",
     "check_evidence",
     "clean_text",
     "date_choices",
+    "day_bounds",
     "earliest_date",
     "is_closed_month",
     "not_editable",
     "parse_day",
     "parse_hours",
     "parse_quantity",
+    "too_many",
 ]
 
 # The author may change an entry until a supervisor decides it; a returned one is
@@ -54,6 +58,8 @@ _HOUR_UNITS = frozenset(
 _ISO_DAY = re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})")
 _SHORT_DAY = re.compile(r"(\d{1,2})[-/.](\d{1,2})")
 _CHINESE_DAY = re.compile(r"(?:(\d{4})年)?(\d{1,2})月(\d{1,2})[日号號]?")
+# The flood rule's short window: any 60 seconds, not the clock's minutes.
+FLOOD_MINUTE = timedelta(minutes=1)
 
 
 class EntryError(enum.StrEnum):
@@ -271,3 +277,47 @@ def not_editable(status: EntryStatus) -> EntryError | None:
     if status not in EDITABLE:
         return EntryError.DECIDED
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class TooMany:
+    """An entry refused by flood control: nothing was written.
+
+    ``per`` says which limit it met (``limit`` entries a minute or a day); the author
+    may log again from ``until`` (UTC).
+    """
+
+    per: Literal["minute", "day"]
+    limit: int
+    until: datetime
+
+
+def day_bounds(today: date, zone: tzinfo) -> tuple[datetime, datetime]:
+    """When the organisation's day ``today`` starts and the next one starts, in UTC."""
+    start, end = (
+        datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
+        for day in (today, today + timedelta(days=1))
+    )
+    return start, end
+
+
+def too_many(
+    written_today: int, nth_in_minute: datetime | None, limits: EntryLimits, *, tomorrow: datetime
+) -> TooMany | None:
+    """None if one more entry is allowed; otherwise the limit met and when it lifts.
+
+    Args:
+        written_today: The author's entries since the start of the organisation's day.
+        nth_in_minute: When the ``max_per_minute``-th newest of those written in the last
+            minute was; None while fewer were. A new one is allowed once it is a minute old.
+        limits: The policy's entry limits.
+        tomorrow: When the next organisation day starts (UTC), when a day's count starts over.
+
+    When both limits are met, the later moment is the answer.
+    """
+    refusals: list[TooMany] = []
+    if written_today >= limits.max_per_day:
+        refusals.append(TooMany("day", limits.max_per_day, tomorrow))
+    if nth_in_minute is not None:
+        refusals.append(TooMany("minute", limits.max_per_minute, nth_in_minute + FLOOD_MINUTE))
+    return max(refusals, key=lambda refusal: refusal.until, default=None)

@@ -28,6 +28,7 @@ from assessment.entries import (
 from assessment.entry_rules import (
     EntryError,
     Evidence,
+    TooMany,
     check_date,
     check_evidence,
     clean_text,
@@ -178,8 +179,9 @@ class Saved:
 
 
 # A draft: the next question to ask (its ``step``). Saved: done. An error: the answer
-# was refused; the question stands unless the error ends the conversation.
-Outcome = LogDraft | Saved | EntryError
+# was refused; the question stands unless the error ends the conversation. TooMany:
+# saving met a flood limit; the draft is kept, to be saved once the limit lifts.
+Outcome = LogDraft | Saved | EntryError | TooMany
 
 
 def indicators(policy: Policy, post_type: str | None) -> tuple[Indicator, ...]:
@@ -312,7 +314,9 @@ async def _finish_log(
     if draft.text is None or draft.work_date is None:
         return EntryError.NO_TEXT_YET
     result = await stage_new(uow, staff_id, draft.new_entry(), rules, now=now)
-    # Saving fails only if the day moved on past the draft's date: start again then.
+    if isinstance(result, TooMany):
+        return result  # nothing written, the draft kept: Save works again once it lifts
+    # Saving fails otherwise only if the day moved on past the draft's date: start again.
     await uow.conversations.drop(staff_id)
     if isinstance(result, EntryError):
         await uow.commit()

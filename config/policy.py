@@ -105,6 +105,9 @@ _FINEST_STEP_EXPONENT = -6
 TELEGRAM_TEXT_LIMIT = 4096
 # The Bot API hands bots files of at most 20 MB (getFile); larger ones could not be stored.
 TELEGRAM_DOWNLOAD_LIMIT_MB = 20
+# Each entry counts the author's entries of the day (an index range of at most this many),
+# and nobody writes a thousand entries of real work in a day.
+MAX_ENTRIES_PER_DAY = 1000
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -424,7 +427,8 @@ class ReminderTimes(_PolicyModel):
 
 
 class EntryLimits(_PolicyModel):
-    """What a daily work entry may contain and how late it may be written."""
+    """What a daily work entry may contain, how late it may be written, and how many
+    one person may write in a minute and in a day (flood control)."""
 
     backdate_workdays: WholeNumber = Field(ge=0)
     max_text_length: WholeNumber = Field(ge=1, le=TELEGRAM_TEXT_LIMIT)
@@ -432,13 +436,19 @@ class EntryLimits(_PolicyModel):
     max_attachment_mb: Number = Field(gt=0, le=TELEGRAM_DOWNLOAD_LIMIT_MB)
     max_hours: Number = Field(gt=0, le=24)
     min_hours: Number = Field(gt=0)
+    max_per_minute: WholeNumber = Field(ge=1)
+    max_per_day: WholeNumber = Field(ge=1, le=MAX_ENTRIES_PER_DAY)
 
     @model_validator(mode="after")
-    def _hours_range(self) -> EntryLimits:
+    def _consistent(self) -> EntryLimits:
+        problems: list[tuple[KeyPath, str]] = []
         if self.min_hours > self.max_hours:
-            raise PolicyRuleError(
-                [(("min_hours",), f"must not exceed max_hours ({self.max_hours})")]
+            problems.append((("min_hours",), f"must not exceed max_hours ({self.max_hours})"))
+        if self.max_per_minute > self.max_per_day:
+            problems.append(
+                (("max_per_minute",), f"must not exceed max_per_day ({self.max_per_day})")
             )
+        _violations(problems)
         return self
 
 

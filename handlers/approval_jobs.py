@@ -15,6 +15,7 @@ from handlers.approval_messages import (
     render_escalation,
     render_notice,
     render_request,
+    render_waiting,
     shown_stamp,
 )
 from handlers.callbacks import ApproveShown
@@ -28,7 +29,8 @@ DIGEST_LINES = 30
 
 
 async def send_requests(data: BotData, now: datetime) -> int:
-    """Put new entries before their approvers (at once, for those not on a digest)."""
+    """Put new entries before their approvers (at once, for those not on a digest): a card
+    each, or one message for many to one approver (``approvals.queue_requests``)."""
     day = now.astimezone(data.settings.zone).date()
     total = 0
     while True:
@@ -37,6 +39,7 @@ async def send_requests(data: BotData, now: datetime) -> int:
                 uow,
                 today=day,
                 render=functools.partial(render_request, data.settings.language),
+                waiting=functools.partial(render_waiting, data.settings.language),
                 now=now,
             )
         total += sent

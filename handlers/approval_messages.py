@@ -1,9 +1,9 @@
 """What the bot says about approvals on its own, through the outbox, in each reader's language.
 
-Requests with their ``Approve`` / ``Return`` / ``Reject`` buttons, the line that
-replaces them once decided, the author's news of a decision, a delegation, an
-escalation. Babel's labels are cached: the same few
-days and minutes come back press after press.
+Requests with their ``Approve`` / ``Return`` / ``Reject`` buttons (or, when many come
+to one approver at once, one message that opens /pending), the line that replaces
+them once decided, the author's news of a decision, a delegation, an escalation.
+Babel's labels are cached: the same few days and minutes come back press after press.
 """
 
 from __future__ import annotations
@@ -16,15 +16,18 @@ from typing import Any
 from babel.dates import format_datetime, format_skeleton
 
 from assessment.approvals import (
+    COALESCE_ABOVE,
+    WAITING_KIND,
     ActiveDelegation,
     AuthorNotice,
     Closing,
     Contact,
     Decision,
     RequestTarget,
+    Waiting,
 )
 from assessment.outbox import ROUTINE, URGENT, Outgoing
-from handlers.callbacks import Decide
+from handlers.callbacks import Decide, PendingPage
 from handlers.entry_cards import shortened
 from handlers.formatting import listed_at_most
 from locales import N_, Translator, resolve_locale, translator
@@ -157,6 +160,44 @@ def render_request(default: str, target: RequestTarget) -> Outgoing | None:
     )
 
 
+def open_list_button(language: Translator) -> list[list[Any]]:
+    """The one button of a message standing for many requests: /pending, here, as Bot API
+    JSON. Pressed, the message becomes the list, with each entry's buttons."""
+    return [[{"text": language.gettext("Open the list"), "callback_data": PendingPage(0).pack()}]]
+
+
+def render_waiting(default: str, waiting: Waiting) -> Outgoing | None:
+    """One message for many requests to one approver: how many entries wait, and /pending."""
+    target = waiting.latest
+    if target.approver_chat is None:
+        return None
+    language = translator(
+        resolve_locale(target.approver_language, target.approver_telegram_language, default)
+    )
+    text = "\n".join(
+        [
+            language.ngettext(
+                "{count} entry waits for your decision.",
+                "{count} entries wait for your decision.",
+                waiting.count,
+            ).format(count=waiting.count),
+            language.gettext(
+                "New ones came in faster than a message each could reach you: "
+                "open the list to decide them."
+            ),
+        ]
+    )
+    return Outgoing(
+        chat_id=target.approver_chat,
+        kind=WAITING_KIND,
+        text=text,
+        markup={"inline_keyboard": open_list_button(language)},
+        staff_id=target.approver_id,
+        dedup_key=f"approval-waiting/{target.entry_id}/{target.version}/{target.approver_id}",
+        priority=ROUTINE,
+    )
+
+
 def render_notice(default: str, notice: AuthorNotice) -> Outgoing | None:
     """The author's news of a decision, in their language."""
     author = notice.author
@@ -251,7 +292,28 @@ def render_escalation(
     and word to the supervisor."""
     count = len(entries)
     authors = sorted({entry.author_name for entry in entries})
-    if higher is not None and higher.chat_id is not None:
+    if higher is not None and higher.chat_id is not None and count > COALESCE_ABOVE:
+        # As with new requests: many at once are one message that opens /pending.
+        language = language_of(higher, default)
+        yield Outgoing(
+            chat_id=higher.chat_id,
+            kind=WAITING_KIND,
+            text=language.ngettext(
+                "{count} entry ({names}) was left undecided too long by {supervisor}, "
+                "so it comes to you for a decision.",
+                "{count} entries ({names}) were left undecided too long by {supervisor}, "
+                "so they come to you for a decision.",
+                count,
+            ).format(
+                count=count,
+                names=listed(language.gettext, authors),
+                supervisor=supervisor.name if supervisor else "?",
+            ),
+            markup={"inline_keyboard": open_list_button(language)},
+            staff_id=higher.staff_id,
+            dedup_key=f"approval-escalated-waiting/{entries[0].entry_id}/{higher.staff_id}",
+        )
+    elif higher is not None and higher.chat_id is not None:
         language = language_of(higher, default)
         _ = language.gettext
         for entry in entries:

@@ -49,8 +49,14 @@ def today(context: WorkledgerContext) -> date:
 
 
 def rules(context: WorkledgerContext) -> Rules:
-    """What entries are checked against now: the policy, the work calendar, today."""
-    return Rules(context.policy, WorkCalendar(context.policy), today(context))
+    """What entries are checked against now: the policy, the work calendar, today (and
+    the time zone it is a day of)."""
+    return Rules(
+        context.policy,
+        WorkCalendar(context.policy),
+        today(context),
+        context.bot_data.settings.zone,
+    )
 
 
 def day_label(context: WorkledgerContext, day: date) -> str:

@@ -7,12 +7,13 @@ bot process receives it and however often the bot restarted in between.
 
 from __future__ import annotations
 
+from babel.dates import format_time
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import ApplicationHandlerStop
 
 from assessment import entries, log_flow
 from assessment.entries import EntryView
-from assessment.entry_rules import EntryError, Evidence, date_choices
+from assessment.entry_rules import EntryError, Evidence, TooMany, date_choices
 from assessment.log_flow import LogDraft, Outcome, Saved, Step
 from handlers.callbacks import LogAnswer
 from handlers.context import WorkledgerContext
@@ -43,13 +44,50 @@ async def quick_log(update: Update, context: WorkledgerContext) -> None:
             member.id,
             message.text,
             today=today(context),
+            zone=context.bot_data.settings.zone,
             limits=context.policy.entries,
             now=context.now(),
         )
     if isinstance(result, EntryError):
         await message.reply_text(error_text(context, result))
         return
+    if isinstance(result, TooMany):
+        await message.reply_text(too_many_text(context, result))
+        return
     await _confirm(message, context, result)
+
+
+def too_many_text(
+    context: WorkledgerContext, refusal: TooMany, *, draft_kept: bool = False
+) -> str:
+    """Why an entry met a flood limit and when its author may log again (within the 200
+    characters of a button's alert)."""
+    _ = context._
+    if refusal.per == "day":
+        text = context.ngettext(
+            "You can log at most {count} entry a day. Nothing was saved; "
+            "you can log again tomorrow.",
+            "You can log at most {count} entries a day. Nothing was saved; "
+            "you can log again tomorrow.",
+            refusal.limit,
+        ).format(count=refusal.limit)
+    else:
+        at = format_time(
+            refusal.until,
+            format="medium",
+            tzinfo=context.bot_data.settings.zone,
+            locale=context.translator.babel,
+        )
+        text = context.ngettext(
+            "You can log at most {count} entry a minute. Nothing was saved; "
+            "you can log again at {time}.",
+            "You can log at most {count} entries a minute. Nothing was saved; "
+            "you can log again at {time}.",
+            refusal.limit,
+        ).format(count=refusal.limit, time=at)
+    if draft_kept:
+        text = _("{refusal} Your draft is kept: press Save again then.").format(refusal=text)
+    return text
 
 
 async def _confirm(message: Message, context: WorkledgerContext, entry: EntryView) -> None:
@@ -178,6 +216,8 @@ def _saved_text(context: WorkledgerContext, saved: Saved) -> str:
 async def _reply(message: Message, context: WorkledgerContext, outcome: Outcome) -> None:
     if isinstance(outcome, EntryError):
         await message.reply_text(error_text(context, outcome))
+    elif isinstance(outcome, TooMany):
+        await message.reply_text(too_many_text(context, outcome, draft_kept=True))
     elif isinstance(outcome, Saved):
         await message.reply_text(
             _saved_text(context, outcome), reply_markup=card_keyboard(context, outcome.entry)
@@ -254,6 +294,9 @@ async def answer(update: Update, context: WorkledgerContext) -> None:
         return
     if isinstance(outcome, EntryError):
         await query.answer(error_text(context, outcome), show_alert=True)
+        return
+    if isinstance(outcome, TooMany):
+        await query.answer(too_many_text(context, outcome, draft_kept=True), show_alert=True)
         return
     await query.answer()
     if isinstance(outcome, Saved):

@@ -137,8 +137,13 @@ class WorkEntry(Base):
     """One record of a day's work: evidence for the assessment once a supervisor confirms it."""
 
     __tablename__ = "work_entries"
-    # Undecided entries are found by status (approval requests, /pending, escalation).
-    __table_args__ = (Index(None, "staff_id", "work_date"), Index(None, "status"))
+    # Undecided entries are found by status (approval requests, /pending, escalation);
+    # an author's latest by when they were written (the flood check of every entry).
+    __table_args__ = (
+        Index(None, "staff_id", "work_date"),
+        Index(None, "status"),
+        Index(None, "staff_id", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
@@ -295,6 +300,8 @@ class OutboxMessage(Base):
         # A decided entry's requests; with the status, so that SQLite (without
         # statistics) prefers it to the status indexes, where most rows are sent.
         Index(None, "request_entry_id", "status"),
+        # A person's unsent messages (approval requests folded into one).
+        Index(None, "staff_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

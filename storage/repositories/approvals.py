@@ -32,8 +32,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
 
-from storage.enums import Authority, DecisionVia, EntryStatus, Role, StaffStatus
-from storage.models import ApprovalRequest, Delegation, Staff, WorkEntry
+from storage.enums import Authority, DecisionVia, DeliveryStatus, EntryStatus, Role, StaffStatus
+from storage.models import ApprovalRequest, Delegation, OutboxMessage, Staff, WorkEntry
 from storage.repositories.base import Repository, rows_as
 
 _ENTRIES = cast(Table, WorkEntry.__table__)
@@ -42,6 +42,8 @@ _DELEGATIONS = cast(Table, Delegation.__table__)
 _REQUESTS = cast(Table, ApprovalRequest.__table__)
 # Both SQLite and asyncpg cap the bound parameters of one statement.
 _CHUNK = 500
+# The one message that stands for many requests to one approver ("12 entries wait").
+WAITING_KIND = "approval_waiting"
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +128,15 @@ class RequestTarget:
     approver_chat: int | None
     approver_language: str | None
     approver_telegram_language: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Unsent:
+    """A message asking someone for decisions that no sender has taken yet."""
+
+    outbox_id: int
+    # The one message for many (``WAITING_KIND``), rather than a card for one entry.
+    many: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -431,9 +442,7 @@ class ApprovalRepository(Repository):
             authority(_ACTOR, _TODAY).is_not(None),
         )
         bound = {"actor_id": actor_id, "today": today}
-        total = await self.session.scalar(
-            select(func.count()).select_from(_ENTRIES).where(where), bound
-        )
+        total = await self.waiting(actor_id, today=today)
         result = await self.session.execute(
             select(
                 _ENTRIES.c.id.label("entry_id"),
@@ -456,6 +465,46 @@ class ApprovalRepository(Repository):
             bound,
         )
         return rows_as(result, PendingRow), int(total or 0)
+
+    async def waiting(self, actor_id: int, *, today: date) -> int:
+        """How many undecided entries ``actor_id`` may decide (what /pending counts)."""
+        where = and_(
+            _ENTRIES.c.status == EntryStatus.SUBMITTED,
+            authority(_ACTOR, _TODAY).is_not(None),
+        )
+        total = await self.session.scalar(
+            select(func.count()).select_from(_ENTRIES).where(where),
+            {"actor_id": actor_id, "today": today},
+        )
+        return int(total or 0)
+
+    async def unsent_requests(self, approver_ids: Sequence[int]) -> dict[int, list[Unsent]]:
+        """The messages asking these approvers for decisions that no sender has taken yet
+        (requests, escalated requests, ``WAITING_KIND`` messages), by approver, oldest first.
+
+        Served by the outbox's (staff_id, status) index: a person has few unsent messages.
+        """
+        unsent: dict[int, list[Unsent]] = {}
+        if not approver_ids:
+            return unsent
+        rows = await self.session.execute(
+            select(OutboxMessage.staff_id, OutboxMessage.id, OutboxMessage.kind)
+            .where(
+                OutboxMessage.staff_id.in_(list(approver_ids)),
+                OutboxMessage.status == DeliveryStatus.PENDING,
+                OutboxMessage.edits_id.is_(None),
+                or_(
+                    OutboxMessage.request_entry_id.is_not(None),
+                    OutboxMessage.kind == WAITING_KIND,
+                ),
+            )
+            .order_by(OutboxMessage.id)
+        )
+        for staff_id, outbox_id, kind in rows:
+            unsent.setdefault(int(staff_id or 0), []).append(
+                Unsent(int(outbox_id), kind == WAITING_KIND)
+            )
+        return unsent
 
     async def to_request(self, *, today: date, limit: int) -> list[RequestTarget]:
         """Submitted entry versions not yet put before their approver, whose approver wants

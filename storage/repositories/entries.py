@@ -3,19 +3,72 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 
 from storage.enums import EntryStatus
 from storage.models import EntryAttachment, EntryRevision, Post, Staff, WorkEntry
 from storage.repositories.base import Repository
 
 _ENTRIES = cast(Table, WorkEntry.__table__)
-# Built once: the quick log runs it for every plain message. A Core statement, not an
-# ORM one, so no flush machinery runs for a row nothing reads back but its id.
+# Core statements, built once, not ORM ones, so no flush machinery runs for a row nothing
+# reads back but its id: an entry as given (``insert``), and an entry within its author's
+# flood limits (``insert_within``, which the quick log runs for every plain message).
 _INSERT_ENTRY = insert(_ENTRIES).returning(_ENTRIES.c.id)
+# The flood limit, checked by every new entry's INSERT itself: both counts walk the
+# (staff_id, created_at) index from the newest of the author's entries back.
+_TODAY_SO_FAR = (
+    select(func.count())
+    .select_from(_ENTRIES)
+    .where(
+        _ENTRIES.c.staff_id == bindparam("staff_id"),
+        _ENTRIES.c.created_at >= bindparam("day_start"),
+    )
+    .scalar_subquery()
+)
+_NTH_IN_MINUTE = (
+    select(_ENTRIES.c.created_at)
+    .where(
+        _ENTRIES.c.staff_id == bindparam("staff_id"),
+        _ENTRIES.c.created_at > bindparam("minute_start"),
+    )
+    .order_by(_ENTRIES.c.created_at.desc())
+    .limit(1)
+    .offset(bindparam("skip"))
+    .scalar_subquery()
+)
+_RECENT = select(_TODAY_SO_FAR.label("today"), _NTH_IN_MINUTE.label("nth_in_minute"))
+# What ``insert_within`` writes: the columns of a new entry, each a typed parameter.
+_NEW_COLUMNS = (
+    "staff_id", "work_date", "text", "indicator_id", "quantity", "hours", "status",
+    "created_at", "submitted_at", "updated_at", "version",
+)  # fmt: skip
+_INSERT_WITHIN_LIMITS = (
+    insert(_ENTRIES)
+    .from_select(
+        list(_NEW_COLUMNS),
+        select(
+            *(bindparam(f"new_{name}", type_=_ENTRIES.c[name].type) for name in _NEW_COLUMNS)
+        ).where(bindparam("per_day") > _TODAY_SO_FAR, _NTH_IN_MINUTE.is_(None)),
+    )
+    .returning(_ENTRIES.c.id)
+)
+# pg_advisory_xact_lock's first key: this lock's kind ("WL" + 1); the second is the author.
+_FLOOD_LOCK = 0x574C01
+
+
+@dataclass(frozen=True, slots=True)
+class RecentEntries:
+    """How many entries an author wrote lately, as the flood rule needs it."""
+
+    # Written since the start of the organisation's day.
+    today: int
+    # When the n-th newest of those written in the last minute was, n being the limit
+    # a minute; None while fewer were.
+    nth_in_minute: datetime | None
 
 
 class WorkEntryRepository(Repository):
@@ -40,6 +93,60 @@ class WorkEntryRepository(Repository):
         entry_id = await self.session.scalar(_INSERT_ENTRY, dict(values))
         assert entry_id is not None
         return int(entry_id)
+
+    async def insert_within(
+        self,
+        values: Mapping[str, Any],
+        *,
+        day_start: datetime,
+        minute_start: datetime,
+        per_minute: int,
+        per_day: int,
+    ) -> int | None:
+        """Insert one entry unless its author wrote ``per_day`` since ``day_start``, or
+        ``per_minute`` after ``minute_start``: its id, or None with nothing written.
+
+        One INSERT ... SELECT whose condition counts on the (staff_id, created_at) index,
+        so checking costs no statement of its own. Two writers for one person count one
+        after the other: on SQLite the INSERT holds the database's one write lock while it
+        counts; on PostgreSQL a lock on the author, taken first for the rest of the
+        transaction, makes the second wait for the first to end (each statement there
+        sees what was committed before it began).
+        """
+        staff_id = values["staff_id"]
+        if self.dialect == "postgresql":
+            await self.session.execute(select(func.pg_advisory_xact_lock(_FLOOD_LOCK, staff_id)))
+        entry_id = await self.session.scalar(
+            _INSERT_WITHIN_LIMITS,
+            {
+                **{f"new_{name}": values.get(name) for name in _NEW_COLUMNS},
+                "staff_id": staff_id,
+                "day_start": day_start,
+                "minute_start": minute_start,
+                "skip": per_minute - 1,
+                "per_day": per_day,
+            },
+        )
+        return None if entry_id is None else int(entry_id)
+
+    async def recent(
+        self, staff_id: int, *, day_start: datetime, minute_start: datetime, nth: int
+    ) -> RecentEntries:
+        """How many entries ``staff_id`` wrote since ``day_start``, and when the ``nth``
+        newest written after ``minute_start`` was (``None`` if fewer were): what the
+        refusal of ``insert_within`` tells. One SELECT over the same index."""
+        row = (
+            await self.session.execute(
+                _RECENT,
+                {
+                    "staff_id": staff_id,
+                    "day_start": day_start,
+                    "minute_start": minute_start,
+                    "skip": nth - 1,
+                },
+            )
+        ).one()
+        return RecentEntries(int(row.today or 0), row.nth_in_minute)
 
     async def change(
         self,

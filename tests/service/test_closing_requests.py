@@ -26,10 +26,12 @@ from handlers.approval_messages import (
     render_escalation,
     render_notice,
     render_request,
+    render_waiting,
 )
+from handlers.callbacks import PendingPage
 from storage.engine import Database
 from storage.enums import DeliveryStatus, Role
-from storage.models import Department, OutboxMessage, Staff, WorkEntry
+from storage.models import ApprovalRequest, Department, OutboxMessage, Staff, WorkEntry
 
 TODAY = date(2026, 11, 23)  # a Monday
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
@@ -40,6 +42,7 @@ render = functools.partial(render_notice, "en")
 close = functools.partial(render_closing, "en", ZONE)
 request = functools.partial(render_request, "en")
 escalation = functools.partial(render_escalation, "en")
+waiting = functools.partial(render_waiting, "en")
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,7 @@ async def entry_of(db: Database, author: StaffMember, at: datetime = NOW) -> int
 
 async def queue_requests(db: Database) -> None:
     async with db.uow() as uow:
-        await approvals.queue_requests(uow, today=TODAY, render=request, now=NOW)
+        await approvals.queue_requests(uow, today=TODAY, render=request, waiting=waiting, now=NOW)
 
 
 async def claim(db: Database) -> list[tuple[int, str, int | None]]:
@@ -202,6 +205,8 @@ async def test_bulk_and_automatic_approvals_close_their_requests_in_batches(
     db: Database, people: People, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(approvals, "CLOSE_BATCH", 2)
+    # A card each (not one message for many), so that each has copies to close.
+    monkeypatch.setattr(approvals, "COALESCE_ABOVE", 10)
     bulk = [await entry_of(db, people.author, NOW - timedelta(minutes=5)) for _ in range(5)]
     await queue_requests(db)
     await send_all(db)
@@ -237,3 +242,80 @@ async def test_bulk_and_automatic_approvals_close_their_requests_in_batches(
     assert {row.text.rsplit("\n\n", 1)[1] for row in automatic} == {
         "✅ 已于2026/11/23 10:00自动通过"
     }
+
+
+# --- many requests to one approver: one message ---------------------------------------
+
+
+async def requested(db: Database) -> int:
+    async with db.uow() as uow:
+        return len(list(await uow.session.scalars(select(ApprovalRequest.id))))
+
+
+async def test_many_new_requests_to_one_approver_are_one_message_and_each_is_recorded(
+    db: Database, people: People
+) -> None:
+    entries = [await entry_of(db, people.author) for _ in range(approvals.COALESCE_ABOVE + 1)]
+    await queue_requests(db)
+    assert await outbox(db, "approval_request") == []
+    [one] = await outbox(db, approvals.WAITING_KIND)
+    assert (one.chat_id, one.staff_id) == (3, people.boss.id)
+    # In the approver's language, with the count of what /pending lists.
+    assert one.text.startswith("4条记录待您审核。")
+    [[button]] = one.reply_markup["inline_keyboard"]
+    assert button["callback_data"] == PendingPage(0).pack()
+    assert await requested(db) == len(entries), "each request is recorded as put before them"
+    await queue_requests(db)
+    assert len(await outbox(db, approvals.WAITING_KIND)) == 1, "none is put there again"
+    # Decided elsewhere, nothing is left to close: the message opens the live list.
+    await decide(db, people.boss, entries[0])
+    assert await outbox(db, "approval_closed") == []
+
+
+async def test_unsent_cards_are_folded_into_the_message_and_sent_ones_are_not(
+    db: Database, people: People
+) -> None:
+    first = [await entry_of(db, people.author) for _ in range(3)]
+    await queue_requests(db)
+    assert [c.request_entry_id for c in await outbox(db, "approval_request")] == first
+    await send_all(db)  # three cards arrived: they stay
+    second = [await entry_of(db, people.author) for _ in range(3)]
+    await queue_requests(db)
+    assert len(await outbox(db, "approval_request")) == 6, "three more fit"
+    third = await entry_of(db, people.author)
+    await queue_requests(db)
+    # Three cards still unsent and one more: the unsent are withdrawn, one message instead.
+    cards = await outbox(db, "approval_request")
+    assert [c.request_entry_id for c in cards] == first
+    [one] = await outbox(db, approvals.WAITING_KIND)
+    assert one.text.startswith("7条记录待您审核。"), "all seven wait"
+    # A later one while that message is unsent replaces it with a new count.
+    await entry_of(db, people.author)
+    await queue_requests(db)
+    [again] = await outbox(db, approvals.WAITING_KIND)
+    assert again.dedup_key != one.dedup_key and again.text.startswith("8条记录待您审核。")
+    # Every entry can still be decided, and the cards that were sent are closed.
+    for entry in [*first, *second, third]:
+        await decide(db, people.boss, entry)
+    closed = await outbox(db, "approval_closed")
+    assert sorted(c.edits_id for c in closed) == sorted(c.id for c in cards)
+
+
+async def test_many_escalated_at_once_are_one_message_to_the_higher_supervisor(
+    db: Database, people: People
+) -> None:
+    stale = [await entry_of(db, people.author, LONG_AGO) for _ in range(5)]
+    policy = load_policy()
+    async with db.uow() as uow:
+        assert await approvals.escalate(
+            uow, policy, WorkCalendar(policy), ZONE, render=escalation, now=NOW
+        ) == 5  # fmt: skip
+    [one] = [m for m in await outbox(db, approvals.WAITING_KIND) if m.staff_id == people.higher.id]
+    assert one.text.startswith("5 entries (A1) were left undecided too long by B1")
+    assert [
+        m for m in await outbox(db, "approval_escalated") if m.staff_id == people.higher.id
+    ] == []
+    async with db.uow() as uow:
+        assert await uow.approvals.waiting(people.higher.id, today=TODAY) == 5
+    for entry in stale:
+        await decide(db, people.higher, entry)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -11,16 +12,19 @@ from assessment.calendar import WorkCalendar
 from assessment.entry_rules import (
     EntryError,
     Evidence,
+    TooMany,
     check_date,
     check_evidence,
     clean_text,
     date_choices,
+    day_bounds,
     earliest_date,
     is_closed_month,
     not_editable,
     parse_day,
     parse_hours,
     parse_quantity,
+    too_many,
 )
 from config.policy import EntryLimits, Policy, load_policy
 from storage.enums import EntryStatus
@@ -193,3 +197,35 @@ def test_only_undecided_entries_are_editable() -> None:
     assert not_editable(EntryStatus.APPROVED) is EntryError.DECIDED
     assert not_editable(EntryStatus.REJECTED) is EntryError.DECIDED
     assert not_editable(EntryStatus.DELETED) is EntryError.DELETED
+
+
+# --- flood control ---------------------------------------------------------------------
+
+
+def test_the_organisations_day_starts_at_its_own_midnight() -> None:
+    start, end = day_bounds(date(2025, 11, 17), ZoneInfo("Asia/Shanghai"))
+    assert (start, end) == (
+        datetime(2025, 11, 16, 16, tzinfo=UTC),
+        datetime(2025, 11, 17, 16, tzinfo=UTC),
+    )
+    # A day with a clock change is 25 hours long.
+    start, end = day_bounds(date(2025, 10, 26), ZoneInfo("Europe/Berlin"))
+    assert end - start == timedelta(hours=25)
+
+
+def test_one_more_entry_is_allowed_below_both_limits_and_the_later_lift_is_told(
+    policy: Policy,
+) -> None:
+    limits = policy.entries  # 10 a minute, 100 a day
+    tomorrow = datetime(2025, 11, 17, 16, tzinfo=UTC)
+    tenth = datetime(2025, 11, 17, 2, 30, tzinfo=UTC)
+    assert too_many(99, None, limits, tomorrow=tomorrow) is None
+    assert too_many(100, None, limits, tomorrow=tomorrow) == TooMany("day", 100, tomorrow)
+    assert too_many(5, tenth, limits, tomorrow=tomorrow) == TooMany(
+        "minute", 10, tenth + timedelta(minutes=1)
+    )
+    late = tomorrow - timedelta(seconds=10)
+    assert too_many(100, late, limits, tomorrow=tomorrow) == TooMany(
+        "minute", 10, late + timedelta(minutes=1)
+    )
+    assert too_many(100, tenth, limits, tomorrow=tomorrow) == TooMany("day", 100, tomorrow)

@@ -785,6 +785,39 @@ RULES = [
         "must not exceed max_hours (8)",
         id="min-hours-above-max",
     ),
+    pytest.param(
+        [("max_per_minute = 10", "max_per_minute = 0")],
+        "entries.max_per_minute",
+        "must be at least 1",
+        id="no-entries-a-minute",
+    ),
+    pytest.param(
+        [("max_per_day = 100", "max_per_day = 1001")],
+        "entries.max_per_day",
+        "must be at most 1000",
+        id="more-entries-a-day-than-counted",
+    ),
+    pytest.param(
+        [
+            ("max_per_minute = 10", "max_per_minute = 20"),
+            ("max_per_day = 100", "max_per_day = 15"),
+        ],
+        "entries.max_per_minute",
+        "must not exceed max_per_day (15)",
+        id="minute-limit-above-day-limit",
+    ),
+    pytest.param(
+        [("max_per_day = 100", 'max_per_day = "100"')],
+        "entries.max_per_day",
+        'must be a whole number (got string "100")',
+        id="day-limit-as-text",
+    ),
+    pytest.param(
+        [("max_per_day = 100\n", "")],
+        "entries.max_per_day",
+        "required key is missing",
+        id="day-limit-missing",
+    ),
     # Monthly check.
     pytest.param(
         [("self_review_open_day = 25", "self_review_open_day = 0")],
