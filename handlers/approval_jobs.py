@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from datetime import date, datetime, time
 
 from assessment import approvals, people
@@ -20,12 +21,14 @@ from handlers.approval_messages import (
 )
 from handlers.callbacks import ApproveShown
 from handlers.context import BotData, WorkledgerContext
-from handlers.formatting import person_label
-from locales import resolve_locale, translator
+from handlers.formatting import MAX_TEXT, person_label, telegram_length
+from locales import Translator, resolve_locale, translator
 from storage.uow import UnitOfWork
 
 # In a digest, the entries listed; the rest are counted and left to /pending.
 DIGEST_LINES = 30
+# Left in a digest for the line counting the rest and the blank line before it.
+DIGEST_TAIL_ROOM = 100
 
 
 async def send_requests(data: BotData, now: datetime) -> int:
@@ -117,10 +120,20 @@ async def _digest(
     language = translator(
         resolve_locale(member.language, member.telegram_language, data.settings.language)
     )
+    return render_digest(language, member.id, member.telegram_user_id, rows, total, day)
+
+
+def render_digest(
+    language: Translator,
+    staff_id: int,
+    chat_id: int,
+    rows: Sequence[PendingRow],
+    total: int,
+    day: date,
+) -> Outgoing:
+    """An approver's digest of ``rows`` (the first of ``total`` waiting, in id order):
+    whole rows under their authors while they fit one message, then how many more."""
     _ = language.gettext
-    by_author: dict[int, list[PendingRow]] = {}
-    for row in rows:
-        by_author.setdefault(row.author_id, []).append(row)
     lines = [
         language.ngettext(
             "Your approval digest: {count} entry waits.",
@@ -128,8 +141,21 @@ async def _digest(
             total,
         ).format(count=total)
     ]
-    shown_at = shown_stamp(max(row.updated_at for row in rows))
-    first, last = min(r.entry_id for r in rows), max(r.entry_id for r in rows)
+    # Whole rows under their authors' names while they fit one message (names of up to
+    # 200 characters could take 30 rows past Telegram's 4,096); the rest are counted.
+    by_author: dict[int, list[PendingRow]] = {}
+    used = telegram_length(lines[0]) + DIGEST_TAIL_ROOM
+    for row in rows:
+        added = telegram_length(digest_line(language, row.work_date, row.text)) + 1
+        if row.author_id not in by_author:
+            added += telegram_length(person_label(_, row.author_name, row.employee_no)) + 2
+        if used + added > MAX_TEXT:
+            break
+        used += added
+        by_author.setdefault(row.author_id, []).append(row)
+    shown = [row for author_rows in by_author.values() for row in author_rows]
+    shown_at = shown_stamp(max(row.updated_at for row in shown))
+    first, last = min(r.entry_id for r in shown), max(r.entry_id for r in shown)
     keyboard: list[list[dict[str, str]]] = []
     for author_rows in by_author.values():
         head = author_rows[0]
@@ -145,9 +171,9 @@ async def _digest(
                 }
             ]
         )
-    if total > len(rows):
+    if total > len(shown):
         lines.append("")
-        lines.append(_("…and {count} more in /pending.").format(count=total - len(rows)))
+        lines.append(_("…and {count} more in /pending.").format(count=total - len(shown)))
     keyboard.append(
         [
             {
@@ -157,12 +183,12 @@ async def _digest(
         ]
     )
     return Outgoing(
-        chat_id=member.telegram_user_id or 0,
+        chat_id=chat_id,
         kind="approval_digest",
         text="\n".join(lines),
         markup={"inline_keyboard": keyboard},
-        staff_id=member.id,
-        dedup_key=f"approval-digest/{day}/{member.id}",
+        staff_id=staff_id,
+        dedup_key=f"approval-digest/{day}/{staff_id}",
     )
 
 

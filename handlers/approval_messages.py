@@ -306,7 +306,7 @@ def render_escalation(
                 count,
             ).format(
                 count=count,
-                names=listed(language.gettext, authors),
+                names=listed_at_most(language.gettext, language.ngettext, authors),
                 supervisor=supervisor.name if supervisor else "?",
             ),
             markup={"inline_keyboard": open_list_button(language)},

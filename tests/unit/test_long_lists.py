@@ -26,11 +26,12 @@ from bot.emulator.html import parse_html, utf16_len
 from config.policy import load_policy
 from config.settings import Settings
 from handlers import approval_messages, broadcast, entries, notices, people, reminders
+from handlers.approval_jobs import DIGEST_LINES, render_digest
 from handlers.context import WorkledgerContext
 from handlers.formatting import MAX_TEXT, answer_text, listed_at_most
 from locales import translator
 from storage.enums import DeliveryStatus, EntryStatus
-from storage.repositories.approvals import Contact, Overdue
+from storage.repositories.approvals import Contact, Overdue, PendingRow
 from storage.repositories.calendar import AbsentReport, Recipient
 from storage.repositories.notices import Person
 
@@ -205,3 +206,30 @@ def test_today_and_month_pages(application: Any) -> None:
     text, markup = entries._month_page(context, month, 0)
     assert fits(text)
     assert buttons_in(markup) <= 100
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_an_approval_digest_of_many_authors_with_the_longest_names(locale: str) -> None:
+    moment = datetime(2026, 12, 1, 9, tzinfo=UTC)
+    rows = [
+        PendingRow(
+            entry_id=index + 1,
+            version=1,
+            author_id=index + 1,
+            author_name=NAME,
+            employee_no=NUMBER,
+            work_date=DAY,
+            text=NAME * 20,
+            indicator_id=None,
+            quantity=None,
+            hours=None,
+            updated_at=moment,
+        )
+        for index in range(DIGEST_LINES)
+    ]
+    digest = render_digest(translator(locale), 7, 7007, rows, MANY, DAY)
+    assert fits(digest.text)
+    keyboard = (digest.markup or {})["inline_keyboard"]
+    shown = len(keyboard) - 1  # one "Approve all of" per author shown, then "Approve all"
+    assert 0 < shown < DIGEST_LINES  # the longest names do not leave room for all 30
+    assert f"{MANY - shown:,}".replace(",", "") in digest.text.replace(",", "")
