@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from assessment.roster_problems import ProblemCode, RosterProblem
 from assessment.roster_rows import RosterRow
-from config.policy import Policy
+from config.policy import DifficultyBounds, Policy
 from storage.enums import Role, StaffStatus
 
 COLUMNS = (
@@ -57,15 +58,30 @@ def key_of(text: str) -> str:
     return _SEPARATORS.sub("_", text.replace("\ufeff", "").strip().lower())
 
 
+@dataclass(frozen=True, slots=True)
+class RosterRules:
+    """What of the policy a roster is checked against, small enough to hand to a worker."""
+
+    post_types: tuple[str, ...]
+    difficulty: DifficultyBounds
+
+    @classmethod
+    def of(cls, policy: Policy | RosterRules) -> RosterRules:
+        """The rules of ``policy`` (rules are their own)."""
+        if isinstance(policy, RosterRules):
+            return policy
+        return cls(tuple(policy.post_types), policy.difficulty)
+
+
 class RowChecker:
     """Checks rows one at a time, gathering every problem rather than stopping at one."""
 
-    def __init__(self, positions: Mapping[str, int], policy: Policy) -> None:
+    def __init__(self, positions: Mapping[str, int], rules: RosterRules) -> None:
         self.positions = positions
-        self.policy = policy
+        self.policy = rules
         self.problems: list[RosterProblem] = []
-        self.post_types = ", ".join(policy.post_types)
-        bounds = policy.difficulty
+        self.post_types = ", ".join(rules.post_types)
+        bounds = rules.difficulty
         self.difficulty_range = f"{bounds.min}–{bounds.max}"
 
     def check(self, number: int, cells: Cells) -> RosterRow | None:
