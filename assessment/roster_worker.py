@@ -38,8 +38,9 @@ from storage.enums import Role, StaffStatus
 # Memory a child may take on top of what it starts with (its address space is capped).
 MEMORY_ALLOWANCE = 300 * 1024 * 1024
 # A child still running this many times its CPU budget later, on the wall clock, is
-# killed: it is stuck somewhere the reader does not look at its budget, or starved.
-WALL_FACTOR = 2.0
+# killed: it is stuck somewhere the reader does not look at its budget, or starved of
+# CPU (on a busy machine a reader gets a share of a core; the budget counts its own).
+WALL_FACTOR = 4.0
 
 _MIB = 1024 * 1024
 _context_lock = threading.Lock()
