@@ -63,7 +63,8 @@ def file_digest(data: bytes) -> str:
 
 
 class CheckedRosters:
-    """Rosters read at preview, kept for their Apply: at most ``rows`` rows in all.
+    """Rosters read at preview, kept for their Apply: at most ``rows`` rows in all
+    (100,000 rows take about 60 MiB).
 
     The oldest go first when a new one needs the room; a roster bigger than the
     whole room is not kept (its Apply reads the file again).

@@ -77,7 +77,6 @@ class RosterWorkers:
         self._slots: asyncio.Semaphore | None = None
         self._running: set[BaseProcess] = set()
         self._lock = threading.Lock()
-        self._closed = False
         # What the last child reported: its peak resident memory and its reading time.
         self.last_peak_bytes: int | None = None
         self.last_seconds: float | None = None
@@ -101,9 +100,11 @@ class RosterWorkers:
             return len(self._running)
 
     def close(self) -> None:
-        """Kill the children still reading; later calls to ``parse`` are refused."""
+        """Kill the children still reading (their callers get ``out_of_memory``).
+
+        Nothing else is held: a bot started again reads files again.
+        """
         with self._lock:
-            self._closed = True
             running = list(self._running)
         for process in running:
             process.kill()
@@ -120,8 +121,6 @@ class RosterWorkers:
         )
         try:
             with self._lock:
-                if self._closed:
-                    raise RuntimeError("the roster workers are closed")
                 process.start()
                 self._running.add(process)
             sender.close()

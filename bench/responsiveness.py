@@ -154,7 +154,8 @@ class TimedStub(StubRequest):
         self.roster = content
         self.roster_answered = asyncio.Event()
 
-    def _roster_reply(self, endpoint: str, params: Any, moment: float) -> None:
+    def _roster_reply(self, endpoint: str, params: Any, moment: float) -> bool:
+        """Note an answer to HR's roster (True), or say it is none (False)."""
         text = str(params.get("text", ""))
         if text.startswith("Dry run: nothing was written.") and self.roster_previewed is None:
             self.roster_previewed = moment
@@ -165,9 +166,10 @@ class TimedStub(StubRequest):
         ):
             self.roster_applied = moment
         else:
-            return
+            return False
         self.roster_text = text
         self.roster_answered.set()
+        return True
 
     def await_replies(self, update_ids: Sequence[int]) -> None:
         """``all_replied`` is set once each of ``update_ids`` has had its reply."""
@@ -200,12 +202,13 @@ class TimedStub(StubRequest):
                 "file_path": "documents/roster",
             }
             return 200, json.dumps({"ok": True, "result": result}).encode()
+        about_roster = False
         if self.roster and endpoint in ("sendMessage", "editMessageText"):
-            self._roster_reply(endpoint, params, moment)
+            about_roster = self._roster_reply(endpoint, params, moment)
         if endpoint == "sendMessage":
             found = BATCH.search(str(params.get("text", "")))
             update_id = int(found.group(1)) if found else None
-            self.other_messages += found is None and not self.roster
+            self.other_messages += found is None and not about_roster
         elif endpoint == "answerCallbackQuery":
             with contextlib.suppress(KeyError, ValueError):
                 update_id = int(str(params["callback_query_id"]))
