@@ -14,23 +14,26 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from assessment.roster_cells import COLUMNS, Cells, RowChecker, key_of
+from assessment.roster_cells import COLUMNS, Cells, RosterRules, RowChecker, key_of
 from assessment.roster_import import ImportSummary, MarkedLeft, import_roster, leaving, mark_left
 from assessment.roster_problems import ProblemCode, RosterProblem, RosterRejected
-from assessment.roster_read import MAX_ROWS, read_rows
+from assessment.roster_read import LIMITS, MAX_ROWS, Budget, Limits, read_rows
 from assessment.roster_rows import ParsedRoster, RosterRow, loop_problems
 from config.policy import Policy
 
 __all__ = [
     "COLUMNS",
+    "LIMITS",
     "MAX_ROWS",
     "ImportSummary",
+    "Limits",
     "MarkedLeft",
     "ParsedRoster",
     "ProblemCode",
     "RosterProblem",
     "RosterRejected",
     "RosterRow",
+    "RosterRules",
     "import_roster",
     "leaving",
     "mark_left",
@@ -38,20 +41,28 @@ __all__ = [
 ]
 
 
-def parse_roster(data: bytes, filename: str, policy: Policy) -> ParsedRoster:
-    """Read and check a roster file against ``policy``; nothing is stored.
+def parse_roster(
+    data: bytes, filename: str, policy: Policy | RosterRules, *, limits: Limits = LIMITS
+) -> ParsedRoster:
+    """Read and check a roster file against ``policy``, within ``limits``; nothing is stored.
+
+    CPU-bound for seconds on a big file: the bot calls it in a worker process
+    (``assessment.roster_worker``), never on its event loop.
 
     Raises:
         RosterRejected: with every problem found, in row order.
     """
-    rows = read_rows(data)
+    budget = Budget(limits.seconds)
+    rows = read_rows(data, limits=limits, budget=budget)
     (header_row, header), body = rows[0], rows[1:]
     positions = _columns(header_row, header)
     if not body:
         raise RosterRejected((RosterProblem(None, None, ProblemCode.EMPTY_FILE),))
-    checker = RowChecker(positions, policy)
+    checker = RowChecker(positions, RosterRules.of(policy))
     parsed: list[RosterRow] = []
-    for number, cells in body:
+    for index, (number, cells) in enumerate(body, start=1):
+        if not index % 1024:
+            budget.check()
         row = checker.check(number, cells)
         if row is not None:
             parsed.append(row)

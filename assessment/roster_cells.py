@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import operator
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from typing import TypeVar
 
 from assessment.roster_problems import ProblemCode, RosterProblem
 from assessment.roster_rows import RosterRow
-from config.policy import Policy
+from config.policy import DifficultyBounds, Policy
 from storage.enums import Role, StaffStatus
 
 COLUMNS = (
@@ -49,6 +52,7 @@ _SEPARATORS = re.compile(r"[\s\-]+")
 _DIFFICULTY_STEP = Decimal(1).scaleb(-DIFFICULTY_PLACES)
 
 Cells = tuple[str, ...]
+T = TypeVar("T")
 
 
 def key_of(text: str) -> str:
@@ -57,21 +61,43 @@ def key_of(text: str) -> str:
     return _SEPARATORS.sub("_", text.replace("\ufeff", "").strip().lower())
 
 
+@dataclass(frozen=True, slots=True)
+class RosterRules:
+    """What of the policy a roster is checked against, small enough to hand to a worker."""
+
+    post_types: tuple[str, ...]
+    difficulty: DifficultyBounds
+
+    @classmethod
+    def of(cls, policy: Policy | RosterRules) -> RosterRules:
+        """The rules of ``policy`` (rules are their own)."""
+        if isinstance(policy, RosterRules):
+            return policy
+        return cls(tuple(policy.post_types), policy.difficulty)
+
+
 class RowChecker:
     """Checks rows one at a time, gathering every problem rather than stopping at one."""
 
-    def __init__(self, positions: Mapping[str, int], policy: Policy) -> None:
+    def __init__(self, positions: Mapping[str, int], rules: RosterRules) -> None:
         self.positions = positions
-        self.policy = policy
+        self.policy = rules
         self.problems: list[RosterProblem] = []
-        self.post_types = ", ".join(policy.post_types)
-        bounds = policy.difficulty
+        self.post_types = ", ".join(rules.post_types)
+        bounds = rules.difficulty
         self.difficulty_range = f"{bounds.min}–{bounds.max}"
+        # The columns' cells in COLUMNS order, from a row padded to the widest position.
+        self._width = max(positions[column] for column in COLUMNS) + 1
+        self._pick = operator.itemgetter(*(positions[column] for column in COLUMNS))
+        # Choices a roster repeats on every row, as read once without a problem.
+        self._read: dict[tuple[str, str], object] = {}
 
     def check(self, number: int, cells: Cells) -> RosterRow | None:
         """The row, typed, or None after recording what is wrong with it."""
         found = len(self.problems)
-        value = {column: self._cell(cells, column) for column in COLUMNS}
+        if len(cells) < self._width:
+            cells = cells + ("",) * (self._width - len(cells))
+        value = dict(zip(COLUMNS, self._pick(cells), strict=True))
         for column in REQUIRED:
             if not value[column]:
                 self._problem(number, column, ProblemCode.MISSING_VALUE)
@@ -89,13 +115,27 @@ class RowChecker:
                 value["post_type"],
                 self.post_types,
             )
-        difficulty = self._difficulty(number, value["difficulty"])
+        difficulty = self._once("difficulty", value["difficulty"], number, self._difficulty)
         supervisor_no = value["supervisor_no"] or None
         if supervisor_no is not None and supervisor_no == value["employee_no"]:
             self._problem(number, "supervisor_no", ProblemCode.SELF_SUPERVISOR, supervisor_no)
-        roles = self._roles(number, value["roles"])
-        language = self._choice(number, "language", value, LANGUAGES, ProblemCode.UNKNOWN_LANGUAGE)
-        status = self._choice(number, "status", value, STATUSES, ProblemCode.UNKNOWN_STATUS)
+        roles = self._once("roles", value["roles"], number, self._roles)
+        language = self._once(
+            "language",
+            value["language"],
+            number,
+            lambda row, text: self._choice(
+                row, "language", text, LANGUAGES, ProblemCode.UNKNOWN_LANGUAGE
+            ),
+        )
+        status = self._once(
+            "status",
+            value["status"],
+            number,
+            lambda row, text: self._choice(
+                row, "status", text, STATUSES, ProblemCode.UNKNOWN_STATUS
+            ),
+        )
         if len(self.problems) > found or difficulty is None:
             return None
         return RosterRow(
@@ -112,9 +152,16 @@ class RowChecker:
             status=STATUSES[status] if status else StaffStatus.ACTIVE,
         )
 
-    def _cell(self, cells: Cells, column: str) -> str:
-        index = self.positions[column]
-        return cells[index] if index < len(cells) else ""
+    def _once(self, column: str, text: str, number: int, read: Callable[[int, str], T]) -> T:
+        """``read(number, text)``, remembered for the next rows when it found no problem."""
+        key = (column, text)
+        if key in self._read:
+            return self._read[key]  # type: ignore[return-value]
+        found = len(self.problems)
+        result = read(number, text)
+        if len(self.problems) == found:
+            self._read[key] = result
+        return result
 
     def _problem(
         self,
@@ -170,11 +217,10 @@ class RowChecker:
         self,
         number: int,
         column: str,
-        value: Mapping[str, str],
+        text: str,
         allowed: Mapping[str, object],
         code: ProblemCode,
     ) -> str | None:
-        text = value[column]
         if not text:
             return None
         key = key_of(text)

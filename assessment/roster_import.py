@@ -59,7 +59,10 @@ async def import_roster(
     HR member and administrator are kept). Linked people whose menu changes (roles,
     leaving, language) get it republished by the bot, queued with the change.
     A dry run does everything but commit, then rolls the unit of work back:
-    anything else done in it before is dropped too.
+    anything else done in it before is dropped too. Unless it marks the missing as
+    left, a dry run writes nothing at all: new departments, posts and people get
+    stand-in ids (negative) instead of being inserted, and nothing is flushed, so a
+    preview of 100,000 new people takes no write lock (SQLite has one for everyone).
 
     Raises:
         RosterRejected: a supervisor is neither in the file nor in the store, or the
@@ -68,9 +71,13 @@ async def import_roster(
     people = {staff.employee_no: staff for staff in await uow.staff.all()}
     _check_supervisors(roster.rows, people)
     departments = {department.name: department for department in await uow.departments.all()}
-    departments_created = await _add_departments(uow, roster.rows, departments)
     posts = {(post.department_id, post.name): post for post in await uow.posts.all()}
-    posts_created, posts_updated = await _sync_posts(uow, roster.rows, departments, posts)
+    # Read before anything changes: a dry run must not flush its changes to a later query.
+    stand_in = dry_run and not mark_missing_left
+    departments_created = await _add_departments(uow, roster.rows, departments, stand_in)
+    posts_created, posts_updated = await _sync_posts(
+        uow, roster.rows, departments, posts, stand_in
+    )
 
     before = {no: _state(staff) for no, staff in people.items()}
     roles_before = {no: staff.roles for no, staff in people.items()}
@@ -80,7 +87,11 @@ async def import_roster(
         if staff.telegram_user_id is not None
     }
     in_file = {row.employee_no for row in roster.rows}
-    await _sync_people(uow, roster.rows, people, departments, posts)
+    if stand_in:
+        with uow.session.no_autoflush:
+            await _sync_people(uow, roster.rows, people, departments, posts, stand_in)
+    else:
+        await _sync_people(uow, roster.rows, people, departments, posts, stand_in)
 
     changed = {no for no, state in before.items() if _state(people[no]) != state}
     missing = tuple(
@@ -215,11 +226,18 @@ def _check_supervisors(rows: tuple[RosterRow, ...], people: Mapping[str, Staff])
 
 
 async def _add_departments(
-    uow: UnitOfWork, rows: tuple[RosterRow, ...], departments: dict[str, Department]
+    uow: UnitOfWork,
+    rows: tuple[RosterRow, ...],
+    departments: dict[str, Department],
+    stand_in: bool,
 ) -> tuple[str, ...]:
     names = [name for name in dict.fromkeys(row.department for row in rows)]
     added = [Department(name=name) for name in names if name not in departments]
-    await uow.departments.add_all(added)
+    if stand_in:
+        for number, department in enumerate(added, start=1):
+            department.id = -number
+    else:
+        await uow.departments.add_all(added)
     departments.update((department.name, department) for department in added)
     return tuple(department.name for department in added)
 
@@ -229,6 +247,7 @@ async def _sync_posts(
     rows: tuple[RosterRow, ...],
     departments: Mapping[str, Department],
     posts: dict[tuple[int, str], Post],
+    stand_in: bool,
 ) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]:
     added: list[Post] = []
     created: list[tuple[str, str]] = []
@@ -249,9 +268,14 @@ async def _sync_posts(
         elif post.post_type != row.post_type or post.difficulty != row.difficulty:
             # Rows naming one post agree (parse_roster checked), so this happens once a post.
             updated.append((row.department, row.post))
-            post.post_type = row.post_type
-            post.difficulty = row.difficulty
-    await uow.posts.add_all(added)
+            if not stand_in:
+                post.post_type = row.post_type
+                post.difficulty = row.difficulty
+    if stand_in:
+        for number, post in enumerate(added, start=1):
+            post.id = -number
+    else:
+        await uow.posts.add_all(added)
     return tuple(created), tuple(updated)
 
 
@@ -261,8 +285,13 @@ async def _sync_people(
     people: dict[str, Staff],
     departments: Mapping[str, Department],
     posts: Mapping[tuple[int, str], Post],
+    stand_in: bool,
 ) -> None:
-    """Update the people already known, add new ones, then point everyone at their supervisor."""
+    """Update the people already known, add new ones, then point everyone at their supervisor.
+
+    With ``stand_in`` (a dry run), the new people are not inserted: they get ids of
+    their own below zero, which is all the summary needs of them.
+    """
     known = set(people)
     reports = {row.supervisor_no for row in rows if row.supervisor_no}
     added = [
@@ -270,15 +299,19 @@ async def _sync_people(
         for row in rows
         if (values := _apply(people, row, departments[row.department], posts, reports))
     ]
-    people.update((staff.employee_no, staff) for staff in await uow.staff.add_many(added))
-    # Supervisors in a second pass, so a row may name someone further down the file.
-    await uow.staff.set_supervisors_of_new(
-        [
-            (people[row.employee_no], people[row.supervisor_no].id)
-            for row in rows
-            if row.supervisor_no and row.employee_no not in known
-        ]
-    )
+    if stand_in:
+        new = [Staff(id=-number, **values) for number, values in enumerate(added, start=1)]
+        people.update((staff.employee_no, staff) for staff in new)
+    else:
+        people.update((staff.employee_no, staff) for staff in await uow.staff.add_many(added))
+        # Supervisors in a second pass, so a row may name someone further down the file.
+        await uow.staff.set_supervisors_of_new(
+            [
+                (people[row.employee_no], people[row.supervisor_no].id)
+                for row in rows
+                if row.supervisor_no and row.employee_no not in known
+            ]
+        )
     for row in rows:
         if row.employee_no in known:
             _set_supervisor(people[row.employee_no], people.get(row.supervisor_no or ""))

@@ -18,7 +18,12 @@ class ProblemCode(enum.StrEnum):
     - ``not_csv_or_xlsx``: ``"xls"`` for an old binary Excel file, otherwise None
     - ``wrong_encoding``: ``"UTF-16"`` when the file is UTF-16, otherwise None
     - ``wrong_header``: ``"missing"``, ``"unknown"`` or ``"duplicate"``
-    - ``too_many_rows``, ``value_too_long``: the limit, as digits
+    - ``too_many_rows``, ``too_many_columns``, ``value_too_long``, ``too_many_texts``:
+      the limit, as digits
+    - ``unpacked_too_large``, ``out_of_memory``: the limit in MiB, as digits
+    - ``too_slow``: the time allowed, in seconds
+    - ``control_character``: the first such character, as ``U+0000``; the value shows
+      each control character written out (``\\x00``)
     - ``duplicate_employee_no``, ``conflicting_post``: the earlier row's number, as digits
     - ``unknown_post_type``, ``unknown_role``, ``unknown_language``, ``unknown_status``:
       the allowed values, comma-separated
@@ -43,6 +48,13 @@ class ProblemCode(enum.StrEnum):
     MISSING_SUPERVISOR = "missing_supervisor"
     SELF_SUPERVISOR = "self_supervisor"
     SUPERVISOR_CYCLE = "supervisor_cycle"
+    TOO_MANY_COLUMNS = "too_many_columns"
+    UNPACKED_TOO_LARGE = "unpacked_too_large"
+    TOO_MANY_TEXTS = "too_many_texts"
+    TOO_SLOW = "too_slow"
+    OUT_OF_MEMORY = "out_of_memory"
+    CONTROL_CHARACTER = "control_character"
+    FILE_CHANGED = "file_changed"
 
 
 @dataclass(frozen=True, slots=True)

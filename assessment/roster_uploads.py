@@ -1,8 +1,19 @@
-"""A roster file sent in chat: previewed first, then applied or cancelled by the HR who sent it."""
+"""A roster file sent in chat: previewed first, then applied or cancelled by the HR who sent it.
+
+The file is read once, at the preview, in a worker process (``RosterFiles.check``).
+What it read is kept in this process for the Apply press, keyed by upload and
+checked against the digest of the file stored with the upload. A process that
+does not have it (restarted, or another bot process on the same store) downloads
+the file again, makes sure it is the very file previewed, and reads it again in
+its worker.
+"""
 
 from __future__ import annotations
 
 import enum
+import hashlib
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,6 +26,11 @@ from assessment.roster import (
     leaving,
     mark_left,
 )
+from assessment.roster_cells import RosterRules
+from assessment.roster_problems import ProblemCode, rejected
+from assessment.roster_read import MAX_ROWS
+from assessment.roster_worker import RosterWorkers
+from config.policy import Policy
 from storage.enums import UploadStatus
 from storage.models import RosterUpload
 from storage.uow import UnitOfWork
@@ -37,15 +53,115 @@ class Upload:
     file_name: str
     status: UploadStatus
     missing: tuple[str, ...]
+    # SHA-256 of the file previewed (None for uploads previewed before it was kept).
+    digest: str | None = None
+
+
+def file_digest(data: bytes) -> str:
+    """The digest an upload keeps of its file: SHA-256, in hex."""
+    return hashlib.sha256(data).hexdigest()
+
+
+class CheckedRosters:
+    """Rosters read at preview, kept for their Apply: at most ``rows`` rows in all
+    (100,000 rows take about 60 MiB).
+
+    The oldest go first when a new one needs the room; a roster bigger than the
+    whole room is not kept (its Apply reads the file again).
+    """
+
+    def __init__(self, rows: int = MAX_ROWS) -> None:
+        self.rows = rows
+        self._kept: OrderedDict[int, tuple[str, ParsedRoster]] = OrderedDict()
+        self._size = 0
+
+    def keep(self, upload_id: int, digest: str, roster: ParsedRoster) -> None:
+        """Keep ``roster``, read from the file with ``digest``, for upload ``upload_id``."""
+        self.forget(upload_id)
+        if len(roster.rows) > self.rows:
+            return
+        while self._kept and self._size + len(roster.rows) > self.rows:
+            _, (_, oldest) = self._kept.popitem(last=False)
+            self._size -= len(oldest.rows)
+        self._kept[upload_id] = (digest, roster)
+        self._size += len(roster.rows)
+
+    def recall(self, upload_id: int, digest: str | None) -> ParsedRoster | None:
+        """The roster kept for the upload, if it was read from the file with ``digest``."""
+        kept = self._kept.get(upload_id)
+        if kept is None or digest is None or kept[0] != digest:
+            return None
+        return kept[1]
+
+    def forget(self, upload_id: int) -> None:
+        """Drop what is kept for the upload (decided, or replaced)."""
+        kept = self._kept.pop(upload_id, None)
+        if kept is not None:
+            self._size -= len(kept[1].rows)
+
+
+class RosterFiles:
+    """How the bot reads roster files: in worker processes, once per upload.
+
+    Owned by the bot: ``close`` at shutdown kills the readers still running.
+    """
+
+    def __init__(self, workers: RosterWorkers | None = None) -> None:
+        self.workers = workers or RosterWorkers()
+        self.checked = CheckedRosters()
+
+    async def check(self, data: bytes, filename: str, policy: Policy) -> tuple[str, ParsedRoster]:
+        """Read and check a file in a worker: its digest and the roster.
+
+        Raises:
+            RosterRejected: every problem found, or a limit the file went past.
+        """
+        roster = await self.workers.parse(data, filename, RosterRules.of(policy))
+        return file_digest(data), roster
+
+    async def previewed(
+        self, upload: Upload, policy: Policy, download: Callable[[], Awaitable[bytes]]
+    ) -> ParsedRoster:
+        """The roster the upload previewed: kept since, or the file read again.
+
+        Raises:
+            RosterRejected: ``file_changed`` if the file downloaded now is not the
+                one previewed; or the problems of a file read again.
+        """
+        kept = self.checked.recall(upload.id, upload.digest)
+        if kept is not None:
+            return kept
+        data = await download()
+        digest = file_digest(data)
+        if upload.digest is not None and digest != upload.digest:
+            raise rejected(ProblemCode.FILE_CHANGED)
+        roster = await self.workers.parse(data, upload.file_name, RosterRules.of(policy))
+        self.checked.keep(upload.id, digest, roster)
+        return roster
+
+    def close(self) -> None:
+        """Stop the readers still running (at shutdown)."""
+        self.workers.close()
 
 
 async def preview(
-    uow: UnitOfWork, roster: ParsedRoster, *, uploader_id: int, file_id: str, now: datetime
+    uow: UnitOfWork,
+    roster: ParsedRoster,
+    *,
+    uploader_id: int,
+    file_id: str,
+    now: datetime,
+    digest: str | None = None,
 ) -> tuple[int, ImportSummary]:
     """Work out what importing would change, and keep the upload for the decision."""
     summary = await import_roster(uow, roster, actor_staff_id=uploader_id, now=now, dry_run=True)
     upload = await uow.uploads.add(
-        RosterUpload(uploaded_by_id=uploader_id, file_id=file_id, file_name=roster.filename)
+        RosterUpload(
+            uploaded_by_id=uploader_id,
+            file_id=file_id,
+            file_name=roster.filename,
+            digest=digest,
+        )
     )
     await uow.commit()
     return upload.id, summary
@@ -64,6 +180,7 @@ async def find(uow: UnitOfWork, upload_id: int, staff_id: int) -> Upload | Decis
         upload.file_name,
         upload.status,
         tuple(upload.missing_employee_nos),
+        upload.digest,
     )
 
 

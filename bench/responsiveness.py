@@ -1,13 +1,13 @@
 """Responsiveness benchmark: how long people wait for the bot at its busiest moments.
 
     .venv/bin/python bench/responsiveness.py [--seconds 20] [--staff 100000]
-        [--broadcast 10000] [--scratch-postgres ADMIN_URL] [--json FILE]
+        [--broadcast 10000] [--roster xlsx|csv] [--scratch-postgres ADMIN_URL] [--json FILE]
 
 An offered load of 30 quick logs and 5 Approve presses a second from 200 people
 (20 of them supervisors pressing Approve on their reports' entries), for 20 s,
 through the real ``bot.app.build_application`` (started as ``bench/quick_log.py``
 starts it: ``post_init`` opens the store and starts the outbox sender; every Bot API
-call answered in-process). Three runs, each in a fresh Application on one store that
+call answered in-process). Four runs, each in a fresh Application on one store that
 holds ``--staff`` people in all:
 
 (a) idle: only that load;
@@ -18,7 +18,13 @@ holds ``--staff`` people in all:
     the policy's reminder time on a workday in the organisation's zone;
 (c) during a broadcast: the same load while a ``--broadcast``-recipient notice,
     queued before the Application starts, drains through the outbox sender inside it
-    at the policy's own rate (production limits).
+    at the policy's own rate (production limits);
+(d) during a roster upload: the same load while HR sends the largest roster file the
+    limits allow (``--roster xlsx``, the default, or ``csv``: 100,000 people, built by
+    ``bench/roster_files.py``) one second into the load, and presses Apply as soon as
+    the preview arrives. The bot downloads it (from this process's Bot API), reads it
+    in its worker process and previews, then imports it. The preview's and the
+    import's times are reported, from the upload (the press) to the bot's reply.
 
 The load is open-loop: every update has a fixed moment to enter
 ``application.update_queue`` and is put there then, whatever the replies do. An
@@ -66,6 +72,7 @@ from telegram.request import RequestData
 
 from assessment.calendar import WorkCalendar
 from assessment.reminders import DAILY_KIND
+from assessment.roster import MAX_ROWS
 from bench._support import describe_url, scratch_postgres
 from bench.approvals import press_update
 from bench.broadcast import queue_broadcast
@@ -79,6 +86,7 @@ from bench.quick_log import (
     started,
     text_update,
 )
+from bench.roster_files import csv_file, valid_rows, xlsx
 from config.policy import load_policy
 from config.settings import Settings
 from handlers.callbacks import Decide
@@ -103,7 +111,16 @@ PRESS = "press"
 QUICK_LOG_TEXT = "Processed permit applications, batch "
 BATCH = re.compile(re.escape(QUICK_LOG_TEXT) + r"(\d+)")
 BROADCAST_PREFIX = "bench-responsiveness/"
-RUNS = (("idle", "(a) idle"), ("reminders", "(b) at 17:30"), ("broadcast", "(c) broadcast"))
+RUNS = (
+    ("idle", "(a) idle"),
+    ("reminders", "(b) at 17:30"),
+    ("broadcast", "(c) broadcast"),
+    ("roster", "(d) roster"),
+)
+# When HR sends the roster file, counted from the first measured update.
+ROSTER_AT = 1.0
+HR_PERSON = FIRST_PERSON - 1
+ROSTER_FILE_ID = "bench-roster-largest"
 
 
 # --------------------------------------------------------------------------- measuring
@@ -124,6 +141,35 @@ class TimedStub(StubRequest):
         self.other_messages = 0
         self._waiting: set[int] = set()
         self.all_replied = asyncio.Event()
+        # The roster HR sends in run (d), and when its preview and import were answered.
+        self.roster: bytes = b""
+        self.roster_previewed: float | None = None
+        self.roster_apply: str | None = None
+        self.roster_applied: float | None = None
+        self.roster_text = ""
+        self.roster_answered = asyncio.Event()
+
+    def expect_roster(self, content: bytes) -> None:
+        """Serve ``content`` as the roster file; ``roster_answered`` is set at each answer."""
+        self.roster = content
+        self.roster_answered = asyncio.Event()
+
+    def _roster_reply(self, endpoint: str, params: Any, moment: float) -> bool:
+        """Note an answer to HR's roster (True), or say it is none (False)."""
+        text = str(params.get("text", ""))
+        if text.startswith("Dry run: nothing was written.") and self.roster_previewed is None:
+            self.roster_previewed = moment
+            buttons = params.get("reply_markup", {}).get("inline_keyboard", [[]])
+            self.roster_apply = str(buttons[0][0]["callback_data"])
+        elif text.startswith("The roster was not imported") or (
+            endpoint == "editMessageText" and "people added" in text
+        ):
+            self.roster_applied = moment
+        else:
+            return False
+        self.roster_text = text
+        self.roster_answered.set()
+        return True
 
     def await_replies(self, update_ids: Sequence[int]) -> None:
         """``all_replied`` is set once each of ``update_ids`` has had its reply."""
@@ -146,10 +192,23 @@ class TimedStub(StubRequest):
         endpoint = url.rsplit("/", 1)[-1]
         params = request_data.parameters if request_data is not None else {}
         update_id: int | None = None
+        if "/file/bot" in url:  # the roster file's download
+            return 200, self.roster
+        if endpoint == "getFile":
+            result = {
+                "file_id": ROSTER_FILE_ID,
+                "file_unique_id": ROSTER_FILE_ID,
+                "file_size": len(self.roster),
+                "file_path": "documents/roster",
+            }
+            return 200, json.dumps({"ok": True, "result": result}).encode()
+        about_roster = False
+        if self.roster and endpoint in ("sendMessage", "editMessageText"):
+            about_roster = self._roster_reply(endpoint, params, moment)
         if endpoint == "sendMessage":
             found = BATCH.search(str(params.get("text", "")))
             update_id = int(found.group(1)) if found else None
-            self.other_messages += found is None
+            self.other_messages += found is None and not about_roster
         elif endpoint == "answerCallbackQuery":
             with contextlib.suppress(KeyError, ValueError):
                 update_id = int(str(params["callback_query_id"]))
@@ -228,6 +287,11 @@ class Load:
         self._person = 0
         self._entry = 0
 
+    def take_update_id(self) -> int:
+        """An update id for an update outside the load (HR's roster and press)."""
+        self.next_update += 1
+        return self.next_update - 1
+
     def schedule(
         self, seconds: float, logs_per_second: float, presses_per_second: float, bot: Any
     ) -> tuple[list[Offered], list[int]]:
@@ -276,6 +340,27 @@ async def offer(application: Any, load: Sequence[Offered]) -> tuple[dict[int, fl
     return due, late
 
 
+def roster_update(update_id: int, bot: Any) -> Update:
+    """HR sending the roster file as a document."""
+    payload = {
+        "update_id": update_id,
+        "message": {
+            "message_id": update_id,
+            "date": int(time.time()),
+            "chat": {"id": HR_PERSON, "type": "private", "first_name": "HR"},
+            "from": {"id": HR_PERSON, "is_bot": False, "first_name": "HR", "language_code": "en"},
+            "document": {
+                "file_id": ROSTER_FILE_ID,
+                "file_unique_id": ROSTER_FILE_ID,
+                "file_name": "roster",
+            },
+        },
+    }
+    update = Update.de_json(payload, bot)
+    assert update is not None
+    return update
+
+
 # --------------------------------------------------------------------------- seeding
 
 
@@ -301,7 +386,11 @@ async def seed_team(
 
     async with database.engine.begin() as connection:
         bosses = [person(n, Role.STAFF | Role.SUPERVISOR, None) for n in range(supervisors)]
-        await connection.execute(insert(Staff), bosses)
+        hr = person(-1, Role.STAFF | Role.HR, None) | {
+            "employee_no": "HR0001",
+            "telegram_user_id": HR_PERSON,
+        }
+        await connection.execute(insert(Staff), [hr, *bosses])
         staff_of = dict(
             (
                 await connection.execute(
@@ -391,6 +480,9 @@ class Config:
     job_limit: float = 180.0  # longest wait for the reminder job to end
     database_url: str | None = None
     production_budget: bool = False
+    roster: str = "xlsx"  # the largest roster file of run (d): "xlsx" or "csv"
+    roster_people: int = MAX_ROWS  # its people (the limit)
+    roster_limit: float = 120.0  # longest wait for the roster's preview, then its import
 
 
 @dataclass
@@ -423,6 +515,12 @@ class Run:
     broadcast_queued: int | None = None
     broadcast_sent: int | None = None  # of the notice's copies, in the window
     p99_ratio_to_idle: float | None = None
+    roster_bytes: int | None = None
+    roster_preview_seconds: float | None = None  # from the upload to the preview
+    roster_import_seconds: float | None = None  # from the Apply press to the summary
+    roster_reader_seconds: float | None = None  # the worker's own reading time
+    roster_reader_peak_mib: float | None = None  # the worker's peak resident memory
+    roster_reply: str | None = None  # the first line of the bot's last answer to HR
     error: str | None = None
 
     @property
@@ -434,6 +532,7 @@ class Run:
             and self.entries_logged == self.quick_logs_total
             and self.presses_approved == self.presses_total
             and (self.reminders_queued is None or self.reminders_queued == self.reminders_expected)
+            and (self.roster_bytes is None or self.roster_import_seconds is not None)
         )
 
 
@@ -513,6 +612,39 @@ async def run_one(
             reminder_job["seconds"] = time.perf_counter() - begun
             job_done.set()
 
+    roster_task: asyncio.Task[None] | None = None
+    if name == "roster":
+        people = valid_rows(config.roster_people)
+        stub.expect_roster(csv_file(people) if config.roster == "csv" else xlsx(people))
+        run.roster_bytes = len(stub.roster)
+
+    async def hr_sends_the_roster(application: Any, at: float) -> None:
+        await asyncio.sleep(max(0.0, at - time.perf_counter()))
+        sent = time.perf_counter()
+        application.update_queue.put_nowait(roster_update(load.take_update_id(), application.bot))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stub.roster_answered.wait(), config.roster_limit)
+        if stub.roster_previewed is None or stub.roster_apply is None:
+            run.error = "no preview of the roster"
+            return
+        run.roster_preview_seconds = stub.roster_previewed - sent
+        files = application.bot_data.roster_files
+        run.roster_reader_seconds = files.workers.last_seconds
+        if files.workers.last_peak_bytes is not None:
+            run.roster_reader_peak_mib = files.workers.last_peak_bytes / 1024 / 1024
+        stub.roster_answered = asyncio.Event()
+        pressed = time.perf_counter()
+        press = Update.de_json(
+            press_update(load.take_update_id(), HR_PERSON, stub.roster_apply), application.bot
+        )
+        application.update_queue.put_nowait(press)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stub.roster_answered.wait(), config.roster_limit)
+        if stub.roster_applied is None:
+            run.error = "no answer to Apply"
+            return
+        run.roster_import_seconds = stub.roster_applied - pressed
+
     async with started(
         settings, stub, rate_limited=config.production_budget, sender=StubRequest()
     ) as application:
@@ -540,9 +672,18 @@ async def run_one(
         if name == "reminders":
             assert application.job_queue is not None
             application.job_queue.run_once(reminders, REMINDERS_AT, name="bench-daily-reminder")
+        if name == "roster":
+            roster_task = asyncio.create_task(
+                hr_sends_the_roster(application, time.perf_counter() + ROSTER_AT)
+            )
         due, late = await offer(application, measured)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stub.all_replied.wait(), config.drain)
+        if roster_task is not None:
+            await roster_task
+            # The summary's first line, or a refusal with its first problem.
+            lines = stub.roster_text.split("\n")
+            run.roster_reply = "; ".join(lines[: 2 if lines[0].startswith("The roster") else 1])
         if name == "reminders":
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(job_done.wait(), config.job_limit)
@@ -728,6 +869,18 @@ def render(report: Report) -> str:
             f"{broadcast.broadcast_sent or 0} of them sent during the measured load (the sender's "
             f"{broadcast.sender_sent} messages in all)"
         )
+    roster = runs.get("roster")
+    if roster is not None:
+        kind = "CSV" if c["roster"] == "csv" else "XLSX"
+        lines.append(
+            f"  (d) HR sent a roster of {c['roster_people']:,} people ({kind}, "
+            f"{(roster.roster_bytes or 0) / 1e6:.1f} MB; the limit is {MAX_ROWS:,}) "
+            f"{ROSTER_AT:g} s into the load: "
+            f"preview in {_figure(roster.roster_preview_seconds, 2)} s (read in the worker in "
+            f"{_figure(roster.roster_reader_seconds, 2)} s, peak "
+            f"{_figure(roster.roster_reader_peak_mib, 0)} MiB); Apply answered in "
+            f"{_figure(roster.roster_import_seconds, 2)} s: {roster.roster_reply or '-'}"
+        )
     loaded = ", ".join(
         f"{r.label.split()[0]} {_figure(r.p99_ratio_to_idle, 2)}"
         for r in every
@@ -836,6 +989,12 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         metavar="ADMIN_URL",
         help="create a scratch database on this PostgreSQL server, drop it afterwards",
     )
+    parser.add_argument(
+        "--roster", choices=("xlsx", "csv"), default="xlsx", help="the roster file of (d)"
+    )
+    parser.add_argument(
+        "--roster-people", type=int, default=MAX_ROWS, help="people in it (the limit)"
+    )
     parser.add_argument("--json", type=Path, metavar="FILE", help="write the figures as JSON too")
     args = parser.parse_args(argv)
     if args.seconds <= 0 or args.quick_logs <= 0 or args.presses <= 0:
@@ -856,6 +1015,8 @@ async def _main(args: argparse.Namespace) -> Report:
         staff=args.staff,
         broadcast=args.broadcast,
         production_budget=args.production_budget,
+        roster=args.roster,
+        roster_people=args.roster_people,
     )
     if args.scratch_postgres:
         async with scratch_postgres(args.scratch_postgres) as url:

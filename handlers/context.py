@@ -9,6 +9,7 @@ from typing import Any
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from assessment.people import StaffMember
+from assessment.roster_uploads import RosterFiles
 from config.clock import Clock
 from config.policy import Policy
 from config.settings import Settings
@@ -32,6 +33,8 @@ class BotData:
         # Work the runtime keeps running beside the handlers (the outbox sender).
         self.background: list[asyncio.Task[Any]] = []
         self.stop_background = asyncio.Event()
+        # Roster files are read in worker processes, started when first needed.
+        self.roster_files = RosterFiles()
 
     def configure(self, settings: Settings, policy: Policy) -> None:
         """Set the frozen settings and policy, once, at start-up."""

@@ -8,7 +8,7 @@ from datetime import datetime
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from assessment import access
-from assessment.roster import ParsedRoster, RosterRejected, parse_roster
+from assessment.roster import RosterRejected
 from assessment.roster_uploads import (
     DecisionRefused,
     Upload,
@@ -55,10 +55,9 @@ async def explain(update: Update, context: WorkledgerContext) -> None:
         )
 
 
-async def _parse(context: WorkledgerContext, file_id: str, file_name: str) -> ParsedRoster:
+async def _download(context: WorkledgerContext, file_id: str) -> bytes:
     telegram_file = await context.bot.get_file(file_id)
-    data = bytes(await telegram_file.download_as_bytearray())
-    return parse_roster(data, file_name, context.policy)
+    return bytes(await telegram_file.download_as_bytearray())
 
 
 async def receive(update: Update, context: WorkledgerContext) -> None:
@@ -75,8 +74,12 @@ async def receive(update: Update, context: WorkledgerContext) -> None:
     if document.file_size and document.file_size > MAX_ROSTER_BYTES:
         await message.reply_text(_("This file is too large; a roster file may be up to 20 MB."))
         return
+    files = context.bot_data.roster_files
     try:
-        roster = await _parse(context, document.file_id, document.file_name or "roster")
+        data = await _download(context, document.file_id)
+        # Read in a worker process: other people's updates go on meanwhile.
+        digest, roster = await files.check(data, document.file_name or "roster", context.policy)
+        del data
         async with context.uow() as uow:
             upload_id, summary = await preview(
                 uow,
@@ -84,11 +87,13 @@ async def receive(update: Update, context: WorkledgerContext) -> None:
                 uploader_id=context.member.id,
                 file_id=document.file_id,
                 now=context.now(),
+                digest=digest,
             )
     except RosterRejected as rejection:
         text = describe_rejection(rejection.problems, _, context.ngettext)
         await message.reply_text(_fit(text, context))
         return
+    files.checked.keep(upload_id, digest, roster)
     buttons = InlineKeyboardMarkup(
         [
             [
@@ -134,28 +139,34 @@ async def decide(update: Update, context: WorkledgerContext) -> None:
         if refused is not None:
             await query.answer(_refused(context, refused), show_alert=True)
             return
+        context.bot_data.roster_files.checked.forget(upload.id)
         await query.answer()
         await query.edit_message_text(_("Import cancelled; nothing was written."))
         return
     if action.action in ("left", "leftyes", "leftno"):
         await _missing_left(update, context, upload, action.action, now)
         return
-    await _apply(update, context, upload.id, now)
+    await _apply(update, context, upload, now)
 
 
 async def _apply(
-    update: Update, context: WorkledgerContext, upload_id: int, now: datetime
+    update: Update, context: WorkledgerContext, upload: Upload, now: datetime
 ) -> None:
     query = update.callback_query
     member = context.member
     assert query is not None
     assert member is not None
     _ = context._
+    files = context.bot_data.roster_files
+    if upload.status is not UploadStatus.PREVIEWED:
+        await query.answer(_refused(context, DecisionRefused.ALREADY_DECIDED), show_alert=True)
+        return
     try:
+        # The roster read at preview; read again (in a worker) only by another process.
+        roster = await files.previewed(
+            upload, context.policy, lambda: _download(context, upload.file_id)
+        )
         async with context.uow() as uow:
-            upload = await find(uow, upload_id, member.id)
-            assert not isinstance(upload, DecisionRefused)
-            roster = await _parse(context, upload.file_id, upload.file_name)
             result = await apply(uow, upload, roster, actor_staff_id=member.id, now=now)
     except RosterRejected as rejection:
         # The store changed since the preview (say, a supervisor left): nothing was written.
@@ -166,8 +177,9 @@ async def _apply(
     if isinstance(result, DecisionRefused):
         await query.answer(_refused(context, result), show_alert=True)
         return
+    files.checked.forget(upload.id)
     await query.answer()
-    markup = _mark_missing_button(context, upload_id, len(result.missing))
+    markup = _mark_missing_button(context, upload.id, len(result.missing))
     text = describe_summary(result, _, context.ngettext)
     # The menus of people whose roles changed were queued with the import; the sender shows them.
     await query.edit_message_text(_fit(text, context), reply_markup=markup)

@@ -50,6 +50,15 @@ _REASONS: Mapping[tuple[ProblemCode, str | None], str] = {
     ),
     (ProblemCode.SELF_SUPERVISOR, None): N_("a person cannot be their own supervisor"),
     (ProblemCode.SUPERVISOR_CYCLE, None): N_("supervisors form a loop"),
+    (ProblemCode.TOO_MANY_COLUMNS, None): N_("the row has more than {limit} columns"),
+    (ProblemCode.UNPACKED_TOO_LARGE, None): N_(
+        "the workbook unpacks to more than {limit} MB, far more than any roster needs"
+    ),
+    (ProblemCode.TOO_MANY_TEXTS, None): N_("the workbook holds more than {limit} different texts"),
+    (ProblemCode.TOO_SLOW, None): N_("reading the file took longer than {limit} seconds"),
+    (ProblemCode.OUT_OF_MEMORY, None): N_("reading the file needs more than {limit} MB of memory"),
+    (ProblemCode.CONTROL_CHARACTER, None): N_("the cell holds an invisible control character"),
+    (ProblemCode.FILE_CHANGED, None): N_("the file is no longer the one previewed: send it again"),
 }
 # What to write instead, after the value, for problems whose detail lists what is allowed.
 _HINTS: Mapping[ProblemCode, str] = {
@@ -59,6 +68,16 @@ _HINTS: Mapping[ProblemCode, str] = {
     ProblemCode.UNKNOWN_LANGUAGE: N_("use {allowed}, or leave it empty"),
     ProblemCode.UNKNOWN_STATUS: N_("use {allowed}, or leave it empty"),
     ProblemCode.SUPERVISOR_CYCLE: N_("the loop is {loop}"),
+    ProblemCode.TOO_MANY_ROWS: N_("blank rows count too: delete the empty rows below the list"),
+    ProblemCode.UNPACKED_TOO_LARGE: N_(
+        "save it as CSV UTF-8, or copy the list into a new workbook"
+    ),
+    ProblemCode.TOO_MANY_TEXTS: N_("save it as CSV UTF-8, or copy the list into a new workbook"),
+    ProblemCode.TOO_SLOW: N_("save it as CSV UTF-8, or copy the list into a new workbook"),
+    ProblemCode.OUT_OF_MEMORY: N_("save it as CSV UTF-8, or copy the list into a new workbook"),
+    ProblemCode.CONTROL_CHARACTER: N_(
+        "delete the character {character}, shown as \\x.. in the value"
+    ),
 }
 
 
@@ -67,7 +86,7 @@ def describe_problem(problem: RosterProblem, _: Gettext) -> str:
     msgid = _REASONS.get((problem.code, problem.detail)) or _REASONS[(problem.code, None)]
     detail = problem.detail or ""
     # Each message uses at most one of these names; str.format ignores the others.
-    fields = dict.fromkeys(("limit", "other_row", "allowed", "range", "loop"), detail)
+    fields = dict.fromkeys(("limit", "other_row", "allowed", "range", "loop", "character"), detail)
     reason = _(msgid).format(**fields)
     if problem.value:
         reason = _("{reason} ({value})").format(reason=reason, value=_shorten(problem.value))

@@ -239,6 +239,8 @@ class RosterUpload(Base):
     uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
     file_id: Mapped[str] = mapped_column(String(200))
     file_name: Mapped[str] = mapped_column(String(255))
+    # SHA-256 of the file previewed, hex; Apply imports only a file with this digest.
+    digest: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[UploadStatus] = mapped_column(
         _text_enum(UploadStatus, "upload_status"), default=UploadStatus.PREVIEWED
     )

@@ -29,9 +29,10 @@ async def test_three_runs_answer_everything_and_report_every_figure(database_url
             staff=300,
             broadcast=40,
             database_url=database_url,
+            roster_people=300,
         )
     )
-    assert list(report.runs) == ["idle", "reminders", "broadcast"]
+    assert list(report.runs) == ["idle", "reminders", "broadcast", "roster"]
     for run in report.runs.values():
         assert run.offered == run.quick_logs + run.presses == 35  # 30 logs and 5 presses
         assert run.answered == run.offered, run
@@ -46,10 +47,16 @@ async def test_three_runs_answer_everything_and_report_every_figure(database_url
     broadcast = report.runs["broadcast"]
     assert broadcast.broadcast_queued == 40
     assert broadcast.p99_ratio_to_idle is not None and reminders.p99_ratio_to_idle is not None
+    roster = report.runs["roster"]
+    # HR's roster was read in the worker, previewed, then imported, during the load.
+    assert roster.roster_reply == "300 people added", roster
+    assert roster.roster_preview_seconds is not None and roster.roster_import_seconds is not None
+    assert roster.roster_reader_peak_mib is not None
     assert report.nothing_lost
     text = render(report)
     for figure in ("p50 ms", "p99 ms", "longest loop stall ms", "p99 loaded / p99 idle"):
         assert figure in text
+    assert "(d) HR sent a roster of 300 people (XLSX" in text
     assert "p99 <= 150 ms in every run:" in text
     assert "longest stall <= 50 ms in every run:" in text
     assert "p99 loaded / idle <= 2:" in text
@@ -59,9 +66,11 @@ def test_the_command_line_writes_the_figures_as_json(tmp_path: Path) -> None:
     out = tmp_path / "figures.json"
     arguments = ["--seconds", "0.4", "--warm-up", "0", "--people", "10", "--supervisors", "2"]
     arguments += ["--staff", "100", "--broadcast", "10", "--json", str(out)]
+    arguments += ["--roster", "csv", "--roster-people", "50"]
     assert main(arguments) == 0
     figures = json.loads(out.read_text())
-    assert set(figures["runs"]) == {"idle", "reminders", "broadcast"}
+    assert set(figures["runs"]) == {"idle", "reminders", "broadcast", "roster"}
+    assert figures["runs"]["roster"]["roster_reply"] == "50 people added"
     assert figures["nothing_lost"] is True
     assert {"p99_met", "stall_met", "ratio_met"} <= set(figures["goals"])
     assert all(run["p99_ms"] is not None for run in figures["runs"].values())

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
+from assessment.roster import ParsedRoster, RosterRules
 from bot.emulator import EmulatedUser, EmulatorDriver
 from handlers.context import WorkledgerApplication
-from storage.enums import StaffStatus
-from storage.models import AuditEvent, Staff
+from storage.enums import StaffStatus, UploadStatus
+from storage.models import AuditEvent, RosterUpload, Staff
 
 from .conftest import eventually
 from .people import Organisation, seed
@@ -224,3 +227,102 @@ async def test_the_confirmation_lists_many_names_within_telegrams_limit(
     shown = text.count("\n") - 1
     assert 50 < shown < 405
     assert text.endswith(f"...and {405 - shown} more")
+
+
+# -- read once, in a worker, and the very file previewed ----------------------------------
+
+
+async def _uploads(bot: WorkledgerApplication) -> list[RosterUpload]:
+    async with bot.bot_data.database.uow() as uow:
+        return list(await uow.session.scalars(select(RosterUpload)))
+
+
+async def test_apply_imports_what_the_preview_read_without_reading_the_file_again(
+    bot: WorkledgerApplication, driver: EmulatorDriver, org: Organisation
+) -> None:
+    preview = await _upload(driver, org.hr, ROSTER)
+    [upload] = await _uploads(bot)
+    assert upload.digest == hashlib.sha256(ROSTER).hexdigest()
+    assert len(await driver.calls("getFile")) == 1
+    applied = await _press_and_read(driver, org.hr, preview, "Apply")
+    assert "1 person added" in applied["text"]
+    assert len(await driver.calls("getFile")) == 1, "Apply used the roster the preview read"
+    assert "E200" in await _people(bot)
+
+
+async def test_another_process_applies_by_reading_the_same_file_again(
+    bot: WorkledgerApplication, driver: EmulatorDriver, org: Organisation
+) -> None:
+    preview = await _upload(driver, org.hr, ROSTER)
+    [upload] = await _uploads(bot)
+    # A process that did not preview it (restarted, or another bot on the same store).
+    bot.bot_data.roster_files.checked.forget(upload.id)
+    applied = await _press_and_read(driver, org.hr, preview, "Apply")
+    assert "1 person added" in applied["text"]
+    assert len(await driver.calls("getFile")) == 2
+    assert "E200" in await _people(bot)
+
+
+async def test_a_file_that_is_not_the_one_previewed_is_not_imported(
+    bot: WorkledgerApplication, driver: EmulatorDriver, org: Organisation
+) -> None:
+    preview = await _upload(driver, org.hr, ROSTER)
+    [upload] = await _uploads(bot)
+    bot.bot_data.roster_files.checked.forget(upload.id)
+    async with bot.bot_data.database.uow() as uow:
+        await uow.session.execute(
+            update(RosterUpload).where(RosterUpload.id == upload.id).values(digest="0" * 64)
+        )
+        await uow.commit()
+    refused = await _press_and_read(driver, org.hr, preview, "Apply")
+    assert refused["text"] == (
+        "The roster was not imported: 1 problem.\n"
+        "the file is no longer the one previewed: send it again"
+    )
+    assert "E200" not in await _people(bot)
+    [upload] = await _uploads(bot)
+    assert upload.status is UploadStatus.PREVIEWED
+
+
+async def test_a_control_character_deep_in_the_file_is_refused_with_its_cell(
+    bot: WorkledgerApplication, driver: EmulatorDriver, org: Organisation
+) -> None:
+    filler = [
+        f"E{n:04d},Person {n},Permits Office,Clerk,service,1.15,E010,staff,," for n in range(400)
+    ]
+    content = "\n".join(
+        [ROSTER.decode(), *filler, "E777,Li\x00Wei,Permits Office,Clerk,service,1.15,,,,"]
+    )
+    assert content.index("\x00") > 8192
+    reply = await _upload(driver, org.hr, content.encode())
+    assert reply["text"] == (
+        "The roster was not imported: 1 problem.\n"
+        "row 408, column name: the cell holds an invisible control character (Li\\x00Wei); "
+        "delete the character U+0000, shown as \\x.. in the value"
+    )
+    assert not await _uploads(bot)
+
+
+async def test_other_people_are_answered_while_a_roster_is_read(
+    bot: WorkledgerApplication, driver: EmulatorDriver, org: Organisation
+) -> None:
+    files = bot.bot_data.roster_files
+    release = asyncio.Event()
+    reading = asyncio.Event()
+    parse = files.workers.parse
+
+    async def slow_parse(data: bytes, filename: str, rules: RosterRules) -> ParsedRoster:
+        reading.set()
+        await release.wait()
+        return await parse(data, filename, rules)
+
+    files.workers.parse = slow_parse  # type: ignore[method-assign]
+    await driver.send_document(org.hr, "roster.csv", ROSTER, mime_type="text/csv")
+    await asyncio.wait_for(reading.wait(), 10)
+    await driver.send_text(org.staff, "/help")
+    [help_reply] = await driver.wait_for_message(org.staff.id)
+    assert help_reply["text"], "answered while the roster waits for its reader"
+    assert not await driver.messages(org.hr.id), "the roster is still being read"
+    release.set()
+    [preview] = await driver.wait_for_message(org.hr.id)
+    assert preview["text"].startswith("Dry run: nothing was written.")

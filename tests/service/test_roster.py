@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from assessment.leaving import KeptBecause
 from assessment.menus import MENU_KIND
@@ -562,3 +563,34 @@ async def test_ten_thousand_rows(db: Database, policy: Policy) -> None:
     again = await _import(db, _generated(10_000), policy)
     assert len(again.unchanged) == 10_000
     assert await _counts(db) == (10_000, 25, 175, 2)
+
+
+async def test_a_preview_writes_nothing_and_says_what_the_import_then_does(
+    db: Database, policy: Policy
+) -> None:
+    # A preview takes no write lock: no INSERT, UPDATE or DELETE reaches the store, even
+    # for new people, departments and posts, a post that changes and people who move.
+    await _import(db, _csv(*TEAM[:3]), policy)
+    data = _csv(
+        "E1,Li Wei,Enforcement,Officer,law_enforcement,1.2,E5,hr,,",
+        "E2,Wang Fang,Permits,Clerk,service,1.25,E3,,,",
+        TEAM[2],
+        "E5,Sun Yue,Archive,Keeper,service,1,E3,,,",
+        "E6,Zhou Lan,Archive,Keeper,service,1,E5,,,",
+    )
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement.lstrip().split(None, 1)[0].upper())
+
+    sync_engine = db.engine.sync_engine
+    event.listen(sync_engine, "before_cursor_execute", seen)
+    try:
+        preview = await _import(db, data, policy, dry_run=True)
+    finally:
+        event.remove(sync_engine, "before_cursor_execute", seen)
+    assert statements and set(statements) <= {"SELECT", "BEGIN", "ROLLBACK", "SAVEPOINT"}
+    applied = await _import(db, data, policy)
+    assert dataclasses.replace(preview, dry_run=False) == applied
+    assert applied.created == ("E5", "E6") and applied.updated == ("E1",)
+    assert applied.posts_updated == (("Permits", "Clerk"),)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from assessment.roster import COLUMNS
+from bench.roster_files import csv_file, styled_empty_rows, valid_rows
 from bot.roster_cli import EXIT_OK, EXIT_REJECTED, EXIT_UNREADABLE, staff_import
 from config.policy import Policy, load_policy
 from config.settings import Settings
@@ -140,3 +141,21 @@ def test_an_unreadable_path(
     err = capsys.readouterr().err
     assert "nowhere.csv" in err
     assert "Traceback" not in err
+
+
+def test_the_command_line_keeps_to_the_same_limits(
+    settings: Settings, policy: Policy, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = valid_rows(200)
+    rows[150] = (rows[150][0], "Li\x00Wei", *rows[150][2:])
+    deep = tmp_path / "deep.csv"
+    deep.write_bytes(csv_file(rows))
+    assert _run(settings, policy, deep) == EXIT_REJECTED
+    assert "row 151, column name: the cell holds an invisible control character" in (
+        capsys.readouterr().err
+    )
+    formatted = tmp_path / "formatted.xlsx"
+    formatted.write_bytes(styled_empty_rows())
+    assert _run(settings, policy, formatted) == EXIT_REJECTED
+    assert "the file has more than 100000 rows; blank rows count too" in capsys.readouterr().err
+    assert _people(settings) == {}
