@@ -99,6 +99,8 @@ class Poller:
                 # Not while stopping: a commit is never cut off half-way.
                 await self._intake.accept(updates)
                 self._offset = updates[-1].update_id + 1
+        except _Stopped:
+            raise
         except RetryAfter as error:
             await self._trouble_with(f"Telegram asks to wait ({error})", _seconds(error) + 0.5)
         except TimedOut:
