@@ -270,3 +270,46 @@ async def test_sigterm_mid_broadcast_hands_back_leased_messages_and_exits_cleanl
     assert statuses[DeliveryStatus.SENT] + statuses[DeliveryStatus.PENDING] == len(recipients)
     sent = Counter(int(c["params"]["chat_id"]) for c in await driver.calls("sendMessage"))
     assert sum(sent.values()) == statuses[DeliveryStatus.SENT]
+
+
+async def test_sigterm_mid_burst_then_a_restart_answers_every_message_once(
+    env: dict[str, str], db: Database, driver: EmulatorDriver, tmp_path: Path
+) -> None:
+    """A clean stop finishes the updates in progress; the rest wait in the inbox."""
+    users = await _people(db, driver)
+    stop_after = random.Random(SEED + 1).randint(20, MESSAGES // 2)
+    first = await _workledger("run", env=env, cwd=tmp_path, log=tmp_path / "first.log")
+    burst = asyncio.create_task(_burst(driver, users))
+    try:
+
+        async def answered_enough() -> bool:
+            return sum((await _replies(driver, users)).values()) >= stop_after
+
+        await eventually(answered_enough, within=60)
+        first.process.send_signal(signal.SIGTERM)
+        assert await _ended(first) == 0, first.text()
+    finally:
+        if first.process.returncode is None:
+            first.process.kill()
+    texts = await burst
+    assert sum((await _replies(driver, users)).values()) < MESSAGES, "stopped mid-burst"
+    second = await _workledger("run", env=env, cwd=tmp_path, log=tmp_path / "second.log")
+    try:
+
+        async def all_answered() -> bool:
+            return sum((await _replies(driver, users)).values()) >= MESSAGES
+
+        await eventually(all_answered, within=90)
+        second.process.send_signal(signal.SIGTERM)
+        assert await _ended(second) == 0, second.text()
+    finally:
+        if second.process.returncode is None:
+            second.process.kill()
+    replies = await _replies(driver, users)
+    assert set(replies) == set(texts) and max(replies.values()) == 1
+    async with db.uow() as uow:
+        logged = Counter(await uow.session.scalars(select(WorkEntry.text)))
+    assert set(logged) == set(texts) and max(logged.values()) == 1
+    for bot in (first, second):
+        for sign in CLEAN_EXIT_SIGNS:
+            assert sign not in bot.text(), bot.text()
