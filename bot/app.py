@@ -229,6 +229,9 @@ async def running(
             yield application
         finally:
             poller.stop()
+            # The outbox sender stops at once too: it settles what it is sending and hands
+            # back what it claimed (``_post_shutdown`` waits for it before the store closes).
+            application.bot_data.stop_background.set()
             await polling
             if isinstance(processor, PerChatUpdates):
                 processor.drain()
