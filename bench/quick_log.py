@@ -74,6 +74,7 @@ from storage import migrate
 from storage.engine import Database
 from storage.enums import EntryStatus, Role, StaffStatus
 from storage.models import Department, LeaveDay, Post, Staff, WorkEntry
+from storage.repositories.inbox import Received
 from storage.uow import PendingClaim
 
 # Whether updates come in through the inbox, as in production (``--no-inbox``: not).
@@ -633,6 +634,47 @@ async def run_store_only(
     return StoreOnly(count, ours, floor)
 
 
+@dataclass
+class InboxOnly:
+    """What storing updates in the inbox costs alone: alone, in Telegram's batches, marked."""
+
+    updates: int
+    one_by_one_seconds: float
+    batched_seconds: float
+    marked_seconds: float
+
+
+async def run_inbox_only(
+    database: Database, users: Sequence[int], count: int, first_update: int
+) -> InboxOnly:
+    """``uow.inbox.accept`` and commit per update, then per 100, then the finished marks."""
+    bot = Bot(TOKEN)
+    updates = [text_update(first_update + n, users[n % len(users)], bot) for n in range(count)]
+
+    async def store(batch: Sequence[Update]) -> None:
+        received = [Received(u.update_id, u.effective_user.id, u.to_dict()) for u in batch]  # type: ignore[union-attr]
+        async with database.uow() as uow:
+            await uow.inbox.accept(received, at=datetime.now(UTC))
+            await uow.commit()
+
+    half = max(1, count // 2)
+    started = time.perf_counter()
+    for update in updates[:half]:
+        await store([update])
+    one_by_one = (time.perf_counter() - started) / half * count
+    started = time.perf_counter()
+    for at in range(half, count, 100):
+        await store(updates[at : at + 100])
+    batched = (time.perf_counter() - started) / max(1, count - half) * count
+    started = time.perf_counter()
+    for at in range(0, count, 100):
+        async with database.uow() as uow:
+            ids = [u.update_id for u in updates[at : at + 100]]
+            await uow.inbox.finish(ids, at=datetime.now(UTC))
+            await uow.commit()
+    return InboxOnly(count, one_by_one, batched, time.perf_counter() - started)
+
+
 # --------------------------------------------------------------------------- recipients
 
 
@@ -772,6 +814,7 @@ class Report:
     database: str
     runs: dict[str, Run] = field(default_factory=dict)
     store_only: StoreOnly | None = None
+    inbox_only: InboxOnly | None = None
     recipients: Recipients | None = None
 
     @property
@@ -844,6 +887,8 @@ async def run_benchmark(config: Config) -> Report:
             next_id += config.limited_updates
         report.store_only = await run_store_only(database, url, members, config.updates, next_id)
         next_id += config.updates
+        report.inbox_only = await run_inbox_only(database, users, config.updates, next_id)
+        next_id += config.updates
         if config.recipients:
             day = datetime.now(settings.zone).date() + timedelta(days=30)
             report.recipients = await run_recipients(database, config.recipients, day)
@@ -892,6 +937,18 @@ def render(report: Report) -> str:
             f"{store.writes / store.floor_seconds:,.0f}/s "
             f"(ratio {store.ratio:.3f}; the write is 4 statements' work: sender check, claim, "
             "entry, audit event)"
+        )
+    inbox = report.inbox_only
+    if inbox is not None:
+
+        def ms(seconds: float) -> str:
+            return f"{seconds / inbox.updates * 1000:.2f} ms"
+
+        lines.append(
+            f"  inbox only, per update: stored alone {ms(inbox.one_by_one_seconds)}, in "
+            f"batches of 100 {ms(inbox.batched_seconds)}, marked finished (per 100) "
+            f"{ms(inbox.marked_seconds)}; the quick-log write alone "
+            f"{ms(store.workledger_seconds * inbox.updates / store.writes) if store else '-'}"
         )
     r = report.recipients
     if r is not None:

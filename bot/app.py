@@ -232,7 +232,10 @@ async def running(
             # The outbox sender stops at once too: it settles what it is sending and hands
             # back what it claimed (``_post_shutdown`` waits for it before the store closes).
             application.bot_data.stop_background.set()
-            await polling
+            try:
+                await polling
+            except Exception:
+                log.exception("the polling loop failed")
             if isinstance(processor, PerChatUpdates):
                 processor.drain()
             try:

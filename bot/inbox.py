@@ -109,9 +109,21 @@ class Intake:
                     row.attempts,
                 )
             self.given_up += len(spent)
+            unreadable: list[int] = []
             for row in again:
-                await self._give(Update.de_json(row.payload, self._application.bot))
-            self.replayed += len(again)
+                if row.update_id in self._outstanding:
+                    continue  # handed over by a replay that failed half-way
+                try:
+                    update = Update.de_json(row.payload, self._application.bot)
+                except Exception:
+                    log.exception("stored update %d cannot be read: giving it up", row.update_id)
+                    unreadable.append(row.update_id)
+                    continue
+                await self._give(update)
+                self.replayed += 1
+            if unreadable:
+                self._finished.extend(unreadable)
+                self.given_up += len(unreadable)
             after = rows[-1].update_id
             await self.room()
         if self.replayed or self.given_up:

@@ -70,14 +70,23 @@ class Poller:
     async def run(self) -> None:
         """Replay the inbox, then poll; returns once ``stop`` was called."""
         try:
-            # Not cut off by stop: the intake's ``close`` ends it between batches.
-            await self._intake.replay()
+            await self._replay()
             while not self._stop.is_set():
                 await self._until_stopped(self._intake.room())
                 await self._step()
         except _Stopped:
             pass
         await self._confirm_last()
+
+    async def _replay(self) -> None:
+        while True:
+            try:
+                # Not cut off by stop: the intake's ``close`` ends it between batches.
+                await self._intake.replay()
+            except SQLAlchemyError as error:
+                await self._trouble_with(f"cannot read the inbox ({error})", self._next_backoff())
+            else:
+                return
 
     def stop(self) -> None:
         """Stop polling: a long poll in progress is abandoned (nothing in it is confirmed)."""
