@@ -24,7 +24,7 @@ import contextlib
 import logging
 from collections.abc import Sequence
 
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from telegram import Update
 
 from bot.updates import chat_of
@@ -42,6 +42,14 @@ REPLAY_BATCH = 200
 OUTSTANDING = 1000
 # How often finished updates are marked (one UPDATE for all of them).
 MARK_EVERY = 0.5
+
+
+def brief(error: SQLAlchemyError) -> str:
+    """A store failure in a few words: the driver's message, never the statement's
+    parameters (they would put people's messages in the log)."""
+    if isinstance(error, DBAPIError) and error.orig is not None:
+        return f"{type(error).__name__}: {error.orig}"
+    return type(error).__name__
 
 
 class Intake:
@@ -164,7 +172,7 @@ class Intake:
                 await self.mark()
             except SQLAlchemyError as error:
                 if not failing:
-                    log.warning("could not mark finished updates (%s); retrying", error)
+                    log.warning("could not mark finished updates (%s); retrying", brief(error))
                 failing = True
                 if stopping:
                     return  # not marked: replayed, and dropped by their claims or handled

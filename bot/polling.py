@@ -27,7 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from telegram import Bot
 from telegram.error import Conflict, RetryAfter, TelegramError, TimedOut
 
-from bot.inbox import Intake
+from bot.inbox import Intake, brief
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,9 @@ class Poller:
                 # Not cut off by stop: the intake's ``close`` ends it between batches.
                 await self._intake.replay()
             except SQLAlchemyError as error:
-                await self._trouble_with(f"cannot read the inbox ({error})", self._next_backoff())
+                await self._trouble_with(
+                    f"cannot read the inbox ({brief(error)})", self._next_backoff()
+                )
             else:
                 return
 
@@ -123,7 +125,10 @@ class Poller:
             await self._trouble_with(f"cannot get updates ({error})", self._next_backoff())
         except SQLAlchemyError as error:
             # Nothing is confirmed: Telegram sends the same batch again next time.
-            await self._trouble_with(f"cannot store updates ({error})", self._next_backoff())
+            await self._trouble_with(
+                f"cannot store updates ({brief(error)}); they wait at Telegram",
+                self._next_backoff(),
+            )
         except Exception as error:
             await self._trouble_with(
                 f"unexpected failure receiving updates ({error!r})",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
 
 import handlers.log
 from bot.app import build_application, running
@@ -197,3 +199,39 @@ async def test_another_poller_with_the_same_token_is_one_warning_not_a_storm(
         assert reply["text"].startswith("Logged for")
     assert not any(r.exc_info for r in conflicts()), "no traceback"
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_a_message_the_busy_store_cannot_take_waits_at_telegram_and_is_logged_once(
+    settings: Settings,
+    database_url: str,
+    backend: str,
+    db: Database,
+    driver: EmulatorDriver,
+    org: Organisation,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    if backend != "sqlite":
+        pytest.skip("another process holding the write lock is SQLite's")
+    caplog.set_level(logging.INFO, logger="bot.polling")
+    # Another process (the command line, say) holds SQLite's write lock.
+    other = sqlite3.connect(make_url(database_url).database or "", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        async with running(build_application(settings, load_policy())):
+            await driver.send_text(org.staff, "Counter duty, morning")
+
+            async def told() -> list[logging.LogRecord]:
+                return [r for r in caplog.records if "cannot store updates" in r.getMessage()]
+
+            [warning] = await eventually(told, within=20)
+            assert "Counter duty" not in warning.getMessage(), "no message text in the log"
+            assert not warning.exc_info
+            other.execute("COMMIT")
+            [reply] = await driver.wait_for_message(org.staff.id, timeout=30)
+            assert reply["text"].startswith("Logged for")
+    finally:
+        if other.in_transaction:
+            other.execute("ROLLBACK")
+        other.close()
+    assert await _entries(db, org.staff) == ["Counter duty, morning"]
+    assert len(await driver.messages(org.staff.id)) == 1
