@@ -44,6 +44,7 @@ PEOPLE = 5
 MESSAGES = 300
 # Seeded, so a failure can be run again as it was; the kill comes after this many replies.
 SEED = int(os.environ.get("WORKLEDGER_TEST_KILL_SEED", "11"))
+DEFAULT_POLICY = Path(__file__).parents[2] / "config" / "policies" / "default.toml"
 CLEAN_EXIT_SIGNS = ("Traceback", "Task was destroyed", "was never awaited", "ERROR")
 
 
@@ -58,15 +59,25 @@ class BotProcess:
         return self.log.read_text(errors="replace")
 
 
-def _environment(database_url: str, emulator: RunningEmulator) -> dict[str, str]:
+def _environment(database_url: str, emulator: RunningEmulator, policy: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("WORKLEDGER_")}
     env.update(
         WORKLEDGER_TOKEN=TOKEN,
         WORKLEDGER_DATABASE_URL=database_url,
         WORKLEDGER_API_URL=emulator.base_url,
         WORKLEDGER_LANGUAGE="en",
+        WORKLEDGER_POLICY=str(policy),
     )
     return env
+
+
+def _burst_policy(folder: Path) -> Path:
+    """The default policy, with any per-person limit on entries raised above the burst."""
+    text = DEFAULT_POLICY.read_text(encoding="utf-8")
+    text = re.sub(r"(?m)^(max_per_(minute|day)) = \d+", r"\1 = 1000", text)
+    path = folder / "policy.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 async def _workledger(*args: str, env: dict[str, str], cwd: Path, log: Path) -> BotProcess:
@@ -83,7 +94,7 @@ async def _ended(bot: BotProcess, within: float = 30) -> int:
 
 @pytest.fixture
 async def env(database_url: str, emulator: RunningEmulator, tmp_path: Path) -> dict[str, str]:
-    environment = _environment(database_url, emulator)
+    environment = _environment(database_url, emulator, _burst_policy(tmp_path))
     # As an operator does before the first start (PostgreSQL is never migrated by `run`).
     upgrade = await _workledger(
         "db", "upgrade", env=environment, cwd=tmp_path, log=tmp_path / "upgrade.log"
