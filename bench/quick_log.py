@@ -12,8 +12,11 @@ Runs, in one process and on one migrated database (a temporary SQLite file unles
 
 - workledger: the real ``bot.app.build_application`` (its builder only gets the stub
   request; ``post_init`` opens the store and starts the outbox sender, which stays idle),
-  fed ``--updates`` text messages from ``--users`` linked staff through
-  ``application.update_queue`` as the updater does. The rate limiter and the send
+  fed ``--updates`` text messages from ``--users`` linked staff the way Telegram's are:
+  they wait in a stand-in for Telegram's pending updates (``PendingUpdates``) until the
+  bot's own poller (``bot.polling``) takes them, up to 100 at a time, into the inbox
+  (``bot.inbox``: stored and committed, then handled). ``--no-inbox`` puts them straight
+  on ``application.update_queue`` instead, as PTB's updater did. The rate limiter and the send
   budget stay in the path, but without Telegram's 30 messages/s cap, so the code is measured;
 - workledger-limited: the same with the production rate limiter untouched, a few
   updates only: what Telegram's flood limit lets a bot reply at all;
@@ -69,6 +72,8 @@ from assessment import entries
 from assessment.people import identify
 from bench._support import describe_url, scratch_postgres
 from bot.budget import SendBudget
+from bot.inbox import Intake
+from bot.polling import Poller
 from config.clock import Clock
 from config.policy import load_policy
 from config.settings import Settings
@@ -76,8 +81,11 @@ from storage import migrate
 from storage.engine import Database
 from storage.enums import EntryStatus, Role, StaffStatus
 from storage.models import Department, LeaveDay, Post, Staff, WorkEntry
+from storage.repositories.inbox import Received
 from storage.uow import PendingClaim
 
+# Whether updates come in through the inbox, as in production (``--no-inbox``: not).
+USE_INBOX = True
 # A send budget this fast never makes a reply wait.
 UNCAPPED_RATE = 1e9
 TOKEN = "123456:bench-token-answered-locally"  # noqa: S105 - not a secret
@@ -296,6 +304,52 @@ class Run:
         return self.updates / self.seconds if self.seconds else 0.0
 
 
+class PendingUpdates:
+    """Telegram's side of ``getUpdates``: offered updates wait here for the bot's poller."""
+
+    def __init__(self) -> None:
+        self._waiting: asyncio.Queue[Update] = asyncio.Queue()
+
+    def put(self, update: Update) -> None:
+        """An update arrives at Telegram."""
+        self._waiting.put_nowait(update)
+
+    async def get_updates(
+        self,
+        *,
+        offset: int | None = None,
+        limit: int = 100,
+        timeout: timedelta | float | None = None,  # noqa: ASYNC109 - getUpdates' own parameter
+        allowed_updates: Sequence[str] | None = None,
+    ) -> list[Update]:
+        """Whatever waits (at most ``limit``), long-polling up to ``timeout`` for the first."""
+        seconds = timeout.total_seconds() if isinstance(timeout, timedelta) else (timeout or 0)
+        try:
+            if seconds:
+                first = await asyncio.wait_for(self._waiting.get(), seconds)
+            else:
+                first = self._waiting.get_nowait()
+        except (TimeoutError, asyncio.QueueEmpty):
+            return []
+        batch = [first]
+        while len(batch) < limit and not self._waiting.empty():
+            batch.append(self._waiting.get_nowait())
+        return batch
+
+
+# The pending updates of each started workledger Application (``offer_update``).
+_PENDING: dict[int, PendingUpdates] = {}
+
+
+def offer_update(application: Application[Any, Any, Any, Any, Any, Any], update: Update) -> None:
+    """Send ``update`` to the bot: through the inbox, unless ``--no-inbox`` or a bare PTB app."""
+    pending = _PENDING.get(id(application))
+    if pending is None:
+        application.update_queue.put_nowait(update)
+    else:
+        pending.put(update)
+
+
 async def _feed(
     application: Application[Any, Any, Any, Any, Any, Any],
     stub: StubRequest,
@@ -311,7 +365,7 @@ async def _feed(
     ]
     started = time.perf_counter()
     for update in updates:
-        await application.update_queue.put(update)
+        offer_update(application, update)
     try:
         await asyncio.wait_for(stub.done.wait(), limit)
         completed = True
@@ -340,10 +394,15 @@ async def started(
             assert application.post_init is not None
             await application.post_init(application)
             await application.start()
+            inbox = _inbox(application) if USE_INBOX else None
             try:
                 yield application
             finally:
+                if inbox is not None:
+                    await inbox.stop_polling()
                 await application.stop()
+                if inbox is not None:
+                    await inbox.aclose()
         finally:
             data = application.bot_data
             data.stop_background.set()
@@ -354,6 +413,36 @@ async def started(
             await application.shutdown()
             if application.post_shutdown is not None:
                 await application.post_shutdown(application)
+
+
+class _Inbox:
+    """The inbox and poller of a started Application, as ``bot.app.running`` sets them up."""
+
+    def __init__(self, application: Any) -> None:
+        self.application = application
+        self.intake = Intake(application)
+        application.update_processor.on_finished = self.intake.finished
+        self.pending = PendingUpdates()
+        self.poller = Poller(self.pending, self.intake, bot_app.UPDATES, timeout=1.0)  # type: ignore[arg-type]
+        self.marked = asyncio.Event()
+        self.marking = asyncio.create_task(self.intake.keep_marking(self.marked))
+        self.polling = asyncio.create_task(self.poller.run())
+        _PENDING[id(application)] = self.pending
+
+    async def stop_polling(self) -> None:
+        """Stop polling (before the Application stops)."""
+        self.poller.stop()
+        await self.polling
+
+    async def aclose(self) -> None:
+        """Write the last finished marks (after the Application stopped)."""
+        self.marked.set()
+        await self.marking
+        _PENDING.pop(id(self.application), None)
+
+
+def _inbox(application: Any) -> _Inbox:
+    return _Inbox(application)
 
 
 async def run_workledger(
@@ -553,6 +642,47 @@ async def run_store_only(
     return StoreOnly(count, ours, floor)
 
 
+@dataclass
+class InboxOnly:
+    """What storing updates in the inbox costs alone: alone, in Telegram's batches, marked."""
+
+    updates: int
+    one_by_one_seconds: float
+    batched_seconds: float
+    marked_seconds: float
+
+
+async def run_inbox_only(
+    database: Database, users: Sequence[int], count: int, first_update: int
+) -> InboxOnly:
+    """``uow.inbox.accept`` and commit per update, then per 100, then the finished marks."""
+    bot = Bot(TOKEN)
+    updates = [text_update(first_update + n, users[n % len(users)], bot) for n in range(count)]
+
+    async def store(batch: Sequence[Update]) -> None:
+        received = [Received(u.update_id, u.effective_user.id, u.to_dict()) for u in batch]  # type: ignore[union-attr]
+        async with database.uow() as uow:
+            await uow.inbox.accept(received, at=datetime.now(UTC))
+            await uow.commit()
+
+    half = max(1, count // 2)
+    started = time.perf_counter()
+    for update in updates[:half]:
+        await store([update])
+    one_by_one = (time.perf_counter() - started) / half * count
+    started = time.perf_counter()
+    for at in range(half, count, 100):
+        await store(updates[at : at + 100])
+    batched = (time.perf_counter() - started) / max(1, count - half) * count
+    started = time.perf_counter()
+    for at in range(0, count, 100):
+        async with database.uow() as uow:
+            ids = [u.update_id for u in updates[at : at + 100]]
+            await uow.inbox.finish(ids, at=datetime.now(UTC))
+            await uow.commit()
+    return InboxOnly(count, one_by_one, batched, time.perf_counter() - started)
+
+
 # --------------------------------------------------------------------------- recipients
 
 
@@ -692,6 +822,7 @@ class Report:
     database: str
     runs: dict[str, Run] = field(default_factory=dict)
     store_only: StoreOnly | None = None
+    inbox_only: InboxOnly | None = None
     recipients: Recipients | None = None
 
     @property
@@ -775,6 +906,8 @@ async def run_benchmark(config: Config) -> Report:
             database, url, store_members, config.updates, next_id
         )
         next_id += config.updates
+        report.inbox_only = await run_inbox_only(database, users, config.updates, next_id)
+        next_id += config.updates
         if config.recipients:
             day = datetime.now(settings.zone).date() + timedelta(days=30)
             report.recipients = await run_recipients(database, config.recipients, day)
@@ -825,6 +958,18 @@ def render(report: Report) -> str:
             "entry (whose INSERT counts the author's recent entries; after a lock on the "
             "author on PostgreSQL), audit event)"
         )
+    inbox = report.inbox_only
+    if inbox is not None:
+
+        def ms(seconds: float) -> str:
+            return f"{seconds / inbox.updates * 1000:.2f} ms"
+
+        lines.append(
+            f"  inbox only, per update: stored alone {ms(inbox.one_by_one_seconds)}, in "
+            f"batches of 100 {ms(inbox.batched_seconds)}, marked finished (per 100) "
+            f"{ms(inbox.marked_seconds)}; the quick-log write alone "
+            f"{ms(store.workledger_seconds * inbox.updates / store.writes) if store else '-'}"
+        )
     r = report.recipients
     if r is not None:
         right = "matches" if r.rows == r.expected else f"EXPECTED {r.expected}"
@@ -843,6 +988,9 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--limited-updates", type=int, default=150, help="rate-limited run (0 to skip)"
     )
+    parser.add_argument(
+        "--no-inbox", action="store_true", help="updates straight to the queue (no inbox)"
+    )
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--database-url", default=os.environ.get("WORKLEDGER_DATABASE_URL"))
     where.add_argument(
@@ -853,6 +1001,8 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.updates < 1 or args.users < 1:
         parser.error("--updates and --users must be at least 1")
+    global USE_INBOX
+    USE_INBOX = not args.no_inbox
     return args
 
 

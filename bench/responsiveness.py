@@ -26,8 +26,10 @@ holds ``--staff`` people in all:
     in its worker process and previews, then imports it. The preview's and the
     import's times are reported, from the upload (the press) to the bot's reply.
 
-The load is open-loop: every update has a fixed moment to enter
-``application.update_queue`` and is put there then, whatever the replies do. An
+The load is open-loop: every update has a fixed moment to reach the bot and is sent
+then, whatever the replies do: it waits with Telegram's pending updates until the bot's
+own poller takes it into the inbox, as ``bench/quick_log.py`` feeds it (``--no-inbox``:
+straight onto ``application.update_queue``, as before the inbox). An
 update's time runs from that moment (so a loop too busy to take it on time counts
 against it) to the Bot API request of its reply: ``sendMessage`` for a quick log,
 ``answerCallbackQuery`` for a press. A 10 ms asyncio ticker measures the event loop's
@@ -70,6 +72,7 @@ from sqlalchemy import delete, func, insert, select
 from telegram import Update
 from telegram.request import RequestData
 
+import bench.quick_log as quick_log
 from assessment.calendar import WorkCalendar
 from assessment.reminders import DAILY_KIND
 from assessment.roster import MAX_ROWS
@@ -82,6 +85,7 @@ from bench.quick_log import (
     ZONE,
     StubRequest,
     big_office_chat,
+    offer_update,
     seed_staff,
     started,
     text_update,
@@ -336,7 +340,7 @@ async def offer(application: Any, load: Sequence[Offered]) -> tuple[dict[int, fl
             await asyncio.sleep(wait)
         late = max(late, time.perf_counter() - moment)
         due[item.update.update_id] = moment
-        application.update_queue.put_nowait(item.update)
+        offer_update(application, item.update)
     return due, late
 
 
@@ -996,6 +1000,9 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         "--roster-people", type=int, default=MAX_ROWS, help="people in it (the limit)"
     )
     parser.add_argument("--json", type=Path, metavar="FILE", help="write the figures as JSON too")
+    parser.add_argument(
+        "--no-inbox", action="store_true", help="updates straight to the queue (no inbox)"
+    )
     args = parser.parse_args(argv)
     if args.seconds <= 0 or args.quick_logs <= 0 or args.presses <= 0:
         parser.error("--seconds, --quick-logs and --presses must be positive")
@@ -1005,6 +1012,7 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 async def _main(args: argparse.Namespace) -> Report:
+    quick_log.USE_INBOX = not args.no_inbox
     config = Config(
         seconds=args.seconds,
         warm_up=args.warm_up,

@@ -7,6 +7,8 @@ import contextlib
 import functools
 import gc
 import logging
+import signal
+import weakref
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any, cast
@@ -17,6 +19,8 @@ from telegram.ext import ApplicationBuilder, ContextTypes
 import handlers
 from bot import delivery
 from bot.budget import BudgetedRateLimiter, SendBudget
+from bot.inbox import Intake
+from bot.polling import LONG_POLL, Poller
 from bot.updates import PerChatUpdates
 from config.policy import Policy
 from config.settings import Settings
@@ -41,8 +45,15 @@ REMINDER_TICK = timedelta(minutes=1)
 REQUESTS_TICK = timedelta(seconds=3)
 ESCALATION_TICK = timedelta(minutes=15)
 
-# Telegram redelivers a webhook update for at most a day; keep a week to be safe.
+# Telegram redelivers a webhook update for at most a day; keep a week to be safe. The
+# inbox keeps what it received as long.
 PROCESSED_UPDATES_KEPT = timedelta(days=7)
+# At shutdown, updates being handled get this long to finish; those not started yet
+# wait in the inbox for the next start.
+STOP_GRACE = 10.0
+
+# The inbox intake of each running application (``intake_of``).
+_intakes: weakref.WeakKeyDictionary[WorkledgerApplication, Intake] = weakref.WeakKeyDictionary()
 
 
 class SchemaOutOfDateError(RuntimeError):
@@ -86,10 +97,12 @@ async def _publish_menus(application: WorkledgerApplication) -> None:
 
 
 async def _forget_old_updates(context: WorkledgerContext) -> None:
+    before = context.now() - PROCESSED_UPDATES_KEPT
     async with context.uow() as uow:
-        removed = await uow.updates.forget_before(context.now() - PROCESSED_UPDATES_KEPT)
+        removed = await uow.updates.forget_before(before)
+        received = await uow.inbox.forget_before(before)
         await uow.commit()
-    log.debug("forgot %d processed update ids", removed)
+    log.debug("forgot %d processed update ids and %d stored updates", removed, received)
 
 
 async def _post_init(application: WorkledgerApplication, budget: SendBudget) -> None:
@@ -154,7 +167,11 @@ async def _post_shutdown(application: WorkledgerApplication) -> None:
 
 
 def build_application(settings: Settings, policy: Policy) -> WorkledgerApplication:
-    """The bot, ready to ``initialize()``/``start()`` or ``run_polling()``."""
+    """The bot, ready for ``running`` or ``run_until_signalled``.
+
+    Without PTB's updater: updates come in through the inbox (``bot.inbox``), fed by
+    the project's own polling loop (``bot.polling``).
+    """
     if settings.token is None:
         raise ValueError("WORKLEDGER_TOKEN is not set")
     context_types = ContextTypes(context=WorkledgerContext, bot_data=BotData)
@@ -168,6 +185,7 @@ def build_application(settings: Settings, policy: Policy) -> WorkledgerApplicati
         .post_init(functools.partial(_post_init, budget=budget))
         .post_shutdown(_post_shutdown)
         .concurrent_updates(PerChatUpdates())
+        .updater(None)
     )
     if settings.api_url:
         builder = builder.base_url(settings.api_url).base_file_url(settings.file_url)
@@ -177,28 +195,84 @@ def build_application(settings: Settings, policy: Policy) -> WorkledgerApplicati
     return application
 
 
+def intake_of(application: WorkledgerApplication) -> Intake:
+    """The inbox intake of a running ``application`` (a webhook or a benchmark feeds it)."""
+    return _intakes[application]
+
+
 @contextlib.asynccontextmanager
-async def running(application: WorkledgerApplication) -> AsyncIterator[WorkledgerApplication]:
+async def running(
+    application: WorkledgerApplication, *, poll_timeout: float = 1.0
+) -> AsyncIterator[WorkledgerApplication]:
     """Run ``application`` with long polling inside an event loop that already exists.
 
-    The same start and stop sequence as ``run_polling`` (``post_init`` and
-    ``post_shutdown`` included), for the sandbox, benchmarks and tests, which
-    own their loop and must not install signal handlers.
+    ``post_init``, then the inbox's unfinished updates replayed, then polling; on the
+    way out polling stops, the updates being handled finish (within ``STOP_GRACE``;
+    those not started stay in the inbox), then ``post_shutdown`` stops the outbox
+    sender and closes the store. For the sandbox, benchmarks and tests, which own
+    their loop, and ``run_until_signalled``.
     """
     await application.initialize()
     try:
         if application.post_init is not None:
             await application.post_init(application)
-        updater = application.updater
-        assert updater is not None, "the application was built without an updater"
-        await updater.start_polling(poll_interval=0.0, timeout=1, allowed_updates=UPDATES)
+        intake = Intake(application)
+        processor = application.update_processor
+        if isinstance(processor, PerChatUpdates):
+            processor.on_finished = intake.finished
+        poller = Poller(application.bot, intake, UPDATES, timeout=poll_timeout)
         await application.start()
+        _intakes[application] = intake
+        marked = asyncio.Event()
+        marking = asyncio.create_task(intake.keep_marking(marked), name="inbox-marks")
+        polling = asyncio.create_task(poller.run(), name="polling")
         try:
             yield application
         finally:
-            await updater.stop()
-            await application.stop()
+            poller.stop()
+            # The outbox sender stops at once too: it settles what it is sending and hands
+            # back what it claimed (``_post_shutdown`` waits for it before the store closes).
+            application.bot_data.stop_background.set()
+            try:
+                await polling
+            except Exception:
+                log.exception("the polling loop failed")
+            if isinstance(processor, PerChatUpdates):
+                processor.drain()
+            try:
+                async with asyncio.timeout(STOP_GRACE):
+                    await application.stop()
+            except TimeoutError:
+                log.warning(
+                    "updates still being handled after %.0f s were cut off; "
+                    "they are replayed at the next start",
+                    STOP_GRACE,
+                )
+            marked.set()
+            await marking
+            _intakes.pop(application, None)
     finally:
         await application.shutdown()
         if application.post_shutdown is not None:
             await application.post_shutdown(application)
+
+
+async def run_until_signalled(application: WorkledgerApplication) -> None:
+    """Run the bot until SIGTERM or SIGINT, then stop as ``running`` does (``workledger run``).
+
+    Nothing is lost by stopping: updates not yet handled are in the inbox, and the
+    outbox sender hands back the messages it had claimed before the store closes.
+    """
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    signals = (signal.SIGTERM, signal.SIGINT)
+    for number in signals:
+        loop.add_signal_handler(number, stop.set)
+    try:
+        async with running(application, poll_timeout=LONG_POLL):
+            await stop.wait()
+            log.info("stopping: finishing the updates in progress")
+    finally:
+        for number in signals:
+            loop.remove_signal_handler(number)
+    log.info("stopped")

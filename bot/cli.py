@@ -138,7 +138,7 @@ def _warn_of_clock(settings: Settings) -> None:
 
 
 def _run(settings: Settings, policy: Policy, log_level: str) -> int:
-    from bot.app import UPDATES, SchemaOutOfDateError, build_application
+    from bot.app import SchemaOutOfDateError, build_application, run_until_signalled
     from bot.logs import configure_logging
 
     if settings.token is None:
@@ -151,7 +151,7 @@ def _run(settings: Settings, policy: Policy, log_level: str) -> int:
     _warn_of_clock(settings)
     application = build_application(settings, policy)
     try:
-        application.run_polling(allowed_updates=UPDATES)
+        asyncio.run(run_until_signalled(application))
     except SchemaOutOfDateError as error:
         return _fail(str(error))
     return 0

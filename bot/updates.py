@@ -5,12 +5,15 @@ concurrency it would handle one person's updates out of order too (a /log answer
 before the button press that asked for it). Here updates of different chats run side
 by side, so one waiting for the store never holds up everyone else, while each chat's
 updates run one after another, in the order Telegram sent them.
+
+The inbox (``bot.inbox``) hears of each update the handlers are done with; when the
+bot stops, updates not yet started are left for the next start (they are stored).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from telegram import Update
@@ -26,7 +29,8 @@ CONCURRENT_UPDATES = 32
 ACCEPTED_UPDATES = 1024
 
 
-def _chat_of(update: object) -> int | None:
+def chat_of(update: object) -> int | None:
+    """The chat an update belongs to (its sender's private chat when it names none)."""
     if not isinstance(update, Update):
         return None
     if update.effective_chat is not None:
@@ -43,13 +47,30 @@ class PerChatUpdates(BaseUpdateProcessor):
         self._running = asyncio.Semaphore(concurrent)
         # The last update of each chat still in progress: the next one waits for it.
         self._last: dict[int, asyncio.Future[None]] = {}
+        # Told of each update the handlers are done with (handled, refused or failed).
+        self.on_finished: Callable[[object], None] | None = None
+        self._draining = False
+
+    def drain(self) -> None:
+        """Stopping: finish the updates running now; the others are not started at all."""
+        self._draining = True
+
+    async def _run(self, update: object, coroutine: Awaitable[Any]) -> None:
+        async with self._running:
+            if self._draining:
+                # Stored in the inbox, so the next start handles it, in its chat's order.
+                if isinstance(coroutine, Coroutine):
+                    coroutine.close()
+                return
+            await coroutine
+        if self.on_finished is not None:
+            self.on_finished(update)
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         """Run ``coroutine`` once the chat's earlier updates are done."""
-        chat = _chat_of(update)
+        chat = chat_of(update)
         if chat is None:
-            async with self._running:
-                await coroutine
+            await self._run(update, coroutine)
             return
         # Registered before the first await: PTB calls this in the order updates arrive.
         previous = self._last.get(chat)
@@ -58,8 +79,7 @@ class PerChatUpdates(BaseUpdateProcessor):
         try:
             if previous is not None:
                 await asyncio.shield(previous)
-            async with self._running:
-                await coroutine
+            await self._run(update, coroutine)
         finally:
             mine.set_result(None)
             if self._last.get(chat) is mine:

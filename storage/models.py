@@ -200,6 +200,26 @@ class ProcessedUpdate(Base):
     processed_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
+class InboxUpdate(Base):
+    """A Telegram update as it arrived, stored before Telegram is told it was received.
+
+    Handled from here: a crash loses no update, and a restart replays the ones not
+    finished. Its effect is kept single by ``processed_updates`` (the claim).
+    """
+
+    __tablename__ = "inbox"
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    # The chat it belongs to (its private chat is its sender's id), if any.
+    chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    received_at: Mapped[datetime] = mapped_column(index=True)
+    # How many times it was given to the handlers; a replay gives up after a few.
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    # When the handlers were done with it (handled, refused or failed); NULL until then.
+    finished_at: Mapped[datetime | None]
+
+
 class Invitation(Base):
     """A one-time code that links one Telegram account to one staff record.
 

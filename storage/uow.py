@@ -15,6 +15,7 @@ from storage.repositories import (
     ConversationRepository,
     DepartmentRepository,
     Directory,
+    InboxRepository,
     InvitationRepository,
     JobClaims,
     LeaveRepository,
@@ -63,6 +64,7 @@ class UnitOfWork:
     entries: WorkEntryRepository
     audit: AuditLog
     updates: ProcessedUpdates
+    inbox: InboxRepository
     invitations: InvitationRepository
     uploads: RosterUploadRepository
     directory: Directory
@@ -89,6 +91,7 @@ class UnitOfWork:
         self.entries = WorkEntryRepository(self.session)
         self.audit = AuditLog(self.session)
         self.updates = ProcessedUpdates(self.session)
+        self.inbox = InboxRepository(self.session)
         self.invitations = InvitationRepository(self.session)
         self.uploads = RosterUploadRepository(self.session)
         self.directory = Directory(self.session)

@@ -6,6 +6,7 @@ from storage.repositories.calendar import JobClaims, LeaveRepository
 from storage.repositories.conversations import ConversationRepository
 from storage.repositories.directory import Directory
 from storage.repositories.entries import WorkEntryRepository
+from storage.repositories.inbox import InboxRepository
 from storage.repositories.invitations import InvitationRepository
 from storage.repositories.notices import NoticeRepository
 from storage.repositories.organisation import DepartmentRepository, PostRepository, StaffRepository
@@ -19,6 +20,7 @@ __all__ = [
     "ConversationRepository",
     "DepartmentRepository",
     "Directory",
+    "InboxRepository",
     "InvitationRepository",
     "JobClaims",
     "LeaveRepository",

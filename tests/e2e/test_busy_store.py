@@ -15,9 +15,11 @@ import sqlite3
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+import handlers.log
 from bot.cli import EXIT_BUSY
 from bot.emulator import EmulatorDriver
 from handlers.context import WorkledgerApplication
@@ -132,22 +134,38 @@ async def test_the_bot_says_the_store_is_busy_and_that_nothing_was_saved(
     driver: EmulatorDriver,
     org: Organisation,
     store: Path,
-    locked: sqlite3.Connection,
     caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """Another process starts writing after the message is in the inbox, before its entry."""
     caplog.set_level(logging.INFO)
-    await driver.send_text(org.staff, "Counter duty, morning")
-    [reply] = await driver.wait_for_message(org.staff.id, timeout=8)
-    assert reply["text"] == (
-        "The database is busy, so nothing was saved. Please try again in a moment."
-    )
-    assert _count(store, "work_entries") == 0
-    told = [r for r in caplog.records if r.name == "handlers.errors"]
-    assert [r.levelno for r in told] == [logging.WARNING]
-    assert told[0].exc_info is None  # one line in the log, no traceback
+    other = sqlite3.connect(store, isolation_level=None, check_same_thread=False)
+    quick_log = handlers.log.entries.quick_log
 
-    locked.execute("COMMIT")
-    await driver.send_text(org.staff, "Counter duty, morning")
-    [reply] = await driver.wait_for_message(org.staff.id, timeout=8)
-    assert reply["text"].startswith("Logged for"), reply["text"]
-    assert _count(store, "work_entries") == 1
+    async def another_process_writes_first(*args: Any, **kwargs: Any) -> Any:
+        if not other.in_transaction:
+            await asyncio.to_thread(other.execute, "BEGIN IMMEDIATE")
+        return await quick_log(*args, **kwargs)
+
+    monkeypatch.setattr(handlers.log.entries, "quick_log", another_process_writes_first)
+    try:
+        await driver.send_text(org.staff, "Counter duty, morning")
+        [reply] = await driver.wait_for_message(org.staff.id, timeout=8)
+        assert reply["text"] == (
+            "The database is busy, so nothing was saved. Please try again in a moment."
+        )
+        assert _count(store, "work_entries") == 0
+        told = [r for r in caplog.records if r.name == "handlers.errors"]
+        assert [r.levelno for r in told] == [logging.WARNING]
+        assert told[0].exc_info is None  # one line in the log, no traceback
+
+        other.execute("COMMIT")
+        monkeypatch.undo()
+        await driver.send_text(org.staff, "Counter duty, morning")
+        [reply] = await driver.wait_for_message(org.staff.id, timeout=8)
+        assert reply["text"].startswith("Logged for"), reply["text"]
+        assert _count(store, "work_entries") == 1
+    finally:
+        if other.in_transaction:
+            other.execute("COMMIT")
+        other.close()

@@ -90,3 +90,31 @@ async def test_a_chat_tapping_fast_behind_a_slow_update_holds_up_nobody_else() -
     release.set()
     await asyncio.gather(*busy, other)
     assert done == [50, 1, 2, 3, 4, 5, 6]
+
+
+async def test_draining_finishes_what_runs_and_starts_nothing_more() -> None:
+    processor = PerChatUpdates(concurrent=8)
+    finished: list[int] = []
+    processor.on_finished = lambda update: finished.append(update.update_id)  # type: ignore[attr-defined]
+    release = asyncio.Event()
+    done: list[int] = []
+
+    async def handle(update_id: int, *, wait: bool = False) -> None:
+        if wait:
+            await release.wait()
+        done.append(update_id)
+
+    tasks = [
+        asyncio.create_task(processor.process_update(_update(1, 100), handle(1, wait=True))),
+        asyncio.create_task(processor.process_update(_update(2, 100), handle(2))),
+        asyncio.create_task(processor.process_update(_update(3, 200), handle(3))),
+    ]
+    for _ in range(20):
+        await asyncio.sleep(0)
+    processor.drain()
+    tasks.append(asyncio.create_task(processor.process_update(_update(4, 300), handle(4))))
+    release.set()
+    await asyncio.gather(*tasks)
+    # 1 was running and finished; 2 (behind it) and 4 (after the drain) never started.
+    assert done == [3, 1]
+    assert finished == [3, 1]
