@@ -44,7 +44,7 @@ from config.clock import Clock
 from config.policy import Policy
 from config.settings import DEFAULT_LANGUAGE, Settings
 from handlers.menus import show_chat_menu
-from storage.engine import Database
+from storage.engine import Database, StoreBusy
 from storage.enums import DeliveryStatus
 from storage.models import OutboxMessage
 
@@ -163,6 +163,10 @@ class Sender:
             while not stop.is_set():
                 try:
                     await self._step(stop)
+                except StoreBusy as error:
+                    # Another program holds SQLite's write lock: one line, no traceback.
+                    log.warning("the outbox sender waited %gs for the store", error.waited)
+                    await asyncio.sleep(1.0)
                 except SQLAlchemyError:
                     # The store is briefly unavailable: what is claimed stays leased.
                     log.exception("the outbox sender could not reach the store; retrying")
@@ -245,9 +249,12 @@ class Sender:
                 message_id = None
             else:
                 message_id = (await self._deliver(row)).message_id
-        except SQLAlchemyError:
+        except SQLAlchemyError as error:
             # Only a menu reads the store here: whose chat it is. Try again shortly.
-            log.exception("outbox message %s: the store could not be read", row.id)
+            if isinstance(error, StoreBusy):
+                log.warning("outbox message %s: the store is busy; retrying", row.id)
+            else:
+                log.exception("outbox message %s: the store could not be read", row.id)
             self.stats.retried += 1
             self._retry(row, 1.0, counts=True)
         except RetryAfter as error:
@@ -376,9 +383,12 @@ class Sender:
                 await asyncio.wait_for(stop.wait(), FLUSH_EVERY)
             try:
                 await self._flush()
-            except SQLAlchemyError:
+            except SQLAlchemyError as error:
                 # The outcomes went back on the list; the next turn writes them.
-                log.exception("could not record delivery outcomes; retrying")
+                if isinstance(error, StoreBusy):
+                    log.warning("the store is busy: delivery outcomes are written next turn")
+                else:
+                    log.exception("could not record delivery outcomes; retrying")
                 await asyncio.sleep(FLUSH_EVERY)
 
     async def _flush(self) -> None:

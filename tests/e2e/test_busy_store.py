@@ -169,3 +169,28 @@ async def test_the_bot_says_the_store_is_busy_and_that_nothing_was_saved(
         if other.in_transaction:
             other.execute("COMMIT")
         other.close()
+
+
+async def test_the_outbox_sender_says_in_one_line_that_the_store_is_busy(
+    bot: WorkledgerApplication,
+    store: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The sender claims its rows with a write every turn: kept from the lock past the
+    bound, it logs one warning a turn and goes on, with no traceback and no error."""
+    caplog.set_level(logging.INFO)
+    other = sqlite3.connect(store, isolation_level=None, check_same_thread=False)
+    try:
+        await asyncio.to_thread(other.execute, "BEGIN IMMEDIATE")
+
+        def sender_waited() -> bool | None:
+            return any("outbox sender waited" in r.getMessage() for r in caplog.records) or None
+
+        await eventually(lambda: asyncio.sleep(0, sender_waited()), within=10)
+    finally:
+        if other.in_transaction:
+            other.execute("COMMIT")
+        other.close()
+    from_sender = [r for r in caplog.records if r.name == "bot.delivery"]
+    assert from_sender
+    assert all(r.levelno == logging.WARNING and r.exc_info is None for r in from_sender)
