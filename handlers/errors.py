@@ -28,6 +28,12 @@ def answered_already(error: object) -> bool:
     )
 
 
+def unchanged_edit(error: object) -> bool:
+    """Whether ``error`` is Telegram refusing an edit that would change nothing (a page
+    turned to the page shown, pressed twice): the person already sees what they asked for."""
+    return isinstance(error, BadRequest) and "message is not modified" in error.message.lower()
+
+
 async def _saved(update: Update, context: WorkledgerContext) -> bool:
     # An update is recorded as handled with its first commit: then something was saved.
     try:
@@ -47,6 +53,9 @@ async def on_error(update: object, context: WorkledgerContext) -> None:
         raise ApplicationHandlerStop  # nor may ``settle`` try to claim it again
     if answered_already(error):
         log.info("a press was answered before, or is too old to answer: %s", error)
+        return
+    if unchanged_edit(error):
+        log.info("an edit would have changed nothing: %s", error)
         return
     if isinstance(error, StoreBusy):
         # Another process (the command line, most often) held the store's write lock.

@@ -151,3 +151,25 @@ async def test_every_press_is_answered_and_nothing_is_logged_as_an_error(
     ]
     assert errors == [], f"press {data!r} by {user.first_name} logged errors"
     assert not any("went wrong" in str(answer.get("text")) for answer in answers), data
+
+
+@pytest.mark.parametrize("data", ["dp:2000-01-01:1"])
+async def test_the_same_page_pressed_twice_is_answered_twice_with_no_error(
+    driver: EmulatorDriver,
+    chats: list[tuple[EmulatedUser, Message]],
+    caplog: pytest.LogCaptureFixture,
+    data: str,
+) -> None:
+    """The second press asks for the page already shown: Telegram refuses the edit as
+    changing nothing, which is no failure (the hypothesis run above found it)."""
+    user, message = chats[2]
+    caplog.set_level(logging.ERROR)
+    for _ in range(2):
+        update = await driver.press(user, message["message_id"], data, forge=True)
+        query_id = update["callback_query"]["id"]
+
+        async def answered(query_id: str = query_id) -> list[dict[str, object]]:
+            return await driver.callback_answers(query_id)
+
+        await eventually(answered)
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
