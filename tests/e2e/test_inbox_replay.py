@@ -201,17 +201,16 @@ async def test_another_poller_with_the_same_token_is_one_warning_not_a_storm(
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
+# Another process holding the write lock is SQLite's: this one runs on SQLite only.
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 async def test_a_message_the_busy_store_cannot_take_waits_at_telegram_and_is_logged_once(
     settings: Settings,
     database_url: str,
-    backend: str,
     db: Database,
     driver: EmulatorDriver,
     org: Organisation,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    if backend != "sqlite":
-        pytest.skip("another process holding the write lock is SQLite's")
     caplog.set_level(logging.INFO, logger="bot.polling")
     # Another process (the command line, say) holds SQLite's write lock.
     other = sqlite3.connect(make_url(database_url).database or "", isolation_level=None)
