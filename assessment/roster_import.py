@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -91,10 +92,12 @@ async def import_roster(
             file and the store together make a loop of supervisors; nothing is written.
     """
     for _attempt in range(_ATTEMPTS):
+        began = time.monotonic()
         fingerprint = await uow.roster.fingerprint()
         plan = await _work_out(
             uow, roster, actor_staff_id=actor_staff_id, mark_missing_left=mark_missing_left
         )
+        worked_out = time.monotonic()
         if dry_run:
             summary = plan.summary(roster.filename, dry_run=True)
             await uow.rollback()
@@ -103,6 +106,7 @@ async def import_roster(
         import_id = uuid.uuid4().hex
         try:
             await _stage(uow, import_id, roster.rows, plan.reports, now)
+            staged = time.monotonic()
             changed = await _change(
                 uow, import_id, plan, summary, fingerprint, actor_staff_id, now, with_change
             )
@@ -110,6 +114,14 @@ async def import_roster(
                 await uow.commit()
             else:
                 await uow.rollback()
+            log.info(
+                "roster import of %d rows: worked out in %.2f s, staged in %.2f s, "
+                "changed in one transaction of %.2f s",
+                len(roster.rows),
+                worked_out - began,
+                staged - worked_out,
+                time.monotonic() - staged,
+            )
         except Exception:
             # SQLite's write lock first, then the staged rows (else left to go by age).
             await uow.rollback()
