@@ -192,14 +192,28 @@ async def apply(
     The people the file lacks are kept on the upload afterwards, for the button
     that marks them as having left.
     """
-    if not await uow.uploads.move(upload.id, UploadStatus.PREVIEWED, UploadStatus.APPLIED, now):
+
+    async def claim(uow: UnitOfWork, summary: ImportSummary) -> None:
+        # In the import's own short transaction, last: a press on Apply that lost the
+        # race rolls that transaction back, and the import is written once.
+        if not await uow.uploads.move(
+            upload.id, UploadStatus.PREVIEWED, UploadStatus.APPLIED, now
+        ):
+            raise _AlreadyDecided
+        stored = await uow.uploads.get(upload.id)
+        assert stored is not None
+        stored.missing_employee_nos = list(summary.missing)
+
+    try:
+        return await import_roster(
+            uow, roster, actor_staff_id=actor_staff_id, now=now, with_change=claim
+        )
+    except _AlreadyDecided:
         return DecisionRefused.ALREADY_DECIDED
-    stored = await uow.uploads.get(upload.id)
-    assert stored is not None
-    summary = await import_roster(uow, roster, actor_staff_id=actor_staff_id, now=now)
-    stored.missing_employee_nos = list(summary.missing)
-    await uow.commit()
-    return summary
+
+
+class _AlreadyDecided(Exception):  # noqa: N818 - a state, not an error
+    """Another press applied or cancelled the upload first."""
 
 
 async def cancel(uow: UnitOfWork, upload: Upload, *, now: datetime) -> DecisionRefused | None:

@@ -269,6 +269,32 @@ class RosterUpload(Base):
     decided_at: Mapped[datetime | None]
 
 
+class RosterStaging(Base):
+    """A checked roster row waiting for its import's one short transaction (see the import).
+
+    Written in batches of short transactions that nobody else reads; the import's
+    final transaction changes the staff from them in set-based statements, then they
+    are deleted. Rows of an import that died before its end are garbage, dropped by age.
+    """
+
+    __tablename__ = "roster_staging"
+    __table_args__ = (UniqueConstraint("import_id", "employee_no"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    import_id: Mapped[str] = mapped_column(String(32))
+    employee_no: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(200))
+    department: Mapped[str] = mapped_column(String(200))
+    post: Mapped[str] = mapped_column(String(200))
+    # With the supervisor role of anyone with reports in the file already added.
+    roles: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20))
+    # None: the cell was empty, and the person's own choice stays.
+    language: Mapped[str | None] = mapped_column(String(16))
+    supervisor_no: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(index=True)
+
+
 class Notice(Base):
     """A notice HR broadcasts: its content, audience and options, from draft to done."""
 

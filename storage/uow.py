@@ -23,6 +23,7 @@ from storage.repositories import (
     OutboxRepository,
     PostRepository,
     ProcessedUpdates,
+    RosterRepository,
     RosterUploadRepository,
     StaffRepository,
     WorkEntryRepository,
@@ -74,6 +75,7 @@ class UnitOfWork:
     claims: JobClaims
     conversations: ConversationRepository
     approvals: ApprovalRepository
+    roster: RosterRepository
 
     def __init__(
         self,
@@ -101,6 +103,7 @@ class UnitOfWork:
         self.claims = JobClaims(self.session)
         self.conversations = ConversationRepository(self.session)
         self.approvals = ApprovalRepository(self.session)
+        self.roster = RosterRepository(self.session)
         return self
 
     async def __aexit__(
@@ -129,6 +132,11 @@ class UnitOfWork:
             claim.settled = True
             return
         await self.session.commit()
+
+    def another(self) -> UnitOfWork:
+        """A fresh unit of work on the same store, with a transaction of its own and no
+        update claim: for work a use case commits on the side (an import's staged rows)."""
+        return UnitOfWork(self._sessions)
 
     async def rollback(self) -> None:
         """Discard everything done since the last commit."""

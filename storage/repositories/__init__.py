@@ -11,6 +11,7 @@ from storage.repositories.invitations import InvitationRepository
 from storage.repositories.notices import NoticeRepository
 from storage.repositories.organisation import DepartmentRepository, PostRepository, StaffRepository
 from storage.repositories.outbox import OutboxRepository
+from storage.repositories.roster import RosterRepository
 from storage.repositories.updates import ProcessedUpdates
 from storage.repositories.uploads import RosterUploadRepository
 
@@ -28,6 +29,7 @@ __all__ = [
     "OutboxRepository",
     "PostRepository",
     "ProcessedUpdates",
+    "RosterRepository",
     "RosterUploadRepository",
     "StaffRepository",
     "WorkEntryRepository",

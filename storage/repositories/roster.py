@@ -1,0 +1,289 @@
+"""The roster import's SQL: the store read in bounded batches of plain rows, and the change
+made by the database itself from staged rows, in a few set-based statements.
+
+An import of 100,000 people must neither hold the event loop (no ORM objects by the
+hundred thousand, no one read of everyone) nor hold SQLite's single write lock for
+long. So the people are read a batch at a time, by employee number; the checked rows
+are staged in ``roster_staging`` in short transactions nobody else reads; and the
+one transaction that changes the staff is a handful of INSERT ... SELECT and
+UPDATE ... FROM statements over those rows (SQLite 3.33 or later, and PostgreSQL).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, cast
+
+from sqlalchemy import Table, and_, bindparam, delete, exists, func, insert, or_, select, update
+from sqlalchemy.orm import aliased
+
+from storage.enums import Role, StaffStatus
+from storage.models import Department, Post, RosterStaging, Staff
+from storage.repositories.base import Repository, rows_as
+
+_STAFF = cast(Table, Staff.__table__)
+_STAGED = cast(Table, RosterStaging.__table__)
+_DEPARTMENTS = cast(Table, Department.__table__)
+_POSTS = cast(Table, Post.__table__)
+# Ids bound in one statement (both SQLite and asyncpg cap the parameters of one).
+_IN_CHUNK = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class PersonRow:
+    """What an import reads of a person: what it may change, and what decides the rest."""
+
+    id: int
+    employee_no: str
+    name: str
+    department_id: int
+    post_id: int | None
+    supervisor_id: int | None
+    roles: Role
+    status: StaffStatus
+    language: str | None
+    telegram_user_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class PostRow:
+    """A post as an import compares it with the file."""
+
+    id: int
+    department_id: int
+    name: str
+    post_type: str
+    difficulty: Decimal
+
+
+class RosterRepository(Repository):
+    """Reads for planning an import, staging of its rows, and the set-based change."""
+
+    async def people_after(self, employee_no: str | None, limit: int) -> list[PersonRow]:
+        """Up to ``limit`` people with employee numbers after ``employee_no`` (all: None),
+        in the store's order of employee numbers (the next batch starts after the last)."""
+        query = select(
+            Staff.id,
+            Staff.employee_no,
+            Staff.name,
+            Staff.department_id,
+            Staff.post_id,
+            Staff.supervisor_id,
+            Staff.roles,
+            Staff.status,
+            Staff.language,
+            Staff.telegram_user_id,
+        )
+        if employee_no is not None:
+            query = query.where(Staff.employee_no > employee_no)
+        return rows_as(
+            await self.session.execute(query.order_by(Staff.employee_no).limit(limit)), PersonRow
+        )
+
+    async def departments(self) -> list[tuple[int, str]]:
+        """Every department's id and name."""
+        rows = await self.session.execute(select(Department.id, Department.name))
+        return [(department_id, name) for department_id, name in rows]
+
+    async def posts(self) -> list[PostRow]:
+        """Every post of every department, by id."""
+        return rows_as(
+            await self.session.execute(
+                select(
+                    Post.id, Post.department_id, Post.name, Post.post_type, Post.difficulty
+                ).order_by(Post.id)
+            ),
+            PostRow,
+        )
+
+    async def fingerprint(self) -> tuple[int, ...]:
+        """What changes whenever someone else changes what an import reads.
+
+        Every ORM change of a person bumps their version; departments and posts are
+        only ever added or changed by imports, which add or bump staff too.
+        """
+        staff = (await self.session.execute(select(func.count(), func.sum(Staff.version)))).one()
+        departments = await self.session.scalar(select(func.count()).select_from(Department))
+        posts = await self.session.scalar(select(func.count()).select_from(Post))
+        return int(staff[0]), int(staff[1] or 0), int(departments or 0), int(posts or 0)
+
+    async def stage(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Stage checked rows (``roster_staging`` column values, one mapping each)."""
+        if rows:
+            await self.session.execute(insert(_STAGED), list(rows))
+
+    async def drop_staged(self, import_id: str, limit: int) -> int:
+        """Delete up to ``limit`` of an import's staged rows; how many went."""
+        ids = select(_STAGED.c.id).where(_STAGED.c.import_id == import_id).limit(limit)
+        found = list(await self.session.scalars(ids))
+        if found:
+            await self.session.execute(delete(_STAGED).where(_STAGED.c.id.in_(found)))
+        return len(found)
+
+    async def drop_staged_before(self, moment: datetime) -> None:
+        """Delete the staged rows of imports that began before ``moment`` (died half-way)."""
+        await self.session.execute(delete(_STAGED).where(_STAGED.c.created_at < moment))
+
+    async def add_departments(self, names: Sequence[str], now: datetime) -> dict[str, int]:
+        """Insert departments by name; returns every department's id by name."""
+        if names:
+            await self.session.execute(
+                insert(_DEPARTMENTS), [{"name": name, "created_at": now} for name in names]
+            )
+        return {name: department_id for department_id, name in await self.departments()}
+
+    async def add_posts(self, posts: Sequence[dict[str, Any]], now: datetime) -> None:
+        """Insert posts (``department_id``, ``name``, ``post_type``, ``difficulty`` each)."""
+        if posts:
+            await self.session.execute(
+                insert(_POSTS), [{**post, "created_at": now} for post in posts]
+            )
+
+    async def update_posts(self, posts: Sequence[dict[str, Any]]) -> None:
+        """Set the type and difficulty of posts, found by ``department_id`` and ``name``."""
+        if posts:
+            await self.session.execute(
+                update(_POSTS)
+                .where(
+                    _POSTS.c.department_id == bindparam("post_department_id"),
+                    _POSTS.c.name == bindparam("post_name"),
+                )
+                .values(
+                    post_type=bindparam("new_post_type"),
+                    difficulty=bindparam("new_difficulty"),
+                ),
+                [
+                    {
+                        "post_department_id": post["department_id"],
+                        "post_name": post["name"],
+                        "new_post_type": post["post_type"],
+                        "new_difficulty": post["difficulty"],
+                    }
+                    for post in posts
+                ],
+            )
+
+    async def insert_staged_people(self, import_id: str, now: datetime) -> None:
+        """Insert the staged people the store lacks, in file order, without supervisors."""
+        staged = _STAGED.alias("staged")
+        await self.session.execute(
+            insert(_STAFF).from_select(
+                [
+                    "employee_no", "name", "department_id", "post_id", "roles", "status",
+                    "language", "created_at", "updated_at", "version",
+                ],
+                select(
+                    staged.c.employee_no,
+                    staged.c.name,
+                    _DEPARTMENTS.c.id,
+                    _POSTS.c.id,
+                    staged.c.roles,
+                    staged.c.status,
+                    staged.c.language,
+                    bindparam("created", now, type_=_STAFF.c.created_at.type),
+                    bindparam("updated", now, type_=_STAFF.c.updated_at.type),
+                    bindparam("first_version", 1),
+                )
+                .select_from(
+                    staged.join(_DEPARTMENTS, _DEPARTMENTS.c.name == staged.c.department).join(
+                        _POSTS,
+                        and_(
+                            _POSTS.c.department_id == _DEPARTMENTS.c.id,
+                            _POSTS.c.name == staged.c.post,
+                        ),
+                    )
+                )
+                .where(
+                    staged.c.import_id == import_id,
+                    ~exists().where(_STAFF.c.employee_no == staged.c.employee_no),
+                )
+                .order_by(staged.c.id),
+            )
+        )  # fmt: skip
+
+    async def update_staged_people(self, import_id: str, now: datetime) -> None:
+        """Bring everyone staged in line with their row, supervisors included, in one UPDATE.
+
+        Only people with a real difference are written. An empty language cell (None)
+        leaves the person's own language.
+        """
+        staged = _STAGED.alias("staged")
+        supervisor = aliased(_STAFF, name="supervisor")
+        source = (
+            select(
+                staged.c.employee_no,
+                staged.c.name,
+                _DEPARTMENTS.c.id.label("department_id"),
+                _POSTS.c.id.label("post_id"),
+                supervisor.c.id.label("supervisor_id"),
+                staged.c.roles,
+                staged.c.status,
+                staged.c.language,
+            )
+            .select_from(
+                staged.join(_DEPARTMENTS, _DEPARTMENTS.c.name == staged.c.department)
+                .join(
+                    _POSTS,
+                    and_(
+                        _POSTS.c.department_id == _DEPARTMENTS.c.id,
+                        _POSTS.c.name == staged.c.post,
+                    ),
+                )
+                .outerjoin(supervisor, supervisor.c.employee_no == staged.c.supervisor_no)
+            )
+            .where(staged.c.import_id == import_id)
+            .subquery("source")
+        )
+        language = func.coalesce(source.c.language, _STAFF.c.language)
+        new = {
+            "name": source.c.name,
+            "department_id": source.c.department_id,
+            "post_id": source.c.post_id,
+            "supervisor_id": source.c.supervisor_id,
+            "roles": source.c.roles,
+            "status": source.c.status,
+            "language": language,
+        }
+        await self.session.execute(
+            update(_STAFF)
+            .where(
+                _STAFF.c.employee_no == source.c.employee_no,
+                or_(*(_STAFF.c[name].is_distinct_from(value) for name, value in new.items())),
+            )
+            .values(**new, version=_STAFF.c.version + 1, updated_at=now)
+        )
+
+    async def add_supervisor_role(self, import_id: str, now: datetime) -> None:
+        """Give the supervisor role to people not staged whom staged rows name as supervisor."""
+        staged = _STAGED.alias("staged")
+        named = select(staged.c.supervisor_no).where(
+            staged.c.import_id == import_id, staged.c.supervisor_no.is_not(None)
+        )
+        supervisor = int(Role.SUPERVISOR)
+        await self.session.execute(
+            update(_STAFF)
+            .where(
+                _STAFF.c.employee_no.in_(named),
+                ~exists().where(
+                    staged.c.import_id == import_id, staged.c.employee_no == _STAFF.c.employee_no
+                ),
+                _STAFF.c.roles.op("&")(supervisor) == 0,
+            )
+            .values(
+                roles=_STAFF.c.roles.op("|")(supervisor),
+                version=_STAFF.c.version + 1,
+                updated_at=now,
+            )
+        )
+
+    async def mark_left(self, staff_ids: Sequence[int], now: datetime) -> None:
+        """Mark these people as having left."""
+        for start in range(0, len(staff_ids), _IN_CHUNK):
+            await self.session.execute(
+                update(_STAFF)
+                .where(_STAFF.c.id.in_(staff_ids[start : start + _IN_CHUNK]))
+                .values(status=StaffStatus.LEFT, version=_STAFF.c.version + 1, updated_at=now)
+            )
