@@ -26,7 +26,13 @@ from typing import TypeVar
 from assessment.leaving import Kept, Leaving, Named, who_may_leave
 from assessment.menus import queue_menus
 from assessment.roster_problems import ProblemCode, RosterProblem, RosterRejected
-from assessment.roster_rows import ParsedRoster, RosterRow, loop_problems, role_names
+from assessment.roster_rows import (
+    ParsedRoster,
+    RosterRow,
+    loop_problems,
+    role_names,
+    walk_supervisors,
+)
 from storage.enums import Role, StaffStatus
 from storage.models import Staff
 from storage.repositories.audit import Event
@@ -499,23 +505,13 @@ async def _check_supervisors(
 
 
 async def _loops(supervisor_of: Mapping[str, str | None]) -> list[tuple[str, ...]]:
-    """``supervisor_loops``, the walk from each person in turn, with the loop given back
-    every few hundred people (everyone has at most one supervisor: each is walked once)."""
-    done: set[str] = set()
+    """``supervisor_loops``, with the loop given back every few hundred people."""
     loops: list[tuple[str, ...]] = []
-    for count, start in enumerate(supervisor_of):
+    for count, loop in enumerate(walk_supervisors(supervisor_of)):
         if count % _SLICE == _SLICE - 1:
             await asyncio.sleep(0)
-        path: list[str] = []
-        on_path: set[str] = set()
-        person: str | None = start
-        while person is not None and person not in done and person not in on_path:
-            path.append(person)
-            on_path.add(person)
-            person = supervisor_of.get(person)
-        if person is not None and person in on_path:
-            loops.append(tuple(path[path.index(person) :]))
-        done.update(path)
+        if loop is not None:
+            loops.append(loop)
     return loops
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -36,13 +36,18 @@ class ParsedRoster:
 
 
 def supervisor_loops(supervisor_of: Mapping[str, str | None]) -> list[tuple[str, ...]]:
-    """Each loop in the supervisor chain (A reports to B, B to A), once, in chain order.
+    """Each loop in the supervisor chain (A reports to B, B to A), once, in chain order."""
+    return [loop for loop in walk_supervisors(supervisor_of) if loop is not None]
+
+
+def walk_supervisors(supervisor_of: Mapping[str, str | None]) -> Iterator[tuple[str, ...] | None]:
+    """The walk behind ``supervisor_loops``: for each person in turn, the loop found from
+    them (once, in chain order), or None; a caller may pause between people.
 
     Everyone has at most one supervisor, so following the chain from each person
     either ends or enters a loop; every person is walked once.
     """
     done: set[str] = set()
-    loops: list[tuple[str, ...]] = []
     for start in supervisor_of:
         path: list[str] = []
         on_path: set[str] = set()
@@ -51,10 +56,10 @@ def supervisor_loops(supervisor_of: Mapping[str, str | None]) -> list[tuple[str,
             path.append(person)
             on_path.add(person)
             person = supervisor_of.get(person)
-        if person is not None and person in on_path:
-            loops.append(tuple(path[path.index(person) :]))
         done.update(path)
-    return loops
+        yield (
+            tuple(path[path.index(person) :]) if person is not None and person in on_path else None
+        )
 
 
 def loop_problems(
