@@ -63,3 +63,20 @@ async def seed(database: Database) -> Organisation:
                      StaffStatus.LEFT)  # fmt: skip
         await uow.commit()
     return org
+
+
+# A second member under the same supervisor, linked to Telegram as this user.
+COLLEAGUE = EmulatedUser(id=9010, first_name="Col", language_code="en")
+
+
+async def seed_with_colleague(database: Database) -> Organisation:
+    """``seed``, plus ``COLLEAGUE`` (E020) reporting to the supervisor E010."""
+    organisation = await seed(database)
+    async with database.uow() as uow:
+        boss = (await uow.staff.by_employee_nos(["E010"]))[0]
+        uow.session.add(
+            Staff(employee_no="E020", name="Cao Lin", department_id=boss.department_id,
+                  roles=Role.STAFF, telegram_user_id=COLLEAGUE.id, supervisor_id=boss.id)
+        )  # fmt: skip
+        await uow.commit()
+    return organisation

@@ -13,28 +13,19 @@ from bot.emulator import EmulatedUser, EmulatorDriver
 from handlers.approval_jobs import send_digests, send_escalations, send_requests
 from handlers.callbacks import Decide
 from handlers.context import WorkledgerApplication
-from storage.enums import EntryStatus, Role
+from storage.enums import EntryStatus
 from storage.models import AuditEvent, Staff, WorkEntry
 
 from .chat import Message, answer_to_press, buttons, current, introduce, press
 from .conftest import eventually
-from .people import Organisation, seed
+from .people import COLLEAGUE, Organisation, seed_with_colleague
 
 pytestmark = pytest.mark.e2e
-
-COLLEAGUE = EmulatedUser(id=9010, first_name="Col", language_code="en")
 
 
 @pytest.fixture
 async def org(bot: WorkledgerApplication, driver: EmulatorDriver) -> Organisation:
-    organisation = await seed(bot.bot_data.database)
-    async with bot.bot_data.database.uow() as uow:
-        boss = (await uow.staff.by_employee_nos(["E010"]))[0]
-        uow.session.add(
-            Staff(employee_no="E020", name="Cao Lin", department_id=boss.department_id,
-                  roles=Role.STAFF, telegram_user_id=COLLEAGUE.id, supervisor_id=boss.id)
-        )  # fmt: skip
-        await uow.commit()
+    organisation = await seed_with_colleague(bot.bot_data.database)
     # Telegram lets a bot write only to people who talked to it first.
     await introduce(
         driver, organisation.hr, organisation.supervisor, organisation.staff, COLLEAGUE

@@ -15,17 +15,16 @@ from config.settings import Settings
 from handlers.approval_jobs import send_requests
 from handlers.callbacks import LogAnswer, PendingPage
 from handlers.context import WorkledgerApplication
-from storage.enums import EntryStatus, Role
-from storage.models import AuditEvent, Conversation, OutboxMessage, Staff, WorkEntry
+from storage.enums import EntryStatus
+from storage.models import AuditEvent, Conversation, OutboxMessage, WorkEntry
 
 from .chat import Message, answer_to_press, buttons, introduce, press
-from .people import Organisation, seed
+from .people import COLLEAGUE, Organisation, seed_with_colleague
 
 pytestmark = pytest.mark.e2e
 
 PER_MINUTE = 3
 PER_DAY = 5
-COLLEAGUE = EmulatedUser(id=9010, first_name="Col", language_code="en")
 
 
 def flood_policy() -> Policy:
@@ -44,14 +43,8 @@ def application(settings: Settings) -> WorkledgerApplication:
 
 @pytest.fixture
 async def org(bot: WorkledgerApplication, driver: EmulatorDriver) -> Organisation:
-    organisation = await seed(bot.bot_data.database)
-    async with bot.bot_data.database.uow() as uow:
-        boss = (await uow.staff.by_employee_nos(["E010"]))[0]
-        uow.session.add(
-            Staff(employee_no="E020", name="Cao Lin", department_id=boss.department_id,
-                  roles=Role.STAFF, telegram_user_id=COLLEAGUE.id, supervisor_id=boss.id)
-        )  # fmt: skip
-        await uow.commit()
+    organisation = await seed_with_colleague(bot.bot_data.database)
+    # Telegram lets a bot write only to people who talked to it first.
     await introduce(
         driver, organisation.hr, organisation.supervisor, organisation.staff, COLLEAGUE
     )
