@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TypeVar
 
+from assessment import collector
 from assessment.leaving import Kept, Leaving, Named, who_may_leave
 from assessment.menus import queue_menus
 from assessment.roster_problems import ProblemCode, RosterProblem, RosterRejected
@@ -97,6 +98,30 @@ async def import_roster(
         RosterRejected: a supervisor is neither in the file nor in the store, or the
             file and the store together make a loop of supervisors; nothing is written.
     """
+    # The store's people, the file's rows and the plan, by the 100,000, are freed by
+    # reference counting when the import ends: no full pass of the collector walks them.
+    with collector.full_passes_held():
+        return await _import(
+            uow,
+            roster,
+            actor_staff_id=actor_staff_id,
+            now=now,
+            mark_missing_left=mark_missing_left,
+            dry_run=dry_run,
+            with_change=with_change,
+        )
+
+
+async def _import(
+    uow: UnitOfWork,
+    roster: ParsedRoster,
+    *,
+    actor_staff_id: int | None,
+    now: datetime,
+    mark_missing_left: bool,
+    dry_run: bool,
+    with_change: Callable[[UnitOfWork, ImportSummary], Awaitable[None]] | None,
+) -> ImportSummary:
     for _attempt in range(_ATTEMPTS):
         began = time.monotonic()
         fingerprint = await uow.roster.fingerprint()
@@ -391,11 +416,14 @@ async def _work_out(
             if state[0] & guarded and state[4] is not StaffStatus.LEFT:
                 holders.append(_person(person, Role(state[0]), state[4], state[1]))
     missing.sort()
-    holders.extend(
-        _person(None, roles, status, name, employee_no=employee_no, staff_id=new_ids[employee_no])
-        for employee_no, (name, roles, status) in new_people.items()
-        if roles & guarded and status is not StaffStatus.LEFT
-    )
+    async for some_new in _slices(list(new_people.items())):
+        holders.extend(
+            _person(
+                None, roles, status, name, employee_no=employee_no, staff_id=new_ids[employee_no]
+            )
+            for employee_no, (name, roles, status) in some_new
+            if roles & guarded and status is not StaffStatus.LEFT
+        )
 
     marked_left: tuple[PersonRow, ...] = ()
     kept: tuple[Kept, ...] = ()

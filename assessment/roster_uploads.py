@@ -1,8 +1,10 @@
 """A roster file sent in chat: previewed first, then applied or cancelled by the HR who sent it.
 
 The file is read once, at the preview, in a worker process (``RosterFiles.check``).
-What it read is kept in this process for the Apply press, keyed by upload and
-checked against the digest of the file stored with the upload. A process that
+What it read is kept in this process for the Apply press, still pickled as the
+worker sent it (one bytes object: nothing for the garbage collector to walk while
+HR makes up their mind), keyed by upload and checked against the digest of the
+file stored with the upload. A process that
 does not have it (restarted, or another bot process on the same store) downloads
 the file again, makes sure it is the very file previewed, and reads it again in
 its worker.
@@ -17,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from assessment import collector
 from assessment.leaving import Kept, Named
 from assessment.roster import (
     ImportSummary,
@@ -29,7 +32,7 @@ from assessment.roster import (
 from assessment.roster_cells import RosterRules
 from assessment.roster_problems import ProblemCode, rejected
 from assessment.roster_read import MAX_ROWS
-from assessment.roster_worker import RosterWorkers
+from assessment.roster_worker import PackedRoster, RosterWorkers, unpack
 from config.policy import Policy
 from storage.enums import UploadStatus
 from storage.models import RosterUpload
@@ -63,8 +66,8 @@ def file_digest(data: bytes) -> str:
 
 
 class CheckedRosters:
-    """Rosters read at preview, kept for their Apply: at most ``rows`` rows in all
-    (100,000 rows take about 60 MiB).
+    """Rosters read at preview, kept (pickled) for their Apply: at most ``rows`` rows in all
+    (100,000 rows take about 10 MiB so).
 
     The oldest go first when a new one needs the room; a roster bigger than the
     whole room is not kept (its Apply reads the file again).
@@ -72,21 +75,21 @@ class CheckedRosters:
 
     def __init__(self, rows: int = MAX_ROWS) -> None:
         self.rows = rows
-        self._kept: OrderedDict[int, tuple[str, ParsedRoster]] = OrderedDict()
+        self._kept: OrderedDict[int, tuple[str, PackedRoster]] = OrderedDict()
         self._size = 0
 
-    def keep(self, upload_id: int, digest: str, roster: ParsedRoster) -> None:
+    def keep(self, upload_id: int, digest: str, roster: PackedRoster) -> None:
         """Keep ``roster``, read from the file with ``digest``, for upload ``upload_id``."""
         self.forget(upload_id)
-        if len(roster.rows) > self.rows:
+        if roster.rows > self.rows:
             return
-        while self._kept and self._size + len(roster.rows) > self.rows:
+        while self._kept and self._size + roster.rows > self.rows:
             _, (_, oldest) = self._kept.popitem(last=False)
-            self._size -= len(oldest.rows)
+            self._size -= oldest.rows
         self._kept[upload_id] = (digest, roster)
-        self._size += len(roster.rows)
+        self._size += roster.rows
 
-    def recall(self, upload_id: int, digest: str | None) -> ParsedRoster | None:
+    def recall(self, upload_id: int, digest: str | None) -> PackedRoster | None:
         """The roster kept for the upload, if it was read from the file with ``digest``."""
         kept = self._kept.get(upload_id)
         if kept is None or digest is None or kept[0] != digest:
@@ -97,31 +100,89 @@ class CheckedRosters:
         """Drop what is kept for the upload (decided, or replaced)."""
         kept = self._kept.pop(upload_id, None)
         if kept is not None:
-            self._size -= len(kept[1].rows)
+            self._size -= kept[1].rows
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedFile:
+    """A roster file read and checked in a worker, not yet previewed."""
+
+    digest: str
+    roster: PackedRoster
 
 
 class RosterFiles:
     """How the bot reads roster files: in worker processes, once per upload.
 
-    Owned by the bot: ``close`` at shutdown kills the readers still running.
+    The rows are unpacked only while a preview or an import works on them, with the
+    garbage collector's full passes held off (``collector.full_passes_held``), and
+    dropped after. Owned by the bot: ``close`` at shutdown kills the readers still
+    running.
     """
 
     def __init__(self, workers: RosterWorkers | None = None) -> None:
         self.workers = workers or RosterWorkers()
         self.checked = CheckedRosters()
 
-    async def check(self, data: bytes, filename: str, policy: Policy) -> tuple[str, ParsedRoster]:
-        """Read and check a file in a worker: its digest and the roster.
+    async def check(self, data: bytes, filename: str, policy: Policy) -> CheckedFile:
+        """Read and check a file in a worker: its digest and the (packed) roster.
 
         Raises:
             RosterRejected: every problem found, or a limit the file went past.
         """
-        roster = await self.workers.parse(data, filename, RosterRules.of(policy))
-        return file_digest(data), roster
+        roster = await self.workers.read(data, filename, RosterRules.of(policy))
+        return CheckedFile(file_digest(data), roster)
+
+    async def preview(
+        self,
+        uow: UnitOfWork,
+        checked: CheckedFile,
+        *,
+        uploader_id: int,
+        file_id: str,
+        now: datetime,
+    ) -> tuple[int, ImportSummary]:
+        """``preview`` of a checked file; what was read is kept for the upload's Apply."""
+        with collector.full_passes_held():
+            roster = await unpack(checked.roster)
+            upload_id, summary = await preview(
+                uow,
+                roster,
+                uploader_id=uploader_id,
+                file_id=file_id,
+                now=now,
+                digest=checked.digest,
+            )
+            del roster
+        self.checked.keep(upload_id, checked.digest, checked.roster)
+        return upload_id, summary
+
+    async def apply(
+        self,
+        uow: UnitOfWork,
+        upload: Upload,
+        policy: Policy,
+        download: Callable[[], Awaitable[bytes]],
+        *,
+        actor_staff_id: int,
+        now: datetime,
+    ) -> ImportSummary | DecisionRefused:
+        """``apply`` to the roster the upload previewed; forgotten once imported.
+
+        Raises:
+            RosterRejected: as ``previewed``, or the import's own (the store changed).
+        """
+        with collector.full_passes_held():
+            roster = await unpack(await self.previewed(upload, policy, download))
+            result = await apply(uow, upload, roster, actor_staff_id=actor_staff_id, now=now)
+            del roster
+        if not isinstance(result, DecisionRefused):
+            self.checked.forget(upload.id)
+        return result
 
     async def previewed(
         self, upload: Upload, policy: Policy, download: Callable[[], Awaitable[bytes]]
-    ) -> ParsedRoster:
+    ) -> PackedRoster:
         """The roster the upload previewed: kept since, or the file read again.
 
         Raises:
@@ -135,7 +196,7 @@ class RosterFiles:
         digest = file_digest(data)
         if upload.digest is not None and digest != upload.digest:
             raise rejected(ProblemCode.FILE_CHANGED)
-        roster = await self.workers.parse(data, upload.file_name, RosterRules.of(policy))
+        roster = await self.workers.read(data, upload.file_name, RosterRules.of(policy))
         self.checked.keep(upload.id, digest, roster)
         return roster
 

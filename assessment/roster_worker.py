@@ -8,13 +8,16 @@ leaves nothing behind. Within a child the reader keeps to ``LIMITS`` (its own ti
 budget, in CPU seconds, included) and the address space is capped at what it had
 plus ``MEMORY_ALLOWANCE``; a child still running at ``WALL_FACTOR`` times the
 budget on the wall clock is killed. The rows come back as plain tuples, which
-pickle ten times faster than the dataclasses. At most ``parallel`` files are read
-at once; the others wait their turn.
+pickle ten times faster than the dataclasses, and stay pickled (``PackedRoster``, one
+bytes object however many rows) until a caller unpacks them: what is kept between a
+preview and its Apply is then nothing the cyclic garbage collector has to walk. At
+most ``parallel`` files are read at once; the others wait their turn.
 
 Typical use, by the bot::
 
     workers = RosterWorkers()
     roster = await workers.parse(data, "roster.xlsx", RosterRules.of(policy))
+    # or: packed = await workers.read(...); later roster = await unpack(packed)
     ...
     workers.close()  # at shutdown: children still reading are killed
 """
@@ -24,13 +27,16 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import pickle
 import threading
 import time
+from dataclasses import dataclass
 from decimal import Decimal
 from multiprocessing.connection import Connection
 from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess
 
+from assessment import collector
 from assessment.roster import LIMITS, Limits, ParsedRoster, RosterRow, RosterRules, parse_roster
 from assessment.roster_problems import ProblemCode, RosterProblem, RosterRejected, rejected
 from storage.enums import Role, StaffStatus
@@ -61,6 +67,26 @@ def _worker_context() -> BaseContext:
         return _context
 
 
+@dataclass(frozen=True, slots=True)
+class PackedRoster:
+    """A roster a worker read and checked, still pickled as it came from the worker."""
+
+    filename: str
+    rows: int
+    blob: bytes
+
+
+async def unpack(packed: PackedRoster) -> ParsedRoster:
+    """The roster in ``packed``, built in the loop's executor thread."""
+    with collector.full_passes_held():
+        return await asyncio.to_thread(_unpack, packed)
+
+
+def _unpack(packed: PackedRoster) -> ParsedRoster:
+    # The blob comes from this module's own child process, never from outside.
+    return _unpacked(pickle.loads(packed.blob))  # noqa: S301
+
+
 class RosterWorkers:
     """Reads roster files in child processes, within limits, off the caller's event loop."""
 
@@ -88,6 +114,14 @@ class RosterWorkers:
             RosterRejected: every problem found, or ``too_slow`` / ``out_of_memory``
                 when the child overran its budget or its memory.
         """
+        return await unpack(await self.read(data, filename, rules))
+
+    async def read(self, data: bytes, filename: str, rules: RosterRules) -> PackedRoster:
+        """``parse`` without the unpacking: the checked roster as the child sent it.
+
+        Raises:
+            RosterRejected: as ``parse``.
+        """
         if self._slots is None:
             self._slots = asyncio.Semaphore(self._parallel)
         async with self._slots:
@@ -109,7 +143,7 @@ class RosterWorkers:
         for process in running:
             process.kill()
 
-    def _read(self, data: bytes, filename: str, rules: RosterRules) -> ParsedRoster:
+    def _read(self, data: bytes, filename: str, rules: RosterRules) -> PackedRoster:
         # In a thread of the loop's executor: it only waits on the child's pipe.
         context = _worker_context()
         receiver, sender = context.Pipe(duplex=False)
@@ -124,7 +158,7 @@ class RosterWorkers:
                 process.start()
                 self._running.add(process)
             sender.close()
-            return self._outcome(receiver)
+            return self._outcome(receiver, filename)
         finally:
             receiver.close()
             if process.pid is not None:
@@ -134,19 +168,20 @@ class RosterWorkers:
             with self._lock:
                 self._running.discard(process)
 
-    def _outcome(self, receiver: Connection) -> ParsedRoster:
+    def _outcome(self, receiver: Connection, filename: str) -> PackedRoster:
         limits = self.limits
         if not receiver.poll(limits.seconds * WALL_FACTOR):
             # Stuck where the reader's own budget is not looked at: killed by the caller.
             raise rejected(ProblemCode.TOO_SLOW, detail=f"{limits.seconds:g}")
         try:
             kind, value, self.last_peak_bytes, self.last_seconds = receiver.recv()
+            if kind == "rejected":
+                raise RosterRejected(value)
+            blob = receiver.recv_bytes()
         except EOFError:
             # The child died before answering: the kernel's memory killer, or a crash in C.
             raise rejected(ProblemCode.OUT_OF_MEMORY, detail=str(self.memory // _MIB)) from None
-        if kind == "rejected":
-            raise RosterRejected(value)
-        return _unpacked(value)
+        return PackedRoster(filename, value, blob)
 
 
 def _work(
@@ -157,15 +192,20 @@ def _work(
     limits: Limits,
     memory: int,
 ) -> None:
-    """The child: read the file, send back ("parsed", roster) or ("rejected", problems).
+    """The child: read the file, send back ("parsed", row count) then the pickled rows,
+    or ("rejected", problems).
 
     With them its peak resident memory in bytes and the seconds it took (for benchmarks).
     """
     started = time.monotonic()
     _cap_memory(memory)
     outcome: tuple[str, object]
+    blob = b""
     try:
-        outcome = ("parsed", _packed(parse_roster(data, filename, rules, limits=limits)))
+        roster = parse_roster(data, filename, rules, limits=limits)
+        blob = pickle.dumps(_packed(roster), protocol=pickle.HIGHEST_PROTOCOL)
+        outcome = ("parsed", len(roster.rows))
+        del roster
     except RosterRejected as rejection:
         outcome = ("rejected", rejection.problems)
     except MemoryError:
@@ -173,6 +213,8 @@ def _work(
         outcome = ("rejected", (problem,))
     del data
     sender.send((*outcome, _peak_bytes(), time.monotonic() - started))
+    if outcome[0] == "parsed":
+        sender.send_bytes(blob)
     sender.close()
 
 

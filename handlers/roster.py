@@ -12,12 +12,10 @@ from assessment.roster import RosterRejected
 from assessment.roster_uploads import (
     DecisionRefused,
     Upload,
-    apply,
     cancel,
     find,
     mark_missing_left,
     missing_leaving,
-    preview,
 )
 from handlers.callbacks import RosterDecision
 from handlers.context import WorkledgerContext
@@ -78,22 +76,20 @@ async def receive(update: Update, context: WorkledgerContext) -> None:
     try:
         data = await _download(context, document.file_id)
         # Read in a worker process: other people's updates go on meanwhile.
-        digest, roster = await files.check(data, document.file_name or "roster", context.policy)
+        checked = await files.check(data, document.file_name or "roster", context.policy)
         del data
         async with context.uow() as uow:
-            upload_id, summary = await preview(
+            upload_id, summary = await files.preview(
                 uow,
-                roster,
+                checked,
                 uploader_id=context.member.id,
                 file_id=document.file_id,
                 now=context.now(),
-                digest=digest,
             )
     except RosterRejected as rejection:
         text = describe_rejection(rejection.problems, _, context.ngettext)
         await message.reply_text(_fit(text, context))
         return
-    files.checked.keep(upload_id, digest, roster)
     buttons = InlineKeyboardMarkup(
         [
             [
@@ -163,11 +159,15 @@ async def _apply(
         return
     try:
         # The roster read at preview; read again (in a worker) only by another process.
-        roster = await files.previewed(
-            upload, context.policy, lambda: _download(context, upload.file_id)
-        )
         async with context.uow() as uow:
-            result = await apply(uow, upload, roster, actor_staff_id=member.id, now=now)
+            result = await files.apply(
+                uow,
+                upload,
+                context.policy,
+                lambda: _download(context, upload.file_id),
+                actor_staff_id=member.id,
+                now=now,
+            )
     except RosterRejected as rejection:
         # The store changed since the preview (say, a supervisor left): nothing was written.
         await query.answer()
@@ -177,7 +177,6 @@ async def _apply(
     if isinstance(result, DecisionRefused):
         await query.answer(_refused(context, result), show_alert=True)
         return
-    files.checked.forget(upload.id)
     await query.answer()
     markup = _mark_missing_button(context, upload.id, len(result.missing))
     text = describe_summary(result, _, context.ngettext)

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
-from assessment.roster import ParsedRoster, RosterRules
+from assessment.roster import RosterRules
+from assessment.roster_worker import PackedRoster
 from bot.emulator import EmulatedUser, EmulatorDriver
 from handlers.context import WorkledgerApplication
 from storage.enums import StaffStatus, UploadStatus
@@ -309,14 +310,14 @@ async def test_other_people_are_answered_while_a_roster_is_read(
     files = bot.bot_data.roster_files
     release = asyncio.Event()
     reading = asyncio.Event()
-    parse = files.workers.parse
+    read = files.workers.read
 
-    async def slow_parse(data: bytes, filename: str, rules: RosterRules) -> ParsedRoster:
+    async def slow_read(data: bytes, filename: str, rules: RosterRules) -> PackedRoster:
         reading.set()
         await release.wait()
-        return await parse(data, filename, rules)
+        return await read(data, filename, rules)
 
-    files.workers.parse = slow_parse  # type: ignore[method-assign]
+    files.workers.read = slow_read  # type: ignore[method-assign]
     await driver.send_document(org.hr, "roster.csv", ROSTER, mime_type="text/csv")
     await asyncio.wait_for(reading.wait(), 10)
     await driver.send_text(org.staff, "/help")
