@@ -24,6 +24,7 @@ from __future__ import annotations
 import io
 import math
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -40,6 +41,8 @@ MAX_POINTS = 12
 WIDTH_PX = 800
 HEIGHT_PX = 450
 DPI = 100
+# Backgrounds kept per process (1.4 MB each).
+BACKGROUNDS_KEPT = 16
 # The axes within the figure, as fractions from its bottom left: left, bottom, right, top.
 # The right margin holds the thresholds' labels.
 PLOT_AREA = (0.09, 0.15, 0.86, 0.86)
@@ -207,7 +210,9 @@ class HistoryChart:
         )  # fmt: skip
         self._moving = (self._line, self._latest, self._latest_text, self._empty)
         self._threshold_artists: list[Artist] = []
-        self._background_key: tuple[object, ...] | None = None
+        # The last backgrounds drawn, the latest last: a department's notices come in a
+        # few languages, histories of a few lengths and the thresholds of a few post types.
+        self._backgrounds: OrderedDict[tuple[object, ...], object] = OrderedDict()
         self._background: object = None
 
     def draw(
@@ -252,12 +257,16 @@ class HistoryChart:
         thresholds: tuple[tuple[Decimal, str], ...],
     ) -> None:
         key = (labels.title, labels.y_axis, periods, thresholds)
-        if key == self._background_key:
+        axes = self._axes
+        # The line's place on the picture depends on the x axis's range (the rest is fixed).
+        axes.set_xlim(-0.5, max(len(periods), 2) - 0.5)
+        kept = self._backgrounds.get(key)
+        if kept is not None:
+            self._backgrounds.move_to_end(key)
+            self._background = kept
             return
         self._heading.set_text(labels.title)
         self._y_label.set_text(labels.y_axis)
-        axes = self._axes
-        axes.set_xlim(-0.5, max(len(periods), 2) - 0.5)
         axes.set_xticks(range(len(periods)), periods, fontproperties=self._small)
         # Twelve periods of "2026-11" do not fit side by side at phone width: slanted.
         crowded = len(periods) * max(map(len, periods)) > 60
@@ -283,7 +292,9 @@ class HistoryChart:
         self._background = self._canvas.copy_from_bbox(self._figure.bbox)
         for artist in self._moving:
             artist.set_visible(True)
-        self._background_key = key
+        self._backgrounds[key] = self._background
+        if len(self._backgrounds) > BACKGROUNDS_KEPT:
+            self._backgrounds.popitem(last=False)
 
     def _png(self) -> bytes:
         width, height = self._canvas.get_width_height()

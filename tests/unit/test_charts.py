@@ -188,3 +188,13 @@ def test_without_a_cjk_font_a_chart_still_renders_and_the_missing_glyphs_are_not
     assert font.cjk_file is None
     missing = _glyph_warnings(HistoryChart(font), CJK_LABELS[0])
     assert missing and all("Glyph" in text for text in missing)
+
+
+def test_charts_of_other_languages_and_lengths_in_between_change_nothing() -> None:
+    twelve = history(*range(45, 100, 5))
+    english = render_history(twelve, LABELS, thresholds=THRESHOLDS)
+    chinese = render_history(history(70, None, 80), CJK_LABELS[0], thresholds=CJK_THRESHOLDS)
+    # Back to a background drawn before: kept, with the x axis of its own length.
+    assert render_history(twelve, LABELS, thresholds=THRESHOLDS) == english
+    fresh = HistoryChart(find_cjk_font())
+    assert fresh.draw(history(70, None, 80), CJK_LABELS[0], CJK_THRESHOLDS) == chinese
