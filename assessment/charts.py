@@ -65,9 +65,10 @@ THRESHOLD_COLOUR = "#9aa5b1"
 TEXT_COLOUR = "#2b2b2b"
 MUTED_COLOUR = "#6b7785"
 # Anti-aliased edges are blends of each colour with the white background, in this many
-# steps; zlib's level 6 costs about a millisecond more than 1 for a file a quarter smaller.
+# steps. zlib's level 1 against its default 6: 13 KB instead of 10 KB a chart, and a
+# millisecond less of a chart's 5 to 6 ms.
 _BLEND_STEPS = 16
-_COMPRESS_LEVEL = 6
+_COMPRESS_LEVEL = 1
 
 
 @dataclass(frozen=True, slots=True)
