@@ -35,6 +35,7 @@ from matplotlib.artist import Artist
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
+from matplotlib.text import Text
 from PIL import Image
 
 MAX_POINTS = 12
@@ -235,10 +236,12 @@ class HistoryChart:
             value = _score_text(point.score)
             self._latest.set_data([last], [ys[last]])
             self._latest_text.set_text(f"{value}  {point.grade_label or ''}".rstrip())
-            # Above the dot, below it near the top; leftwards in the right half.
-            high = ys[last] > 85
-            self._latest_text.set_position((last, ys[last] + (-5 if high else 4)))
-            self._latest_text.set_verticalalignment("top" if high else "bottom")
+            # On the side of the dot the line does not come from (a rising line comes
+            # from below), within the axes; leftwards in the right half.
+            before = [ys[index] for index in scored[-2:-1]]
+            above = ys[last] < 8 or (ys[last] <= 92 and (not before or before[0] <= ys[last]))
+            self._latest_text.set_position((last, ys[last] + (4 if above else -5)))
+            self._latest_text.set_verticalalignment("bottom" if above else "top")
             self._latest_text.set_horizontalalignment("right" if last >= count / 2 else "left")
             self._empty.set_text("")
         else:
@@ -280,13 +283,13 @@ class HistoryChart:
         self._threshold_artists = []
         for minimum, label in thresholds:
             level = float(minimum)
-            self._threshold_artists += [
-                axes.axhline(level, color=THRESHOLD_COLOUR, linewidth=0.8, ls="--", zorder=1),
-                axes.text(
-                    1.01, level, label, transform=axes.get_yaxis_transform(),
-                    fontproperties=self._small, color=MUTED_COLOUR, va="center", clip_on=False,
-                ),
-            ]  # fmt: skip
+            line = axes.axhline(level, color=THRESHOLD_COLOUR, linewidth=0.8, ls="--", zorder=1)
+            text = axes.text(
+                1.01, level, label, transform=axes.get_yaxis_transform(),
+                fontproperties=self._small, color=MUTED_COLOUR, va="center", clip_on=False,
+            )  # fmt: skip
+            self._fit_in_margin(text, label)
+            self._threshold_artists += [line, text]
         for artist in self._moving:
             artist.set_visible(False)
         self._canvas.draw()
@@ -297,7 +300,23 @@ class HistoryChart:
         if len(self._backgrounds) > BACKGROUNDS_KEPT:
             self._backgrounds.popitem(last=False)
 
+    def _fit_in_margin(self, text: Text, label: str) -> None:
+        """Shrink a long grade label, then break it in two, to fit the right margin."""
+        room = WIDTH_PX * (1 - PLOT_AREA[2]) - 0.01 * WIDTH_PX * (PLOT_AREA[2] - PLOT_AREA[0])
+        renderer = self._canvas.get_renderer()
+        for size in (10, 9, 8):
+            text.set_fontsize(size)
+            if text.get_window_extent(renderer).width <= room:
+                return
+        words = label.split()
+        if len(words) > 1:
+            middle = len(words) // 2
+            text.set_text(" ".join(words[:middle]) + "\n" + " ".join(words[middle:]))
+            text.set_fontsize(9)
+            text.set_linespacing(1.0)
+
     def _png(self) -> bytes:
+
         width, height = self._canvas.get_width_height()
         image = Image.frombuffer(
             "RGBA", (width, height), self._canvas.buffer_rgba(), "raw", "RGBA", 0, 1
