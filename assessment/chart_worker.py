@@ -1,12 +1,15 @@
 """Charts drawn in worker processes, so that drawing never holds the bot's event loop.
 
-A chart is about 10 ms of CPU in matplotlib; on the loop, or in a thread (which takes
-the interpreter lock), a department's notices would stall every chat. So charts are
+A chart is 5 ms of CPU in matplotlib, 35 ms when its background is new; on the loop,
+or in a thread (which takes the interpreter lock), a department's notices would stall
+every chat. So charts are
 drawn by long-lived worker processes (``workers``, one by default), each started once
 with the ``spawn`` method (it leaves the forkserver to the roster readers), warmed up
 once (matplotlib imported, fonts found, the figure built), then fed one chart at a time
 over a pipe; the PNG comes back as bytes and is the caller's to send and drop. A caller
 waits for a free worker, so no more than ``workers`` charts are in flight at once.
+A renderer belongs to the event loop it is first used in: the bot makes one at start
+(``post_init``) and closes it at shutdown (``post_shutdown``).
 
 A worker that dies (killed, out of memory, a crash in C) or takes longer than
 ``timeout`` seconds fails that one chart with ``ChartError``; it is killed and a new
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import multiprocessing
 from collections.abc import Sequence
 from decimal import Decimal
@@ -29,6 +33,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 
 from assessment.charts import (
+    CJK_FONT_FILES,
     ChartLabels,
     HistoryPoint,
     check_history,
@@ -36,8 +41,10 @@ from assessment.charts import (
     warm_up,
 )
 
-# Longer than any chart takes on a busy machine (one is about 10 ms; the first one of a
-# new worker waits for its start, a second or two).
+log = logging.getLogger(__name__)
+
+# Far longer than any chart takes on a busy machine (a few ms; a new worker's start, with
+# matplotlib's import and the fonts, is timed apart, about a second).
 TIMEOUT = 30.0
 START_TIMEOUT = 60.0
 
@@ -171,13 +178,19 @@ class _Worker:
         try:
             if not ours.poll(START_TIMEOUT):
                 raise ChartError(f"the chart worker did not start in {START_TIMEOUT:g} s")
-            ours.recv()
+            _, cjk_file = ours.recv()
         except (EOFError, OSError) as error:
             worker.kill()
             raise ChartError(f"the chart worker exited at start ({process.exitcode})") from error
         except BaseException:
             worker.kill()
             raise
+        if cjk_file is None:
+            log.warning(
+                "no CJK font found (%s): Chinese text in charts shows as boxes; "
+                "install fonts-wqy-microhei",
+                ", ".join(CJK_FONT_FILES),
+            )
         return worker
 
     def ask(self, request: object, timeout: float) -> tuple[str, object]:

@@ -7,8 +7,10 @@ beside it. Every text comes from the caller, already translated.
 
 Drawing is pure CPU work: the bot calls it through ``assessment.chart_worker`` so that it
 never runs on the event loop. Within a process one figure is kept and its artists
-updated from chart to chart (a figure built anew costs more than drawing it), so
-``render_history`` is not for several threads at once; a lock makes it safe anyway.
+updated from chart to chart (a figure built anew costs more than drawing it); calls
+from several threads take turns. What charts share (title, axis label, periods and
+thresholds) is drawn once: give everyone of a notice run the same periods, with no score
+where a newcomer has none, and their charts cost a few milliseconds each.
 
 Typical use::
 
@@ -103,7 +105,9 @@ def find_cjk_font(candidates: Sequence[str] = CJK_FONT_FILES) -> ChartFont:
     """Register the first CJK font file that exists with matplotlib; families to draw in."""
     for candidate in candidates:
         if Path(candidate).is_file():
-            font_manager.fontManager.addfont(candidate)
+            known = (entry.fname for entry in font_manager.fontManager.ttflist)
+            if candidate not in known:
+                font_manager.fontManager.addfont(candidate)
             name = FontProperties(fname=candidate).get_name()
             return ChartFont((LATIN_FAMILY, name), candidate)
     return ChartFont((LATIN_FAMILY,), None)
