@@ -26,10 +26,10 @@ assigned, and so the one place the quota is enforced:
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Final, Literal
+from typing import Final, Literal, NamedTuple
 
 from config.policy import Policy
 
@@ -65,9 +65,10 @@ class Scored:
     disqualified: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class GradeAssignment:
+class GradeAssignment(NamedTuple):
     """A person's grade, and why it may differ from the grade their score reaches.
+
+    (A named tuple: a whole organisation's assignments are built in one run.)
 
     Attributes:
         grade_id: The grade given.
@@ -129,12 +130,18 @@ def _approved(with_approval: Approval, scope: ScopeKey) -> bool:
 
 def _by_scope(policy: Policy, people: Iterable[Scored]) -> dict[ScopeKey, list[Scored]]:
     groups: dict[ScopeKey, list[Scored]] = defaultdict(list)
-    seen: set[int] = set()
+    per_department = policy.quota.scope == "department"
+    count = 0
     for person in people:
-        if person.staff_id in seen:
-            raise ValueError(f"staff member {person.staff_id} is listed twice")
-        seen.add(person.staff_id)
-        groups[scope_of(policy, person.department_id)].append(person)
+        groups[person.department_id if per_department else ORGANISATION].append(person)
+        count += 1
+    if len({person.staff_id for group in groups.values() for person in group}) != count:
+        seen: set[int] = set()
+        for group in groups.values():
+            for person in group:
+                if person.staff_id in seen:
+                    raise ValueError(f"staff member {person.staff_id} is listed twice")
+                seen.add(person.staff_id)
     return groups
 
 
@@ -154,6 +161,29 @@ def _top_receivers(policy: Policy, group: Sequence[Scored], cap: int) -> set[int
     return receivers
 
 
+def _grade_by_score(policy: Policy) -> Callable[[Decimal], str]:
+    # Policy.grade_for, as one closure over the thresholds for a whole run.
+    thresholds = tuple((grade.min_score, grade.id) for grade in policy.grades)
+    hundred = Decimal(100)
+
+    # Rounded scores take few values (10,001 at 0.01), so each is graded once per run.
+    known: dict[Decimal, str] = {}
+
+    def grade_of(score: Decimal) -> str:
+        grade_id = known.get(score)
+        if grade_id is not None:
+            return grade_id
+        if not score.is_finite() or not 0 <= score <= hundred:
+            raise ValueError(f"a score must be from 0 to 100 (got {score})")
+        for min_score, grade_id in thresholds:
+            if score >= min_score:
+                known[score] = grade_id
+                return grade_id
+        raise AssertionError("unreachable: the last grade starts at 0")
+
+    return grade_of
+
+
 def assign_grades(
     policy: Policy, people: Sequence[Scored], *, with_approval: Approval = False
 ) -> dict[int, GradeAssignment]:
@@ -170,26 +200,27 @@ def assign_grades(
         Each person's assignment by staff id.
 
     Raises:
-        ValueError: If a score is outside 0..100 or a person is listed twice.
+        ValueError: If a score is outside 0..100 (or not a number) or a person is listed
+            twice.
     """
-    grades = policy.grades
-    top_id = grades[0].id
-    next_id = grades[1].id
+    grade_of = _grade_by_score(policy)
+    top_id = policy.grades[0].id
+    next_id = policy.grades[1].id
     result: dict[int, GradeAssignment] = {}
     for scope, group in _by_scope(policy, people).items():
         cap = policy.quota.max_top_grade(len(group), with_approval=_approved(with_approval, scope))
         receivers = _top_receivers(policy, group, cap)
         for person in group:
-            by_score = policy.grade_for(person.score).id
+            staff_id = person.staff_id
+            by_score = grade_of(person.score)
             if by_score != top_id:
-                grade, capped, barred = by_score, False, False
-            elif person.staff_id in receivers:
-                grade, capped, barred = top_id, False, False
+                assignment = GradeAssignment(staff_id, by_score, by_score, False, False, scope)
+            elif staff_id in receivers:
+                assignment = GradeAssignment(staff_id, top_id, top_id, False, False, scope)
             else:
-                grade, capped, barred = next_id, not person.disqualified, person.disqualified
-            result[person.staff_id] = GradeAssignment(
-                person.staff_id, grade, by_score, capped, barred, scope
-            )
+                barred = person.disqualified
+                assignment = GradeAssignment(staff_id, next_id, top_id, not barred, barred, scope)
+            result[staff_id] = assignment
     return result
 
 

@@ -469,7 +469,9 @@ def points_left(policy: Policy, points: Sequence[PointsFact]) -> PointsLeft:
 # --- the scorer ----------------------------------------------------------------------------
 
 # An indicator, ready to score: id, qualitative?, common?, mean?, points, weight, raters.
-_Spec = tuple[str, bool, bool, bool, Decimal, Decimal, tuple[tuple[Rater, Decimal], ...]]
+_Spec = tuple[
+    str, bool, bool, bool, Decimal, Decimal, tuple[tuple[Rater, Decimal, tuple[str, Rater]], ...]
+]
 # An indicator's result: raw, score (both None when absent), count, rater parts.
 _Result = tuple[Decimal | None, Decimal | None, int, tuple[RaterPart, ...]]
 
@@ -504,7 +506,7 @@ class Scorer:
                     indicator.points,
                     indicator.weight,
                     tuple(
-                        (rater, weights.weight_of(rater))
+                        (rater, weights.weight_of(rater), (indicator.id, rater))
                         for rater in raters_for(policy, post_type, indicator)
                     ),
                 )
@@ -524,7 +526,7 @@ class Scorer:
     def explain(self, facts: PeriodFacts) -> Breakdown:
         """The breakdown of one person's score (what ``Score.breakdown`` returns)."""
         results: list[_Result] = []
-        base, total, value, tally = self._evaluate(facts, results)
+        base, total, value, bonus, deduction = self._evaluate(facts, results)
         present_weight = sum(
             (
                 spec[5]
@@ -560,7 +562,7 @@ class Scorer:
             indicators=parts,
             base=base,
             points=tuple(facts.points),
-            tally=tally,
+            tally=PointsTally(bonus, deduction, self._bonus_limit, self._deduction_limit),
             total=total,
             value=value,
             rounding=(self._step, self._mode),
@@ -569,7 +571,7 @@ class Scorer:
 
     def _evaluate(
         self, facts: PeriodFacts, results: list[_Result] | None
-    ) -> tuple[Decimal, Decimal, Decimal, PointsTally]:
+    ) -> tuple[Decimal, Decimal, Decimal, Decimal, Decimal]:
         # The one place the formula is computed; ``results`` collects the parts to explain.
         quantities = facts.quantities
         weighted = _ZERO
@@ -608,32 +610,30 @@ class Scorer:
         # the one rounding to the step below sees the exact value.
         exact = clamped.quantize(_GUARD, rounding=ROUND_HALF_EVEN)
         value = exact.quantize(self._step, rounding=self._decimal_mode)
-        return base, total, value, PointsTally(bonus, deduction, bonus_limit, deduction_limit)
+        return base, total, value, bonus, deduction
 
     def _rated(
         self, spec: _Spec, ratings: Mapping[tuple[str, Rater], RatingFacts], explain: bool
     ) -> _Result:
-        indicator_id = spec[0]
         rating_max = self._rating_max
         weighted = _ZERO
         present_weight = _ZERO
         total_count = 0
-        means: list[Decimal | None] = []
-        for rater, weight in spec[6]:
-            facts = ratings.get((indicator_id, rater))
-            if facts is None or facts.count == 0:
-                means.append(None)
+        for rater, weight, key in spec[6]:
+            facts = ratings.get(key)
+            if facts is None:
                 continue
-            if not facts.count <= facts.sum <= facts.count * rating_max:
+            count = facts.count
+            if not count:
+                continue
+            if not count <= facts.sum <= count * rating_max:
                 raise ValueError(
-                    f"{indicator_id}: {facts.count} ratings by {rater} summing to "
+                    f"{spec[0]}: {count} ratings by {rater} summing to "
                     f"{facts.sum} cannot all lie in 1..{rating_max}"
                 )
-            mean = Decimal(facts.sum) / facts.count
-            means.append(mean)
-            weighted += weight * mean
+            weighted += weight * facts.sum / count
             present_weight += weight
-            total_count += facts.count
+            total_count += count
         if not present_weight:
             raw = score = None
         else:
@@ -641,19 +641,15 @@ class Scorer:
             score = _HUNDRED * raw / rating_max
         if not explain:
             return raw, score, total_count, ()
-        parts = tuple(
-            RaterPart(rater, 0, None, weight, None)
-            if mean is None
-            else RaterPart(
-                rater,
-                ratings[(indicator_id, rater)].count,
-                mean,
-                weight,
-                weight / present_weight,
-            )
-            for (rater, weight), mean in zip(spec[6], means, strict=True)
-        )
-        return raw, score, total_count, parts
+        parts = []
+        for rater, weight, key in spec[6]:
+            facts = ratings.get(key)
+            if facts is None or not facts.count:
+                parts.append(RaterPart(rater, 0, None, weight, None))
+            else:
+                mean = Decimal(facts.sum) / facts.count
+                parts.append(RaterPart(rater, facts.count, mean, weight, weight / present_weight))
+        return raw, score, total_count, tuple(parts)
 
 
 def _counted(spec: _Spec, quantity: QuantityFacts | None) -> _Result:
