@@ -34,7 +34,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, ROUND_UP, Decimal
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from config.policy import RATERS, Indicator, Policy, Rater
 
@@ -128,28 +128,27 @@ class PeriodFacts:
 # --- the breakdown ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class RaterPart:
+class RaterPart(NamedTuple):
     """One rater kind's part in a qualitative indicator.
 
-    ``mean`` and ``effective_weight`` are ``None`` when the kind has not rated (it was
-    renormalised away); ``weight`` is the policy's nominal weight.
+    ``sample_size`` is the number of ratings; ``mean`` and ``effective_weight`` are ``None``
+    when the kind has not rated (it was renormalised away); ``weight`` is the policy's
+    nominal weight.
     """
 
     rater: Rater
-    count: int
+    sample_size: int
     mean: Decimal | None
     weight: Decimal
     effective_weight: Decimal | None
 
 
-@dataclass(frozen=True, slots=True)
-class IndicatorPart:
-    """One indicator's line of the breakdown.
+class IndicatorPart(NamedTuple):
+    """One indicator's line of the breakdown (named tuples: a run explains 100,000 scores).
 
     ``raw`` is the sum or mean of the quantities (quantitative) or the combined mean rating
-    (qualitative); ``count`` the entries or ratings behind it. An absent indicator has
-    ``raw``, ``score`` and ``effective_weight`` ``None``.
+    (qualitative); ``sample_size`` the number of entries or ratings behind it. An absent
+    indicator has ``raw``, ``score`` and ``effective_weight`` ``None``.
     """
 
     indicator_id: str
@@ -157,7 +156,7 @@ class IndicatorPart:
     common: bool
     aggregate: Literal["sum", "mean"] | None
     points: Decimal
-    count: int
+    sample_size: int
     raw: Decimal | None
     score: Decimal | None
     weight: Decimal
@@ -322,7 +321,7 @@ def _part_to_json(part: IndicatorPart) -> dict[str, Any]:
         "common": part.common,
         "aggregate": part.aggregate,
         "points": str(part.points),
-        "count": part.count,
+        "count": part.sample_size,
         "raw": _number(part.raw),
         "score": _number(part.score),
         "weight": str(part.weight),
@@ -333,7 +332,7 @@ def _part_to_json(part: IndicatorPart) -> dict[str, Any]:
         data["raters"] = [
             {
                 "rater": rater.rater,
-                "count": rater.count,
+                "count": rater.sample_size,
                 "mean": _number(rater.mean),
                 "weight": str(rater.weight),
                 "effective_weight": _number(rater.effective_weight),
@@ -351,7 +350,7 @@ def _part_from_json(data: Mapping[str, Any]) -> IndicatorPart:
         common=data["common"],
         aggregate=data["aggregate"],
         points=Decimal(data["points"]),
-        count=data["count"],
+        sample_size=data["count"],
         raw=_optional(data["raw"]),
         score=_optional(data["score"]),
         weight=Decimal(data["weight"]),
@@ -359,7 +358,7 @@ def _part_from_json(data: Mapping[str, Any]) -> IndicatorPart:
         raters=tuple(
             RaterPart(
                 rater=rater["rater"],
-                count=rater["count"],
+                sample_size=rater["count"],
                 mean=_optional(rater["mean"]),
                 weight=Decimal(rater["weight"]),
                 effective_weight=_optional(rater["effective_weight"]),
@@ -544,7 +543,7 @@ class Scorer:
                     indicator.quantity_aggregate if indicator.kind == "quantitative" else None
                 ),
                 points=indicator.points,
-                count=count,
+                sample_size=count,
                 raw=raw,
                 score=indicator_score,
                 weight=indicator.weight,
