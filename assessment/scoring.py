@@ -5,26 +5,15 @@ quantities, ratings, bonus and deduction points) in SQL and hands them in as
 ``PeriodFacts``; ``Scorer(policy).score(facts)`` returns the ``Score`` and the
 ``Breakdown`` that explains it, which the store keeps beside the score as JSON.
 
-The formula (also in the README, "How a score is computed", and in the policy file):
-
-1. Each indicator of the person's post type gets a score from 0 to 100.
-   Quantitative: raw = the sum of the period's approved quantities, or their mean where
-   the indicator says ``aggregate = "mean"`` (rates such as a closure rate in %).
-   Personal (``common = false``): min(100, points x raw). Common: max(0, 100 - points x
-   raw), deduction only. A "mean" indicator without entries is absent; a "sum" indicator
-   without entries has raw 0 (nothing done, or no lapse).
-   Qualitative: each rater kind's ratings are averaged; the kinds that rate the indicator
-   (weight > 0 in ``[raters.<post type>]``) and have rated it are combined by their
-   weights renormalised over the kinds present; the mean r on 1..rating_max scores
-   100 x r / rating_max, the share of the indicator's full marks (``points``) reached.
-   Without any rating the indicator is absent.
-2. base = sum(weight x score) / sum(weight), over the indicators present (weights
-   renormalised); 0 when none is present.
-3. total = base + min(bonus, max_bonus_points) - min(deductions, max_deduction_points).
-4. value = total clamped to 0..100, then rounded once per ``assessment.score_rounding``.
-
-Everything is ``Decimal`` (28 significant digits) and only the final value is rounded; the
-total is read at 18 decimal places first, so that 3 x (1/3) is 1 and not 0.999...9.
+The formula is written once, with a worked example, in the README ("How a score is
+computed") and in the comments of ``config/policies/default.toml``; ``Scorer._evaluate``
+is the one place it is computed. In short: each indicator scores 0..100 (quantities by
+points per unit, ratings as a share of ``rating_max``, rater kinds renormalised over those
+present), indicator weights are renormalised over the indicators present, bonus and
+deduction points are added within the per-period limits, and the total is clamped to
+0..100 and rounded once. Arithmetic is ``Decimal`` in the default context (28 significant
+digits, which nothing in workledger changes); before the one rounding the total is read at
+18 decimal places, so that sevenths which cancel out give 29.5 and not 29.4999...9.
 A disqualifying fact (a rejection for misconduct, a deduction marked disqualifying) does
 not change the score; it bars the top grade (``assessment.grading``).
 """
