@@ -42,6 +42,7 @@ __all__ = [
     "Scorer",
     "points_left",
     "raters_for",
+    "rating_scale",
     "score",
     "tally_points",
 ]
@@ -421,6 +422,11 @@ def raters_for(policy: Policy, post_type: str, indicator: Indicator) -> tuple[Ra
         return ()
     weights = policy.raters[post_type]
     return tuple(rater for rater in RATERS if weights.weight_of(rater) > 0)
+
+
+def rating_scale(policy: Policy) -> range:
+    """The ratings a rater may give, 1 to ``[monthly_check] rating_max``: one button each."""
+    return range(1, policy.monthly_check.rating_max + 1)
 
 
 def tally_points(policy: Policy, points: Sequence[PointsFact]) -> PointsTally:

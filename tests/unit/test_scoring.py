@@ -22,6 +22,7 @@ from assessment.scoring import (
     Scorer,
     points_left,
     raters_for,
+    rating_scale,
     score,
     tally_points,
 )
@@ -248,6 +249,13 @@ def test_rating_scale_comes_from_the_policy() -> None:
         score(MINIMAL, _service(None, {"self": (6, 1)}))
     with pytest.raises(ValueError, match="cannot all lie"):
         score(MINIMAL, _service(None, {"self": (1, 2)}))
+
+
+def test_rating_scale_offers_one_button_per_rating() -> None:
+    assert list(rating_scale(MINIMAL)) == [1, 2, 3, 4, 5]
+    assert list(rating_scale(_with(MINIMAL, rating_max=3))) == [1, 2, 3]
+    assert 0 not in rating_scale(MINIMAL)
+    assert 6 not in rating_scale(MINIMAL)
 
 
 def test_ratings_from_a_kind_without_weight_are_ignored() -> None:
