@@ -108,6 +108,9 @@ TELEGRAM_DOWNLOAD_LIMIT_MB = 20
 # Each entry counts the author's entries of the day (an index range of at most this many),
 # and nobody writes a thousand entries of real work in a day.
 MAX_ENTRIES_PER_DAY = 1000
+# Each rating is a button showing its number; more than ten no longer fit a chat keyboard
+# and no longer mean anything to the person rating.
+MAX_RATING = 10
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -372,8 +375,10 @@ class Indicator(_PolicyModel):
     """One assessment indicator of a post type.
 
     Quantitative indicators are counted in ``unit`` and earn (or, when common, lose)
-    ``points`` per unit; qualitative ones are rated, ``points`` being their full marks.
+    ``points`` per unit of the period's ``aggregate`` (the sum of the approved quantities,
+    or their mean for rates); qualitative ones are rated, ``points`` being their full marks.
     Common indicators are assessed by deduction only, personal ones by bonus and deduction.
+    The score formula is in ``assessment/scoring.py`` and the README.
     """
 
     id: Identifier
@@ -383,6 +388,8 @@ class Indicator(_PolicyModel):
     kind: Literal["quantitative", "qualitative"]
     points: Number = Field(gt=0)
     common: Annotated[bool, Strict()]
+    # Optional, quantitative only; None reads as "sum" (see ``quantity_aggregate``).
+    aggregate: Literal["sum", "mean"] | None = None
 
     @model_validator(mode="after")
     def _unit_matches_kind(self) -> Indicator:
@@ -394,7 +401,22 @@ class Indicator(_PolicyModel):
             raise PolicyRuleError(
                 [(("unit",), 'a qualitative indicator has no unit (or set kind = "quantitative")')]
             )
+        if self.kind == "qualitative" and self.aggregate is not None:
+            raise PolicyRuleError(
+                [
+                    (
+                        ("aggregate",),
+                        "only a quantitative indicator adds up quantities; a qualitative "
+                        'one is rated (remove aggregate or set kind = "quantitative")',
+                    )
+                ]
+            )
         return self
+
+    @property
+    def quantity_aggregate(self) -> Literal["sum", "mean"]:
+        """How a period's approved quantities become the raw value: their sum or their mean."""
+        return "sum" if self.aggregate is None else self.aggregate
 
 
 class DifficultyBounds(_PolicyModel):
@@ -453,13 +475,19 @@ class EntryLimits(_PolicyModel):
 
 
 class MonthlyCheckSchedule(_PolicyModel):
-    """The monthly check's calendar: self-review opens in the month, reviews are due the next."""
+    """The monthly check's calendar (self-review opens in the month, reviews are due the
+    next), its rating scale and the limits on a period's bonus and deduction points."""
 
     self_review_open_day: DayOfMonth
     self_review_due_day: DayOfMonth
     supervisor_review_due_day: DayOfMonth
     reminder_days_before_due: WholeNumber = Field(ge=0)
     escalate_after_days: WholeNumber = Field(ge=1)
+    # Ratings are whole numbers 1..rating_max, one button each (so at most 10 buttons).
+    rating_max: WholeNumber = Field(default=5, ge=2, le=MAX_RATING)
+    # Per person and period: bonus points counted at most, deduction points counted at most.
+    max_bonus_points: Number = Field(default=Decimal(10), ge=0, le=100)
+    max_deduction_points: Number = Field(default=Decimal(20), ge=0, le=100)
 
     @model_validator(mode="after")
     def _supervisor_after_self(self) -> MonthlyCheckSchedule:
