@@ -8,6 +8,7 @@ Create Date: 2026-12-01 14:30:00
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -18,11 +19,11 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-def _when(name: str, nullable: bool = True) -> sa.Column[sa.DateTime]:
+def _when(name: str, nullable: bool = True) -> sa.Column[Any]:
     return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable)
 
 
-def _decimal(name: str, precision: int, scale: int) -> sa.Column[sa.Numeric]:
+def _decimal(name: str, precision: int, scale: int) -> sa.Column[Any]:
     return sa.Column(
         name, sa.Numeric(precision, scale).with_variant(sa.String(40), "sqlite"), nullable=False
     )
