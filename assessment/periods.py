@@ -38,10 +38,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from assessment import access
 from assessment.entry_rules import Workdays
 from assessment.people import StaffMember
 from config.policy import Policy
-from storage.enums import Role
 from storage.repositories.audit import Event
 from storage.uow import UnitOfWork
 
@@ -303,7 +303,8 @@ async def reopen(
 
     Args:
         uow: The unit of work; committed here when the period is reopened.
-        hr: Who asks; only HR may (checked here, whatever the caller checked).
+        hr: Who asks; only HR (or an administrator) may, checked here, whatever the
+            caller checked.
         employee_no: The person's employee number.
         period: The period; None: the latest one closed on ``today``.
         reason: Why, for the audit log and the person.
@@ -311,7 +312,7 @@ async def reopen(
         today: The organisation-local day.
         now: When (UTC).
     """
-    if not hr.has(Role.HR) or not hr.is_active:
+    if access.check(hr, access.HR) is not None:
         return ReopenError.NOT_HR
     cleaned = reason.strip()
     if not cleaned:
