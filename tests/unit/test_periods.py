@@ -81,9 +81,7 @@ def test_the_stages_of_a_month_fall_on_the_policy_days() -> None:
         assert stage_on(november, day, MONTHLY) is stage, day
 
 
-def test_hr_may_start_calibration_early_but_not_before_the_review_and_publishing_ends_it() -> (
-    None
-):
+def test_hr_may_start_calibration_early_but_not_before_the_review_and_publishing_ends_it() -> None:
     november = period_of(date(2026, 11, 1), MONTHLY)
     early = date(2026, 12, 5)
     assert stage_on(november, early, MONTHLY, calibration_started_on=early) is Stage.CALIBRATION
