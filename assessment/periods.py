@@ -35,7 +35,7 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
 from assessment import access
@@ -53,6 +53,7 @@ __all__ = [
     "Reopened",
     "Stage",
     "closed_through",
+    "current_stage",
     "ensure_period",
     "is_closed",
     "is_entry_closed",
@@ -234,6 +235,22 @@ async def is_entry_closed(
     if not is_closed(day, today, policy):
         return False
     return not await uow.periods.is_reopened(staff_id, day)
+
+
+async def current_stage(
+    uow: UnitOfWork, period: Period, today: date, policy: Policy, zone: tzinfo
+) -> Stage:
+    """The stage of ``period`` on ``today``, with what HR did to it (started calibration
+    early, published) as stored; a period not stored yet has had nothing done to it."""
+    stored = await uow.periods.by_key(period.key)
+    started = None if stored is None else stored.calibration_started_at
+    return stage_on(
+        period,
+        today,
+        policy,
+        calibration_started_on=None if started is None else started.astimezone(zone).date(),
+        published=stored is not None and stored.published_at is not None,
+    )
 
 
 async def ensure_period(uow: UnitOfWork, period: Period, *, now: datetime) -> int:

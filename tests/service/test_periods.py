@@ -347,3 +347,52 @@ async def test_only_hr_reopens_and_only_a_period_under_review_not_yet_published(
     async with db.uow() as uow:
         reviews = list(await uow.session.scalars(select(PeriodReview)))
     assert [(r.staff_id, r.reviewer_id) for r in reviews] == [(people.author.id, people.boss.id)]
+
+
+async def test_a_new_entry_dated_in_a_closed_period_is_not_inserted_unless_reopened(
+    db: Database, people: People
+) -> None:
+    """The INSERT of every new entry (quick log and /log alike) carries the rule itself."""
+
+    async def insert(author: StaffMember, day: date) -> int | None:
+        async with db.uow() as uow:
+            entry_id = await uow.entries.insert_within(
+                {"staff_id": author.id, "work_date": day, "text": "Late", "status": "submitted",
+                 "created_at": NOW, "submitted_at": NOW, "updated_at": NOW, "version": 1},
+                day_start=NOW - timedelta(hours=2), minute_start=NOW - timedelta(minutes=1),
+                per_minute=10, per_day=100, closed_through=CLOSED,
+            )  # fmt: skip
+            await uow.commit()
+            return entry_id
+
+    assert await insert(people.author, date(2026, 11, 30)) is None
+    assert await insert(people.author, date(2026, 12, 1)) is not None
+    assert await insert(people.reopened, date(2026, 11, 30)) is None
+    assert isinstance(await reopen(db, people), periods.Reopened)
+    assert await insert(people.reopened, date(2026, 11, 30)) is not None
+    assert await insert(people.author, date(2026, 11, 30)) is None
+
+
+async def test_the_stored_stage_counts_what_hr_did(db: Database) -> None:
+    async with db.uow() as uow:
+        assert await periods.current_stage(uow, NOVEMBER, TODAY, POLICY, ZONE) is (
+            periods.Stage.CALIBRATION
+        )
+        early = date(2026, 12, 5)
+        assert await periods.current_stage(uow, NOVEMBER, early, POLICY, ZONE) is (
+            periods.Stage.SUPERVISOR_REVIEW
+        )
+        period_id = await periods.ensure_period(uow, NOVEMBER, now=NOW)
+        stored = await uow.session.get(AssessmentPeriod, period_id)
+        assert stored is not None
+        # 5 December, 00:30 in Shanghai, is still the 4th in UTC: the zone decides.
+        stored.calibration_started_at = datetime(2026, 12, 4, 16, 30, tzinfo=UTC)
+        await uow.session.flush()
+        assert await periods.current_stage(uow, NOVEMBER, early, POLICY, ZONE) is (
+            periods.Stage.CALIBRATION
+        )
+        stored.published_at = NOW
+        await uow.session.flush()
+        assert await periods.current_stage(uow, NOVEMBER, TODAY, POLICY, ZONE) is (
+            periods.Stage.PUBLISHED
+        )
