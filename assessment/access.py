@@ -35,6 +35,7 @@ COMMANDS: Mapping[str, Requirement] = MappingProxyType(
         "import": HR,
         "broadcast": HR,
         "notices": HR,
+        "reopen": HR,
         "cancel": MEMBERS,
     }
 )

@@ -5,7 +5,10 @@ delegate while a delegation is in force, or HR; the supervisor's own supervisor
 decides what was escalated to them; the author never does. Every decision is a
 conditional update (still submitted, still the version that was shown), so of two
 presses exactly one wins, and a press on an edited or deleted entry says so.
-Every decision and every refused attempt is audited. A decision closes every copy
+No entry of a period under review is requested, listed, escalated or decided, by
+anyone, automatically or not (``assessment.periods``; the store's ``entry_open`` is
+part of every statement that does it). Every decision and every refused attempt is
+audited. A decision closes every copy
 of the entry's requests in the same transaction: unsent ones are withdrawn, sent
 ones are edited through the outbox to show it and lose their buttons.
 """
@@ -22,6 +25,7 @@ from zoneinfo import ZoneInfo
 from assessment.calendar import WorkCalendar
 from assessment.outbox import ROUTINE, Outgoing, enqueue
 from assessment.people import StaffMember
+from assessment.periods import closed_through
 from config.policy import Policy
 from storage.enums import Authority, DecisionVia, DeliveryStatus, EntryStatus
 from storage.repositories.approvals import (
@@ -118,6 +122,7 @@ class ApprovalError(enum.Enum):
     UNKNOWN_PERSON = "unknown_person"
     SELF_DELEGATE = "self_delegate"
     DELEGATION_CYCLE = "delegation_cycle"  # the chosen person's entries come back to the asker
+    CLOSED_PERIOD = "closed_period"  # the entry's period is under review
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,9 +159,11 @@ class Decided:
 
 @dataclass(frozen=True, slots=True)
 class BulkDecided:
-    """How many entries were approved in one go."""
+    """How many entries were approved in one go, and how many of those shown were left
+    because their period is under review."""
 
     approved: int
+    closed: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +223,8 @@ def _standing(entry: EntryAuthority, version: int) -> ApprovalError | AlreadyDec
         return ApprovalError.DELETED
     if entry.status is not EntryStatus.SUBMITTED:
         return AlreadyDecided(entry.status, entry.decided_by, entry.decided_at)
+    if not entry.open:
+        return ApprovalError.CLOSED_PERIOD
     if entry.version != version:
         return ApprovalError.EDITED
     return None
@@ -229,14 +238,17 @@ async def check(
     decision: Decision,
     *,
     today: date,
+    policy: Policy,
     now: datetime,
 ) -> tuple[EntryAuthority, Authority] | ApprovalError | AlreadyDecided:
     """Whether ``actor`` may make ``decision`` on this version of the entry now, and how.
 
     Used before asking for a reason, so nobody is asked for one in vain; ``decide``
-    checks everything again. A refusal is audited.
+    checks everything again. A refusal is audited, and so is a decision refused because
+    the entry's period is under review.
     """
-    entry = await uow.approvals.authority_of(entry_id, actor.id, today)
+    closed = closed_through(today, policy)
+    entry = await uow.approvals.authority_of(entry_id, actor.id, today, closed_through=closed)
     if entry is None:
         return await _refused(uow, actor, entry_id, decision, ApprovalError.UNKNOWN_ENTRY, now)
     why = refusal(actor, entry)
@@ -244,6 +256,8 @@ async def check(
         return await _refused(uow, actor, entry_id, decision, why, now)
     assert entry.authority is not None
     standing = _standing(entry, version)
+    if standing is ApprovalError.CLOSED_PERIOD:
+        return await _refused(uow, actor, entry_id, decision, standing, now)
     return (entry, entry.authority) if standing is None else standing
 
 
@@ -259,6 +273,7 @@ async def decide(
     render: Render,
     close: Close,
     shown_in: tuple[int, int] | None = None,
+    policy: Policy,
     now: datetime,
 ) -> Decided | ApprovalError | AlreadyDecided:
     """Approve, return or reject the version of an entry that was shown to ``actor``.
@@ -275,10 +290,13 @@ async def decide(
             return ApprovalError.REASON_NEEDED
         if len(cleaned) > MAX_REASON:
             return ApprovalError.REASON_TOO_LONG
-    found = await check(uow, actor, entry_id, version, decision, today=today, now=now)
+    found = await check(
+        uow, actor, entry_id, version, decision, today=today, policy=policy, now=now
+    )
     if not isinstance(found, tuple):
         return found
     entry, how = found
+    closed = closed_through(today, policy)
     # Read before the UPDATE takes SQLite's write lock, so that closing the copies holds
     # it for one statement (the edits) only; the writes re-check each copy's state.
     copies = await uow.outbox.request_copies([entry_id], shown_in=shown_in)
@@ -291,12 +309,14 @@ async def decide(
         reason=cleaned,
         via=DecisionVia.of(how),
         today=today,
+        closed_through=closed,
     )
     if not won:
-        # Someone else was quicker, the author changed it, or the actor's authority ended
-        # (a delegation), between the two statements.
+        # Someone else was quicker, the author changed it, the actor's authority ended
+        # (a delegation), or the reviewer signed a reopened period off, between the two
+        # statements.
         await uow.rollback()
-        again = await uow.approvals.authority_of(entry_id, actor.id, today)
+        again = await uow.approvals.authority_of(entry_id, actor.id, today, closed_through=closed)
         if again is None:
             return ApprovalError.UNKNOWN_ENTRY
         return _standing(again, version) or refusal(actor, again) or ApprovalError.EDITED
@@ -335,6 +355,7 @@ async def approve_shown(
     author_id: int | None = None,
     render: Render,
     close: Close,
+    policy: Policy,
     now: datetime,
 ) -> BulkDecided:
     """Approve, in one go, what a list showed ``actor`` and is still theirs to decide.
@@ -343,9 +364,10 @@ async def approve_shown(
     were at ``seen_at``; one conditional UPDATE approves those still submitted and
     unchanged since, that ``actor`` may decide (optionally of one author). Then the
     audit events in one INSERT ... SELECT, one notice per author, the closing of
-    their requests, COMMIT.
+    their requests, COMMIT. Entries of a period under review are left, and counted.
     """
     moment = now
+    closed = closed_through(today, policy)
     decided = await uow.approvals.approve_shown(
         actor.id,
         today=today,
@@ -354,9 +376,19 @@ async def approve_shown(
         seen_at=seen_at,
         author_id=author_id,
         moment=moment,
+        closed_through=closed,
+    )
+    left = await uow.approvals.closed_shown(
+        actor.id,
+        today=today,
+        first_id=first_id,
+        last_id=last_id,
+        seen_at=seen_at,
+        author_id=author_id,
+        closed_through=closed,
     )
     await _after_bulk(uow, decided, actor, moment, render, close, {"via": "bulk"})
-    return BulkDecided(len(decided))
+    return BulkDecided(len(decided), left)
 
 
 async def _after_bulk(
@@ -429,14 +461,22 @@ async def _close_requests(
 
 
 async def pending(
-    uow: UnitOfWork, actor: StaffMember, *, today: date, page: int, per_page: int
+    uow: UnitOfWork,
+    actor: StaffMember,
+    *,
+    today: date,
+    page: int,
+    per_page: int,
+    policy: Policy,
 ) -> tuple[list[PendingRow], int]:
-    """A page of what waits for ``actor``'s decision, oldest first; and how many wait."""
+    """A page of what waits for ``actor``'s decision, oldest first; and how many wait
+    (entries of a period under review can no longer be decided, so are not listed)."""
     return await uow.approvals.pending(
         actor.id,
         today=today,
         offset=max(page, 0) * per_page,
         limit=per_page,
+        closed_through=closed_through(today, policy),
     )
 
 
@@ -455,6 +495,7 @@ async def queue_requests(
     today: date,
     render: Callable[[RequestTarget], Outgoing | None],
     waiting: Callable[[Waiting], Outgoing | None],
+    policy: Policy,
     now: datetime,
 ) -> int:
     """Put newly submitted entry versions before their approvers, once each; how many.
@@ -471,7 +512,10 @@ async def queue_requests(
     sent again; escalation goes by when entries were submitted, not by what was sent.
     """
     moment = now
-    targets = await uow.approvals.to_request(today=today, limit=REQUEST_BATCH)
+    closed = closed_through(today, policy)
+    targets = await uow.approvals.to_request(
+        today=today, limit=REQUEST_BATCH, closed_through=closed
+    )
     if not targets:
         return 0
     noted = await uow.approvals.record_requests(
@@ -496,7 +540,7 @@ async def queue_requests(
         # Folded in: the unsent cards, and an unsent message for many whose count is now
         # short. One a sender took meanwhile stays and arrives; /pending lists it too.
         await uow.outbox.withdraw_unsent([message.outbox_id for message in queued])
-        count = await uow.approvals.waiting(approver, today=today)
+        count = await uow.approvals.waiting(approver, today=today, closed_through=closed)
         messages.append(waiting(Waiting(theirs[-1], count)))
     await enqueue(uow, [m for m in messages if m is not None], now=moment)
     await uow.commit()
@@ -530,7 +574,9 @@ async def escalate(
     today = moment.astimezone(zone).date()
     days = calendar.previous_workdays(today, policy.approvals.escalate_after_workdays)
     cutoff = _start_of(days[0], zone)
-    overdue = await uow.approvals.overdue(cutoff, limit=REQUEST_BATCH)
+    overdue = await uow.approvals.overdue(
+        cutoff, limit=REQUEST_BATCH, closed_through=closed_through(today, policy)
+    )
     marked = set(await uow.approvals.mark_escalated([e.entry_id for e in overdue], moment))
     groups: dict[tuple[int | None, int | None], list[Overdue]] = {}
     for entry in overdue:
@@ -599,6 +645,7 @@ async def auto_approve(
             "updated_at": moment,
         },
         limit=REQUEST_BATCH,
+        closed_through=closed_through(today, policy),
     )
     await _after_bulk(
         uow, decided, None, moment, render, close, {"via": "auto", "after_workdays": limit}

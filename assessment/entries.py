@@ -37,10 +37,10 @@ from assessment.entry_rules import (
     check_evidence,
     clean_text,
     day_bounds,
-    is_closed_month,
     not_editable,
     too_many,
 )
+from assessment.periods import closed_through, is_entry_closed
 from config.policy import EntryLimits, Policy
 from storage.enums import EntryStatus
 from storage.models import EntryRevision, WorkEntry
@@ -55,6 +55,7 @@ __all__ = [
     "NewEntry",
     "Rules",
     "TooMany",
+    "check_day",
     "create_entry",
     "delete_entry",
     "edit_entry",
@@ -82,6 +83,26 @@ class Rules:
     def limits(self) -> EntryLimits:
         """The policy's limits on entries."""
         return self.policy.entries
+
+    @property
+    def closed_through(self) -> date:
+        """The last day of the latest period under review: entries up to it are closed."""
+        return closed_through(self.today, self.policy)
+
+
+async def check_day(uow: UnitOfWork, author_id: int, day: date, rules: Rules) -> EntryError | None:
+    """None if ``author_id`` may date an entry ``day`` now; otherwise why not.
+
+    The entry rules' ``check_date``, where a day of a closed period is allowed if HR
+    reopened the author's period (the store's ``entry_open`` decides it again on writing).
+    """
+    error = check_date(
+        day, rules.today, rules.calendar, rules.limits, closed_through=rules.closed_through
+    )
+    if error is EntryError.CLOSED_PERIOD and await uow.periods.is_reopened(author_id, day):
+        # Reopened: the period counts as open; every other rule still holds.
+        error = check_date(day, rules.today, rules.calendar, rules.limits, closed_through=date.min)
+    return error
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +176,7 @@ async def quick_log(
     today: date,
     zone: tzinfo,
     limits: EntryLimits,
+    policy: Policy,
     now: datetime,
 ) -> EntryView | EntryError | TooMany:
     """Turn a plain text message into a submitted entry for ``today``, and commit.
@@ -170,17 +192,20 @@ async def quick_log(
         today: The organisation-local day the entry is for.
         zone: The organisation's time zone (where ``today`` starts).
         limits: The policy's entry limits (text length, entries a minute and a day).
+        policy: The policy, whose periods decide what is closed (today never is, but
+            the INSERT applies the one rule all the same).
         now: When it happens (UTC).
 
     Returns:
-        The new entry; ``EMPTY_TEXT`` / ``TEXT_TOO_LONG``, or ``TooMany`` (a flood
-        limit met), with nothing written.
+        The new entry; ``EMPTY_TEXT`` / ``TEXT_TOO_LONG`` / ``CLOSED_PERIOD``, or
+        ``TooMany`` (a flood limit met), with nothing written.
     """
     cleaned = clean_text(text, limits)
     if isinstance(cleaned, EntryError):
         return cleaned
+    flood = Flood(limits, today, zone, closed_through(today, policy))
     written = await _write_new(
-        uow, author_id, NewEntry(today, cleaned), Flood(limits, today, zone), via="quick", now=now
+        uow, author_id, NewEntry(today, cleaned), flood, via="quick", now=now
     )
     if isinstance(written, EntryView):
         await uow.commit()
@@ -189,18 +214,21 @@ async def quick_log(
 
 @dataclass(frozen=True, slots=True)
 class Flood:
-    """What a new entry's flood check needs: the limits, and the day it counts in."""
+    """What a new entry's INSERT checks: the flood limits and the day it counts in, and
+    the last closed day (``assessment.periods.closed_through``)."""
 
     limits: EntryLimits
     today: date
     zone: tzinfo
+    closed_through: date
 
 
 async def _write_new(
     uow: UnitOfWork, author_id: int, new: NewEntry, flood: Flood, *, via: str, now: datetime
-) -> EntryView | TooMany:
+) -> EntryView | TooMany | EntryError:
     """Write a checked new entry, its evidence and its audit event (no commit), unless its
-    author met a flood limit: then nothing is written, and the limit is told."""
+    author met a flood limit, or its period closed (``CLOSED_PERIOD``): then nothing is
+    written, and the refusal is told."""
     limits = flood.limits
     day_start, tomorrow = day_bounds(flood.today, flood.zone)
     minute_start = now - FLOOD_MINUTE
@@ -222,8 +250,13 @@ async def _write_new(
         minute_start=minute_start,
         per_minute=limits.max_per_minute,
         per_day=limits.max_per_day,
+        closed_through=flood.closed_through,
     )
     if entry_id is None:
+        if new.work_date <= flood.closed_through and not await uow.periods.is_reopened(
+            author_id, new.work_date
+        ):
+            return EntryError.CLOSED_PERIOD
         # Counted again in the same transaction, under the same lock: the same figures.
         recent = await uow.entries.recent(
             author_id, day_start=day_start, minute_start=minute_start, nth=limits.max_per_minute
@@ -311,7 +344,7 @@ async def stage_new(
     if isinstance(text, EntryError):
         return text
     error = (
-        check_date(new.work_date, rules.today, rules.calendar, rules.limits)
+        await check_day(uow, author_id, new.work_date, rules)
         or _check_numbers(new.quantity, new.hours, rules.limits)
         or _check_all_evidence(0, new.evidence, rules.limits)
     )
@@ -319,7 +352,7 @@ async def stage_new(
         error = await _check_indicator(uow, author_id, new.indicator_id, rules.policy)
     if error is not None:
         return error
-    flood = Flood(rules.limits, rules.today, rules.zone)
+    flood = Flood(rules.limits, rules.today, rules.zone, rules.closed_through)
     return await _write_new(uow, author_id, replace(new, text=text), flood, via="guided", now=now)
 
 
@@ -345,22 +378,31 @@ async def own_entry(uow: UnitOfWork, entry_id: int, author_id: int) -> EntryView
     return EntryView.of(entry, await uow.entries.attachment_count(entry_id))
 
 
-def _refusal(entry: WorkEntry | None, author_id: int, today: date) -> EntryError | None:
+async def _refusal(
+    uow: UnitOfWork, entry: WorkEntry | None, author_id: int, today: date, policy: Policy
+) -> EntryError | None:
     if entry is None:
         return EntryError.UNKNOWN_ENTRY
     if entry.staff_id != author_id:
         return EntryError.NOT_YOURS
-    return not_editable(entry.status) or (
-        EntryError.CLOSED_MONTH if is_closed_month(entry.work_date, today) else None
-    )
+    refusal = not_editable(entry.status)
+    if refusal is None and await is_entry_closed(uow, author_id, entry.work_date, today, policy):
+        return EntryError.CLOSED_PERIOD
+    return refusal
+
+
+async def _why_unchanged(uow: UnitOfWork, entry_id: int, closed: date) -> EntryError:
+    # The conditional UPDATE matched nothing: another change won, or the period closed.
+    still_open = await uow.periods.entry_is_open(entry_id, closed)
+    return EntryError.CLOSED_PERIOD if still_open is False else EntryError.CHANGED
 
 
 async def open_entry(
-    uow: UnitOfWork, entry_id: int, author_id: int, today: date
+    uow: UnitOfWork, entry_id: int, author_id: int, today: date, policy: Policy
 ) -> EntryView | EntryError:
     """One of the author's entries that they may still change (to begin an edit)."""
     entry = await uow.entries.get(entry_id)
-    refusal = _refusal(entry, author_id, today)
+    refusal = await _refusal(uow, entry, author_id, today, policy)
     if refusal is not None:
         return refusal
     assert entry is not None
@@ -391,7 +433,7 @@ async def _changed_values(
             return text
         values["text"] = text
     if change.work_date is not None and change.work_date != entry.work_date:
-        error = check_date(change.work_date, rules.today, rules.calendar, rules.limits)
+        error = await check_day(uow, entry.staff_id, change.work_date, rules)
         if error is not None:
             return error
         values["work_date"] = change.work_date
@@ -438,7 +480,7 @@ async def stage_edit(
         change won the race).
     """
     entry = await uow.entries.get(entry_id)
-    refusal = _refusal(entry, author_id, rules.today)
+    refusal = await _refusal(uow, entry, author_id, rules.today, rules.policy)
     if refusal is not None:
         return refusal
     assert entry is not None
@@ -457,8 +499,11 @@ async def stage_edit(
             status=EntryStatus.SUBMITTED, decided_by_id=None, decided_at=None, decision_reason=None
         )
     # The conditional update goes first: when it loses, nothing else has been written.
-    if not await uow.entries.change(entry_id, entry.version, EDITABLE, values):
-        return EntryError.CHANGED
+    closed = rules.closed_through
+    if not await uow.entries.change(
+        entry_id, entry.version, EDITABLE, values, closed_through=closed
+    ):
+        return await _why_unchanged(uow, entry_id, closed)
     await uow.entries.add_revision(_revision(entry, author_id, now))
     await uow.entries.add_attachments(_attachment_rows(entry_id, change.evidence, now))
     details: dict[str, Any] = {"changed": changed, "version": entry.version + 1}
@@ -501,17 +546,27 @@ async def edit_entry(
 
 
 async def delete_entry(
-    uow: UnitOfWork, entry_id: int, author_id: int, *, today: date, now: datetime
+    uow: UnitOfWork,
+    entry_id: int,
+    author_id: int,
+    *,
+    today: date,
+    policy: Policy,
+    now: datetime,
 ) -> EntryView | EntryError:
-    """Delete an undecided entry for its author: only its status changes, to ``deleted``."""
+    """Delete an undecided entry for its author: only its status changes, to ``deleted``.
+    Refused (``CLOSED_PERIOD``) once the entry's period is under review."""
     entry = await uow.entries.get(entry_id)
-    refusal = _refusal(entry, author_id, today)
+    refusal = await _refusal(uow, entry, author_id, today, policy)
     if refusal is not None:
         return refusal
     assert entry is not None
     values = {"status": EntryStatus.DELETED, "updated_at": now}
-    if not await uow.entries.change(entry_id, entry.version, EDITABLE, values):
-        return EntryError.CHANGED
+    closed = closed_through(today, policy)
+    if not await uow.entries.change(
+        entry_id, entry.version, EDITABLE, values, closed_through=closed
+    ):
+        return await _why_unchanged(uow, entry_id, closed)
     await uow.entries.add_revision(_revision(entry, author_id, now))
     await uow.audit.add(
         Event(

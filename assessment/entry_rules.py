@@ -32,7 +32,6 @@ __all__ = [
     "date_choices",
     "day_bounds",
     "earliest_date",
-    "is_closed_month",
     "not_editable",
     "parse_day",
     "parse_hours",
@@ -70,7 +69,7 @@ class EntryError(enum.StrEnum):
     NOT_A_DATE = "not_a_date"
     FUTURE_DATE = "future_date"
     TOO_FAR_BACK = "too_far_back"
-    CLOSED_MONTH = "closed_month"
+    CLOSED_PERIOD = "closed_period"  # its period is under review (assessment.periods)
     NOT_A_NUMBER = "not_a_number"
     HOURS_OUT_OF_RANGE = "hours_out_of_range"
     QUANTITY_OUT_OF_RANGE = "quantity_out_of_range"
@@ -221,20 +220,6 @@ def parse_day(text: str, today: date, *, ahead: bool = False) -> date | None:
     return found
 
 
-def _month_start(day: date) -> date:
-    return day.replace(day=1)
-
-
-def is_closed_month(day: date, today: date) -> bool:
-    """Whether ``day`` lies in a month whose monthly check is done, so entries are frozen.
-
-    Until monthly checks exist, every month before the previous one counts as closed:
-    the previous month stays open for late entries while its check is prepared.
-    """
-    previous_month = _month_start(_month_start(today) - timedelta(days=1))
-    return day < previous_month
-
-
 def earliest_date(today: date, calendar: Workdays, backdate_workdays: int) -> date:
     """The earliest day an entry made ``today`` may carry (weekends between included)."""
     window = list(calendar.previous_workdays(today, backdate_workdays))
@@ -242,23 +227,31 @@ def earliest_date(today: date, calendar: Workdays, backdate_workdays: int) -> da
 
 
 def check_date(
-    day: date, today: date, calendar: Workdays, limits: EntryLimits
+    day: date, today: date, calendar: Workdays, limits: EntryLimits, *, closed_through: date
 ) -> EntryError | None:
-    """None if an entry made ``today`` may be dated ``day``; otherwise why not."""
+    """None if an entry made ``today`` may be dated ``day``; otherwise why not.
+
+    ``closed_through`` is the last day of the latest period under review
+    (``assessment.periods.closed_through``); a day on or before it is refused as
+    ``CLOSED_PERIOD`` (a reopened period is the caller's to allow: it needs the store).
+    """
     if day > today:
         return EntryError.FUTURE_DATE
-    if is_closed_month(day, today):
-        return EntryError.CLOSED_MONTH
+    if day <= closed_through:
+        return EntryError.CLOSED_PERIOD
     if day < earliest_date(today, calendar, limits.backdate_workdays):
         return EntryError.TOO_FAR_BACK
     return None
 
 
-def date_choices(today: date, calendar: Workdays, limits: EntryLimits) -> list[date]:
-    """Every day an entry made ``today`` may carry, newest first."""
+def date_choices(
+    today: date, calendar: Workdays, limits: EntryLimits, *, closed_through: date
+) -> list[date]:
+    """Every day an entry made ``today`` may carry, newest first (none in a closed period;
+    a reopened one's days may still be typed)."""
     earliest = earliest_date(today, calendar, limits.backdate_workdays)
     days = (today - timedelta(days=offset) for offset in range((today - earliest).days + 1))
-    return [day for day in days if not is_closed_month(day, today)]
+    return [day for day in days if day > closed_through]
 
 
 def check_evidence(already: int, evidence: Evidence, limits: EntryLimits) -> EntryError | None:

@@ -21,6 +21,7 @@ from assessment.entries import (
     EntryView,
     NewEntry,
     Rules,
+    check_day,
     open_entry,
     stage_edit,
     stage_new,
@@ -29,7 +30,6 @@ from assessment.entry_rules import (
     EntryError,
     Evidence,
     TooMany,
-    check_date,
     check_evidence,
     clean_text,
     parse_day,
@@ -238,7 +238,7 @@ async def start_edit(
     """
     if step is Step.CONFIRM:
         return EntryError.WRONG_ANSWER
-    entry = await open_entry(uow, entry_id, staff_id, rules.today)
+    entry = await open_entry(uow, entry_id, staff_id, rules.today, rules.policy)
     if isinstance(entry, EntryError):
         return entry
     post_type = await uow.entries.post_type_of(staff_id) if step is Step.INDICATOR else None
@@ -281,7 +281,7 @@ _ENDING = frozenset(
         EntryError.DELETED,
         EntryError.DECIDED,
         EntryError.CHANGED,
-        EntryError.CLOSED_MONTH,
+        EntryError.CLOSED_PERIOD,
     }
 )
 
@@ -349,7 +349,7 @@ async def answer_text(
         day = parse_day(text, rules.today)
         if day is None:
             return EntryError.NOT_A_DATE
-        error = check_date(day, rules.today, rules.calendar, rules.limits)
+        error = await check_day(uow, staff_id, day, rules)
         if error is not None:
             return error
         return await _answered(uow, staff_id, draft, rules, now, work_date=day)
@@ -388,7 +388,7 @@ async def choose(
             day = date.fromisoformat(value)
         except ValueError:
             return EntryError.WRONG_ANSWER
-        error = check_date(day, rules.today, rules.calendar, rules.limits)
+        error = await check_day(uow, staff_id, day, rules)
         if error is not None:
             return error
         return await _answered(uow, staff_id, draft, rules, now, work_date=day)

@@ -626,7 +626,7 @@ async def run_store_only(
         async with database.uow(claim=PendingClaim(update_id, at=clock.now())) as uow:
             logged = await entries.quick_log(
                 uow, caller.member.id, f"Store-only {n}", today=day, zone=zone, limits=limits,
-                now=clock.now(),
+                now=clock.now(), policy=load_policy(),
             )  # fmt: skip
         assert isinstance(logged, entries.EntryView), logged
     ours = time.perf_counter() - started

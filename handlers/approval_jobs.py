@@ -43,6 +43,7 @@ async def send_requests(data: BotData, now: datetime) -> int:
                 today=day,
                 render=functools.partial(render_request, data.settings.language),
                 waiting=functools.partial(render_waiting, data.settings.language),
+                policy=data.policy,
                 now=now,
             )
         total += sent
@@ -114,7 +115,9 @@ async def _digest(
     member = await people.member(uow, staff_id)
     if member is None or member.telegram_user_id is None:
         return None
-    rows, total = await approvals.pending(uow, member, today=day, page=0, per_page=DIGEST_LINES)
+    rows, total = await approvals.pending(
+        uow, member, today=day, page=0, per_page=DIGEST_LINES, policy=data.policy
+    )
     if not rows:
         return None
     language = translator(

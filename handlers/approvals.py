@@ -48,7 +48,7 @@ from handlers.approval_messages import (
 )
 from handlers.callbacks import MAX_PAGE, ApproveShown, Decide, DigestTime, PendingPage
 from handlers.context import WorkledgerContext
-from handlers.entry_cards import today
+from handlers.entry_cards import CLOSED_PERIOD_TEXT, today
 from handlers.formatting import answer_text
 from handlers.gate import claim
 from storage.enums import EntryStatus
@@ -99,6 +99,7 @@ def error_text(context: WorkledgerContext, error: ApprovalError) -> str:
             "That person's own team is decided by you, directly or through others: "
             "choose someone else, or end that delegation first."
         ),
+        ApprovalError.CLOSED_PERIOD: _(CLOSED_PERIOD_TEXT),
     }
     return texts[error]
 
@@ -150,6 +151,7 @@ async def press(update: Update, context: WorkledgerContext) -> None:
                 render=_render(context),
                 close=_close(context),
                 shown_in=_shown_in(query.message),
+                policy=context.policy,
                 now=context.now(),
             )
         await _answer_result(update, context, result, query.message)
@@ -162,6 +164,7 @@ async def press(update: Update, context: WorkledgerContext) -> None:
             action.version,
             decision,
             today=today(context),
+            policy=context.policy,
             now=context.now(),
         )
         if isinstance(found, tuple):
@@ -248,6 +251,7 @@ async def capture(update: Update, context: WorkledgerContext) -> None:
             render=_render(context),
             close=_close(context),
             shown_in=_pressed(data),
+            policy=context.policy,
             now=context.now(),
         )
         if result is not ApprovalError.REASON_NEEDED and result is not (
@@ -303,7 +307,7 @@ async def _pending_page(context: WorkledgerContext, page: int) -> tuple[str, Any
     assert member is not None
     async with context.uow() as uow:
         rows, total = await approvals.pending(
-            uow, member, today=today(context), page=page, per_page=PER_PAGE
+            uow, member, today=today(context), page=page, per_page=PER_PAGE, policy=context.policy
         )
     _ = context._
     if not rows:
@@ -392,17 +396,27 @@ async def approve_shown(update: Update, context: WorkledgerContext) -> None:
             author_id=action.author_id or None,
             render=_render(context),
             close=_close(context),
+            policy=context.policy,
             now=context.now(),
         )
     _ = context._
+    left = (
+        context.ngettext(
+            "{count} entry was left: its period is under review and can no longer be decided.",
+            "{count} entries were left: their period is under review and can no longer be "
+            "decided.",
+            result.closed,
+        ).format(count=result.closed)
+        if result.closed
+        else ""
+    )
     if result.approved == 0:
-        await query.answer(_("Nothing left to approve here."), show_alert=True)
+        await query.answer(left or _("Nothing left to approve here."), show_alert=True)
     else:
-        await query.answer(
-            context.ngettext(
-                "{count} entry approved.", "{count} entries approved.", result.approved
-            ).format(count=result.approved)
-        )
+        approved = context.ngettext(
+            "{count} entry approved.", "{count} entries approved.", result.approved
+        ).format(count=result.approved)
+        await query.answer(f"{approved} {left}".strip(), show_alert=bool(left))
     if action.author_id == 0 and query.message is not None:
         text, markup = await _pending_page(context, 0)
         with contextlib.suppress(BadRequest):

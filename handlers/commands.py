@@ -25,6 +25,9 @@ DESCRIPTIONS: Mapping[str, str] = MappingProxyType(
         "import": N_("Import the staff roster (CSV or XLSX)"),
         "broadcast": N_("Send a notice to everyone or to some"),
         "notices": N_("Past notices: delivery and who has read them"),
+        "reopen": N_(
+            "Reopen a person's period under review: /reopen EMPLOYEE_NO [YYYY-MM] REASON"
+        ),
         "cancel": N_("Stop what I am doing"),
     }
 )

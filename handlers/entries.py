@@ -300,10 +300,10 @@ async def act(update: Update, context: WorkledgerContext) -> None:
     async with context.uow() as uow:
         if action.action == "delete_yes":
             result: EntryView | EntryError | log_flow.LogDraft = await entries.delete_entry(
-                uow, action.entry_id, member.id, today=day, now=now
+                uow, action.entry_id, member.id, today=day, policy=context.policy, now=now
             )
         elif action.action in ("delete", "delete_no"):
-            result = await entries.open_entry(uow, action.entry_id, member.id, day)
+            result = await entries.open_entry(uow, action.entry_id, member.id, day, context.policy)
         else:
             result = await log_flow.start_edit(
                 uow, member.id, action.entry_id, Step(action.action), rules(context), now=now

@@ -20,6 +20,12 @@ from handlers.context import WorkledgerContext
 from locales import N_
 from storage.enums import EntryStatus
 
+# Why an entry of a period under review cannot be added, changed or decided (within
+# the 200 characters of a button's alert); the approvals say it too.
+CLOSED_PERIOD_TEXT = N_(
+    "That day's assessment period is under review: its entries can no longer be added, "
+    "changed or decided. If something must change, HR can reopen it."
+)
 # Room for the card's other lines inside Telegram's 4,096 characters.
 CARD_TEXT = 3000
 
@@ -201,7 +207,7 @@ def error_text(context: WorkledgerContext, error: EntryError) -> str:
             "That day is too far back: entries may be dated at most {count} workdays ago.",
             limits.backdate_workdays,
         ).format(count=limits.backdate_workdays),
-        EntryError.CLOSED_MONTH: _("That month is closed: its entries can no longer change."),
+        EntryError.CLOSED_PERIOD: _(CLOSED_PERIOD_TEXT),
         EntryError.NOT_A_NUMBER: _("Please type a number, such as 2 or 1.5."),
         EntryError.HOURS_OUT_OF_RANGE: _(
             "Hours must be from {low} to {high}, with at most two decimals."

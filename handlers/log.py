@@ -46,6 +46,7 @@ async def quick_log(update: Update, context: WorkledgerContext) -> None:
             today=today(context),
             zone=context.bot_data.settings.zone,
             limits=context.policy.entries,
+            policy=context.policy,
             now=context.now(),
         )
     if isinstance(result, EntryError):
@@ -121,7 +122,9 @@ def _closing_row(context: WorkledgerContext, draft: LogDraft) -> list[InlineKeyb
 
 def _date_rows(context: WorkledgerContext) -> list[list[InlineKeyboardButton]]:
     current = rules(context)
-    days = date_choices(current.today, current.calendar, current.limits)
+    days = date_choices(
+        current.today, current.calendar, current.limits, closed_through=current.closed_through
+    )
     buttons = [
         _button(
             context._("Today, {day}").format(day=day_label(context, day))

@@ -84,3 +84,13 @@ class DecisionVia(enum.StrEnum):
     def of(cls, authority: Authority) -> DecisionVia:
         """The capacity of a single decision."""
         return cls(authority.value)
+
+
+class RaterKind(enum.StrEnum):
+    """Who gave a rating (``ratings.rater_kind``); the policy's ``[raters]`` weighs them."""
+
+    SUPERVISOR = "supervisor"
+    SELF = "self"
+    PEER = "peer"
+    SERVICE_RECIPIENT = "service_recipient"
+    THIRD_PARTY = "third_party"

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Date,
     Enum,
     ForeignKey,
@@ -26,12 +27,14 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql import false
 
 from storage.enums import (
     DecisionVia,
     DeliveryStatus,
     EntryStatus,
     NoticeStatus,
+    RaterKind,
     Role,
     StaffStatus,
     UploadStatus,
@@ -164,6 +167,8 @@ class WorkEntry(Base):
     )
     # When it went to the supervisor's own supervisor for being left undecided.
     escalated_at: Mapped[datetime | None]
+    # Rejected for misconduct: bars the top grade of the entry's period.
+    misconduct: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # When its current version went to the approver: written, or changed by its author.
     submitted_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -490,3 +495,158 @@ class JobClaim(Base):
 
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     claimed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AssessmentPeriod(Base):
+    """One assessment period of the organisation (a month, or a quarter) and its stages.
+
+    Created when first needed (``PeriodRepository.get_or_create``). Which stage a period
+    is in on a given day follows from its dates and the policy (``assessment.periods``);
+    only what people do is stored: HR starting calibration early, and publishing.
+    """
+
+    __tablename__ = "assessment_periods"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # "2026-11" for a month, "2026-Q4" for a quarter.
+    key: Mapped[str] = mapped_column(String(10), unique=True)
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
+    # HR started calibration before supervisor_review_due_day had passed.
+    calibration_started_at: Mapped[datetime | None]
+    calibration_started_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    # A publication HR scheduled; the results go out at this time.
+    publish_at: Mapped[datetime | None]
+    published_at: Mapped[datetime | None]
+    published_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class PeriodReview(Base):
+    """One person's check for one period: self-assessment, supervisor sign-off, exclusion.
+
+    ``post_type`` and ``department_id`` are what the person is reviewed against and
+    counted in, fixed when the review is created (a second-line person is reviewed
+    against the post type they hold now). A reopened review (HR, with a reason) has
+    ``reopened_at`` set and ``signed_off_at`` cleared: until the reviewer signs off
+    again, the person's entries of the period may change again.
+    """
+
+    __tablename__ = "period_reviews"
+    __table_args__ = (
+        UniqueConstraint("period_id", "staff_id"),
+        # The closed-period check of an entry looks the author's reviews up.
+        Index(None, "staff_id"),
+        # A reviewer's people for a period (/review).
+        Index(None, "period_id", "reviewer_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period_id: Mapped[int] = mapped_column(ForeignKey("assessment_periods.id"))
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    post_type: Mapped[str | None] = mapped_column(String(40))
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    self_text: Mapped[str | None] = mapped_column(Text)
+    self_submitted_at: Mapped[datetime | None]
+    signed_off_at: Mapped[datetime | None]
+    signed_off_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    # HR leaves the person out of publication (long leave, newly joined), with a reason.
+    excluded_reason: Mapped[str | None] = mapped_column(Text)
+    excluded_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    excluded_at: Mapped[datetime | None]
+    reopened_at: Mapped[datetime | None]
+    reopen_reason: Mapped[str | None] = mapped_column(Text)
+    reopened_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Conditional updates on the version read, like work entries.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class Rating(Base):
+    """One rater's rating of one qualitative indicator of one person for one period.
+
+    ``rater_key`` makes a rating unique per rater: the rater's staff id, or (for a
+    citizen, who has no staff record) a token of the rating's source.
+    """
+
+    __tablename__ = "ratings"
+    # The unique constraint leads with (period_id, staff_id): it is also the index the
+    # aggregation of a period's ratings by person uses.
+    __table_args__ = (
+        UniqueConstraint("period_id", "staff_id", "indicator_id", "rater_kind", "rater_key"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    period_id: Mapped[int] = mapped_column(ForeignKey("assessment_periods.id"))
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    indicator_id: Mapped[str] = mapped_column(String(60))
+    rater_kind: Mapped[RaterKind] = mapped_column(_text_enum(RaterKind, "rater_kind"))
+    rater_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    rater_key: Mapped[str] = mapped_column(String(64))
+    value: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ScorePoint(Base):
+    """Bonus (+) or deduction (-) points given to a person for a period, with a reason.
+
+    Never deleted: a withdrawn point keeps its row with ``withdrawn_at`` set.
+    """
+
+    __tablename__ = "score_points"
+    __table_args__ = (Index(None, "period_id", "staff_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period_id: Mapped[int] = mapped_column(ForeignKey("assessment_periods.id"))
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    author_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    # Optional: the indicator the points are given on (personal indicators).
+    indicator_id: Mapped[str | None] = mapped_column(String(60))
+    amount: Mapped[Decimal] = mapped_column(ExactDecimal(8, 3))
+    reason: Mapped[str] = mapped_column(Text)
+    # A deduction the policy counts as disqualifying: bars the top grade.
+    disqualifying: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    withdrawn_at: Mapped[datetime | None]
+    withdrawn_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+
+
+class PeriodScore(Base):
+    """A person's computed score and grade for a period, with its breakdown.
+
+    Recomputable at any time from stored facts; the row is the latest computation.
+    Calibration keeps both grades: ``grade_id`` (as assigned under the quota) and
+    ``calibrated_grade_id`` (HR's, with its reason). Removed when HR reopens the
+    person's period, since the review it came from is withdrawn.
+    """
+
+    __tablename__ = "period_scores"
+    __table_args__ = (
+        UniqueConstraint("period_id", "staff_id"),
+        # Grades are assigned and counted per department (the quota).
+        Index(None, "period_id", "department_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period_id: Mapped[int] = mapped_column(ForeignKey("assessment_periods.id"))
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    score: Mapped[Decimal] = mapped_column(ExactDecimal(9, 6))
+    # The grade given under the quota, and the grade the score alone would earn.
+    grade_id: Mapped[str] = mapped_column(String(32))
+    by_score_grade_id: Mapped[str] = mapped_column(String(32))
+    breakdown: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    disqualified: Mapped[bool] = mapped_column(Boolean, default=False)
+    computed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    calibrated_grade_id: Mapped[str | None] = mapped_column(String(32))
+    calibration_reason: Mapped[str | None] = mapped_column(Text)
+    calibrated_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    calibrated_at: Mapped[datetime | None]
+    published_at: Mapped[datetime | None]
+    # The person pressed "I have read it".
+    read_at: Mapped[datetime | None]
+    version: Mapped[int] = mapped_column(Integer, default=1)

@@ -21,6 +21,7 @@ from storage.repositories import (
     LeaveRepository,
     NoticeRepository,
     OutboxRepository,
+    PeriodRepository,
     PostRepository,
     ProcessedUpdates,
     RosterRepository,
@@ -76,6 +77,7 @@ class UnitOfWork:
     conversations: ConversationRepository
     approvals: ApprovalRepository
     roster: RosterRepository
+    periods: PeriodRepository
 
     def __init__(
         self,
@@ -104,6 +106,7 @@ class UnitOfWork:
         self.conversations = ConversationRepository(self.session)
         self.approvals = ApprovalRepository(self.session)
         self.roster = RosterRepository(self.session)
+        self.periods = PeriodRepository(self.session)
         return self
 
     async def __aexit__(

@@ -11,6 +11,7 @@ from storage.repositories.invitations import InvitationRepository
 from storage.repositories.notices import NoticeRepository
 from storage.repositories.organisation import DepartmentRepository, PostRepository, StaffRepository
 from storage.repositories.outbox import OutboxRepository
+from storage.repositories.periods import PeriodRepository
 from storage.repositories.roster import RosterRepository
 from storage.repositories.updates import ProcessedUpdates
 from storage.repositories.uploads import RosterUploadRepository
@@ -27,6 +28,7 @@ __all__ = [
     "LeaveRepository",
     "NoticeRepository",
     "OutboxRepository",
+    "PeriodRepository",
     "PostRepository",
     "ProcessedUpdates",
     "RosterRepository",

@@ -2,7 +2,10 @@
 
 ``authority`` is the one definition of who may decide an entry: a SQL expression
 used alike by the single press (``authority_of``), the lists (/pending, digests),
-the bulk approval's UPDATE and the requests put before approvers.
+the bulk approval's UPDATE and the requests put before approvers. Each of them also
+carries ``entry_open`` (``storage.repositories.periods``), the closed-period rule, bound
+to ``closed_through``: no entry of a period under review is listed, requested,
+escalated or decided.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from sqlalchemy.orm import aliased
 from storage.enums import Authority, DecisionVia, DeliveryStatus, EntryStatus, Role, StaffStatus
 from storage.models import ApprovalRequest, Delegation, OutboxMessage, Staff, WorkEntry
 from storage.repositories.base import Repository, rows_as
+from storage.repositories.periods import entry_open
 
 _ENTRIES = cast(Table, WorkEntry.__table__)
 _STAFF = cast(Table, Staff.__table__)
@@ -70,6 +74,7 @@ class EntryAuthority:
     decided_by: str | None
     author: Contact
     authority: Authority | None  # None: the presser may not decide it
+    open: bool = True  # False: its period is under review (``entry_open``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,6 +251,7 @@ def _entry_authority() -> Any:
             author.language.label("author_language"),
             author.telegram_language.label("author_telegram_language"),
             authority(_ACTOR, _TODAY).label("authority"),
+            entry_open().label("open"),
         )
         .join(author, author.id == _ENTRIES.c.staff_id)
         .outerjoin(decider, decider.id == _ENTRIES.c.decided_by_id)
@@ -263,14 +269,17 @@ _DECIDE_ONE = (
         _ENTRIES.c.status == EntryStatus.SUBMITTED,
         # Checked again as it is written: a delegation may have ended since the read.
         authority(_ACTOR, _TODAY).is_not(None),
+        entry_open(),
     )
     .values(_decision())
     .returning(_ENTRIES.c.id)
 )
 
 
-def _approve_shown(*, one_author: bool) -> Any:
-    """What a list showed, still undecided and unchanged since, that the reader may decide."""
+def _shown(*, one_author: bool) -> list[ColumnElement[bool]]:
+    """What a list showed, still undecided and unchanged since, that the reader may decide
+    (whether it is open aside: the approval adds ``entry_open``, the count of what was
+    left its negation)."""
     conditions = [
         _ENTRIES.c.status == EntryStatus.SUBMITTED,
         _ENTRIES.c.id.between(bindparam("first_id"), bindparam("last_id")),
@@ -284,9 +293,14 @@ def _approve_shown(*, one_author: bool) -> Any:
     ]
     if one_author:
         conditions.append(_ENTRIES.c.staff_id == bindparam("author_id"))
+    return conditions
+
+
+def _approve_shown(*, one_author: bool) -> Any:
+    """Approve what a list showed (``_shown``) that is open."""
     return (
         update(_ENTRIES)
-        .where(*conditions)
+        .where(*_shown(one_author=one_author), entry_open())
         .values(_decision())
         .returning(
             _ENTRIES.c.id.label("entry_id"),
@@ -298,6 +312,10 @@ def _approve_shown(*, one_author: bool) -> Any:
 
 
 _APPROVE_SHOWN = {one: _approve_shown(one_author=one) for one in (False, True)}
+_CLOSED_SHOWN = {
+    one: select(func.count()).select_from(_ENTRIES).where(*_shown(one_author=one), ~entry_open())
+    for one in (False, True)
+}
 
 
 def _contact_columns(person: Any) -> list[Any]:
@@ -314,12 +332,19 @@ class ApprovalRepository(Repository):
     """Approvals: authority, pending lists, conditional decisions, requests, delegations."""
 
     async def authority_of(
-        self, entry_id: int, actor_id: int, today: date
+        self, entry_id: int, actor_id: int, today: date, *, closed_through: date
     ) -> EntryAuthority | None:
-        """The entry, its author, and in what capacity ``actor_id`` may decide it ``today``
-        (``authority``); None if there is no such entry. One statement."""
+        """The entry, its author, in what capacity ``actor_id`` may decide it ``today``
+        (``authority``) and whether it is open (``entry_open``); None if there is no such
+        entry. One statement."""
         result = await self.session.execute(
-            _ENTRY_AUTHORITY, {"entry_id": entry_id, "actor_id": actor_id, "today": today}
+            _ENTRY_AUTHORITY,
+            {
+                "entry_id": entry_id,
+                "actor_id": actor_id,
+                "today": today,
+                "closed_through": closed_through,
+            },
         )
         row = result.mappings().one_or_none()
         if row is None:
@@ -340,6 +365,7 @@ class ApprovalRepository(Repository):
                 telegram_language=row["author_telegram_language"],
             ),
             authority=None if row["authority"] is None else Authority(row["authority"]),
+            open=bool(row["open"]),
         )
 
     async def decide(
@@ -353,9 +379,10 @@ class ApprovalRepository(Repository):
         reason: str | None,
         via: DecisionVia,
         today: date,
+        closed_through: date,
     ) -> bool:
-        """Decide one entry only if it is still submitted at ``version`` and ``decider_id``
-        may still decide it ``today`` (one press wins)."""
+        """Decide one entry only if it is still submitted at ``version``, ``decider_id``
+        may still decide it ``today`` (one press wins) and it is open (``entry_open``)."""
         decided = await self.session.scalar(
             _DECIDE_ONE,
             {
@@ -368,6 +395,7 @@ class ApprovalRepository(Repository):
                 "via": via,
                 "actor_id": decider_id,
                 "today": today,
+                "closed_through": closed_through,
             },
         )
         return decided is not None
@@ -382,6 +410,7 @@ class ApprovalRepository(Repository):
         seen_at: datetime,
         author_id: int | None,
         moment: datetime,
+        closed_through: date,
     ) -> list[DecidedRow]:
         """Approve, in one UPDATE, what ``actor_id`` was shown in a list and may decide.
 
@@ -402,19 +431,54 @@ class ApprovalRepository(Repository):
                 "last_id": last_id,
                 "seen_at": seen_at,
                 "author_id": author_id,
+                "closed_through": closed_through,
             },
         )
         return rows_as(result, DecidedRow)
 
+    async def closed_shown(
+        self,
+        actor_id: int,
+        *,
+        today: date,
+        first_id: int,
+        last_id: int,
+        seen_at: datetime,
+        author_id: int | None,
+        closed_through: date,
+    ) -> int:
+        """How many entries of what ``approve_shown`` was given it left for being closed:
+        its conditions but ``entry_open``, negated (the same one rule)."""
+        count = await self.session.scalar(
+            _CLOSED_SHOWN[author_id is not None],
+            {
+                "actor_id": actor_id,
+                "today": today,
+                "first_id": first_id,
+                "last_id": last_id,
+                "seen_at": seen_at,
+                "author_id": author_id,
+                "closed_through": closed_through,
+            },
+        )
+        return int(count or 0)
+
     async def approve_stale(
-        self, submitted_before: datetime, values: Mapping[str, Any], *, limit: int
+        self,
+        submitted_before: datetime,
+        values: Mapping[str, Any],
+        *,
+        limit: int,
+        closed_through: date,
     ) -> list[DecidedRow]:
-        """Decide undecided entries unchanged since ``submitted_before`` (auto-approval)."""
+        """Decide undecided open entries unchanged since ``submitted_before`` (auto-approval);
+        an entry of a period under review is not approved (``entry_open``)."""
         stale = (
             select(_ENTRIES.c.id)
             .where(
                 _ENTRIES.c.status == EntryStatus.SUBMITTED,
                 _ENTRIES.c.submitted_at < submitted_before,
+                entry_open(),
             )
             .order_by(_ENTRIES.c.id)
             .limit(limit)
@@ -422,27 +486,34 @@ class ApprovalRepository(Repository):
         )
         result = await self.session.execute(
             update(_ENTRIES)
-            .where(_ENTRIES.c.id.in_(stale), _ENTRIES.c.status == EntryStatus.SUBMITTED)
+            .where(
+                _ENTRIES.c.id.in_(stale),
+                _ENTRIES.c.status == EntryStatus.SUBMITTED,
+                entry_open(),
+            )
             .values({**values, "version": _ENTRIES.c.version + 1})
             .returning(
                 _ENTRIES.c.id.label("entry_id"),
                 _ENTRIES.c.staff_id.label("author_id"),
                 _ENTRIES.c.work_date,
                 _ENTRIES.c.text,
-            )
+            ),
+            {"closed_through": closed_through},
         )
         return rows_as(result, DecidedRow)
 
     async def pending(
-        self, actor_id: int, *, today: date, offset: int, limit: int
+        self, actor_id: int, *, today: date, offset: int, limit: int, closed_through: date
     ) -> tuple[list[PendingRow], int]:
-        """A page of the undecided entries ``actor_id`` may decide, oldest first; and how many."""
+        """A page of the undecided open entries ``actor_id`` may decide, oldest first; and
+        how many."""
         where = and_(
             _ENTRIES.c.status == EntryStatus.SUBMITTED,
             authority(_ACTOR, _TODAY).is_not(None),
+            entry_open(),
         )
-        bound = {"actor_id": actor_id, "today": today}
-        total = await self.waiting(actor_id, today=today)
+        bound = {"actor_id": actor_id, "today": today, "closed_through": closed_through}
+        total = await self.waiting(actor_id, today=today, closed_through=closed_through)
         result = await self.session.execute(
             select(
                 _ENTRIES.c.id.label("entry_id"),
@@ -466,15 +537,16 @@ class ApprovalRepository(Repository):
         )
         return rows_as(result, PendingRow), int(total or 0)
 
-    async def waiting(self, actor_id: int, *, today: date) -> int:
-        """How many undecided entries ``actor_id`` may decide (what /pending counts)."""
+    async def waiting(self, actor_id: int, *, today: date, closed_through: date) -> int:
+        """How many undecided open entries ``actor_id`` may decide (what /pending counts)."""
         where = and_(
             _ENTRIES.c.status == EntryStatus.SUBMITTED,
             authority(_ACTOR, _TODAY).is_not(None),
+            entry_open(),
         )
         total = await self.session.scalar(
             select(func.count()).select_from(_ENTRIES).where(where),
-            {"actor_id": actor_id, "today": today},
+            {"actor_id": actor_id, "today": today, "closed_through": closed_through},
         )
         return int(total or 0)
 
@@ -506,10 +578,13 @@ class ApprovalRepository(Repository):
             )
         return unsent
 
-    async def to_request(self, *, today: date, limit: int) -> list[RequestTarget]:
-        """Submitted entry versions not yet put before their approver, whose approver wants
-        them at once: the supervisor, or the delegate while a delegation is in force (unless
-        the delegate wrote the entry, or has left), if ``authority`` lets them decide it."""
+    async def to_request(
+        self, *, today: date, limit: int, closed_through: date
+    ) -> list[RequestTarget]:
+        """Submitted open entry versions not yet put before their approver, whose approver
+        wants them at once: the supervisor, or the delegate while a delegation is in force
+        (unless the delegate wrote the entry, or has left), if ``authority`` lets them
+        decide it."""
         author = aliased(Staff, name="author")
         supervisor = aliased(Staff, name="supervisor")
         approver = aliased(Staff, name="approver")
@@ -553,9 +628,11 @@ class ApprovalRepository(Repository):
                 ~requested,
                 supervisor.approval_digest_at.is_(None),
                 authority(approver.id, literal(today, Date())).is_not(None),
+                entry_open(),
             )
             .order_by(_ENTRIES.c.id)
-            .limit(limit)
+            .limit(limit),
+            {"closed_through": closed_through},
         )
         return rows_as(result, RequestTarget)
 
@@ -594,9 +671,12 @@ class ApprovalRepository(Repository):
             noted.update((int(e), int(v), int(a)) for e, v, a in result)
         return noted
 
-    async def overdue(self, submitted_before: datetime, *, limit: int) -> list[Overdue]:
-        """Undecided entries submitted before ``submitted_before`` and not escalated yet,
-        with whom they go to: ``higher_id``, or HR when that is None."""
+    async def overdue(
+        self, submitted_before: datetime, *, limit: int, closed_through: date
+    ) -> list[Overdue]:
+        """Undecided open entries submitted before ``submitted_before`` and not escalated
+        yet, with whom they go to: ``higher_id``, or HR when that is None. An entry of a
+        period under review is no longer escalated (``entry_open``)."""
         author = aliased(Staff)
         supervisor = aliased(Staff)
         higher = aliased(Staff)
@@ -622,9 +702,11 @@ class ApprovalRepository(Repository):
                 WorkEntry.status == EntryStatus.SUBMITTED,
                 WorkEntry.escalated_at.is_(None),
                 WorkEntry.submitted_at < submitted_before,
+                entry_open(),
             )
             .order_by(WorkEntry.id)
-            .limit(limit)
+            .limit(limit),
+            {"closed_through": closed_through},
         )
         return rows_as(rows, Overdue)
 

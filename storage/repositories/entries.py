@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import Date, Table, bindparam, func, insert, select, update
 
 from storage.enums import EntryStatus
 from storage.models import EntryAttachment, EntryRevision, Post, Staff, WorkEntry
 from storage.repositories.base import Repository
+from storage.repositories.periods import CLOSED_THROUGH, entry_open
 
 _ENTRIES = cast(Table, WorkEntry.__table__)
 # Core statements, built once, not ORM ones, so no flush machinery runs for a row nothing
@@ -52,7 +53,16 @@ _INSERT_WITHIN_LIMITS = (
         list(_NEW_COLUMNS),
         select(
             *(bindparam(f"new_{name}", type_=_ENTRIES.c[name].type) for name in _NEW_COLUMNS)
-        ).where(bindparam("per_day") > _TODAY_SO_FAR, _NTH_IN_MINUTE.is_(None)),
+        ).where(
+            bindparam("per_day") > _TODAY_SO_FAR,
+            _NTH_IN_MINUTE.is_(None),
+            # The closed-period rule, in the same statement (see storage.repositories.periods).
+            entry_open(
+                bindparam("staff_id"),
+                bindparam("new_work_date", type_=_ENTRIES.c.work_date.type),
+                CLOSED_THROUGH,
+            ),
+        ),
     )
     .returning(_ENTRIES.c.id)
 )
@@ -102,9 +112,11 @@ class WorkEntryRepository(Repository):
         minute_start: datetime,
         per_minute: int,
         per_day: int,
+        closed_through: date,
     ) -> int | None:
         """Insert one entry unless its author wrote ``per_day`` since ``day_start``, or
-        ``per_minute`` after ``minute_start``: its id, or None with nothing written.
+        ``per_minute`` after ``minute_start``, or its day is closed (``entry_open`` with
+        ``closed_through``): its id, or None with nothing written.
 
         One INSERT ... SELECT whose condition counts on the (staff_id, created_at) index,
         so checking costs no statement of its own. Two writers for one person count one
@@ -125,6 +137,7 @@ class WorkEntryRepository(Repository):
                 "minute_start": minute_start,
                 "skip": per_minute - 1,
                 "per_day": per_day,
+                "closed_through": closed_through,
             },
         )
         return None if entry_id is None else int(entry_id)
@@ -154,21 +167,30 @@ class WorkEntryRepository(Repository):
         version: int,
         statuses: Collection[EntryStatus],
         values: Mapping[str, Any],
+        *,
+        closed_through: date,
     ) -> bool:
-        """Change an entry only if it is still at ``version`` and in one of ``statuses``.
+        """Change an entry only if it is still at ``version``, in one of ``statuses``, and
+        open (``entry_open``: on its date, and on a new date it is given).
 
         A conditional UPDATE that also bumps the version, so of two changes that read
         the same version (two edits, an edit and a decision) exactly one wins.
         """
+        conditions = [
+            WorkEntry.id == entry_id,
+            WorkEntry.version == version,
+            WorkEntry.status.in_(list(statuses)),
+            entry_open(closed_through=CLOSED_THROUGH),
+        ]
+        if "work_date" in values:
+            moved_to = bindparam("moved_to", values["work_date"], type_=Date())
+            conditions.append(entry_open(_ENTRIES.c.staff_id, moved_to, CLOSED_THROUGH))
         result = await self.session.execute(
             update(WorkEntry)
-            .where(
-                WorkEntry.id == entry_id,
-                WorkEntry.version == version,
-                WorkEntry.status.in_(list(statuses)),
-            )
+            .where(*conditions)
             .values({**values, "version": WorkEntry.version + 1})
-            .execution_options(synchronize_session=False)
+            .execution_options(synchronize_session=False),
+            {"closed_through": closed_through},
         )
         return bool(getattr(result, "rowcount", 0))
 

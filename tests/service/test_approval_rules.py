@@ -32,6 +32,8 @@ from tests.service.properties import examples, run
 TODAY = date(2026, 11, 25)
 NOW = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
 FAR_FUTURE = NOW + timedelta(days=365)
+# Who may decide, whatever the periods: none closed here (tests/service/test_closed_periods.py).
+OPEN = date.min
 
 
 @dataclass(frozen=True)
@@ -212,12 +214,14 @@ async def _every_path_agrees(url: str, org: Organisation) -> None:
                 }
                 # The single press.
                 for entry_id, how in expected.items():
-                    found = await uow.approvals.authority_of(entry_id, actor_id, TODAY)
+                    found = await uow.approvals.authority_of(
+                        entry_id, actor_id, TODAY, closed_through=OPEN
+                    )
                     assert found is not None
                     assert found.authority == how, (actor, entry_id, org)
                 # The list (and so the digest) offers exactly what the press allows.
                 rows, total = await uow.approvals.pending(
-                    actor_id, today=TODAY, offset=0, limit=100
+                    actor_id, today=TODAY, offset=0, limit=100, closed_through=OPEN
                 )
                 allowed = {i for i, how in expected.items() if how is not None and i in submitted}
                 assert {row.entry_id for row in rows} == allowed, (actor, org)
@@ -231,15 +235,16 @@ async def _every_path_agrees(url: str, org: Organisation) -> None:
                     seen_at=FAR_FUTURE,
                     author_id=None,
                     moment=NOW,
+                    closed_through=OPEN,
                 )
                 assert {row.entry_id for row in decided} == allowed, (actor, org)
                 await uow.rollback()
             # Requests go only to someone the press lets decide, never to the entry's author,
             # and every entry with someone to ask gets one.
-            targets = await uow.approvals.to_request(today=TODAY, limit=100)
+            targets = await uow.approvals.to_request(today=TODAY, limit=100, closed_through=OPEN)
             for target in targets:
                 found = await uow.approvals.authority_of(
-                    target.entry_id, target.approver_id, TODAY
+                    target.entry_id, target.approver_id, TODAY, closed_through=OPEN
                 )
                 assert found is not None and found.authority is not None, (target, org)
             asked = {t.entry_id: t.approver_id for t in targets}
@@ -248,17 +253,21 @@ async def _every_path_agrees(url: str, org: Organisation) -> None:
                 expected = None if approver is None else ids[approver]
                 assert asked.get(entry_ids[n]) == expected, (entry, org)
             # Escalation sends an entry to someone who may then decide it.
-            overdue = await uow.approvals.overdue(FAR_FUTURE, limit=100)
+            overdue = await uow.approvals.overdue(FAR_FUTURE, limit=100, closed_through=OPEN)
             await uow.approvals.mark_escalated([o.entry_id for o in overdue], NOW)
             hr = [n for n, p in enumerate(org.people) if p.hr and not p.left]
             for item in overdue:
                 if item.higher_id is not None:
-                    found = await uow.approvals.authority_of(item.entry_id, item.higher_id, TODAY)
+                    found = await uow.approvals.authority_of(
+                        item.entry_id, item.higher_id, TODAY, closed_through=OPEN
+                    )
                     assert found is not None and found.authority is not None, org
                 else:
                     # HR decides it: any of them but its author.
                     for person in (p for p in hr if ids[p] != item.author_id):
-                        found = await uow.approvals.authority_of(item.entry_id, ids[person], TODAY)
+                        found = await uow.approvals.authority_of(
+                            item.entry_id, ids[person], TODAY, closed_through=OPEN
+                        )
                         assert found is not None and found.authority is not None, org
             await uow.rollback()
     finally:

@@ -21,6 +21,7 @@ from storage.models import AuditEvent, Department, Staff, WorkEntry
 TODAY = date(2026, 11, 23)  # a Monday
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 ZONE = ZoneInfo("Asia/Shanghai")
+POLICY = load_policy()
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ async def entry_of(db: Database, author: StaffMember, at: datetime = NOW) -> int
 async def how(db: Database, actor: StaffMember, entry_id: int, today: date = TODAY) -> str:
     async with db.uow() as uow:
         found = await approvals.check(
-            uow, actor, entry_id, 1, Decision.APPROVE, today=today, now=NOW
+            uow, actor, entry_id, 1, Decision.APPROVE, today=today, now=NOW, policy=POLICY
         )
     return found[1] if isinstance(found, tuple) else str(found)
 
@@ -184,11 +185,13 @@ async def test_lists_show_what_their_reader_may_decide(db: Database, people: Peo
     alone = await entry_of(db, people.top)
     async with db.uow() as uow:
         boss, boss_total = await approvals.pending(
-            uow, people.boss, today=TODAY, page=0, per_page=5
+            uow, people.boss, today=TODAY, page=0, per_page=5, policy=POLICY
         )
-        hr, _ = await approvals.pending(uow, people.hr, today=TODAY, page=0, per_page=5)
+        hr, _ = await approvals.pending(
+            uow, people.hr, today=TODAY, page=0, per_page=5, policy=POLICY
+        )
         colleague, none = await approvals.pending(
-            uow, people.colleague, today=TODAY, page=0, per_page=5
+            uow, people.colleague, today=TODAY, page=0, per_page=5, policy=POLICY
         )
     assert [row.entry_id for row in boss] == [mine] and boss_total == 1
     assert [row.entry_id for row in hr] == [alone], "HR: what has nobody above it"
@@ -205,12 +208,12 @@ async def test_a_reason_is_needed_to_return_or_reject(db: Database, people: Peop
         ):
             result = await approvals.decide(
                 uow, people.boss, entry, 1, Decision.RETURN, reason=reason, today=TODAY,
-                render=no_notice, close=plain_line, now=NOW,
+                render=no_notice, close=plain_line, now=NOW, policy=POLICY,
             )  # fmt: skip
             assert result is error
         result = await approvals.decide(
             uow, people.boss, entry, 1, Decision.RETURN, reason=" Add numbers ", today=TODAY,
-            render=no_notice, close=plain_line, now=NOW,
+            render=no_notice, close=plain_line, now=NOW, policy=POLICY,
         )  # fmt: skip
         assert isinstance(result, Decided) and result.reason == "Add numbers"
         again = await approvals.decide(
@@ -223,6 +226,7 @@ async def test_a_reason_is_needed_to_return_or_reject(db: Database, people: Peop
             render=no_notice,
             close=plain_line,
             now=NOW,
+            policy=POLICY,
         )
         assert isinstance(again, AlreadyDecided) and again.by == "B1"
         stored = await uow.entries.get(entry)
@@ -314,14 +318,14 @@ async def test_approve_all_leaves_what_came_to_the_reader_after_the_list(
     async with db.uow() as uow:
         late = await approvals.approve_shown(
             uow, people.higher, today=TODAY, first_id=shown, last_id=shown, seen_at=seen_at,
-            render=no_notice, now=NOW, close=lambda _closing: None,
+            render=no_notice, now=NOW, close=lambda _closing: None, policy=POLICY,
         )  # fmt: skip
     assert late.approved == 0, "it was not on that list"
     async with db.uow() as uow:
         fresh = await approvals.approve_shown(
             uow, people.higher, today=TODAY, first_id=shown, last_id=shown,
             seen_at=NOW + timedelta(minutes=1), render=no_notice, now=NOW,
-            close=lambda _closing: None,
+            close=lambda _closing: None, policy=POLICY,
         )  # fmt: skip
     assert fresh.approved == 1
 
@@ -361,7 +365,7 @@ async def test_a_delegates_own_entries_go_to_the_supervisor(db: Database, people
     colleague = await entry_of(db, people.colleague)
     async with db.uow() as uow:
         targets = {t.entry_id: t.approver_id for t in await uow.approvals.to_request(
-            today=TODAY, limit=10
+            today=TODAY, limit=10, closed_through=date.min
         )}  # fmt: skip
     assert targets[own] == people.boss.id, "never to its own author"
     assert targets[colleague] == people.author.id, "the team's other entries to the delegate"

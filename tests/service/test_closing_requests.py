@@ -36,6 +36,7 @@ from storage.models import ApprovalRequest, Department, OutboxMessage, Staff, Wo
 TODAY = date(2026, 11, 23)  # a Monday
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 ZONE = ZoneInfo("Asia/Shanghai")
+POLICY = load_policy()
 LONG_AGO = NOW - timedelta(days=20)
 
 render = functools.partial(render_notice, "en")
@@ -83,7 +84,9 @@ async def entry_of(db: Database, author: StaffMember, at: datetime = NOW) -> int
 
 async def queue_requests(db: Database) -> None:
     async with db.uow() as uow:
-        await approvals.queue_requests(uow, today=TODAY, render=request, waiting=waiting, now=NOW)
+        await approvals.queue_requests(
+            uow, today=TODAY, render=request, waiting=waiting, now=NOW, policy=POLICY
+        )
 
 
 async def claim(db: Database) -> list[tuple[int, str, int | None]]:
@@ -138,7 +141,7 @@ async def decide(
         assert entry is not None
         result = await approvals.decide(
             uow, actor, entry_id, entry.version, decision, reason=reason, today=TODAY,
-            render=render, close=close, shown_in=shown_in, now=NOW,
+            render=render, close=close, shown_in=shown_in, now=NOW, policy=POLICY,
         )  # fmt: skip
     assert isinstance(result, Decided)
 
@@ -213,7 +216,7 @@ async def test_bulk_and_automatic_approvals_close_their_requests_in_batches(
     async with db.uow() as uow:
         done = await approvals.approve_shown(
             uow, people.boss, today=TODAY, first_id=min(bulk), last_id=max(bulk),
-            seen_at=NOW, render=render, close=close, now=NOW,
+            seen_at=NOW, render=render, close=close, now=NOW, policy=POLICY,
         )  # fmt: skip
     assert done.approved == 5
     closed = await outbox(db, "approval_closed")
@@ -316,6 +319,9 @@ async def test_many_escalated_at_once_are_one_message_to_the_higher_supervisor(
         m for m in await outbox(db, "approval_escalated") if m.staff_id == people.higher.id
     ] == []
     async with db.uow() as uow:
-        assert await uow.approvals.waiting(people.higher.id, today=TODAY) == 5
+        assert (
+            await uow.approvals.waiting(people.higher.id, today=TODAY, closed_through=date.min)
+            == 5
+        )
     for entry in stale:
         await decide(db, people.higher, entry)

@@ -113,7 +113,14 @@ async def quick(
 ) -> EntryView:
     async with db.uow() as uow:
         result = await entries.quick_log(
-            uow, author, text, today=MONDAY, zone=ZONE, limits=policy.entries, now=NOW
+            uow,
+            author,
+            text,
+            today=MONDAY,
+            zone=ZONE,
+            limits=policy.entries,
+            now=NOW,
+            policy=policy,
         )
     assert isinstance(result, EntryView)
     return result
@@ -126,7 +133,7 @@ async def test_a_quick_log_is_one_lean_transaction(
         with statements(db) as seen:
             result = await entries.quick_log(
                 uow, people.author, "  Processed 12 permits\n", today=MONDAY, zone=ZONE,
-                limits=policy.entries, now=NOW,
+                limits=policy.entries, now=NOW, policy=policy,
             )  # fmt: skip
     assert isinstance(result, EntryView)
     # Nothing read: the entry (whose INSERT counts the author's recent entries, after a
@@ -160,7 +167,14 @@ async def test_a_quick_log_refuses_empty_and_overlong_text(
     async with db.uow() as uow:
         with statements(db) as seen:
             result = await entries.quick_log(
-                uow, people.author, text, today=MONDAY, zone=ZONE, limits=policy.entries, now=NOW
+                uow,
+                people.author,
+                text,
+                today=MONDAY,
+                zone=ZONE,
+                limits=policy.entries,
+                now=NOW,
+                policy=policy,
             )
     assert result in (EntryError.EMPTY_TEXT, EntryError.TEXT_TOO_LONG)
     assert seen == []
@@ -186,28 +200,43 @@ async def test_backdating_within_the_window_of_workdays(
     }
     for day, error in refused.items():
         assert await _create(db, policy, people.author, NewEntry(day, "no")) is error
-    # Around National Day, the holidays do not count: 28 September is three workdays back.
+    # Around National Day, the holidays do not count: 28 September is three workdays back
+    # (with September's self-assessment due on the 10th, so that it is not closed yet).
+    check = policy.monthly_check.model_copy(
+        update={"self_review_due_day": 10, "supervisor_review_due_day": 15}
+    )
+    later_review = policy.model_copy(update={"monthly_check": check})
     after_holiday = date(2025, 10, 9)
-    ok = await _create(db, policy, people.author, NewEntry(date(2025, 9, 28), "ok"), after_holiday)
+    ok = await _create(
+        db, later_review, people.author, NewEntry(date(2025, 9, 28), "ok"), after_holiday
+    )
     assert isinstance(ok, EntryView)
     too_far = await _create(
-        db, policy, people.author, NewEntry(date(2025, 9, 27), "no"), after_holiday
+        db, later_review, people.author, NewEntry(date(2025, 9, 27), "no"), after_holiday
     )
     assert too_far is EntryError.TOO_FAR_BACK
     assert await count(db, WorkEntry) == 3
 
 
-async def test_a_closed_month_is_refused(db: Database, policy: Policy, people: People) -> None:
+async def test_a_day_of_a_period_under_review_is_refused(
+    db: Database, policy: Policy, people: People
+) -> None:
     wide = policy.model_copy(
         update={"entries": policy.entries.model_copy(update={"backdate_workdays": 30})}
     )
     today = date(2025, 11, 3)
+    # On 3 November October is in self-assessment (due on the 3rd), September under review.
     closed = await _create(db, wide, people.author, NewEntry(date(2025, 9, 30), "late"), today)
-    assert closed is EntryError.CLOSED_MONTH
+    assert closed is EntryError.CLOSED_PERIOD
     assert isinstance(
         await _create(db, wide, people.author, NewEntry(date(2025, 10, 1), "ok"), today),
         EntryView,
     )
+    assert await count(db, WorkEntry) == 1
+    # From the 4th October is under supervisor review: closed too.
+    later = date(2025, 11, 4)
+    closed = await _create(db, wide, people.author, NewEntry(date(2025, 10, 31), "late"), later)
+    assert closed is EntryError.CLOSED_PERIOD
     assert await count(db, WorkEntry) == 1
 
 
@@ -299,13 +328,19 @@ async def test_only_the_author_edits_and_only_undecided_entries(
     async with db.uow() as uow:
         # The supervisor's decision is a conditional update too; the approvals flow does it.
         assert await uow.entries.change(
-            entry.id, 1, EDITABLE, {"status": EntryStatus.APPROVED, "decided_by_id": people.boss}
+            entry.id,
+            1,
+            EDITABLE,
+            {"status": EntryStatus.APPROVED, "decided_by_id": people.boss},
+            closed_through=date.min,
         )
         await uow.commit()
     assert await _edit(db, policy, entry.id, people.author, change) is EntryError.DECIDED
     async with db.uow() as uow:
         assert (
-            await entries.delete_entry(uow, entry.id, people.author, today=MONDAY, now=NOW)
+            await entries.delete_entry(
+                uow, entry.id, people.author, today=MONDAY, now=NOW, policy=policy
+            )
             is EntryError.DECIDED
         )
     assert await count(db, EntryRevision) == 0
@@ -319,7 +354,7 @@ async def test_editing_a_returned_entry_submits_it_again(
         await uow.entries.change(
             entry.id, 1, EDITABLE,
             {"status": EntryStatus.RETURNED, "decided_by_id": people.boss,
-             "decided_at": NOW, "decision_reason": "Say how many"},
+             "decided_at": NOW, "decision_reason": "Say how many"}, closed_through=date.min,
         )  # fmt: skip
         await uow.commit()
     edited = await _edit(db, policy, entry.id, people.author, EntryChange(quantity=Decimal(12)))
@@ -345,7 +380,9 @@ async def test_deleting_only_changes_the_status(
 ) -> None:
     entry = await quick(db, policy, people.author)
     async with db.uow() as uow:
-        deleted = await entries.delete_entry(uow, entry.id, people.author, today=MONDAY, now=NOW)
+        deleted = await entries.delete_entry(
+            uow, entry.id, people.author, today=MONDAY, now=NOW, policy=policy
+        )
     assert isinstance(deleted, EntryView)
     assert deleted.status is EntryStatus.DELETED
     async with db.uow() as uow:
@@ -353,7 +390,9 @@ async def test_deleting_only_changes_the_status(
         assert stored is not None and stored.status is EntryStatus.DELETED
         assert [r.status for r in await uow.entries.revisions(entry.id)] == [EntryStatus.SUBMITTED]
         assert (await uow.audit.events("work_entry"))[-1].action == "entry.deleted"
-        again = await entries.delete_entry(uow, entry.id, people.author, today=MONDAY, now=NOW)
+        again = await entries.delete_entry(
+            uow, entry.id, people.author, today=MONDAY, now=NOW, policy=policy
+        )
         assert again is EntryError.DELETED
     change = EntryChange(text="Too late")
     assert await _edit(db, policy, entry.id, people.author, change) is EntryError.DELETED
@@ -388,7 +427,7 @@ async def test_an_edit_that_read_before_a_decision_loses(
         # ... the supervisor approves it meanwhile ...
         async with db.uow() as decision:
             assert await decision.entries.change(
-                entry.id, 1, EDITABLE, {"status": EntryStatus.APPROVED}
+                entry.id, 1, EDITABLE, {"status": EntryStatus.APPROVED}, closed_through=date.min
             )
             await decision.commit()
         # ... so the edit's conditional update finds no row at version 1.
@@ -572,6 +611,7 @@ async def test_a_quick_log_records_its_update_as_handled_in_the_same_transaction
                 zone=ZONE,
                 limits=policy.entries,
                 now=NOW,
+                policy=policy,
             )
     assert isinstance(logged, EntryView)
     expected = [*flood_reads(db), "INSERT", "INSERT", "INSERT"]
@@ -587,6 +627,7 @@ async def test_a_quick_log_records_its_update_as_handled_in_the_same_transaction
                 zone=ZONE,
                 limits=policy.entries,
                 now=NOW,
+                policy=policy,
             )
     assert await count(db, WorkEntry) == 1
     assert await count(db, AuditEvent) == 1

@@ -52,7 +52,14 @@ async def quick(
 ) -> EntryView | TooMany:
     async with db.uow() as uow:
         result = await entries.quick_log(
-            uow, author, "Counter duty", today=today, zone=ZONE, limits=limits, now=at
+            uow,
+            author,
+            "Counter duty",
+            today=today,
+            zone=ZONE,
+            limits=limits,
+            now=at,
+            policy=load_policy(),
         )
     assert not isinstance(result, entries.EntryError)
     return result
@@ -134,7 +141,7 @@ async def test_guided_entries_count_alike_and_edits_and_deletions_free_no_place(
     assert isinstance(guided, EntryView)
     async with db.uow() as uow:
         deleted = await entries.delete_entry(
-            uow, first.id, author, today=MONDAY, now=NOW + timedelta(seconds=2)
+            uow, first.id, author, today=MONDAY, now=NOW + timedelta(seconds=2), policy=policy
         )
     assert isinstance(deleted, EntryView)
     assert isinstance(await quick(db, limits, author, NOW + timedelta(seconds=3)), EntryView)
@@ -172,6 +179,7 @@ async def test_two_processes_logging_for_one_person_at_once_count_one_after_the_
                 day_start=TUESDAY_STARTS - timedelta(days=1),
                 minute_start=at - timedelta(minutes=1),
                 per_minute=limits.max_per_minute, per_day=limits.max_per_day,
+                closed_through=date.min,
             )  # fmt: skip
             assert third is not None
             # ...when the second writes for the same person: it waits for the first.

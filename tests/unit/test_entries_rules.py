@@ -19,7 +19,6 @@ from assessment.entry_rules import (
     date_choices,
     day_bounds,
     earliest_date,
-    is_closed_month,
     not_editable,
     parse_day,
     parse_hours,
@@ -131,25 +130,27 @@ def test_a_date_to_come_without_a_year_is_the_next_one() -> None:
     assert parse_day("1-5", today) == date(2026, 1, 5)
 
 
-def test_months_before_the_previous_one_are_closed() -> None:
-    today = date(2026, 11, 3)
-    assert not is_closed_month(date(2026, 11, 1), today)
-    assert not is_closed_month(date(2026, 10, 1), today)
-    assert is_closed_month(date(2026, 9, 30), today)
-    # January: December of the year before is still open.
-    assert not is_closed_month(date(2025, 12, 1), date(2026, 1, 5))
-    assert is_closed_month(date(2025, 11, 30), date(2026, 1, 5))
+# The window alone: no period closed.
+OPEN = date.min
 
 
 def test_the_window_skips_weekends(calendar: WorkCalendar, limits: EntryLimits) -> None:
     monday = date(2025, 11, 17)
     # Three workdays back from Monday: Fri 14, Thu 13, Wed 12; the weekend lies within.
     assert earliest_date(monday, calendar, 3) == date(2025, 11, 12)
-    assert check_date(date(2025, 11, 12), monday, calendar, limits) is None
-    assert check_date(date(2025, 11, 15), monday, calendar, limits) is None, "a worked Saturday"
-    assert check_date(date(2025, 11, 11), monday, calendar, limits) is EntryError.TOO_FAR_BACK
-    assert check_date(date(2025, 11, 18), monday, calendar, limits) is EntryError.FUTURE_DATE
-    assert date_choices(monday, calendar, limits) == [
+    assert check_date(date(2025, 11, 12), monday, calendar, limits, closed_through=OPEN) is None
+    assert check_date(date(2025, 11, 15), monday, calendar, limits, closed_through=OPEN) is None, (
+        "a worked Saturday"
+    )
+    assert (
+        check_date(date(2025, 11, 11), monday, calendar, limits, closed_through=OPEN)
+        is EntryError.TOO_FAR_BACK
+    )
+    assert (
+        check_date(date(2025, 11, 18), monday, calendar, limits, closed_through=OPEN)
+        is EntryError.FUTURE_DATE
+    )
+    assert date_choices(monday, calendar, limits, closed_through=OPEN) == [
         date(2025, 11, day) for day in (17, 16, 15, 14, 13, 12)
     ]
 
@@ -158,26 +159,36 @@ def test_the_window_skips_holidays(calendar: WorkCalendar, limits: EntryLimits) 
     # National Day 2025: 1-8 October off; Sunday 28 September was a make-up workday.
     after = date(2025, 10, 9)
     assert earliest_date(after, calendar, 3) == date(2025, 9, 28)
-    assert check_date(date(2025, 9, 28), after, calendar, limits) is None
-    assert check_date(date(2025, 10, 4), after, calendar, limits) is None
-    assert check_date(date(2025, 9, 27), after, calendar, limits) is EntryError.TOO_FAR_BACK
+    assert check_date(date(2025, 9, 28), after, calendar, limits, closed_through=OPEN) is None
+    assert check_date(date(2025, 10, 4), after, calendar, limits, closed_through=OPEN) is None
+    assert (
+        check_date(date(2025, 9, 27), after, calendar, limits, closed_through=OPEN)
+        is EntryError.TOO_FAR_BACK
+    )
 
 
 def test_today_only_without_a_window(calendar: WorkCalendar, limits: EntryLimits) -> None:
     today_only = limits.model_copy(update={"backdate_workdays": 0})
     today = date(2025, 11, 17)
-    assert date_choices(today, calendar, today_only) == [today]
-    assert check_date(date(2025, 11, 14), today, calendar, today_only) is EntryError.TOO_FAR_BACK
+    assert date_choices(today, calendar, today_only, closed_through=OPEN) == [today]
+    assert (
+        check_date(date(2025, 11, 14), today, calendar, today_only, closed_through=OPEN)
+        is EntryError.TOO_FAR_BACK
+    )
 
 
-def test_a_closed_month_is_refused_even_within_the_window(
+def test_a_closed_period_is_refused_even_within_the_window(
     calendar: WorkCalendar, limits: EntryLimits
 ) -> None:
     wide = limits.model_copy(update={"backdate_workdays": 30})
     today = date(2025, 11, 3)
-    assert check_date(date(2025, 10, 1), today, calendar, wide) is None
-    assert check_date(date(2025, 9, 30), today, calendar, wide) is EntryError.CLOSED_MONTH
-    assert min(date_choices(today, calendar, wide)) == date(2025, 10, 1)
+    closed = date(2025, 9, 30)  # September under review (assessment.periods.closed_through)
+    assert check_date(date(2025, 10, 1), today, calendar, wide, closed_through=closed) is None
+    assert (
+        check_date(date(2025, 9, 30), today, calendar, wide, closed_through=closed)
+        is EntryError.CLOSED_PERIOD
+    )
+    assert min(date_choices(today, calendar, wide, closed_through=closed)) == date(2025, 10, 1)
 
 
 def test_evidence_count_and_size(limits: EntryLimits) -> None:
