@@ -17,8 +17,13 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/workledger run
 
+# Four pytest-xdist workers, handed tests one by one as each finishes (worksteal): the
+# tests wait on HTTP, subprocesses and the database more than they compute, so four
+# keep two cores busy. Every test has its own database, emulator port and files.
+PYTEST_WORKERS ?= 4
+
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

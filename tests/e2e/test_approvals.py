@@ -232,6 +232,10 @@ async def test_a_delegate_decides_during_the_delegation_and_not_after(
     done = await press(driver, COLLEAGUE, ask, "Approve")
     assert "✅ Approved by Cao Lin" in done["text"]
     assert (await entries(bot))[0].decision_via == "delegate"
+    # The author is told (through the outbox): read it now, so that the next reply awaited
+    # is the card of the next entry and not this notice arriving late.
+    [told] = await driver.wait_for_message(org.staff.id, timeout=8)
+    assert told["text"].startswith("Cao Lin approved your entry of")
 
     # Once the delegation is over, the same person may not decide any more.
     await log(driver, org.staff, "More visits")

@@ -141,6 +141,15 @@ async def test_a_scheduled_notice_waits_for_its_time(
     await driver.send_text(org.hr, "/help")  # a round trip: the bot is idle, not slow
     await driver.wait_for_message(org.hr.id)
     assert [m for m in await driver.messages(org.staff.id) if "Later" in str(m.get("text"))] == []
+
+    # The copies are queued beside the handlers: bring their time forward only once they
+    # are all in the outbox, or a copy queued after the change keeps the old time.
+    async def copies_queued() -> bool:
+        async with bot.bot_data.database.uow() as uow:
+            count = select(func.count()).select_from(OutboxMessage)
+            return await uow.session.scalar(count.where(OutboxMessage.notice_id.is_not(None))) == 2
+
+    await eventually(copies_queued)
     async with bot.bot_data.database.uow() as uow:
         soon = datetime.now(UTC) + timedelta(seconds=1)
         await uow.session.execute(update(Notice).values(send_at=soon))
