@@ -346,6 +346,12 @@ async def progress(uow: UnitOfWork, notice_id: int) -> Progress | None:
     if notice is None or notice.status in (NoticeStatus.DRAFT, NoticeStatus.CANCELLED):
         return None
     author = await uow.staff.get(notice.created_by_id)
+    # Whether every copy is queued, read before the copies are counted: the claim is
+    # written once the last copy is, so counts read after it see them all (on
+    # PostgreSQL each statement reads what was committed when it began).
+    queued = notice.status is NoticeStatus.DONE or await uow.claims.claimed(
+        _copies_key(notice_id)
+    )
     return Progress(
         notice.id,
         notice.recipients,
@@ -358,7 +364,7 @@ async def progress(uow: UnitOfWork, notice_id: int) -> Progress | None:
         notice.progress_text,
         author.language if author else None,
         author.telegram_language if author else None,
-        notice.status is NoticeStatus.DONE or await uow.claims.claimed(_copies_key(notice_id)),
+        queued,
     )
 
 

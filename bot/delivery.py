@@ -186,8 +186,11 @@ class Sender:
             return
         await self._pace.acquire()
         await self.budget.bulk()
-        self._chats.consume(row.chat_id, time.monotonic())
         await self._slots.acquire()
+        # The chat's second starts when the message goes, after every wait above: set
+        # before the wait for a free slot, a message that waited for one would be
+        # followed by the chat's next less than a second later.
+        self._chats.consume(row.chat_id, time.monotonic())
         task = asyncio.create_task(self._send(row))
         self._in_flight.add(task)
         task.add_done_callback(self._in_flight.discard)
