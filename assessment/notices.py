@@ -349,9 +349,7 @@ async def progress(uow: UnitOfWork, notice_id: int) -> Progress | None:
     # Whether every copy is queued, read before the copies are counted: the claim is
     # written once the last copy is, so counts read after it see them all (on
     # PostgreSQL each statement reads what was committed when it began).
-    queued = notice.status is NoticeStatus.DONE or await uow.claims.claimed(
-        _copies_key(notice_id)
-    )
+    queued = notice.status is NoticeStatus.DONE or await uow.claims.claimed(_copies_key(notice_id))
     return Progress(
         notice.id,
         notice.recipients,
