@@ -35,6 +35,7 @@ import asyncio
 import enum
 import hashlib
 import json
+import time
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -70,12 +71,14 @@ from storage.uow import UnitOfWork
 __all__ = [
     "BATCH_SIZE",
     "FACTS_FORMAT",
+    "WRITE_BATCH_SIZE",
     "GradePreview",
     "PeriodResults",
     "PeriodRun",
     "PersonStage",
     "StalePolicyError",
     "breakdown_facts",
+    "breakdown_facts_json",
     "breakdown_of",
     "facts_from_breakdown",
     "facts_from_rows",
@@ -87,8 +90,12 @@ __all__ = [
     "score_period",
 ]
 
-# People per batch: one set of facts queries, one scoring hand-off, one write.
+# People per batch: one set of facts queries and one scoring hand-off to a thread.
 BATCH_SIZE = 2000
+# Scores per write: one short transaction (on SQLite, a short hold of its write lock).
+WRITE_BATCH_SIZE = 500
+# People the scoring thread scores before it lets the event loop's thread have the GIL.
+_YIELD_EVERY = 64
 FACTS_FORMAT = "facts/1"
 _KNOWN_RATERS: frozenset[str] = frozenset(RATERS)
 
@@ -192,6 +199,37 @@ def breakdown_facts(facts: PeriodFacts, value: Decimal, fingerprint: str) -> dic
         "p": [[str(p.amount), p.reason, p.disqualifying] for p in facts.points],
         "m": facts.misconduct,
     }
+
+
+def breakdown_facts_json(
+    facts: PeriodFacts, value: Decimal, fingerprint: str, indicator_ids: frozenset[str]
+) -> str:
+    """``breakdown_facts`` as JSON text, written directly (a whole run writes 100,000).
+
+    Only the facts of ``indicator_ids`` (the policy's: identifiers, so they need no
+    escaping) are kept; no score reads any other. The post type is the policy's too;
+    the points' reasons are escaped as JSON.
+    """
+    quantities = ",".join(
+        f'"{key}":["{q.total}",{q.count}]'
+        for key, q in facts.quantities.items()
+        if key in indicator_ids
+    )
+    ratings = ",".join(
+        f'["{key[0]}","{key[1]}",{r.sum},{r.count}]'
+        for key, r in facts.ratings.items()
+        if key[0] in indicator_ids
+    )
+    points = ",".join(
+        f'["{p.amount}",{json.dumps(p.reason, ensure_ascii=False)},'
+        f"{'true' if p.disqualifying else 'false'}]"
+        for p in facts.points
+    )
+    return (
+        f'{{"format":"{FACTS_FORMAT}","policy":"{fingerprint}","post_type":"{facts.post_type}",'
+        f'"score":"{value}","q":{{{quantities}}},"r":[{ratings}],"p":[{points}],'
+        f'"m":{"true" if facts.misconduct else "false"}}}'
+    )
 
 
 class StalePolicyError(Exception):
@@ -369,9 +407,15 @@ def _score_rows(
     facts = facts_from_rows(rows)
     results = []
     unscorable = []
-    dumps = json.dumps
     post_types = policy.post_types
-    for staff_id in ids:
+    indicator_ids = frozenset(
+        indicator.id for indicators in policy.indicators.values() for indicator in indicators
+    )
+    for count, staff_id in enumerate(ids, start=1):
+        if not count % _YIELD_EVERY:
+            # A thread holding the GIL keeps the event loop waiting for it up to the
+            # switch interval (5 ms) at each of its wake-ups; sleeping releases it now.
+            time.sleep(0)
         item = facts.get(staff_id)
         if item is None or item.post_type not in post_types:
             unscorable.append(staff_id)
@@ -383,7 +427,7 @@ def _score_rows(
                 item.department_id,
                 score.value,
                 score.disqualified,
-                dumps(breakdown_facts(item, score.value, fingerprint), separators=(",", ":")),
+                breakdown_facts_json(item, score.value, fingerprint, indicator_ids),
             )
         )
     return results, unscorable
@@ -402,8 +446,6 @@ class _Store:
     def __init__(self, store: Database | UnitOfWork) -> None:
         self._database = store if isinstance(store, Database) else None
         self._uow = store if isinstance(store, UnitOfWork) else None
-        # Units of work of their own may read side by side.
-        self.concurrent = self._database is not None
 
     async def run(self, work: Any, *, write: bool = False) -> Any:
         if self._uow is not None:
@@ -462,34 +504,33 @@ async def score_period(
 
     async def read(after: int) -> tuple[list[int], FactRows | None]:
         async def work(uow: UnitOfWork) -> tuple[list[int], FactRows | None]:
-            ids = await uow.facts.reviewable(period_id, after=after, limit=batch_size)
+            subjects = await uow.facts.reviewable_subjects(
+                period_id, after=after, limit=batch_size
+            )
+            ids = [subject.staff_id for subject in subjects]
             if not ids:
                 return ids, None
-            return ids, await uow.facts.rows(period_id, ids, period.starts_on, period.ends_on)
+            rows = await uow.facts.rows(
+                period_id, ids, period.starts_on, period.ends_on, subjects=subjects
+            )
+            return ids, rows
 
         return cast(tuple[list[int], "FactRows | None"], await runner.run(work))
 
     with full_passes_held():
-        # While a batch is scored (in a thread), the next one is read (with a Database:
-        # another connection; with the caller's unit of work, one after the other).
-        upcoming: asyncio.Future[tuple[list[int], FactRows | None]] | None = None
         ids, rows = await read(0)
         while rows is not None:
-            if runner.concurrent:
-                upcoming = asyncio.ensure_future(read(ids[-1]))
             scored, unscorable = await asyncio.to_thread(
                 _score_rows, scorer, policy, ids, rows, fingerprint
             )
             results.extend(scored)
             run.unscorable.extend(unscorable)
-            if upcoming is not None:
-                ids, rows = await upcoming
-                upcoming = None
-            else:
-                ids, rows = await read(ids[-1])
+            ids, rows = await read(ids[-1])
         grades = await asyncio.to_thread(_grade_all, policy, results)
-        for start in range(0, len(results), batch_size):
-            chunk = results[start : start + batch_size]
+        # Written in smaller batches than read: each holds SQLite's one write lock.
+        write_size = max(1, min(batch_size, WRITE_BATCH_SIZE))
+        for start in range(0, len(results), write_size):
+            chunk = results[start : start + write_size]
             computed = [
                 ComputedScore(
                     r.staff_id,
@@ -510,6 +551,9 @@ async def score_period(
             await asyncio.sleep(0)
 
         async def tidy(uow: UnitOfWork) -> int:
+            # Every person scored has a row now: more rows, and some are stale.
+            if await uow.scores.count(period_id) <= len(results):
+                return 0
             return await uow.scores.remove_unreviewable(period_id)
 
         run.removed = await runner.run(tidy, write=True)

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import Integer, Table, bindparam, delete, exists, select
+from sqlalchemy import Integer, Table, bindparam, delete, exists, func, select
 
 from storage.models import Department, PeriodReview, PeriodScore, Staff
 from storage.repositories.base import Repository
@@ -150,21 +150,44 @@ class ScoreRepository(Repository):
         connection = await self.session.connection()
         await connection.exec_driver_sql(_UPSERT.replace("$marks", marks), values)
 
+    async def count(self, period_id: int) -> int:
+        """How many scores the period has stored."""
+        found = await self.session.scalar(
+            select(func.count()).select_from(_SCORES).where(_SCORES.c.period_id == period_id)
+        )
+        return int(found or 0)
+
     async def remove_unreviewable(self, period_id: int) -> int:
         """Remove the period's unpublished scores of people who have no review row for it
-        or whom HR excluded; how many were removed."""
-        result = await self.session.execute(
-            delete(_SCORES).where(
-                _SCORES.c.period_id == period_id,
-                _SCORES.c.published_at.is_(None),
-                ~exists().where(
-                    _REVIEWS.c.period_id == period_id,
-                    _REVIEWS.c.staff_id == _SCORES.c.staff_id,
-                    _REVIEWS.c.excluded_at.is_(None),
-                ),
+        or whom HR excluded; how many were removed.
+
+        Found by a read first (usually nobody), so a whole period's run does not hold
+        SQLite's write lock for a scan of every score.
+        """
+        stale = list(
+            await self.session.scalars(
+                select(_SCORES.c.staff_id).where(
+                    _SCORES.c.period_id == period_id,
+                    _SCORES.c.published_at.is_(None),
+                    ~exists().where(
+                        _REVIEWS.c.period_id == period_id,
+                        _REVIEWS.c.staff_id == _SCORES.c.staff_id,
+                        _REVIEWS.c.excluded_at.is_(None),
+                    ),
+                )
             )
         )
-        return int(getattr(result, "rowcount", 0) or 0)
+        removed = 0
+        for start in range(0, len(stale), 500):
+            result = await self.session.execute(
+                delete(_SCORES).where(
+                    _SCORES.c.period_id == period_id,
+                    _SCORES.c.published_at.is_(None),
+                    _SCORES.c.staff_id.in_(stale[start : start + 500]),
+                )
+            )
+            removed += int(getattr(result, "rowcount", 0) or 0)
+        return removed
 
     async def of_period(
         self, period_id: int, *, department_id: int | None = None
