@@ -240,7 +240,8 @@ async def seed_period(
         for statement in _statements(_PERIOD_FACTS, dialect, entries=entries)
     ]
     await _execute(database, statements, period_id, at)
-    async with database.engine.connect() as connection:
+    # Committed: on PostgreSQL the statistics ANALYZE gathers are rolled back otherwise.
+    async with database.engine.begin() as connection:
         await connection.exec_driver_sql("ANALYZE")
     return period_id
 
