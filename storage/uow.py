@@ -15,6 +15,7 @@ from storage.repositories import (
     ConversationRepository,
     DepartmentRepository,
     Directory,
+    FactsRepository,
     InboxRepository,
     InvitationRepository,
     JobClaims,
@@ -26,6 +27,7 @@ from storage.repositories import (
     ProcessedUpdates,
     RosterRepository,
     RosterUploadRepository,
+    ScoreRepository,
     StaffRepository,
     WorkEntryRepository,
 )
@@ -78,6 +80,8 @@ class UnitOfWork:
     approvals: ApprovalRepository
     roster: RosterRepository
     periods: PeriodRepository
+    facts: FactsRepository
+    scores: ScoreRepository
 
     def __init__(
         self,
@@ -107,6 +111,8 @@ class UnitOfWork:
         self.approvals = ApprovalRepository(self.session)
         self.roster = RosterRepository(self.session)
         self.periods = PeriodRepository(self.session)
+        self.facts = FactsRepository(self.session)
+        self.scores = ScoreRepository(self.session)
         return self
 
     async def __aexit__(
