@@ -35,11 +35,19 @@ from datetime import date, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
-from assessment import periods
+from assessment import period_scoring, periods
 from assessment.entry_rules import Workdays
 from assessment.people import StaffMember
+from assessment.period_scoring import GradePreview
 from assessment.periods import Period, Stage
-from assessment.scoring import PointsFact, PointsLeft, points_left, raters_for, rating_scale
+from assessment.scoring import (
+    PointsFact,
+    PointsLeft,
+    Score,
+    points_left,
+    raters_for,
+    rating_scale,
+)
 from config.policy import Indicator, Policy, Rater
 from storage.enums import RaterKind, StaffStatus
 from storage.models import Staff
@@ -504,7 +512,10 @@ class Card:
     left: PointsLeft
     scale: range
     closed: Refusal | None
-    estimate: Any = None  # the score and grade it would give now, when it can be computed
+    # The score and the grade it would give now (None: no post type the policy knows),
+    # with the top-grade places left in the quota's scope, and the department's name.
+    estimate: tuple[Score, GradePreview] | None
+    department: str
 
 
 def _lines(
@@ -541,7 +552,6 @@ async def review_card(
     review_id: int | None = None,
     period: Period | None = None,
     staff_id: int | None = None,
-    estimate: Any = None,
 ) -> Card | Refusal:
     """A person's card, by review id, or by period and person (the review created if
     missing, and committed). Refused unless ``reviewer`` reviews them (``reviews``)."""
@@ -604,7 +614,8 @@ async def review_card(
         left=points_left(policy, facts_of(points)),
         scale=rating_scale(policy),
         closed=review_closed(stage, review),
-        estimate=estimate,
+        estimate=await period_scoring.score_one(uow, policy, period, person.id),
+        department=await uow.reviews.department_name(review.department_id),
     )
 
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from babel.dates import format_skeleton
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
 from telegram.ext import ApplicationHandlerStop
@@ -459,7 +460,7 @@ def card_text(context: WorkledgerContext, card: Card) -> str:
     if card.missing:
         workdays += " " + _("Missing: {days}").format(
             days=listed_at_most(
-                _, context.ngettext, [day_label(context, missing) for missing in card.missing],
+                _, context.ngettext, [_short_day(context, missing) for missing in card.missing],
                 room=300,
             )
         )  # fmt: skip
@@ -478,8 +479,7 @@ def card_text(context: WorkledgerContext, card: Card) -> str:
             bonus=amount(context, card.left.bonus), deduction=amount(context, card.left.deduction)
         ),
     ]
-    if card.estimate is not None:
-        tail.append(card.estimate)
+    tail.append(_estimate_line(context, card))
     if card.closed is Refusal.SIGNED_OFF:
         tail.append(
             _("Signed off on {day}.").format(day=_moment(context, card.review.signed_off_at))
@@ -501,6 +501,34 @@ def card_text(context: WorkledgerContext, card: Card) -> str:
     if telegram_length(text) > MAX_TEXT:  # a very long self-assessment and many points
         text = text[: MAX_TEXT - 1] + "…"
     return text
+
+
+def _estimate_line(context: WorkledgerContext, card: Card) -> str:
+    _ = context._
+    if card.estimate is None:
+        return _("Score now: none (no post type with indicators).")
+    score, preview = card.estimate
+    grade = context.policy.grade(preview.grade_id).names.get(context.locale)
+    line = _("Score now: {score}, grade {grade}.").format(
+        score=amount(context, score.value), grade=grade
+    )
+    top = context.policy.top_grade.names.get(context.locale)
+    if preview.assignment.barred:
+        line += " " + _("A disqualifying fact bars {top}.").format(top=top)
+    elif preview.assignment.capped:
+        line += " " + _("{top} by score, but the quota is full.").format(top=top)
+    return (
+        line
+        + "\n"
+        + _("{top} places left in {department}: {count}.").format(
+            top=top, department=card.department, count=max(preview.places_left, 0)
+        )
+    )
+
+
+def _short_day(context: WorkledgerContext, day: date) -> str:
+    # A missing workday in a list: "Nov 9", "11月9日".
+    return str(format_skeleton("MMMd", day, locale=context.translator.babel))
 
 
 def _round(value: Decimal) -> Decimal:

@@ -17,10 +17,19 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from storage.enums import EntryStatus, RaterKind, StaffStatus
-from storage.models import AssessmentPeriod, PeriodReview, Rating, ScorePoint, Staff, WorkEntry
+from storage.models import (
+    AssessmentPeriod,
+    Department,
+    PeriodReview,
+    Rating,
+    ScorePoint,
+    Staff,
+    WorkEntry,
+)
 from storage.repositories.base import Repository, rows_as
 
 _PERIODS = cast(Table, AssessmentPeriod.__table__)
+_DEPARTMENTS = cast(Table, Department.__table__)
 _REVIEWS = cast(Table, PeriodReview.__table__)
 _RATINGS = cast(Table, Rating.__table__)
 _POINTS = cast(Table, ScorePoint.__table__)
@@ -112,6 +121,13 @@ class ReviewRepository(Repository):
         """The key of a stored period (``2026-11``), by id."""
         key = await self.session.scalar(select(_PERIODS.c.key).where(_PERIODS.c.id == period_id))
         return None if key is None else str(key)
+
+    async def department_name(self, department_id: int) -> str:
+        """A department's name."""
+        name = await self.session.scalar(
+            select(_DEPARTMENTS.c.name).where(_DEPARTMENTS.c.id == department_id)
+        )
+        return "" if name is None else str(name)
 
     async def team(self, period_id: int | None, reviewer_id: int) -> list[TeamRow]:
         """The reviewer's direct reports still on staff (never the reviewer), by name, with

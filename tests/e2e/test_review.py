@@ -295,11 +295,16 @@ async def test_the_review_card_ratings_points_and_sign_off(
     assert "• Other approved entries: 1" in text
     workdays = WorkCalendar(bot.bot_data.policy).workdays(date(2026, 11, 1), date(2026, 11, 30))
     assert f"Workdays: 5 of {len(workdays)} covered." in text
-    assert "Missing: Mon, Nov 9" in text
+    assert "Missing: Nov 9, Nov 10, Nov 11" in text
     assert "Still pending: 1; returned: 1." in text
     assert "Self-assessment:\nnot written yet" in text
     assert "Points left this period: bonus 10, deduction 20." in text
     assert "Not signed off yet." in text
+    # Alone in the department's quota so far (a cap of 0): Excellent by score, but not given.
+    assert (
+        "Score now: 94, grade Good. Excellent by score, but the quota is full.\n"
+        "Excellent places left in Enforcement Bureau: 0." in text
+    )
     assert rating_buttons(card) == [["1", "2", "3", "4", "5"]]
     for label in ("+ points", "- points", "Sign off", "Enforcement compliance"):
         assert label in buttons(card)
@@ -344,6 +349,8 @@ async def test_the_review_card_ratings_points_and_sign_off(
     assert "• −3: Missed the inspection" in card["text"]
     assert "• −1: Falsified a record (bars the top grade)" in card["text"]
     assert "deduction 16." in card["text"]
+    # 90.5 from the indicators (the rating counted), + 2.5 - 3 - 1.
+    assert "Score now: 89, grade Good." in card["text"]
     # /cancel ends a question without saving anything.
     await driver.press(boss, card["message_id"], buttons(card)["+ points"])
     await driver.wait_for_message(boss.id)
