@@ -52,6 +52,9 @@ POINTS_CONVERSATION = "review_points"
 # Rating buttons in one row (rating_max is at most 10: two rows at most).
 RATINGS_PER_ROW = 5
 INVALID = "This button is no longer valid."
+# Telegram's most buttons on one message, and the card's buttons besides the ratings.
+MAX_BUTTONS = 100
+OTHER_BUTTONS = 5
 
 
 def _indicator_name(context: WorkledgerContext, indicator: Indicator) -> str:
@@ -71,9 +74,14 @@ def _rating_rows(
     label: Any,
     press: Any,
 ) -> list[list[InlineKeyboardButton]]:
-    # Each indicator: its name (pressing it shows the card again), then one button a number.
+    # Each indicator: its name (pressing it shows the card again), then one button a number;
+    # as many indicators as fit in Telegram's 100 buttons beside the card's other buttons.
     rows: list[list[InlineKeyboardButton]] = []
+    used = OTHER_BUTTONS
     for indicator in indicators:
+        used += 1 + len(scale)
+        if used > MAX_BUTTONS:
+            break
         rows.append(
             [InlineKeyboardButton(_indicator_name(context, indicator), callback_data=label)]
         )
@@ -498,8 +506,8 @@ def card_text(context: WorkledgerContext, card: Card) -> str:
         shown = lines_at_most(context.ngettext, points, room=max(room, 200))
         text += "\n\n" + _("Points:") + "\n" + "\n".join(shown)
     text += "\n" + "\n".join(tail)
-    if telegram_length(text) > MAX_TEXT:  # a very long self-assessment and many points
-        text = text[: MAX_TEXT - 1] + "…"
+    while telegram_length(text) > MAX_TEXT:  # not reached: the parts are bounded above
+        text = text[: len(text) - (telegram_length(text) - MAX_TEXT) - 1] + "…"
     return text
 
 

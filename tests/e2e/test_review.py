@@ -464,3 +464,45 @@ async def test_review_before_its_stage_and_in_a_group(
     await driver.send_text(bureau.officer, "/self", chat_id=-100700)
     [pointer] = await driver.wait_for_message(-100700)
     assert "only work in a private chat" in pointer["text"]
+
+
+async def test_a_long_card_and_a_long_team_stay_within_telegrams_limits(
+    bot: WorkledgerApplication, driver: EmulatorDriver, bureau: Bureau
+) -> None:
+    officer, boss = bureau.ids["E211"], bureau.ids["E210"]
+    # The longest self-assessment, and 400 small points with the longest reasons.
+    await say(driver, bureau.officer, "/self")
+    async with bot.bot_data.database.uow() as uow:
+        review = await uow.session.scalar(
+            select(PeriodReview).where(PeriodReview.staff_id == officer)
+        )
+        assert review is not None
+        review.self_text = "自" * 1000
+        department = (await uow.session.get(Staff, officer)).department_id  # type: ignore[union-attr]
+        uow.session.add_all(
+            ScorePoint(period_id=review.period_id, staff_id=officer, author_id=boss,
+                       amount=Decimal("0.01"), reason="理" * 300, disqualifying=False)
+            for _ in range(400)
+        )  # fmt: skip
+        uow.session.add_all(
+            Staff(employee_no=f"T{n:03d}", name=f"Team {n:03d}", department_id=department,
+                  roles=Role.STAFF, supervisor_id=boss)
+            for n in range(45)
+        )  # fmt: skip
+        await uow.commit()
+    set_clock(bot, REVIEW_STAGE)
+    listing = await say(driver, bureau.supervisor, "/review")
+    assert "0 of 48 signed off" in listing["text"]
+    assert len(buttons(listing)) == 40 + 1  # a page of people, and »
+    _, second = await press_for_edit(driver, bureau.supervisor, listing, buttons(listing)["»"])
+    assert len(buttons(second)) == 8 + 1  # the rest, and «
+    assert "Team 044 (T044)" in buttons(second)
+
+    card = await _open(
+        driver, bureau.supervisor, await say(driver, bureau.supervisor, "/review"), officer
+    )
+    assert len(card["text"].encode("utf-16-le")) // 2 <= 4096
+    assert "自" * 1000 in card["text"]
+    assert "more" in card["text"]  # "...and N more" points
+    assert "Points left this period: bonus 6, deduction 20." in card["text"]
+    assert "Not signed off yet." in card["text"]
