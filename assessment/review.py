@@ -35,7 +35,7 @@ from datetime import date, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
-from assessment import period_scoring, periods
+from assessment import log_flow, period_scoring, periods
 from assessment.entry_rules import Workdays
 from assessment.people import StaffMember
 from assessment.period_scoring import GradePreview
@@ -52,12 +52,16 @@ from config.policy import Indicator, Policy, Rater
 from storage.enums import RaterKind, StaffStatus
 from storage.models import Staff
 from storage.repositories.audit import Event
+from storage.repositories.conversations import StoredConversation
 from storage.repositories.reviews import IndicatorTotal, PointsRow, ReviewRow, TeamRow
 from storage.uow import UnitOfWork
 
 __all__ = [
     "MAX_REASON",
     "MAX_SELF_TEXT",
+    "POINTS_QUESTION",
+    "QUESTIONS",
+    "SELF_QUESTION",
     "Card",
     "PointsError",
     "PointsKind",
@@ -65,6 +69,7 @@ __all__ = [
     "SelfCard",
     "add_points",
     "clean_text",
+    "open_question",
     "parse_period",
     "parse_points",
     "rate",
@@ -80,6 +85,11 @@ __all__ = [
     "stage_of",
     "team",
 ]
+
+# What the next message answers: a self-assessment's text, or points (step: their kind).
+SELF_QUESTION = "self_text"
+POINTS_QUESTION = "review_points"
+QUESTIONS = (SELF_QUESTION, POINTS_QUESTION)
 
 # The longest self-assessment text, and the longest reason for points, in characters.
 MAX_SELF_TEXT = 1000
@@ -241,6 +251,15 @@ def rated_indicators(policy: Policy, post_type: str | None, rater: Rater) -> tup
 def facts_of(points: list[PointsRow]) -> list[PointsFact]:
     """Stored points as the scoring rules take them."""
     return [PointsFact(row.amount, row.reason, row.disqualifying) for row in points]
+
+
+async def open_question(
+    uow: UnitOfWork, staff_id: int, *, now: datetime
+) -> StoredConversation | None:
+    """The person's self-assessment or points question, unless they left it unanswered
+    for a day (as /log forgets: a plain message then is a quick log entry again)."""
+    stored = await uow.conversations.get(staff_id, since=now - log_flow.FORGOTTEN_AFTER)
+    return stored if stored is not None and stored.kind in QUESTIONS else None
 
 
 # --- reading and creating reviews ----------------------------------------------------------

@@ -47,8 +47,8 @@ from handlers.formatting import (
 from handlers.gate import claim
 from handlers.periods import period_label
 
-SELF_CONVERSATION = "self_text"
-POINTS_CONVERSATION = "review_points"
+SELF_CONVERSATION = review.SELF_QUESTION
+POINTS_CONVERSATION = review.POINTS_QUESTION
 # Rating buttons in one row (rating_max is at most 10: two rows at most).
 RATINGS_PER_ROW = 5
 INVALID = "This button is no longer valid."
@@ -785,9 +785,9 @@ async def capture(update: Update, context: WorkledgerContext) -> None:
     if context.question not in (SELF_CONVERSATION, POINTS_CONVERSATION):
         return
     async with context.uow() as uow:
-        stored = await uow.conversations.get(member.id)
-        if stored is None or stored.kind not in (SELF_CONVERSATION, POINTS_CONVERSATION):
-            return
+        stored = await review.open_question(uow, member.id, now=context.now())
+        if stored is None:
+            return  # nothing asked, or left for a day: the message goes on (a quick log)
         review_id = int(stored.data["review_id"])
         common: dict[str, Any] = {
             "today": context.today(),

@@ -393,6 +393,15 @@ async def test_the_review_card_ratings_points_and_sign_off(
     assert "1 of 3 signed off" in listing["text"]
     assert "Su Yi (E211) ✓" in buttons(listing)
 
+    # HR reopens the person's period: the review, and the self-assessment, open again.
+    reopened = await say(driver, bureau.hr, "/reopen E211 2026-11 Two entries were missing")
+    assert "is reopened for Su Yi (E211)" in reopened["text"]
+    card = await _open(driver, boss, await say(driver, boss, "/review"), officer)
+    assert "Not signed off yet." in card["text"] and "Sign off" in buttons(card)
+    assert "Write my text" in buttons(await say(driver, bureau.officer, "/self"))
+    answer, signed = await press_for_edit(driver, boss, card, buttons(card)["Sign off"])
+    assert answer == "Signed off."
+
 
 async def test_presses_of_anyone_but_the_reviewer_are_refused(
     bot: WorkledgerApplication, driver: EmulatorDriver, bureau: Bureau
@@ -506,3 +515,21 @@ async def test_a_long_card_and_a_long_team_stay_within_telegrams_limits(
     assert "more" in card["text"]  # "...and N more" points
     assert "Points left this period: bonus 6, deduction 20." in card["text"]
     assert "Not signed off yet." in card["text"]
+
+
+async def test_a_question_left_for_a_day_is_forgotten(
+    bot: WorkledgerApplication, driver: EmulatorDriver, bureau: Bureau
+) -> None:
+    set_clock(bot, REVIEW_STAGE)
+    boss = bureau.supervisor
+    listing = await say(driver, boss, "/review")
+    card = await _open(driver, boss, listing, bureau.ids["E211"])
+    await driver.press(boss, card["message_id"], buttons(card)["+ points"])
+    await driver.wait_for_message(boss.id)
+    # Within the day, a plain message answers the question...
+    assert (await say(driver, boss, "Patrol duty"))["text"].startswith("Start with the number")
+    # ...a day later it is a quick log entry again, and nothing was given.
+    set_clock(bot, datetime(2026, 12, 5, 11, 0, tzinfo=ZONE))
+    assert (await say(driver, boss, "Patrol duty"))["text"].startswith("Logged for")
+    async with bot.bot_data.database.uow() as uow:
+        assert list(await uow.session.scalars(select(ScorePoint))) == []
