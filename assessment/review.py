@@ -492,9 +492,15 @@ async def rate(
 # --- the supervisor's review ---------------------------------------------------------------------
 
 
-async def team(uow: UnitOfWork, reviewer: StaffMember, period: Period) -> list[TeamRow]:
-    """The reviewer's people for ``period`` (``reviews``: never the reviewer)."""
+async def team(
+    uow: UnitOfWork, reviewer: StaffMember, period: Period, *, today: date, policy: Policy
+) -> list[TeamRow] | None:
+    """The reviewer's people for ``period`` (``reviews``: never the reviewer); None for a
+    period nobody reviews: neither the period under review (``review_period``) nor one
+    stored (a button naming any other is forged)."""
     stored = await uow.periods.by_key(period.key)
+    if stored is None and period != review_period(today, policy):
+        return None
     return await uow.reviews.team(None if stored is None else stored.id, reviewer.id)
 
 
@@ -589,6 +595,8 @@ async def review_card(
         if stage not in (Stage.SUPERVISOR_REVIEW, Stage.CALIBRATION, Stage.PUBLISHED):
             return Refusal.NOT_YOURS
         stored = await uow.periods.by_key(period.key)
+        if stored is None and period != review_period(today, policy):
+            return Refusal.NOT_YOURS  # no review is ever begun for a period of the past
         existing = None if stored is None else await uow.reviews.find(stored.id, person.id)
         if existing is None:
             if stage is Stage.PUBLISHED:

@@ -368,15 +368,15 @@ async def review_command(update: Update, context: WorkledgerContext) -> None:
     """/review: my people for the period under review, each a button."""
     message = update.effective_message
     assert message is not None
-    text, markup = await _team_page(
-        context, review.review_period(context.today(), context.policy), 0
-    )
-    await message.reply_text(text, reply_markup=markup)
+    page = await _team_page(context, review.review_period(context.today(), context.policy), 0)
+    assert page is not None  # the period under review is always someone's to review
+    await message.reply_text(page[0], reply_markup=page[1])
 
 
 async def _team_page(
     context: WorkledgerContext, period: Period, page: int
-) -> tuple[str, InlineKeyboardMarkup | None]:
+) -> tuple[str, InlineKeyboardMarkup | None] | None:
+    """The text and buttons of a page of my people; None for a period nobody reviews."""
     member = context.member
     assert member is not None
     _ = context._
@@ -384,7 +384,11 @@ async def _team_page(
         stage = await review.stage_of(
             uow, period, context.today(), context.policy, context.settings.zone
         )
-        people = await review.team(uow, member, period)
+        people = await review.team(
+            uow, member, period, today=context.today(), policy=context.policy
+        )
+    if people is None:
+        return None
     if stage is Stage.PUBLISHED:
         return _published_review(context, period), None
     if not people:
@@ -413,13 +417,13 @@ async def turn_team(update: Update, context: WorkledgerContext) -> None:
     assert query is not None
     action = ReviewList.from_press(query.data)
     period = review.parse_period(action.period, context.policy)
+    page = None if period is None else await _team_page(context, period, action.page)
     await claim(context)
-    if period is None:
+    if page is None:
         await query.answer(context._(INVALID), show_alert=True)
         return
-    text, markup = await _team_page(context, period, action.page)
     await query.answer()
-    await _edit(query.message, text, markup)
+    await _edit(query.message, page[0], page[1])
 
 
 def card_text(context: WorkledgerContext, card: Card) -> str:

@@ -533,3 +533,15 @@ async def test_a_question_left_for_a_day_is_forgotten(
     assert (await say(driver, boss, "Patrol duty"))["text"].startswith("Logged for")
     async with bot.bot_data.database.uow() as uow:
         assert list(await uow.session.scalars(select(ScorePoint))) == []
+
+
+async def test_no_review_is_begun_for_a_period_of_the_past(
+    bot: WorkledgerApplication, driver: EmulatorDriver, bureau: Bureau
+) -> None:
+    set_clock(bot, REVIEW_STAGE)
+    boss = bureau.supervisor
+    listing = await say(driver, boss, "/review")
+    for data in (ReviewOpen("2025-03", bureau.ids["E211"]).pack(), "rvl:2025-03:0"):
+        assert await answer_to_press(driver, boss, listing, data) == INVALID, data
+    async with bot.bot_data.database.uow() as uow:
+        assert list(await uow.session.scalars(select(PeriodReview))) == []
