@@ -21,6 +21,7 @@ from handlers import (
     people,
     periods,
     reminders,
+    review,
     roster,
     start,
 )
@@ -47,7 +48,15 @@ from handlers.callbacks import (
     NoticeToggle,
     PendingPage,
     ReminderAction,
+    ReviewList,
+    ReviewOpen,
+    ReviewPoints,
+    ReviewRate,
+    ReviewSignOff,
     RosterDecision,
+    SelfOpen,
+    SelfRate,
+    SelfText,
     SetLanguage,
 )
 from handlers.context import WorkledgerApplication, WorkledgerContext
@@ -84,14 +93,15 @@ def register(application: WorkledgerApplication) -> None:
     application.add_handler(
         MessageHandler(
             (filters.TEXT & ~filters.COMMAND) | filters.Document.ALL | filters.PHOTO,
-            _in_turn(approvals.capture, broadcast.capture, log.capture),
+            _in_turn(approvals.capture, broadcast.capture, review.capture, log.capture),
         ),
         group=COMPOSE_GROUP,
     )
     # /cancel ends a reason asked or a /log in progress here; otherwise it goes on to the
     # notice draft.
     application.add_handler(
-        CommandHandler("cancel", _in_turn(approvals.cancel, log.cancel)), group=COMPOSE_GROUP
+        CommandHandler("cancel", _in_turn(approvals.cancel, review.cancel, log.cancel)),
+        group=COMPOSE_GROUP,
     )
     application.add_handlers(
         [
@@ -112,6 +122,16 @@ def register(application: WorkledgerApplication) -> None:
             CommandHandler("settings", approvals.show_settings),
             CommandHandler("delegate", approvals.delegate_command),
             CommandHandler("reopen", periods.reopen_command),
+            CommandHandler("self", review.self_command),
+            CommandHandler("review", review.review_command),
+            CallbackQueryHandler(review.self_open, pattern=SelfOpen.pattern()),
+            CallbackQueryHandler(review.self_rate, pattern=SelfRate.pattern()),
+            CallbackQueryHandler(review.self_ask_text, pattern=SelfText.pattern()),
+            CallbackQueryHandler(review.turn_team, pattern=ReviewList.pattern()),
+            CallbackQueryHandler(review.open_card, pattern=ReviewOpen.pattern()),
+            CallbackQueryHandler(review.rate, pattern=ReviewRate.pattern()),
+            CallbackQueryHandler(review.ask_points, pattern=ReviewPoints.pattern()),
+            CallbackQueryHandler(review.sign_off, pattern=ReviewSignOff.pattern()),
             CallbackQueryHandler(approvals.press, pattern=Decide.pattern()),
             CallbackQueryHandler(approvals.approve_shown, pattern=ApproveShown.pattern()),
             CallbackQueryHandler(approvals.turn_page, pattern=PendingPage.pattern()),

@@ -13,7 +13,7 @@ import re
 from datetime import UTC, date, datetime, time
 from typing import ClassVar, Self
 
-from assessment.access import HR, MEMBERS, Requirement
+from assessment.access import HR, MEMBERS, SUPERVISORS, Requirement
 from assessment.log_flow import STEPS
 from assessment.notices import AUDIENCE_KINDS
 from locales import SUPPORTED
@@ -490,3 +490,131 @@ class DigestTime(CallbackData):
         """One of the offered choices."""
         if self.value not in self.CHOICES:
             raise ValueError("unknown choice")
+
+
+# An indicator id as the policy writes one (``config.policy`` identifiers).
+_INDICATOR = re.compile(r"[a-z][a-z0-9_]{0,31}")
+# A period key: a month (``2026-11``) or a quarter (``2026-Q4``).
+_PERIOD = re.compile(r"\d{4}-(0[1-9]|1[0-2]|Q[1-4])")
+# Ratings are 1..rating_max, and rating_max is at most 10 (``config.policy.MAX_RATING``).
+_RATING_BOUNDS: dict[str, tuple[int, int]] = {"value": (1, 10)}
+
+
+def _period_key(key: str) -> None:
+    if not _PERIOD.fullmatch(key) or not FIRST_DAY.year <= int(key[:4]) <= LAST_DAY.year:
+        raise ValueError("malformed period")
+
+
+@dataclasses.dataclass(frozen=True)
+class SelfText(CallbackData):
+    """Write or change my self-assessment's text (the next message is the text)."""
+
+    prefix: ClassVar[str] = "sft"
+    requires: ClassVar[Requirement] = MEMBERS
+    review_id: int
+
+
+@dataclasses.dataclass(frozen=True)
+class SelfOpen(CallbackData):
+    """Show my self-assessment as it is saved now."""
+
+    prefix: ClassVar[str] = "sfo"
+    requires: ClassVar[Requirement] = MEMBERS
+    review_id: int
+
+
+@dataclasses.dataclass(frozen=True)
+class SelfRate(CallbackData):
+    """Rate myself on one indicator, on the version of my self-assessment shown."""
+
+    prefix: ClassVar[str] = "sfr"
+    requires: ClassVar[Requirement] = MEMBERS
+    review_id: int
+    version: int
+    indicator: str
+    value: int
+
+    bounds: ClassVar[dict[str, tuple[int, int]]] = _RATING_BOUNDS
+
+    def validate(self) -> None:
+        """An indicator id as the policy writes one (the rest is checked as it is read)."""
+        if not _INDICATOR.fullmatch(self.indicator):
+            raise ValueError("malformed indicator")
+
+
+@dataclasses.dataclass(frozen=True)
+class ReviewList(CallbackData):
+    """A page of my people to review for a period (``2026-11`` or ``2026-Q4``)."""
+
+    prefix: ClassVar[str] = "rvl"
+    requires: ClassVar[Requirement] = SUPERVISORS
+    period: str
+    page: int
+
+    bounds: ClassVar[dict[str, tuple[int, int]]] = {"page": (0, MAX_PAGE)}
+
+    def validate(self) -> None:
+        """A period key within range."""
+        _period_key(self.period)
+
+
+@dataclasses.dataclass(frozen=True)
+class ReviewOpen(CallbackData):
+    """Open one person's review card for a period (the server checks I review them)."""
+
+    prefix: ClassVar[str] = "rvo"
+    requires: ClassVar[Requirement] = SUPERVISORS
+    period: str
+    staff_id: int
+
+    def validate(self) -> None:
+        """A period key within range."""
+        _period_key(self.period)
+
+
+@dataclasses.dataclass(frozen=True)
+class ReviewRate(CallbackData):
+    """Rate a person on one indicator, on the version of the card shown."""
+
+    prefix: ClassVar[str] = "rvr"
+    requires: ClassVar[Requirement] = SUPERVISORS
+    review_id: int
+    version: int
+    indicator: str
+    value: int
+
+    bounds: ClassVar[dict[str, tuple[int, int]]] = _RATING_BOUNDS
+
+    def validate(self) -> None:
+        """An indicator id as the policy writes one."""
+        if not _INDICATOR.fullmatch(self.indicator):
+            raise ValueError("malformed indicator")
+
+
+@dataclasses.dataclass(frozen=True)
+class ReviewPoints(CallbackData):
+    """Give bonus (``b``), deduction (``d``) or disqualifying deduction (``q``) points:
+    the next message is the number and the reason."""
+
+    prefix: ClassVar[str] = "rvp"
+    requires: ClassVar[Requirement] = SUPERVISORS
+    review_id: int
+    version: int
+    kind: str
+
+    KINDS: ClassVar[dict[str, str]] = {"b": "bonus", "d": "deduction", "q": "disqualifying"}
+
+    def validate(self) -> None:
+        """A known kind."""
+        if self.kind not in self.KINDS:
+            raise ValueError("unknown kind")
+
+
+@dataclasses.dataclass(frozen=True)
+class ReviewSignOff(CallbackData):
+    """Sign off the version of the review shown."""
+
+    prefix: ClassVar[str] = "rvs"
+    requires: ClassVar[Requirement] = SUPERVISORS
+    review_id: int
+    version: int

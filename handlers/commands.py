@@ -16,6 +16,8 @@ DESCRIPTIONS: Mapping[str, str] = MappingProxyType(
         "today": N_("My entries of today"),
         "month": N_("My month: entries, missing workdays, leave"),
         "language": N_("Choose my language"),
+        "self": N_("My self-assessment of the period"),
+        "review": N_("Review my team's period: ratings, points, sign-off"),
         "team": N_("My team and who has joined"),
         "pending": N_("Entries waiting for my decision"),
         "settings": N_("How approval requests reach me"),

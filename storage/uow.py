@@ -25,6 +25,7 @@ from storage.repositories import (
     PeriodRepository,
     PostRepository,
     ProcessedUpdates,
+    ReviewRepository,
     RosterRepository,
     RosterUploadRepository,
     ScoreRepository,
@@ -80,6 +81,7 @@ class UnitOfWork:
     approvals: ApprovalRepository
     roster: RosterRepository
     periods: PeriodRepository
+    reviews: ReviewRepository
     facts: FactsRepository
     scores: ScoreRepository
 
@@ -111,6 +113,7 @@ class UnitOfWork:
         self.approvals = ApprovalRepository(self.session)
         self.roster = RosterRepository(self.session)
         self.periods = PeriodRepository(self.session)
+        self.reviews = ReviewRepository(self.session)
         self.facts = FactsRepository(self.session)
         self.scores = ScoreRepository(self.session)
         return self

@@ -108,10 +108,10 @@ async def test_menus_differ_by_role(
         names = [c["command"] for c in await driver.effective_commands(user_id)]
         return names if "me" in names else None
 
-    staff = ["me", "log", "today", "month", "language"]
+    staff = ["me", "log", "today", "month", "self", "language"]
     assert await eventually(lambda: menu(7005)) == [*staff, "help"]
     assert await eventually(lambda: menu(org.supervisor.id)) == [
-        *staff, "team", "pending", "settings", "delegate", "help"
+        *staff, "team", "review", "pending", "settings", "delegate", "help"
     ]  # fmt: skip
     assert await eventually(lambda: menu(org.hr.id)) == [
         *staff, "pending", "settings", "invite", "unlink", "import", "broadcast", "notices",

@@ -98,6 +98,9 @@ async def chats(
     # A real entry of the member's, so small ids name something that exists.
     await driver.send_text(org.staff, "Counter duty, morning")
     await driver.wait_for_message(org.staff.id)
+    # And the member's review of a period (id 1), so that review presses name one.
+    await driver.send_text(org.staff, "/self")
+    await driver.wait_for_message(org.staff.id)
     found = []
     for user in (org.hr, org.supervisor, org.staff, org.left, STRANGER):
         await driver.send_text(user, "/help")
@@ -124,6 +127,16 @@ async def chats(
 @example(press=(f"mp:2026-11:{2**63}", 2))
 @example(press=(f"dp:2026-11-23:{2**63}", 2))
 @example(press=(f"ap:{2**63}:1:r", 4))
+# The self-assessment's and the review's presses, on reviews that exist and that do not.
+@example(press=("rvo:2026-11:3", 1))
+@example(press=("rvo:2026-Q4:3", 1))
+@example(press=("rvl:2026-11:0", 1))
+@example(press=("rvr:1:1:enforcement_compliance:5", 1))
+@example(press=("rvp:1:1:q", 1))
+@example(press=("rvs:1:1", 1))
+@example(press=("sft:1", 2))
+@example(press=("sfo:1", 2))
+@example(press=("sfr:1:1:enforcement_compliance:1", 2))
 async def test_every_press_is_answered_and_nothing_is_logged_as_an_error(
     driver: EmulatorDriver,
     chats: list[tuple[EmulatedUser, Message]],
