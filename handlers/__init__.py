@@ -21,7 +21,9 @@ from handlers import (
     people,
     periods,
     reminders,
+    results,
     roster,
+    scores,
     start,
 )
 from handlers.callbacks import (
@@ -47,7 +49,14 @@ from handlers.callbacks import (
     NoticeToggle,
     PendingPage,
     ReminderAction,
+    ResultsDepartment,
+    ResultsExclude,
+    ResultsGrade,
+    ResultsOverview,
+    ResultsPerson,
+    ResultsPublish,
     RosterDecision,
+    ScoreRead,
     SetLanguage,
 )
 from handlers.context import WorkledgerApplication, WorkledgerContext
@@ -84,14 +93,15 @@ def register(application: WorkledgerApplication) -> None:
     application.add_handler(
         MessageHandler(
             (filters.TEXT & ~filters.COMMAND) | filters.Document.ALL | filters.PHOTO,
-            _in_turn(approvals.capture, broadcast.capture, log.capture),
+            _in_turn(approvals.capture, results.capture, broadcast.capture, log.capture),
         ),
         group=COMPOSE_GROUP,
     )
     # /cancel ends a reason asked or a /log in progress here; otherwise it goes on to the
     # notice draft.
     application.add_handler(
-        CommandHandler("cancel", _in_turn(approvals.cancel, log.cancel)), group=COMPOSE_GROUP
+        CommandHandler("cancel", _in_turn(approvals.cancel, results.cancel, log.cancel)),
+        group=COMPOSE_GROUP,
     )
     application.add_handlers(
         [
@@ -112,6 +122,15 @@ def register(application: WorkledgerApplication) -> None:
             CommandHandler("settings", approvals.show_settings),
             CommandHandler("delegate", approvals.delegate_command),
             CommandHandler("reopen", periods.reopen_command),
+            CommandHandler("results", results.results_command),
+            CommandHandler("score", scores.score_command),
+            CallbackQueryHandler(results.show_overview, pattern=ResultsOverview.pattern()),
+            CallbackQueryHandler(results.show_department, pattern=ResultsDepartment.pattern()),
+            CallbackQueryHandler(results.show_person, pattern=ResultsPerson.pattern()),
+            CallbackQueryHandler(results.choose_grade, pattern=ResultsGrade.pattern()),
+            CallbackQueryHandler(results.ask_exclusion, pattern=ResultsExclude.pattern()),
+            CallbackQueryHandler(results.press_publish, pattern=ResultsPublish.pattern()),
+            CallbackQueryHandler(scores.read_it, pattern=ScoreRead.pattern()),
             CallbackQueryHandler(approvals.press, pattern=Decide.pattern()),
             CallbackQueryHandler(approvals.approve_shown, pattern=ApproveShown.pattern()),
             CallbackQueryHandler(approvals.turn_page, pattern=PendingPage.pattern()),

@@ -24,6 +24,7 @@ from storage.repositories import (
     PeriodRepository,
     PostRepository,
     ProcessedUpdates,
+    ResultsRepository,
     RosterRepository,
     RosterUploadRepository,
     StaffRepository,
@@ -78,6 +79,7 @@ class UnitOfWork:
     approvals: ApprovalRepository
     roster: RosterRepository
     periods: PeriodRepository
+    results: ResultsRepository
 
     def __init__(
         self,
@@ -107,6 +109,7 @@ class UnitOfWork:
         self.approvals = ApprovalRepository(self.session)
         self.roster = RosterRepository(self.session)
         self.periods = PeriodRepository(self.session)
+        self.results = ResultsRepository(self.session)
         return self
 
     async def __aexit__(

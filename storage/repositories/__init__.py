@@ -12,6 +12,7 @@ from storage.repositories.notices import NoticeRepository
 from storage.repositories.organisation import DepartmentRepository, PostRepository, StaffRepository
 from storage.repositories.outbox import OutboxRepository
 from storage.repositories.periods import PeriodRepository
+from storage.repositories.results import ResultsRepository
 from storage.repositories.roster import RosterRepository
 from storage.repositories.updates import ProcessedUpdates
 from storage.repositories.uploads import RosterUploadRepository
@@ -31,6 +32,7 @@ __all__ = [
     "PeriodRepository",
     "PostRepository",
     "ProcessedUpdates",
+    "ResultsRepository",
     "RosterRepository",
     "RosterUploadRepository",
     "StaffRepository",
