@@ -116,7 +116,11 @@ def _indicator_line(language: Translator, policy: Policy, part: IndicatorPart) -
                 raters=listed(_, missing)
             )
     elif part.aggregate == "mean":
-        detail = _("mean of {count} entries: {value} {unit}").format(
+        detail = language.ngettext(
+            "mean of {count} entry: {value} {unit}",
+            "mean of {count} entries: {value} {unit}",
+            part.sample_size,
+        ).format(
             count=part.sample_size,
             value=number(language, part.raw or Decimal(0)),
             unit=html.escape(_unit(language, policy, part.indicator_id)),

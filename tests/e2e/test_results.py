@@ -289,6 +289,11 @@ async def _notice(driver: EmulatorDriver, user: EmulatedUser) -> Message:
 async def test_the_notice_arrives_privately_with_its_chart_and_is_read(
     bot: WorkledgerApplication, driver: EmulatorDriver, org: Organisation
 ) -> None:
+    async with bot.bot_data.database.uow() as uow:
+        await uow.session.execute(
+            update(Staff).where(Staff.employee_no == "E010").values(language="zh_Hant")
+        )
+        await uow.commit()
     await store_scores(bot, "2026-10", [Given("E011", 80)], published=True)
     await store_scores(bot, "2026-11", [g for g in NOVEMBER if g.employee_no != "E100"])
     card = await _person_card(driver, org, await _results(driver, org), "E100 Ma Qing")
@@ -301,11 +306,15 @@ async def test_the_notice_arrives_privately_with_its_chart_and_is_read(
     notice = await _notice(driver, org.staff)
     caption = notice["caption"]
     assert caption.startswith("Your result for November 2026\nScore: 87\nGrade: Good")
-    assert "• On-time completion: 85 × 30% (mean of 1 entries: 85 %)" in caption
+    assert "• On-time completion: 85 × 30% (mean of 1 entry: 85 %)" in caption
     assert "+2 points: 2: Covered the counter during the flu weeks" in caption
     assert len(caption) <= 1024
     assert "Sun Li" not in caption and "88" not in caption, "nothing about colleagues"
     assert list(buttons(notice)) == ["I have read it"]
+    # Each in their own language: Sun Li reads Traditional Chinese.
+    chinese = await _notice(driver, org.supervisor)
+    assert chinese["caption"].startswith("您2026年11月的考核結果\n評分：88\n等次：良好")
+    assert list(buttons(chinese)) == ["我已閱讀"]
     png = await driver.file_bytes(notice["photo"][-1]["file_id"])
     assert png.startswith(b"\x89PNG")
     with Image.open(io.BytesIO(png)) as image:
@@ -344,7 +353,8 @@ async def test_the_notice_arrives_privately_with_its_chart_and_is_read(
 
     # /results is HR's alone.
     assert (await say(driver, org.staff, "/results"))["text"] == NOT_PERMITTED
-    assert (await say(driver, org.supervisor, "/results"))["text"] == NOT_PERMITTED
+    refused = await say(driver, org.supervisor, "/results")
+    assert refused["text"] == "抱歉，您沒有執行此操作的權限。", "in Sun Li's language"
 
 
 async def test_a_scheduled_publication_happens_once_at_its_time(
