@@ -15,6 +15,7 @@ from storage.repositories import (
     ConversationRepository,
     DepartmentRepository,
     Directory,
+    FactsRepository,
     InboxRepository,
     InvitationRepository,
     JobClaims,
@@ -27,6 +28,7 @@ from storage.repositories import (
     ResultsRepository,
     RosterRepository,
     RosterUploadRepository,
+    ScoreRepository,
     StaffRepository,
     WorkEntryRepository,
 )
@@ -80,6 +82,8 @@ class UnitOfWork:
     roster: RosterRepository
     periods: PeriodRepository
     results: ResultsRepository
+    facts: FactsRepository
+    scores: ScoreRepository
 
     def __init__(
         self,
@@ -110,6 +114,8 @@ class UnitOfWork:
         self.roster = RosterRepository(self.session)
         self.periods = PeriodRepository(self.session)
         self.results = ResultsRepository(self.session)
+        self.facts = FactsRepository(self.session)
+        self.scores = ScoreRepository(self.session)
         return self
 
     async def __aexit__(

@@ -6,6 +6,7 @@ from storage.repositories.calendar import JobClaims, LeaveRepository
 from storage.repositories.conversations import ConversationRepository
 from storage.repositories.directory import Directory
 from storage.repositories.entries import WorkEntryRepository
+from storage.repositories.facts import FactsRepository
 from storage.repositories.inbox import InboxRepository
 from storage.repositories.invitations import InvitationRepository
 from storage.repositories.notices import NoticeRepository
@@ -14,6 +15,7 @@ from storage.repositories.outbox import OutboxRepository
 from storage.repositories.periods import PeriodRepository
 from storage.repositories.results import ResultsRepository
 from storage.repositories.roster import RosterRepository
+from storage.repositories.scores import ScoreRepository
 from storage.repositories.updates import ProcessedUpdates
 from storage.repositories.uploads import RosterUploadRepository
 
@@ -23,6 +25,7 @@ __all__ = [
     "ConversationRepository",
     "DepartmentRepository",
     "Directory",
+    "FactsRepository",
     "InboxRepository",
     "InvitationRepository",
     "JobClaims",
@@ -35,6 +38,7 @@ __all__ = [
     "ResultsRepository",
     "RosterRepository",
     "RosterUploadRepository",
+    "ScoreRepository",
     "StaffRepository",
     "WorkEntryRepository",
 ]

@@ -1,0 +1,483 @@
+"""From a period's stored facts to scores and grades: one person's, and the whole period's.
+
+- ``facts_of(uow, period, staff_ids)`` reads the facts (``PeriodFacts``) of a batch of
+  people through the one facts reader (``storage.repositories.facts``), aggregated in SQL.
+- ``score_one(uow, policy, period, staff_id)`` is the supervisor's card: the person's
+  score now, and the grade it would give now under the quota with the top-grade places
+  left in their department.
+- ``score_period(store, policy, period, now=...)`` scores everyone reviewable in the
+  period, grades them all under the quota (``grading.assign_grades``, the one place the
+  quota is applied) and stores the results (``period_scores``), in bounded batches.
+
+**Who is scored.** Everyone with a review row for the period (``period_reviews``) that
+HR has not excluded, reviewed as the row says (post type and department fixed when it
+was created; a second-line person is reviewed against the post type they hold now).
+People without a review row are not scored by the whole-period run (nobody has started
+their check: they are counted as ``without_review`` in its summary); ``facts_of`` and
+``score_one`` still read them, as their current post and department say. A person whose
+post type is not known (no post, or a post type the policy does not have) is not scored
+and is counted as ``unscorable``.
+
+**The stored breakdown.** A score's breakdown is stored as the facts it was computed
+from (``breakdown_facts``: compact JSON of the quantities, ratings, points and
+misconduct, the score, and the fingerprint of the policy), not as the full explanation:
+the full breakdown follows from them deterministically, ``breakdown_of(policy, stored)``
+rebuilding it with ``Scorer.explain`` (the same code that computed the score). Building
+the full explanation for 100,000 people costs 40-70 us each, several times the scoring
+itself; storing the facts keeps a whole run near the cost of the aggregation. The
+fingerprint says whether the policy is still the one the score was computed under
+(``breakdown_of`` refuses a different one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, NamedTuple
+
+from assessment.collector import full_passes_held
+from assessment.grading import (
+    GradeAssignment,
+    QuotaStatus,
+    Scored,
+    assign_grades,
+    quota_status,
+    scope_of,
+)
+from assessment.periods import Period
+from assessment.scoring import (
+    Breakdown,
+    PeriodFacts,
+    PointsFact,
+    QuantityFacts,
+    RatingFacts,
+    Score,
+    Scorer,
+)
+from config.policy import RATERS, Policy, Rater
+from storage.engine import Database
+from storage.repositories.scores import ComputedScore
+from storage.uow import UnitOfWork
+
+__all__ = [
+    "BATCH_SIZE",
+    "FACTS_FORMAT",
+    "GradePreview",
+    "PeriodRun",
+    "StalePolicyError",
+    "breakdown_facts",
+    "breakdown_of",
+    "facts_from_breakdown",
+    "facts_of",
+    "policy_fingerprint",
+    "score_one",
+    "score_period",
+]
+
+# People per batch: one set of facts queries, one scoring hand-off, one write.
+BATCH_SIZE = 2000
+FACTS_FORMAT = "facts/1"
+_KNOWN_RATERS: frozenset[str] = frozenset(RATERS)
+
+
+# --- reading facts --------------------------------------------------------------------
+
+
+async def _period_id(uow: UnitOfWork, period: Period) -> int | None:
+    stored = await uow.periods.by_key(period.key)
+    return None if stored is None else stored.id
+
+
+async def facts_of(
+    uow: UnitOfWork, period: Period, staff_ids: Sequence[int]
+) -> dict[int, PeriodFacts]:
+    """The scoring facts of ``staff_ids`` for ``period``, aggregated in the database.
+
+    Per person and indicator: the total and count of their APPROVED entries dated in the
+    period that carry a quantity (the scorer takes the mean where the indicator says
+    ``aggregate = "mean"``); per (indicator, rater kind): the ratings' sum and count; the
+    points not withdrawn, in the order given; ``misconduct`` when an entry dated in the
+    period was rejected for misconduct. Each is reviewed as their review row says (post
+    type and department), else, with no row yet (or a row without a post type), as
+    their current post says.
+
+    People without a post type (no review row naming one and no post) are left out of
+    the result, as are unknown staff ids. Call with at most a few thousand ids at a time
+    (``BATCH_SIZE``).
+    """
+    if not staff_ids:
+        return {}
+    period_id = await _period_id(uow, period)
+    subjects = await uow.facts.subjects(period_id, staff_ids)
+    ids = [subject.staff_id for subject in subjects if subject.post_type is not None]
+    if not ids:
+        return {}
+    quantities: dict[int, dict[str, QuantityFacts]] = {}
+    for row in await uow.facts.quantities(ids, period.starts_on, period.ends_on):
+        quantities.setdefault(row.staff_id, {})[row.indicator_id] = QuantityFacts(
+            row.total, row.count
+        )
+    ratings: dict[int, dict[tuple[str, Rater], RatingFacts]] = {}
+    points: dict[int, list[PointsFact]] = {}
+    if period_id is not None:
+        for rating in await uow.facts.ratings(period_id, ids):
+            if rating.rater_kind in _KNOWN_RATERS:
+                key = (rating.indicator_id, rating.rater_kind)
+                ratings.setdefault(rating.staff_id, {})[key] = RatingFacts(  # type: ignore[index]
+                    rating.sum, rating.count
+                )
+        for point in await uow.facts.points(period_id, ids):
+            points.setdefault(point.staff_id, []).append(
+                PointsFact(point.amount, point.reason, point.disqualifying)
+            )
+    misconduct = await uow.facts.misconduct(ids, period.starts_on, period.ends_on)
+    result: dict[int, PeriodFacts] = {}
+    for subject in subjects:
+        if subject.post_type is None:
+            continue
+        staff_id = subject.staff_id
+        result[staff_id] = PeriodFacts(
+            staff_id=staff_id,
+            department_id=subject.department_id,
+            post_type=subject.post_type,
+            quantities=quantities.get(staff_id, {}),
+            ratings=ratings.get(staff_id, {}),
+            points=tuple(points.get(staff_id, ())),
+            misconduct=staff_id in misconduct,
+        )
+    return result
+
+
+# --- the stored breakdown -------------------------------------------------------------
+
+
+def policy_fingerprint(policy: Policy) -> str:
+    """A short digest of the whole policy, stored with each computed score."""
+    return hashlib.sha256(policy.model_dump_json().encode()).hexdigest()[:16]
+
+
+def breakdown_facts(facts: PeriodFacts, value: Decimal, fingerprint: str) -> dict[str, Any]:
+    """What is stored as a score's breakdown: the facts it was computed from, compactly.
+
+    ``breakdown_of`` rebuilds the full breakdown from it. Decimals are strings.
+    """
+    return {
+        "format": FACTS_FORMAT,
+        "policy": fingerprint,
+        "post_type": facts.post_type,
+        "score": str(value),
+        "q": {key: [str(q.total), q.count] for key, q in facts.quantities.items()},
+        "r": [[key[0], key[1], r.sum, r.count] for key, r in facts.ratings.items()],
+        "p": [[str(p.amount), p.reason, p.disqualifying] for p in facts.points],
+        "m": facts.misconduct,
+    }
+
+
+class StalePolicyError(Exception):
+    """A stored breakdown was computed under another policy than the one given."""
+
+
+def facts_from_breakdown(
+    staff_id: int, department_id: int, stored: Mapping[str, Any]
+) -> PeriodFacts:
+    """The facts a stored breakdown (``breakdown_facts``) was computed from.
+
+    Raises:
+        ValueError: If it is not in the facts format.
+    """
+    if stored.get("format") != FACTS_FORMAT:
+        raise ValueError(f"unknown stored breakdown format {stored.get('format')!r}")
+    return PeriodFacts(
+        staff_id=staff_id,
+        department_id=department_id,
+        post_type=stored["post_type"],
+        quantities={key: QuantityFacts(Decimal(t), c) for key, (t, c) in stored["q"].items()},
+        ratings={(i, r): RatingFacts(s, c) for i, r, s, c in stored["r"]},
+        points=tuple(PointsFact(Decimal(a), reason, d) for a, reason, d in stored["p"]),
+        misconduct=stored["m"],
+    )
+
+
+def breakdown_of(
+    policy: Policy, staff_id: int, department_id: int, stored: Mapping[str, Any]
+) -> Breakdown:
+    """The full breakdown of a stored score, rebuilt from its stored facts.
+
+    Raises:
+        StalePolicyError: If the score was computed under another policy (recompute it).
+        ValueError: If the stored breakdown is not in the facts format.
+    """
+    facts = facts_from_breakdown(staff_id, department_id, stored)
+    if stored.get("policy") != policy_fingerprint(policy):
+        raise StalePolicyError(f"staff {staff_id}: computed under another policy")
+    return Scorer(policy).explain(facts)
+
+
+# --- one person: the supervisor's card -------------------------------------------------
+
+
+class GradePreview(NamedTuple):
+    """The grade a person's score would give now, under the quota of their scope.
+
+    Attributes:
+        assignment: As ``assign_grades`` gives it with everyone in the scope as they
+            stand now (``capped``/``barred`` say why the top grade is withheld).
+        quota: The scope's top-grade quota: its people, cap, places taken and ``left``.
+    """
+
+    assignment: GradeAssignment
+    quota: QuotaStatus
+
+    @property
+    def grade_id(self) -> str:
+        return self.assignment.grade_id
+
+    @property
+    def places_left(self) -> int:
+        """Top-grade places still free in the scope (the person's own counted)."""
+        return self.quota.left
+
+
+def _scored(score: Score) -> Scored:
+    return Scored(score.staff_id, score.department_id, score.value, score.disqualified)
+
+
+def _known(policy: Policy, facts: Iterable[PeriodFacts]) -> list[PeriodFacts]:
+    return [item for item in facts if item.post_type in policy.post_types]
+
+
+async def _fresh_scores(
+    uow: UnitOfWork, scorer: Scorer, policy: Policy, period: Period, staff_ids: Sequence[int]
+) -> list[Scored]:
+    scored: list[Scored] = []
+    for start in range(0, len(staff_ids), BATCH_SIZE):
+        chunk = staff_ids[start : start + BATCH_SIZE]
+        facts = await facts_of(uow, period, chunk)
+        scored.extend(_scored(scorer.score(item)) for item in _known(policy, facts.values()))
+    return scored
+
+
+async def score_one(
+    uow: UnitOfWork, policy: Policy, period: Period, staff_id: int
+) -> tuple[Score, GradePreview] | None:
+    """A person's score for ``period`` now, and the grade it would give now.
+
+    The grade comes from ``assign_grades`` over everyone in the person's quota scope
+    as they stand now: with the quota per department, everyone counted in the
+    department (review rows not excluded, and the person), scored afresh from their
+    facts; with one quota for the whole organisation, the others' stored scores (the
+    latest whole-period run) and the person's fresh one. Reads only; writes nothing.
+
+    Returns:
+        The score (``Score.breakdown`` explains it) and the grade preview with the
+        top-grade places left in the scope; None if the person cannot be scored (no
+        post type, or one the policy does not know).
+    """
+    own = (await facts_of(uow, period, [staff_id])).get(staff_id)
+    if own is None or own.post_type not in policy.post_types:
+        return None
+    scorer = Scorer(policy)
+    score = scorer.score(own)
+    me = _scored(score)
+    period_id = await _period_id(uow, period)
+    scope = scope_of(policy, own.department_id)
+    others: list[Scored] = []
+    if period_id is not None:
+        if policy.quota.scope == "department":
+            members = await uow.facts.scope_members(period_id, own.department_id)
+            others_ids = [member for member in members if member != staff_id]
+            others = await _fresh_scores(uow, scorer, policy, period, others_ids)
+            # A colleague counted in this department by their review row is in its scope.
+            others = [Scored(o.staff_id, own.department_id, o.score, o.disqualified)
+                      for o in others]  # fmt: skip
+        else:
+            others = [
+                Scored(row.staff_id, row.department_id, row.score, row.disqualified)
+                for row in await uow.scores.of_period(period_id)
+                if row.staff_id != staff_id
+            ]
+    people = [me, *others]
+    assignment = assign_grades(policy, people)[staff_id]
+    status = quota_status(policy, people)
+    return score, GradePreview(assignment, QuotaStatus(scope, status.people, status.cap,
+                                                       status.taken))  # fmt: skip
+
+
+# --- the whole period ------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class PeriodRun:
+    """What a whole-period computation did.
+
+    Attributes:
+        period: The period's key.
+        published: The period is published: nothing was computed or changed.
+        scored: People scored, graded and stored.
+        without_review: People not left (active or second line) with no review row for
+            the period: not scored.
+        unscorable: Staff ids with a review row but no post type the policy knows.
+        grades: How many received each grade (under the quota).
+        removed: Stored scores removed because their person is no longer reviewable
+            (excluded by HR).
+    """
+
+    period: str
+    published: bool = False
+    scored: int = 0
+    without_review: int = 0
+    unscorable: list[int] = field(default_factory=list)
+    grades: Counter[str] = field(default_factory=Counter)
+    removed: int = 0
+
+
+# One scored person of a run, kept until everyone is graded.
+class _Result(NamedTuple):
+    staff_id: int
+    department_id: int
+    value: Decimal
+    disqualified: bool
+    breakdown: dict[str, Any]
+
+
+def _score_batch(scorer: Scorer, facts: Sequence[PeriodFacts], fingerprint: str) -> list[_Result]:
+    # Pure Python work of one batch, run in a thread so the event loop keeps its turns.
+    results = []
+    for item in facts:
+        score = scorer.score(item)
+        results.append(
+            _Result(
+                item.staff_id,
+                item.department_id,
+                score.value,
+                score.disqualified,
+                breakdown_facts(item, score.value, fingerprint),
+            )
+        )
+    return results
+
+
+def _grade_all(policy: Policy, results: Sequence[_Result]) -> dict[int, GradeAssignment]:
+    return assign_grades(
+        policy,
+        [Scored(r.staff_id, r.department_id, r.value, r.disqualified) for r in results],
+    )
+
+
+class _Store:
+    """Short units of work on a database, or the caller's one unit of work."""
+
+    def __init__(self, store: Database | UnitOfWork) -> None:
+        self._database = store if isinstance(store, Database) else None
+        self._uow = store if isinstance(store, UnitOfWork) else None
+
+    async def run(self, work: Any, *, write: bool = False) -> Any:
+        if self._uow is not None:
+            return await work(self._uow)
+        assert self._database is not None
+        async with self._database.uow() as uow:
+            result = await work(uow)
+            if write:
+                await uow.commit()
+            return result
+
+
+async def score_period(
+    store: Database | UnitOfWork,
+    policy: Policy,
+    period: Period,
+    *,
+    now: datetime,
+    batch_size: int = BATCH_SIZE,
+) -> PeriodRun:
+    """Score, grade and store everyone reviewable in ``period``; safe to run at any time.
+
+    Given a ``Database``, every batch reads and writes in a short transaction of its own
+    (committed); given a ``UnitOfWork``, everything runs in it and the caller commits.
+    Recomputing is idempotent: each person's row is replaced (upsert), except what HR
+    and the person did with it (a calibrated grade is kept beside the new computed one;
+    publication; reading). A published period is not recomputed. Scores of people no
+    longer reviewable (excluded) are removed unless published.
+
+    The event loop keeps its turns: facts are aggregated by the database a batch at a
+    time, the scoring of a batch and the grading run in a worker thread, and full
+    garbage-collector passes are held off for the run.
+    """
+    run = PeriodRun(period.key)
+    runner = _Store(store)
+
+    async def begin(uow: UnitOfWork) -> tuple[int | None, bool, int]:
+        stored = await uow.periods.by_key(period.key)
+        if stored is None:
+            return None, False, await uow.facts.without_review(None)
+        return (
+            stored.id,
+            stored.published_at is not None,
+            await uow.facts.without_review(stored.id),
+        )
+
+    period_id, published, run.without_review = await runner.run(begin)
+    if published:
+        run.published = True
+        return run
+    if period_id is None:
+        return run
+    scorer = Scorer(policy)
+    fingerprint = policy_fingerprint(policy)
+    results: list[_Result] = []
+    with full_passes_held():
+        after = 0
+        while True:
+
+            async def read(
+                uow: UnitOfWork, after: int = after
+            ) -> tuple[list[int], dict[int, PeriodFacts]]:
+                ids = await uow.facts.reviewable(period_id, after=after, limit=batch_size)
+                return ids, await facts_of(uow, period, ids)
+
+            ids, facts = await runner.run(read)
+            if not ids:
+                break
+            after = ids[-1]
+            known = []
+            for staff_id in ids:
+                item = facts.get(staff_id)
+                if item is None or item.post_type not in policy.post_types:
+                    run.unscorable.append(staff_id)
+                else:
+                    known.append(item)
+            results.extend(await asyncio.to_thread(_score_batch, scorer, known, fingerprint))
+        grades = await asyncio.to_thread(_grade_all, policy, results)
+        for start in range(0, len(results), batch_size):
+            chunk = results[start : start + batch_size]
+            rows = [
+                ComputedScore(
+                    r.staff_id,
+                    r.department_id,
+                    r.value,
+                    grades[r.staff_id].grade_id,
+                    grades[r.staff_id].by_score_grade_id,
+                    r.disqualified,
+                    r.breakdown,
+                )
+                for r in chunk
+            ]
+
+            async def write(uow: UnitOfWork, rows: list[ComputedScore] = rows) -> None:
+                await uow.scores.store(period_id, rows, now=now)
+
+            await runner.run(write, write=True)
+            await asyncio.sleep(0)
+
+        async def tidy(uow: UnitOfWork) -> int:
+            return await uow.scores.remove_unreviewable(period_id)
+
+        run.removed = await runner.run(tidy, write=True)
+    run.scored = len(results)
+    run.grades = Counter(assignment.grade_id for assignment in grades.values())
+    return run
