@@ -24,7 +24,7 @@ the period: the outbox sender builds the text and draws the chart when it sends 
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
@@ -35,6 +35,13 @@ from assessment.batches import BATCH_SIZE, Window, run_in_batches
 from assessment.grading import CalibrationProblem, Scored, calibration_problems
 from assessment.outbox import BULK, Outgoing, enqueue
 from assessment.people import StaffMember
+from assessment.period_scoring import (
+    FACTS_FORMAT,
+    PeriodRun,
+    StalePolicyError,
+    breakdown_of,
+    score_period,
+)
 from assessment.periods import (
     Period,
     Stage,
@@ -44,7 +51,9 @@ from assessment.periods import (
     period_of,
     stage_on,
 )
+from assessment.scoring import Breakdown
 from config.policy import Policy
+from storage.engine import Database
 from storage.repositories.audit import Event
 from storage.repositories.results import FigureRow, PublishedScore, Recipient, ScopePerson
 from storage.uow import UnitOfWork
@@ -72,6 +81,7 @@ __all__ = [
     "calibrate",
     "department",
     "exclude",
+    "explain",
     "mark_read",
     "my_results",
     "notice_of",
@@ -80,6 +90,7 @@ __all__ = [
     "publish",
     "publish_due",
     "queue_notices",
+    "refresh",
 ]
 
 # The outbox kind of a score notice: the sender renders it from the store.
@@ -167,6 +178,27 @@ async def _opened(
     return Opened(
         period, period_id, _stage(period, row, today, policy, zone), version, row.publish_at
     )
+
+
+async def refresh(
+    database: Database, period: Period, policy: Policy, *, now: datetime
+) -> PeriodRun:
+    """Score and grade the whole period afresh from its stored facts
+    (``assessment.period_scoring.score_period``; calibrated grades, publication and reads
+    are kept, a published period is left alone): before HR's figures, before publishing."""
+    return await score_period(database, policy, period, now=now)
+
+
+def explain(policy: Policy, staff_id: int, stored: dict[str, Any]) -> Breakdown | None:
+    """The breakdown of a stored score, rebuilt from what is stored with it (the facts
+    it was computed from, or a full breakdown); None if it cannot be rebuilt under this
+    policy (the policy changed since: the score and grade stand, unexplained here)."""
+    try:
+        if stored.get("format") == FACTS_FORMAT:
+            return breakdown_of(policy, staff_id, 0, stored)
+        return Breakdown.from_json(stored)
+    except (StalePolicyError, ValueError, KeyError, TypeError):
+        return None
 
 
 # --------------------------------------------------------------------------- figures
@@ -647,6 +679,7 @@ async def publish_due(
     refused: RefusalNotice,
     *,
     now: datetime,
+    rescore: Callable[[str], Awaitable[object]] | None = None,
     size: int = BATCH_SIZE,
 ) -> list[str]:
     """Job: publish each period whose scheduled time has come, once, and queue the notices
@@ -655,12 +688,15 @@ async def publish_due(
     A scheduled publication is claimed by its period and time
     (``publication/2026-11/<time>``), in the transaction that publishes it, so restarts
     and extra processes publish it once. If someone in scope is unreviewed by then, it is
-    not published: the time is cleared and whoever scheduled it is told.
+    not published: the time is cleared and whoever scheduled it is told. ``rescore``
+    (given the period's key) scores the period afresh first.
     """
     async with uows() as uow:
         due = await uow.results.due(now)
     published = []
     for period_id, key, by_id, at in due:
+        if rescore is not None:
+            await rescore(key)
         async with uows() as uow:
             if not await uow.claims.claim(f"publication/{key}/{at.isoformat()}", now):
                 continue
@@ -733,6 +769,7 @@ class ScoreNotice:
     recipient: Recipient
     result: PublishedScore
     history: list[tuple[str, Decimal | None, str | None]]
+    breakdown: Breakdown | None = None
 
 
 def chart_periods(period: Period) -> list[Period]:
@@ -761,6 +798,7 @@ async def notice_of(
         recipient,
         found[0],
         [(key, *history[key]) if key in history else (key, None, None) for key in keys],
+        explain(policy, staff_id, found[0].breakdown),
     )
 
 

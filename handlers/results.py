@@ -497,6 +497,13 @@ async def results_command(update: Update, context: WorkledgerContext) -> None:
             zone=context.settings.zone,
             now=context.now(),
         )
+    if opened.stage in (Stage.SUPERVISOR_REVIEW, Stage.CALIBRATION):
+        # Fresh scores and grades from the stored facts (the supervisors may have signed
+        # off since); calibrated grades are kept.
+        await results.refresh(
+            context.bot_data.database, opened.period, context.policy, now=context.now()
+        )
+    async with context.uow() as uow:
         overview = await results.overview(uow, opened)
     await message.reply_text(
         _overview_text(context, overview), reply_markup=_overview_markup(context, overview, 0)
@@ -671,6 +678,12 @@ async def press_publish(update: Update, context: WorkledgerContext) -> None:
             ).format(zone=context.settings.timezone),
         )
         return
+    opened = await _opened(context, action.period_id)
+    if opened is not None and opened.stage is Stage.CALIBRATION:
+        # What is published is scored from the facts as they are now.
+        await results.refresh(
+            context.bot_data.database, opened.period, context.policy, now=context.now()
+        )
     outcome = await _publish(context, action.period_id, action.version, None)
     if not isinstance(outcome, Published):
         await claim(context)
@@ -876,11 +889,19 @@ def refused_notice(
 
 
 async def publish_scheduled(data: BotData, now: datetime) -> list[str]:
-    """Publish what is due at ``now``, once, and finish queueing any publication's notices."""
+    """Publish what is due at ``now``, once (scored afresh first), and finish queueing any
+    publication's notices."""
+
+    async def rescore(key: str) -> None:
+        period = periods.parse_key(key, data.policy)
+        if period is not None:
+            await results.refresh(data.database, period, data.policy, now=now)
+
     return await results.publish_due(
         data.database.uow,
         functools.partial(refused_notice, data.settings.language, data.policy),
         now=now,
+        rescore=rescore,
     )
 
 

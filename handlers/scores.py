@@ -172,6 +172,7 @@ def result_text(
     language: Translator,
     policy: Policy,
     result: PublishedScore,
+    breakdown: Breakdown | None,
     *,
     room: int = MAX_TEXT,
 ) -> str:
@@ -194,10 +195,6 @@ def result_text(
         ),
     ]
     lines: list[str] = []
-    try:
-        breakdown = Breakdown.from_json(result.breakdown)
-    except (ValueError, KeyError, TypeError):
-        breakdown = None
     if breakdown is not None:
         lines.append(_("How it is made up:"))
         lines += [
@@ -286,7 +283,7 @@ async def send_notice(
     return await bot.send_photo(
         chat_id,
         png,
-        caption=result_text(language, policy, notice.result, room=MAX_CAPTION),
+        caption=result_text(language, policy, notice.result, notice.breakdown, room=MAX_CAPTION),
         parse_mode="HTML",
         reply_markup=markup,
     )
@@ -321,7 +318,7 @@ async def score_command(update: Update, context: WorkledgerContext) -> None:
         return
     language = context.translator
     policy = context.policy
-    text = result_text(language, policy, latest.result, room=MAX_TEXT - 600)
+    text = result_text(language, policy, latest.result, latest.breakdown, room=MAX_TEXT - 600)
     history = _history_lines(language, policy, everything)
     listed = []
     used = html_length(text)

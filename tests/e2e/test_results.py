@@ -2,9 +2,9 @@
 "I have read it" and /score.
 
 The bot's clock stands on 9 December 2026, in November's calibration (the default
-policy: supervisor review due on the 7th). Scores are written straight into the store by
-``store_scores`` below, computed by the real ``Scorer`` and graded by ``assign_grades``
-from facts chosen here, as the period's scoring stores them.
+policy: supervisor review due on the 7th). ``store_facts`` below writes each person's
+review and approved entries straight into the store; /results and Publish score the
+period from them (``assessment.period_scoring.score_period``).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import io
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -20,20 +20,22 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select, update
 
-from assessment.grading import Scored, assign_grades
+from assessment.period_scoring import score_period
 from assessment.periods import ensure_period, parse_key
-from assessment.scoring import PeriodFacts, PointsFact, QuantityFacts, Scorer
 from bot.emulator import EmulatedUser, EmulatorDriver
 from handlers.callbacks import ResultsGrade
 from handlers.context import WorkledgerApplication
 from handlers.results import publish_scheduled
+from storage.enums import EntryStatus
 from storage.models import (
     AssessmentPeriod,
     AuditEvent,
     OutboxMessage,
     PeriodReview,
     PeriodScore,
+    ScorePoint,
     Staff,
+    WorkEntry,
 )
 
 from .chat import Message, answer_to_press, buttons, current, introduce, press
@@ -49,7 +51,8 @@ NOT_PERMITTED = "Sorry, you do not have permission to do that."
 
 @dataclass(frozen=True)
 class Given:
-    """One person's facts for a period: every indicator of a clerk scoring ``level``."""
+    """One person's period: reviewed (signed off) or not, and approved entries on which
+    every indicator of a clerk scores ``level``, with an optional bonus."""
 
     employee_no: str
     level: int
@@ -57,36 +60,35 @@ class Given:
     bonus: Decimal | None = None
 
 
-def _facts(staff_id: int, department_id: int, given: Given) -> PeriodFacts:
-    level = Decimal(given.level)
-    points = (
-        (PointsFact(given.bonus, "Covered the counter during the flu weeks"),)
-        if given.bonus
-        else ()
-    )
-    return PeriodFacts(
-        staff_id,
-        department_id,
-        "service",
-        quantities={
-            "on_time_completion": QuantityFacts(level, 1),
-            "citizen_satisfaction": QuantityFacts(level, 1),
-            "service_innovations": QuantityFacts(level / 5, 1),
-            "permits_processed": QuantityFacts(level * 2, 1),
-        },
-        points=points,
-    )
+def _entries(staff_id: int, day: date, level: int) -> list[WorkEntry]:
+    quantities = {
+        "on_time_completion": Decimal(level),
+        "citizen_satisfaction": Decimal(level),
+        "service_innovations": Decimal(level) / 5,
+        "permits_processed": Decimal(level) * 2,
+    }
+    return [
+        WorkEntry(
+            staff_id=staff_id,
+            work_date=day,
+            text=f"{indicator} for the month",
+            indicator_id=indicator,
+            quantity=quantity,
+            status=EntryStatus.APPROVED,
+        )
+        for indicator, quantity in quantities.items()
+    ]
 
 
-async def store_scores(
+async def store_facts(
     bot: WorkledgerApplication, key: str, people: list[Given], *, published: bool = False
 ) -> None:
-    """Reviews and scores of ``people`` for period ``key``, as the period's scoring stores
-    them (``published``: as if that period was published long ago)."""
+    """Reviews, approved entries and points of ``people`` for period ``key``: the facts
+    the period's scoring reads. ``published``: that period is scored and published, as if
+    long ago."""
     data = bot.bot_data
     period = parse_key(key, data.policy)
     assert period is not None
-    scorer = Scorer(data.policy)
     now = data.clock.now()
     async with data.database.uow() as uow:
         period_id = await ensure_period(uow, period, now=now)
@@ -94,50 +96,47 @@ async def store_scores(
             s.employee_no: s
             for s in await uow.staff.by_employee_nos([g.employee_no for g in people])
         }
-        scores = {}
         for given in people:
             staff = found[given.employee_no]
-            review = PeriodReview(
-                period_id=period_id,
-                staff_id=staff.id,
-                post_type="service",
-                department_id=staff.department_id,
-                reviewer_id=staff.supervisor_id,
-                signed_off_at=now if given.signed_off else None,
-                signed_off_by_id=staff.supervisor_id if given.signed_off else None,
-            )
-            uow.session.add(review)
-            if given.signed_off:
-                scores[staff.id] = scorer.score(_facts(staff.id, staff.department_id, given))
-        grades = assign_grades(
-            data.policy,
-            [
-                Scored(s.staff_id, s.department_id, s.value, s.disqualified)
-                for s in scores.values()
-            ],
-        )
-        for staff_id, score in scores.items():
             uow.session.add(
-                PeriodScore(
+                PeriodReview(
                     period_id=period_id,
-                    staff_id=staff_id,
-                    department_id=score.department_id,
-                    score=score.value,
-                    grade_id=grades[staff_id].grade_id,
-                    by_score_grade_id=grades[staff_id].by_score_grade_id,
-                    breakdown=score.breakdown.to_json(),
-                    disqualified=score.disqualified,
-                    computed_at=now,
-                    published_at=now if published else None,
+                    staff_id=staff.id,
+                    post_type="service",
+                    department_id=staff.department_id,
+                    reviewer_id=staff.supervisor_id,
+                    signed_off_at=now if given.signed_off else None,
+                    signed_off_by_id=staff.supervisor_id if given.signed_off else None,
                 )
             )
-        if published:
+            uow.session.add_all(
+                _entries(staff.id, period.starts_on + timedelta(days=9), given.level)
+            )
+            if given.bonus:
+                uow.session.add(
+                    ScorePoint(
+                        period_id=period_id,
+                        staff_id=staff.id,
+                        author_id=staff.supervisor_id or staff.id,
+                        amount=given.bonus,
+                        reason="Covered the counter during the flu weeks",
+                    )
+                )
+        await uow.commit()
+    if published:
+        await score_period(data.database, data.policy, period, now=now)
+        async with data.database.uow() as uow:
             await uow.session.execute(
                 update(AssessmentPeriod)
                 .where(AssessmentPeriod.id == period_id)
                 .values(published_at=now)
             )
-        await uow.commit()
+            await uow.session.execute(
+                update(PeriodScore)
+                .where(PeriodScore.period_id == period_id)
+                .values(published_at=now)
+            )
+            await uow.commit()
 
 
 @pytest.fixture
@@ -197,14 +196,14 @@ NOVEMBER = [
     Given("E010", 88),
     Given("E011", 85, bonus=Decimal(2)),
     Given("E101", 72),
-    Given("E100", 0, signed_off=False),  # Ma Qing: not reviewed
+    # Ma Qing (E100): nobody has started her check, so she has no review and no score.
 ]
 
 
 async def test_publication_waits_for_reviews_or_exclusions_and_grades_stay_in_the_quota(
     bot: WorkledgerApplication, driver: EmulatorDriver, org: Organisation
 ) -> None:
-    await store_scores(bot, "2026-11", NOVEMBER)
+    await store_facts(bot, "2026-11", NOVEMBER)
     overview = await _results(driver, org)
     text = overview["text"]
     assert text.startswith("Results of November 2026 · calibration")
@@ -294,8 +293,8 @@ async def test_the_notice_arrives_privately_with_its_chart_and_is_read(
             update(Staff).where(Staff.employee_no == "E010").values(language="zh_Hant")
         )
         await uow.commit()
-    await store_scores(bot, "2026-10", [Given("E011", 80)], published=True)
-    await store_scores(bot, "2026-11", [g for g in NOVEMBER if g.employee_no != "E100"])
+    await store_facts(bot, "2026-10", [Given("E011", 80)], published=True)
+    await store_facts(bot, "2026-11", NOVEMBER)
     card = await _person_card(driver, org, await _results(driver, org), "E100 Ma Qing")
     await driver.press(org.hr, card["message_id"], buttons(card)["Exclude from publication"])
     await driver.wait_for_message(org.hr.id)
@@ -360,7 +359,7 @@ async def test_the_notice_arrives_privately_with_its_chart_and_is_read(
 async def test_a_scheduled_publication_happens_once_at_its_time(
     bot: WorkledgerApplication, driver: EmulatorDriver, org: Organisation
 ) -> None:
-    await store_scores(bot, "2026-11", [g for g in NOVEMBER if g.employee_no != "E100"])
+    await store_facts(bot, "2026-11", NOVEMBER)
     card = await _person_card(driver, org, await _results(driver, org), "E100 Ma Qing")
     await driver.press(org.hr, card["message_id"], buttons(card)["Exclude from publication"])
     await driver.wait_for_message(org.hr.id)
