@@ -20,6 +20,8 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select, update
 
+from assessment import results
+from assessment.people import StaffMember
 from assessment.period_scoring import score_period
 from assessment.periods import ensure_period, parse_key
 from bot.emulator import EmulatedUser, EmulatorDriver
@@ -395,3 +397,52 @@ async def test_a_scheduled_publication_happens_once_at_its_time(
     assert queued == 3
     await _notice(driver, org.staff)
     assert (await _score_of(bot, "E011")).published_at is not None
+
+
+async def test_notices_are_queued_in_batches_once_whoever_queues_them(
+    bot: WorkledgerApplication, driver: EmulatorDriver, org: Organisation
+) -> None:
+    """Batches of two staff ids, two runs at once (two processes), then the job's tick:
+    each linked person's notice is queued once, and every published score with it."""
+    data = bot.bot_data
+    await store_facts(bot, "2026-11", [*NOVEMBER, Given("E100", 70)])
+    period = parse_key("2026-11", data.policy)
+    assert period is not None
+    now = data.clock.now()
+    async with data.database.uow() as uow:
+        [hr] = await uow.staff.by_employee_nos(["E001"])
+    await results.refresh(data.database, period, data.policy, now=now)
+    async with data.database.uow() as uow:
+        opened = await results.open_period(
+            uow, period, data.policy, today=data.clock.today(ZONE), zone=ZONE, now=now
+        )
+    async with data.database.uow() as uow:
+        outcome = await results.publish(
+            uow, StaffMember.of(hr), opened.period_id, opened.version, data.policy,
+            at=None, today=data.clock.today(ZONE), zone=ZONE, now=now,
+        )  # fmt: skip
+    assert isinstance(outcome, results.Published)
+
+    runs = await asyncio.gather(
+        *(
+            results.queue_notices(data.database.uow, opened.period_id, "2026-11", now=now, size=2)
+            for _ in range(2)
+        )
+    )
+    assert sum(run or 0 for run in runs) == 3, "HR, Sun Li and Su Yi: the linked ones"
+    assert await publish_scheduled(data, now) == []
+    async with data.database.uow() as uow:
+        keys = list(
+            await uow.session.scalars(
+                select(OutboxMessage.dedup_key).where(OutboxMessage.kind == "score")
+            )
+        )
+        published = await uow.session.scalar(
+            select(func.count())
+            .select_from(PeriodScore)
+            .where(
+                PeriodScore.period_id == opened.period_id, PeriodScore.published_at.is_not(None)
+            )
+        )
+    assert len(keys) == len(set(keys)) == 3
+    assert published == 5, "Tang Wen and Ma Qing have not joined: published all the same"
