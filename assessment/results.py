@@ -90,6 +90,7 @@ __all__ = [
     "publish",
     "publish_due",
     "queue_notices",
+    "quota_problems",
     "refresh",
 ]
 
@@ -537,11 +538,13 @@ async def exclude(
 @dataclass(frozen=True, slots=True)
 class Blocked:
     """Publication refused: people neither signed off nor excluded (``unscored``: signed
-    off, but without a score yet). ``count`` of them, the first named."""
+    off, but without a score yet). ``count`` of them, the first named. ``over_quota``: the
+    grades to publish break the quota (a scheduled publication's refusal)."""
 
     count: int
     people: list[ScopePerson]
     unscored: bool = False
+    over_quota: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -570,6 +573,28 @@ async def _blocked(uow: UnitOfWork, period_id: int) -> Blocked | None:
     return None
 
 
+async def quota_problems(
+    uow: UnitOfWork, period_id: int, policy: Policy
+) -> tuple[CalibrationProblem, ...]:
+    """The grades that would be published (calibrated where HR calibrated), checked
+    against the quota of every scope: a score computed afresh after a calibration may
+    have given a place the calibration had already filled."""
+    counted = [
+        p
+        for p in await uow.results.people(period_id)
+        if p.score is not None and p.excluded_reason is None
+    ]
+    return calibration_problems(
+        policy,
+        [
+            Scored(p.staff_id, p.department_id, p.score, p.disqualified)
+            for p in counted
+            if p.score is not None
+        ],
+        {p.staff_id: p.final_grade_id or "" for p in counted},
+    )
+
+
 async def publish(
     uow: UnitOfWork,
     hr: StaffMember,
@@ -581,11 +606,12 @@ async def publish(
     today: date,
     zone: tzinfo,
     now: datetime,
-) -> Published | Scheduled | Blocked | ResultsError:
+) -> Published | Scheduled | Blocked | ResultsError | tuple[CalibrationProblem, ...]:
     """Publish the period now (``at`` None or past) or schedule it for ``at``; commit.
 
-    Refused while anyone in scope is neither signed off nor excluded (``Blocked``), outside
-    calibration, once published, or when the results changed since they were shown.
+    Refused while anyone in scope is neither signed off nor excluded (``Blocked``), while
+    the grades to publish break the quota (the problems), outside calibration, once
+    published, or when the results changed since they were shown.
     """
     if access.check(hr, access.HR) is not None:
         return ResultsError.NOT_HR
@@ -604,6 +630,9 @@ async def publish(
     blocked = await _blocked(uow, period_id)
     if blocked is not None:
         return blocked
+    problems = await quota_problems(uow, period_id, policy)
+    if problems:
+        return problems
     details = {"period": opened.period.key}
     if at is not None and at > now:
         await uow.results.schedule(period_id, at, by_id=hr.id)
@@ -677,6 +706,7 @@ RefusalNotice = Callable[[Recipient, str, Blocked], Outgoing]
 async def publish_due(
     uows: Callable[[], UnitOfWork],
     refused: RefusalNotice,
+    policy: Policy,
     *,
     now: datetime,
     rescore: Callable[[str], Awaitable[object]] | None = None,
@@ -703,6 +733,8 @@ async def publish_due(
             if await uow.results.lock_period(period_id) is None:
                 continue
             blocked = await _blocked(uow, period_id)
+            if blocked is None and await quota_problems(uow, period_id, policy):
+                blocked = Blocked(0, [], over_quota=True)
             if blocked is not None:
                 await uow.results.schedule(period_id, None, by_id=by_id)
                 recipient = None if by_id is None else await uow.results.recipient(by_id)

@@ -426,6 +426,8 @@ def problems_text(
 def blocked_text(language: Translator, blocked: Blocked) -> str:
     """Why publication was refused: who is unreviewed (or unscored), the first by name."""
     _ = language.gettext
+    if blocked.over_quota:
+        return _("Not published: the grades to publish break the quota. Open /results.")
     names = listed_at_most(
         _, language.ngettext, (person_label(_, p.name, p.employee_no) for p in blocked.people)
     )
@@ -688,16 +690,19 @@ async def press_publish(update: Update, context: WorkledgerContext) -> None:
     if not isinstance(outcome, Published):
         await claim(context)
         await query.answer(answer_text(_outcome_text(context, outcome)), show_alert=True)
-        if isinstance(outcome, Blocked):
+        if isinstance(outcome, Blocked | tuple):
             await context.bot.send_message(query.from_user.id, _outcome_text(context, outcome))
         return
     await query.answer()
     await _after_publishing(context, query.from_user.id, outcome)
 
 
+Outcome = Published | Scheduled | Blocked | ResultsError | tuple[CalibrationProblem, ...]
+
+
 async def _publish(
     context: WorkledgerContext, period_id: int, version: int, at: datetime | None
-) -> Published | Scheduled | Blocked | ResultsError:
+) -> Outcome:
     member = context.member
     assert member is not None
     async with context.uow() as uow:
@@ -714,10 +719,14 @@ async def _publish(
         )
 
 
-def _outcome_text(
-    context: WorkledgerContext, outcome: Published | Scheduled | Blocked | ResultsError
-) -> str:
+def _outcome_text(context: WorkledgerContext, outcome: Outcome) -> str:
     _ = context._
+    if isinstance(outcome, tuple):
+        return (
+            _("Not published: the grades to publish break the quota.")
+            + "\n"
+            + problems_text(context, outcome, "").split("\n", 1)[-1]
+        )
     if isinstance(outcome, Blocked):
         return blocked_text(context.translator, outcome)
     if isinstance(outcome, ResultsError):
@@ -900,6 +909,7 @@ async def publish_scheduled(data: BotData, now: datetime) -> list[str]:
     return await results.publish_due(
         data.database.uow,
         functools.partial(refused_notice, data.settings.language, data.policy),
+        data.policy,
         now=now,
         rescore=rescore,
     )

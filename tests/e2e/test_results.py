@@ -446,3 +446,35 @@ async def test_notices_are_queued_in_batches_once_whoever_queues_them(
         )
     assert len(keys) == len(set(keys)) == 3
     assert published == 5, "Tang Wen and Ma Qing have not joined: published all the same"
+
+
+async def test_publication_refused_when_fresh_scores_and_a_calibration_overfill_the_quota(
+    bot: WorkledgerApplication, driver: EmulatorDriver, org: Organisation
+) -> None:
+    """Five people in the Permits Office: one top-grade place, which HR gives Su Yi. Cao
+    Lin's period then changes (reopened, an entry approved) and scores 95: the period's
+    scoring gives the place to her too, and Publish refuses the two."""
+    async with bot.bot_data.database.uow() as uow:
+        [boss] = await uow.staff.by_employee_nos(["E010"])
+        uow.session.add(
+            Staff(employee_no="E020", name="Cao Lin", department_id=boss.department_id,
+                  supervisor_id=boss.id)
+        )  # fmt: skip
+        await uow.commit()
+    await store_facts(bot, "2026-11", [*NOVEMBER, Given("E100", 70), Given("E020", 80)])
+    card = await _person_card(driver, org, await _results(driver, org), "E011 Su Yi · 87")
+    await driver.press(org.hr, card["message_id"], buttons(card)["Excellent"])
+    await driver.wait_for_message(org.hr.id)
+    done = await say(driver, org.hr, "Ran the counter alone for two weeks")
+    assert done["text"].startswith("Su Yi (E011)'s grade is now Excellent")
+
+    async with bot.bot_data.database.uow() as uow:
+        [cao] = await uow.staff.by_employee_nos(["E020"])
+        uow.session.add_all(_entries(cao.id, date(2026, 11, 20), 110))
+        await uow.commit()
+    overview = await _results(driver, org)  # scored afresh: Cao Lin reaches Excellent
+    refusal = await _answer(driver, org.hr, overview, "Publish")
+    assert refusal.startswith("Not published: the grades to publish break the quota.")
+    [told] = await driver.wait_for_message(org.hr.id)
+    assert "At most 1 of these people may have Excellent; that would make 2." in told["text"]
+    assert await _audit(bot, "period.published") == []
