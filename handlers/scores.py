@@ -112,8 +112,11 @@ def _indicator_line(language: Translator, policy: Policy, part: IndicatorPart) -
         missing = [_(RATER_NAMES.get(r.rater, r.rater)) for r in part.raters if r.mean is None]
         detail = _("ratings: {ratings}").format(ratings=listed(_, rated))
         if missing:
-            detail += "; " + _("no rating yet from {raters}, weight spread over the rest").format(
-                raters=listed(_, missing)
+            detail = _("{ratings}; {missing}").format(
+                ratings=detail,
+                missing=_("no rating yet from {raters}, weight spread over the rest").format(
+                    raters=listed(_, missing)
+                ),
             )
     elif part.aggregate == "mean":
         detail = language.ngettext(
@@ -130,12 +133,17 @@ def _indicator_line(language: Translator, policy: Policy, part: IndicatorPart) -
             value=number(language, part.raw or Decimal(0)),
             unit=html.escape(_unit(language, policy, part.indicator_id)),
         )
-    return f"• {line} ({detail.strip()})"
+    return "• " + _("{line} ({detail})").format(line=line, detail=detail.strip())
 
 
-def _points_lines(language: Translator, breakdown: Breakdown, *, short: bool) -> list[str]:
+def _points_lines(
+    language: Translator, breakdown: Breakdown, *, short: bool
+) -> tuple[list[str], bool]:
+    """The points: a line per kind (bonus, deduction) with what counts, then a line per
+    point with its reason (cut to ``SHORT_REASON`` when ``short``); and whether any was."""
     _ = language.gettext
     lines = []
+    cut = False
     tally = breakdown.tally
     bonuses = [fact for fact in breakdown.points if fact.amount > 0]
     deductions = [fact for fact in breakdown.points if fact.amount < 0]
@@ -154,18 +162,19 @@ def _points_lines(language: Translator, breakdown: Breakdown, *, short: bool) ->
             )
         else:
             head = _("{sign}{given} points").format(sign=sign, given=number(language, given))
-        reasons = []
+        lines.append(head)
         for fact in facts:
             reason = fact.reason
             if short and len(reason) > SHORT_REASON:
                 reason = reason[: SHORT_REASON - 1].rstrip() + "…"
-            reasons.append(
-                _("{amount}: {reason}").format(
-                    amount=number(language, abs(fact.amount)), reason=html.escape(reason)
+                cut = True
+            lines.append(
+                "  "
+                + _("{amount}: {reason}").format(
+                    amount=sign + number(language, abs(fact.amount)), reason=html.escape(reason)
                 )
             )
-        lines.append(f"{head}: " + "; ".join(reasons))
-    return lines
+    return lines, cut
 
 
 def result_text(
@@ -195,6 +204,7 @@ def result_text(
         ),
     ]
     lines: list[str] = []
+    cut = False
     if breakdown is not None:
         lines.append(_("How it is made up:"))
         lines += [
@@ -215,15 +225,27 @@ def result_text(
         lines.append(
             _("Indicators together: {base}").format(base=number(language, breakdown.base))
         )
-        lines += _points_lines(language, breakdown, short=short)
+        points, cut = _points_lines(language, breakdown, short=short)
+        lines += points
     text = "\n".join(head)
+    # Short (a caption): what does not fit, or was cut, is in /score. Whole (/score):
+    # what does not fit in one message is counted.
     more = "\n" + _("The whole breakdown: /score")
     for index, line in enumerate(lines):
-        tail = more if index < len(lines) - 1 and short else ""
-        if html_length(text + "\n" + line + tail) > room:
-            return text + more
+        last = index == len(lines) - 1
+        tail = more if short else "\n" + _rest_line(language, len(lines))
+        reserve = tail if not last or (short and cut) else ""
+        if html_length(text + "\n" + line + reserve) > room:
+            rest = len(lines) - index
+            return text + (more if short else "\n" + _rest_line(language, rest))
         text += "\n" + line
-    return text
+    return text + (more if short and cut else "")
+
+
+def _rest_line(language: Translator, count: int) -> str:
+    return language.ngettext(
+        "...and {count} more line.", "...and {count} more lines.", count
+    ).format(count=count)
 
 
 def chart_request(

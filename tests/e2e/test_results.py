@@ -308,7 +308,7 @@ async def test_the_notice_arrives_privately_with_its_chart_and_is_read(
     caption = notice["caption"]
     assert caption.startswith("Your result for November 2026\nScore: 87\nGrade: Good")
     assert "• On-time completion: 85 × 30% (mean of 1 entry: 85 %)" in caption
-    assert "+2 points: 2: Covered the counter during the flu weeks" in caption
+    assert "\n+2 points\n  +2: Covered the counter during the flu weeks" in caption
     assert len(caption) <= 1024
     assert "Sun Li" not in caption and "88" not in caption, "nothing about colleagues"
     assert list(buttons(notice)) == ["I have read it"]
