@@ -478,3 +478,32 @@ async def test_publication_refused_when_fresh_scores_and_a_calibration_overfill_
     [told] = await driver.wait_for_message(org.hr.id)
     assert "At most 1 of these people may have Excellent; that would make 2." in told["text"]
     assert await _audit(bot, "period.published") == []
+
+
+async def test_a_scheduled_publication_waits_for_a_review_reopened_meanwhile(
+    bot: WorkledgerApplication, driver: EmulatorDriver, org: Organisation
+) -> None:
+    await store_facts(bot, "2026-11", [*NOVEMBER, Given("E100", 70)])
+    overview = await _results(driver, org)
+    await driver.press(org.hr, overview["message_id"], buttons(overview)["Publish at a time…"])
+    await driver.wait_for_message(org.hr.id)
+    assert (await say(driver, org.hr, "2026-12-09 12:00"))["text"].startswith(
+        "November 2026 will be published at"
+    )
+    reopened = await say(driver, org.hr, "/reopen E011 2026-11 Two entries were misdated")
+    assert reopened["text"].startswith("November 2026 is reopened for Su Yi (E011)")
+
+    data = bot.bot_data
+    noon = datetime(2026, 12, 9, 12, 0, tzinfo=ZONE).astimezone(UTC)
+    data.clock.set(noon, frozen=True)
+    assert await publish_scheduled(data, noon) == []
+    [told] = await driver.wait_for_message(org.hr.id, timeout=10)
+    assert told["text"].startswith(
+        "The publication of November 2026 scheduled for now did not happen.\n"
+        "Not published: 1 person is not reviewed yet and not excluded: Su Yi (E011)."
+    )
+    assert "Publication scheduled" not in (await _results(driver, org))["text"]
+    assert await publish_scheduled(data, noon + timedelta(minutes=1)) == []
+    assert await _audit(bot, "period.published") == []
+    [refused] = await _audit(bot, "period.publication_refused")
+    assert refused.details == {"period": "2026-11", "unreviewed": 1}
