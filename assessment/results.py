@@ -32,7 +32,13 @@ from typing import Any
 
 from assessment import access
 from assessment.batches import BATCH_SIZE, Window, run_in_batches
-from assessment.grading import CalibrationProblem, Scored, calibration_problems
+from assessment.grading import (
+    ORGANISATION,
+    CalibrationProblem,
+    ScopeKey,
+    Scored,
+    calibration_problems,
+)
 from assessment.outbox import BULK, Outgoing, enqueue
 from assessment.people import StaffMember
 from assessment.period_scoring import (
@@ -577,22 +583,28 @@ async def quota_problems(
     uow: UnitOfWork, period_id: int, policy: Policy
 ) -> tuple[CalibrationProblem, ...]:
     """The grades that would be published (calibrated where HR calibrated), checked
-    against the quota of every scope: a score computed afresh after a calibration may
-    have given a place the calibration had already filled."""
-    counted = [
-        p
-        for p in await uow.results.people(period_id)
-        if p.score is not None and p.excluded_reason is None
-    ]
-    return calibration_problems(
-        policy,
-        [
-            Scored(p.staff_id, p.department_id, p.score, p.disqualified)
-            for p in counted
-            if p.score is not None
-        ],
-        {p.staff_id: p.final_grade_id or "" for p in counted},
-    )
+    against the quota of every scope, as ``grading.calibration_problems`` checks them
+    (the top grade's cap, no top grade for a disqualified person), counted by the store:
+    a score computed afresh after a calibration may have given a place the calibration
+    had already filled. Counted in SQL: a publication checks 100,000 people at once."""
+    per_department = policy.quota.scope == "department"
+    problems = []
+    for scope, people, top, barred in await uow.results.top_grades(
+        period_id, policy.top_grade.id, per_department=per_department
+    ):
+        key: ScopeKey = ORGANISATION if scope is None else scope
+        if barred:
+            problems.append(CalibrationProblem("disqualified", key, (), None))
+        cap = policy.quota.max_top_grade(people)
+        if top > cap:
+            # Rare: name them (the scope's people are read only then).
+            holders = tuple(
+                p.staff_id
+                for p in await uow.results.people(period_id, department_id=scope)
+                if p.excluded_reason is None and p.final_grade_id == policy.top_grade.id
+            )
+            problems.append(CalibrationProblem("over_quota", key, holders, cap))
+    return tuple(problems)
 
 
 async def publish(

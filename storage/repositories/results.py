@@ -275,6 +275,27 @@ class ResultsRepository(Repository):
             query = query.limit(limit)
         return [_person(row) for row in await self.session.execute(query)]
 
+    async def top_grades(
+        self, period_id: int, top_grade_id: str, *, per_department: bool
+    ) -> list[tuple[int | None, int, int, int]]:
+        """Per quota scope (a department, or None: the organisation), among people in
+        scope with a score who are not excluded: how many, how many hold the top grade
+        (calibrated or assigned), and how many of those are disqualified. One GROUP BY."""
+        top = _grade() == top_grade_id
+        scope = _department() if per_department else literal(None)
+        rows = await self.session.execute(
+            select(
+                scope.label("scope"),
+                func.count(),
+                func.sum(_flag(top)),
+                func.sum(_flag(and_(top, _SCORES.c.disqualified.is_(True)))),
+            )
+            .select_from(_joined(period_id))
+            .where(_in_scope(), _SCORES.c.id.is_not(None), _REVIEWS.c.excluded_at.is_(None))
+            .group_by(scope)
+        )
+        return [(row[0], int(row[1]), int(row[2] or 0), int(row[3] or 0)) for row in rows]
+
     async def count_unreviewed(self, period_id: int) -> int:
         """How many people in scope are neither signed off nor excluded."""
         found = await self.session.scalar(
