@@ -32,13 +32,15 @@ fingerprint says whether the policy is still the one the score was computed unde
 from __future__ import annotations
 
 import asyncio
+import enum
 import hashlib
+import json
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, tzinfo
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from assessment.collector import full_passes_held
 from assessment.grading import (
@@ -49,7 +51,7 @@ from assessment.grading import (
     quota_status,
     scope_of,
 )
-from assessment.periods import Period
+from assessment.periods import Period, Stage, current_stage
 from assessment.scoring import (
     Breakdown,
     PeriodFacts,
@@ -61,19 +63,25 @@ from assessment.scoring import (
 )
 from config.policy import RATERS, Policy, Rater
 from storage.engine import Database
-from storage.repositories.scores import ComputedScore
+from storage.repositories.facts import FactRows
+from storage.repositories.scores import ComputedScore, ResultRow
 from storage.uow import UnitOfWork
 
 __all__ = [
     "BATCH_SIZE",
     "FACTS_FORMAT",
     "GradePreview",
+    "PeriodResults",
     "PeriodRun",
+    "PersonStage",
     "StalePolicyError",
     "breakdown_facts",
     "breakdown_of",
     "facts_from_breakdown",
+    "facts_from_rows",
     "facts_of",
+    "period_results",
+    "person_stage",
     "policy_fingerprint",
     "score_one",
     "score_period",
@@ -91,6 +99,52 @@ _KNOWN_RATERS: frozenset[str] = frozenset(RATERS)
 async def _period_id(uow: UnitOfWork, period: Period) -> int | None:
     stored = await uow.periods.by_key(period.key)
     return None if stored is None else stored.id
+
+
+def facts_from_rows(rows: FactRows) -> dict[int, PeriodFacts]:
+    """Read a batch's aggregated rows (``FactsRepository.rows``) into ``PeriodFacts``;
+    people without a post type are left out. Pure: a whole run does this in a thread."""
+    scale = rows.total_scale
+    quantities: dict[int, dict[str, QuantityFacts]] = {}
+    misconduct: set[int] = set()
+    for staff_id, indicator_id, total, count, caught in rows.entries:
+        if caught:
+            misconduct.add(staff_id)
+        if count and indicator_id is not None:
+            exact = Decimal(total) if scale == 1 else Decimal(total) / scale
+            quantities.setdefault(staff_id, {})[indicator_id] = QuantityFacts(exact, count)
+    ratings: dict[int, dict[tuple[str, Rater], RatingFacts]] = {}
+    for staff_id, indicator_id, kind, total, count in rows.ratings:
+        if kind in _KNOWN_RATERS:
+            ratings.setdefault(staff_id, {})[(indicator_id, kind)] = RatingFacts(  # type: ignore[index]
+                int(total), int(count)
+            )
+    points: dict[int, list[PointsFact]] = {}
+    for staff_id, amount, reason, disqualifying in rows.points:
+        points.setdefault(staff_id, []).append(
+            PointsFact(Decimal(amount), reason, bool(disqualifying))
+        )
+    result: dict[int, PeriodFacts] = {}
+    for subject in rows.subjects:
+        if subject.post_type is None:
+            continue
+        staff_id = subject.staff_id
+        result[staff_id] = PeriodFacts(
+            staff_id=staff_id,
+            department_id=subject.department_id,
+            post_type=subject.post_type,
+            quantities=quantities.get(staff_id, {}),
+            ratings=ratings.get(staff_id, {}),
+            points=tuple(points.get(staff_id, ())),
+            misconduct=staff_id in misconduct,
+        )
+    return result
+
+
+async def _rows(uow: UnitOfWork, period: Period, staff_ids: Sequence[int]) -> FactRows:
+    return await uow.facts.rows(
+        await _period_id(uow, period), staff_ids, period.starts_on, period.ends_on
+    )
 
 
 async def facts_of(
@@ -112,45 +166,7 @@ async def facts_of(
     """
     if not staff_ids:
         return {}
-    period_id = await _period_id(uow, period)
-    subjects = await uow.facts.subjects(period_id, staff_ids)
-    ids = [subject.staff_id for subject in subjects if subject.post_type is not None]
-    if not ids:
-        return {}
-    quantities: dict[int, dict[str, QuantityFacts]] = {}
-    for row in await uow.facts.quantities(ids, period.starts_on, period.ends_on):
-        quantities.setdefault(row.staff_id, {})[row.indicator_id] = QuantityFacts(
-            row.total, row.count
-        )
-    ratings: dict[int, dict[tuple[str, Rater], RatingFacts]] = {}
-    points: dict[int, list[PointsFact]] = {}
-    if period_id is not None:
-        for rating in await uow.facts.ratings(period_id, ids):
-            if rating.rater_kind in _KNOWN_RATERS:
-                key = (rating.indicator_id, rating.rater_kind)
-                ratings.setdefault(rating.staff_id, {})[key] = RatingFacts(  # type: ignore[index]
-                    rating.sum, rating.count
-                )
-        for point in await uow.facts.points(period_id, ids):
-            points.setdefault(point.staff_id, []).append(
-                PointsFact(point.amount, point.reason, point.disqualifying)
-            )
-    misconduct = await uow.facts.misconduct(ids, period.starts_on, period.ends_on)
-    result: dict[int, PeriodFacts] = {}
-    for subject in subjects:
-        if subject.post_type is None:
-            continue
-        staff_id = subject.staff_id
-        result[staff_id] = PeriodFacts(
-            staff_id=staff_id,
-            department_id=subject.department_id,
-            post_type=subject.post_type,
-            quantities=quantities.get(staff_id, {}),
-            ratings=ratings.get(staff_id, {}),
-            points=tuple(points.get(staff_id, ())),
-            misconduct=staff_id in misconduct,
-        )
-    return result
+    return facts_from_rows(await _rows(uow, period, staff_ids))
 
 
 # --- the stored breakdown -------------------------------------------------------------
@@ -336,30 +352,41 @@ class PeriodRun:
     removed: int = 0
 
 
-# One scored person of a run, kept until everyone is graded.
+# One scored person of a run, kept until everyone is graded (the breakdown as JSON text).
 class _Result(NamedTuple):
     staff_id: int
     department_id: int
     value: Decimal
     disqualified: bool
-    breakdown: dict[str, Any]
+    breakdown: str
 
 
-def _score_batch(scorer: Scorer, facts: Sequence[PeriodFacts], fingerprint: str) -> list[_Result]:
-    # Pure Python work of one batch, run in a thread so the event loop keeps its turns.
+def _score_rows(
+    scorer: Scorer, policy: Policy, ids: Sequence[int], rows: FactRows, fingerprint: str
+) -> tuple[list[_Result], list[int]]:
+    # The pure work of one batch, run in a thread so that the event loop keeps its turns
+    # (and, on SQLite, beside the next batch's queries, which run without the GIL).
+    facts = facts_from_rows(rows)
     results = []
-    for item in facts:
+    unscorable = []
+    dumps = json.dumps
+    post_types = policy.post_types
+    for staff_id in ids:
+        item = facts.get(staff_id)
+        if item is None or item.post_type not in post_types:
+            unscorable.append(staff_id)
+            continue
         score = scorer.score(item)
         results.append(
             _Result(
-                item.staff_id,
+                staff_id,
                 item.department_id,
                 score.value,
                 score.disqualified,
-                breakdown_facts(item, score.value, fingerprint),
+                dumps(breakdown_facts(item, score.value, fingerprint), separators=(",", ":")),
             )
         )
-    return results
+    return results, unscorable
 
 
 def _grade_all(policy: Policy, results: Sequence[_Result]) -> dict[int, GradeAssignment]:
@@ -375,6 +402,8 @@ class _Store:
     def __init__(self, store: Database | UnitOfWork) -> None:
         self._database = store if isinstance(store, Database) else None
         self._uow = store if isinstance(store, UnitOfWork) else None
+        # Units of work of their own may read side by side.
+        self.concurrent = self._database is not None
 
     async def run(self, work: Any, *, write: bool = False) -> Any:
         if self._uow is not None:
@@ -430,32 +459,38 @@ async def score_period(
     scorer = Scorer(policy)
     fingerprint = policy_fingerprint(policy)
     results: list[_Result] = []
-    with full_passes_held():
-        after = 0
-        while True:
 
-            async def read(
-                uow: UnitOfWork, after: int = after
-            ) -> tuple[list[int], dict[int, PeriodFacts]]:
-                ids = await uow.facts.reviewable(period_id, after=after, limit=batch_size)
-                return ids, await facts_of(uow, period, ids)
-
-            ids, facts = await runner.run(read)
+    async def read(after: int) -> tuple[list[int], FactRows | None]:
+        async def work(uow: UnitOfWork) -> tuple[list[int], FactRows | None]:
+            ids = await uow.facts.reviewable(period_id, after=after, limit=batch_size)
             if not ids:
-                break
-            after = ids[-1]
-            known = []
-            for staff_id in ids:
-                item = facts.get(staff_id)
-                if item is None or item.post_type not in policy.post_types:
-                    run.unscorable.append(staff_id)
-                else:
-                    known.append(item)
-            results.extend(await asyncio.to_thread(_score_batch, scorer, known, fingerprint))
+                return ids, None
+            return ids, await uow.facts.rows(period_id, ids, period.starts_on, period.ends_on)
+
+        return cast(tuple[list[int], "FactRows | None"], await runner.run(work))
+
+    with full_passes_held():
+        # While a batch is scored (in a thread), the next one is read (with a Database:
+        # another connection; with the caller's unit of work, one after the other).
+        upcoming: asyncio.Future[tuple[list[int], FactRows | None]] | None = None
+        ids, rows = await read(0)
+        while rows is not None:
+            if runner.concurrent:
+                upcoming = asyncio.ensure_future(read(ids[-1]))
+            scored, unscorable = await asyncio.to_thread(
+                _score_rows, scorer, policy, ids, rows, fingerprint
+            )
+            results.extend(scored)
+            run.unscorable.extend(unscorable)
+            if upcoming is not None:
+                ids, rows = await upcoming
+                upcoming = None
+            else:
+                ids, rows = await read(ids[-1])
         grades = await asyncio.to_thread(_grade_all, policy, results)
         for start in range(0, len(results), batch_size):
             chunk = results[start : start + batch_size]
-            rows = [
+            computed = [
                 ComputedScore(
                     r.staff_id,
                     r.department_id,
@@ -468,8 +503,8 @@ async def score_period(
                 for r in chunk
             ]
 
-            async def write(uow: UnitOfWork, rows: list[ComputedScore] = rows) -> None:
-                await uow.scores.store(period_id, rows, now=now)
+            async def write(uow: UnitOfWork, computed: list[ComputedScore] = computed) -> None:
+                await uow.scores.store(period_id, computed, now=now)
 
             await runner.run(write, write=True)
             await asyncio.sleep(0)
@@ -481,3 +516,68 @@ async def score_period(
     run.scored = len(results)
     run.grades = Counter(assignment.grade_id for assignment in grades.values())
     return run
+
+
+# --- what a period's results look like now (``workledger results``) --------------------
+
+
+class PersonStage(enum.StrEnum):
+    """Where one person's check for a period stands."""
+
+    OPEN = "open"  # nothing done yet
+    SELF_ASSESSED = "self_assessed"
+    SIGNED_OFF = "signed_off"
+    REOPENED = "reopened"  # HR reopened it; not signed off again yet
+    EXCLUDED = "excluded"  # HR left them out, with a reason
+    PUBLISHED = "published"
+    READ = "read"  # published, and they pressed "I have read it"
+
+
+def person_stage(row: ResultRow, *, period_published: bool) -> PersonStage:
+    """The stage of one person's check, from their review and score rows."""
+    if row.excluded_at is not None:
+        return PersonStage.EXCLUDED
+    if row.read_at is not None:
+        return PersonStage.READ
+    if row.published_at is not None or period_published:
+        return PersonStage.PUBLISHED
+    if row.reopened_at is not None and row.signed_off_at is None:
+        return PersonStage.REOPENED
+    if row.signed_off_at is not None:
+        return PersonStage.SIGNED_OFF
+    if row.self_submitted_at is not None:
+        return PersonStage.SELF_ASSESSED
+    return PersonStage.OPEN
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodResults:
+    """A period's results as stored now: its stage and everyone with a review row."""
+
+    period: Period
+    stage: Stage
+    stored: bool
+    published: bool
+    people: list[tuple[ResultRow, PersonStage]]
+    without_review: int
+
+
+async def period_results(
+    uow: UnitOfWork, policy: Policy, period: Period, *, today: date, zone: tzinfo
+) -> PeriodResults:
+    """Everyone reviewed in ``period`` with their stage and stored score and grade (what
+    the last whole-period run computed, and HR's calibrated grade); reads only."""
+    stage = await current_stage(uow, period, today, policy, zone)
+    stored = await uow.periods.by_key(period.key)
+    if stored is None:
+        return PeriodResults(period, stage, False, False, [], await uow.facts.without_review(None))
+    published = stored.published_at is not None
+    rows = await uow.scores.results(stored.id)
+    return PeriodResults(
+        period,
+        stage,
+        True,
+        published,
+        [(row, person_stage(row, period_published=published)) for row in rows],
+        await uow.facts.without_review(stored.id),
+    )

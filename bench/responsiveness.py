@@ -2,13 +2,13 @@
 
     .venv/bin/python bench/responsiveness.py [--seconds 20] [--staff 100000]
         [--broadcast 10000] [--roster xlsx|csv] [--scratch-postgres ADMIN_URL] [--json FILE]
-        [--only idle|reminders|broadcast|roster ...]
+        [--only idle|reminders|broadcast|roster|scoring ...]
 
 An offered load of 30 quick logs and 5 Approve presses a second from 200 people
 (20 of them supervisors pressing Approve on their reports' entries), for 20 s,
 through the real ``bot.app.build_application`` (started as ``bench/quick_log.py``
 starts it: ``post_init`` opens the store and starts the outbox sender; every Bot API
-call answered in-process). Four runs, each in a fresh Application on one store that
+call answered in-process). Five runs, each in a fresh Application on one store that
 holds ``--staff`` people in all:
 
 (a) idle: only that load;
@@ -26,6 +26,11 @@ holds ``--staff`` people in all:
     the preview arrives. The bot downloads it (from this process's Bot API), reads it
     in its worker process and previews, then imports it. The preview's and the
     import's times are reported, from the upload (the press) to the bot's reply.
+(e) during a whole period's scoring: the same load while ``score_period`` scores,
+    grades and stores a past period (June 2025) of everyone in the store, one second
+    into the load, in the bot's process on the bot's store; seeded before the run in SQL
+    (``bench/scoring.py``'s ``seed_period``): a review row and 22 approved entries for
+    everyone not left, ratings and points.
 
 The load is open-loop: every update has a fixed moment to reach the bot and is sent
 then, whatever the replies do: it waits with Telegram's pending updates until the bot's
@@ -75,6 +80,8 @@ from telegram.request import RequestData
 
 import bench.quick_log as quick_log
 from assessment.calendar import WorkCalendar
+from assessment.period_scoring import score_period
+from assessment.periods import period_of
 from assessment.reminders import DAILY_KIND
 from assessment.roster import MAX_ROWS
 from bench._support import describe_url, scratch_postgres
@@ -92,6 +99,7 @@ from bench.quick_log import (
     text_update,
 )
 from bench.roster_files import csv_file, valid_rows, xlsx
+from bench.scoring import seed_period
 from config.policy import load_policy
 from config.settings import Settings
 from handlers.callbacks import Decide
@@ -100,7 +108,7 @@ from handlers.reminders import daily_reminder_tick
 from storage import migrate
 from storage.engine import Database
 from storage.enums import DeliveryStatus, EntryStatus, Role, StaffStatus
-from storage.models import Department, OutboxMessage, Post, Staff, WorkEntry
+from storage.models import Department, OutboxMessage, PeriodReview, Post, Staff, WorkEntry
 
 FIRST_PERSON = 650_000_000
 TICK = 0.010
@@ -121,9 +129,14 @@ RUNS = (
     ("reminders", "(b) at 17:30"),
     ("broadcast", "(c) broadcast"),
     ("roster", "(d) roster"),
+    ("scoring", "(e) scoring"),
 )
 # When HR sends the roster file, counted from the first measured update.
 ROSTER_AT = 1.0
+# When the whole period's scoring starts, counted from the first measured update, and
+# the period it scores (long past: nothing of the load is in it).
+SCORING_AT = 1.0
+SCORING_PERIOD = period_of(date(2025, 6, 1), load_policy())
 HR_PERSON = FIRST_PERSON - 1
 ROSTER_FILE_ID = "bench-roster-largest"
 
@@ -489,6 +502,7 @@ class Config:
     roster_people: int = MAX_ROWS  # its people (the limit)
     roster_limit: float = 120.0  # longest wait for the roster's preview, then its import
     only: tuple[str, ...] = ()  # the runs to make (by name); all of them if empty
+    scoring_entries: int = 22  # approved entries per person in the period run (e) scores
 
 
 @dataclass
@@ -527,6 +541,9 @@ class Run:
     roster_reader_seconds: float | None = None  # the worker's own reading time
     roster_reader_peak_mib: float | None = None  # the worker's peak resident memory
     roster_reply: str | None = None  # the first line of the bot's last answer to HR
+    scoring_expected: int | None = None  # review rows of the scored period
+    scoring_scored: int | None = None  # people the run scored, graded and stored
+    scoring_seconds: float | None = None
     error: str | None = None
 
     @property
@@ -539,6 +556,7 @@ class Run:
             and self.presses_approved == self.presses_total
             and (self.reminders_queued is None or self.reminders_queued == self.reminders_expected)
             and (self.roster_bytes is None or self.roster_import_seconds is not None)
+            and (self.scoring_expected is None or self.scoring_scored == self.scoring_expected)
         )
 
 
@@ -597,9 +615,11 @@ async def run_one(
     load: Load,
     *,
     reminders_expected: int | None = None,
+    scoring_expected: int | None = None,
 ) -> Run:
     """One run: warm up, then the measured load (with the reminder job if asked)."""
     run = Run(name, label)
+    run.scoring_expected = scoring_expected
     # Every run starts from the same garbage collector state: a full collection of a heap
     # this size takes 100 ms or more here, and whether one falls inside a run should
     # depend on that run's work, not on what the seeding or the run before left.
@@ -651,6 +671,20 @@ async def run_one(
             return
         run.roster_import_seconds = stub.roster_applied - pressed
 
+    async def scores_the_period(application: Any, at: float) -> None:
+        # As a job or HR's command would: the bot's own store, its clock.
+        await asyncio.sleep(max(0.0, at - time.perf_counter()))
+        begun = time.perf_counter()
+        done = await score_period(
+            application.bot_data.database,
+            application.bot_data.policy,
+            SCORING_PERIOD,
+            now=datetime.now(UTC),
+        )
+        run.scoring_seconds = time.perf_counter() - begun
+        run.scoring_scored = done.scored
+
+    scoring_task: asyncio.Task[None] | None = None
     async with started(
         settings, stub, rate_limited=config.production_budget, sender=StubRequest()
     ) as application:
@@ -682,9 +716,18 @@ async def run_one(
             roster_task = asyncio.create_task(
                 hr_sends_the_roster(application, time.perf_counter() + ROSTER_AT)
             )
+        if name == "scoring":
+            scoring_task = asyncio.create_task(
+                scores_the_period(application, time.perf_counter() + SCORING_AT)
+            )
         due, late = await offer(application, measured)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stub.all_replied.wait(), config.drain)
+        if scoring_task is not None:
+            try:
+                await asyncio.wait_for(scoring_task, config.job_limit)
+            except TimeoutError:
+                run.error = "the scoring did not finish"
         if roster_task is not None:
             await roster_task
             # The summary's first line, or a refusal with its first problem.
@@ -887,6 +930,18 @@ def render(report: Report) -> str:
             f"{_figure(roster.roster_reader_peak_mib, 0)} MiB); Apply answered in "
             f"{_figure(roster.roster_import_seconds, 2)} s: {roster.roster_reply or '-'}"
         )
+    scoring = runs.get("scoring")
+    if scoring is not None:
+        right = (
+            "everyone reviewable"
+            if scoring.scoring_scored == scoring.scoring_expected
+            else f"EXPECTED {scoring.scoring_expected}"
+        )
+        lines.append(
+            f"  (e) score_period scored, graded and stored {scoring.scoring_scored or 0:,} "
+            f"people ({right}; {c['scoring_entries']} approved entries each) in "
+            f"{_figure(scoring.scoring_seconds, 2)} s, started {SCORING_AT:g} s into the load"
+        )
     loaded = ", ".join(
         f"{r.label.split()[0]} {_figure(r.p99_ratio_to_idle, 2)}"
         for r in every
@@ -948,6 +1003,18 @@ async def run_benchmark(config: Config) -> Report:
             if config.only and name not in config.only:
                 continue
             queued = None
+            scoring_expected = None
+            if name == "scoring":
+                # Written long ago: none of it counts against anyone's flood limit today.
+                await seed_period(
+                    database,
+                    SCORING_PERIOD,
+                    config.scoring_entries,
+                    at=datetime.combine(SCORING_PERIOD.ends_on, datetime.min.time(), UTC),
+                )
+                scoring_expected = await _count(
+                    database, select(func.count()).select_from(PeriodReview)
+                )
             if name == "broadcast":
                 chats = [c for n in range(big_office) if (c := big_office_chat(n)) is not None]
                 chats = chats[: config.broadcast]
@@ -961,6 +1028,7 @@ async def run_benchmark(config: Config) -> Report:
                 database,
                 load,
                 reminders_expected=expected if name == "reminders" else None,
+                scoring_expected=scoring_expected,
             )
             run.broadcast_queued = queued
             report.runs[name] = run

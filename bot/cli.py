@@ -64,6 +64,16 @@ def _parser() -> argparse.ArgumentParser:
         "--bot-username", help="the bot's @username (asked from Telegram if unset)"
     )
     commands.add_parser("deliver", help="run only the outbox sender (extra delivery capacity)")
+    results = commands.add_parser(
+        "results", help="each person's stage, score and grade for a period"
+    )
+    results.add_argument("period", metavar="YYYY-MM", help="the period (YYYY-Qn for quarters)")
+    results.add_argument("--json", action="store_true", help="print JSON, for scripts")
+    results.add_argument(
+        "--compute",
+        action="store_true",
+        help="score, grade and store everyone reviewable first (never a published period)",
+    )
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     db_commands.add_parser("upgrade", help="apply pending migrations")
@@ -231,6 +241,10 @@ def _command(args: argparse.Namespace, settings: Settings, policy: Policy) -> in
             out_dir=args.out,
             bot_username=args.bot_username,
         )
+    if args.command == "results":
+        from bot.results_cli import results
+
+        return results(settings, policy, args.period, as_json=args.json, compute=args.compute)
     if args.db_command == "upgrade":
         asyncio.run(_db_upgrade(settings))
     else:

@@ -19,14 +19,30 @@ integers are added exactly; the total comes back as thousandths.
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import Integer, Table, and_, bindparam, case, exists, func, select
+from sqlalchemy import (
+    Integer,
+    String,
+    Table,
+    and_,
+    any_,
+    bindparam,
+    case,
+    exists,
+    func,
+    literal_column,
+    or_,
+    select,
+)
 from sqlalchemy import cast as sql_cast
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql import ColumnElement
 
 from storage.enums import EntryStatus, StaffStatus
@@ -40,100 +56,125 @@ _REVIEWS = cast(Table, PeriodReview.__table__)
 _STAFF = cast(Table, Staff.__table__)
 _POSTS = cast(Table, Post.__table__)
 
-_IDS: Any = bindparam("ids", expanding=True)
+_SQLITE_IDS: Any = select(literal_column("value")).select_from(
+    func.json_each(bindparam("ids", type_=String()))
+)
+_POSTGRES_IDS = any_(bindparam("ids", type_=ARRAY(Integer())))
 _STARTS = bindparam("starts_on", type_=_ENTRIES.c.work_date.type)
 _ENDS = bindparam("ends_on", type_=_ENTRIES.c.work_date.type)
 _PERIOD = bindparam("period_id", type_=Integer())
-_THOUSAND = Decimal(1000)
 
 
-def _in_period() -> ColumnElement[bool]:
+def _among(column: Any, dialect: str) -> ColumnElement[bool]:
+    # ``column`` is one of the batch's staff ids, given as one parameter (a JSON array on
+    # SQLite, an array on PostgreSQL): the statement stays the same for every batch.
+    if dialect == "sqlite":
+        return cast(ColumnElement[bool], column.in_(_SQLITE_IDS))
+    return cast(ColumnElement[bool], column == _POSTGRES_IDS)
+
+
+def _ids(dialect: str, staff_ids: Sequence[int]) -> Any:
+    return json.dumps(list(staff_ids)) if dialect == "sqlite" else list(staff_ids)
+
+
+def _in_period(dialect: str) -> ColumnElement[bool]:
     return and_(
-        _ENTRIES.c.staff_id.in_(_IDS),
+        _among(_ENTRIES.c.staff_id, dialect),
         _ENTRIES.c.work_date >= _STARTS,
         _ENTRIES.c.work_date <= _ENDS,
     )
 
 
-def _quantities(dialect: str) -> Any:
+@functools.cache
+def _entries(dialect: str) -> Any:
+    # One pass over a batch's entries of the period: per person and indicator the
+    # approved quantities' exact total and count, and whether one was rejected for
+    # misconduct (a group may hold only such a rejection: count 0).
+    approved = _ENTRIES.c.status == EntryStatus.APPROVED
     if dialect == "sqlite":
         # Integer thousandths, added exactly (see the module's docstring).
-        total: Any = func.sum(sql_cast(func.round(_ENTRIES.c.quantity * 1000), Integer))
+        quantity: Any = sql_cast(func.round(_ENTRIES.c.quantity * 1000), Integer)
     else:
-        total = func.sum(_ENTRIES.c.quantity)
+        quantity = _ENTRIES.c.quantity
+    caught = and_(_ENTRIES.c.status == EntryStatus.REJECTED, _ENTRIES.c.misconduct.is_(True))
     return (
         select(
             _ENTRIES.c.staff_id,
             _ENTRIES.c.indicator_id,
-            total.label("total"),
-            func.count(_ENTRIES.c.quantity).label("count"),
+            func.sum(case((approved, quantity))).label("total"),
+            func.count(case((approved, _ENTRIES.c.quantity))).label("count"),
+            func.max(case((caught, 1), else_=0)).label("misconduct"),
         )
         .where(
-            _in_period(),
-            _ENTRIES.c.status == EntryStatus.APPROVED,
-            _ENTRIES.c.indicator_id.is_not(None),
-            _ENTRIES.c.quantity.is_not(None),
+            _in_period(dialect),
+            or_(
+                and_(
+                    approved,
+                    _ENTRIES.c.indicator_id.is_not(None),
+                    _ENTRIES.c.quantity.is_not(None),
+                ),
+                caught,
+            ),
         )
         .group_by(_ENTRIES.c.staff_id, _ENTRIES.c.indicator_id)
     )
 
 
-_MISCONDUCT = (
-    select(_ENTRIES.c.staff_id)
-    .where(
-        _in_period(),
-        _ENTRIES.c.status == EntryStatus.REJECTED,
-        _ENTRIES.c.misconduct.is_(True),
+@functools.cache
+def _rating_sums(dialect: str) -> Any:
+    return (
+        select(
+            _RATINGS.c.staff_id,
+            _RATINGS.c.indicator_id,
+            _RATINGS.c.rater_kind,
+            func.sum(_RATINGS.c.value).label("sum"),
+            func.count().label("count"),
+        )
+        .where(_RATINGS.c.period_id == _PERIOD, _among(_RATINGS.c.staff_id, dialect))
+        .group_by(_RATINGS.c.staff_id, _RATINGS.c.indicator_id, _RATINGS.c.rater_kind)
     )
-    .distinct()
-)
 
-_RATING_SUMS = (
-    select(
-        _RATINGS.c.staff_id,
-        _RATINGS.c.indicator_id,
-        _RATINGS.c.rater_kind,
-        func.sum(_RATINGS.c.value).label("sum"),
-        func.count().label("count"),
-    )
-    .where(_RATINGS.c.period_id == _PERIOD, _RATINGS.c.staff_id.in_(_IDS))
-    .group_by(_RATINGS.c.staff_id, _RATINGS.c.indicator_id, _RATINGS.c.rater_kind)
-)
 
-_POINTS_GIVEN = (
-    select(
-        _POINTS.c.staff_id,
-        _POINTS.c.amount,
-        _POINTS.c.reason,
-        _POINTS.c.disqualifying,
+@functools.cache
+def _points_given(dialect: str) -> Any:
+    return (
+        select(
+            _POINTS.c.staff_id,
+            _POINTS.c.amount,
+            _POINTS.c.reason,
+            _POINTS.c.disqualifying,
+        )
+        .where(
+            _POINTS.c.period_id == _PERIOD,
+            _among(_POINTS.c.staff_id, dialect),
+            _POINTS.c.withdrawn_at.is_(None),
+        )
+        .order_by(_POINTS.c.staff_id, _POINTS.c.id)
     )
-    .where(
-        _POINTS.c.period_id == _PERIOD,
-        _POINTS.c.staff_id.in_(_IDS),
-        _POINTS.c.withdrawn_at.is_(None),
-    )
-    .order_by(_POINTS.c.staff_id, _POINTS.c.id)
-)
+
 
 # Who a person is reviewed as: their review row's post type and department, else (no
 # row yet, or a row without a post type) their current post's type and department.
-_SUBJECTS = (
-    select(
-        _STAFF.c.id.label("staff_id"),
-        _POSTS.c.post_type.label("current_post_type"),
-        _STAFF.c.department_id.label("current_department_id"),
-        _REVIEWS.c.post_type.label("review_post_type"),
-        _REVIEWS.c.department_id.label("review_department_id"),
-        case((_REVIEWS.c.id.is_(None), False), else_=True).label("has_review"),
-    )
-    .select_from(
-        _STAFF.outerjoin(_POSTS, _POSTS.c.id == _STAFF.c.post_id).outerjoin(
-            _REVIEWS,
-            and_(_REVIEWS.c.staff_id == _STAFF.c.id, _REVIEWS.c.period_id == _PERIOD),
+@functools.cache
+def _subjects(dialect: str) -> Any:
+    return (
+        select(
+            _STAFF.c.id.label("staff_id"),
+            _POSTS.c.post_type.label("current_post_type"),
+            _STAFF.c.department_id.label("current_department_id"),
+            _REVIEWS.c.post_type.label("review_post_type"),
+            _REVIEWS.c.department_id.label("review_department_id"),
+            case((_REVIEWS.c.id.is_(None), False), else_=True).label("has_review"),
         )
+        .select_from(
+            _STAFF.outerjoin(_POSTS, _POSTS.c.id == _STAFF.c.post_id).outerjoin(
+                _REVIEWS,
+                and_(_REVIEWS.c.staff_id == _STAFF.c.id, _REVIEWS.c.period_id == _PERIOD),
+            )
+        )
+        .where(_among(_STAFF.c.id, dialect))
     )
-    .where(_STAFF.c.id.in_(_IDS))
-)
+
 
 _REVIEWABLE = (
     select(_REVIEWS.c.staff_id)
@@ -168,34 +209,20 @@ class Subject:
 
 
 @dataclass(frozen=True, slots=True)
-class QuantityRow:
-    """One person's approved quantities of one indicator in a period: exact total, count."""
+class FactRows:
+    """A batch's facts as the database aggregated them, not yet read into objects.
 
-    staff_id: int
-    indicator_id: str
-    total: Decimal
-    count: int
+    ``entries``: (staff id, indicator id, total, count, misconduct 0/1) per person and
+    indicator, the total in ``total_scale`` units (1: exact decimals; 1000: integer
+    thousandths); ``ratings``: (staff id, indicator id, rater kind, sum, count);
+    ``points``: (staff id, amount, reason, disqualifying) in the order given.
+    """
 
-
-@dataclass(frozen=True, slots=True)
-class RatingRow:
-    """One person's ratings of one indicator by one rater kind: their sum and count."""
-
-    staff_id: int
-    indicator_id: str
-    rater_kind: str
-    sum: int
-    count: int
-
-
-@dataclass(frozen=True, slots=True)
-class PointsRow:
-    """A bonus (+) or deduction (-) not withdrawn, in the order given."""
-
-    staff_id: int
-    amount: Decimal
-    reason: str
-    disqualifying: bool
+    subjects: list[Subject]
+    entries: list[tuple[int, str | None, Any, int, int]]
+    ratings: list[tuple[int, str, str, int, int]]
+    points: list[tuple[int, Decimal, str, bool]]
+    total_scale: int
 
 
 class FactsRepository(Repository):
@@ -204,7 +231,8 @@ class FactsRepository(Repository):
     async def subjects(self, period_id: int | None, staff_ids: Sequence[int]) -> list[Subject]:
         """Who each of ``staff_ids`` is reviewed as (unknown ids are left out)."""
         result = await self.session.execute(
-            _SUBJECTS, {"ids": list(staff_ids), "period_id": period_id or 0}
+            _subjects(self.dialect),
+            {"ids": _ids(self.dialect, staff_ids), "period_id": period_id or 0},
         )
         subjects = []
         for row in result:
@@ -219,50 +247,32 @@ class FactsRepository(Repository):
             )
         return subjects
 
-    async def quantities(
-        self, staff_ids: Sequence[int], starts_on: date, ends_on: date
-    ) -> list[QuantityRow]:
-        """Approved quantities dated ``starts_on``..``ends_on``, by person and indicator
-        (entries without an indicator or a quantity are left out)."""
-        sqlite = self.dialect == "sqlite"
-        result = await self.session.execute(
-            _quantities(self.dialect),
-            {"ids": list(staff_ids), "starts_on": starts_on, "ends_on": ends_on},
+    async def rows(
+        self, period_id: int | None, staff_ids: Sequence[int], starts_on: date, ends_on: date
+    ) -> FactRows:
+        """The facts of ``staff_ids`` for the period ``starts_on``..``ends_on`` (stored as
+        ``period_id``; None: not stored, so no ratings or points), as aggregated rows:
+        four queries, each one pass over the batch's rows."""
+        subjects = await self.subjects(period_id, staff_ids)
+        ids = [subject.staff_id for subject in subjects]
+        if not ids:
+            return FactRows([], [], [], [], 1)
+        dialect = self.dialect
+        dates = {"ids": _ids(dialect, ids), "starts_on": starts_on, "ends_on": ends_on}
+        entries = (await self.session.execute(_entries(self.dialect), dates)).all()
+        ratings: list[Any] = []
+        points: list[Any] = []
+        if period_id is not None:
+            keyed = {"ids": _ids(dialect, ids), "period_id": period_id}
+            ratings = list((await self.session.execute(_rating_sums(dialect), keyed)).all())
+            points = list((await self.session.execute(_points_given(dialect), keyed)).all())
+        return FactRows(
+            subjects,
+            cast(list[tuple[int, str | None, Any, int, int]], entries),
+            cast(list[tuple[int, str, str, int, int]], ratings),
+            cast(list[tuple[int, Decimal, str, bool]], points),
+            1000 if self.dialect == "sqlite" else 1,
         )
-        rows = []
-        for staff_id, indicator_id, total, count in result:
-            exact = Decimal(total) / _THOUSAND if sqlite else Decimal(total)
-            rows.append(QuantityRow(staff_id, indicator_id, exact, count))
-        return rows
-
-    async def ratings(self, period_id: int, staff_ids: Sequence[int]) -> list[RatingRow]:
-        """The period's ratings summed and counted by person, indicator and rater kind."""
-        result = await self.session.execute(
-            _RATING_SUMS, {"ids": list(staff_ids), "period_id": period_id}
-        )
-        return [
-            RatingRow(staff_id, indicator_id, str(kind), int(total), int(count))
-            for staff_id, indicator_id, kind, total, count in result
-        ]
-
-    async def points(self, period_id: int, staff_ids: Sequence[int]) -> list[PointsRow]:
-        """The period's points not withdrawn, by person in the order given."""
-        result = await self.session.execute(
-            _POINTS_GIVEN, {"ids": list(staff_ids), "period_id": period_id}
-        )
-        return [
-            PointsRow(staff_id, Decimal(amount), reason, bool(disqualifying))
-            for staff_id, amount, reason, disqualifying in result
-        ]
-
-    async def misconduct(
-        self, staff_ids: Sequence[int], starts_on: date, ends_on: date
-    ) -> set[int]:
-        """Who of ``staff_ids`` had an entry dated in the period rejected for misconduct."""
-        result = await self.session.scalars(
-            _MISCONDUCT, {"ids": list(staff_ids), "starts_on": starts_on, "ends_on": ends_on}
-        )
-        return set(result)
 
     async def reviewable(self, period_id: int, *, after: int, limit: int) -> list[int]:
         """The next ``limit`` people after staff id ``after`` with a review row for the
@@ -292,4 +302,4 @@ class FactsRepository(Repository):
         return list(result)
 
 
-__all__ = ["FactsRepository", "PointsRow", "QuantityRow", "RatingRow", "Subject"]
+__all__ = ["FactRows", "FactsRepository", "Subject"]

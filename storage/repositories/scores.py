@@ -11,23 +11,31 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, cast
 
 from sqlalchemy import Integer, Table, bindparam, delete, exists, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from storage.models import PeriodReview, PeriodScore
+from storage.models import Department, PeriodReview, PeriodScore, Staff
 from storage.repositories.base import Repository
 
 _SCORES = cast(Table, PeriodScore.__table__)
 _REVIEWS = cast(Table, PeriodReview.__table__)
+_STAFF = cast(Table, Staff.__table__)
+_DEPARTMENTS = cast(Table, Department.__table__)
 _COMPUTED = (
     "department_id", "score", "grade_id", "by_score_grade_id", "breakdown",
     "disqualified", "computed_at",
 )  # fmt: skip
+# The same on both engines but for the parameters' marks.
+_UPSERT = (
+    "INSERT INTO period_scores (period_id, staff_id, "  # noqa: S608 - constants only
+    + ", ".join(_COMPUTED)
+    + ", version) VALUES ($marks) ON CONFLICT (period_id, staff_id) DO UPDATE SET "
+    + ", ".join(f"{name} = excluded.{name}" for name in _COMPUTED)
+    + ", version = period_scores.version + 1 WHERE period_scores.published_at IS NULL"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +48,7 @@ class ComputedScore:
     grade_id: str
     by_score_grade_id: str
     disqualified: bool
-    breakdown: dict[str, Any]
+    breakdown: str  # JSON text
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,43 +88,67 @@ _READ = select(
 ).where(_SCORES.c.period_id == bindparam("period_id", type_=Integer()))
 
 
+@dataclass(frozen=True, slots=True)
+class ResultRow:
+    """One reviewed person of a period, with their stored score if computed."""
+
+    staff_id: int
+    employee_no: str
+    name: str
+    department: str
+    post_type: str | None
+    self_submitted_at: datetime | None
+    signed_off_at: datetime | None
+    excluded_at: datetime | None
+    reopened_at: datetime | None
+    score: Decimal | None
+    grade_id: str | None
+    by_score_grade_id: str | None
+    calibrated_grade_id: str | None
+    disqualified: bool | None
+    computed_at: datetime | None
+    published_at: datetime | None
+    read_at: datetime | None
+
+
 class ScoreRepository(Repository):
     """Stores a computation's results and reads a period's scores."""
 
     async def store(self, period_id: int, rows: Sequence[ComputedScore], *, now: datetime) -> None:
         """Insert or replace the computed part of each person's row (one statement for the
-        batch); calibration, publication and reading are kept, published rows untouched."""
+        batch); calibration, publication and reading are kept, published rows untouched.
+
+        A whole period writes 100,000 rows: the statement goes to the driver as it is,
+        one ``executemany`` with plain values (the breakdown already JSON text), with
+        none of SQLAlchemy's per-row parameter processing.
+        """
         if not rows:
             return
-        insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
-        statement = insert(_SCORES)
-        excluded = statement.excluded
-        statement = statement.on_conflict_do_update(
-            index_elements=["period_id", "staff_id"],
-            set_={
-                **{name: excluded[name] for name in _COMPUTED},
-                "version": _SCORES.c.version + 1,
-            },
-            where=_SCORES.c.published_at.is_(None),
-        )
-        await self.session.execute(
-            statement,
-            [
-                {
-                    "period_id": period_id,
-                    "staff_id": row.staff_id,
-                    "department_id": row.department_id,
-                    "score": row.score,
-                    "grade_id": row.grade_id,
-                    "by_score_grade_id": row.by_score_grade_id,
-                    "breakdown": row.breakdown,
-                    "disqualified": row.disqualified,
-                    "computed_at": now,
-                    "version": 1,
-                }
-                for row in rows
-            ],
-        )
+        sqlite = self.dialect == "sqlite"
+        if sqlite:
+            # As the columns' types store them on SQLite (ExactDecimal, UTCDateTime).
+            at: Any = now.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+            marks = ", ".join("?" * 10)
+        else:
+            at = now
+            marks = ", ".join(f"${n}" for n in range(1, 11))
+        values = [
+            (
+                period_id,
+                row.staff_id,
+                row.department_id,
+                str(row.score) if sqlite else row.score,
+                row.grade_id,
+                row.by_score_grade_id,
+                row.breakdown,
+                row.disqualified,
+                at,
+                1,
+            )
+            for row in rows
+        ]
+        connection = await self.session.connection()
+        await connection.exec_driver_sql(_UPSERT.replace("$marks", marks), values)
 
     async def remove_unreviewable(self, period_id: int) -> int:
         """Remove the period's unpublished scores of people who have no review row for it
@@ -146,6 +178,44 @@ class ScoreRepository(Repository):
         )
         return [StoredScore(**row) for row in result.mappings()]
 
+    async def results(self, period_id: int) -> list[ResultRow]:
+        """Everyone with a review row for the period, with their stored score if any, by
+        department name and employee number."""
+        query = (
+            select(
+                _REVIEWS.c.staff_id,
+                _STAFF.c.employee_no,
+                _STAFF.c.name,
+                _DEPARTMENTS.c.name.label("department"),
+                _REVIEWS.c.post_type,
+                _REVIEWS.c.self_submitted_at,
+                _REVIEWS.c.signed_off_at,
+                _REVIEWS.c.excluded_at,
+                _REVIEWS.c.reopened_at,
+                _SCORES.c.score,
+                _SCORES.c.grade_id,
+                _SCORES.c.by_score_grade_id,
+                _SCORES.c.calibrated_grade_id,
+                _SCORES.c.disqualified,
+                _SCORES.c.computed_at,
+                _SCORES.c.published_at,
+                _SCORES.c.read_at,
+            )
+            .select_from(
+                _REVIEWS.join(_STAFF, _STAFF.c.id == _REVIEWS.c.staff_id)
+                .join(_DEPARTMENTS, _DEPARTMENTS.c.id == _REVIEWS.c.department_id)
+                .outerjoin(
+                    _SCORES,
+                    (_SCORES.c.period_id == _REVIEWS.c.period_id)
+                    & (_SCORES.c.staff_id == _REVIEWS.c.staff_id),
+                )
+            )
+            .where(_REVIEWS.c.period_id == period_id)
+            .order_by(_DEPARTMENTS.c.name, _STAFF.c.employee_no)
+        )
+        result = await self.session.execute(query)
+        return [ResultRow(**row) for row in result.mappings()]
+
     async def of_person(self, period_id: int, staff_id: int) -> StoredScore | None:
         """One person's stored score for a period, if computed."""
         result = await self.session.execute(
@@ -155,4 +225,4 @@ class ScoreRepository(Repository):
         return None if row is None else StoredScore(**row)
 
 
-__all__ = ["ComputedScore", "ScoreRepository", "StoredScore"]
+__all__ = ["ComputedScore", "ResultRow", "ScoreRepository", "StoredScore"]

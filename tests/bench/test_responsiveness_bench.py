@@ -24,7 +24,7 @@ async def test_three_runs_answer_everything_and_report_every_figure(database_url
         Config(
             seconds=1.0,
             warm_up=0.2,
-            people=20,
+            people=30,  # five runs in a minute, none past the flood limit of 10 a minute
             supervisors=4,
             staff=300,
             broadcast=40,
@@ -32,7 +32,7 @@ async def test_three_runs_answer_everything_and_report_every_figure(database_url
             roster_people=300,
         )
     )
-    assert list(report.runs) == ["idle", "reminders", "broadcast", "roster"]
+    assert list(report.runs) == ["idle", "reminders", "broadcast", "roster", "scoring"]
     for run in report.runs.values():
         assert run.offered == run.quick_logs + run.presses == 35  # 30 logs and 5 presses
         assert run.answered == run.offered, run
@@ -52,11 +52,18 @@ async def test_three_runs_answer_everything_and_report_every_figure(database_url
     assert roster.roster_reply == "300 people added", roster
     assert roster.roster_preview_seconds is not None and roster.roster_import_seconds is not None
     assert roster.roster_reader_peak_mib is not None
+    scoring = report.runs["scoring"]
+    # The whole period scored, graded and stored while the load went on: everyone not
+    # left (1 in 25 of the big office has), the load's people and HR included.
+    assert scoring.scoring_expected is not None and scoring.scoring_expected > 280
+    assert scoring.scoring_scored == scoring.scoring_expected, scoring
+    assert scoring.scoring_seconds is not None
     assert report.nothing_lost
     text = render(report)
     for figure in ("p50 ms", "p99 ms", "longest loop stall ms", "p99 loaded / p99 idle"):
         assert figure in text
     assert "(d) HR sent a roster of 300 people (XLSX" in text
+    assert f"(e) score_period scored, graded and stored {scoring.scoring_expected}" in text
     assert "p99 <= 150 ms in every run:" in text
     assert "longest stall <= 50 ms in every run:" in text
     assert "p99 loaded / idle <= 2:" in text
@@ -69,7 +76,11 @@ def test_the_command_line_writes_the_figures_as_json(tmp_path: Path) -> None:
     arguments += ["--roster", "csv", "--roster-people", "50"]
     assert main(arguments) == 0
     figures = json.loads(out.read_text())
-    assert set(figures["runs"]) == {"idle", "reminders", "broadcast", "roster"}
+    assert set(figures["runs"]) == {"idle", "reminders", "broadcast", "roster", "scoring"}
+    assert (
+        figures["runs"]["scoring"]["scoring_scored"]
+        == figures["runs"]["scoring"]["scoring_expected"]
+    )
     assert figures["runs"]["roster"]["roster_reply"] == "50 people added"
     assert figures["nothing_lost"] is True
     assert {"p99_met", "stall_met", "ratio_met"} <= set(figures["goals"])
