@@ -163,8 +163,12 @@ async def open_period(
     """The period (None: the latest under review or later), stored now if it is not yet."""
     if period is None:
         period = period_of(closed_through(today, policy), policy)
-    period_id = await ensure_period(uow, period, now=now)
-    await uow.commit()
+    stored = await uow.periods.by_key(period.key)
+    if stored is None:
+        period_id = await ensure_period(uow, period, now=now)
+        await uow.commit()
+    else:
+        period_id = stored.id
     opened = await _opened(uow, period_id, policy, today=today, zone=zone)
     assert opened is not None, "the period was just stored"
     return opened
