@@ -38,6 +38,8 @@ COMMANDS: Mapping[str, Requirement] = MappingProxyType(
         "broadcast": HR,
         "notices": HR,
         "reopen": HR,
+        "results": HR,
+        "score": MEMBERS,
         "cancel": MEMBERS,
     }
 )

@@ -17,6 +17,7 @@ from telegram import BotCommand, BotCommandScopeAllPrivateChats
 from telegram.ext import ApplicationBuilder, ContextTypes
 
 import handlers
+from assessment.chart_worker import ChartRenderer
 from bot import delivery
 from bot.budget import BudgetedRateLimiter, SendBudget
 from bot.inbox import Intake
@@ -29,6 +30,7 @@ from handlers.broadcast import report_progress
 from handlers.commands import MENU
 from handlers.context import BotData, WorkledgerApplication, WorkledgerContext
 from handlers.reminders import daily_reminder_tick, team_summary_tick
+from handlers.results import publication_tick
 from locales import translator
 from storage import migrate
 from storage.engine import Database
@@ -109,6 +111,10 @@ async def _post_init(application: WorkledgerApplication, budget: SendBudget) -> 
     data = application.bot_data
     data.attach(await open_store(data.settings))
     await _publish_menus(application)
+    # One chart renderer for the bot: /score and the sender's score notices draw in its
+    # worker, one chart at a time.
+    charts = ChartRenderer()
+    data.attach_charts(charts)
     data.stop_background.clear()
     data.background.append(
         asyncio.create_task(
@@ -119,6 +125,7 @@ async def _post_init(application: WorkledgerApplication, budget: SendBudget) -> 
                 data.stop_background,
                 clock=data.clock,
                 budget=budget,
+                charts=charts,
             ),
             name="outbox-sender",
         )
@@ -146,6 +153,9 @@ async def _post_init(application: WorkledgerApplication, budget: SendBudget) -> 
         application.job_queue.run_repeating(
             escalation_tick, interval=ESCALATION_TICK, first=60, name="approval-escalation"
         )
+        application.job_queue.run_repeating(
+            publication_tick, interval=REMINDER_TICK, first=REMINDER_TICK, name="publication"
+        )
     # What start-up built (libraries, the policy, compiled statements) lives as long as the
     # bot: kept out of the collector's full passes, which otherwise stall the loop for
     # 100 ms and more once it holds a few hundred thousand objects. Garbage goes first.
@@ -161,6 +171,9 @@ async def _post_shutdown(application: WorkledgerApplication) -> None:
     data.stop_background.set()
     await asyncio.gather(*data.background, return_exceptions=True)
     data.background.clear()
+    charts = data.attach_charts(None)
+    if charts is not None:
+        charts.close()
     database = data.detach()
     if database is not None:
         await database.dispose()

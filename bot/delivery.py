@@ -9,7 +9,10 @@ Telegram's reason.
 
 A ``menu`` row (``assessment.menus``) is not a message: it republishes the
 command menu of the person whose chat it names, built from the store when the
-row is sent, under the same claims, limits and retries.
+row is sent, under the same claims, limits and retries. A ``score`` row
+(``assessment.results``) names a person and a published period: its text is
+built from the store and its chart drawn (one at a time, in the one
+``ChartRenderer``) when it is sent, and dropped once Telegram has it.
 
 Crash safety: a message is claimed under a lease before it is sent and settled
 after Telegram answers; settlements are written in small batches. After a crash,
@@ -37,6 +40,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from telegram import Bot, InlineKeyboardMarkup, Message
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
+from assessment import results
+from assessment.chart_worker import ChartError, ChartRenderer
 from assessment.menus import MENU_KIND, chat_owner
 from bot.budget import SendBudget, leaky_bucket
 from bot.http import AiohttpRequest
@@ -44,6 +49,7 @@ from config.clock import Clock
 from config.policy import Policy
 from config.settings import DEFAULT_LANGUAGE, Settings
 from handlers.menus import show_chat_menu
+from handlers.scores import send_notice
 from storage.engine import Database, StoreBusy
 from storage.enums import DeliveryStatus
 from storage.models import OutboxMessage
@@ -132,8 +138,13 @@ class Sender:
         batch: int = 200,
         worker_id: str | None = None,
         language: str = DEFAULT_LANGUAGE,
+        policy: Policy | None = None,
+        charts: ChartRenderer | None = None,
     ) -> None:
         self.database = database
+        # What score notices need: the policy (grades, indicators) and the chart renderer.
+        self.policy = policy
+        self.charts = charts
         self.bot = bot
         self.limits = limits
         self.clock = clock
@@ -250,6 +261,8 @@ class Sender:
             if row.kind == MENU_KIND:
                 await self._publish_menu(row.chat_id)
                 message_id = None
+            elif row.kind == results.SCORE_KIND:
+                message_id = (await self._send_score(row)).message_id
             else:
                 message_id = (await self._deliver(row)).message_id
         except SQLAlchemyError as error:
@@ -339,6 +352,23 @@ class Sender:
         return await self.bot.send_message(
             row.chat_id, row.text or "", parse_mode=row.parse_mode, reply_markup=markup
         )
+
+    async def _send_score(self, row: OutboxMessage) -> Message:
+        # The person's published result of the period the row names, as stored now, and
+        # its chart, drawn now; a chart that could not be drawn is retried like a network
+        # error (the renderer starts a new worker).
+        if self.policy is None or self.charts is None or row.staff_id is None:
+            raise BadRequest("This sender cannot send score notices")
+        async with self.database.uow() as uow:
+            notice = await results.notice_of(
+                uow, row.staff_id, row.attachment_file_id or "", self.policy
+            )
+        if notice is None:
+            raise BadRequest("No published result to tell")
+        try:
+            return await send_notice(self.bot, self.charts, self.policy, notice, self.language)
+        except ChartError as error:
+            raise NetworkError(f"the chart could not be drawn: {error}") from error
 
     async def _publish_menu(self, chat_id: int) -> None:
         # The menu of whoever the chat belongs to, built from the store as it is now:
@@ -442,16 +472,20 @@ async def serve(
     clock: Clock,
     budget: SendBudget | None = None,
     concurrency: int = 8,
+    charts: ChartRenderer | None = None,
 ) -> SenderStats:
     """Run one sender until ``stop`` is set: inside the bot process, or on its own.
 
-    In the bot's process, ``budget`` is the one its replies take from.
+    In the bot's process, ``budget`` is the one its replies take from and ``charts`` the
+    bot's chart renderer; on its own, the sender makes a renderer and closes it at the end.
     """
     if settings.token is None:
         raise ValueError("WORKLEDGER_TOKEN is not set")
     bot = delivery_bot(
         settings.token.get_secret_value(), settings.api_url, settings.file_url, concurrency
     )
+    own_charts = charts is None
+    renderer = ChartRenderer() if charts is None else charts
     await bot.initialize()
     try:
         sender = Sender(
@@ -462,8 +496,12 @@ async def serve(
             budget=budget,
             concurrency=concurrency,
             language=settings.language,
+            policy=policy,
+            charts=renderer,
         )
         await sender.run(stop)
         return sender.stats
     finally:
         await bot.shutdown()
+        if own_charts:
+            renderer.close()

@@ -21,8 +21,10 @@ from handlers import (
     people,
     periods,
     reminders,
+    results,
     review,
     roster,
+    scores,
     start,
 )
 from handlers.callbacks import (
@@ -48,12 +50,19 @@ from handlers.callbacks import (
     NoticeToggle,
     PendingPage,
     ReminderAction,
+    ResultsDepartment,
+    ResultsExclude,
+    ResultsGrade,
+    ResultsOverview,
+    ResultsPerson,
+    ResultsPublish,
     ReviewList,
     ReviewOpen,
     ReviewPoints,
     ReviewRate,
     ReviewSignOff,
     RosterDecision,
+    ScoreRead,
     SelfOpen,
     SelfRate,
     SelfText,
@@ -93,14 +102,18 @@ def register(application: WorkledgerApplication) -> None:
     application.add_handler(
         MessageHandler(
             (filters.TEXT & ~filters.COMMAND) | filters.Document.ALL | filters.PHOTO,
-            _in_turn(approvals.capture, broadcast.capture, review.capture, log.capture),
+            _in_turn(
+                approvals.capture, results.capture, broadcast.capture, review.capture, log.capture
+            ),
         ),
         group=COMPOSE_GROUP,
     )
     # /cancel ends a reason asked or a /log in progress here; otherwise it goes on to the
     # notice draft.
     application.add_handler(
-        CommandHandler("cancel", _in_turn(approvals.cancel, review.cancel, log.cancel)),
+        CommandHandler(
+            "cancel", _in_turn(approvals.cancel, results.cancel, review.cancel, log.cancel)
+        ),
         group=COMPOSE_GROUP,
     )
     application.add_handlers(
@@ -132,6 +145,15 @@ def register(application: WorkledgerApplication) -> None:
             CallbackQueryHandler(review.rate, pattern=ReviewRate.pattern()),
             CallbackQueryHandler(review.ask_points, pattern=ReviewPoints.pattern()),
             CallbackQueryHandler(review.sign_off, pattern=ReviewSignOff.pattern()),
+            CommandHandler("results", results.results_command),
+            CommandHandler("score", scores.score_command),
+            CallbackQueryHandler(results.show_overview, pattern=ResultsOverview.pattern()),
+            CallbackQueryHandler(results.show_department, pattern=ResultsDepartment.pattern()),
+            CallbackQueryHandler(results.show_person, pattern=ResultsPerson.pattern()),
+            CallbackQueryHandler(results.choose_grade, pattern=ResultsGrade.pattern()),
+            CallbackQueryHandler(results.ask_exclusion, pattern=ResultsExclude.pattern()),
+            CallbackQueryHandler(results.press_publish, pattern=ResultsPublish.pattern()),
+            CallbackQueryHandler(scores.read_it, pattern=ScoreRead.pattern()),
             CallbackQueryHandler(approvals.press, pattern=Decide.pattern()),
             CallbackQueryHandler(approvals.approve_shown, pattern=ApproveShown.pattern()),
             CallbackQueryHandler(approvals.turn_page, pattern=PendingPage.pattern()),

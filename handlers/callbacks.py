@@ -618,3 +618,94 @@ class ReviewSignOff(CallbackData):
     requires: ClassVar[Requirement] = SUPERVISORS
     review_id: int
     version: int
+
+
+# Grades a calibration button may name: their place in the policy's [[grades]].
+MAX_GRADES = 32
+
+
+@dataclasses.dataclass(frozen=True)
+class ResultsOverview(CallbackData):
+    """A period's results across the organisation, a page of its departments (HR)."""
+
+    prefix: ClassVar[str] = "rso"
+    requires: ClassVar[Requirement] = HR
+    period_id: int
+    page: int
+
+    bounds: ClassVar[dict[str, tuple[int, int]]] = {"page": (0, MAX_PAGE)}
+
+
+@dataclasses.dataclass(frozen=True)
+class ResultsDepartment(CallbackData):
+    """One department's results of a period, a page of its people (HR)."""
+
+    prefix: ClassVar[str] = "rsd"
+    requires: ClassVar[Requirement] = HR
+    period_id: int
+    department_id: int
+    page: int
+
+    bounds: ClassVar[dict[str, tuple[int, int]]] = {"page": (0, MAX_PAGE)}
+
+
+@dataclasses.dataclass(frozen=True)
+class ResultsPerson(CallbackData):
+    """One person's result of a period, with the calibration buttons (HR)."""
+
+    prefix: ClassVar[str] = "rsc"
+    requires: ClassVar[Requirement] = HR
+    period_id: int
+    staff_id: int
+
+
+@dataclasses.dataclass(frozen=True)
+class ResultsGrade(CallbackData):
+    """Give a person the grade at ``grade`` in the policy's list, the score's ``version``
+    as shown; the reason is asked next (HR)."""
+
+    prefix: ClassVar[str] = "rsg"
+    requires: ClassVar[Requirement] = HR
+    period_id: int
+    staff_id: int
+    version: int
+    grade: int
+
+    bounds: ClassVar[dict[str, tuple[int, int]]] = {"grade": (0, MAX_GRADES - 1)}
+
+
+@dataclasses.dataclass(frozen=True)
+class ResultsExclude(CallbackData):
+    """Leave an unreviewed person out of the publication; the reason is asked next (HR)."""
+
+    prefix: ClassVar[str] = "rsx"
+    requires: ClassVar[Requirement] = HR
+    period_id: int
+    staff_id: int
+
+
+@dataclasses.dataclass(frozen=True)
+class ResultsPublish(CallbackData):
+    """Publish a period's results as shown (its ``version``): ``now``, or ``later`` (the
+    time is asked next) (HR)."""
+
+    prefix: ClassVar[str] = "rsp"
+    requires: ClassVar[Requirement] = HR
+    period_id: int
+    version: int
+    when: str
+
+    def validate(self) -> None:
+        """Only now or later."""
+        if self.when not in ("now", "later"):
+            raise ValueError("unknown choice")
+
+
+@dataclasses.dataclass(frozen=True)
+class ScoreRead(CallbackData):
+    """The person's "I have read it" under their score notice of a period (only their own:
+    the server looks the result up by who presses)."""
+
+    prefix: ClassVar[str] = "srd"
+    requires: ClassVar[Requirement] = MEMBERS
+    period_id: int

@@ -30,6 +30,8 @@ DESCRIPTIONS: Mapping[str, str] = MappingProxyType(
         "reopen": N_(
             "Reopen a person's period under review: /reopen EMPLOYEE_NO [YYYY-MM] REASON"
         ),
+        "results": N_("Calibrate and publish a period's results: /results [YYYY-MM]"),
+        "score": N_("My published scores and grades"),
         "cancel": N_("Stop what I am doing"),
     }
 )

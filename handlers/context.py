@@ -8,6 +8,7 @@ from typing import Any
 
 from telegram.ext import Application, CallbackContext, ExtBot
 
+from assessment.chart_worker import ChartRenderer
 from assessment.people import StaffMember
 from assessment.roster_uploads import RosterFiles
 from config.clock import Clock
@@ -35,6 +36,9 @@ class BotData:
         self.stop_background = asyncio.Event()
         # Roster files are read in worker processes, started when first needed.
         self.roster_files = RosterFiles()
+        # Score charts are drawn in a worker process: one renderer per bot, made when it
+        # starts (``post_init``) and closed when it stops.
+        self._charts: ChartRenderer | None = None
 
     def configure(self, settings: Settings, policy: Policy) -> None:
         """Set the frozen settings and policy, once, at start-up."""
@@ -64,6 +68,18 @@ class BotData:
         if self._policy is None:
             raise RuntimeError("policy is not configured")
         return self._policy
+
+    @property
+    def charts(self) -> ChartRenderer:
+        """The bot's one chart renderer (the outbox sender's too)."""
+        if self._charts is None:
+            raise RuntimeError("the chart renderer is not started (the application has not)")
+        return self._charts
+
+    def attach_charts(self, charts: ChartRenderer | None) -> ChartRenderer | None:
+        """Give the bot its chart renderer at start (None at shutdown); the one it had."""
+        previous, self._charts = self._charts, charts
+        return previous
 
     @property
     def database(self) -> Database:

@@ -25,6 +25,7 @@ from storage.repositories import (
     PeriodRepository,
     PostRepository,
     ProcessedUpdates,
+    ResultsRepository,
     ReviewRepository,
     RosterRepository,
     RosterUploadRepository,
@@ -82,6 +83,7 @@ class UnitOfWork:
     roster: RosterRepository
     periods: PeriodRepository
     reviews: ReviewRepository
+    results: ResultsRepository
     facts: FactsRepository
     scores: ScoreRepository
 
@@ -114,6 +116,7 @@ class UnitOfWork:
         self.roster = RosterRepository(self.session)
         self.periods = PeriodRepository(self.session)
         self.reviews = ReviewRepository(self.session)
+        self.results = ResultsRepository(self.session)
         self.facts = FactsRepository(self.session)
         self.scores = ScoreRepository(self.session)
         return self

@@ -13,6 +13,7 @@ from storage.repositories.notices import NoticeRepository
 from storage.repositories.organisation import DepartmentRepository, PostRepository, StaffRepository
 from storage.repositories.outbox import OutboxRepository
 from storage.repositories.periods import PeriodRepository
+from storage.repositories.results import ResultsRepository
 from storage.repositories.reviews import ReviewRepository
 from storage.repositories.roster import RosterRepository
 from storage.repositories.scores import ScoreRepository
@@ -35,6 +36,7 @@ __all__ = [
     "PeriodRepository",
     "PostRepository",
     "ProcessedUpdates",
+    "ResultsRepository",
     "ReviewRepository",
     "RosterRepository",
     "RosterUploadRepository",
