@@ -27,6 +27,7 @@ from storage.repositories import (
     RosterRepository,
     RosterUploadRepository,
     StaffRepository,
+    StageReminderRepository,
     WorkEntryRepository,
 )
 
@@ -78,6 +79,7 @@ class UnitOfWork:
     approvals: ApprovalRepository
     roster: RosterRepository
     periods: PeriodRepository
+    stage_reminders: StageReminderRepository
 
     def __init__(
         self,
@@ -107,6 +109,7 @@ class UnitOfWork:
         self.approvals = ApprovalRepository(self.session)
         self.roster = RosterRepository(self.session)
         self.periods = PeriodRepository(self.session)
+        self.stage_reminders = StageReminderRepository(self.session)
         return self
 
     async def __aexit__(

@@ -13,6 +13,7 @@ from storage.repositories.organisation import DepartmentRepository, PostReposito
 from storage.repositories.outbox import OutboxRepository
 from storage.repositories.periods import PeriodRepository
 from storage.repositories.roster import RosterRepository
+from storage.repositories.stage_reminders import StageReminderRepository
 from storage.repositories.updates import ProcessedUpdates
 from storage.repositories.uploads import RosterUploadRepository
 
@@ -34,5 +35,6 @@ __all__ = [
     "RosterRepository",
     "RosterUploadRepository",
     "StaffRepository",
+    "StageReminderRepository",
     "WorkEntryRepository",
 ]
