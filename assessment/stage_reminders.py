@@ -74,6 +74,8 @@ KEY = "monthly-check"
 KIND = "monthly_check"
 # A notice moved to the next workday looks this far ahead (past a golden week).
 _AHEAD = timedelta(days=31)
+# Texts rendered between two turns of the event loop (each names its own days).
+_RENDERED_AT_ONCE = 50
 
 UnitsOfWork = Callable[[], UnitOfWork]
 
@@ -232,11 +234,11 @@ async def _close(
         states = await uow.stage_reminders.close_states(
             period_id, period.starts_on, period.ends_on, workdays, window.after, window.through
         )
-        found = [
-            _message(key, state.recipient, render(notice(state)))
-            for state in states
-            if state.has_work
-        ]
+        found = []
+        for count, state in enumerate(state for state in states if state.has_work):
+            found.append(_message(key, state.recipient, render(notice(state))))
+            if count % _RENDERED_AT_ONCE == _RENDERED_AT_ONCE - 1:
+                await asyncio.sleep(0)  # a batch's texts are made in Python: let others in
         return found or None
 
     async def write(uow: UnitOfWork, window: Window, messages: list[Outgoing]) -> int:

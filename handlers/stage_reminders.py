@@ -36,6 +36,9 @@ def _language(person: Recipient, default: str) -> Translator:
     return translator(resolve_locale(person.language, person.telegram_language, default))
 
 
+# Cached: a batch writes hundreds of reminders that name the same few days (Babel takes
+# tens of microseconds a date), and the loop must not wait for them.
+@functools.cache
 def _period(language: Translator, period: Period) -> str:
     # As /reopen names it: "November 2026", or the key of a quarter ("2026-Q4").
     if period.quarterly:
@@ -43,10 +46,12 @@ def _period(language: Translator, period: Period) -> str:
     return str(format_skeleton("yMMMM", period.starts_on, locale=language.babel))
 
 
+@functools.cache
 def _date(language: Translator, day: date) -> str:
     return str(format_date(day, format="medium", locale=language.babel))
 
 
+@functools.cache
 def _short_date(language: Translator, day: date) -> str:
     return str(format_skeleton("MMMd", day, locale=language.babel))
 

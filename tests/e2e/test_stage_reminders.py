@@ -234,3 +234,20 @@ async def test_two_bots_on_one_store_send_each_reminder_once(
         if "/self" in str(call["params"].get("text"))
     ]
     assert sorted(sent) == sorted([org.hr.id, org.supervisor.id, org.staff.id])
+
+
+async def test_the_bots_minute_job_sends_them_by_its_clock(
+    bot: WorkledgerApplication, driver: EmulatorDriver, org: Organisation
+) -> None:
+    assert bot.job_queue is not None
+    [job] = bot.job_queue.get_jobs_by_name("monthly-check")
+    bot.bot_data.clock.set(at(REVIEW_DUE, 9, 29), frozen=True)
+    await job.run(bot)
+    bot.bot_data.clock.set(at(REVIEW_DUE), frozen=True)
+    await job.run(bot)
+    [reminder] = await driver.wait_for_message(org.supervisor.id, timeout=10)
+    assert "/review" in reminder["text"]
+    await job.run(bot)
+    async with bot.bot_data.database.uow() as uow:
+        kinds = list(await uow.session.scalars(select(OutboxMessage.dedup_key)))
+    assert kinds == [f"monthly-check/2026-11/review-due/staff/{await _staff_id(bot, 'E010')}"]
