@@ -311,15 +311,19 @@ async def _overdue(
             key=lambda row: (-row.count, row.reviewer_id is None, row.employee_no or ""),
         )
     )
+    messages = []
+    if by_reviewer:
+        # Read first: finding HR reads the whole staff table, which the transaction
+        # that writes should not wait for.
+        async with uows() as uow:
+            people = await uow.stage_reminders.hr()
+        for hr in people:
+            notice = OverdueReviews(period, due, hr, by_reviewer)
+            messages.append(_message(key, hr, render(notice)))
     async with uows() as uow:
         # The claim first (see ``assessment.batches``); HR are few: one transaction.
         if not await uow.claims.claim(key, now):
             return None
-        messages = []
-        if by_reviewer:
-            for hr in await uow.stage_reminders.hr():
-                text = render(OverdueReviews(period, due, hr, by_reviewer))
-                messages.append(_message(key, hr, text))
         queued = await enqueue(uow, messages, now=now)
         await uow.commit()
     return queued
