@@ -31,6 +31,7 @@ from handlers.commands import MENU
 from handlers.context import BotData, WorkledgerApplication, WorkledgerContext
 from handlers.reminders import daily_reminder_tick, team_summary_tick
 from handlers.results import publication_tick
+from handlers.stage_reminders import stage_reminder_tick
 from locales import translator
 from storage import migrate
 from storage.engine import Database
@@ -143,6 +144,9 @@ async def _post_init(application: WorkledgerApplication, budget: SendBudget) -> 
         )
         application.job_queue.run_repeating(
             team_summary_tick, interval=REMINDER_TICK, first=REMINDER_TICK, name="team-summary"
+        )
+        application.job_queue.run_repeating(
+            stage_reminder_tick, interval=REMINDER_TICK, first=REMINDER_TICK, name="monthly-check"
         )
         application.job_queue.run_repeating(
             requests_tick, interval=REQUESTS_TICK, first=REQUESTS_TICK, name="approval-requests"

@@ -446,6 +446,9 @@ class ReminderTimes(_PolicyModel):
 
     daily_time: ClockTime
     team_summary_time: ClockTime
+    # The monthly check's reminders (close your period, your team's reviews, reviews
+    # overdue): in the morning, so there is a workday left to act on them.
+    monthly_check_time: ClockTime = time(9, 30)
 
 
 class EntryLimits(_PolicyModel):

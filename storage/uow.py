@@ -31,6 +31,7 @@ from storage.repositories import (
     RosterUploadRepository,
     ScoreRepository,
     StaffRepository,
+    StageReminderRepository,
     WorkEntryRepository,
 )
 
@@ -86,6 +87,7 @@ class UnitOfWork:
     results: ResultsRepository
     facts: FactsRepository
     scores: ScoreRepository
+    stage_reminders: StageReminderRepository
 
     def __init__(
         self,
@@ -119,6 +121,7 @@ class UnitOfWork:
         self.results = ResultsRepository(self.session)
         self.facts = FactsRepository(self.session)
         self.scores = ScoreRepository(self.session)
+        self.stage_reminders = StageReminderRepository(self.session)
         return self
 
     async def __aexit__(

@@ -17,6 +17,7 @@ from storage.repositories.results import ResultsRepository
 from storage.repositories.reviews import ReviewRepository
 from storage.repositories.roster import RosterRepository
 from storage.repositories.scores import ScoreRepository
+from storage.repositories.stage_reminders import StageReminderRepository
 from storage.repositories.updates import ProcessedUpdates
 from storage.repositories.uploads import RosterUploadRepository
 
@@ -42,5 +43,6 @@ __all__ = [
     "RosterUploadRepository",
     "ScoreRepository",
     "StaffRepository",
+    "StageReminderRepository",
     "WorkEntryRepository",
 ]
