@@ -37,6 +37,7 @@ from storage.repositories.approvals import (
     Overdue,
     PendingRow,
     RequestTarget,
+    Unsent,
 )
 from storage.repositories.audit import Event
 from storage.repositories.outbox import RequestCopy
@@ -518,33 +519,47 @@ async def queue_requests(
     )
     if not targets:
         return 0
-    noted = await uow.approvals.record_requests(
-        [(t.entry_id, t.version, t.approver_id, "submitted") for t in targets], moment
-    )
+    # Everything read first, the writes after: on SQLite the first write takes the one
+    # write lock, and the counts of what waits (what /pending counts, over the whole
+    # store) would hold it while everyone else's quick logs wait.
     by_approver: dict[int, list[RequestTarget]] = {}
     for target in targets:
-        if (target.entry_id, target.version, target.approver_id) in noted:
-            by_approver.setdefault(target.approver_id, []).append(target)
+        by_approver.setdefault(target.approver_id, []).append(target)
     unsent = await uow.approvals.unsent_requests(
         [approver for approver, theirs in by_approver.items() if theirs[0].approver_chat]
     )
-    messages: list[Outgoing | None] = []
+    counts: dict[int, int] = {}
     for approver, theirs in by_approver.items():
-        if theirs[0].approver_chat is None:
+        queued = unsent.get(approver, [])
+        if theirs[0].approver_chat is not None and _folds(len(theirs), queued):
+            counts[approver] = await uow.approvals.waiting(
+                approver, today=today, closed_through=closed
+            )
+    noted = await uow.approvals.record_requests(
+        [(t.entry_id, t.version, t.approver_id, "submitted") for t in targets], moment
+    )
+    messages: list[Outgoing | None] = []
+    for approver, every in by_approver.items():
+        # Another process may have put some before their approver meanwhile: not again.
+        theirs = [t for t in every if (t.entry_id, t.version, t.approver_id) in noted]
+        if not theirs or theirs[0].approver_chat is None:
             continue  # not joined yet: what waits is in their /pending
         queued = unsent.get(approver, [])
-        many = any(message.many for message in queued)
-        if not many and len(theirs) + len(queued) <= COALESCE_ABOVE:
+        if approver not in counts or not _folds(len(theirs), queued):
             messages.extend(render(target) for target in theirs)
             continue
         # Folded in: the unsent cards, and an unsent message for many whose count is now
         # short. One a sender took meanwhile stays and arrives; /pending lists it too.
         await uow.outbox.withdraw_unsent([message.outbox_id for message in queued])
-        count = await uow.approvals.waiting(approver, today=today, closed_through=closed)
-        messages.append(waiting(Waiting(theirs[-1], count)))
+        messages.append(waiting(Waiting(theirs[-1], counts[approver])))
     await enqueue(uow, [m for m in messages if m is not None], now=moment)
     await uow.commit()
     return len(targets)
+
+
+def _folds(new: int, queued: Sequence[Unsent]) -> bool:
+    """Whether an approver's new requests and their unsent ones become one message."""
+    return any(message.many for message in queued) or new + len(queued) > COALESCE_ABOVE
 
 
 def _start_of(day: date, zone: ZoneInfo) -> datetime:
