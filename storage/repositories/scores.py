@@ -36,6 +36,17 @@ _UPSERT = (
     + ", ".join(f"{name} = excluded.{name}" for name in _COMPUTED)
     + ", version = period_scores.version + 1 WHERE period_scores.published_at IS NULL"
 )
+_UPSERT_UNNESTED = (
+    "INSERT INTO period_scores (period_id, staff_id, "  # noqa: S608 - constants only
+    + ", ".join(_COMPUTED)
+    + ", version) SELECT $1, staff_id, department_id, score, grade_id, by_score_grade_id, "
+    "breakdown, disqualified, $2, 1 FROM unnest($3::integer[], $4::integer[], "
+    "$5::numeric[], $6::varchar[], $7::varchar[], $8::json[], $9::boolean[]) AS batch "
+    "(staff_id, department_id, score, grade_id, by_score_grade_id, breakdown, disqualified) "
+    "ON CONFLICT (period_id, staff_id) DO UPDATE SET "
+    + ", ".join(f"{name} = excluded.{name}" for name in _COMPUTED)
+    + ", version = period_scores.version + 1 WHERE period_scores.published_at IS NULL"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,25 +130,38 @@ class ScoreRepository(Repository):
         batch); calibration, publication and reading are kept, published rows untouched.
 
         A whole period writes 100,000 rows: the statement goes to the driver as it is,
-        one ``executemany`` with plain values (the breakdown already JSON text), with
-        none of SQLAlchemy's per-row parameter processing.
+        with plain values (the breakdown already JSON text) and none of SQLAlchemy's
+        per-row parameter processing: on SQLite one ``executemany``, on PostgreSQL one
+        statement whose columns come as arrays.
         """
         if not rows:
             return
-        sqlite = self.dialect == "sqlite"
-        if sqlite:
-            # As the columns' types store them on SQLite (ExactDecimal, UTCDateTime).
-            at: Any = now.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-            marks = ", ".join("?" * 10)
-        else:
-            at = now
-            marks = ", ".join(f"${n}" for n in range(1, 11))
+        connection = await self.session.connection()
+        if self.dialect == "postgresql":
+            # One statement for the batch: its columns as arrays, unnested.
+            await connection.exec_driver_sql(
+                _UPSERT_UNNESTED,
+                (
+                    period_id,
+                    now,
+                    [row.staff_id for row in rows],
+                    [row.department_id for row in rows],
+                    [row.score for row in rows],
+                    [row.grade_id for row in rows],
+                    [row.by_score_grade_id for row in rows],
+                    [row.breakdown for row in rows],
+                    [row.disqualified for row in rows],
+                ),
+            )
+            return
+        # As the columns' types store them on SQLite (ExactDecimal, UTCDateTime).
+        at = now.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
         values = [
             (
                 period_id,
                 row.staff_id,
                 row.department_id,
-                str(row.score) if sqlite else row.score,
+                str(row.score),
                 row.grade_id,
                 row.by_score_grade_id,
                 row.breakdown,
@@ -147,8 +171,7 @@ class ScoreRepository(Repository):
             )
             for row in rows
         ]
-        connection = await self.session.connection()
-        await connection.exec_driver_sql(_UPSERT.replace("$marks", marks), values)
+        await connection.exec_driver_sql(_UPSERT.replace("$marks", ", ".join("?" * 10)), values)
 
     async def count(self, period_id: int) -> int:
         """How many scores the period has stored."""
