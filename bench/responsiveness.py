@@ -999,6 +999,12 @@ async def run_benchmark(config: Config) -> Report:
 
         # Half an hour before the reminders, so nothing else the jobs do is due.
         before = reminder_time - timedelta(minutes=30)
+        # Each run's clock starts where no earlier run's entries are "in the last minute"
+        # for the flood check (the same 200 people log in every run): (a) half an hour
+        # before the reminders, so nothing else the jobs do is due; (b) at the reminder
+        # time; the later ones minutes after it (a run lasts well under a minute, so no
+        # job's first tick comes, and the day's reminder is claimed already).
+        later = 0
         for name, label in RUNS:
             if config.only and name not in config.only:
                 continue
@@ -1020,11 +1026,18 @@ async def run_benchmark(config: Config) -> Report:
                 chats = chats[: config.broadcast]
                 await queue_broadcast(database, BROADCAST_PREFIX, chats)
                 queued = len(chats)
+            if name == "idle":
+                moment = before
+            elif name == "reminders":
+                moment = reminder_time
+            else:
+                later += 1
+                moment = reminder_time + timedelta(minutes=5 * later)
             run = await run_one(
                 name,
                 label,
                 config,
-                settings(reminder_time if name == "reminders" else before),
+                settings(moment),
                 database,
                 load,
                 reminders_expected=expected if name == "reminders" else None,
