@@ -14,19 +14,12 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from bot.cli_store import EXIT_USAGE, report_busy, store_url
 from config.policy import Policy, PolicyError, load_policy
 from config.settings import Settings
-from locales import Translator, translator
+from locales import translator
 from storage import migrate
-from storage.engine import Database, StoreBusy, waiting_up_to
-
-EXIT_USAGE = 2
-# Another process held the SQLite store's write lock for too long; nothing was written.
-# 75 is EX_TEMPFAIL of sysexits.h: a temporary failure, worth trying again.
-EXIT_BUSY = 75
-# A command waits this long for the bot's writes to the SQLite store (the bot's own
-# handlers wait 5 s: somebody is looking at their phone). ``?timeout=`` in the URL wins.
-CLI_BUSY_TIMEOUT = 30.0
+from storage.engine import Database, StoreBusy
 
 
 def _version() -> str:
@@ -84,29 +77,6 @@ def _parser() -> argparse.ArgumentParser:
 def _fail(message: str) -> int:
     print(f"workledger: {message}", file=sys.stderr)
     return EXIT_USAGE
-
-
-def store_url(settings: Settings) -> str:
-    """The store's URL for a command: on SQLite, waiting ``CLI_BUSY_TIMEOUT`` for the bot."""
-    return waiting_up_to(settings.database_url, CLI_BUSY_TIMEOUT)
-
-
-def report_busy(busy: StoreBusy, words: Translator, *, nothing_written: bool = True) -> int:
-    """Say in one line on stderr that the store was busy; the exit status to return."""
-    _ = words.gettext
-    line = (
-        _(
-            "the database is busy: another program (the bot, most likely) kept it locked "
-            "for over {seconds:g} s; nothing was written; try again in a moment"
-        )
-        if nothing_written
-        else _(
-            "the database is busy: another program (the bot, most likely) kept it locked "
-            "for over {seconds:g} s; try again in a moment"
-        )
-    )
-    print(f"workledger: {line.format(seconds=busy.waited)}", file=sys.stderr)
-    return EXIT_BUSY
 
 
 def _load_settings() -> Settings:

@@ -11,7 +11,7 @@ from telegram import Bot
 from telegram.error import TelegramError
 
 from assessment.invitations import InvitationError, IssuedInvitation, deep_link, invite
-from bot.cli import report_busy, store_url
+from bot.cli_store import report_busy, store_url
 from config.clock import Clock
 from config.policy import Policy
 from config.settings import Settings

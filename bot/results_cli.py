@@ -28,7 +28,7 @@ from assessment.period_scoring import (
     score_period,
 )
 from assessment.periods import Period, Stage, parse_key
-from bot.cli import report_busy, store_url
+from bot.cli_store import report_busy, store_url
 from config.clock import Clock
 from config.policy import Policy
 from config.settings import Settings

@@ -13,7 +13,7 @@ from assessment.roster import (
     import_roster,
     parse_roster,
 )
-from bot.cli import report_busy, store_url
+from bot.cli_store import report_busy, store_url
 from config.clock import Clock
 from config.policy import Policy
 from config.settings import Settings

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 import handlers.log
-from bot.cli import EXIT_BUSY
+from bot.cli_store import EXIT_BUSY
 from bot.emulator import EmulatorDriver
 from handlers.context import WorkledgerApplication
 
