@@ -477,6 +477,17 @@ async def _opened(context: WorkledgerContext, period_id: int) -> Opened | None:
         )
 
 
+async def _pressed_person(
+    context: WorkledgerContext, period_id: int, staff_id: int
+) -> tuple[Opened | None, ScopePerson | None]:
+    """The period a press names, opened, and the person it names in its scope."""
+    opened = await _opened(context, period_id)
+    if opened is None:
+        return None, None
+    async with context.uow() as uow:
+        return opened, await results.person(uow, opened, staff_id)
+
+
 async def results_command(update: Update, context: WorkledgerContext) -> None:
     """/results [YYYY-MM]: a period's results (by default the latest under review)."""
     message = update.effective_message
@@ -560,11 +571,7 @@ async def show_person(update: Update, context: WorkledgerContext) -> None:
     query = update.callback_query
     assert query is not None
     action = ResultsPerson.from_press(query.data)
-    opened = await _opened(context, action.period_id)
-    found = None
-    if opened is not None:
-        async with context.uow() as uow:
-            found = await results.person(uow, opened, action.staff_id)
+    opened, found = await _pressed_person(context, action.period_id, action.staff_id)
     if opened is None or found is None:
         await claim(context)
         await query.answer(error_text(context, ResultsError.NOT_IN_SCOPE), show_alert=True)
@@ -596,11 +603,7 @@ async def choose_grade(update: Update, context: WorkledgerContext) -> None:
     assert query is not None
     action = ResultsGrade.from_press(query.data)
     grades = context.policy.grades
-    opened = await _opened(context, action.period_id)
-    found = None
-    if opened is not None:
-        async with context.uow() as uow:
-            found = await results.person(uow, opened, action.staff_id)
+    opened, found = await _pressed_person(context, action.period_id, action.staff_id)
     error: ResultsError | None = None
     if opened is None or found is None:
         error = ResultsError.NOT_IN_SCOPE
@@ -641,11 +644,7 @@ async def ask_exclusion(update: Update, context: WorkledgerContext) -> None:
     query = update.callback_query
     assert query is not None
     action = ResultsExclude.from_press(query.data)
-    opened = await _opened(context, action.period_id)
-    found = None
-    if opened is not None:
-        async with context.uow() as uow:
-            found = await results.person(uow, opened, action.staff_id)
+    opened, found = await _pressed_person(context, action.period_id, action.staff_id)
     if opened is None or found is None:
         await claim(context)
         await query.answer(error_text(context, ResultsError.NOT_IN_SCOPE), show_alert=True)
