@@ -142,7 +142,8 @@ async def seed(database: Database, staff: int) -> None:
         if leave:
             await connection.execute(insert(LeaveDay), leave)
     if database.engine.dialect.name == "postgresql":
-        async with database.engine.connect() as connection:
+        # Committed: on PostgreSQL the statistics ANALYZE gathers are rolled back otherwise.
+        async with database.engine.begin() as connection:
             await connection.exec_driver_sql("ANALYZE")
 
 

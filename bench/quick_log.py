@@ -783,7 +783,8 @@ async def seed_staff(database: Database, staff: int, day: date) -> int:
         for start in range(0, len(leave), 20_000):
             await connection.execute(insert(LeaveDay), leave[start : start + 20_000])
     if database.engine.dialect.name == "postgresql":
-        async with database.engine.connect() as connection:
+        # Committed: on PostgreSQL the statistics ANALYZE gathers are rolled back otherwise.
+        async with database.engine.begin() as connection:
             await connection.exec_driver_sql("ANALYZE")
     return expected
 
