@@ -55,3 +55,26 @@ async def introduce(driver: EmulatorDriver, *users: EmulatedUser) -> None:
     for user in users:
         await driver.send_text(user, "/help")
         await driver.wait_for_message(user.id)
+
+
+async def say(driver: EmulatorDriver, user: EmulatedUser, text: str) -> Message:
+    """Send ``text`` as ``user``; the bot's one reply."""
+    await driver.send_text(user, text)
+    [reply] = await driver.wait_for_message(user.id)
+    return reply
+
+
+async def press_for_edit(
+    driver: EmulatorDriver, user: EmulatedUser, message: Message, data: str
+) -> tuple[str, Message]:
+    """Press a button; the press's answer and the message once it was edited."""
+    before = await current(driver, user.id, message["message_id"])
+    update = await driver.press(user, message["message_id"], data)
+    query_id = update["callback_query"]["id"]
+    [reply] = await eventually(lambda: driver.callback_answers(query_id))
+
+    async def edited() -> Message | None:
+        now = await current(driver, user.id, message["message_id"])
+        return now if now.get("edit_count") != before.get("edit_count") else None
+
+    return str(reply.get("text")), await eventually(edited)

@@ -33,7 +33,7 @@ from storage.engine import Database
 from storage.enums import EntryStatus, Role, StaffStatus
 from storage.models import Department, PeriodScore, Post, Staff, WorkEntry
 
-from .chat import Message, buttons, current, introduce, press
+from .chat import Message, buttons, introduce, press, press_for_edit, say
 from .conftest import eventually
 
 pytestmark = pytest.mark.e2e
@@ -110,28 +110,6 @@ async def bureau(bot: WorkledgerApplication, driver: EmulatorDriver) -> Bureau:
 
 def set_clock(bot: WorkledgerApplication, moment: datetime) -> None:
     bot.bot_data.clock.set(moment, frozen=True)
-
-
-async def say(driver: EmulatorDriver, user: EmulatedUser, text: str) -> Message:
-    await driver.send_text(user, text)
-    [reply] = await driver.wait_for_message(user.id)
-    return reply
-
-
-async def press_for_edit(
-    driver: EmulatorDriver, user: EmulatedUser, message: Message, data: str
-) -> tuple[str, Message]:
-    """Press a button; the press's answer and the message once it was edited."""
-    before = await current(driver, user.id, message["message_id"])
-    update = await driver.press(user, message["message_id"], data)
-    query_id = update["callback_query"]["id"]
-    [reply] = await eventually(lambda: driver.callback_answers(query_id))
-
-    async def edited() -> Message | None:
-        now = await current(driver, user.id, message["message_id"])
-        return now if now.get("edit_count") != before.get("edit_count") else None
-
-    return str(reply.get("text")), await eventually(edited)
 
 
 def rating_data(message: Message, row: int, number: str) -> str:
