@@ -10,7 +10,7 @@ import contextlib
 from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from babel.dates import format_skeleton
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
@@ -19,6 +19,7 @@ from telegram.ext import ApplicationHandlerStop
 
 from assessment import review
 from assessment.calendar import WorkCalendar
+from assessment.people import StaffMember
 from assessment.periods import Period, Stage, milestones
 from assessment.review import Card, PointsError, PointsKind, Refusal, SelfCard
 from config.policy import Indicator
@@ -280,26 +281,36 @@ async def self_open(update: Update, context: WorkledgerContext) -> None:
     await _edit(query.message, self_text(context, card), self_keyboard(context, card))
 
 
-async def self_rate(update: Update, context: WorkledgerContext) -> None:
-    """A self-rating button."""
-    query = update.callback_query
-    member = context.member
-    assert query is not None and member is not None
-    action = SelfRate.from_press(query.data)
+async def _save_rating(
+    context: WorkledgerContext,
+    member: StaffMember,
+    action: SelfRate | ReviewRate,
+    kind: Literal["self", "supervisor"],
+) -> Refusal | None:
+    """A rating button's rating saved, by the person themself or by the reviewer."""
     async with context.uow() as uow:
-        refused = await review.rate(
+        return await review.rate(
             uow,
             member,
             action.review_id,
             action.version,
             action.indicator,
             action.value,
-            "self",
+            kind,
             context.policy,
             today=context.today(),
             zone=context.settings.zone,
             now=context.now(),
         )
+
+
+async def self_rate(update: Update, context: WorkledgerContext) -> None:
+    """A self-rating button."""
+    query = update.callback_query
+    member = context.member
+    assert query is not None and member is not None
+    action = SelfRate.from_press(query.data)
+    refused = await _save_rating(context, member, action, "self")
     if refused is not None:
         await claim(context)
         await query.answer(refusal_text(context, refused, own=True), show_alert=True)
@@ -667,20 +678,7 @@ async def rate(update: Update, context: WorkledgerContext) -> None:
     member = context.member
     assert query is not None and member is not None
     action = ReviewRate.from_press(query.data)
-    async with context.uow() as uow:
-        refused = await review.rate(
-            uow,
-            member,
-            action.review_id,
-            action.version,
-            action.indicator,
-            action.value,
-            "supervisor",
-            context.policy,
-            today=context.today(),
-            zone=context.settings.zone,
-            now=context.now(),
-        )
+    refused = await _save_rating(context, member, action, "supervisor")
     if refused is not None:
         await _refused(update, context, refused, action.review_id)
         return
