@@ -52,6 +52,8 @@ async def move_clock(application: WorkledgerApplication, move: str) -> datetime:
         ValueError: ``move`` is not one of ``MOVES``.
     """
     data = application.bot_data
+    # Nothing awaited between reading the clock and setting it: a second move (another
+    # tab) starts from where this one went.
     moment = _target(data, move)
     data.clock.set(moment)
     if application.job_queue is not None:

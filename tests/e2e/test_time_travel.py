@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
@@ -99,6 +100,9 @@ async def test_moves_only_go_forward_and_unknown_ones_are_refused(
     # Half an hour later November's self-assessment opens; the next one is December's.
     assert await move_clock(bot, "self_review") == at(date(2025, 11, 25), 9, 30)
     assert await move_clock(bot, "self_review") == at(date(2025, 12, 25), 9, 30)
+    # Two moves at once (two tabs): the second starts from where the first went.
+    moved = await asyncio.gather(move_clock(bot, "next_workday"), move_clock(bot, "next_workday"))
+    assert sorted(moved) == [at(date(2025, 12, 26), 9, 0), at(date(2025, 12, 29), 9, 0)]
     with pytest.raises(ValueError, match="unknown move"):
         await move_clock(bot, "yesterday")
-    assert bot.bot_data.clock.now() == at(date(2025, 12, 25), 9, 30)
+    assert bot.bot_data.clock.now() == at(date(2025, 12, 29), 9, 0)
