@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -11,6 +11,8 @@ import pytest
 from bot.emulator import EmulatorDriver
 from bot.sandbox.timetravel import MOVES, clock_status, move_clock
 from handlers.context import WorkledgerApplication
+from storage.enums import DeliveryStatus
+from storage.models import OutboxMessage
 
 from .chat import introduce, say
 from .people import Organisation, seed
@@ -106,3 +108,31 @@ async def test_moves_only_go_forward_and_unknown_ones_are_refused(
     with pytest.raises(ValueError, match="unknown move"):
         await move_clock(bot, "yesterday")
     assert bot.bot_data.clock.now() == at(date(2025, 12, 29), 9, 0)
+
+
+async def test_a_message_in_a_senders_hands_is_not_sent_again_after_a_move(
+    bot: WorkledgerApplication, driver: EmulatorDriver
+) -> None:
+    start = at(date(2025, 11, 20), 10, 0)
+    bot.bot_data.clock.set(start, frozen=True)
+    org = await _organisation(bot, driver)
+    # Claimed a moment ago by a sender that is sending it now (its lease: a minute).
+    async with bot.bot_data.database.uow() as uow:
+        held = OutboxMessage(
+            chat_id=org.staff.id, kind="notice", text="Held by another sender",
+            status=DeliveryStatus.SENDING, lease_owner="elsewhere",
+            lease_until=start + timedelta(minutes=1), attempts=1,
+        )  # fmt: skip
+        uow.session.add(held)
+        await uow.commit()
+
+    moment = await move_clock(bot, "next_workday")
+
+    await say(driver, org.staff, "/help")  # a round trip: the sender had its chance
+    texts = [message.get("text", "") for message in await driver.messages(org.staff.id)]
+    assert "Held by another sender" not in texts
+    async with bot.bot_data.database.uow() as uow:
+        row = await uow.session.get(OutboxMessage, held.id)
+        assert row is not None
+        assert (row.status, row.lease_owner) == (DeliveryStatus.SENDING, "elsewhere")
+        assert row.lease_until == moment + timedelta(minutes=1)
