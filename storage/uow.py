@@ -17,6 +17,7 @@ from storage.repositories import (
     Directory,
     FactsRepository,
     InboxRepository,
+    Inspection,
     InvitationRepository,
     JobClaims,
     LeaveRepository,
@@ -32,6 +33,7 @@ from storage.repositories import (
     ScoreRepository,
     StaffRepository,
     StageReminderRepository,
+    StoreFacts,
     WorkEntryRepository,
 )
 
@@ -72,6 +74,7 @@ class UnitOfWork:
     audit: AuditLog
     updates: ProcessedUpdates
     inbox: InboxRepository
+    inspection: Inspection
     invitations: InvitationRepository
     uploads: RosterUploadRepository
     directory: Directory
@@ -88,6 +91,7 @@ class UnitOfWork:
     facts: FactsRepository
     scores: ScoreRepository
     stage_reminders: StageReminderRepository
+    store_facts: StoreFacts
 
     def __init__(
         self,
@@ -106,6 +110,7 @@ class UnitOfWork:
         self.audit = AuditLog(self.session)
         self.updates = ProcessedUpdates(self.session)
         self.inbox = InboxRepository(self.session)
+        self.inspection = Inspection(self.session)
         self.invitations = InvitationRepository(self.session)
         self.uploads = RosterUploadRepository(self.session)
         self.directory = Directory(self.session)
@@ -122,6 +127,7 @@ class UnitOfWork:
         self.facts = FactsRepository(self.session)
         self.scores = ScoreRepository(self.session)
         self.stage_reminders = StageReminderRepository(self.session)
+        self.store_facts = StoreFacts(self.session)
         return self
 
     async def __aexit__(
