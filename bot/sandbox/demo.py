@@ -208,6 +208,8 @@ _DIRECTOR, _HR = "A01", "A02"
 _ON_LEAVE = "B12"
 # An entry of each is returned (with a reason) and rejected, by the supervisor.
 _RETURNED, _REJECTED = "B05", "C07"
+# ...one of the days before the last approval round within this many days of today.
+_FLAG_DAYS = 12
 # Who has not logged today, whatever the time (someone for the 17:30 reminder).
 _NOT_TODAY = frozenset({"B06", "C04", "C09", "A06"})
 # Behind in the period under review: no self-assessment, so no review yet either.
@@ -482,13 +484,17 @@ class _Build:
             # Deterministic per person and day: the same demo on the same date.
             chance = random.Random(f"{person.employee_no}/{day.isoformat()}")  # noqa: S311
             likely = _DAILY_CHANCE / 2 if person.employee_no == _DIRECTOR else _DAILY_CHANCE
-            if kind == "daily" and chance.random() > likely:
+            # Whose entry is to be returned or rejected logs one (counted) soon enough.
+            due = self.flagged.get(person.employee_no, ()) is None and self._flag_window(day)
+            if kind == "daily" and chance.random() > likely and not due:
                 continue
             moment = self.at(day, 16, 30) + timedelta(minutes=index, seconds=chance.randint(0, 59))
             if not self.past(moment):
                 continue
             works = _WORK[person.post_type][person.locale]
-            if kind == "daily":
+            if due:
+                chosen = [works[0]]
+            elif kind == "daily":
                 chosen = [works[chance.randrange(len(works))]]
             else:
                 # The counted indicator; at the month's end its rates too.
@@ -555,15 +561,18 @@ class _Build:
         self.undecided.add(written.id)
         self.counts.written += 1
         no = person.employee_no
-        # A recent one, decided at the next round (the last one is today's, never run).
         if (
             no in self.flagged
             and self.flagged[no] is None
             and written.indicator_id is not None
-            and day < self.last_round
-            and (self.today - day).days <= 10
+            and self._flag_window(day)
         ):
             self.flagged[no] = (written.id, written.version)
+
+    def _flag_window(self, day: date) -> bool:
+        """Whether an entry of ``day`` is recent, and still decided at a round after it
+        (the returned one stays returned, for its author to change in the sandbox)."""
+        return day < self.last_round and (self.today - day).days <= _FLAG_DAYS
 
     async def approval_round(self, day: date, *, last: bool) -> None:
         """Each approver approves, from /pending, what waits for them; the flagged entries
