@@ -90,7 +90,7 @@ DEMO_ROSTER_NAME = "demo-roster.csv"
 # Workdays (up to today) with daily entries; before them, a summary twice a month.
 DAILY_WORKDAYS = 22
 # How likely someone logs on a day of those (the director: half as likely).
-_DAILY_CHANCE = 0.4
+_DAILY_CHANCE = 0.33
 # The roster is imported this many days before the published period begins.
 _JOINED_BEFORE = 3
 
@@ -419,6 +419,8 @@ class _Build:
         self.periods = 0
         self.last_round = self.today
         self.undecided: set[int] = set()
+        # Each review's version as this build left it (nobody else changes them).
+        self.versions: dict[int, int] = {}
 
     def at(self, day: date, hour: int, minute: int = 0) -> datetime:
         """That local moment, as the UTC moment the rules take."""
@@ -675,6 +677,7 @@ class _Build:
             )  # fmt: skip
             if isinstance(saved, review.Refusal):
                 raise RuntimeError(f"demo: {person.employee_no}'s self-assessment: {saved}")
+            self.versions[saved.review.id] = saved.review.version
             for indicator in saved.indicators:
                 await self._rate(
                     uow, member, saved.review.id, indicator.id, person, "self", day, moment
@@ -685,19 +688,18 @@ class _Build:
         self, uow: UnitOfWork, member: StaffMember, review_id: int, indicator_id: str,
         person: _Person, rater: Literal["self", "supervisor"], day: date, moment: datetime,
     ) -> None:  # fmt: skip
-        current = await uow.reviews.get(review_id)
-        assert current is not None
         scale = review.rating_scale(self.policy)
         top = scale[-1]
-        value = max(
-            scale[0], min(top, round(top * person.skill + (0.4 if rater == "self" else 0)))
-        )
+        # People rate themselves a little higher than their supervisors do.
+        value = round(top * person.skill + (0.4 if rater == "self" else 0))
         refused = await review.rate(
-            uow, member, review_id, current.version, indicator_id, value, rater, self.policy,
-            today=day, zone=self.zone, now=moment,
+            uow, member, review_id, self.versions[review_id], indicator_id,
+            max(scale[0], min(top, value)), rater, self.policy, today=day, zone=self.zone,
+            now=moment,
         )  # fmt: skip
         if refused is not None:
             raise RuntimeError(f"demo: rating {person.employee_no} as {rater}: {refused}")
+        self.versions[review_id] += 1  # each change moves the review on (``touch``)
 
     async def supervise(
         self, reviewer_no: str, reviews: dict[str, int], moment: datetime,
@@ -713,9 +715,8 @@ class _Build:
                 continue
             person = next(p for p in PEOPLE if p.employee_no == no)
             async with self.database.uow() as uow:
-                row = await uow.reviews.get(review_id)
-                assert row is not None
-                for indicator in review.rated_indicators(self.policy, row.post_type, "supervisor"):
+                rated = review.rated_indicators(self.policy, person.post_type, "supervisor")
+                for indicator in rated:
                     await self._rate(
                         uow, reviewer, review_id, indicator.id, person, "supervisor", day, moment
                     )
@@ -727,10 +728,9 @@ class _Build:
                     )  # fmt: skip
                     if isinstance(given, review.Refusal | review.PointsError):
                         raise RuntimeError(f"demo: points for {no}: {given}")
-                row = await uow.reviews.get(review_id)
-                assert row is not None
+                    self.versions[review_id] += 1
                 refused = await review.sign_off(
-                    uow, reviewer, review_id, row.version, self.policy, today=day,
+                    uow, reviewer, review_id, self.versions[review_id], self.policy, today=day,
                     zone=self.zone, now=moment,
                 )  # fmt: skip
                 if refused is not None:
