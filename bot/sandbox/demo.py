@@ -288,7 +288,7 @@ _WORK: dict[str, dict[str, tuple[_Work, ...]]] = {
             ("on_time_completion", "本周受理事项按时办结率{n}%", (93, 100), (1, 2)),
             ("citizen_satisfaction", "本周“好差评”满意率{n}%", (90, 100), (1, 1)),
             (None, "为行动不便的老人提供上门帮办服务", (0, 0), (0, 0)),
-            ("service_innovations", "推出便民服务新举措{n}项（预约办、帮办）", (1, 2), (2, 4)),
+            ("service_innovations", "推出便民服务新举措{n}项（预约办、帮办）", (2, 5), (2, 4)),
         ),
         _T: (
             ("permits_processed", "窗口受理營業執照、食品經營許可申請{n}件", (6, 14), (4, 7)),
@@ -296,7 +296,7 @@ _WORK: dict[str, dict[str, tuple[_Work, ...]]] = {
             ("on_time_completion", "本週受理事項按時辦結率{n}%", (93, 100), (1, 2)),
             ("citizen_satisfaction", "本週「好差評」滿意率{n}%", (90, 100), (1, 1)),
             (None, "為行動不便的長者提供上門幫辦服務", (0, 0), (0, 0)),
-            ("service_innovations", "推出便民服務新舉措{n}項（預約辦、幫辦）", (1, 2), (2, 4)),
+            ("service_innovations", "推出便民服務新舉措{n}項（預約辦、幫辦）", (2, 5), (2, 4)),
         ),
         _E: (
             ("permits_processed", "Processed {n} business licence and food permit applications",
@@ -307,7 +307,7 @@ _WORK: dict[str, dict[str, tuple[_Work, ...]]] = {
             ("citizen_satisfaction", "Citizen satisfaction this week: {n}%", (90, 100), (1, 1)),
             (None, "Home visit to help an elderly applicant complete her forms", (0, 0), (0, 0)),
             ("service_innovations", "Launched {n} new services (weekend appointments, assisted "
-             "filing)", (1, 2), (2, 4)),
+             "filing)", (2, 5), (2, 4)),
         ),
     },
     _MG: {
@@ -516,7 +516,8 @@ class _Build:
                 elif indicator == "policy_execution_deviation":
                     number = max(0, round(high * (1.1 - person.skill)) + chance.randint(0, 1))
                 elif work is works[0] and kind != "daily":
-                    number = max(1, round(number * person.skill * covers))
+                    # The days it sums up; the more skilled, the more done.
+                    number = max(1, round(number * covers * 0.8 * person.skill**2))
                 else:
                     number = max(1, round(number * person.skill))
                 hours = Decimal(chance.randint(int(few * 2), int(many * 2))) / 2
