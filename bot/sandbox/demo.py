@@ -76,6 +76,7 @@ from storage.uow import UnitOfWork
 __all__ = [
     "DEMO_FIRST_TELEGRAM_ID",
     "DEMO_ROSTER_NAME",
+    "DEMO_TELEGRAM_IDS",
     "DemoPerson",
     "DemoStoreNotEmptyError",
     "DemoSummary",
@@ -234,6 +235,12 @@ def demo_people() -> tuple[DemoPerson, ...]:
         )
         for index, person in enumerate(PEOPLE)
     )
+
+
+# The emulated users' Telegram ids, in roster order.
+DEMO_TELEGRAM_IDS: tuple[int, ...] = tuple(
+    DEMO_FIRST_TELEGRAM_ID + index for index in range(len(PEOPLE))
+)
 
 
 def demo_roster() -> bytes:

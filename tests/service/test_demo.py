@@ -20,6 +20,7 @@ from assessment.roster_import import import_roster
 from bot.sandbox.demo import (
     DEMO_FIRST_TELEGRAM_ID,
     DEMO_ROSTER_NAME,
+    DEMO_TELEGRAM_IDS,
     DemoStoreNotEmptyError,
     DemoSummary,
     build_demo,
@@ -107,6 +108,7 @@ async def test_the_demo_organisation(
         emulated = demo_people()
         assert [p.telegram_user_id for p in people] == [e.telegram_user_id for e in emulated]
         assert emulated[0].telegram_user_id == DEMO_FIRST_TELEGRAM_ID
+        assert tuple(e.telegram_user_id for e in emulated) == DEMO_TELEGRAM_IDS
         assert {e.language_code for e in emulated} == {"en", "zh-hans", "zh-hant"}
         assert [p.employee_no for p in people] == [e.employee_no for e in emulated]
         assert all(e.first_name and e.last_name for e in emulated)
