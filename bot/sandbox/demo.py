@@ -66,7 +66,7 @@ from assessment.invitations import LinkOutcome, invite, redeem
 from assessment.menus import queue_menus
 from assessment.outbox import Outgoing
 from assessment.people import StaffMember
-from assessment.periods import Period, milestones, period_of
+from assessment.periods import Period, is_closed, milestones, period_of
 from assessment.roster import parse_roster
 from assessment.roster_import import import_roster
 from handlers.approval_messages import render_closing, render_notice
@@ -633,11 +633,13 @@ class _Build:
             else:
                 self.counts.rejected += 1
         # What /pending shows each approver: their people's undecided entries up to the
-        # day (the last round: the days before it).
+        # day; the last round leaves the day's own to wait, unless its period is closed
+        # by today (then they could never be decided).
+        leave_day = last and not is_closed(day, self.today, self.policy)
         shown = [
             (entry_id, no)
             for entry_id, no, work_date, _v in self.entries
-            if entry_id in self.undecided and (work_date < day if last else work_date <= day)
+            if entry_id in self.undecided and (work_date < day if leave_day else work_date <= day)
         ]
         waiting: dict[str, list[int]] = {}
         for entry_id, no in shown:
