@@ -1,6 +1,7 @@
 """The demo organisation inside the running bot, as the sandbox starts it: the emulated
-users registered with the Bot API emulator, the bot started, the demo built; then what
-the outbox holds is delivered to their chats, and a demo person can use the bot."""
+users registered with the Bot API emulator, the demo built once the store is open (after
+``post_init``) and before the bot's jobs start; then what the outbox holds is delivered
+to their chats, and a demo person can use the bot."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ from datetime import datetime
 import pytest
 from sqlalchemy import func, select
 
+from bot.app import running
 from bot.emulator import EmulatedUser, EmulatorDriver
-from bot.sandbox.demo import build_demo, demo_people
+from bot.sandbox.demo import DemoSummary, build_demo, demo_people
 from config.clock import Clock
-from handlers.context import WorkledgerApplication
+from handlers.context import BotData, WorkledgerApplication
 from storage.enums import DeliveryStatus
 from storage.models import OutboxMessage
 from tests.e2e.conftest import eventually
@@ -23,7 +25,6 @@ pytestmark = pytest.mark.e2e
 
 async def test_the_demo_is_delivered_and_usable(
     application: WorkledgerApplication,
-    bot: WorkledgerApplication,
     driver: EmulatorDriver,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -40,11 +41,31 @@ async def test_the_demo_is_delivered_and_usable(
     }
     for user in users.values():
         await driver.add_user(user)
-    data = bot.bot_data
+    data = application.bot_data
     # A Monday morning: the last workday's entries wait for their supervisors.
     data.clock = Clock(datetime.fromisoformat("2026-11-16T10:00:00+08:00"))
-    summary = await build_demo(data)
-    assert summary.people == len(people) == 30
+    built: list[DemoSummary] = []
+    opened = application.post_init
+    assert opened is not None
+
+    async def post_init(started: WorkledgerApplication) -> None:
+        await opened(started)
+        built.append(await build_demo(started.bot_data))
+
+    application.post_init = post_init
+    async with running(application):
+        await _delivered_and_usable(data, driver, users, built)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def _delivered_and_usable(
+    data: BotData,
+    driver: EmulatorDriver,
+    users: dict[str, EmulatedUser],
+    built: list[DemoSummary],
+) -> None:
+    people = demo_people()
+    assert [summary.people for summary in built] == [len(people)]
 
     async def delivered() -> bool:
         async with data.database.uow() as uow:
@@ -84,4 +105,3 @@ async def test_the_demo_is_delivered_and_usable(
     await driver.send_text(officer, "今天在夜市开展联合整治")
     replies = await driver.wait_for_message(officer.id, since_message_id=last, timeout=10.0)
     assert replies
-    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
