@@ -11,6 +11,7 @@ import asyncio
 import itertools
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from bot.emulator.commands import CommandStore
@@ -30,6 +31,10 @@ from bot.emulator.users import UserActions
 from bot.emulator.webhook import WebhookConfig, WebhookPusher
 
 DEFAULT_BOT_ID = 7000000001
+
+# A watcher of the emulated chats: called with ``("message", view)`` when a message is
+# added, edited or deleted, and ``("answer", answer)`` when the bot answers a button press.
+Watcher = Callable[[str, JSONDict], None]
 
 
 class BotApiEmulator(UserActions, Reading):
@@ -71,6 +76,36 @@ class BotApiEmulator(UserActions, Reading):
         self._failures: deque[CallRecord] = deque(maxlen=20)
         self._message_waiters: dict[int, list[asyncio.Future[None]]] = {}
         self._call_waiters: dict[str, list[asyncio.Future[CallRecord]]] = {}
+        self._watchers: list[Watcher] = []
+
+    # ---------------------------------------------------------------- watchers
+
+    def watch(self, watcher: Watcher) -> Callable[[], None]:
+        """Calls ``watcher`` on every change of a chat (the sandbox page's live events).
+
+        Returns the function that stops watching. A watcher runs on the emulator's loop
+        inside the change and must not block; what it raises is not the caller's problem.
+        """
+        self._watchers.append(watcher)
+
+        def unwatch() -> None:
+            if watcher in self._watchers:
+                self._watchers.remove(watcher)
+
+        return unwatch
+
+    def notify(self, kind: str, payload: JSONDict) -> None:
+        """Tells the watchers of a change (``kind`` "message" or "answer")."""
+        for watcher in list(self._watchers):
+            try:
+                watcher(kind, payload)
+            except Exception:  # noqa: S112 - a broken watcher must not break the Bot API
+                continue
+
+    def message_changed(self, message: StoredMessage) -> None:
+        """Tells the watchers that ``message`` was added, edited or deleted."""
+        if self._watchers:
+            self.notify("message", message.view())
 
     # ----------------------------------------------------------------- the bot
 
@@ -131,6 +166,7 @@ class BotApiEmulator(UserActions, Reading):
             for waiter in waiters:
                 if not waiter.done():
                     waiter.set_result(None)
+        self.message_changed(message)
         return message
 
     def callback_query(self, query_id: str) -> JSONDict | None:

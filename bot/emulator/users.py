@@ -29,6 +29,9 @@ class UserActions:
     _callbacks: dict[str, JSONDict]
     _callback_ids: itertools.count[int]
 
+    def message_changed(self, message: StoredMessage) -> None:
+        """Tells watchers of a change (``BotApiEmulator`` implements it)."""
+
     def add_user(self, user: EmulatedUser) -> None:
         """Makes a user known and their private chat exist, as if they pressed Start."""
         self._private_chat(user)
@@ -74,6 +77,7 @@ class UserActions:
         )
         chat.messages[message.message_id] = message
         chat.read_cursor = message.message_id
+        self.message_changed(message)
         return self.updates.push({"message": message.to_api()})
 
     def send_text(self, user: EmulatedUser, text: str, chat_id: int | None = None) -> JSONDict:
