@@ -14,12 +14,13 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from bot.cli_store import EXIT_USAGE, report_busy, store_url
+from bot.cli_store import EXIT_STORE_IN_USE, EXIT_USAGE, report_busy, store_url
 from config.policy import Policy, PolicyError, load_policy
 from config.settings import Settings
 from locales import translator
 from storage import migrate
 from storage.engine import Database, StoreBusy
+from storage.marker import StoreInUseError, claim_store
 
 
 def _version() -> str:
@@ -145,10 +146,25 @@ def _run(settings: Settings, policy: Policy, log_level: str) -> int:
     _warn_of_clock(settings)
     application = build_application(settings, policy)
     try:
+        asyncio.run(_claim_for_production(settings))
         asyncio.run(run_until_signalled(application))
     except SchemaOutOfDateError as error:
         return _fail(str(error))
+    except StoreInUseError as error:
+        print(f"workledger: {error}", file=sys.stderr)
+        return EXIT_STORE_IN_USE
     return 0
+
+
+async def _claim_for_production(settings: Settings) -> None:
+    """Mark the store as a real bot's, or refuse the sandbox's (``storage.marker``)."""
+    from bot.app import open_store
+
+    database = await open_store(settings)
+    try:
+        await claim_store(database, "production")
+    finally:
+        await database.dispose()
 
 
 def _deliver(settings: Settings, policy: Policy, log_level: str) -> int:

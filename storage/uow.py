@@ -32,6 +32,7 @@ from storage.repositories import (
     ScoreRepository,
     StaffRepository,
     StageReminderRepository,
+    StoreFacts,
     WorkEntryRepository,
 )
 
@@ -88,6 +89,7 @@ class UnitOfWork:
     facts: FactsRepository
     scores: ScoreRepository
     stage_reminders: StageReminderRepository
+    store_facts: StoreFacts
 
     def __init__(
         self,
@@ -122,6 +124,7 @@ class UnitOfWork:
         self.facts = FactsRepository(self.session)
         self.scores = ScoreRepository(self.session)
         self.stage_reminders = StageReminderRepository(self.session)
+        self.store_facts = StoreFacts(self.session)
         return self
 
     async def __aexit__(

@@ -18,6 +18,7 @@ from storage.repositories.reviews import ReviewRepository
 from storage.repositories.roster import RosterRepository
 from storage.repositories.scores import ScoreRepository
 from storage.repositories.stage_reminders import StageReminderRepository
+from storage.repositories.store_facts import StoreFacts
 from storage.repositories.updates import ProcessedUpdates
 from storage.repositories.uploads import RosterUploadRepository
 
@@ -44,5 +45,6 @@ __all__ = [
     "ScoreRepository",
     "StaffRepository",
     "StageReminderRepository",
+    "StoreFacts",
     "WorkEntryRepository",
 ]
