@@ -24,6 +24,7 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from bot.app import build_application, open_store, running
+from bot.cli_store import EXIT_STORE_IN_USE, EXIT_USAGE
 from bot.emulator import BotApiEmulator
 from bot.logs import configure_logging
 from bot.sandbox.demo import DemoSummary, build_demo
@@ -46,9 +47,6 @@ log = logging.getLogger(__name__)
 SANDBOX_TOKEN = "123456789:SANDBOX-not-a-real-token-emulator-only"  # noqa: S105
 DIRECTORY = ".workledger-sandbox"
 DATABASE_FILE = "sandbox.db"
-# The store belongs to a real bot (``workledger run``): the sandbox will not touch it.
-EXIT_PRODUCTION_STORE = 3
-EXIT_USAGE = 2
 
 
 @dataclass(frozen=True)
@@ -150,7 +148,7 @@ async def serve(
     except StoreInUseError as error:
         sock.close()
         print(f"workledger sandbox: {error}", file=sys.stderr)
-        return EXIT_PRODUCTION_STORE
+        return EXIT_STORE_IN_USE
 
     emulator = BotApiEmulator()
     application = build_application(settings, policy)
