@@ -32,7 +32,11 @@ function el(tag, className, text) {
 async function getJSON(path) {
   const response = await fetch(path, { headers: { Accept: "application/json" } });
   const data = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error(data.error || response.statusText);
+  if (!response.ok) {
+    const error = new Error(data.error || response.statusText);
+    error.status = response.status;
+    throw error;
+  }
   return data;
 }
 
@@ -259,7 +263,7 @@ class Pane {
     this.toastBox = q(".toast");
     this.compose = q(".compose");
     this.inspector = q(".inspector");
-    this.root.dataset.userId = String(userId);
+    q(".chat-pane").dataset.userId = String(userId);
     q(".avatar").textContent = (this.user.first_name || "?").slice(0, 1);
     q(".who-name").textContent = fullName(this.user);
     const details = known
@@ -602,20 +606,38 @@ async function loadPeople() {
       notice("");
       return;
     } catch (error) {
+      if (error.status !== 503) {
+        people = [];
+        notice(`The roster could not be read: ${error.message}`);
+        return;
+      }
       notice(`Waiting for the bot: ${error.message}`);
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
   }
 }
 
+// "2026-12-02T01:34:11.69+08:00" -> "2026-12-02 01:34" (the organisation's own time).
+function wallTime(iso) {
+  const match = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2})/.exec(String(iso || ""));
+  return match ? `${match[1]} ${match[2]}` : String(iso || "");
+}
+
 function drawClock(status) {
-  const now = status.now_local || status.now || "";
-  document.getElementById("clock-now").textContent = now;
-  const more = Object.entries(status)
-    .filter(([key]) => key !== "now" && key !== "now_local")
-    .map(([key, value]) => `${key.replaceAll("_", " ")}: ${shown(value)}`)
-    .join(" · ");
-  document.getElementById("clock-more").textContent = more;
+  const parts = [status.weekday, wallTime(status.now)].filter(Boolean);
+  document.getElementById("clock-now").textContent = parts.join(" ");
+  const more = [];
+  if (status.zone) more.push(status.zone);
+  if (status.workday === false) more.push("no workday");
+  if (status.period) more.push(`period ${status.period}: ${String(status.stage || "").replaceAll("_", " ")}`);
+  if (status.today_period && status.today_period !== status.period) {
+    more.push(`this month ${status.today_period}: ${String(status.today_period_stage || "").replaceAll("_", " ")}`);
+  }
+  document.getElementById("clock-more").textContent = more.join(" · ");
+  for (const button of document.querySelectorAll("#travel button.move")) {
+    const target = status.moves && status.moves[button.dataset.move];
+    button.title = target ? `Move the bot's clock to ${wallTime(target)}` : "";
+  }
 }
 
 async function refreshClock() {
