@@ -17,6 +17,7 @@ from storage.repositories import (
     Directory,
     FactsRepository,
     InboxRepository,
+    Inspection,
     InvitationRepository,
     JobClaims,
     LeaveRepository,
@@ -73,6 +74,7 @@ class UnitOfWork:
     audit: AuditLog
     updates: ProcessedUpdates
     inbox: InboxRepository
+    inspection: Inspection
     invitations: InvitationRepository
     uploads: RosterUploadRepository
     directory: Directory
@@ -108,6 +110,7 @@ class UnitOfWork:
         self.audit = AuditLog(self.session)
         self.updates = ProcessedUpdates(self.session)
         self.inbox = InboxRepository(self.session)
+        self.inspection = Inspection(self.session)
         self.invitations = InvitationRepository(self.session)
         self.uploads = RosterUploadRepository(self.session)
         self.directory = Directory(self.session)

@@ -8,6 +8,7 @@ from storage.repositories.directory import Directory
 from storage.repositories.entries import WorkEntryRepository
 from storage.repositories.facts import FactsRepository
 from storage.repositories.inbox import InboxRepository
+from storage.repositories.inspection import Inspection
 from storage.repositories.invitations import InvitationRepository
 from storage.repositories.notices import NoticeRepository
 from storage.repositories.organisation import DepartmentRepository, PostRepository, StaffRepository
@@ -30,6 +31,7 @@ __all__ = [
     "Directory",
     "FactsRepository",
     "InboxRepository",
+    "Inspection",
     "InvitationRepository",
     "JobClaims",
     "LeaveRepository",

@@ -50,6 +50,20 @@ async def test_moving_to_the_reminders_reminds_at_once_whoever_has_not_logged(
     assert not [text for text in texts if "have not logged" in text]
 
 
+async def test_moving_to_the_self_assessment_day_tells_staff_it_is_open(
+    bot: WorkledgerApplication, driver: EmulatorDriver
+) -> None:
+    bot.bot_data.clock.set(at(date(2025, 11, 20), 10, 0), frozen=True)
+    org = await _organisation(bot, driver)
+
+    moment = await move_clock(bot, "self_review")
+
+    assert moment == at(date(2025, 11, 25), 9, 30)  # a Tuesday
+    assert clock_status(bot.bot_data)["stage"] == "self_assessment"
+    [notice] = await driver.wait_for_message(org.staff.id, timeout=10)
+    assert "is open until" in notice["text"]
+
+
 async def test_moving_to_the_review_due_day_and_publication_changes_the_stage(
     bot: WorkledgerApplication,
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 import pytest
 
@@ -65,3 +66,25 @@ async def test_two_first_claims_at_once_one_wins_and_the_other_sees_its_mark(
     finally:
         await sandbox.dispose()
         await production.dispose()
+
+
+async def test_a_claim_waits_for_a_first_claim_in_progress_and_then_sees_its_mark(
+    database_url: str,
+) -> None:
+    # The first claimant has written its mark and not committed yet when the second comes.
+    first, second = Database(database_url), Database(database_url)
+    try:
+        async with first.uow() as uow:
+            assert await uow.store_facts.settle(KIND_FACT, "sandbox", at=datetime.now(UTC)) == (
+                "sandbox"
+            )
+            claiming = asyncio.create_task(claim_store(second, "production"))
+            await asyncio.sleep(0.5)
+            assert not claiming.done(), "the second claim waits for the first to end"
+            await uow.commit()
+        with pytest.raises(StoreInUseError):
+            await claiming
+        assert await _mark(second) == "sandbox"
+    finally:
+        await first.dispose()
+        await second.dispose()
