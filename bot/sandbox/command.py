@@ -27,7 +27,7 @@ from bot.app import build_application, open_store, running
 from bot.cli_store import EXIT_STORE_IN_USE, EXIT_USAGE
 from bot.emulator import BotApiEmulator
 from bot.logs import configure_logging
-from bot.sandbox.demo import DemoSummary, build_demo
+from bot.sandbox.demo import DemoSummary, build_demo, demo_people
 from bot.sandbox.inspect import roster_people
 from bot.sandbox.server import (
     TELEGRAM_PREFIX,
@@ -35,7 +35,9 @@ from bot.sandbox.server import (
     Sandbox,
     allowed_hosts,
     create_sandbox_app,
+    demo_user,
     serving,
+    user_for,
 )
 from config.policy import Policy
 from config.settings import Settings
@@ -153,6 +155,8 @@ async def serve(
     emulator = BotApiEmulator()
     application = build_application(settings, policy)
     sandbox = Sandbox(emulator, application)
+    # The demo's people have "pressed Start" before the bot writes to them.
+    sandbox.introduce(demo_user(person) for person in demo_people())
     app = create_sandbox_app(sandbox, hosts=allowed_hosts(options.host, port))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -168,6 +172,9 @@ async def serve(
                     f"; demo: {summary.people} people in {summary.departments} departments, "
                     f"{_entries(summary)} entries"
                 )
+            # So have those who joined in an earlier run (the emulator forgets at exit).
+            cards = await roster_people(application.bot_data)
+            sandbox.introduce(filter(None, map(user_for, cards)))
             sandbox.ready = True
             age = process_age()
             took = time.monotonic() - started if age is None else age

@@ -32,7 +32,7 @@ from bot.emulator import BotApiEmulator, create_app
 from bot.emulator.errors import ApiError, DriverError
 from bot.emulator.model import EmulatedUser, JSONDict
 from bot.sandbox import inspect, timetravel
-from bot.sandbox.demo import demo_people
+from bot.sandbox.demo import DemoPerson, demo_people
 from handlers.context import WorkledgerApplication
 
 log = logging.getLogger(__name__)
@@ -145,6 +145,13 @@ class Sandbox:
         """Stops the live events."""
         self._unwatch()
         self.events.close()
+
+    def introduce(self, users: Iterable[EmulatedUser]) -> None:
+        """Make people known to the emulator, as if each had pressed Start: the bot may
+        write to them (Telegram lets a bot write only to people who wrote to it)."""
+        for user in users:
+            if user.id not in self.emulator.users:
+                self.emulator.add_user(user)
 
     def new_stranger(self, language_code: str) -> EmulatedUser:
         """A fresh emulated user on no roster, with an id nobody has used."""
@@ -304,30 +311,38 @@ async def _status(request: web.Request) -> web.StreamResponse:
     )
 
 
+def user_for(card: inspect.PersonCard) -> EmulatedUser | None:
+    """The emulated Telegram user behind a roster card (None: not joined)."""
+    if card.telegram_user_id is None:
+        return None
+    for known in demo_people():
+        if known.telegram_user_id == card.telegram_user_id:
+            return demo_user(known)
+    return EmulatedUser(
+        id=card.telegram_user_id,
+        first_name=card.name,
+        language_code=_telegram_language(card.language),
+    )
+
+
+def demo_user(person: DemoPerson) -> EmulatedUser:
+    """A demo person as an emulated Telegram user."""
+    return EmulatedUser(
+        id=person.telegram_user_id,
+        first_name=person.first_name,
+        last_name=person.last_name or None,
+        language_code=person.language_code,
+    )
+
+
 async def _people(request: web.Request) -> web.StreamResponse:
     sandbox = _sandbox(request)
     cards = await inspect.roster_people(sandbox.application.bot_data)
-    demo = {person.telegram_user_id: person for person in demo_people()}
     people = []
     for card in cards:
         entry = asdict(card)
         entry["roles"] = list(card.roles)
-        user = None
-        if card.telegram_user_id is not None:
-            known = demo.get(card.telegram_user_id)
-            if known is not None:
-                user = EmulatedUser(
-                    id=known.telegram_user_id,
-                    first_name=known.first_name,
-                    last_name=known.last_name or None,
-                    language_code=known.language_code,
-                )
-            else:
-                user = EmulatedUser(
-                    id=card.telegram_user_id,
-                    first_name=card.name,
-                    language_code=_telegram_language(card.language),
-                )
+        user = user_for(card)
         entry["user"] = None if user is None else user.to_api()
         people.append(entry)
     return web.json_response({"people": people})
