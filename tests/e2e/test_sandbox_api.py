@@ -193,3 +193,18 @@ def test_refuses_a_real_bots_store(tmp_path: Path) -> None:
         "on it (it keeps a SQLite file of its own)"
     ]
     assert "ready in" not in finished.stdout
+
+
+def test_run_without_a_token_points_to_the_sandbox(tmp_path: Path) -> None:
+    env = {key: value for key, value in environment().items() if key != "WORKLEDGER_TOKEN"}
+    finished = subprocess.run(  # noqa: S603
+        [*sandbox_command()[:-1], "run"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert finished.returncode == 2
+    assert "make sandbox" in finished.stderr

@@ -24,7 +24,9 @@ from typing import Any, TypeVar
 
 import pytest
 
-from .sandbox_process import SandboxProcess, sandbox_process
+from bot.sandbox.command import SANDBOX_TOKEN
+
+from .sandbox_process import SandboxProcess, request, sandbox_process
 
 pytestmark = pytest.mark.e2e
 
@@ -355,6 +357,46 @@ def test_a_stranger_from_the_picker(
         chrome.find_element(By.CSS_SELECTOR, '.menu .command[data-command="help"]').click()
         until(lambda: len(bot_messages(chrome)) >= 2, "the answer to /help")
         latency = chrome.execute_script("return window.sandboxLatencies.slice(-1)[0]")
+
+        # Telegram's formatting is drawn, and text that looks like HTML stays text.
+        api = f"{sandbox.url}/telegram/bot{SANDBOX_TOKEN}"
+        formatted = (
+            "<b>bold</b> <i>italic</i> <a href='https://example.org/x'>a link</a> "
+            "<code>code</code> &lt;img src=x onerror=\"document.title='owned'\"&gt;"
+        )
+        status, sent = request(
+            f"{api}/sendMessage",
+            data=json.dumps(
+                {"chat_id": stranger, "text": formatted, "parse_mode": "HTML"}
+            ).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        assert status == 200, sent
+        message_id = sent["result"]["message_id"]
+        selector = f'.message.bot[data-message-id="{message_id}"]'
+        node = until(lambda: chrome.find_elements(By.CSS_SELECTOR, selector), "formatting")[0]
+        assert node.find_element(By.CSS_SELECTOR, "b").text == "bold"
+        assert node.find_element(By.CSS_SELECTOR, "i").text == "italic"
+        assert node.find_element(By.CSS_SELECTOR, "code").text == "code"
+        anchor = node.find_element(By.CSS_SELECTOR, "a")
+        assert (anchor.text, anchor.get_attribute("href")) == ("a link", "https://example.org/x")
+        assert not node.find_elements(By.CSS_SELECTOR, "img")
+        assert "<img src=x onerror=" in node.text
+        assert chrome.title == "workledger sandbox"
+        # An edit replaces the message in place.
+        status, _ = request(
+            f"{api}/editMessageText",
+            data=json.dumps(
+                {"chat_id": stranger, "message_id": message_id, "text": "edited in place"}
+            ).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        assert status == 200
+        until(
+            lambda: "edited in place" in chrome.find_element(By.CSS_SELECTOR, selector).text,
+            "the edit in place",
+        )
+        assert len(chrome.find_elements(By.CSS_SELECTOR, selector)) == 1
         path = artifacts / "stranger.png"
         chrome.save_screenshot(str(path))
     with capsys.disabled():

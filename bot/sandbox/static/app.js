@@ -105,9 +105,10 @@ function renderFormatted(text, entities, onCommand) {
         parent.appendChild(document.createTextNode(text.slice(position, entity.offset)));
       }
       const content = text.slice(entity.offset, entityEnd);
-      const node = nodeFor(entity, content, onCommand);
-      build(node.target || node, entity.offset, entityEnd, inner);
-      parent.appendChild(node.outer || node);
+      const made = nodeFor(entity, content, onCommand);
+      const outer = made instanceof Node ? made : made.outer; // <pre> holds a <code>
+      build(made instanceof Node ? made : made.inner, entity.offset, entityEnd, inner);
+      parent.appendChild(outer);
       position = entityEnd;
       i = j;
     }
@@ -140,7 +141,7 @@ function nodeFor(entity, content, onCommand) {
       const pre = el("pre");
       const code = el("code");
       pre.appendChild(code);
-      return { outer: pre, target: code };
+      return { outer: pre, inner: code };
     }
     case "blockquote":
     case "expandable_blockquote": return el("blockquote");
@@ -264,8 +265,9 @@ class Pane {
     this.compose = q(".compose");
     this.inspector = q(".inspector");
     q(".chat-pane").dataset.userId = String(userId);
-    q(".avatar").textContent = (this.user.first_name || "?").slice(0, 1);
-    q(".who-name").textContent = fullName(this.user);
+    const name = known ? known.name : fullName(this.user);
+    q(".avatar").textContent = Array.from(name || "?")[0];
+    q(".who-name").textContent = name;
     const details = known
       ? [known.roles.join(", "), known.department, known.on_leave ? "on leave" : ""]
       : ["a stranger: on no roster"];
@@ -282,6 +284,8 @@ class Pane {
     q(".change").addEventListener("click", () => this.showPicker());
     q(".close").addEventListener("click", () => closePane(this));
     q(".close").hidden = panes.length < 2;
+    // Side by side, the chats get the room; each inspector opens with its button.
+    if (panes.length > 1 || this.index > 0) this.inspector.classList.add("hidden");
     q(".toggle-inspector").addEventListener("click", () => this.inspector.classList.toggle("hidden"));
     q(".menu-button").addEventListener("click", () => { this.menu.hidden = !this.menu.hidden; });
     q(".composer").addEventListener("submit", (event) => {
@@ -537,10 +541,15 @@ class Pane {
   }
 }
 
+const ISO_MOMENT = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(:\d{2}(\.\d+)?)?([+-]\d{2}:\d{2}|Z)?$/;
+const LONG_COLUMNS = new Set(["text", "first_line", "summary", "detail", "details", "error"]);
+
 function shown(value) {
-  if (value === null || value === undefined) return "—";
+  if (value === null || value === undefined || value === "") return "—";
   if (Array.isArray(value)) return value.map(shown).join(", ");
   if (typeof value === "object") return JSON.stringify(value);
+  const moment = ISO_MOMENT.exec(String(value));
+  if (moment) return `${moment[1]}-${moment[2]}-${moment[3]} ${moment[4]}:${moment[5]}`;
   return String(value);
 }
 
@@ -553,18 +562,22 @@ function definitionList(record) {
   return list;
 }
 
+// Rows of JSON objects as a table; columns empty in every row are left out.
 function table(rows) {
-  const keys = [...new Set(rows.flatMap((row) => Object.keys(row)))];
+  const keys = [...new Set(rows.flatMap((row) => Object.keys(row)))]
+    .filter((key) => rows.some((row) => shown(row[key]) !== "—"));
+  const wrap = el("div", "table-wrap");
   const grid = el("table");
   const head = el("tr");
   for (const key of keys) head.appendChild(el("th", "", key.replaceAll("_", " ")));
   grid.appendChild(head);
   for (const row of rows) {
     const line = el("tr");
-    for (const key of keys) line.appendChild(el("td", "", shown(row[key])));
+    for (const key of keys) line.appendChild(el("td", LONG_COLUMNS.has(key) ? "long" : "", shown(row[key])));
     grid.appendChild(line);
   }
-  return grid;
+  wrap.appendChild(grid);
+  return wrap;
 }
 
 // ------------------------------------------------------------------ the page
@@ -582,6 +595,8 @@ function addPane(userId) {
   for (const other of panes) {
     const close = other.root.querySelector(".close");
     if (close) close.hidden = panes.length < 2;
+    const inspector = other.root.querySelector(".inspector");
+    if (inspector && panes.length > 1) inspector.classList.add("hidden");
   }
   return pane;
 }
