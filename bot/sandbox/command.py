@@ -145,6 +145,9 @@ async def serve(
     settings = sandbox_settings(
         settings, directory / DATABASE_FILE, f"{root}{TELEGRAM_PREFIX}/bot"
     )
+    phases: list[tuple[str, float]] = []
+    mark = time.monotonic()
+    phases.append(("start", mark - started))
     try:
         await _claim(settings)
     except StoreInUseError as error:
@@ -152,6 +155,8 @@ async def serve(
         print(f"workledger sandbox: {error}", file=sys.stderr)
         return EXIT_STORE_IN_USE
 
+    phases.append(("store", time.monotonic() - mark))
+    mark = time.monotonic()
     emulator = BotApiEmulator()
     application = build_application(settings, policy)
     sandbox = Sandbox(emulator, application)
@@ -165,9 +170,12 @@ async def serve(
         loop.add_signal_handler(number, stop.set)
     try:
         async with serving(app, sock), running(application):
+            phases.append(("bot", time.monotonic() - mark))
+            mark = time.monotonic()
             made = ""
             if options.demo and not await roster_people(application.bot_data):
                 summary = await build_demo(application.bot_data)
+                phases.append(("demo", time.monotonic() - mark))
                 made = (
                     f"; demo: {summary.people} people in {summary.departments} departments, "
                     f"{_entries(summary)} entries"
@@ -178,6 +186,10 @@ async def serve(
             sandbox.ready = True
             age = process_age()
             took = time.monotonic() - started if age is None else age
+            log.info(
+                "sandbox start-up: %s",
+                ", ".join(f"{name} {seconds:.2f} s" for name, seconds in phases),
+            )
             print(
                 f"workledger sandbox at {root}/ (ready in {took:.1f} s{made}); Ctrl-C stops it",
                 flush=True,
@@ -194,6 +206,8 @@ def sandbox_command(
     settings: Settings, policy: Policy, options: SandboxOptions, log_level: str
 ) -> int:
     """``workledger sandbox``: the exit status."""
-    started = time.monotonic()
+    age = process_age()
+    # "start": from the process's start (its imports) to here, where it is known.
+    started = time.monotonic() - (age or 0.0)
     configure_logging(log_level, secrets=(SANDBOX_TOKEN,))
     return asyncio.run(serve(settings, policy, options, started))
