@@ -90,7 +90,7 @@ DEMO_ROSTER_NAME = "demo-roster.csv"
 # Workdays (up to today) with daily entries; before them, a summary twice a month.
 DAILY_WORKDAYS = 22
 # How likely someone logs on a day of those (the director: half as likely).
-_DAILY_CHANCE = 0.4
+_DAILY_CHANCE = 0.33
 # The roster is imported this many days before the published period begins.
 _JOINED_BEFORE = 3
 
@@ -208,6 +208,8 @@ _DIRECTOR, _HR = "A01", "A02"
 _ON_LEAVE = "B12"
 # An entry of each is returned (with a reason) and rejected, by the supervisor.
 _RETURNED, _REJECTED = "B05", "C07"
+# ...one of the days before the last approval round within this many days of today.
+_FLAG_DAYS = 12
 # Who has not logged today, whatever the time (someone for the 17:30 reminder).
 _NOT_TODAY = frozenset({"B06", "C04", "C09", "A06"})
 # Behind in the period under review: no self-assessment, so no review yet either.
@@ -417,6 +419,8 @@ class _Build:
         self.periods = 0
         self.last_round = self.today
         self.undecided: set[int] = set()
+        # Each review's version as this build left it (nobody else changes them).
+        self.versions: dict[int, int] = {}
 
     def at(self, day: date, hour: int, minute: int = 0) -> datetime:
         """That local moment, as the UTC moment the rules take."""
@@ -482,13 +486,17 @@ class _Build:
             # Deterministic per person and day: the same demo on the same date.
             chance = random.Random(f"{person.employee_no}/{day.isoformat()}")  # noqa: S311
             likely = _DAILY_CHANCE / 2 if person.employee_no == _DIRECTOR else _DAILY_CHANCE
-            if kind == "daily" and chance.random() > likely:
+            # Whose entry is to be returned or rejected logs one (counted) soon enough.
+            due = self.flagged.get(person.employee_no, ()) is None and self._flag_window(day)
+            if kind == "daily" and chance.random() > likely and not due:
                 continue
             moment = self.at(day, 16, 30) + timedelta(minutes=index, seconds=chance.randint(0, 59))
             if not self.past(moment):
                 continue
             works = _WORK[person.post_type][person.locale]
-            if kind == "daily":
+            if due:
+                chosen = [works[0]]
+            elif kind == "daily":
                 chosen = [works[chance.randrange(len(works))]]
             else:
                 # The counted indicator; at the month's end its rates too.
@@ -555,15 +563,18 @@ class _Build:
         self.undecided.add(written.id)
         self.counts.written += 1
         no = person.employee_no
-        # A recent one, decided at the next round (the last one is today's, never run).
         if (
             no in self.flagged
             and self.flagged[no] is None
             and written.indicator_id is not None
-            and day < self.last_round
-            and (self.today - day).days <= 10
+            and self._flag_window(day)
         ):
             self.flagged[no] = (written.id, written.version)
+
+    def _flag_window(self, day: date) -> bool:
+        """Whether an entry of ``day`` is recent, and still decided at a round after it
+        (the returned one stays returned, for its author to change in the sandbox)."""
+        return day < self.last_round and (self.today - day).days <= _FLAG_DAYS
 
     async def approval_round(self, day: date, *, last: bool) -> None:
         """Each approver approves, from /pending, what waits for them; the flagged entries
@@ -666,6 +677,7 @@ class _Build:
             )  # fmt: skip
             if isinstance(saved, review.Refusal):
                 raise RuntimeError(f"demo: {person.employee_no}'s self-assessment: {saved}")
+            self.versions[saved.review.id] = saved.review.version
             for indicator in saved.indicators:
                 await self._rate(
                     uow, member, saved.review.id, indicator.id, person, "self", day, moment
@@ -676,19 +688,18 @@ class _Build:
         self, uow: UnitOfWork, member: StaffMember, review_id: int, indicator_id: str,
         person: _Person, rater: Literal["self", "supervisor"], day: date, moment: datetime,
     ) -> None:  # fmt: skip
-        current = await uow.reviews.get(review_id)
-        assert current is not None
         scale = review.rating_scale(self.policy)
         top = scale[-1]
-        value = max(
-            scale[0], min(top, round(top * person.skill + (0.4 if rater == "self" else 0)))
-        )
+        # People rate themselves a little higher than their supervisors do.
+        value = round(top * person.skill + (0.4 if rater == "self" else 0))
         refused = await review.rate(
-            uow, member, review_id, current.version, indicator_id, value, rater, self.policy,
-            today=day, zone=self.zone, now=moment,
+            uow, member, review_id, self.versions[review_id], indicator_id,
+            max(scale[0], min(top, value)), rater, self.policy, today=day, zone=self.zone,
+            now=moment,
         )  # fmt: skip
         if refused is not None:
             raise RuntimeError(f"demo: rating {person.employee_no} as {rater}: {refused}")
+        self.versions[review_id] += 1  # each change moves the review on (``touch``)
 
     async def supervise(
         self, reviewer_no: str, reviews: dict[str, int], moment: datetime,
@@ -704,9 +715,8 @@ class _Build:
                 continue
             person = next(p for p in PEOPLE if p.employee_no == no)
             async with self.database.uow() as uow:
-                row = await uow.reviews.get(review_id)
-                assert row is not None
-                for indicator in review.rated_indicators(self.policy, row.post_type, "supervisor"):
+                rated = review.rated_indicators(self.policy, person.post_type, "supervisor")
+                for indicator in rated:
                     await self._rate(
                         uow, reviewer, review_id, indicator.id, person, "supervisor", day, moment
                     )
@@ -718,10 +728,9 @@ class _Build:
                     )  # fmt: skip
                     if isinstance(given, review.Refusal | review.PointsError):
                         raise RuntimeError(f"demo: points for {no}: {given}")
-                row = await uow.reviews.get(review_id)
-                assert row is not None
+                    self.versions[review_id] += 1
                 refused = await review.sign_off(
-                    uow, reviewer, review_id, row.version, self.policy, today=day,
+                    uow, reviewer, review_id, self.versions[review_id], self.policy, today=day,
                     zone=self.zone, now=moment,
                 )  # fmt: skip
                 if refused is not None:

@@ -7,14 +7,18 @@ calibration and publication may begin. Moves only go forward, so nothing the bot
 is ever in its own future; the store's job keys make a job that runs twice for one
 day do its work once.
 
-The bot's jobs are ticks that read the clock (``bot.app``): after the move each one is
-run at once (PTB's public ``Job.run``), so what is due at the new moment (reminders,
-the monthly check's reminders, scheduled publications) is queued without waiting for
-the next tick, and the outbox sender, which reads the same clock, sends it.
+The leases of the messages the outbox sender holds move on with the clock, so that
+none of them looks abandoned and is sent twice. The bot's jobs are ticks that read the
+clock (``bot.app``): after the move each one is run at once (PTB's public
+``Job.run``), so what is due at the new moment (reminders, the monthly check's
+reminders, scheduled publications) is queued without waiting for the next tick, and
+the outbox sender, which reads the same clock, sends it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from datetime import datetime
 from typing import Any
 
@@ -27,15 +31,20 @@ __all__ = ["MOVES", "clock_status", "move_clock"]
 
 MOVES: tuple[str, ...] = ("reminders", "next_workday", "self_review", "review_due", "publication")
 
+# Each bot's moves, one at a time.
+_moving: weakref.WeakKeyDictionary[WorkledgerApplication, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
+
 _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
-def _target(data: BotData, move: str) -> datetime:
+def _target(data: BotData, move: str, now: datetime) -> datetime:
     if move not in MOVES:
         raise ValueError(f"unknown move {move!r}: one of {', '.join(MOVES)}")
     return next_moment(
         Moment(move),
-        data.clock.now(),
+        now,
         data.policy,
         WorkCalendar(data.policy),
         data.settings.zone,
@@ -52,11 +61,18 @@ async def move_clock(application: WorkledgerApplication, move: str) -> datetime:
         ValueError: ``move`` is not one of ``MOVES``.
     """
     data = application.bot_data
-    moment = _target(data, move)
-    data.clock.set(moment)
-    if application.job_queue is not None:
-        for job in application.job_queue.jobs():
-            await job.run(application)
+    # One move at a time: a second one (another tab) starts from where this one went.
+    async with _moving.setdefault(application, asyncio.Lock()):
+        now = data.clock.now()
+        moment = _target(data, move, now)
+        # The leases first: the sender, reading the clock moved, finds its own still held.
+        async with data.database.uow() as uow:
+            await uow.outbox.carry_leases(moment - now)
+            await uow.commit()
+        data.clock.set(moment)
+        if application.job_queue is not None:
+            for job in application.job_queue.jobs():
+                await job.run(application)
     return moment
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+import asyncio
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -10,6 +11,8 @@ import pytest
 from bot.emulator import EmulatorDriver
 from bot.sandbox.timetravel import MOVES, clock_status, move_clock
 from handlers.context import WorkledgerApplication
+from storage.enums import DeliveryStatus
+from storage.models import OutboxMessage
 
 from .chat import introduce, say
 from .people import Organisation, seed
@@ -99,6 +102,37 @@ async def test_moves_only_go_forward_and_unknown_ones_are_refused(
     # Half an hour later November's self-assessment opens; the next one is December's.
     assert await move_clock(bot, "self_review") == at(date(2025, 11, 25), 9, 30)
     assert await move_clock(bot, "self_review") == at(date(2025, 12, 25), 9, 30)
+    # Two moves at once (two tabs): the second starts from where the first went.
+    moved = await asyncio.gather(move_clock(bot, "next_workday"), move_clock(bot, "next_workday"))
+    assert sorted(moved) == [at(date(2025, 12, 26), 9, 0), at(date(2025, 12, 29), 9, 0)]
     with pytest.raises(ValueError, match="unknown move"):
         await move_clock(bot, "yesterday")
-    assert bot.bot_data.clock.now() == at(date(2025, 12, 25), 9, 30)
+    assert bot.bot_data.clock.now() == at(date(2025, 12, 29), 9, 0)
+
+
+async def test_a_message_in_a_senders_hands_is_not_sent_again_after_a_move(
+    bot: WorkledgerApplication, driver: EmulatorDriver
+) -> None:
+    start = at(date(2025, 11, 20), 10, 0)
+    bot.bot_data.clock.set(start, frozen=True)
+    org = await _organisation(bot, driver)
+    # Claimed a moment ago by a sender that is sending it now (its lease: a minute).
+    async with bot.bot_data.database.uow() as uow:
+        held = OutboxMessage(
+            chat_id=org.staff.id, kind="notice", text="Held by another sender",
+            status=DeliveryStatus.SENDING, lease_owner="elsewhere",
+            lease_until=start + timedelta(minutes=1), attempts=1,
+        )  # fmt: skip
+        uow.session.add(held)
+        await uow.commit()
+
+    moment = await move_clock(bot, "next_workday")
+
+    await say(driver, org.staff, "/help")  # a round trip: the sender had its chance
+    texts = [message.get("text", "") for message in await driver.messages(org.staff.id)]
+    assert "Held by another sender" not in texts
+    async with bot.bot_data.database.uow() as uow:
+        row = await uow.session.get(OutboxMessage, held.id)
+        assert row is not None
+        assert (row.status, row.lease_owner) == (DeliveryStatus.SENDING, "elsewhere")
+        assert row.lease_until == moment + timedelta(minutes=1)
