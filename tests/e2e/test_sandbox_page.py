@@ -303,6 +303,9 @@ def test_log_approve_and_remind_in_the_browser(
         )
         shot("07-side-by-side.png", "side by side: the staff member and the supervisor")
 
+        assert sandbox.stop() == 0
+        assert " ERROR " not in "".join(sandbox.stderr)
+
     timings = {
         "startup_to_page_answering_s": round(startup, 2),
         "startup_reported_s": sandbox.ready_in_reported,
