@@ -145,9 +145,8 @@ async def serve(
     settings = sandbox_settings(
         settings, directory / DATABASE_FILE, f"{root}{TELEGRAM_PREFIX}/bot"
     )
-    phases: list[tuple[str, float]] = []
-    mark = time.monotonic()
-    phases.append(("start", mark - started))
+    timing = _Timing(started)
+    timing.phase("start")
     try:
         await _claim(settings)
     except StoreInUseError as error:
@@ -155,8 +154,7 @@ async def serve(
         print(f"workledger sandbox: {error}", file=sys.stderr)
         return EXIT_STORE_IN_USE
 
-    phases.append(("store", time.monotonic() - mark))
-    mark = time.monotonic()
+    timing.phase("store")
     emulator = BotApiEmulator()
     application = build_application(settings, policy)
     sandbox = Sandbox(emulator, application)
@@ -169,37 +167,69 @@ async def serve(
     for number in signals:
         loop.add_signal_handler(number, stop.set)
     try:
-        async with serving(app, sock), running(application):
-            phases.append(("bot", time.monotonic() - mark))
-            mark = time.monotonic()
-            made = ""
-            if options.demo and not await roster_people(application.bot_data):
-                summary = await build_demo(application.bot_data)
-                phases.append(("demo", time.monotonic() - mark))
-                made = (
-                    f"; demo: {summary.people} people in {summary.departments} departments, "
-                    f"{_entries(summary)} entries"
-                )
-            # So have those who joined in an earlier run (the emulator forgets at exit).
-            cards = await roster_people(application.bot_data)
-            sandbox.introduce(filter(None, map(user_for, cards)))
-            sandbox.ready = True
-            age = process_age()
-            took = time.monotonic() - started if age is None else age
-            log.info(
-                "sandbox start-up: %s",
-                ", ".join(f"{name} {seconds:.2f} s" for name, seconds in phases),
-            )
-            print(
-                f"workledger sandbox at {root}/ (ready in {took:.1f} s{made}); Ctrl-C stops it",
-                flush=True,
-            )
-            await stop.wait()
-            log.info("stopping the sandbox")
+        async with serving(app, sock):
+            # The page answers from here on, and says what the sandbox is still doing.
+            print(f"workledger sandbox: starting at {root}/", flush=True)
+            await _until_ready(sandbox, options, timing, root, stop)
     finally:
         for number in signals:
             loop.remove_signal_handler(number)
     return 0
+
+
+async def _until_ready(
+    sandbox: Sandbox,
+    options: SandboxOptions,
+    timing: _Timing,
+    root: str,
+    stop: asyncio.Event,
+) -> None:
+    """Run the bot (and build the demo on an empty store) until ``stop`` is set."""
+    application = sandbox.application
+    sandbox.starting = "starting the bot"
+    async with running(application):
+        timing.phase("bot")
+        made = ""
+        if options.demo and not await roster_people(application.bot_data):
+            sandbox.starting = "building the demo organisation"
+            summary = await build_demo(application.bot_data)
+            timing.phase("demo")
+            made = (
+                f"; demo: {summary.people} people in {summary.departments} departments, "
+                f"{_entries(summary)} entries"
+            )
+        # So have those who joined in an earlier run (the emulator forgets at exit).
+        cards = await roster_people(application.bot_data)
+        sandbox.introduce(filter(None, map(user_for, cards)))
+        sandbox.ready = True
+        log.info("sandbox start-up: %s", timing)
+        print(
+            f"workledger sandbox at {root}/ (ready in {timing.total():.1f} s{made}); "
+            "Ctrl-C stops it",
+            flush=True,
+        )
+        await stop.wait()
+        log.info("stopping the sandbox")
+
+
+class _Timing:
+    """How long each phase of the start-up took; the first from the process's start."""
+
+    def __init__(self, started: float) -> None:
+        self.started = started
+        self.mark = started
+        self.phases: list[tuple[str, float]] = []
+
+    def phase(self, name: str) -> None:
+        now = time.monotonic()
+        self.phases.append((name, now - self.mark))
+        self.mark = now
+
+    def total(self) -> float:
+        return time.monotonic() - self.started
+
+    def __str__(self) -> str:
+        return ", ".join(f"{name} {seconds:.2f} s" for name, seconds in self.phases)
 
 
 def sandbox_command(

@@ -138,6 +138,7 @@ class Sandbox:
         self.application = application
         self.events = Events()
         self.ready = False
+        self.starting = "starting"  # what it is doing until ready, for the page
         self._unwatch = emulator.watch(self.events.publish)
         self._stranger_ids = FIRST_STRANGER_ID
 
@@ -289,7 +290,7 @@ def _action(
 def _needs_bot(handler: Handler) -> Handler:
     async def route(request: web.Request) -> web.StreamResponse:
         if not _sandbox(request).ready:
-            return _failure(503, "the sandbox is still starting")
+            return _failure(503, f"the sandbox is {_sandbox(request).starting}")
         return await handler(request)
 
     return route
@@ -304,6 +305,7 @@ async def _status(request: web.Request) -> web.StreamResponse:
     return web.json_response(
         {
             "ready": sandbox.ready,
+            "starting": None if sandbox.ready else sandbox.starting,
             "bot": sandbox.emulator.bot_user(),
             "languages": list(LANGUAGES),
             "moves": list(timetravel.MOVES),

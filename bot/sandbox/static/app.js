@@ -626,7 +626,7 @@ async function loadPeople() {
         notice(`The roster could not be read: ${error.message}`);
         return;
       }
-      notice(`Waiting for the bot: ${error.message}`);
+      notice(`Just a moment: ${error.message}…`);
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
   }
