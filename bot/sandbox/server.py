@@ -176,7 +176,7 @@ SANDBOX_KEY = web.AppKey("sandbox", Sandbox)
 # ------------------------------------------------------------------ helpers
 
 
-def _telegram_language(locale: str | None) -> str:
+def telegram_language(locale: str | None) -> str:
     """The Telegram app language for an organisation locale (``zh_Hant`` -> ``zh-hant``)."""
     code = (locale or "en").replace("_", "-").lower()
     return code if code in LANGUAGES else ("zh-hans" if code.startswith("zh") else "en")
@@ -323,7 +323,7 @@ def user_for(card: inspect.PersonCard) -> EmulatedUser | None:
     return EmulatedUser(
         id=card.telegram_user_id,
         first_name=card.name,
-        language_code=_telegram_language(card.language),
+        language_code=telegram_language(card.language),
     )
 
 

@@ -402,6 +402,18 @@ def test_a_stranger_from_the_picker(
             "the edit in place",
         )
         assert len(chrome.find_elements(By.CSS_SELECTOR, selector)) == 1
+        # A file sent from the page's File button reaches the chat, and downloads back.
+        roster = tmp_path / "roster.csv"
+        roster.write_text("employee_no,name\nE1,Ann\n", encoding="utf-8")
+        chrome.find_element(By.CSS_SELECTOR, ".chat-pane .file-input").send_keys(str(roster))
+        link = until(
+            lambda: chrome.find_elements(By.CSS_SELECTOR, ".message.user a.document"),
+            "the file in the chat",
+        )[0]
+        assert "roster.csv" in link.text
+        assert link.get_attribute("download") == "roster.csv"
+        status, content = request(link.get_attribute("href"))
+        assert (status, content) == (200, "employee_no,name\nE1,Ann\n")
         path = artifacts / "stranger.png"
         chrome.save_screenshot(str(path))
     with capsys.disabled():
