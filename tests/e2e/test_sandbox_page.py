@@ -398,10 +398,24 @@ def test_a_stranger_from_the_picker(
         )
         assert status == 200
         until(
-            lambda: "edited in place" in chrome.find_element(By.CSS_SELECTOR, selector).text,
+            lambda: (
+                "edited in place"
+                in chrome.execute_script(f"return document.querySelector('{selector}').innerText")
+            ),
             "the edit in place",
         )
         assert len(chrome.find_elements(By.CSS_SELECTOR, selector)) == 1
+        # The person's Telegram app in Traditional Chinese: the bot answers in it.
+        from selenium.webdriver.support.select import Select
+
+        Select(chrome.find_element(By.CSS_SELECTOR, ".chat-pane .lang")).select_by_value("zh-hant")
+        answered = len(bot_messages(chrome))
+        send(chrome, "/help")
+        chinese = until(lambda: bot_messages(chrome)[answered:], "the answer to /help in zh-hant")[
+            0
+        ]
+        assert "邀請" in chinese["text"], chinese["text"]
+
         # A file sent from the page's File button reaches the chat, and downloads back.
         roster = tmp_path / "roster.csv"
         roster.write_text("employee_no,name\nE1,Ann\n", encoding="utf-8")

@@ -377,7 +377,13 @@ class Pane {
       this.nodes.delete(message.message_id);
       return;
     }
+    // A reload brings every message again: only what changed is drawn anew.
+    const signature = JSON.stringify([
+      message.edit_count, message.text, message.caption, message.reply_markup,
+    ]);
+    if (existing && existing.dataset.signature === signature) return;
     const node = this.draw(message);
+    node.dataset.signature = signature;
     if (existing) {
       existing.replaceWith(node);
     } else {
