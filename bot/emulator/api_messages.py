@@ -99,7 +99,7 @@ def _message_to_edit(emulator: BotApiEmulator, params: Params) -> StoredMessage:
 
 def _edited(emulator: BotApiEmulator, message: StoredMessage) -> JSONDict:
     message.edit_count += 1
-    message.edit_date = int(time.time())
+    message.edit_date = int(emulator.wall())
     emulator.message_changed(message)
     return message.to_api()
 

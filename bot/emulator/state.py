@@ -45,6 +45,8 @@ class BotApiEmulator(UserActions, Reading):
         bot_first_name: The bot's display name reported by ``getMe``.
         bot_username: The bot's username reported by ``getMe``.
         webhook_attempts: Delivery tries per update before it is dropped.
+        wall: Seconds since the epoch for messages' ``date`` and ``edit_date``; the
+            machine's time by default (the sandbox passes the bot's moved clock).
     """
 
     def __init__(
@@ -54,7 +56,9 @@ class BotApiEmulator(UserActions, Reading):
         bot_first_name: str = "Workledger",
         bot_username: str = "workledger_bot",
         webhook_attempts: int = 4,
+        wall: Callable[[], float] = time.time,
     ) -> None:
+        self.wall = wall
         self.bot_first_name = bot_first_name
         self.bot_username = bot_username
         self.webhook_attempts = webhook_attempts
@@ -157,7 +161,7 @@ class BotApiEmulator(UserActions, Reading):
             chat=chat,
             sender=self._bot_user,
             from_bot=True,
-            date=int(time.time()),
+            date=int(self.wall()),
             **fields,
         )
         chat.messages[message.message_id] = message

@@ -155,8 +155,10 @@ async def serve(
         return EXIT_STORE_IN_USE
 
     timing.phase("store")
-    emulator = BotApiEmulator()
     application = build_application(settings, policy)
+    data = application.bot_data
+    # Messages are dated by the bot's clock, so the chat's times follow time travel.
+    emulator = BotApiEmulator(wall=lambda: data.clock.now().timestamp())
     sandbox = Sandbox(emulator, application)
     # The demo's people have "pressed Start" before the bot writes to them.
     sandbox.introduce(demo_user(person) for person in demo_people())

@@ -308,6 +308,7 @@ async def _status(request: web.Request) -> web.StreamResponse:
             "starting": None if sandbox.ready else sandbox.starting,
             "bot": sandbox.emulator.bot_user(),
             "languages": list(LANGUAGES),
+            "zone": sandbox.application.bot_data.settings.timezone,
             "moves": list(timetravel.MOVES),
         }
     )

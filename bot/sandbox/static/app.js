@@ -70,9 +70,17 @@ function fullName(user) {
   return [user.first_name, user.last_name].filter(Boolean).join(" ");
 }
 
+// Messages are dated by the bot's clock; shown in the organisation's time zone.
+let zone = undefined;
+
 function timeOf(seconds) {
   const moment = new Date(seconds * 1000);
-  return moment.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  const options = { hour: "2-digit", minute: "2-digit", hourCycle: "h23" };
+  try {
+    return moment.toLocaleTimeString([], { ...options, timeZone: zone });
+  } catch (error) {
+    return moment.toLocaleTimeString([], options);
+  }
 }
 
 // ----------------------------------------------------- Telegram formatting
@@ -439,6 +447,11 @@ class Pane {
       node.appendChild(keyboard);
     }
     const meta = el("div", "meta", (message.edit_count ? "edited " : "") + timeOf(message.edit_date || message.date));
+    try {
+      meta.title = new Date(message.date * 1000).toLocaleString([], { timeZone: zone });
+    } catch (error) {
+      meta.title = new Date(message.date * 1000).toLocaleString();
+    }
     node.appendChild(meta);
     return node;
   }
@@ -711,6 +724,7 @@ function listen() {
 
 async function main() {
   const status = await getJSON("/api/status");
+  zone = status.zone || undefined;
   drawTravel(status.moves);
   const wanted = new URLSearchParams(window.location.search).getAll("as").filter((id) => /^\d+$/.test(id));
   listen();
