@@ -11,17 +11,19 @@ What it holds (``PEOPLE`` below is the roster):
 - **Everyone joined**: an emulated Telegram user each (``demo_people``: ids 700001
   upwards, first and last names, app languages ``en``, ``zh-hans`` and ``zh-hant``),
   linked through an invitation.
-- **Entries in Chinese and English**: daily over the last 22 workdays (guided entries
-  with an indicator, a quantity and hours, and plain quick logs), a weekly summary each
-  before that; dated on the work calendar's workdays. Supervisors approve in bulk as
-  they would from /pending; the last workday's and today's entries wait, one entry is
-  returned and one rejected.
+- **Entries in Chinese and English**: over the last 22 workdays about a third of the
+  people log each day (guided entries with an indicator, a quantity and hours, or plain
+  quick logs); before that, everyone logs a summary in the middle and at the end of each
+  month (with the month's rates); all dated on the work calendar's workdays.
+  Supervisors approve in bulk every third workday, as they would from /pending (HR the
+  director's entries); the last workday's and today's entries wait, one entry is
+  returned and one rejected (with their reasons).
 - **The monthly check**: the period two periods back is complete (self-assessments,
   reviews with ratings and points, scored, graded within the quota, the director left
-  out by HR as assessed by the county, published: everyone has a score notice); the
-  previous period is as far as today's date takes it (self-assessments from its
-  self-assessment day, reviews signed off from the supervisor review on, two people
-  still behind).
+  out by HR as assessed by the district, published: everyone else has a score notice);
+  the previous period is as far as today's date takes it: a third of the people have
+  written their self-assessment (from its self-assessment day), and from the supervisor
+  review's first day the deputy captain, then the director, sign off theirs.
 
 How it is built: the history is played in order, from a few days before the published
 period to the bot clock's now, each step calling the same domain code a handler or a
@@ -64,7 +66,7 @@ from assessment.invitations import LinkOutcome, invite, redeem
 from assessment.menus import queue_menus
 from assessment.outbox import Outgoing
 from assessment.people import StaffMember
-from assessment.periods import Period, milestones, period_of
+from assessment.periods import Period, is_closed, milestones, period_of
 from assessment.roster import parse_roster
 from assessment.roster_import import import_roster
 from handlers.approval_messages import render_closing, render_notice
@@ -74,7 +76,9 @@ from storage.uow import UnitOfWork
 __all__ = [
     "DEMO_FIRST_TELEGRAM_ID",
     "DEMO_ROSTER_NAME",
+    "DEMO_TELEGRAM_IDS",
     "DemoPerson",
+    "DemoStoreNotEmptyError",
     "DemoSummary",
     "build_demo",
     "demo_people",
@@ -95,6 +99,10 @@ _DAILY_CHANCE = 0.33
 _JOINED_BEFORE = 3
 
 _OFFICE, _BRIGADE, _SERVICE = "办公室", "综合执法大队", "政务服务科"
+
+
+class DemoStoreNotEmptyError(RuntimeError):
+    """``build_demo`` was given a store with people in it; nothing was written."""
 
 
 @dataclass(frozen=True)
@@ -212,8 +220,6 @@ _RETURNED, _REJECTED = "B05", "C07"
 _FLAG_DAYS = 12
 # Who has not logged today, whatever the time (someone for the 17:30 reminder).
 _NOT_TODAY = frozenset({"B06", "C04", "C09", "A06"})
-# Behind in the period under review: no self-assessment, so no review yet either.
-_BEHIND = frozenset({"B09", "C11"})
 _TELEGRAM_CODES = {_S: "zh-hans", _T: "zh-hant", _E: "en"}
 
 
@@ -229,6 +235,12 @@ def demo_people() -> tuple[DemoPerson, ...]:
         )
         for index, person in enumerate(PEOPLE)
     )
+
+
+# The emulated users' Telegram ids, in roster order.
+DEMO_TELEGRAM_IDS: tuple[int, ...] = tuple(
+    DEMO_FIRST_TELEGRAM_ID + index for index in range(len(PEOPLE))
+)
 
 
 def demo_roster() -> bytes:
@@ -288,7 +300,7 @@ _WORK: dict[str, dict[str, tuple[_Work, ...]]] = {
             ("on_time_completion", "本周受理事项按时办结率{n}%", (93, 100), (1, 2)),
             ("citizen_satisfaction", "本周“好差评”满意率{n}%", (90, 100), (1, 1)),
             (None, "为行动不便的老人提供上门帮办服务", (0, 0), (0, 0)),
-            ("service_innovations", "推出便民服务新举措{n}项（预约办、帮办）", (1, 2), (2, 4)),
+            ("service_innovations", "推出便民服务新举措{n}项（预约办、帮办）", (2, 5), (2, 4)),
         ),
         _T: (
             ("permits_processed", "窗口受理營業執照、食品經營許可申請{n}件", (6, 14), (4, 7)),
@@ -296,7 +308,7 @@ _WORK: dict[str, dict[str, tuple[_Work, ...]]] = {
             ("on_time_completion", "本週受理事項按時辦結率{n}%", (93, 100), (1, 2)),
             ("citizen_satisfaction", "本週「好差評」滿意率{n}%", (90, 100), (1, 1)),
             (None, "為行動不便的長者提供上門幫辦服務", (0, 0), (0, 0)),
-            ("service_innovations", "推出便民服務新舉措{n}項（預約辦、幫辦）", (1, 2), (2, 4)),
+            ("service_innovations", "推出便民服務新舉措{n}項（預約辦、幫辦）", (2, 5), (2, 4)),
         ),
         _E: (
             ("permits_processed", "Processed {n} business licence and food permit applications",
@@ -307,7 +319,7 @@ _WORK: dict[str, dict[str, tuple[_Work, ...]]] = {
             ("citizen_satisfaction", "Citizen satisfaction this week: {n}%", (90, 100), (1, 1)),
             (None, "Home visit to help an elderly applicant complete her forms", (0, 0), (0, 0)),
             ("service_innovations", "Launched {n} new services (weekend appointments, assisted "
-             "filing)", (1, 2), (2, 4)),
+             "filing)", (2, 5), (2, 4)),
         ),
     },
     _MG: {
@@ -442,6 +454,10 @@ class _Build:
         moment = self.at(day, 9)
         roster = parse_roster(demo_roster(), DEMO_ROSTER_NAME, self.policy)
         async with self.database.uow() as uow:
+            if await uow.roster.people_after(None, 1):
+                raise DemoStoreNotEmptyError(
+                    "the store already has people: the demo is built only into an empty one"
+                )
             await import_roster(uow, roster, actor_staff_id=None, now=moment)
         ttl = timedelta(days=self.policy.invites.ttl_days)
         async with self.database.uow() as uow:
@@ -516,7 +532,8 @@ class _Build:
                 elif indicator == "policy_execution_deviation":
                     number = max(0, round(high * (1.1 - person.skill)) + chance.randint(0, 1))
                 elif work is works[0] and kind != "daily":
-                    number = max(1, round(number * person.skill * covers))
+                    # The days it sums up; the more skilled, the more done.
+                    number = max(1, round(number * covers * 0.8 * person.skill**2))
                 else:
                     number = max(1, round(number * person.skill))
                 hours = Decimal(chance.randint(int(few * 2), int(many * 2))) / 2
@@ -616,11 +633,13 @@ class _Build:
             else:
                 self.counts.rejected += 1
         # What /pending shows each approver: their people's undecided entries up to the
-        # day (the last round: the days before it).
+        # day; the last round leaves the day's own to wait, unless its period is closed
+        # by today (then they could never be decided).
+        leave_day = last and not is_closed(day, self.today, self.policy)
         shown = [
             (entry_id, no)
             for entry_id, no, work_date, _v in self.entries
-            if entry_id in self.undecided and (work_date < day if last else work_date <= day)
+            if entry_id in self.undecided and (work_date < day if leave_day else work_date <= day)
         ]
         waiting: dict[str, list[int]] = {}
         for entry_id, no in shown:
@@ -750,7 +769,7 @@ class _Build:
         for index, person in enumerate(PEOPLE):
             if person.employee_no == _DIRECTOR:
                 continue  # nobody above him in the bureau: HR leaves him out
-            if not publish and (person.employee_no in _BEHIND or index % 3):
+            if not publish and index % 3:
                 continue  # in the period under review: a third of the people so far
             day = days.self_opens + timedelta(days=(index * 3) % span)
             moment = self.at(day, 20) + timedelta(minutes=index)
@@ -897,10 +916,14 @@ def _summary_day(day: date, calendar: WorkCalendar) -> bool:
 async def build_demo(data: BotData) -> DemoSummary:
     """Build the demo organisation in the (empty) store of the running application.
 
-    Reads the bot's clock once (``data.clock``) and plays the history up to it. Call
-    it once, on an empty store: it imports the roster and links the emulated users,
-    which a second run would find taken (it raises ``RuntimeError`` then, having
-    changed nothing but re-imported the same roster).
+    Reads the bot's clock once (``data.clock``, not moved) and plays the history up to
+    that moment. Its time is its statements, some 3,000 (``bench/demo.py`` measures it).
+    Register the emulated users (``demo_people``) with the emulator before the bot's
+    outbox sender delivers what the demo queued.
+
+    Raises:
+        DemoStoreNotEmptyError: the store already has people (say, the demo of an
+            earlier start); nothing is written.
     """
     began = time.monotonic()
     build = _Build(data)

@@ -20,6 +20,8 @@ from assessment.roster_import import import_roster
 from bot.sandbox.demo import (
     DEMO_FIRST_TELEGRAM_ID,
     DEMO_ROSTER_NAME,
+    DEMO_TELEGRAM_IDS,
+    DemoStoreNotEmptyError,
     DemoSummary,
     build_demo,
     demo_people,
@@ -33,6 +35,7 @@ from storage.engine import Database
 from storage.enums import EntryStatus, Role, StaffStatus
 from storage.models import (
     AssessmentPeriod,
+    AuditEvent,
     Department,
     LeaveDay,
     OutboxMessage,
@@ -105,6 +108,7 @@ async def test_the_demo_organisation(
         emulated = demo_people()
         assert [p.telegram_user_id for p in people] == [e.telegram_user_id for e in emulated]
         assert emulated[0].telegram_user_id == DEMO_FIRST_TELEGRAM_ID
+        assert tuple(e.telegram_user_id for e in emulated) == DEMO_TELEGRAM_IDS
         assert {e.language_code for e in emulated} == {"en", "zh-hans", "zh-hant"}
         assert [p.employee_no for p in people] == [e.employee_no for e in emulated]
         assert all(e.first_name and e.last_name for e in emulated)
@@ -188,6 +192,7 @@ async def test_the_demo_organisation(
             assert 1 <= len(signed) < len(written)
         periods = await session.scalar(select(func.count()).select_from(AssessmentPeriod))
         assert periods == 2
+        audited = await session.scalar(select(func.count()).select_from(AuditEvent))
 
     # Every person passes the roster import's own checks: imported again (a preview),
     # the same roster changes nothing.
@@ -199,3 +204,12 @@ async def test_the_demo_organisation(
     assert (preview.created, preview.updated, preview.missing) == ((), (), ())
     assert len(preview.unchanged) == 30
     assert preview.role_changes == {}
+
+    # Built once only: a second build is refused before it writes anything.
+    with pytest.raises(DemoStoreNotEmptyError):
+        await build_demo(data)
+    async with data.database.uow() as uow:
+        again = await uow.session.scalar(select(func.count()).select_from(WorkEntry))
+        events = await uow.session.scalar(select(func.count()).select_from(AuditEvent))
+    assert again == len(entries)
+    assert events == audited
