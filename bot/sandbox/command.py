@@ -20,6 +20,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pydantic import SecretStr
 
@@ -188,19 +189,32 @@ async def _until_ready(
 ) -> None:
     """Run the bot (and build the demo on an empty store) until ``stop`` is set."""
     application = sandbox.application
-    sandbox.starting = "starting the bot"
-    async with running(application):
+    built: list[DemoSummary] = []
+    opened = application.post_init
+
+    # The demo is built once the store is open (``post_init``) and before the bot's jobs
+    # and polling start: jobs running during the build would act on a half-played history.
+    async def post_init(started: Any) -> None:
+        if opened is not None:
+            await opened(started)
         timing.phase("bot")
-        made = ""
         if options.demo and not await roster_people(application.bot_data):
             sandbox.starting = "building the demo organisation"
-            summary = await build_demo(application.bot_data)
+            built.append(await build_demo(application.bot_data))
             timing.phase("demo")
+
+    application.post_init = post_init
+    sandbox.starting = "starting the bot"
+    async with running(application):
+        timing.phase("polling")
+        made = ""
+        for summary in built:
             made = (
                 f"; demo: {summary.people} people in {summary.departments} departments, "
                 f"{_entries(summary)} entries"
             )
-        # So have those who joined in an earlier run (the emulator forgets at exit).
+        # People who joined in an earlier run have "pressed Start" too (the emulator
+        # forgets at exit).
         cards = await roster_people(application.bot_data)
         sandbox.introduce(filter(None, map(user_for, cards)))
         sandbox.ready = True
