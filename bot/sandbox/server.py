@@ -24,6 +24,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
@@ -408,15 +409,23 @@ async def _file(request: web.Request) -> web.StreamResponse:
     if stored is None:
         return _failure(404, "no such file")
     disposition = "inline" if stored.kind == "photo" else "attachment"
-    name = (stored.file_name or "file").replace('"', "")
     return web.Response(
         body=stored.content,
         content_type=stored.mime_type or "application/octet-stream",
         headers={
-            "Content-Disposition": f'{disposition}; filename="{name}"',
+            "Content-Disposition": content_disposition(disposition, stored.file_name or "file"),
             "X-Content-Type-Options": "nosniff",
         },
     )
+
+
+def content_disposition(disposition: str, name: str) -> str:
+    """``attachment; filename=...`` for any name: an ASCII fallback, and the name itself
+    in RFC 5987 form (a Chinese file name survives the download)."""
+    fallback = "".join(
+        c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in name
+    )
+    return f"{disposition}; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 async def _transcript(request: web.Request) -> web.StreamResponse:

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from bot.emulator.model import EmulatedUser
-from bot.sandbox.server import allowed_hosts, telegram_language, transcript, transcript_text
+from bot.sandbox.server import (
+    allowed_hosts,
+    content_disposition,
+    telegram_language,
+    transcript,
+    transcript_text,
+)
 
 
 def test_loopback_names_and_the_given_host_only() -> None:
@@ -68,3 +74,11 @@ def testtelegram_languages_of_the_organisations_locales() -> None:
     assert telegram_language("zh") == "zh-hans"
     assert telegram_language(None) == "en"
     assert telegram_language("fr") == "en"
+
+
+def test_a_download_keeps_a_chinese_file_name() -> None:
+    header = content_disposition("attachment", '团队 "11月".xlsx')
+    assert header == (
+        'attachment; filename="__ _11__.xlsx"; '
+        "filename*=UTF-8''%E5%9B%A2%E9%98%9F%20%2211%E6%9C%88%22.xlsx"
+    )
