@@ -301,6 +301,7 @@ def test_log_approve_and_remind_in_the_browser(
             ),
             "two chats side by side",
         )
+        assert chrome.current_url.endswith(f"/?as={staff_id}&as={supervisor_id}")
         shot("07-side-by-side.png", "side by side: the staff member and the supervisor")
 
         assert sandbox.stop() == 0

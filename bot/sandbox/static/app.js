@@ -611,6 +611,7 @@ function saveUrl() {
 function addPane(userId) {
   const pane = new Pane(panes.length, userId);
   panes.push(pane);
+  saveUrl();
   for (const other of panes) {
     const close = other.root.querySelector(".close");
     if (close) close.hidden = panes.length < 2;
