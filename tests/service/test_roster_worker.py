@@ -45,7 +45,10 @@ async def _refusal(workers: RosterWorkers, data: bytes, rules: RosterRules) -> t
 async def test_the_largest_roster_the_limits_allow_is_read(
     build: Callable[[], bytes], rules: RosterRules
 ) -> None:
-    workers = RosterWorkers()
+    # Every limit but time, at its real value: whether the reader keeps within its CPU
+    # budget depends on the machine (bench/roster_files.py measures it); the budget's
+    # refusal is tested below with a budget no file can meet.
+    workers = RosterWorkers(limits=dataclasses.replace(LIMITS, seconds=120))
     roster = await workers.parse(build(), "roster", rules)
     assert len(roster.rows) == MAX_ROWS
     first, last = roster.rows[0], roster.rows[-1]
