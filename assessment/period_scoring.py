@@ -32,6 +32,7 @@ fingerprint says whether the policy is still the one the score was computed unde
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import hashlib
 import json
@@ -447,6 +448,11 @@ class _Store:
         self._database = store if isinstance(store, Database) else None
         self._uow = store if isinstance(store, UnitOfWork) else None
 
+    @property
+    def concurrent(self) -> bool:
+        """Whether two pieces of work may run at once (each in its own unit of work)."""
+        return self._database is not None
+
     async def run(self, work: Any, *, write: bool = False) -> Any:
         if self._uow is not None:
             return await work(self._uow)
@@ -520,12 +526,23 @@ async def score_period(
     with full_passes_held():
         ids, rows = await read(0)
         while rows is not None:
-            scored, unscorable = await asyncio.to_thread(
-                _score_rows, scorer, policy, ids, rows, fingerprint
-            )
+            # A pipeline, given a database: the next batch is read (the database
+            # aggregating it, on SQLite in the driver's thread without the GIL) while
+            # this one is scored in a worker thread. A unit of work runs one at a time.
+            following = asyncio.ensure_future(read(ids[-1])) if runner.concurrent else None
+            try:
+                scored, unscorable = await asyncio.to_thread(
+                    _score_rows, scorer, policy, ids, rows, fingerprint
+                )
+            except BaseException:
+                if following is not None:
+                    following.cancel()
+                    with contextlib.suppress(BaseException):
+                        await following
+                raise
             results.extend(scored)
             run.unscorable.extend(unscorable)
-            ids, rows = await read(ids[-1])
+            ids, rows = await (following if following is not None else read(ids[-1]))
         grades = await asyncio.to_thread(_grade_all, policy, results)
         # Written in smaller batches than read: each holds SQLite's one write lock.
         write_size = max(1, min(batch_size, WRITE_BATCH_SIZE))
