@@ -32,13 +32,12 @@ fingerprint says whether the policy is still the one the score was computed unde
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import enum
 import hashlib
 import json
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
@@ -52,6 +51,7 @@ from assessment.grading import (
     assign_grades,
     quota_status,
     scope_of,
+    settled_grades,
 )
 from assessment.periods import Period, Stage, current_stage
 from assessment.scoring import (
@@ -401,10 +401,16 @@ class _Result(NamedTuple):
 
 
 def _score_rows(
-    scorer: Scorer, policy: Policy, ids: Sequence[int], rows: FactRows, fingerprint: str
-) -> tuple[list[_Result], list[int]]:
+    scorer: Scorer,
+    policy: Policy,
+    settled: Callable[[Scored], GradeAssignment | None],
+    ids: Sequence[int],
+    rows: FactRows,
+    fingerprint: str,
+) -> tuple[list[tuple[_Result, GradeAssignment | None]], list[int]]:
     # The pure work of one batch, run in a thread so that the event loop keeps its turns
-    # (and, on SQLite, beside the next batch's queries, which run without the GIL).
+    # (and, on SQLite, beside the next batch's queries, which run without the GIL): each
+    # scored person with their grade if their score alone settles it.
     facts = facts_from_rows(rows)
     results = []
     unscorable = []
@@ -422,15 +428,17 @@ def _score_rows(
             unscorable.append(staff_id)
             continue
         score = scorer.score(item)
-        results.append(
-            _Result(
-                staff_id,
-                item.department_id,
-                score.value,
-                score.disqualified,
-                breakdown_facts_json(item, score.value, fingerprint, indicator_ids),
-            )
+        value = score.value
+        disqualified = score.disqualified
+        result = _Result(
+            staff_id,
+            item.department_id,
+            value,
+            disqualified,
+            breakdown_facts_json(item, value, fingerprint, indicator_ids),
         )
+        grade = settled(Scored(staff_id, item.department_id, value, disqualified))
+        results.append((result, grade))
     return results, unscorable
 
 
@@ -523,42 +531,22 @@ async def score_period(
 
         return cast(tuple[list[int], "FactRows | None"], await runner.run(work))
 
-    with full_passes_held():
-        ids, rows = await read(0)
-        while rows is not None:
-            # A pipeline, given a database: the next batch is read (the database
-            # aggregating it, on SQLite in the driver's thread without the GIL) while
-            # this one is scored in a worker thread. A unit of work runs one at a time.
-            following = asyncio.ensure_future(read(ids[-1])) if runner.concurrent else None
-            try:
-                scored, unscorable = await asyncio.to_thread(
-                    _score_rows, scorer, policy, ids, rows, fingerprint
-                )
-            except BaseException:
-                if following is not None:
-                    following.cancel()
-                    with contextlib.suppress(BaseException):
-                        await following
-                raise
-            results.extend(scored)
-            run.unscorable.extend(unscorable)
-            ids, rows = await (following if following is not None else read(ids[-1]))
-        grades = await asyncio.to_thread(_grade_all, policy, results)
-        # Written in smaller batches than read: each holds SQLite's one write lock.
-        write_size = max(1, min(batch_size, WRITE_BATCH_SIZE))
-        for start in range(0, len(results), write_size):
-            chunk = results[start : start + write_size]
+    # Written in smaller batches than read: each holds SQLite's one write lock.
+    write_size = max(1, min(batch_size, WRITE_BATCH_SIZE))
+
+    async def save(graded: Sequence[tuple[_Result, GradeAssignment]]) -> None:
+        for start in range(0, len(graded), write_size):
             computed = [
                 ComputedScore(
                     r.staff_id,
                     r.department_id,
                     r.value,
-                    grades[r.staff_id].grade_id,
-                    grades[r.staff_id].by_score_grade_id,
+                    grade.grade_id,
+                    grade.by_score_grade_id,
                     r.disqualified,
                     r.breakdown,
                 )
-                for r in chunk
+                for r, grade in graded[start : start + write_size]
             ]
 
             async def write(uow: UnitOfWork, computed: list[ComputedScore] = computed) -> None:
@@ -566,6 +554,57 @@ async def score_period(
 
             await runner.run(write, write=True)
             await asyncio.sleep(0)
+
+    settled = settled_grades(policy)
+    # Scored people whose grade waits for everyone in their scope (their score reaches
+    # the top grade, which the quota caps); the others are stored as they are scored.
+    waiting: list[_Result] = []
+    in_flight: list[asyncio.Future[Any]] = []
+    with full_passes_held():
+        try:
+            ids, rows = await read(0)
+            while rows is not None:
+                # A pipeline, given a database: the next batch is read (the database
+                # aggregating it, on SQLite in the driver's thread without the GIL) and
+                # the last batch's settled results are written while this batch is
+                # scored in a worker thread. A unit of work does one thing at a time.
+                following = asyncio.ensure_future(read(ids[-1])) if runner.concurrent else None
+                if following is not None:
+                    in_flight.append(following)
+                scored, unscorable = await asyncio.to_thread(
+                    _score_rows, scorer, policy, settled, ids, rows, fingerprint
+                )
+                run.unscorable.extend(unscorable)
+                ready = []
+                for result, grade in scored:
+                    results.append(result)
+                    if grade is None:
+                        waiting.append(result)
+                    else:
+                        ready.append((result, grade))
+                for task in in_flight[:]:  # one write at a time: wait for the last one
+                    if task is not following:
+                        await task
+                        in_flight.remove(task)
+                if runner.concurrent:
+                    in_flight.append(asyncio.ensure_future(save(ready)))
+                else:
+                    await save(ready)
+                if following is not None:
+                    ids, rows = await following
+                    in_flight.remove(following)
+                else:
+                    ids, rows = await read(ids[-1])
+            for task in in_flight:
+                await task
+            in_flight.clear()
+        finally:
+            # On an error: nothing left running (each write is its own transaction).
+            for task in in_flight:
+                task.cancel()
+            await asyncio.gather(*in_flight, return_exceptions=True)
+        grades = await asyncio.to_thread(_grade_all, policy, results)
+        await save([(r, grades[r.staff_id]) for r in waiting])
 
         async def tidy(uow: UnitOfWork) -> int:
             # Every person scored has a row now: more rows, and some are stale.

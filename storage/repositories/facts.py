@@ -296,6 +296,8 @@ _RAW_POINTS = {
     ),
 }
 
+_WORKING_MEMORY = {"postgresql": "SET LOCAL work_mem = '16MB'"}
+
 _REVIEWABLE_SUBJECTS = (
     select(
         _REVIEWS.c.staff_id,
@@ -387,6 +389,11 @@ class FactsRepository(Repository):
         self, staff_ids: Sequence[int], starts_on: date, ends_on: date
     ) -> list[Any]:
         # The same aggregate as ``_entries``, straight from the driver.
+        if self.dialect == "postgresql":
+            # A batch's 44,000 entries in 7,000 groups: with the default 4 MB of working
+            # memory PostgreSQL sorts them on disk to group them; with more it hashes
+            # them (for this transaction only).
+            await self._raw(_WORKING_MEMORY)
         raw = await self._raw(_RAW_ENTRIES, list(staff_ids), starts_on, ends_on)
         if raw is not None:
             return raw
