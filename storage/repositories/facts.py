@@ -233,7 +233,10 @@ _RAW_ENTRIES = {
         "SUM(CASE WHEN status = 'approved' THEN CAST(ROUND(quantity * 1000) AS INTEGER) END), "
         "COUNT(CASE WHEN status = 'approved' THEN quantity END), "
         "MAX(CASE WHEN status = 'rejected' AND misconduct = 1 THEN 1 ELSE 0 END) "
-        "FROM work_entries WHERE staff_id IN (SELECT value FROM json_each(?)) "
+        # SQLite's planner prefers (staff_id, work_date), then sorts the rows to group
+        # them and reads each from the table; this index gives them grouped, and all.
+        "FROM work_entries INDEXED BY ix_work_entries_scoring "
+        "WHERE staff_id IN (SELECT value FROM json_each(?)) "
         "AND work_date >= ? AND work_date <= ? "
         "AND ((status = 'approved' AND indicator_id IS NOT NULL AND quantity IS NOT NULL) "
         "OR (status = 'rejected' AND misconduct = 1)) "
