@@ -497,6 +497,13 @@ async def score_period(
     publication; reading). A published period is not recomputed. Scores of people no
     longer reviewable (excluded) are removed unless published.
 
+    Given a ``Database``, the batches are a pipeline: while a worker thread scores one,
+    the database aggregates the next and the previous one's settled results are written
+    (people whose score does not reach the top grade: ``grading.settled_grades``, about
+    95% of them); the others are written once everyone is graded. A run that fails
+    part-way has replaced some people's rows and not others (as a failed write always
+    could); running it again puts everything right.
+
     The event loop keeps its turns: facts are aggregated by the database a batch at a
     time, the scoring of a batch and the grading run in a worker thread, and full
     garbage-collector passes are held off for the run.
