@@ -408,6 +408,27 @@ class _Result(NamedTuple):
     breakdown: str
 
 
+class _Batch(NamedTuple):
+    # One batch's work, done in the worker thread: everyone scored (for the grading at
+    # the end), the settled ones ready to store, those whose grade waits, the unscorable.
+    scored: list[_Result]
+    ready: list[ComputedScore]
+    waiting: list[_Result]
+    unscorable: list[int]
+
+
+def _computed(result: _Result, grade: GradeAssignment) -> ComputedScore:
+    return ComputedScore(
+        result.staff_id,
+        result.department_id,
+        result.value,
+        grade.grade_id,
+        grade.by_score_grade_id,
+        result.disqualified,
+        result.breakdown,
+    )
+
+
 def _score_rows(
     scorer: Scorer,
     policy: Policy,
@@ -415,13 +436,12 @@ def _score_rows(
     ids: Sequence[int],
     rows: FactRows,
     fingerprint: str,
-) -> tuple[list[tuple[_Result, GradeAssignment | None]], list[int]]:
+) -> _Batch:
     # The pure work of one batch, run in a thread so that the event loop keeps its turns
-    # (and, on SQLite, beside the next batch's queries, which run without the GIL): each
-    # scored person with their grade if their score alone settles it.
+    # (and, on SQLite, beside the next batch's queries, which run without the GIL); the
+    # loop's thread is left only the hand-over.
     facts = facts_from_rows(rows)
-    results = []
-    unscorable = []
+    batch = _Batch([], [], [], [])
     post_types = policy.post_types
     indicator_ids = frozenset(
         indicator.id for indicators in policy.indicators.values() for indicator in indicators
@@ -433,7 +453,7 @@ def _score_rows(
             time.sleep(0)
         item = facts.get(staff_id)
         if item is None or item.post_type not in post_types:
-            unscorable.append(staff_id)
+            batch.unscorable.append(staff_id)
             continue
         score = scorer.score(item)
         value = score.value
@@ -445,16 +465,24 @@ def _score_rows(
             disqualified,
             breakdown_facts_json(item, value, fingerprint, indicator_ids),
         )
+        batch.scored.append(result)
         grade = settled(Scored(staff_id, item.department_id, value, disqualified))
-        results.append((result, grade))
-    return results, unscorable
+        if grade is None:
+            batch.waiting.append(result)
+        else:
+            batch.ready.append(_computed(result, grade))
+    return batch
 
 
-def _grade_all(policy: Policy, results: Sequence[_Result]) -> dict[int, GradeAssignment]:
-    return assign_grades(
+def _grade_all(
+    policy: Policy, results: Sequence[_Result], waiting: Sequence[_Result]
+) -> tuple[dict[int, GradeAssignment], list[ComputedScore]]:
+    # Everyone graded under the quota, and the results that waited for it, to store.
+    grades = assign_grades(
         policy,
         [Scored(r.staff_id, r.department_id, r.value, r.disqualified) for r in results],
     )
+    return grades, [_computed(r, grades[r.staff_id]) for r in waiting]
 
 
 class _Store:
@@ -549,23 +577,12 @@ async def score_period(
     # Written in smaller batches than read: each holds SQLite's one write lock.
     write_size = max(1, min(batch_size, WRITE_BATCH_SIZE))
 
-    async def save(graded: Sequence[tuple[_Result, GradeAssignment]]) -> None:
-        for start in range(0, len(graded), write_size):
-            computed = [
-                ComputedScore(
-                    r.staff_id,
-                    r.department_id,
-                    r.value,
-                    grade.grade_id,
-                    grade.by_score_grade_id,
-                    r.disqualified,
-                    r.breakdown,
-                )
-                for r, grade in graded[start : start + write_size]
-            ]
+    async def save(computed: Sequence[ComputedScore]) -> None:
+        for start in range(0, len(computed), write_size):
+            chunk = list(computed[start : start + write_size])
 
-            async def write(uow: UnitOfWork, computed: list[ComputedScore] = computed) -> None:
-                await uow.scores.store(period_id, computed, now=now)
+            async def write(uow: UnitOfWork, chunk: list[ComputedScore] = chunk) -> None:
+                await uow.scores.store(period_id, chunk, now=now)
 
             await runner.run(write, write=True)
             await asyncio.sleep(0)
@@ -586,17 +603,13 @@ async def score_period(
                 following = asyncio.ensure_future(read(ids[-1])) if runner.concurrent else None
                 if following is not None:
                     in_flight.append(following)
-                scored, unscorable = await asyncio.to_thread(
+                batch = await asyncio.to_thread(
                     _score_rows, scorer, policy, settled, ids, rows, fingerprint
                 )
-                run.unscorable.extend(unscorable)
-                ready = []
-                for result, grade in scored:
-                    results.append(result)
-                    if grade is None:
-                        waiting.append(result)
-                    else:
-                        ready.append((result, grade))
+                results.extend(batch.scored)
+                waiting.extend(batch.waiting)
+                run.unscorable.extend(batch.unscorable)
+                ready = batch.ready
                 for task in in_flight[:]:  # one write at a time: wait for the last one
                     if task is not following:
                         await task
@@ -618,8 +631,8 @@ async def score_period(
             for task in in_flight:
                 task.cancel()
             await asyncio.gather(*in_flight, return_exceptions=True)
-        grades = await asyncio.to_thread(_grade_all, policy, results)
-        await save([(r, grades[r.staff_id]) for r in waiting])
+        grades, graded = await asyncio.to_thread(_grade_all, policy, results, waiting)
+        await save(graded)
 
         async def tidy(uow: UnitOfWork) -> int:
             # Every person scored has a row now: more rows, and some are stale.
