@@ -45,6 +45,7 @@ __all__ = [
     "calibration_problems",
     "quota_status",
     "scope_of",
+    "settled_grades",
     "top_places_left",
 ]
 
@@ -184,6 +185,36 @@ def _grade_by_score(policy: Policy) -> Callable[[Decimal], str]:
     return grade_of
 
 
+def _settled(policy: Policy) -> Callable[[Scored, ScopeKey], GradeAssignment | None]:
+    # The assignment of a person whose score does not reach the top grade: the quota
+    # cannot change it (rule 1 alone), so it needs nobody else's score; None otherwise.
+    grade_of = _grade_by_score(policy)
+    top_id = policy.grades[0].id
+
+    def settled(person: Scored, scope: ScopeKey) -> GradeAssignment | None:
+        by_score = grade_of(person.score)
+        if by_score == top_id:
+            return None
+        return GradeAssignment(person.staff_id, by_score, by_score, False, False, scope)
+
+    return settled
+
+
+def settled_grades(policy: Policy) -> Callable[[Scored], GradeAssignment | None]:
+    """For a whole run: a person's assignment as ``assign_grades`` will give it, when it
+    is settled by their score alone (it does not reach the top grade, so no quota can
+    change it), else None (they wait for everyone in their scope).
+
+    A whole period's run stores these people's results as it scores them, and the rest
+    once everyone is graded. It is the same code ``assign_grades`` grades them with.
+
+    Raises (from the returned function):
+        ValueError: If a score is outside 0..100 (or not a number).
+    """
+    settled = _settled(policy)
+    return lambda person: settled(person, scope_of(policy, person.department_id))
+
+
 def assign_grades(
     policy: Policy, people: Sequence[Scored], *, with_approval: Approval = False
 ) -> dict[int, GradeAssignment]:
@@ -203,7 +234,7 @@ def assign_grades(
         ValueError: If a score is outside 0..100 (or not a number) or a person is listed
             twice.
     """
-    grade_of = _grade_by_score(policy)
+    settled = _settled(policy)
     top_id = policy.grades[0].id
     next_id = policy.grades[1].id
     result: dict[int, GradeAssignment] = {}
@@ -212,14 +243,15 @@ def assign_grades(
         receivers = _top_receivers(policy, group, cap)
         for person in group:
             staff_id = person.staff_id
-            by_score = grade_of(person.score)
-            if by_score != top_id:
-                assignment = GradeAssignment(staff_id, by_score, by_score, False, False, scope)
-            elif staff_id in receivers:
-                assignment = GradeAssignment(staff_id, top_id, top_id, False, False, scope)
-            else:
-                barred = person.disqualified
-                assignment = GradeAssignment(staff_id, next_id, top_id, not barred, barred, scope)
+            assignment = settled(person, scope)
+            if assignment is None:  # the score reaches the top grade
+                if staff_id in receivers:
+                    assignment = GradeAssignment(staff_id, top_id, top_id, False, False, scope)
+                else:
+                    barred = person.disqualified
+                    assignment = GradeAssignment(
+                        staff_id, next_id, top_id, not barred, barred, scope
+                    )
             result[staff_id] = assignment
     return result
 

@@ -142,10 +142,22 @@ class WorkEntry(Base):
     __tablename__ = "work_entries"
     # Undecided entries are found by status (approval requests, /pending, escalation);
     # an author's latest by when they were written (the flood check of every entry).
+    # A period's facts are aggregated per person and indicator from the last index alone
+    # (``storage.repositories.facts``): its rows come grouped, so neither engine sorts a
+    # batch's entries, and it holds every column read, so no table row is visited.
     __table_args__ = (
         Index(None, "staff_id", "work_date"),
         Index(None, "status"),
         Index(None, "staff_id", "created_at"),
+        Index(
+            "ix_work_entries_scoring",
+            "staff_id",
+            "indicator_id",
+            "work_date",
+            "status",
+            "quantity",
+            "misconduct",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from assessment import periods
 from assessment.grading import Scored, assign_grades
@@ -343,6 +343,48 @@ async def test_the_whole_period_is_scored_graded_within_the_quota_and_stored(
     run4 = await score_period(db, POLICY, NOVEMBER, now=LATER + timedelta(hours=1))
     assert run4.published and run4.scored == 0
     assert (await _stored(db))[team[0]].score == second[team[0]].score
+
+
+async def test_one_unit_of_work_stores_what_the_pipelined_run_stores(db: Database) -> None:
+    # Given a database, batches are read, scored and stored side by side, and people whose
+    # score settles their grade are stored before everyone is graded; given a unit of
+    # work, one thing at a time. The stored results are the same.
+    async with db.uow() as uow:
+        o = await org(uow, departments=2)
+        people = [
+            await person(uow, o, f"P{n}", department=o.departments[n % 2]) for n in range(13)
+        ]
+        for n, staff_id in enumerate(people):
+            uow.session.add_all(
+                [
+                    entry(staff_id, date(2026, 11, 2), "cases_handled", str(10 + 7 * n)),
+                    entry(staff_id, date(2026, 11, 3), "case_closure_rate", str(60 + 3 * n)),
+                    rating(o, staff_id, "enforcement_compliance", RaterKind.SUPERVISOR, "b",
+                           1 + n % 5),
+                ]
+            )  # fmt: skip
+        uow.session.add(entry(people[12], date(2026, 11, 4), None, None, EntryStatus.REJECTED,
+                              misconduct=True))  # fmt: skip
+        await uow.commit()
+
+    def computed(rows: dict[int, PeriodScore]) -> dict[int, tuple[object, ...]]:
+        return {
+            staff_id: (row.score, row.grade_id, row.by_score_grade_id, row.disqualified,
+                       row.breakdown, row.department_id)
+            for staff_id, row in rows.items()
+        }  # fmt: skip
+
+    piped = await score_period(db, POLICY, NOVEMBER, now=NOW, batch_size=3)
+    through_database = computed(await _stored(db))
+    async with db.uow() as uow:
+        await uow.session.execute(delete(PeriodScore))
+        alone = await score_period(uow, POLICY, NOVEMBER, now=NOW, batch_size=3)
+        await uow.commit()
+    assert computed(await _stored(db)) == through_database
+    assert (piped.scored, piped.grades) == (alone.scored, alone.grades) and piped.scored == 13
+    # Both kinds were there: grades settled by the score, and top grades under the quota.
+    assert len({grade for _, grade, *_ in through_database.values()}) >= 3
+    assert any(by == POLICY.top_grade.id for _, _, by, *_ in through_database.values())
 
 
 async def test_a_period_nobody_reviews_yet_scores_nobody(db: Database) -> None:

@@ -18,6 +18,7 @@ from assessment.grading import (
     calibration_problems,
     quota_status,
     scope_of,
+    settled_grades,
     top_places_left,
 )
 from config.policy import QUARTERLY_POLICY_PATH, Policy, load_policy
@@ -293,3 +294,19 @@ def test_grading_properties(
     shuffled = list(people)
     rng.shuffle(shuffled)  # type: ignore[attr-defined]
     assert assign_grades(policy, shuffled, with_approval=approval) == result
+
+
+@settings(max_examples=300, deadline=None)
+@given(_policies, _people(), st.booleans())
+def test_a_grade_settled_by_the_score_alone_is_the_one_assign_grades_gives(
+    policy: Policy, people: list[Scored], approval: bool
+) -> None:
+    # A whole period's run stores these as it scores; the rest wait for everyone.
+    result = assign_grades(policy, people, with_approval=approval)
+    settled = settled_grades(policy)
+    for person in people:
+        grade = settled(person)
+        reaches_top = policy.grade_for(person.score).id == policy.top_grade.id
+        assert (grade is None) == reaches_top
+        if grade is not None:
+            assert grade == result[person.staff_id]
