@@ -232,23 +232,28 @@ async def _until_ready(
 
 
 class _Timing:
-    """How long each phase of the start-up took; the first from the process's start."""
+    """How long each phase of the start-up took, in wall and CPU time (this process's,
+    its threads included); the first from the process's start."""
 
     def __init__(self, started: float) -> None:
         self.started = started
         self.mark = started
-        self.phases: list[tuple[str, float]] = []
+        self.cpu_mark = 0.0
+        self.phases: list[tuple[str, float, float]] = []
 
     def phase(self, name: str) -> None:
-        now = time.monotonic()
-        self.phases.append((name, now - self.mark))
-        self.mark = now
+        now, cpu = time.monotonic(), time.process_time()
+        self.phases.append((name, now - self.mark, cpu - self.cpu_mark))
+        self.mark, self.cpu_mark = now, cpu
 
     def total(self) -> float:
         return time.monotonic() - self.started
 
     def __str__(self) -> str:
-        return ", ".join(f"{name} {seconds:.2f} s" for name, seconds in self.phases)
+        phases = ", ".join(
+            f"{name} {seconds:.2f} s (CPU {cpu:.2f} s)" for name, seconds, cpu in self.phases
+        )
+        return f"{phases}; CPU {time.process_time():.2f} s in all"
 
 
 def sandbox_command(
