@@ -24,15 +24,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.functions import FunctionElement
 
 from storage.enums import DeliveryStatus
 from storage.models import DeliveryWorker, OutboxMessage, Staff
 from storage.repositories.approvals import Contact
-from storage.repositories.base import Repository
+from storage.repositories.base import Repository, Unindexed
 from storage.repositories.calendar import has_entry, on_leave
 from storage.repositories.selection import Languages, Selection
 
@@ -102,32 +99,6 @@ class RequestCopy:
     outbox_id: int
     status: DeliveryStatus
     reader: Contact
-
-
-class _Unindexed(FunctionElement[Any]):
-    """A column no index of which may lead SQLite to the rows (written ``+column`` there).
-
-    In a statement bounded by a range of ids the primary key is the way in; without
-    statistics SQLite would rather take the (status, ...) index and read every
-    pending message. PostgreSQL keeps statistics and needs no such hint.
-    """
-
-    name = "unindexed"
-    inherit_cache = True
-
-    def __init__(self, column: Any) -> None:
-        super().__init__(column)
-        self.type = column.type
-
-
-@compiles(_Unindexed)
-def _column(element: _Unindexed, compiler: SQLCompiler, **kw: Any) -> str:
-    return str(compiler.process(element.clauses, **kw))
-
-
-@compiles(_Unindexed, "sqlite")
-def _column_not_by_index(element: _Unindexed, compiler: SQLCompiler, **kw: Any) -> str:
-    return "+" + str(compiler.process(element.clauses, **kw))
 
 
 class OutboxRepository(Repository):
@@ -323,7 +294,7 @@ class OutboxRepository(Repository):
             delete(OutboxMessage).where(
                 OutboxMessage.id > after,
                 OutboxMessage.id <= after + count,
-                _Unindexed(OutboxMessage.status) == DeliveryStatus.PENDING,
+                Unindexed(OutboxMessage.status) == DeliveryStatus.PENDING,
                 OutboxMessage.kind.in_(list(kinds)),
                 ~or_(
                     *(
@@ -346,7 +317,7 @@ class OutboxRepository(Repository):
             delete(OutboxMessage).where(
                 OutboxMessage.id > after,
                 OutboxMessage.id <= after + count,
-                _Unindexed(OutboxMessage.status) == DeliveryStatus.PENDING,
+                Unindexed(OutboxMessage.status) == DeliveryStatus.PENDING,
                 OutboxMessage.kind.in_(list(kinds)),
                 or_(
                     has_entry(OutboxMessage.staff_id, day),
