@@ -20,6 +20,7 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    union_all,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -194,25 +195,33 @@ class OutboxRepository(Repository):
         message's id. On PostgreSQL, ``SKIP LOCKED`` lets several senders claim side
         by side.
         """
-        due = (
-            select(OutboxMessage.id)
+        # Each way a message is due on its own, most urgent first, so that each is read
+        # in the order of the (status, priority, id) index and stops after ``limit``
+        # rows; as one OR, both engines read every due message and sort them all (23 ms
+        # a claim with 57,000 reminders waiting, on SQLite holding the write lock).
+        ways = [
+            and_(
+                OutboxMessage.status == DeliveryStatus.PENDING,
+                OutboxMessage.next_attempt_at <= now,
+            ),
+            and_(OutboxMessage.status == DeliveryStatus.SENDING, OutboxMessage.lease_until < now),
+        ]
+        firsts = [
+            select(OutboxMessage.id, OutboxMessage.priority)
             .where(
-                or_(
-                    and_(
-                        OutboxMessage.status == DeliveryStatus.PENDING,
-                        OutboxMessage.next_attempt_at <= now,
-                    ),
-                    and_(
-                        OutboxMessage.status == DeliveryStatus.SENDING,
-                        OutboxMessage.lease_until < now,
-                    ),
-                ),
+                way,
                 or_(OutboxMessage.edits_id.is_(None), OutboxMessage.id.not_in(_WAITING_EDITS)),
             )
             .order_by(OutboxMessage.priority, OutboxMessage.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
-        )
+            .subquery()
+            for way in ways
+        ]
+        # On PostgreSQL each way locks up to ``limit`` rows, of which the outer LIMIT keeps
+        # ``limit``: the others stay locked (skipped by other senders) until this commits.
+        either = union_all(*(select(first.c.id, first.c.priority) for first in firsts)).subquery()
+        due = select(either.c.id).order_by(either.c.priority, either.c.id).limit(limit)
         claimed = await self.session.scalars(
             update(OutboxMessage)
             .where(OutboxMessage.id.in_(due.scalar_subquery()))
