@@ -17,7 +17,19 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, delete, exists, func, insert, or_, select, update
+from sqlalchemy import (
+    Table,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.orm import aliased
 
 from storage.enums import Role, StaffStatus
@@ -166,105 +178,94 @@ class RosterRepository(Repository):
                 ],
             )
 
-    async def insert_staged_people(self, import_id: str, now: datetime) -> int:
-        """Insert the staged people the store lacks, in file order, with their supervisors;
-        returns the highest staff id before (everyone inserted has a higher one).
+    async def insert_staged_people(self, import_id: str, now: datetime) -> int | None:
+        """Insert the staged people the store lacks, in file order; returns the highest id
+        of those already there whose rows ``update_staged_people`` must still bring in line
+        (None: everyone's, the new people's supervisors too).
 
-        Each new person's id is known before the INSERT, in file order, so a supervisor
-        who is new too is known by id in the same INSERT, and no UPDATE has to come back
-        to set the supervisors of 100,000 new people (in the largest import that UPDATE
-        held SQLite's write lock longer than the INSERT did). SQLite: the highest id plus
-        the row's place among the staged rows, under the write lock the transaction holds
-        (an existing person's place is a gap). PostgreSQL: from the id sequence, in file
-        order, numbered once in a materialized CTE.
+        On SQLite each new person's id is known before the INSERT: the highest id plus
+        the row's place among the staged rows, under the write lock the transaction
+        holds (an existing person's place is a gap), in file order. So a supervisor who
+        is new too is known by id in the same INSERT, and no UPDATE has to come back to
+        set the supervisors of 100,000 new people: in the largest import that UPDATE held
+        the write lock, which every quick log waits for, longer than the INSERT did. On
+        PostgreSQL, where a long transaction holds up nobody else's, the ids come from
+        the sequence as the rows go in, and the UPDATE sets the supervisors (numbering
+        the rows first in a CTE and joining it to itself made the planner, without
+        statistics of the staged rows, compare every row with every other).
         """
-        before = int(
-            await self.session.scalar(select(func.coalesce(func.max(_STAFF.c.id), 0))) or 0
-        )
         staged = _STAGED.alias("staged")
         lacking = and_(
             staged.c.import_id == import_id,
             ~exists().where(_STAFF.c.employee_no == staged.c.employee_no),
         )
-        columns = [
-            staged.c.employee_no, staged.c.name, staged.c.department, staged.c.post,
-            staged.c.roles, staged.c.status, staged.c.language, staged.c.supervisor_no,
+        names = [
+            "employee_no", "name", "department_id", "post_id", "roles", "status", "language",
+            "created_at", "updated_at", "version",
         ]  # fmt: skip
-        new: Any
-        boss: Any
+        values = [
+            staged.c.employee_no,
+            staged.c.name,
+            _DEPARTMENTS.c.id,
+            _POSTS.c.id,
+            staged.c.roles,
+            staged.c.status,
+            staged.c.language,
+            bindparam("created", now, type_=_STAFF.c.created_at.type),
+            bindparam("updated", now, type_=_STAFF.c.updated_at.type),
+            bindparam("first_version", 1),
+        ]
+        where_posted = staged.join(_DEPARTMENTS, _DEPARTMENTS.c.name == staged.c.department).join(
+            _POSTS,
+            and_(_POSTS.c.department_id == _DEPARTMENTS.c.id, _POSTS.c.name == staged.c.post),
+        )
         if self.dialect == "postgresql":
-            ordered = (
-                select(staged.c.id.label("staged_id"), *columns)
-                .where(lacking)
-                .order_by(staged.c.id)
-                .subquery("ordered")
-            )
-            sequence = func.pg_get_serial_sequence(_STAFF.name, _STAFF.c.id.name)
-            new = (
-                select(func.nextval(sequence).label("id"), *ordered.c)
-                .cte("new")
-                .prefix_with("MATERIALIZED")
-            )
-            boss = new.alias("boss_new")
-            boss_on = boss.c.employee_no == new.c.supervisor_no
-            new_id, boss_id, where = new.c.id, boss.c.id, None
-        else:
-            first = await self.session.scalar(
+            rows = select(*values).select_from(where_posted).where(lacking).order_by(staged.c.id)
+            await self.session.execute(insert(_STAFF).from_select(names, rows))
+            return None
+        before = int(
+            await self.session.scalar(select(func.coalesce(func.max(_STAFF.c.id), 0))) or 0
+        )
+        first = int(
+            await self.session.scalar(
                 select(func.min(staged.c.id)).where(staged.c.import_id == import_id)
             )
-            new = staged
-            boss = _STAGED.alias("boss_staged")
-            boss_on = and_(
-                boss.c.import_id == import_id, boss.c.employee_no == staged.c.supervisor_no
-            )
-            new_id = before + 1 - int(first or 0) + staged.c.id
-            boss_id = before + 1 - int(first or 0) + boss.c.id
-            where = lacking
+            or 0
+        )
+        boss = _STAGED.alias("boss_staged")
         boss_before = aliased(_STAFF, name="boss_before")
         rows = (
             select(
-                new_id,
-                new.c.employee_no,
-                new.c.name,
-                _DEPARTMENTS.c.id,
-                _POSTS.c.id,
-                # Someone in the store before, or else new in this file (or nobody).
-                func.coalesce(boss_before.c.id, boss_id),
-                new.c.roles,
-                new.c.status,
-                new.c.language,
-                bindparam("created", now, type_=_STAFF.c.created_at.type),
-                bindparam("updated", now, type_=_STAFF.c.updated_at.type),
-                bindparam("first_version", 1),
+                before + 1 - first + staged.c.id,
+                *values,
+                # Someone there before, or else new in this file too (or nobody).
+                func.coalesce(boss_before.c.id, before + 1 - first + boss.c.id),
             )
             .select_from(
-                new.join(_DEPARTMENTS, _DEPARTMENTS.c.name == new.c.department)
-                .join(
-                    _POSTS,
-                    and_(_POSTS.c.department_id == _DEPARTMENTS.c.id, _POSTS.c.name == new.c.post),
+                where_posted.outerjoin(
+                    boss_before, boss_before.c.employee_no == staged.c.supervisor_no
+                ).outerjoin(
+                    boss,
+                    and_(
+                        boss.c.import_id == import_id,
+                        boss.c.employee_no == staged.c.supervisor_no,
+                    ),
                 )
-                .outerjoin(boss_before, boss_before.c.employee_no == new.c.supervisor_no)
-                .outerjoin(boss, boss_on)
             )
-            .order_by(new_id)
+            .where(lacking)
+            .order_by(staged.c.id)
         )
-        if where is not None:
-            rows = rows.where(where)
         await self.session.execute(
-            insert(_STAFF).from_select(
-                [
-                    "id", "employee_no", "name", "department_id", "post_id", "supervisor_id",
-                    "roles", "status", "language", "created_at", "updated_at", "version",
-                ],
-                rows,
-            )
-        )  # fmt: skip
+            insert(_STAFF).from_select(["id", *names, "supervisor_id"], rows)
+        )
         return before
 
-    async def update_staged_people(self, import_id: str, now: datetime, *, through: int) -> None:
-        """Bring the people staged who were in the store before (ids up to ``through``:
-        those ``insert_staged_people`` added are whole already) in line with their row,
-        supervisors included, in one UPDATE.
+    async def update_staged_people(
+        self, import_id: str, now: datetime, *, through: int | None
+    ) -> None:
+        """Bring the people staged (with ids up to ``through`` if given: the others
+        ``insert_staged_people`` added whole) in line with their row, supervisors
+        included, in one UPDATE.
 
         Only people with a real difference are written. An empty language cell (None)
         leaves the person's own language.
@@ -309,7 +310,7 @@ class RosterRepository(Repository):
         await self.session.execute(
             update(_STAFF)
             .where(
-                _STAFF.c.id <= through,
+                true() if through is None else _STAFF.c.id <= through,
                 _STAFF.c.employee_no == source.c.employee_no,
                 or_(*(_STAFF.c[name].is_distinct_from(value) for name, value in new.items())),
             )
