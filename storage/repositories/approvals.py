@@ -254,7 +254,7 @@ def decidable(
     decide for everyone without a supervisor, which can be most of the staff: there the
     status index leads, as before. Either way the same entries as ``authority``, which is
     still tested on each: every branch of it but HR's needs the author in one of those
-    sets (``tests/service/test_waiting_count.py`` holds the two to the same count).
+    sets (``tests/service/test_approval_rules.py`` holds both to a model of the rule).
 
     On PostgreSQL the authors are an array computed once (``= ANY(ARRAY(...))``), an
     index condition: as an ``IN`` it plans a join and charges each probe of the index the
