@@ -71,6 +71,7 @@ __all__ = [
     "SCORE_KIND",
     "Blocked",
     "Calibrated",
+    "CalibrationStarted",
     "DepartmentFigures",
     "DepartmentView",
     "Excluded",
@@ -84,6 +85,7 @@ __all__ = [
     "ScopePerson",
     "ScoreNotice",
     "Tally",
+    "access_error",
     "calibrate",
     "department",
     "exclude",
@@ -98,6 +100,8 @@ __all__ = [
     "queue_notices",
     "quota_problems",
     "refresh",
+    "start_calibration",
+    "unreviewed",
 ]
 
 # The outbox kind of a score notice: the sender renders it from the store.
@@ -127,6 +131,7 @@ class ResultsError(enum.StrEnum):
     REASON_TOO_LONG = "reason_too_long"
     IN_THE_PAST = "in_the_past"
     NOT_PUBLISHED = "not_published"
+    CALIBRATING = "calibrating"  # calibration has started already (starting it early)
 
 
 @dataclass(frozen=True, slots=True)
@@ -543,6 +548,78 @@ async def exclude(
     )
     await uow.commit()
     return Excluded(found, cleaned)
+
+
+@dataclass(frozen=True, slots=True)
+class CalibrationStarted:
+    """HR started the period's calibration early; ``unreviewed`` people were not reviewed
+    then (their reviews may still be finished: publication waits for them)."""
+
+    period: Period
+    unreviewed: int
+
+
+def access_error(member: StaffMember) -> ResultsError | None:
+    """NOT_HR unless ``member`` may calibrate and publish (HR or an administrator)."""
+    return None if access.check(member, access.HR) is None else ResultsError.NOT_HR
+
+
+async def unreviewed(uow: UnitOfWork, period_id: int) -> int:
+    """How many people in the period's scope are neither signed off nor excluded."""
+    return await uow.results.count_unreviewed(period_id)
+
+
+async def start_calibration(
+    uow: UnitOfWork,
+    hr: StaffMember,
+    period_id: int,
+    version: int,
+    policy: Policy,
+    *,
+    today: date,
+    zone: tzinfo,
+    now: datetime,
+) -> CalibrationStarted | ResultsError:
+    """Start the period's calibration now, before its day (HR), as shown; commit.
+
+    Only under supervisor review (by the one stage rule, ``periods.stage_on``, which from
+    then on reads ``calibration_started_at``): never before the review, never twice, never
+    once published. Reviews not signed off stay open to their reviewers, as they do in a
+    calibration begun on its day (an overdue review can still be finished); ``Publish``
+    waits for them or for their exclusion. Audited (``period.calibration_started``).
+    """
+    if access.check(hr, access.HR) is not None:
+        return ResultsError.NOT_HR
+    opened = await _opened(uow, period_id, policy, today=today, zone=zone)
+    if opened is None:
+        return ResultsError.UNKNOWN_PERIOD
+    if opened.stage is Stage.PUBLISHED:
+        return ResultsError.PUBLISHED
+    if opened.stage is Stage.CALIBRATION:
+        return ResultsError.CALIBRATING
+    if opened.stage is not Stage.SUPERVISOR_REVIEW:
+        return ResultsError.TOO_EARLY
+    locked = await uow.results.lock_period(period_id)
+    if locked is None:
+        return ResultsError.PUBLISHED
+    if locked != version:
+        return ResultsError.STALE
+    if not await uow.periods.start_calibration(period_id, now):
+        return ResultsError.CALIBRATING
+    left = await unreviewed(uow, period_id)
+    await uow.audit.add(
+        Event(
+            "period.calibration_started",
+            "period",
+            period_id,
+            at=now,
+            actor_staff_id=hr.id,
+            actor_telegram_id=hr.telegram_user_id,
+            details={"period": opened.period.key, "unreviewed": left},
+        )
+    )
+    await uow.commit()
+    return CalibrationStarted(opened.period, left)
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,6 +50,7 @@ from handlers.callbacks import (
     NoticeToggle,
     PendingPage,
     ReminderAction,
+    ResultsCalibrate,
     ResultsDepartment,
     ResultsExclude,
     ResultsGrade,
@@ -153,6 +154,9 @@ def register(application: WorkledgerApplication) -> None:
             CallbackQueryHandler(results.choose_grade, pattern=ResultsGrade.pattern()),
             CallbackQueryHandler(results.ask_exclusion, pattern=ResultsExclude.pattern()),
             CallbackQueryHandler(results.press_publish, pattern=ResultsPublish.pattern()),
+            CallbackQueryHandler(
+                results.press_start_calibration, pattern=ResultsCalibrate.pattern()
+            ),
             CallbackQueryHandler(scores.read_it, pattern=ScoreRead.pattern()),
             CallbackQueryHandler(approvals.press, pattern=Decide.pattern()),
             CallbackQueryHandler(approvals.approve_shown, pattern=ApproveShown.pattern()),

@@ -702,6 +702,20 @@ class ResultsPublish(CallbackData):
 
 
 @dataclasses.dataclass(frozen=True)
+class ResultsCalibrate(CallbackData):
+    """Start the period's calibration now, before its day, as shown (its ``version``):
+    ``confirmed`` 0 asks first, 1 starts it (HR)."""
+
+    prefix: ClassVar[str] = "rsk"
+    requires: ClassVar[Requirement] = HR
+    period_id: int
+    version: int
+    confirmed: int
+
+    bounds: ClassVar[dict[str, tuple[int, int]]] = {"confirmed": (0, 1)}
+
+
+@dataclasses.dataclass(frozen=True)
 class ScoreRead(CallbackData):
     """The person's "I have read it" under their score notice of a period (only their own:
     the server looks the result up by who presses)."""

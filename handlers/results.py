@@ -8,6 +8,7 @@ Scores and grades are shown only here, in HR's private chat.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 from collections.abc import Sequence
@@ -15,6 +16,7 @@ from datetime import datetime, tzinfo
 from decimal import Decimal
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import BadRequest
 from telegram.ext import ApplicationHandlerStop
 
 from assessment import periods, results
@@ -36,6 +38,7 @@ from assessment.results import (
 )
 from config.policy import Policy
 from handlers.callbacks import (
+    ResultsCalibrate,
     ResultsDepartment,
     ResultsExclude,
     ResultsGrade,
@@ -108,6 +111,7 @@ def error_text(context: WorkledgerContext, error: ResultsError) -> str:
             "That time has passed. Send a later date and time, e.g. 2026-12-10 09:00 (or /cancel)."
         ),
         ResultsError.NOT_PUBLISHED: _("That period's results are not published."),
+        ResultsError.CALIBRATING: _("That period's calibration has started already."),
     }
     return texts[error]
 
@@ -219,6 +223,15 @@ def _overview_markup(
         for figures in overview.departments
     ]
     rows = button_page(buttons, page, lambda turn: ResultsOverview(opened.period_id, turn).pack())
+    if opened.stage is Stage.SUPERVISOR_REVIEW:
+        rows.append(
+            [
+                InlineKeyboardButton(
+                    _("Start calibration now"),
+                    callback_data=ResultsCalibrate(opened.period_id, opened.version, 0).pack(),
+                )
+            ]
+        )
     if opened.stage is Stage.CALIBRATION:
         rows.append(
             [
@@ -694,6 +707,101 @@ async def press_publish(update: Update, context: WorkledgerContext) -> None:
         return
     await query.answer()
     await _after_publishing(context, query.from_user.id, outcome)
+
+
+async def _refused(update: Update, context: WorkledgerContext, error: ResultsError) -> None:
+    query = update.callback_query
+    assert query is not None
+    await claim(context)
+    await query.answer(answer_text(error_text(context, error)), show_alert=True)
+
+
+async def press_start_calibration(update: Update, context: WorkledgerContext) -> None:
+    """Start calibration now: asked once (it ends the supervisor review for the whole
+    period, and says how many are still unreviewed), then started; the overview again."""
+    query = update.callback_query
+    member = context.member
+    assert query is not None and member is not None
+    action = ResultsCalibrate.from_press(query.data)
+    opened = await _opened(context, action.period_id)
+    if opened is None:
+        await _refused(update, context, ResultsError.UNKNOWN_PERIOD)
+        return
+    _ = context._
+    label = period_label(context.translator, opened.period.key, context.policy)
+    if not action.confirmed:
+        error = {
+            Stage.PUBLISHED: ResultsError.PUBLISHED,
+            Stage.CALIBRATION: ResultsError.CALIBRATING,
+            Stage.SUPERVISOR_REVIEW: None,
+        }.get(opened.stage, ResultsError.TOO_EARLY)
+        if access_error := results.access_error(member):
+            error = access_error
+        if error is not None:
+            await _refused(update, context, error)
+            return
+        async with context.uow() as uow:
+            left = await results.unreviewed(uow, action.period_id)
+        day = periods.milestones(opened.period, context.policy).calibration_starts
+        text = "\n\n".join(
+            [
+                _(
+                    "Start the calibration of {period} now, before its day ({day})? It ends "
+                    "the supervisor review for the whole period."
+                ).format(period=label, day=day.isoformat()),
+                context.ngettext(
+                    "{count} person is not reviewed yet: their reviewer may still sign off, "
+                    "and Publish waits for them or for their exclusion.",
+                    "{count} people are not reviewed yet: their reviewers may still sign off, "
+                    "and Publish waits for them or for their exclusion.",
+                    left,
+                ).format(count=left),
+            ]
+        )
+        markup = InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(
+                        _("Yes, start calibration now"),
+                        callback_data=ResultsCalibrate(action.period_id, action.version, 1).pack(),
+                    )
+                ],
+                [
+                    InlineKeyboardButton(
+                        _("Back"), callback_data=ResultsOverview(action.period_id, 0).pack()
+                    )
+                ],
+            ]
+        )
+        await _show(update, text, markup)
+        return
+    async with context.uow() as uow:
+        started = await results.start_calibration(
+            uow,
+            member,
+            action.period_id,
+            action.version,
+            context.policy,
+            today=context.today(),
+            zone=context.settings.zone,
+            now=context.now(),
+        )
+    if isinstance(started, ResultsError):
+        await _refused(update, context, started)
+        return
+    await results.refresh(
+        context.bot_data.database, started.period, context.policy, now=context.now()
+    )
+    opened = await _opened(context, action.period_id)
+    assert opened is not None
+    async with context.uow() as uow:
+        overview = await results.overview(uow, opened)
+    await query.answer(_("Calibration of {period} has started.").format(period=label))
+    # unchanged or too old to edit: calibration has started anyway
+    with contextlib.suppress(BadRequest):
+        await query.edit_message_text(
+            _overview_text(context, overview), reply_markup=_overview_markup(context, overview, 0)
+        )
 
 
 Outcome = Published | Scheduled | Blocked | ResultsError | tuple[CalibrationProblem, ...]

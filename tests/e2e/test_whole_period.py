@@ -455,8 +455,8 @@ async def test_a_whole_period_for_a_staff_member_and_a_second_line_colleague(
     overview = await say(driver, bureau.hr, "/results")
     assert overview["text"].startswith("Results of November 2026 · supervisor review")
     assert "not reviewed yet: 0 · excluded: 2" in overview["text"], overview["text"]
-    # Publish is offered in calibration, from 8 December (the review was due on the 7th):
-    # nothing in the bot starts it earlier (``calibration_started_at`` is never set).
+    # Publish is offered in calibration, from 8 December (the review was due on the 7th;
+    # HR may start it earlier, ``test_calibration_start``).
     set_clock(bot, IN_CALIBRATION)
     overview = await say(driver, bureau.hr, "/results")
     assert overview["text"].startswith("Results of November 2026 · calibration")
