@@ -604,7 +604,7 @@ async def start_calibration(
         return ResultsError.PUBLISHED
     if locked != version:
         return ResultsError.STALE
-    if not await uow.periods.start_calibration(period_id, now):
+    if not await uow.periods.start_calibration(period_id, by_id=hr.id, now=now):
         return ResultsError.CALIBRATING
     left = await unreviewed(uow, period_id)
     await uow.audit.add(

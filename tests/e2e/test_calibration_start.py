@@ -95,6 +95,9 @@ async def test_hr_starts_calibration_early_once_confirmed(
     assert stored.calibration_started_at.astimezone(ZONE) == IN_REVIEW
     [event] = await started_events(bot)
     assert event.details == {"period": "2026-11", "unreviewed": 1}
+    async with bot.bot_data.database.uow() as uow:
+        [hr] = await uow.staff.by_employee_nos(["E001"])
+    assert stored.calibration_started_by_id == event.actor_staff_id == hr.id
 
     # The stage rule now says calibration for everyone: /results anew, and Publish
     # still waits for the unreviewed person.
