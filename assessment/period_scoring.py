@@ -45,6 +45,7 @@ from typing import Any, NamedTuple, cast
 
 from assessment.collector import full_passes_held
 from assessment.grading import (
+    Approval,
     GradeAssignment,
     QuotaStatus,
     Scored,
@@ -53,6 +54,7 @@ from assessment.grading import (
     scope_of,
 )
 from assessment.periods import Period, Stage, current_stage
+from assessment.quota import approvals
 from assessment.scoring import (
     Breakdown,
     PeriodFacts,
@@ -356,8 +358,9 @@ async def score_one(
                 if row.staff_id != staff_id
             ]
     people = [me, *others]
-    assignment = assign_grades(policy, people)[staff_id]
-    status = quota_status(policy, people)
+    approved = period_id is not None and (await approvals(uow, period_id)).get(scope, False)
+    assignment = assign_grades(policy, people, with_approval={scope: approved})[staff_id]
+    status = quota_status(policy, people, with_approval=approved)
     return score, GradePreview(assignment, QuotaStatus(scope, status.people, status.cap,
                                                        status.taken))  # fmt: skip
 
@@ -433,10 +436,13 @@ def _score_rows(
     return results, unscorable
 
 
-def _grade_all(policy: Policy, results: Sequence[_Result]) -> dict[int, GradeAssignment]:
+def _grade_all(
+    policy: Policy, results: Sequence[_Result], approved: Approval
+) -> dict[int, GradeAssignment]:
     return assign_grades(
         policy,
         [Scored(r.staff_id, r.department_id, r.value, r.disqualified) for r in results],
+        with_approval=approved,
     )
 
 
@@ -526,7 +532,9 @@ async def score_period(
             results.extend(scored)
             run.unscorable.extend(unscorable)
             ids, rows = await read(ids[-1])
-        grades = await asyncio.to_thread(_grade_all, policy, results)
+        # The scopes with the wider share approved (``assessment.quota``).
+        approved = await runner.run(lambda uow: approvals(uow, period_id))
+        grades = await asyncio.to_thread(_grade_all, policy, results, approved)
         # Written in smaller batches than read: each holds SQLite's one write lock.
         write_size = max(1, min(batch_size, WRITE_BATCH_SIZE))
         for start in range(0, len(results), write_size):

@@ -25,6 +25,7 @@ from storage.repositories import (
     PeriodRepository,
     PostRepository,
     ProcessedUpdates,
+    QuotaApprovalRepository,
     ResultsRepository,
     ReviewRepository,
     RosterRepository,
@@ -122,6 +123,7 @@ class UnitOfWork:
         self.facts = FactsRepository(self.session)
         self.scores = ScoreRepository(self.session)
         self.stage_reminders = StageReminderRepository(self.session)
+        self.quota = QuotaApprovalRepository(self.session)
         return self
 
     async def __aexit__(
