@@ -57,6 +57,7 @@ from handlers.callbacks import (
     ResultsOverview,
     ResultsPerson,
     ResultsPublish,
+    ResultsQuota,
     ReviewList,
     ReviewOpen,
     ReviewPoints,
@@ -157,6 +158,7 @@ def register(application: WorkledgerApplication) -> None:
             CallbackQueryHandler(
                 results.press_start_calibration, pattern=ResultsCalibrate.pattern()
             ),
+            CallbackQueryHandler(results.press_quota, pattern=ResultsQuota.pattern()),
             CallbackQueryHandler(scores.read_it, pattern=ScoreRead.pattern()),
             CallbackQueryHandler(approvals.press, pattern=Decide.pattern()),
             CallbackQueryHandler(approvals.approve_shown, pattern=ApproveShown.pattern()),
