@@ -149,17 +149,16 @@ def quota_error_text(context: WorkledgerContext, error: quota.QuotaError) -> str
 def _quota_lines(context: WorkledgerContext, view: results.QuotaView) -> list[str]:
     _ = context._
     policy = context.policy
+    share = policy.quota.top_grade_max_share
+    if view.approval is not None and policy.quota.with_approval_max_share is not None:
+        share = policy.quota.with_approval_max_share
     lines = [
         _("Top grade ({grade}): {top} given, at most {cap} of {people} ({share}).").format(
             grade=grade_name(context.translator, policy, policy.top_grade.id),
             top=view.top,
             cap=view.cap,
             people=view.people,
-            share=_share(
-                policy.quota.with_approval_max_share or policy.quota.top_grade_max_share
-                if view.approval is not None
-                else policy.quota.top_grade_max_share
-            ),
+            share=_share(share),
         )
     ]
     if view.approval is not None:
