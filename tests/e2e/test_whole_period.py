@@ -32,7 +32,8 @@ from storage.engine import Database
 from storage.enums import EntryStatus, Role, StaffStatus
 from storage.models import Department, PeriodScore, Post, Staff, WorkEntry
 
-from .chat import Message, buttons, introduce, press, press_for_edit, say
+from . import chat
+from .chat import Message, buttons, introduce
 from .conftest import eventually
 
 pytestmark = pytest.mark.e2e
@@ -45,6 +46,22 @@ GROUP = -100800
 # The longest wait for a reply or a stored state: an upper bound on a slow machine, not a
 # pace (every wait ends as soon as what it waits for is there).
 WITHIN = 30.0
+
+
+async def say(driver: EmulatorDriver, user: EmulatedUser, text: str) -> Message:
+    return await chat.say(driver, user, text, within=WITHIN)
+
+
+async def press(
+    driver: EmulatorDriver, user: EmulatedUser, message: Message, label: str
+) -> Message:
+    return await chat.press(driver, user, message, label, within=WITHIN)
+
+
+async def press_for_edit(
+    driver: EmulatorDriver, user: EmulatedUser, message: Message, data: str
+) -> tuple[str, Message]:
+    return await chat.press_for_edit(driver, user, message, data, within=WITHIN)
 
 
 @dataclass(frozen=True)
@@ -161,13 +178,13 @@ async def quick_log(
     card = await say(driver, user, text)
     assert card["text"].startswith("Logged for"), card["text"]
     await driver.press(user, card["message_id"], buttons(card)["+ Indicator"])
-    [question] = await driver.wait_for_message(user.id)
+    [question] = await driver.wait_for_message(user.id, timeout=WITHIN)
     assert question["text"].startswith("Which indicator"), question["text"]
     chosen = await press(driver, user, question, indicator)
     assert chosen["text"].startswith("Changed."), chosen["text"]
     assert f"Indicator: {indicator}" in chosen["text"]
     await driver.press(user, card["message_id"], buttons(card)["+ Quantity"])
-    [question] = await driver.wait_for_message(user.id)
+    [question] = await driver.wait_for_message(user.id, timeout=WITHIN)
     assert question["text"].startswith("How many"), question["text"]
     changed = await say(driver, user, quantity)
     assert changed["text"].startswith("Changed."), changed["text"]
@@ -269,7 +286,7 @@ async def self_assess(
     card = await say(driver, user, "/self")
     assert card["text"].startswith("Self-assessment: November 2026"), card["text"]
     await driver.press(user, card["message_id"], buttons(card)["Write my text"])
-    await driver.wait_for_message(user.id)
+    await driver.wait_for_message(user.id, timeout=WITHIN)
     card = await say(driver, user, text)
     assert card["text"].startswith("Saved."), card["text"]
     for row, value in enumerate(ratings):
@@ -294,7 +311,7 @@ async def review(
         assert answer == "Saved."
     for label, answer_text in points:
         await driver.press(boss, card["message_id"], buttons(card)[label])
-        await driver.wait_for_message(boss.id)
+        await driver.wait_for_message(boss.id, timeout=WITHIN)
         card = await say(driver, boss, answer_text)
         assert card["text"].startswith("Saved:"), card["text"]
     return card
@@ -314,7 +331,7 @@ async def exclude(driver: EmulatorDriver, bureau: Bureau, department: str, label
     listing = await press(driver, bureau.hr, overview, department)
     card = await press(driver, bureau.hr, listing, label)
     await driver.press(bureau.hr, card["message_id"], buttons(card)["Exclude from publication"])
-    await driver.wait_for_message(bureau.hr.id)
+    await driver.wait_for_message(bureau.hr.id, timeout=WITHIN)
     done = await say(driver, bureau.hr, "Not assessed by this bureau's check")
     assert "is excluded from this period's publication" in done["text"], done["text"]
 
@@ -323,7 +340,7 @@ async def notice_of(driver: EmulatorDriver, user: EmulatedUser) -> Message:
     async def arrived() -> Message | None:
         return next((m for m in await driver.messages(user.id) if m.get("photo")), None)
 
-    return await eventually(arrived, within=20)
+    return await eventually(arrived, within=WITHIN)
 
 
 async def stored_score(bot: WorkledgerApplication, staff_id: int) -> PeriodScore:
@@ -464,7 +481,7 @@ async def test_a_whole_period_for_a_staff_member_and_a_second_line_colleague(
     before = (await driver.messages(bureau.hr.id))[-1]["message_id"]
     await driver.press(bureau.hr, overview["message_id"], buttons(overview)["Publish"])
     replies = await driver.wait_for_message(
-        bureau.hr.id, count=2, since_message_id=before, timeout=10
+        bureau.hr.id, count=2, since_message_id=before, timeout=WITHIN
     )
     assert replies[0]["text"] == "November 2026 is published."
     assert replies[1]["text"] == "Its notices are on their way to 2 people."
@@ -511,7 +528,7 @@ async def test_a_whole_period_for_a_staff_member_and_a_second_line_colleague(
 
     # --- nothing about scores in any group chat ------------------------------------------
     await driver.send_text(officer, "/score", chat_id=GROUP)
-    [pointer] = await driver.wait_for_message(GROUP)
+    [pointer] = await driver.wait_for_message(GROUP, timeout=WITHIN)
     assert pointer["text"].startswith("To keep personal data private")
     groups = [chat["id"] for chat in await driver.chats() if chat["type"] != "private"]
     assert groups == [GROUP]
