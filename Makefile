@@ -1,18 +1,26 @@
-# The two commands a fresh machine needs:
-#   make run    install into .venv if needed, then run the bot (needs WORKLEDGER_TOKEN)
-#   make test   install into .venv if needed, then run the whole test suite
+# The commands a fresh machine needs:
+#   make sandbox  install into .venv if needed, then try the bot in a browser (no token)
+#   make run      install into .venv if needed, then run the bot (needs WORKLEDGER_TOKEN)
+#   make test     install into .venv if needed, then run the whole test suite
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format i18n clean
+.PHONY: sandbox run test lint format i18n clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+# The page at http://127.0.0.1:$(SANDBOX_PORT)/; SANDBOX_ARGS=--fresh starts over.
+SANDBOX_PORT ?= 8080
+SANDBOX_ARGS ?=
+
+sandbox: $(STAMP)
+	$(BIN)/workledger sandbox --port $(SANDBOX_PORT) $(SANDBOX_ARGS)
 
 run: $(STAMP)
 	$(BIN)/workledger run

@@ -14,12 +14,13 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from bot.cli_store import EXIT_USAGE, report_busy, store_url
+from bot.cli_store import EXIT_STORE_IN_USE, EXIT_USAGE, report_busy, store_url
 from config.policy import Policy, PolicyError, load_policy
 from config.settings import Settings
 from locales import translator
 from storage import migrate
 from storage.engine import Database, StoreBusy
+from storage.marker import StoreInUseError, claim_store
 
 
 def _version() -> str:
@@ -38,6 +39,19 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("run", help="migrate a SQLite store if needed, then run the bot")
+    sandbox = commands.add_parser(
+        "sandbox", help="try the bot in a browser: no Telegram, no token (a demo organisation)"
+    )
+    sandbox.add_argument("--port", type=int, default=8080, help="the page's port (0: any free)")
+    sandbox.add_argument(
+        "--host", default="127.0.0.1", help="the address to listen on (loopback by default)"
+    )
+    sandbox.add_argument(
+        "--fresh", action="store_true", help="start over: forget the sandbox's data"
+    )
+    sandbox.add_argument(
+        "--no-demo", action="store_true", help="start empty (to try a roster file of your own)"
+    )
     staff = commands.add_parser("staff", help="the roster")
     staff_commands = staff.add_subparsers(dest="staff_command", required=True, metavar="ACTION")
     staff_import = staff_commands.add_parser("import", help="import or update the roster")
@@ -124,17 +138,33 @@ def _run(settings: Settings, policy: Policy, log_level: str) -> int:
     if settings.token is None:
         return _fail(
             "no bot token: set WORKLEDGER_TOKEN (in the environment or a .env file) "
-            "to the token @BotFather gave you"
+            "to the token @BotFather gave you; to try the bot without Telegram, "
+            "run `make sandbox` (workledger sandbox)"
         )
     token = settings.token.get_secret_value()
     configure_logging(log_level, secrets=(token,))
     _warn_of_clock(settings)
     application = build_application(settings, policy)
     try:
+        asyncio.run(_claim_for_production(settings))
         asyncio.run(run_until_signalled(application))
     except SchemaOutOfDateError as error:
         return _fail(str(error))
+    except StoreInUseError as error:
+        print(f"workledger: {error}", file=sys.stderr)
+        return EXIT_STORE_IN_USE
     return 0
+
+
+async def _claim_for_production(settings: Settings) -> None:
+    """Mark the store as a real bot's, or refuse the sandbox's (``storage.marker``)."""
+    from bot.app import open_store
+
+    database = await open_store(settings)
+    try:
+        await claim_store(database, "production")
+    finally:
+        await database.dispose()
 
 
 def _deliver(settings: Settings, policy: Policy, log_level: str) -> int:
@@ -189,6 +219,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _command(args: argparse.Namespace, settings: Settings, policy: Policy) -> int:
     if args.command == "run":
         return _run(settings, policy, args.log_level)
+    if args.command == "sandbox":
+        from bot.sandbox.command import SandboxOptions, sandbox_command
+
+        options = SandboxOptions(
+            host=args.host, port=args.port, fresh=args.fresh, demo=not args.no_demo
+        )
+        return sandbox_command(settings, policy, options, args.log_level)
     if args.command == "deliver":
         return _deliver(settings, policy, args.log_level)
     if args.command == "staff":

@@ -16,6 +16,9 @@ EXIT_USAGE = 2
 # Another process held the SQLite store's write lock for too long; nothing was written.
 # 75 is EX_TEMPFAIL of sysexits.h: a temporary failure, worth trying again.
 EXIT_BUSY = 75
+# The store is marked for the other kind of bot (``storage.marker``): the sandbox's store
+# given to ``workledger run``. 78 is EX_CONFIG of sysexits.h: fix the configuration.
+EXIT_STORE_IN_USE = 78
 # A command waits this long for the bot's writes to the SQLite store (the bot's own
 # handlers wait 5 s: somebody is looking at their phone). ``?timeout=`` in the URL wins.
 CLI_BUSY_TIMEOUT = 30.0

@@ -48,6 +48,7 @@ from bot.http import AiohttpRequest
 from config.clock import Clock
 from config.policy import Policy
 from config.settings import DEFAULT_LANGUAGE, Settings
+from handlers.errors import unchanged_edit
 from handlers.menus import show_chat_menu
 from handlers.scores import send_notice
 from storage.engine import Database, StoreBusy
@@ -285,9 +286,16 @@ class Sender:
             self._settle(row, DeliveryStatus.UNREACHABLE, error=error.message)
             self._unreachable.append((row.chat_id, error.message))
         except BadRequest as error:
-            self.stats.failed += 1
-            log.warning("outbox message %s failed: %s", row.id, error.message)
-            self._settle(row, DeliveryStatus.FAILED, error=error.message)
+            if row.edits_id is not None and unchanged_edit(error):
+                # The message already reads what the edit would make it say (an earlier
+                # attempt's edit went through, or two edits agreed): delivered, not failed.
+                self.stats.sent += 1
+                log.info("outbox message %s: the message already read so", row.id)
+                self._settle(row, DeliveryStatus.SENT, message_id=row.telegram_message_id)
+            else:
+                self.stats.failed += 1
+                log.warning("outbox message %s failed: %s", row.id, error.message)
+                self._settle(row, DeliveryStatus.FAILED, error=error.message)
         except (NetworkError, TelegramError) as error:
             if row.attempts >= MAX_ATTEMPTS:
                 self.stats.failed += 1
@@ -320,7 +328,7 @@ class Sender:
         )
         if row.edits_id is not None:
             # An edit of a message sent before; the claim gave it that message's id. A 400
-            # (deleted, too old, unchanged) settles it as failed, without retries.
+            # (deleted, too old) settles it as failed, without retries; "not modified" as sent.
             if row.telegram_message_id is None:
                 raise BadRequest("Message to edit not found: it was never sent")
             edited = await self.bot.edit_message_text(

@@ -652,6 +652,17 @@ class PeriodScore(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
 
 
+class StoreFact(Base):
+    """A fact about the store itself, by name: which kind of bot it belongs to (``kind``:
+    ``sandbox`` or ``production``, see ``storage.marker``). Written once, never changed."""
+
+    __tablename__ = "store_facts"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
+    set_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class QuotaApproval(Base):
     """Approval of the quota's wider top-grade share (``[quota] with_approval_max_share``)
     for one period and one scope: a department (``scope_key`` its id) or the whole

@@ -17,6 +17,7 @@ from storage.repositories import (
     Directory,
     FactsRepository,
     InboxRepository,
+    Inspection,
     InvitationRepository,
     JobClaims,
     LeaveRepository,
@@ -33,6 +34,7 @@ from storage.repositories import (
     ScoreRepository,
     StaffRepository,
     StageReminderRepository,
+    StoreFacts,
     WorkEntryRepository,
 )
 
@@ -73,6 +75,7 @@ class UnitOfWork:
     audit: AuditLog
     updates: ProcessedUpdates
     inbox: InboxRepository
+    inspection: Inspection
     invitations: InvitationRepository
     uploads: RosterUploadRepository
     directory: Directory
@@ -89,6 +92,8 @@ class UnitOfWork:
     facts: FactsRepository
     scores: ScoreRepository
     stage_reminders: StageReminderRepository
+    quota: QuotaApprovalRepository
+    store_facts: StoreFacts
 
     def __init__(
         self,
@@ -107,6 +112,7 @@ class UnitOfWork:
         self.audit = AuditLog(self.session)
         self.updates = ProcessedUpdates(self.session)
         self.inbox = InboxRepository(self.session)
+        self.inspection = Inspection(self.session)
         self.invitations = InvitationRepository(self.session)
         self.uploads = RosterUploadRepository(self.session)
         self.directory = Directory(self.session)
@@ -124,6 +130,7 @@ class UnitOfWork:
         self.scores = ScoreRepository(self.session)
         self.stage_reminders = StageReminderRepository(self.session)
         self.quota = QuotaApprovalRepository(self.session)
+        self.store_facts = StoreFacts(self.session)
         return self
 
     async def __aexit__(

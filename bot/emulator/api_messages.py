@@ -97,9 +97,10 @@ def _message_to_edit(emulator: BotApiEmulator, params: Params) -> StoredMessage:
     return message
 
 
-def _edited(message: StoredMessage) -> JSONDict:
+def _edited(emulator: BotApiEmulator, message: StoredMessage) -> JSONDict:
     message.edit_count += 1
-    message.edit_date = int(time.time())
+    message.edit_date = int(emulator.wall())
+    emulator.message_changed(message)
     return message.to_api()
 
 
@@ -119,7 +120,7 @@ async def edit_message_text(emulator: BotApiEmulator, params: Params) -> JSONDic
     message.source = source
     message.parse_mode = parse_mode
     message.reply_markup = markup
-    return _edited(message)
+    return _edited(emulator, message)
 
 
 async def edit_message_caption(emulator: BotApiEmulator, params: Params) -> JSONDict:
@@ -139,7 +140,7 @@ async def edit_message_caption(emulator: BotApiEmulator, params: Params) -> JSON
     message.source = source
     message.parse_mode = parse_mode
     message.reply_markup = markup
-    return _edited(message)
+    return _edited(emulator, message)
 
 
 async def edit_message_reply_markup(emulator: BotApiEmulator, params: Params) -> JSONDict:
@@ -149,7 +150,7 @@ async def edit_message_reply_markup(emulator: BotApiEmulator, params: Params) ->
     if markup == _current_markup(message):
         raise bad_request(NOT_MODIFIED)
     message.reply_markup = markup
-    return _edited(message)
+    return _edited(emulator, message)
 
 
 async def delete_message(emulator: BotApiEmulator, params: Params) -> bool:
@@ -159,6 +160,7 @@ async def delete_message(emulator: BotApiEmulator, params: Params) -> bool:
     if message is None or message.deleted:
         raise bad_request(DELETE_NOT_FOUND)
     message.deleted = True
+    emulator.message_changed(message)
     return True
 
 
@@ -170,7 +172,7 @@ async def answer_callback_query(emulator: BotApiEmulator, params: Params) -> boo
     text = params.str_("text")
     if text is not None and len(text) > MAX_CALLBACK_ANSWER:
         raise bad_request(CALLBACK_TEXT_TOO_LONG)
-    query["answer"] = {
+    answer = query["answer"] = {
         "callback_query_id": query["callback_query_id"],
         "text": text,
         "show_alert": params.bool_("show_alert"),
@@ -178,6 +180,7 @@ async def answer_callback_query(emulator: BotApiEmulator, params: Params) -> boo
         "cache_time": params.int_("cache_time") or 0,
         "at": time.time(),
     }
+    emulator.notify("answer", {**answer, "chat_id": query["chat_id"]})
     return True
 
 

@@ -11,6 +11,7 @@ import asyncio
 import itertools
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from bot.emulator.commands import CommandStore
@@ -31,6 +32,10 @@ from bot.emulator.webhook import WebhookConfig, WebhookPusher
 
 DEFAULT_BOT_ID = 7000000001
 
+# A watcher of the emulated chats: called with ``("message", view)`` when a message is
+# added, edited or deleted, and ``("answer", answer)`` when the bot answers a button press.
+Watcher = Callable[[str, JSONDict], None]
+
 
 class BotApiEmulator(UserActions, Reading):
     """The emulated Bot API server's state, and the users who talk to the bot.
@@ -40,6 +45,8 @@ class BotApiEmulator(UserActions, Reading):
         bot_first_name: The bot's display name reported by ``getMe``.
         bot_username: The bot's username reported by ``getMe``.
         webhook_attempts: Delivery tries per update before it is dropped.
+        wall: Seconds since the epoch for messages' ``date`` and ``edit_date``; the
+            machine's time by default (the sandbox passes the bot's moved clock).
     """
 
     def __init__(
@@ -49,7 +56,9 @@ class BotApiEmulator(UserActions, Reading):
         bot_first_name: str = "Workledger",
         bot_username: str = "workledger_bot",
         webhook_attempts: int = 4,
+        wall: Callable[[], float] = time.time,
     ) -> None:
+        self.wall = wall
         self.bot_first_name = bot_first_name
         self.bot_username = bot_username
         self.webhook_attempts = webhook_attempts
@@ -71,6 +80,36 @@ class BotApiEmulator(UserActions, Reading):
         self._failures: deque[CallRecord] = deque(maxlen=20)
         self._message_waiters: dict[int, list[asyncio.Future[None]]] = {}
         self._call_waiters: dict[str, list[asyncio.Future[CallRecord]]] = {}
+        self._watchers: list[Watcher] = []
+
+    # ---------------------------------------------------------------- watchers
+
+    def watch(self, watcher: Watcher) -> Callable[[], None]:
+        """Calls ``watcher`` on every change of a chat (the sandbox page's live events).
+
+        Returns the function that stops watching. A watcher runs on the emulator's loop
+        inside the change and must not block; what it raises is not the caller's problem.
+        """
+        self._watchers.append(watcher)
+
+        def unwatch() -> None:
+            if watcher in self._watchers:
+                self._watchers.remove(watcher)
+
+        return unwatch
+
+    def notify(self, kind: str, payload: JSONDict) -> None:
+        """Tells the watchers of a change (``kind`` "message" or "answer")."""
+        for watcher in list(self._watchers):
+            try:
+                watcher(kind, payload)
+            except Exception:  # noqa: S112 - a broken watcher must not break the Bot API
+                continue
+
+    def message_changed(self, message: StoredMessage) -> None:
+        """Tells the watchers that ``message`` was added, edited or deleted."""
+        if self._watchers:
+            self.notify("message", message.view())
 
     # ----------------------------------------------------------------- the bot
 
@@ -122,7 +161,7 @@ class BotApiEmulator(UserActions, Reading):
             chat=chat,
             sender=self._bot_user,
             from_bot=True,
-            date=int(time.time()),
+            date=int(self.wall()),
             **fields,
         )
         chat.messages[message.message_id] = message
@@ -131,6 +170,7 @@ class BotApiEmulator(UserActions, Reading):
             for waiter in waiters:
                 if not waiter.done():
                     waiter.set_result(None)
+        self.message_changed(message)
         return message
 
     def callback_query(self, query_id: str) -> JSONDict | None:

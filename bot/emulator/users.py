@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Callable
 from typing import Any
 
 from bot.emulator.errors import DriverError
@@ -28,6 +29,10 @@ class UserActions:
     updates: UpdateQueue
     _callbacks: dict[str, JSONDict]
     _callback_ids: itertools.count[int]
+    wall: Callable[[], float]
+
+    def message_changed(self, message: StoredMessage) -> None:
+        """Tells watchers of a change (``BotApiEmulator`` implements it)."""
 
     def add_user(self, user: EmulatedUser) -> None:
         """Makes a user known and their private chat exist, as if they pressed Start."""
@@ -69,11 +74,12 @@ class UserActions:
             chat=chat,
             sender=user.to_api(),
             from_bot=False,
-            date=int(time.time()),
+            date=int(self.wall()),
             **fields,
         )
         chat.messages[message.message_id] = message
         chat.read_cursor = message.message_id
+        self.message_changed(message)
         return self.updates.push({"message": message.to_api()})
 
     def send_text(self, user: EmulatedUser, text: str, chat_id: int | None = None) -> JSONDict:

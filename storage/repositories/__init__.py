@@ -8,6 +8,7 @@ from storage.repositories.directory import Directory
 from storage.repositories.entries import WorkEntryRepository
 from storage.repositories.facts import FactsRepository
 from storage.repositories.inbox import InboxRepository
+from storage.repositories.inspection import Inspection
 from storage.repositories.invitations import InvitationRepository
 from storage.repositories.notices import NoticeRepository
 from storage.repositories.organisation import DepartmentRepository, PostRepository, StaffRepository
@@ -19,6 +20,7 @@ from storage.repositories.reviews import ReviewRepository
 from storage.repositories.roster import RosterRepository
 from storage.repositories.scores import ScoreRepository
 from storage.repositories.stage_reminders import StageReminderRepository
+from storage.repositories.store_facts import StoreFacts
 from storage.repositories.updates import ProcessedUpdates
 from storage.repositories.uploads import RosterUploadRepository
 
@@ -30,6 +32,7 @@ __all__ = [
     "Directory",
     "FactsRepository",
     "InboxRepository",
+    "Inspection",
     "InvitationRepository",
     "JobClaims",
     "LeaveRepository",
@@ -46,5 +49,6 @@ __all__ = [
     "ScoreRepository",
     "StaffRepository",
     "StageReminderRepository",
+    "StoreFacts",
     "WorkEntryRepository",
 ]
