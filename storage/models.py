@@ -675,3 +675,28 @@ class StoreFact(Base):
     name: Mapped[str] = mapped_column(String(40), primary_key=True)
     value: Mapped[str] = mapped_column(String(200))
     set_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class QuotaApproval(Base):
+    """Approval of the quota's wider top-grade share (``[quota] with_approval_max_share``)
+    for one period and one scope: a department (``scope_key`` its id) or the whole
+    organisation (``scope_key`` ``organisation``, no department).
+
+    Standing while ``withdrawn_at`` is unset; withdrawn before publication it keeps who
+    withdrew it, when and why, and a later approval of the same scope replaces the row
+    (every approval and withdrawal is in the audit log).
+    """
+
+    __tablename__ = "quota_approvals"
+    __table_args__ = (UniqueConstraint("period_id", "scope_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period_id: Mapped[int] = mapped_column(ForeignKey("assessment_periods.id"))
+    scope_key: Mapped[str] = mapped_column(String(20))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    approved_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    approved_at: Mapped[datetime]
+    withdrawn_at: Mapped[datetime | None]
+    withdrawn_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    withdrawal_reason: Mapped[str | None] = mapped_column(Text)
