@@ -4,11 +4,32 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.app import WorkledgerApplication
 from bot.emulator import EmulatedUser, EmulatorDriver
 
 from .conftest import eventually
 
 Message = dict[str, Any]
+
+# The jobs that send on their own, by the clock. A test that waits for the bot's reply to
+# a step of its own stops them, so that a reminder or a request card arriving at some
+# moment in between never stands where the reply is awaited (the test sends what it needs).
+TIMED_JOBS = (
+    "approval-requests",
+    "approval-digest",
+    "approval-escalation",
+    "daily-reminder",
+    "team-summary",
+    "monthly-check",
+)
+
+
+def stop_timed_jobs(bot: WorkledgerApplication) -> None:
+    """Switch off the bot's ``TIMED_JOBS`` (``Job.enabled``, PTB's public switch)."""
+    assert bot.job_queue is not None
+    for name in TIMED_JOBS:
+        [job] = bot.job_queue.get_jobs_by_name(name)
+        job.enabled = False
 
 
 def buttons(message: Message) -> dict[str, str]:

@@ -35,7 +35,15 @@ from storage.models import (
     WorkEntry,
 )
 
-from .chat import Message, answer_to_press, buttons, introduce, press_for_edit, say
+from .chat import (
+    Message,
+    answer_to_press,
+    buttons,
+    introduce,
+    press_for_edit,
+    say,
+    stop_timed_jobs,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -109,6 +117,9 @@ async def bureau(bot: WorkledgerApplication, driver: EmulatorDriver) -> Bureau:
         driver, found.hr, found.chief, found.supervisor, found.officer, found.second_line
     )
     set_clock(bot, SELF_STAGE)
+    # Its seeded entries wait for a decision: no request card may stand where a review
+    # step's reply is awaited.
+    stop_timed_jobs(bot)
     return found
 
 

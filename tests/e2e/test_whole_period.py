@@ -33,7 +33,7 @@ from storage.enums import EntryStatus, Role, StaffStatus
 from storage.models import Department, PeriodScore, Post, Staff, WorkEntry
 
 from . import chat
-from .chat import Message, buttons, introduce
+from .chat import Message, buttons, introduce, stop_timed_jobs
 from .conftest import eventually
 
 pytestmark = pytest.mark.e2e
@@ -135,26 +135,6 @@ async def bureau(bot: WorkledgerApplication, driver: EmulatorDriver) -> Bureau:
     await driver.create_group(GROUP, "Enforcement Bureau")
     stop_timed_jobs(bot)
     return found
-
-
-# The jobs that send on their own, by the clock: here each step sends what it needs (the
-# approvals are decided from /pending), so that a reminder or a request card arriving at
-# some moment in between never stands where a step waits for the bot's reply.
-TIMED_JOBS = (
-    "approval-requests",
-    "approval-digest",
-    "approval-escalation",
-    "daily-reminder",
-    "team-summary",
-    "monthly-check",
-)
-
-
-def stop_timed_jobs(bot: WorkledgerApplication) -> None:
-    assert bot.job_queue is not None
-    for name in TIMED_JOBS:
-        [job] = bot.job_queue.get_jobs_by_name(name)
-        job.enabled = False
 
 
 def set_clock(bot: WorkledgerApplication, moment: datetime) -> None:
