@@ -1,7 +1,7 @@
 """entries: an index the whole period's scoring aggregates from, grouped and covering
 
-Revision ID: 0018
-Revises: 0014
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-12-01 18:00:00
 """
 
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0018"
-down_revision: str | None = "0014"
+revision: str = "0016"
+down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
