@@ -171,6 +171,7 @@ async def _post_shutdown(application: WorkledgerApplication) -> None:
     data = application.bot_data
     gc.unfreeze()
     data.roster_files.close()
+    data.scoring.close()
     # The sender settles what it has in flight, then stops, before the store closes.
     data.stop_background.set()
     await asyncio.gather(*data.background, return_exceptions=True)

@@ -514,7 +514,11 @@ async def results_command(update: Update, context: WorkledgerContext) -> None:
         # Fresh scores and grades from the stored facts (the supervisors may have signed
         # off since); calibrated grades are kept.
         await results.refresh(
-            context.bot_data.database, opened.period, context.policy, now=context.now()
+            context.bot_data.database,
+            opened.period,
+            context.policy,
+            now=context.now(),
+            worker=context.bot_data.scoring,
         )
     async with context.uow() as uow:
         overview = await results.overview(uow, opened)
@@ -683,7 +687,11 @@ async def press_publish(update: Update, context: WorkledgerContext) -> None:
     if opened is not None and opened.stage is Stage.CALIBRATION:
         # What is published is scored from the facts as they are now.
         await results.refresh(
-            context.bot_data.database, opened.period, context.policy, now=context.now()
+            context.bot_data.database,
+            opened.period,
+            context.policy,
+            now=context.now(),
+            worker=context.bot_data.scoring,
         )
     outcome = await _publish(context, action.period_id, action.version, None)
     if not isinstance(outcome, Published):
@@ -903,7 +911,7 @@ async def publish_scheduled(data: BotData, now: datetime) -> list[str]:
     async def rescore(key: str) -> None:
         period = periods.parse_key(key, data.policy)
         if period is not None:
-            await results.refresh(data.database, period, data.policy, now=now)
+            await results.refresh(data.database, period, data.policy, now=now, worker=data.scoring)
 
     return await results.publish_due(
         data.database.uow,
