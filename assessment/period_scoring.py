@@ -473,10 +473,22 @@ PackedRows = tuple[
 
 
 def pack_rows(rows: FactRows) -> PackedRows:
-    """``rows`` as plain tuples (the drivers' rows are not all tuples, nor picklable)."""
+    """``rows`` as plain tuples (the drivers' rows are not all tuples, nor picklable).
+
+    Exact decimal totals (PostgreSQL's) go as their text, which pickles several times
+    faster than a ``Decimal`` and which ``facts_from_rows`` reads to the same ``Decimal``.
+    """
+    entries: list[tuple[Any, ...]]
+    if rows.total_scale == 1:
+        entries = [
+            (staff_id, indicator_id, None if total is None else str(total), count, caught)
+            for staff_id, indicator_id, total, count, caught in rows.entries
+        ]
+    else:
+        entries = [tuple(row) for row in rows.entries]
     return (
         [(s.staff_id, s.post_type, s.department_id, s.from_review) for s in rows.subjects],
-        [tuple(row) for row in rows.entries],
+        entries,
         [tuple(row) for row in rows.ratings],
         [tuple(row) for row in rows.points],
         rows.total_scale,
