@@ -18,6 +18,7 @@ from telegram.ext import ApplicationBuilder, ContextTypes
 
 import handlers
 from assessment.chart_worker import ChartRenderer
+from assessment.scoring_worker import ScoringWorker
 from bot import delivery
 from bot.budget import BudgetedRateLimiter, SendBudget
 from bot.inbox import Intake
@@ -116,6 +117,8 @@ async def _post_init(application: WorkledgerApplication, budget: SendBudget) -> 
     # worker, one chart at a time.
     charts = ChartRenderer()
     data.attach_charts(charts)
+    # A fresh scoring worker (none runs until a period is scored): the last stop closed it.
+    data.scoring = ScoringWorker()
     data.stop_background.clear()
     data.background.append(
         asyncio.create_task(

@@ -11,11 +11,12 @@ from datetime import date
 import pytest
 from sqlalchemy import delete, func, select
 
-from assessment.period_scoring import score_period
+from assessment.period_scoring import batch_job, score_batch, score_period
 from assessment.scoring_worker import ScoringError, ScoringWorker
 from storage.engine import Database
 from storage.enums import EntryStatus, RaterKind
 from storage.models import PeriodScore
+from storage.repositories.facts import FactRows, Subject
 from tests.service.test_period_scoring import (
     NOVEMBER,
     NOW,
@@ -139,3 +140,20 @@ async def test_a_closed_worker_refuses_and_its_process_is_gone(
         os.kill(pid, 0)
     with pytest.raises(ScoringError, match="closed"):
         await score_period(db, POLICY, NOVEMBER, now=NOW, worker=worker)
+
+
+async def test_a_batch_the_worker_fails_on_fails_the_run_with_its_traceback(
+    worker: ScoringWorker,
+) -> None:
+    key = await worker.prepare(POLICY)
+    pid = worker.pid
+    subject = Subject(staff_id=7, post_type="law_enforcement", department_id=1, from_review=True)
+    good = FactRows([subject], [(7, "cases_handled", "12.5", 2, 0)], [], [], 1)
+    bad = FactRows([subject], [(7, "cases_handled", "twelve", 2, 0)], [], [], 1)
+    with pytest.raises(ScoringError, match=r"(?s)failed on a batch.*InvalidOperation"):
+        await worker.score(key, [7], bad)
+    # The worker goes on: the next batch is scored, as in a thread.
+    scored = await worker.score(key, [7], good)
+    assert worker.pid == pid
+    assert scored == score_batch(batch_job(POLICY), [7], good)
+    assert len(scored.ready) + len(scored.waiting) == 1
