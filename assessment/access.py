@@ -16,6 +16,8 @@ ANYONE: Requirement = None
 MEMBERS: Requirement = Role.NONE
 SUPERVISORS: Requirement = Role.SUPERVISOR | Role.ADMIN
 HR: Requirement = Role.HR | Role.ADMIN
+# The quota's wider share is approved from above HR: by an administrator.
+QUOTA_APPROVERS: Requirement = Role.ADMIN
 
 COMMANDS: Mapping[str, Requirement] = MappingProxyType(
     {

@@ -32,14 +32,9 @@ from decimal import Decimal
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 
-from assessment.charts import (
-    CJK_FONT_FILES,
-    ChartLabels,
-    HistoryPoint,
-    check_history,
-    render_history,
-    warm_up,
-)
+# Not ``assessment.charts``: that imports matplotlib, which only the workers need (each
+# imports it in ``_serve``); the bot's process stays without it.
+from assessment.chart_data import CJK_FONT_FILES, ChartLabels, HistoryPoint, check_history
 
 log = logging.getLogger(__name__)
 
@@ -226,6 +221,8 @@ class _Worker:
 
 def _serve(connection: Connection) -> None:
     """The worker: warm up, say so, then draw each chart asked for until the pipe closes."""
+    from assessment.charts import render_history, warm_up
+
     font = warm_up()
     connection.send(("ready", font.cjk_file))
     while True:

@@ -40,7 +40,29 @@ from matplotlib.font_manager import FontProperties
 from matplotlib.text import Text
 from PIL import Image
 
-MAX_POINTS = 12
+from assessment.chart_data import (
+    CJK_FONT_FILES,
+    MAX_POINTS,
+    ChartLabels,
+    HistoryPoint,
+    check_history,
+)
+
+__all__ = [
+    "CJK_FONT_FILES",
+    "DPI",
+    "HEIGHT_PX",
+    "MAX_POINTS",
+    "WIDTH_PX",
+    "ChartFont",
+    "ChartLabels",
+    "HistoryPoint",
+    "check_history",
+    "find_cjk_font",
+    "render_history",
+    "warm_up",
+]
+
 WIDTH_PX = 800
 HEIGHT_PX = 450
 DPI = 100
@@ -50,15 +72,6 @@ BACKGROUNDS_KEPT = 16
 # The right margin holds the thresholds' labels.
 PLOT_AREA = (0.09, 0.15, 0.86, 0.86)
 
-# CJK fonts Debian ships, in order of preference (README: fonts-wqy-microhei). A chart
-# without one still renders, with empty boxes for the CJK text and a warning.
-CJK_FONT_FILES = (
-    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
-    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
-    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
-    "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
-    "/usr/share/fonts/truetype/arphic/uming.ttc",
-)
 # Latin text and digits in matplotlib's own font; the CJK font fills in the rest.
 LATIN_FAMILY = "DejaVu Sans"
 
@@ -72,25 +85,6 @@ MUTED_COLOUR = "#6b7785"
 # millisecond less of a chart's 5 to 6 ms.
 _BLEND_STEPS = 16
 _COMPRESS_LEVEL = 1
-
-
-@dataclass(frozen=True, slots=True)
-class HistoryPoint:
-    """One period of the chart: its label (``2026-11``), its score, its grade's label."""
-
-    period_label: str
-    score: Decimal | None
-    grade_label: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ChartLabels:
-    """The chart's texts, translated by the caller."""
-
-    title: str
-    y_axis: str
-    # Shown in the middle when no period has a score yet.
-    no_scores: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,15 +123,6 @@ def render_history(
     check_history(points)
     with _chart_lock:
         return _chart().draw(points, labels, thresholds)
-
-
-def check_history(points: Sequence[HistoryPoint]) -> None:
-    """Raise ``ValueError`` unless ``points`` make a chart: 1 to 12, scores within 0-100."""
-    if not 1 <= len(points) <= MAX_POINTS:
-        raise ValueError(f"a chart has 1 to {MAX_POINTS} points, not {len(points)}")
-    for point in points:
-        if point.score is not None and not Decimal(0) <= point.score <= Decimal(100):
-            raise ValueError(f"score {point.score} of {point.period_label} is not in 0-100")
 
 
 _chart_lock = threading.Lock()

@@ -6,8 +6,10 @@ assigned, and so the one place the quota is enforced:
 1. Each person's grade by score is the best grade of ``[[grades]]`` whose ``min_score``
    the (rounded) score reaches (``Policy.grade_for``).
 2. The top grade is capped per ``[quota]``: in each scope (a department, or the whole
-   organisation) at most ``max_top_grade(people in scope)`` people receive it, using the
-   wider share where that scope has approval.
+   organisation) at most ``top_grade_cap(people in scope)`` people receive it, using the
+   wider share where that scope has approval (``with_approval_max_share``, recorded per
+   period and scope by an administrator: ``assessment.quota``). ``top_grade_cap`` is
+   the quota's one definition: grading, calibration, publication and the cards use it.
 3. A disqualified person (a rejection for misconduct, or a deduction marked disqualifying)
    never receives the top grade and takes no place under the cap.
 4. The places go to the highest scores first. **Ties:** people with the same score get the
@@ -41,12 +43,16 @@ __all__ = [
     "QuotaStatus",
     "ScopeKey",
     "Scored",
+    "approval_from",
     "assign_grades",
     "calibration_problems",
     "quota_status",
+    "scope_key",
     "scope_of",
     "settled_grades",
+    "top_grade_cap",
     "top_places_left",
+    "withdrawal_problems",
 ]
 
 ORGANISATION: Final = "organisation"
@@ -121,6 +127,24 @@ class CalibrationProblem:
 def scope_of(policy: Policy, department_id: int) -> ScopeKey:
     """The quota scope a member of a department is counted in."""
     return department_id if policy.quota.scope == "department" else ORGANISATION
+
+
+def scope_key(scope: ScopeKey) -> str:
+    """A scope as stored (``quota_approvals.scope_key``): a department's id, or
+    ``organisation``."""
+    return str(scope)
+
+
+def approval_from(keys: Iterable[str]) -> dict[ScopeKey, bool]:
+    """The ``Approval`` of the scopes whose stored keys are given (``scope_key``)."""
+    return {(ORGANISATION if key == ORGANISATION else int(key)): True for key in keys}
+
+
+def top_grade_cap(policy: Policy, people: int, *, approved: bool = False) -> int:
+    """How many of ``people`` assessed in one scope may receive the top grade: the share
+    of ``[quota]`` (the wider one where the scope has approval and the policy allows
+    one), counted with its rounding. The quota's one definition."""
+    return policy.quota.max_top_grade(people, with_approval=approved)
 
 
 def _approved(with_approval: Approval, scope: ScopeKey) -> bool:
@@ -239,7 +263,7 @@ def assign_grades(
     next_id = policy.grades[1].id
     result: dict[int, GradeAssignment] = {}
     for scope, group in _by_scope(policy, people).items():
-        cap = policy.quota.max_top_grade(len(group), with_approval=_approved(with_approval, scope))
+        cap = top_grade_cap(policy, len(group), approved=_approved(with_approval, scope))
         receivers = _top_receivers(policy, group, cap)
         for person in group:
             staff_id = person.staff_id
@@ -272,7 +296,7 @@ def quota_status(
     if len(groups) > 1:
         raise ValueError(f"people from {len(groups)} quota scopes given; give one scope")
     scope: ScopeKey = next(iter(groups), ORGANISATION)
-    cap = policy.quota.max_top_grade(len(scope_people), with_approval=with_approval)
+    cap = top_grade_cap(policy, len(scope_people), approved=with_approval)
     taken = len(_top_receivers(policy, scope_people, cap))
     return QuotaStatus(scope, len(scope_people), cap, taken)
 
@@ -321,7 +345,7 @@ def calibration_problems(
         barred = tuple(sorted(p.staff_id for p in top if p.disqualified))
         if barred:
             problems.append(CalibrationProblem("disqualified", scope, barred))
-        cap = policy.quota.max_top_grade(len(group), with_approval=_approved(with_approval, scope))
+        cap = top_grade_cap(policy, len(group), approved=_approved(with_approval, scope))
         if len(top) > cap:
             problems.append(
                 CalibrationProblem(
@@ -329,3 +353,31 @@ def calibration_problems(
                 )
             )
     return tuple(problems)
+
+
+def withdrawal_problems(
+    policy: Policy, people: Sequence[Scored], calibrated: Mapping[int, str]
+) -> tuple[CalibrationProblem, ...]:
+    """Whether one scope's approval of the wider share may be withdrawn: the problems of
+    the grades it would then have, empty if none.
+
+    Withdrawn, the scope is graded again under the ordinary share (``assign_grades``);
+    HR's calibrated grades (``calibrated``, by staff id) stay, since they are decisions
+    with reasons that only HR may change. If those, with the grades given afresh, give
+    more top grades than the ordinary share allows (calibration used the wider share),
+    withdrawing is refused with the cap, and HR calibrates first.
+
+    Args:
+        people: Everyone assessed in the scope, as given to ``assign_grades``.
+        calibrated: HR's grade of those it calibrated.
+    """
+    fresh = assign_grades(policy, people)
+    grades = {
+        person.staff_id: calibrated.get(person.staff_id) or fresh[person.staff_id].grade_id
+        for person in people
+    }
+    return tuple(
+        problem
+        for problem in calibration_problems(policy, people, grades)
+        if problem.kind == "over_quota"
+    )

@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from assessment.collector import full_passes_held
 from assessment.grading import (
+    Approval,
     GradeAssignment,
     QuotaStatus,
     Scored,
@@ -54,6 +55,7 @@ from assessment.grading import (
     settled_grades,
 )
 from assessment.periods import Period, Stage, current_stage
+from assessment.quota import approvals
 from assessment.scoring import (
     Breakdown,
     PeriodFacts,
@@ -374,8 +376,9 @@ async def score_one(
                 if row.staff_id != staff_id
             ]
     people = [me, *others]
-    assignment = assign_grades(policy, people)[staff_id]
-    status = quota_status(policy, people)
+    approved = period_id is not None and (await approvals(uow, period_id)).get(scope, False)
+    assignment = assign_grades(policy, people, with_approval={scope: approved})[staff_id]
+    status = quota_status(policy, people, with_approval=approved)
     return score, GradePreview(assignment, QuotaStatus(scope, status.people, status.cap,
                                                        status.taken))  # fmt: skip
 
@@ -566,12 +569,17 @@ def _computed(result: _Result, grade: GradeAssignment) -> ComputedScore:
 
 
 def _grade_all(
-    policy: Policy, results: Sequence[_Result | ComputedScore], waiting: Sequence[_Result]
+    policy: Policy,
+    results: Sequence[_Result | ComputedScore],
+    waiting: Sequence[_Result],
+    approved: Approval,
 ) -> tuple[dict[int, GradeAssignment], list[ComputedScore]]:
-    # Everyone graded under the quota, and the results that waited for it, to store.
+    # Everyone graded under the quota (its wider share where approved), and the results
+    # that waited for it, to store.
     grades = assign_grades(
         policy,
         [Scored(r.staff_id, r.department_id, r.score, r.disqualified) for r in results],
+        with_approval=approved,
     )
     return grades, [_computed(r, grades[r.staff_id]) for r in waiting]
 
@@ -737,7 +745,9 @@ async def score_period(
             for task in in_flight:
                 task.cancel()
             await asyncio.gather(*in_flight, return_exceptions=True)
-        grades, graded = await asyncio.to_thread(_grade_all, policy, results, waiting)
+        # The scopes with the wider share approved (``assessment.quota``).
+        approved = await runner.run(lambda uow: approvals(uow, period_id))
+        grades, graded = await asyncio.to_thread(_grade_all, policy, results, waiting, approved)
         await save(graded)
 
         async def tidy(uow: UnitOfWork) -> int:

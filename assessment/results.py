@@ -38,6 +38,8 @@ from assessment.grading import (
     ScopeKey,
     Scored,
     calibration_problems,
+    scope_key,
+    top_grade_cap,
 )
 from assessment.outbox import BULK, Outgoing, enqueue
 from assessment.people import StaffMember
@@ -57,6 +59,7 @@ from assessment.periods import (
     period_of,
     stage_on,
 )
+from assessment.quota import StandingApproval, approvals, standing
 from assessment.scoring import Breakdown
 from assessment.scoring_worker import ScoringWorker
 from config.policy import Policy
@@ -72,6 +75,7 @@ __all__ = [
     "SCORE_KIND",
     "Blocked",
     "Calibrated",
+    "CalibrationStarted",
     "DepartmentFigures",
     "DepartmentView",
     "Excluded",
@@ -79,12 +83,14 @@ __all__ = [
     "Overview",
     "Published",
     "PublishedScore",
+    "QuotaView",
     "Recipient",
     "ResultsError",
     "Scheduled",
     "ScopePerson",
     "ScoreNotice",
     "Tally",
+    "access_error",
     "calibrate",
     "department",
     "exclude",
@@ -98,7 +104,10 @@ __all__ = [
     "publish_due",
     "queue_notices",
     "quota_problems",
+    "quota_view",
     "refresh",
+    "start_calibration",
+    "unreviewed",
 ]
 
 # The outbox kind of a score notice: the sender renders it from the store.
@@ -128,6 +137,7 @@ class ResultsError(enum.StrEnum):
     REASON_TOO_LONG = "reason_too_long"
     IN_THE_PAST = "in_the_past"
     NOT_PUBLISHED = "not_published"
+    CALIBRATING = "calibrating"  # calibration has started already (starting it early)
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,6 +287,8 @@ class Overview:
     excluded: int
     read: int
     people: int
+    # The organisation's quota, where the quota counts the whole organisation.
+    quota: QuotaView | None = None
 
 
 def _figures(rows: Sequence[FigureRow]) -> dict[int, DepartmentFigures]:
@@ -319,11 +331,15 @@ async def _named(uow: UnitOfWork, departments: dict[int, DepartmentFigures]) -> 
         figures.reviewers.sort(key=lambda r: (r.name is None, r.name or ""))
 
 
-async def overview(uow: UnitOfWork, opened: Opened) -> Overview:
-    """Everyone's figures in the period, by department and by supervisor."""
+async def overview(uow: UnitOfWork, opened: Opened, policy: Policy | None = None) -> Overview:
+    """Everyone's figures in the period, by department and by supervisor (with
+    ``policy``, and one quota for the organisation: that quota)."""
     departments = _figures(await uow.results.figures(opened.period_id))
     await _named(uow, departments)
     ordered = sorted(departments.values(), key=lambda d: d.name)
+    scope = None
+    if policy is not None and policy.quota.scope == "organisation":
+        scope = await quota_view(uow, opened, policy, None)
     return Overview(
         opened,
         ordered,
@@ -331,6 +347,7 @@ async def overview(uow: UnitOfWork, opened: Opened) -> Overview:
         excluded=sum(d.excluded for d in ordered),
         read=sum(d.read for d in ordered),
         people=sum(d.tally.people for d in ordered),
+        quota=scope,
     )
 
 
@@ -343,10 +360,15 @@ class DepartmentView:
     unreviewed: list[ScopePerson]
     unread: list[ScopePerson]
     people: list[ScopePerson]
+    # The department's quota, where the quota counts each department.
+    quota: QuotaView | None = None
 
 
-async def department(uow: UnitOfWork, opened: Opened, department_id: int) -> DepartmentView:
-    """One department's results and people."""
+async def department(
+    uow: UnitOfWork, opened: Opened, department_id: int, policy: Policy | None = None
+) -> DepartmentView:
+    """One department's results and people (with ``policy``, and the quota counted per
+    department: its quota)."""
     rows = [
         r for r in await uow.results.figures(opened.period_id) if r.department_id == department_id
     ]
@@ -362,6 +384,41 @@ async def department(uow: UnitOfWork, opened: Opened, department_id: int) -> Dep
         [p for p in everyone if not p.signed_off and p.excluded_reason is None],
         [p for p in everyone if p.published_at is not None and p.read_at is None],
         everyone,
+        None
+        if policy is None or policy.quota.scope != "department"
+        else await quota_view(uow, opened, policy, department_id),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaView:
+    """A quota scope's top grade: people counted, top grades given (calibrated where HR
+    calibrated), the cap now, and the approval of the wider share if one stands."""
+
+    scope: ScopeKey
+    people: int
+    top: int
+    cap: int
+    approval: StandingApproval | None
+
+
+async def quota_view(
+    uow: UnitOfWork, opened: Opened, policy: Policy, department_id: int | None
+) -> QuotaView:
+    """The quota of a department (``department_id``) or of the organisation (None)."""
+    scope: ScopeKey = ORGANISATION if department_id is None else department_id
+    counted = [
+        p
+        for p in await uow.results.people(opened.period_id, department_id=department_id)
+        if p.score is not None and p.excluded_reason is None
+    ]
+    approval = (await standing(uow, opened.period_id)).get(scope_key(scope))
+    return QuotaView(
+        scope,
+        len(counted),
+        sum(1 for p in counted if p.final_grade_id == policy.top_grade.id),
+        top_grade_cap(policy, len(counted), approved=approval is not None),
+        approval,
     )
 
 
@@ -451,6 +508,7 @@ async def calibrate(
             if p.score is not None
         ],
         grades,
+        with_approval=await approvals(uow, period_id),
     )
     if problems:
         return problems
@@ -553,6 +611,78 @@ async def exclude(
 
 
 @dataclass(frozen=True, slots=True)
+class CalibrationStarted:
+    """HR started the period's calibration early; ``unreviewed`` people were not reviewed
+    then (their reviews may still be finished: publication waits for them)."""
+
+    period: Period
+    unreviewed: int
+
+
+def access_error(member: StaffMember) -> ResultsError | None:
+    """NOT_HR unless ``member`` may calibrate and publish (HR or an administrator)."""
+    return None if access.check(member, access.HR) is None else ResultsError.NOT_HR
+
+
+async def unreviewed(uow: UnitOfWork, period_id: int) -> int:
+    """How many people in the period's scope are neither signed off nor excluded."""
+    return await uow.results.count_unreviewed(period_id)
+
+
+async def start_calibration(
+    uow: UnitOfWork,
+    hr: StaffMember,
+    period_id: int,
+    version: int,
+    policy: Policy,
+    *,
+    today: date,
+    zone: tzinfo,
+    now: datetime,
+) -> CalibrationStarted | ResultsError:
+    """Start the period's calibration now, before its day (HR), as shown; commit.
+
+    Only under supervisor review (by the one stage rule, ``periods.stage_on``, which from
+    then on reads ``calibration_started_at``): never before the review, never twice, never
+    once published. Reviews not signed off stay open to their reviewers, as they do in a
+    calibration begun on its day (an overdue review can still be finished); ``Publish``
+    waits for them or for their exclusion. Audited (``period.calibration_started``).
+    """
+    if access.check(hr, access.HR) is not None:
+        return ResultsError.NOT_HR
+    opened = await _opened(uow, period_id, policy, today=today, zone=zone)
+    if opened is None:
+        return ResultsError.UNKNOWN_PERIOD
+    if opened.stage is Stage.PUBLISHED:
+        return ResultsError.PUBLISHED
+    if opened.stage is Stage.CALIBRATION:
+        return ResultsError.CALIBRATING
+    if opened.stage is not Stage.SUPERVISOR_REVIEW:
+        return ResultsError.TOO_EARLY
+    locked = await uow.results.lock_period(period_id)
+    if locked is None:
+        return ResultsError.PUBLISHED
+    if locked != version:
+        return ResultsError.STALE
+    if not await uow.periods.start_calibration(period_id, by_id=hr.id, now=now):
+        return ResultsError.CALIBRATING
+    left = await unreviewed(uow, period_id)
+    await uow.audit.add(
+        Event(
+            "period.calibration_started",
+            "period",
+            period_id,
+            at=now,
+            actor_staff_id=hr.id,
+            actor_telegram_id=hr.telegram_user_id,
+            details={"period": opened.period.key, "unreviewed": left},
+        )
+    )
+    await uow.commit()
+    return CalibrationStarted(opened.period, left)
+
+
+@dataclass(frozen=True, slots=True)
 class Blocked:
     """Publication refused: people neither signed off nor excluded (``unscored``: signed
     off, but without a score yet). ``count`` of them, the first named. ``over_quota``: the
@@ -599,6 +729,7 @@ async def quota_problems(
     a score computed afresh after a calibration may have given a place the calibration
     had already filled. Counted in SQL: a publication checks 100,000 people at once."""
     per_department = policy.quota.scope == "department"
+    approved = await approvals(uow, period_id)
     problems = []
     for scope, people, top, barred in await uow.results.top_grades(
         period_id, policy.top_grade.id, per_department=per_department
@@ -606,7 +737,7 @@ async def quota_problems(
         key: ScopeKey = ORGANISATION if scope is None else scope
         if barred:
             problems.append(CalibrationProblem("disqualified", key, (), None))
-        cap = policy.quota.max_top_grade(people)
+        cap = top_grade_cap(policy, people, approved=approved.get(key, False))
         if top > cap:
             # Rare: name them (the scope's people are read only then).
             holders = tuple(

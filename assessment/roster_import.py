@@ -623,8 +623,8 @@ async def _change(
             for department_id, post, post_type, difficulty in plan.posts_updated
         ]
     )
-    await uow.roster.insert_staged_people(import_id, now)
-    await uow.roster.update_staged_people(import_id, now)
+    before = await uow.roster.insert_staged_people(import_id, now)
+    await uow.roster.update_staged_people(import_id, now, through=before)
     await uow.roster.add_supervisor_role(import_id, now)
     await uow.roster.mark_left([person.id for person in plan.marked_left], now)
     await queue_menus(

@@ -111,7 +111,10 @@ async def _forget_old_updates(context: WorkledgerContext) -> None:
 
 async def _post_init(application: WorkledgerApplication, budget: SendBudget) -> None:
     data = application.bot_data
-    data.attach(await open_store(data.settings))
+    # A store opened before the start (the sandbox's, with its demo built) is used as it
+    # is, not opened and its migrations checked a second time.
+    opened = data.detach()
+    data.attach(opened if opened is not None else await open_store(data.settings))
     await _publish_menus(application)
     # One chart renderer for the bot: /score and the sender's score notices draw in its
     # worker, one chart at a time.

@@ -13,7 +13,7 @@ import re
 from datetime import UTC, date, datetime, time
 from typing import ClassVar, Self
 
-from assessment.access import HR, MEMBERS, SUPERVISORS, Requirement
+from assessment.access import HR, MEMBERS, QUOTA_APPROVERS, SUPERVISORS, Requirement
 from assessment.log_flow import STEPS
 from assessment.notices import AUDIENCE_KINDS
 from locales import SUPPORTED
@@ -699,6 +699,38 @@ class ResultsPublish(CallbackData):
         """Only now or later."""
         if self.when not in ("now", "later"):
             raise ValueError("unknown choice")
+
+
+@dataclasses.dataclass(frozen=True)
+class ResultsCalibrate(CallbackData):
+    """Start the period's calibration now, before its day, as shown (its ``version``):
+    ``confirmed`` 0 asks first, 1 starts it (HR)."""
+
+    prefix: ClassVar[str] = "rsk"
+    requires: ClassVar[Requirement] = HR
+    period_id: int
+    version: int
+    confirmed: int
+
+    bounds: ClassVar[dict[str, tuple[int, int]]] = {"confirmed": (0, 1)}
+
+
+@dataclasses.dataclass(frozen=True)
+class ResultsQuota(CallbackData):
+    """Approve (``approve`` 1) or withdraw (0) the quota's wider top-grade share for a
+    period's scope, a department or (``department_id`` 0) the organisation; the reason is
+    asked next (an administrator)."""
+
+    prefix: ClassVar[str] = "rsq"
+    requires: ClassVar[Requirement] = QUOTA_APPROVERS
+    period_id: int
+    department_id: int
+    approve: int
+
+    bounds: ClassVar[dict[str, tuple[int, int]]] = {
+        "department_id": (0, MAX_ID),
+        "approve": (0, 1),
+    }
 
 
 @dataclasses.dataclass(frozen=True)

@@ -14,9 +14,6 @@ from datetime import datetime
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
-from openpyxl import Workbook
-from openpyxl.styles import Font
-
 from assessment.notices import DeliveryLine
 from handlers.context import WorkledgerContext
 from locales import N_
@@ -95,6 +92,10 @@ def _csv_cell(cell: Cell) -> str:
 
 def as_xlsx(header: Sequence[str], rows: Sequence[Sequence[Cell]], *, title: str) -> bytes:
     """One sheet: a bold, frozen header and columns wide enough to read."""
+    # openpyxl (and PIL with it) only when HR asks for an XLSX, not at every start.
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
     book = Workbook()
     sheet = book.active
     sheet.title = title[:31]  # Excel's limit for sheet names

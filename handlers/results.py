@@ -8,17 +8,20 @@ Scores and grades are shown only here, in HR's private chat.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 from collections.abc import Sequence
 from datetime import datetime, tzinfo
 from decimal import Decimal
+from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import BadRequest
 from telegram.ext import ApplicationHandlerStop
 
-from assessment import periods, results
-from assessment.grading import CalibrationProblem
+from assessment import access, periods, quota, results
+from assessment.grading import ORGANISATION, CalibrationProblem, ScopeKey
 from assessment.outbox import ROUTINE, Outgoing
 from assessment.periods import Stage
 from assessment.results import (
@@ -36,12 +39,14 @@ from assessment.results import (
 )
 from config.policy import Policy
 from handlers.callbacks import (
+    ResultsCalibrate,
     ResultsDepartment,
     ResultsExclude,
     ResultsGrade,
     ResultsOverview,
     ResultsPerson,
     ResultsPublish,
+    ResultsQuota,
 )
 from handlers.context import BotData, WorkledgerContext
 from handlers.formatting import (
@@ -60,7 +65,8 @@ from locales import N_, Translator, resolve_locale, translator
 CALIBRATION = "calibration"
 EXCLUSION = "exclusion"
 PUBLICATION = "publication"
-QUESTIONS = (CALIBRATION, EXCLUSION, PUBLICATION)
+QUOTA = "quota"
+QUESTIONS = (CALIBRATION, EXCLUSION, PUBLICATION, QUOTA)
 
 STAGE_NAMES = {
     Stage.OPEN: N_("open"),
@@ -108,8 +114,91 @@ def error_text(context: WorkledgerContext, error: ResultsError) -> str:
             "That time has passed. Send a later date and time, e.g. 2026-12-10 09:00 (or /cancel)."
         ),
         ResultsError.NOT_PUBLISHED: _("That period's results are not published."),
+        ResultsError.CALIBRATING: _("That period's calibration has started already."),
     }
     return texts[error]
+
+
+def _share(share: Decimal) -> str:
+    return f"{(share * 100).normalize():f}%"
+
+
+def quota_error_text(context: WorkledgerContext, error: quota.QuotaError) -> str:
+    """Why the wider share was not approved or withdrawn, in the caller's language."""
+    _ = context._
+    texts = {
+        quota.QuotaError.NOT_ADMIN: _(
+            "Only an administrator can approve or withdraw the wider top-grade share."
+        ),
+        quota.QuotaError.NO_WIDER_SHARE: _("The policy allows no wider top-grade share."),
+        quota.QuotaError.UNKNOWN_PERIOD: _("There is no such period."),
+        quota.QuotaError.UNKNOWN_SCOPE: _("The quota is not counted there."),
+        quota.QuotaError.PUBLISHED: _(
+            "That period's results are published: they change only through an appeal."
+        ),
+        quota.QuotaError.APPROVED: _("The wider top-grade share is approved there already."),
+        quota.QuotaError.NOT_APPROVED: _("No wider top-grade share is approved there."),
+        quota.QuotaError.REASON_NEEDED: _("Please send the reason as a message (or /cancel)."),
+        quota.QuotaError.REASON_TOO_LONG: _(
+            "That reason is too long: at most {limit} characters."
+        ).format(limit=quota.MAX_REASON),
+    }
+    return texts[error]
+
+
+def _quota_lines(context: WorkledgerContext, view: results.QuotaView) -> list[str]:
+    _ = context._
+    policy = context.policy
+    share = policy.quota.top_grade_max_share
+    if view.approval is not None and policy.quota.with_approval_max_share is not None:
+        share = policy.quota.with_approval_max_share
+    lines = [
+        _("Top grade ({grade}): {top} given, at most {cap} of {people} ({share}).").format(
+            grade=grade_name(context.translator, policy, policy.top_grade.id),
+            top=view.top,
+            cap=view.cap,
+            people=view.people,
+            share=_share(share),
+        )
+    ]
+    if view.approval is not None:
+        lines.append(
+            _("Wider share approved by {name} on {day}: {reason}").format(
+                name=view.approval.approved_by,
+                day=view.approval.approved_at.astimezone(context.settings.zone).date().isoformat(),
+                reason=view.approval.reason,
+            )
+        )
+    return lines
+
+
+def _quota_buttons(
+    context: WorkledgerContext, opened: Opened, view: results.QuotaView
+) -> list[list[InlineKeyboardButton]]:
+    """An administrator's Approve or Withdraw of the wider share, before publication."""
+    wider = context.policy.quota.with_approval_max_share
+    member = context.member
+    if (
+        wider is None
+        or opened.stage is Stage.PUBLISHED
+        or member is None
+        or access.check(member, access.QUOTA_APPROVERS) is not None
+    ):
+        return []
+    department = 0 if view.scope == ORGANISATION else int(view.scope)
+    _ = context._
+    if view.approval is None:
+        label = _("Approve the wider share ({share})").format(share=_share(wider))
+    else:
+        label = _("Withdraw the wider share")
+    approve = int(view.approval is None)
+    return [
+        [
+            InlineKeyboardButton(
+                label, callback_data=ResultsQuota(opened.period_id, department, approve).pack()
+            )
+        ]
+    ]
 
 
 def _distribution(language: Translator, policy: Policy, tally: Tally) -> str:
@@ -200,6 +289,8 @@ def _overview_text(context: WorkledgerContext, overview: results.Overview) -> st
     lines.append(
         _("Mean of each supervisor's people, and (in brackets) how far from the department's.")
     )
+    if overview.quota is not None:
+        lines += _quota_lines(context, overview.quota)
     details: list[str] = []
     for figures in overview.departments:
         details += _figure_lines(context, figures, with_name=True)
@@ -219,6 +310,17 @@ def _overview_markup(
         for figures in overview.departments
     ]
     rows = button_page(buttons, page, lambda turn: ResultsOverview(opened.period_id, turn).pack())
+    if overview.quota is not None:
+        rows += _quota_buttons(context, opened, overview.quota)
+    if opened.stage is Stage.SUPERVISOR_REVIEW:
+        rows.append(
+            [
+                InlineKeyboardButton(
+                    _("Start calibration now"),
+                    callback_data=ResultsCalibrate(opened.period_id, opened.version, 0).pack(),
+                )
+            ]
+        )
     if opened.stage is Stage.CALIBRATION:
         rows.append(
             [
@@ -255,6 +357,7 @@ def _department_text(context: WorkledgerContext, view: results.DepartmentView) -
         _heading(context, opened),
         view.figures.name,
         *_figure_lines(context, view.figures, with_name=False),
+        *([] if view.quota is None else _quota_lines(context, view.quota)),
     ]
     if view.unreviewed:
         lines.append(
@@ -296,6 +399,8 @@ def _department_markup(
         page,
         lambda turn: ResultsDepartment(opened.period_id, department_id, turn).pack(),
     )
+    if view.quota is not None:
+        rows += _quota_buttons(context, opened, view.quota)
     rows.append(
         [
             InlineKeyboardButton(
@@ -521,7 +626,7 @@ async def results_command(update: Update, context: WorkledgerContext) -> None:
             worker=context.bot_data.scoring,
         )
     async with context.uow() as uow:
-        overview = await results.overview(uow, opened)
+        overview = await results.overview(uow, opened, context.policy)
     await message.reply_text(
         _overview_text(context, overview), reply_markup=_overview_markup(context, overview, 0)
     )
@@ -545,7 +650,7 @@ async def show_overview(update: Update, context: WorkledgerContext) -> None:
         await query.answer(error_text(context, ResultsError.UNKNOWN_PERIOD), show_alert=True)
         return
     async with context.uow() as uow:
-        overview = await results.overview(uow, opened)
+        overview = await results.overview(uow, opened, context.policy)
     await _show(
         update,
         _overview_text(context, overview),
@@ -564,7 +669,7 @@ async def show_department(update: Update, context: WorkledgerContext) -> None:
         await query.answer(error_text(context, ResultsError.UNKNOWN_PERIOD), show_alert=True)
         return
     async with context.uow() as uow:
-        view = await results.department(uow, opened, action.department_id)
+        view = await results.department(uow, opened, action.department_id, context.policy)
     await _show(
         update, _department_text(context, view), _department_markup(context, view, action.page)
     )
@@ -704,6 +809,230 @@ async def press_publish(update: Update, context: WorkledgerContext) -> None:
     await _after_publishing(context, query.from_user.id, outcome)
 
 
+async def _refused(update: Update, context: WorkledgerContext, error: ResultsError) -> None:
+    query = update.callback_query
+    assert query is not None
+    await claim(context)
+    await query.answer(answer_text(error_text(context, error)), show_alert=True)
+
+
+async def press_start_calibration(update: Update, context: WorkledgerContext) -> None:
+    """Start calibration now: asked once (it ends the supervisor review for the whole
+    period, and says how many are still unreviewed), then started; the overview again."""
+    query = update.callback_query
+    member = context.member
+    assert query is not None and member is not None
+    action = ResultsCalibrate.from_press(query.data)
+    opened = await _opened(context, action.period_id)
+    if opened is None:
+        await _refused(update, context, ResultsError.UNKNOWN_PERIOD)
+        return
+    _ = context._
+    label = period_label(context.translator, opened.period.key, context.policy)
+    if not action.confirmed:
+        error = {
+            Stage.PUBLISHED: ResultsError.PUBLISHED,
+            Stage.CALIBRATION: ResultsError.CALIBRATING,
+            Stage.SUPERVISOR_REVIEW: None,
+        }.get(opened.stage, ResultsError.TOO_EARLY)
+        if access_error := results.access_error(member):
+            error = access_error
+        if error is not None:
+            await _refused(update, context, error)
+            return
+        async with context.uow() as uow:
+            left = await results.unreviewed(uow, action.period_id)
+        day = periods.milestones(opened.period, context.policy).calibration_starts
+        text = "\n\n".join(
+            [
+                _(
+                    "Start the calibration of {period} now, before its day ({day})? It ends "
+                    "the supervisor review for the whole period."
+                ).format(period=label, day=day.isoformat()),
+                context.ngettext(
+                    "{count} person is not reviewed yet: their reviewer may still sign off, "
+                    "and Publish waits for them or for their exclusion.",
+                    "{count} people are not reviewed yet: their reviewers may still sign off, "
+                    "and Publish waits for them or for their exclusion.",
+                    left,
+                ).format(count=left),
+            ]
+        )
+        markup = InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(
+                        _("Yes, start calibration now"),
+                        callback_data=ResultsCalibrate(action.period_id, action.version, 1).pack(),
+                    )
+                ],
+                [
+                    InlineKeyboardButton(
+                        _("Back"), callback_data=ResultsOverview(action.period_id, 0).pack()
+                    )
+                ],
+            ]
+        )
+        await _show(update, text, markup)
+        return
+    async with context.uow() as uow:
+        started = await results.start_calibration(
+            uow,
+            member,
+            action.period_id,
+            action.version,
+            context.policy,
+            today=context.today(),
+            zone=context.settings.zone,
+            now=context.now(),
+        )
+    if isinstance(started, ResultsError):
+        await _refused(update, context, started)
+        return
+    await results.refresh(
+        context.bot_data.database,
+        started.period,
+        context.policy,
+        now=context.now(),
+        worker=context.bot_data.scoring,
+    )
+    opened = await _opened(context, action.period_id)
+    assert opened is not None
+    async with context.uow() as uow:
+        overview = await results.overview(uow, opened, context.policy)
+    await query.answer(_("Calibration of {period} has started.").format(period=label))
+    # unchanged or too old to edit: calibration has started anyway
+    with contextlib.suppress(BadRequest):
+        await query.edit_message_text(
+            _overview_text(context, overview), reply_markup=_overview_markup(context, overview, 0)
+        )
+
+
+def _scope_name(context: WorkledgerContext, scope: ScopeKey, names: dict[int, str]) -> str:
+    if scope == ORGANISATION:
+        return context._("the whole organisation")
+    return names.get(int(scope), "?")
+
+
+async def press_quota(update: Update, context: WorkledgerContext) -> None:
+    """Approve or withdraw the wider share pressed: the reason is asked (the checks are
+    made again when it comes)."""
+    query = update.callback_query
+    member = context.member
+    assert query is not None and member is not None
+    action = ResultsQuota.from_press(query.data)
+    opened = await _opened(context, action.period_id)
+    wider = context.policy.quota.with_approval_max_share
+    error: quota.QuotaError | None = None
+    if opened is None:
+        error = quota.QuotaError.UNKNOWN_PERIOD
+    elif opened.stage is Stage.PUBLISHED:
+        error = quota.QuotaError.PUBLISHED
+    elif wider is None:
+        error = quota.QuotaError.NO_WIDER_SHARE
+    elif (action.department_id == 0) != (context.policy.quota.scope == "organisation"):
+        error = quota.QuotaError.UNKNOWN_SCOPE
+    if error is not None or opened is None or wider is None:
+        await claim(context)
+        await query.answer(
+            answer_text(quota_error_text(context, error or quota.QuotaError.UNKNOWN_PERIOD)),
+            show_alert=True,
+        )
+        return
+    scope: ScopeKey = action.department_id or ORGANISATION
+    async with context.uow() as uow:
+        names = await uow.results.department_names([action.department_id])
+    where = _scope_name(context, scope, names)
+    label = period_label(context.translator, opened.period.key, context.policy)
+    _ = context._
+    question = (
+        _(
+            "Why widen the top-grade share of {scope} to {share} for {period}? Send the "
+            "reason (or /cancel)."
+        ).format(scope=where, share=_share(wider), period=label)
+        if action.approve
+        else _(
+            "Why withdraw the wider top-grade share of {scope} for {period}? Send the "
+            "reason (or /cancel)."
+        ).format(scope=where, period=label)
+    )
+    await _ask(
+        update,
+        context,
+        QUOTA,
+        {
+            "period_id": action.period_id,
+            "department_id": action.department_id,
+            "approve": action.approve,
+            "scope_name": where,
+        },
+        question,
+    )
+
+
+async def _change_quota(
+    context: WorkledgerContext, data: dict[str, Any], reason: str | None
+) -> tuple[str, bool]:
+    """The wider share approved or withdrawn with ``reason``: the reply, and whether the
+    question stays open (the reason was missing or too long)."""
+    member = context.member
+    assert member is not None
+    period_id = int(data["period_id"])
+    scope: ScopeKey = int(data["department_id"]) or ORGANISATION
+    change = quota.approve if int(data["approve"]) else quota.withdraw
+    async with context.uow() as uow:
+        done = await change(
+            uow,
+            member,
+            period_id,
+            scope,
+            reason,
+            context.policy,
+            today=context.today(),
+            zone=context.settings.zone,
+            now=context.now(),
+        )
+    _ = context._
+    where = str(data.get("scope_name", ""))
+    top = grade_name(context.translator, context.policy, context.policy.top_grade.id)
+    if isinstance(done, quota.QuotaError):
+        keep = done in (quota.QuotaError.REASON_NEEDED, quota.QuotaError.REASON_TOO_LONG)
+        return quota_error_text(context, done), keep
+    if isinstance(done, tuple):
+        cap = next((p.cap for p in done if p.cap is not None), 0)
+        return (
+            _(
+                "Not withdrawn: HR's calibrated grades in {scope} need the wider share. "
+                "Under the ordinary share at most {cap} may have {grade}; HR would have to "
+                "calibrate first."
+            ).format(scope=where, cap=cap, grade=top),
+            False,
+        )
+    # The grades of the period under the quota as it is now.
+    await results.refresh(
+        context.bot_data.database,
+        done.period,
+        context.policy,
+        now=context.now(),
+        worker=context.bot_data.scoring,
+    )
+    label = period_label(context.translator, done.period.key, context.policy)
+    if done.approved:
+        text = _(
+            "The wider top-grade share is approved for {scope} in {period}: at most {cap} of "
+            "{people} may have {grade}."
+        )
+    else:
+        text = _(
+            "The wider top-grade share of {scope} in {period} is withdrawn: at most {cap} of "
+            "{people} may have {grade}, and the grades are given afresh."
+        )
+    return (
+        text.format(scope=where, period=label, cap=done.cap, people=done.people, grade=top),
+        False,
+    )
+
+
 Outcome = Published | Scheduled | Blocked | ResultsError | tuple[CalibrationProblem, ...]
 
 
@@ -787,7 +1116,9 @@ async def capture(update: Update, context: WorkledgerContext) -> None:
     period_id = int(data["period_id"])
     keep = False
     reply: str
-    if stored.kind == PUBLICATION:
+    if stored.kind == QUOTA:
+        reply, keep = await _change_quota(context, data, message.text)
+    elif stored.kind == PUBLICATION:
         moment = parse_moment(message.text or "", context.settings.zone)
         if moment is None:
             reply = context._(

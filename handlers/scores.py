@@ -24,8 +24,8 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, U
 from telegram.error import BadRequest
 
 from assessment import results
+from assessment.chart_data import ChartLabels, HistoryPoint
 from assessment.chart_worker import ChartRenderer
-from assessment.charts import ChartLabels, HistoryPoint
 from assessment.periods import parse_key
 from assessment.results import PublishedScore, ResultsError, ScoreNotice
 from assessment.scoring import Breakdown, IndicatorPart

@@ -359,7 +359,9 @@ class OutboxMessage(Base):
 
     __tablename__ = "outbox"
     __table_args__ = (
-        Index(None, "status", "next_attempt_at", "priority"),
+        # The claim: each status's messages in the order they are sent, so that it
+        # stops after a batch instead of sorting every waiting message.
+        Index(None, "status", "priority", "id"),
         # The pending edits, among every edit ever made (see the claim).
         Index(None, "status", "edits_id"),
         # A decided entry's requests; with the status, so that SQLite (without
@@ -673,3 +675,28 @@ class StoreFact(Base):
     name: Mapped[str] = mapped_column(String(40), primary_key=True)
     value: Mapped[str] = mapped_column(String(200))
     set_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class QuotaApproval(Base):
+    """Approval of the quota's wider top-grade share (``[quota] with_approval_max_share``)
+    for one period and one scope: a department (``scope_key`` its id) or the whole
+    organisation (``scope_key`` ``organisation``, no department).
+
+    Standing while ``withdrawn_at`` is unset; withdrawn before publication it keeps who
+    withdrew it, when and why, and a later approval of the same scope replaces the row
+    (every approval and withdrawal is in the audit log).
+    """
+
+    __tablename__ = "quota_approvals"
+    __table_args__ = (UniqueConstraint("period_id", "scope_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period_id: Mapped[int] = mapped_column(ForeignKey("assessment_periods.id"))
+    scope_key: Mapped[str] = mapped_column(String(20))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    approved_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    approved_at: Mapped[datetime]
+    withdrawn_at: Mapped[datetime | None]
+    withdrawn_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    withdrawal_reason: Mapped[str | None] = mapped_column(Text)

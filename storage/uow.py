@@ -26,6 +26,7 @@ from storage.repositories import (
     PeriodRepository,
     PostRepository,
     ProcessedUpdates,
+    QuotaApprovalRepository,
     ResultsRepository,
     ReviewRepository,
     RosterRepository,
@@ -91,6 +92,7 @@ class UnitOfWork:
     facts: FactsRepository
     scores: ScoreRepository
     stage_reminders: StageReminderRepository
+    quota: QuotaApprovalRepository
     store_facts: StoreFacts
 
     def __init__(
@@ -127,6 +129,7 @@ class UnitOfWork:
         self.facts = FactsRepository(self.session)
         self.scores = ScoreRepository(self.session)
         self.stage_reminders = StageReminderRepository(self.session)
+        self.quota = QuotaApprovalRepository(self.session)
         self.store_facts = StoreFacts(self.session)
         return self
 

@@ -11,7 +11,7 @@ What it holds (``PEOPLE`` below is the roster):
 - **Everyone joined**: an emulated Telegram user each (``demo_people``: ids 700001
   upwards, first and last names, app languages ``en``, ``zh-hans`` and ``zh-hant``),
   linked through an invitation.
-- **Entries in Chinese and English**: over the last 22 workdays about a third of the
+- **Entries in Chinese and English**: over the last 22 workdays about a quarter of the
   people log each day (guided entries with an indicator, a quantity and hours, or plain
   quick logs); before that, everyone logs a summary in the middle and at the end of each
   month (with the month's rates); all dated on the work calendar's workdays.
@@ -94,7 +94,7 @@ DEMO_ROSTER_NAME = "demo-roster.csv"
 # Workdays (up to today) with daily entries; before them, a summary twice a month.
 DAILY_WORKDAYS = 22
 # How likely someone logs on a day of those (the director: half as likely).
-_DAILY_CHANCE = 0.33
+_DAILY_CHANCE = 0.25
 # The roster is imported this many days before the published period begins.
 _JOINED_BEFORE = 3
 

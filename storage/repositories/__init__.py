@@ -14,6 +14,7 @@ from storage.repositories.notices import NoticeRepository
 from storage.repositories.organisation import DepartmentRepository, PostRepository, StaffRepository
 from storage.repositories.outbox import OutboxRepository
 from storage.repositories.periods import PeriodRepository
+from storage.repositories.quota import QuotaApprovalRepository
 from storage.repositories.results import ResultsRepository
 from storage.repositories.reviews import ReviewRepository
 from storage.repositories.roster import RosterRepository
@@ -40,6 +41,7 @@ __all__ = [
     "PeriodRepository",
     "PostRepository",
     "ProcessedUpdates",
+    "QuotaApprovalRepository",
     "ResultsRepository",
     "ReviewRepository",
     "RosterRepository",

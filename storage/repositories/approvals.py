@@ -21,6 +21,7 @@ from sqlalchemy import (
     Integer,
     Table,
     and_,
+    any_,
     bindparam,
     case,
     exists,
@@ -29,6 +30,7 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    union_all,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -37,7 +39,7 @@ from sqlalchemy.orm import aliased
 
 from storage.enums import Authority, DecisionVia, DeliveryStatus, EntryStatus, Role, StaffStatus
 from storage.models import ApprovalRequest, Delegation, OutboxMessage, Staff, WorkEntry
-from storage.repositories.base import Repository, rows_as
+from storage.repositories.base import Repository, Unindexed, rows_as
 from storage.repositories.periods import entry_open
 
 _ENTRIES = cast(Table, WorkEntry.__table__)
@@ -160,6 +162,52 @@ def _in_force(today: ColumnElement[Any]) -> ColumnElement[bool]:
     return and_(_DELEGATIONS.c.until >= today, _DELEGATIONS.c.ended_at.is_(None))
 
 
+@dataclass(frozen=True, slots=True)
+class _Reach:
+    """The sets of authors ``authority`` names, for one actor (each a SELECT of staff ids)."""
+
+    team: Any  # the actor supervises them
+    delegated: Any  # their supervisor delegated to the actor, in force
+    below: Any  # their supervisor's supervisor is the actor (escalated entries)
+    unsupervised: Any  # no supervisor, or one who left (HR)
+    topmost: Any  # nobody on staff above their supervisor (escalated entries, HR)
+    active: ColumnElement[bool]  # the actor has not left
+    in_hr: ColumnElement[bool]  # the actor is in HR
+
+
+def _reach(actor_id: Any, today: ColumnElement[Any]) -> _Reach:
+    author = aliased(Staff, name="auth_author")
+    supervisor = aliased(Staff, name="auth_supervisor")
+    higher = aliased(Staff, name="auth_higher")
+    actor = aliased(Staff, name="auth_actor")
+    return _Reach(
+        team=select(author.id).where(author.supervisor_id == actor_id),
+        delegated=(
+            select(author.id)
+            .join(_DELEGATIONS, _DELEGATIONS.c.supervisor_id == author.supervisor_id)
+            .where(_DELEGATIONS.c.delegate_id == actor_id, _in_force(today))
+        ),
+        below=(
+            select(author.id)
+            .join(supervisor, supervisor.id == author.supervisor_id)
+            .where(supervisor.supervisor_id == actor_id)
+        ),
+        unsupervised=(
+            select(author.id)
+            .outerjoin(supervisor, supervisor.id == author.supervisor_id)
+            .where(or_(supervisor.id.is_(None), supervisor.status == StaffStatus.LEFT))
+        ),
+        topmost=(
+            select(author.id)
+            .join(supervisor, supervisor.id == author.supervisor_id)
+            .outerjoin(higher, higher.id == supervisor.supervisor_id)
+            .where(or_(higher.id.is_(None), higher.status == StaffStatus.LEFT))
+        ),
+        active=exists().where(actor.id == actor_id, actor.status != StaffStatus.LEFT),
+        in_hr=exists().where(actor.id == actor_id, actor.roles.op("&")(int(Role.HR)) != 0),
+    )
+
+
 def authority(actor_id: Any, today: ColumnElement[Any]) -> ColumnElement[Any]:
     """In what capacity ``actor_id`` may decide the ``work_entries`` row at hand; NULL: not.
 
@@ -172,46 +220,61 @@ def authority(actor_id: Any, today: ColumnElement[Any]) -> ColumnElement[Any]:
     - ``hr``: HR, for what nobody above the author can decide: no supervisor (or one
       who left), or escalated with nobody (still on staff) above the supervisor.
     """
-    author = aliased(Staff, name="auth_author")
-    supervisor = aliased(Staff, name="auth_supervisor")
-    higher = aliased(Staff, name="auth_higher")
-    actor = aliased(Staff, name="auth_actor")
+    reach = _reach(actor_id, today)
     staff_id = _ENTRIES.c.staff_id
     escalated = _ENTRIES.c.escalated_at.is_not(None)
-    team = select(author.id).where(author.supervisor_id == actor_id)
-    delegated = (
-        select(author.id)
-        .join(_DELEGATIONS, _DELEGATIONS.c.supervisor_id == author.supervisor_id)
-        .where(_DELEGATIONS.c.delegate_id == actor_id, _in_force(today))
-    )
-    below = (
-        select(author.id)
-        .join(supervisor, supervisor.id == author.supervisor_id)
-        .where(supervisor.supervisor_id == actor_id)
-    )
-    unsupervised = (
-        select(author.id)
-        .outerjoin(supervisor, supervisor.id == author.supervisor_id)
-        .where(or_(supervisor.id.is_(None), supervisor.status == StaffStatus.LEFT))
-    )
-    topmost = (
-        select(author.id)
-        .join(supervisor, supervisor.id == author.supervisor_id)
-        .outerjoin(higher, higher.id == supervisor.supervisor_id)
-        .where(or_(higher.id.is_(None), higher.status == StaffStatus.LEFT))
-    )
-    active = exists().where(actor.id == actor_id, actor.status != StaffStatus.LEFT)
-    in_hr = exists().where(actor.id == actor_id, actor.roles.op("&")(int(Role.HR)) != 0)
     return case(
-        (or_(staff_id == actor_id, ~active), null()),
-        (staff_id.in_(team), literal(Authority.SUPERVISOR.value)),
-        (staff_id.in_(delegated), literal(Authority.DELEGATE.value)),
-        (and_(escalated, staff_id.in_(below)), literal(Authority.HIGHER.value)),
+        (or_(staff_id == actor_id, ~reach.active), null()),
+        (staff_id.in_(reach.team), literal(Authority.SUPERVISOR.value)),
+        (staff_id.in_(reach.delegated), literal(Authority.DELEGATE.value)),
+        (and_(escalated, staff_id.in_(reach.below)), literal(Authority.HIGHER.value)),
         (
-            and_(in_hr, or_(staff_id.in_(unsupervised), and_(escalated, staff_id.in_(topmost)))),
+            and_(
+                reach.in_hr,
+                or_(
+                    staff_id.in_(reach.unsupervised),
+                    and_(escalated, staff_id.in_(reach.topmost)),
+                ),
+            ),
             literal(Authority.HR.value),
         ),
         else_=null(),
+    )
+
+
+def decidable(
+    actor_id: Any, today: ColumnElement[Any], *, in_hr: bool, postgresql: bool
+) -> ColumnElement[bool]:
+    """The submitted entries ``authority`` lets ``actor_id`` decide (open or not).
+
+    For someone outside HR (``in_hr`` False) led by the authors the rule can name them
+    for (team, delegated, below): only those authors' entries are tested, found by the
+    (staff_id, ...) index, not every submitted entry in the store; a supervisor's count
+    of what waits then reads their team's entries, not all 60,000 submitted ones. HR may
+    decide for everyone without a supervisor, which can be most of the staff: there the
+    status index leads, as before. Either way the same entries as ``authority``, which is
+    still tested on each: every branch of it but HR's needs the author in one of those
+    sets (``tests/service/test_approval_rules.py`` holds both to a model of the rule).
+
+    On PostgreSQL the authors are an array computed once (``= ANY(ARRAY(...))``), an
+    index condition: as an ``IN`` it plans a join and charges each probe of the index the
+    rule's hashed subplans again, and so reads every submitted entry instead.
+    """
+    submitted = _ENTRIES.c.status == EntryStatus.SUBMITTED
+    rule = authority(actor_id, today).is_not(None)
+    if in_hr:
+        return and_(submitted, rule)
+    reach = _reach(actor_id, today)
+    authors = union_all(reach.team, reach.delegated, reach.below)
+    # Led by those authors, not by the status index (SQLite has no statistics to tell).
+    return and_(
+        Unindexed(_ENTRIES.c.status) == EntryStatus.SUBMITTED,
+        (
+            _ENTRIES.c.staff_id == any_(func.array(authors.scalar_subquery()))
+            if postgresql
+            else _ENTRIES.c.staff_id.in_(authors)
+        ),
+        rule,
     )
 
 
@@ -315,6 +378,18 @@ _APPROVE_SHOWN = {one: _approve_shown(one_author=one) for one in (False, True)}
 _CLOSED_SHOWN = {
     one: select(func.count()).select_from(_ENTRIES).where(*_shown(one_author=one), ~entry_open())
     for one in (False, True)
+}
+
+
+# What /pending lists and counts (the undecided open entries the actor may decide), by
+# (in HR, on PostgreSQL) (``decidable``). Built once: every count runs these.
+_WAITING = {
+    (in_hr, pg): and_(decidable(_ACTOR, _TODAY, in_hr=in_hr, postgresql=pg), entry_open())
+    for in_hr in (False, True)
+    for pg in (False, True)
+}
+_WAITING_COUNT = {
+    key: select(func.count()).select_from(_ENTRIES).where(where) for key, where in _WAITING.items()
 }
 
 
@@ -507,13 +582,11 @@ class ApprovalRepository(Repository):
     ) -> tuple[list[PendingRow], int]:
         """A page of the undecided open entries ``actor_id`` may decide, oldest first; and
         how many."""
-        where = and_(
-            _ENTRIES.c.status == EntryStatus.SUBMITTED,
-            authority(_ACTOR, _TODAY).is_not(None),
-            entry_open(),
-        )
+        where = _WAITING[await self._waiting_key(actor_id)]
         bound = {"actor_id": actor_id, "today": today, "closed_through": closed_through}
-        total = await self.waiting(actor_id, today=today, closed_through=closed_through)
+        total = await self.session.scalar(
+            select(func.count()).select_from(_ENTRIES).where(where), bound
+        )
         result = await self.session.execute(
             select(
                 _ENTRIES.c.id.label("entry_id"),
@@ -539,16 +612,17 @@ class ApprovalRepository(Repository):
 
     async def waiting(self, actor_id: int, *, today: date, closed_through: date) -> int:
         """How many undecided open entries ``actor_id`` may decide (what /pending counts)."""
-        where = and_(
-            _ENTRIES.c.status == EntryStatus.SUBMITTED,
-            authority(_ACTOR, _TODAY).is_not(None),
-            entry_open(),
-        )
         total = await self.session.scalar(
-            select(func.count()).select_from(_ENTRIES).where(where),
+            _WAITING_COUNT[await self._waiting_key(actor_id)],
             {"actor_id": actor_id, "today": today, "closed_through": closed_through},
         )
         return int(total or 0)
+
+    async def _waiting_key(self, actor_id: int) -> tuple[bool, bool]:
+        """Which of ``_WAITING`` serves ``actor_id``: (in HR, on PostgreSQL)."""
+        roles = await self.session.scalar(select(Staff.roles).where(Staff.id == actor_id))
+        in_hr = roles is not None and bool(int(roles) & int(Role.HR))
+        return in_hr, self.dialect == "postgresql"
 
     async def unsent_requests(self, approver_ids: Sequence[int]) -> dict[int, list[Unsent]]:
         """The messages asking these approvers for decisions that no sender has taken yet

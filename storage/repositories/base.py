@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 T = TypeVar("T")
 
@@ -28,3 +31,29 @@ class Repository:
     def dialect(self) -> str:
         """The database's dialect name (``sqlite`` or ``postgresql``)."""
         return self.session.get_bind().dialect.name
+
+
+class Unindexed(FunctionElement[Any]):
+    """A column no index of which may lead SQLite to the rows (written ``+column`` there).
+
+    Without statistics SQLite would rather take a (status, ...) index and read every row
+    of that status than the narrower way in the statement gives (a range of ids, a few
+    authors). PostgreSQL keeps statistics and needs no such hint.
+    """
+
+    name = "unindexed"
+    inherit_cache = True
+
+    def __init__(self, column: Any) -> None:
+        super().__init__(column)
+        self.type = column.type
+
+
+@compiles(Unindexed)
+def _column(element: Unindexed, compiler: SQLCompiler, **kw: Any) -> str:
+    return str(compiler.process(element.clauses, **kw))
+
+
+@compiles(Unindexed, "sqlite")
+def _column_not_by_index(element: Unindexed, compiler: SQLCompiler, **kw: Any) -> str:
+    return "+" + str(compiler.process(element.clauses, **kw))

@@ -20,19 +20,17 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    union_all,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.functions import FunctionElement
 
 from storage.enums import DeliveryStatus
 from storage.models import DeliveryWorker, OutboxMessage, Staff
 from storage.repositories.approvals import Contact
-from storage.repositories.base import Repository
+from storage.repositories.base import Repository, Unindexed
 from storage.repositories.calendar import has_entry, on_leave
 from storage.repositories.selection import Languages, Selection
 
@@ -102,32 +100,6 @@ class RequestCopy:
     outbox_id: int
     status: DeliveryStatus
     reader: Contact
-
-
-class _Unindexed(FunctionElement[Any]):
-    """A column no index of which may lead SQLite to the rows (written ``+column`` there).
-
-    In a statement bounded by a range of ids the primary key is the way in; without
-    statistics SQLite would rather take the (status, ...) index and read every
-    pending message. PostgreSQL keeps statistics and needs no such hint.
-    """
-
-    name = "unindexed"
-    inherit_cache = True
-
-    def __init__(self, column: Any) -> None:
-        super().__init__(column)
-        self.type = column.type
-
-
-@compiles(_Unindexed)
-def _column(element: _Unindexed, compiler: SQLCompiler, **kw: Any) -> str:
-    return str(compiler.process(element.clauses, **kw))
-
-
-@compiles(_Unindexed, "sqlite")
-def _column_not_by_index(element: _Unindexed, compiler: SQLCompiler, **kw: Any) -> str:
-    return "+" + str(compiler.process(element.clauses, **kw))
 
 
 class OutboxRepository(Repository):
@@ -223,25 +195,33 @@ class OutboxRepository(Repository):
         message's id. On PostgreSQL, ``SKIP LOCKED`` lets several senders claim side
         by side.
         """
-        due = (
-            select(OutboxMessage.id)
+        # Each way a message is due on its own, most urgent first, so that each is read
+        # in the order of the (status, priority, id) index and stops after ``limit``
+        # rows; as one OR, both engines read every due message and sort them all (23 ms
+        # a claim with 57,000 reminders waiting, on SQLite holding the write lock).
+        ways = [
+            and_(
+                OutboxMessage.status == DeliveryStatus.PENDING,
+                OutboxMessage.next_attempt_at <= now,
+            ),
+            and_(OutboxMessage.status == DeliveryStatus.SENDING, OutboxMessage.lease_until < now),
+        ]
+        firsts = [
+            select(OutboxMessage.id, OutboxMessage.priority)
             .where(
-                or_(
-                    and_(
-                        OutboxMessage.status == DeliveryStatus.PENDING,
-                        OutboxMessage.next_attempt_at <= now,
-                    ),
-                    and_(
-                        OutboxMessage.status == DeliveryStatus.SENDING,
-                        OutboxMessage.lease_until < now,
-                    ),
-                ),
+                way,
                 or_(OutboxMessage.edits_id.is_(None), OutboxMessage.id.not_in(_WAITING_EDITS)),
             )
             .order_by(OutboxMessage.priority, OutboxMessage.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
-        )
+            .subquery()
+            for way in ways
+        ]
+        # On PostgreSQL each way locks up to ``limit`` rows, of which the outer LIMIT keeps
+        # ``limit``: the others stay locked (skipped by other senders) until this commits.
+        either = union_all(*(select(first.c.id, first.c.priority) for first in firsts)).subquery()
+        due = select(either.c.id).order_by(either.c.priority, either.c.id).limit(limit)
         claimed = await self.session.scalars(
             update(OutboxMessage)
             .where(OutboxMessage.id.in_(due.scalar_subquery()))
@@ -323,7 +303,7 @@ class OutboxRepository(Repository):
             delete(OutboxMessage).where(
                 OutboxMessage.id > after,
                 OutboxMessage.id <= after + count,
-                _Unindexed(OutboxMessage.status) == DeliveryStatus.PENDING,
+                Unindexed(OutboxMessage.status) == DeliveryStatus.PENDING,
                 OutboxMessage.kind.in_(list(kinds)),
                 ~or_(
                     *(
@@ -346,7 +326,7 @@ class OutboxRepository(Repository):
             delete(OutboxMessage).where(
                 OutboxMessage.id > after,
                 OutboxMessage.id <= after + count,
-                _Unindexed(OutboxMessage.status) == DeliveryStatus.PENDING,
+                Unindexed(OutboxMessage.status) == DeliveryStatus.PENDING,
                 OutboxMessage.kind.in_(list(kinds)),
                 or_(
                     has_entry(OutboxMessage.staff_id, day),

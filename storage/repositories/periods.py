@@ -123,6 +123,20 @@ class PeriodRepository(Repository):
         )
         return None if period is None else _period_row(period)
 
+    async def start_calibration(self, period_id: int, *, by_id: int, now: datetime) -> bool:
+        """Record that ``by_id`` started calibration ``now``, once, before publication;
+        False if it had started already or the period is published."""
+        result = await self.session.execute(
+            update(_PERIODS)
+            .where(
+                _PERIODS.c.id == period_id,
+                _PERIODS.c.calibration_started_at.is_(None),
+                _PERIODS.c.published_at.is_(None),
+            )
+            .values(calibration_started_at=now, calibration_started_by_id=by_id)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
     async def review_id(
         self,
         period_id: int,

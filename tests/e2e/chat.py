@@ -26,9 +26,15 @@ async def current(driver: EmulatorDriver, chat_id: int, message_id: int) -> Mess
 
 
 async def press(
-    driver: EmulatorDriver, user: EmulatedUser, message: Message, label: str
+    driver: EmulatorDriver,
+    user: EmulatedUser,
+    message: Message,
+    label: str,
+    *,
+    within: float = 5.0,
 ) -> Message:
-    """Press the button whose text starts with ``label``; return the message once it changed."""
+    """Press the button whose text starts with ``label``; return the message once it changed
+    (waiting at most ``within`` seconds)."""
     data = next(d for text, d in buttons(message).items() if text.startswith(label))
     before = (message.get("text"), message.get("edit_count"))
     await driver.press(user, message["message_id"], data)
@@ -37,7 +43,7 @@ async def press(
         now = await current(driver, user.id, message["message_id"])
         return now if (now.get("text"), now.get("edit_count")) != before else None
 
-    return await eventually(changed)
+    return await eventually(changed, within=within)
 
 
 async def answer_to_press(
@@ -57,24 +63,32 @@ async def introduce(driver: EmulatorDriver, *users: EmulatedUser) -> None:
         await driver.wait_for_message(user.id)
 
 
-async def say(driver: EmulatorDriver, user: EmulatedUser, text: str) -> Message:
-    """Send ``text`` as ``user``; the bot's one reply."""
+async def say(
+    driver: EmulatorDriver, user: EmulatedUser, text: str, *, within: float = 5.0
+) -> Message:
+    """Send ``text`` as ``user``; the bot's one reply (waited for at most ``within`` s)."""
     await driver.send_text(user, text)
-    [reply] = await driver.wait_for_message(user.id)
+    [reply] = await driver.wait_for_message(user.id, timeout=within)
     return reply
 
 
 async def press_for_edit(
-    driver: EmulatorDriver, user: EmulatedUser, message: Message, data: str
+    driver: EmulatorDriver,
+    user: EmulatedUser,
+    message: Message,
+    data: str,
+    *,
+    within: float = 5.0,
 ) -> tuple[str, Message]:
-    """Press a button; the press's answer and the message once it was edited."""
+    """Press a button; the press's answer and the message once it was edited (each waited
+    for at most ``within`` seconds)."""
     before = await current(driver, user.id, message["message_id"])
     update = await driver.press(user, message["message_id"], data)
     query_id = update["callback_query"]["id"]
-    [reply] = await eventually(lambda: driver.callback_answers(query_id))
+    [reply] = await eventually(lambda: driver.callback_answers(query_id), within=within)
 
     async def edited() -> Message | None:
         now = await current(driver, user.id, message["message_id"])
         return now if now.get("edit_count") != before.get("edit_count") else None
 
-    return str(reply.get("text")), await eventually(edited)
+    return str(reply.get("text")), await eventually(edited, within=within)

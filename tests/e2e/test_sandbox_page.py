@@ -102,15 +102,38 @@ def chrome() -> Iterator[Any]:
 
 
 def until(probe: Callable[[], T | None], what: str, within: float = WAIT) -> T:
-    """Poll ``probe`` (a look at the page) until it returns something."""
+    """Poll ``probe`` (a look at the page) until it returns something.
+
+    A node the page redrew while the probe looked at it (a live chat redraws often)
+    counts as not seen yet: the next look finds the new one.
+    """
+    from selenium.common.exceptions import StaleElementReferenceException
+
     deadline = time.monotonic() + within
     while True:
-        result = probe()
+        try:
+            result = probe()
+        except StaleElementReferenceException:
+            result = None
         if result:
             return result
         if time.monotonic() > deadline:
             raise AssertionError(f"not seen within {within:.0f} s: {what}")
         time.sleep(0.05)
+
+
+def click(driver: Any, selector: str, what: str) -> None:
+    """Press the first node matching ``selector`` once it is there, a redrawn node again."""
+    from selenium.webdriver.common.by import By
+
+    def press() -> bool:
+        nodes = driver.find_elements(By.CSS_SELECTOR, selector)
+        if not nodes:
+            return False
+        nodes[0].click()
+        return True
+
+    until(press, what)
 
 
 def bot_messages(driver: Any) -> list[dict[str, Any]]:
@@ -254,9 +277,7 @@ def test_log_approve_and_remind_in_the_browser(
             f"the approval request for {entry!r} in {supervisor['name']}'s chat",
         )
         shot("03-supervisor-request.png", f"{supervisor['name']}'s tab: the approval request")
-        chrome.find_element(
-            By.CSS_SELECTOR, f'button.inline[data-callback-data="{approve}"]'
-        ).click()
+        click(chrome, f'button.inline[data-callback-data="{approve}"]', "the Approve button")
         until(
             lambda: any(
                 entry in m["text"] and approve not in m["buttons"] for m in bot_messages(chrome)
@@ -281,7 +302,7 @@ def test_log_approve_and_remind_in_the_browser(
         # The clock moves to the evening reminders: someone who has not logged is reminded.
         chrome.switch_to.new_window("tab")
         open_as(chrome, sandbox, forgetful["user"]["id"])
-        chrome.find_element(By.CSS_SELECTOR, 'button.move[data-move="reminders"]').click()
+        click(chrome, 'button.move[data-move="reminders"]', "the move to the reminders")
         until(
             lambda: any(
                 button.startswith("rmd:") for m in bot_messages(chrome) for button in m["buttons"]
@@ -339,9 +360,7 @@ def test_a_stranger_from_the_picker(
             lambda: chrome.execute_script("return document.body.dataset.live === 'yes'"),
             "the page live",
         )
-        until(lambda: chrome.find_elements(By.CSS_SELECTOR, "button.stranger"), "the picker")[
-            0
-        ].click()
+        click(chrome, "button.stranger", "the picker's stranger")
         pane = until(
             lambda: chrome.find_elements(By.CSS_SELECTOR, ".chat-pane[data-user-id]"),
             "a chat as a stranger",
@@ -351,7 +370,7 @@ def test_a_stranger_from_the_picker(
         send(chrome, "/start")
         [welcome] = until(lambda: bot_messages(chrome), "the bot's welcome")
         assert "invitation" in welcome["text"]
-        chrome.find_element(By.CSS_SELECTOR, ".menu-button").click()
+        click(chrome, ".menu-button", "the menu button")
         commands = until(
             lambda: [
                 node.get_attribute("data-command")
@@ -360,7 +379,7 @@ def test_a_stranger_from_the_picker(
             "the command menu the bot published",
         )
         assert "help" in commands
-        chrome.find_element(By.CSS_SELECTOR, '.menu .command[data-command="help"]').click()
+        click(chrome, '.menu .command[data-command="help"]', "/help in the menu")
         until(lambda: len(bot_messages(chrome)) >= 2, "the answer to /help")
         latency = chrome.execute_script("return window.sandboxLatencies.slice(-1)[0]")
 

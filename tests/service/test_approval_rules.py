@@ -2,10 +2,10 @@
 
 The rule is written once (``storage.repositories.approvals.authority``). Here a small
 model of it, written from the README's words, is held against every path that uses
-it: the single press, /pending (and so the digests), the bulk approval's UPDATE, the
-requests put before approvers, and escalation. Organisations are drawn by
-hypothesis: supervisor chains, people who left, HR members, delegations in and out of
-force, escalated entries, entries in every status.
+it: the single press, /pending (and so the digests, and the count a folded request
+message gives), the bulk approval's UPDATE, the requests put before approvers, and
+escalation. Organisations are drawn by hypothesis: supervisor chains, people who left,
+HR members, delegations in and out of force, escalated entries, entries in every status.
 """
 
 from __future__ import annotations
@@ -226,6 +226,9 @@ async def _every_path_agrees(url: str, org: Organisation) -> None:
                 allowed = {i for i, how in expected.items() if how is not None and i in submitted}
                 assert {row.entry_id for row in rows} == allowed, (actor, org)
                 assert total == len(allowed)
+                # What the folded request message says waits (``queue_requests``): the same.
+                waiting = await uow.approvals.waiting(actor_id, today=TODAY, closed_through=OPEN)
+                assert waiting == len(allowed), (actor, org)
                 # Approve all on the list: exactly those, and nothing is kept.
                 decided = await uow.approvals.approve_shown(
                     actor_id,

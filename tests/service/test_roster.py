@@ -133,6 +133,35 @@ async def test_a_supervisor_may_come_later_in_the_file(db: Database, policy: Pol
     assert people["E3"].supervisor_id is None
 
 
+async def test_new_people_join_in_file_order_with_their_supervisors(
+    db: Database, policy: Policy
+) -> None:
+    await _import(db, _csv("E5,Zhao,Permits,Director,management,1,,,,"), policy)
+    # Then new people whose supervisors come later in the file, are new too, or were there;
+    # and someone who was there, under someone new.
+    await _import(
+        db,
+        _csv(
+            "E9,Li,Permits,Clerk,service,1,E2,,,",
+            "E1,Wang,Permits,Clerk,service,1,E5,,,",
+            "E2,Zhang,Permits,Head,management,1,E5,,,",
+            "E5,Zhao,Permits,Director,management,1,E8,,,",
+            "E7,Sun,Permits,Clerk,service,1,E1,,,",
+            "E8,Qian,Permits,Chief,management,1,,,,",
+        ),
+        policy,
+    )
+    people = await _people(db)
+    order = ["E5", "E9", "E1", "E2", "E7", "E8"]
+    assert sorted(order, key=lambda no: people[no].id) == order
+    assert people["E5"].supervisor_id == people["E8"].id
+    assert people["E8"].supervisor_id is None
+    assert people["E9"].supervisor_id == people["E2"].id
+    assert people["E1"].supervisor_id == people["E5"].id
+    assert people["E2"].supervisor_id == people["E5"].id
+    assert people["E7"].supervisor_id == people["E1"].id
+
+
 async def test_reimport_updates_by_employee_number_and_keeps_telegram_links(
     db: Database, policy: Policy
 ) -> None:
