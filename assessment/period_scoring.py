@@ -41,7 +41,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
-from typing import Any, NamedTuple, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from assessment.collector import full_passes_held
 from assessment.grading import (
@@ -67,30 +67,39 @@ from assessment.scoring import (
 )
 from config.policy import RATERS, Policy, Rater
 from storage.engine import Database
-from storage.repositories.facts import FactRows
+from storage.repositories.facts import FactRows, Subject
 from storage.repositories.scores import ComputedScore, ResultRow
 from storage.uow import UnitOfWork
+
+if TYPE_CHECKING:
+    from assessment.scoring_worker import ScoringWorker
 
 __all__ = [
     "BATCH_SIZE",
     "FACTS_FORMAT",
     "WRITE_BATCH_SIZE",
+    "BatchJob",
+    "BatchScores",
     "GradePreview",
     "PeriodResults",
     "PeriodRun",
     "PersonStage",
     "StalePolicyError",
+    "batch_job",
     "breakdown_facts",
     "breakdown_facts_json",
     "breakdown_of",
     "facts_from_breakdown",
     "facts_from_rows",
     "facts_of",
+    "pack_rows",
     "period_results",
     "person_stage",
     "policy_fingerprint",
+    "score_batch",
     "score_one",
     "score_period",
+    "unpack_rows",
 ]
 
 # People per batch: one set of facts queries and one scoring hand-off to a thread.
@@ -402,55 +411,121 @@ class PeriodRun:
     removed: int = 0
 
 
-# One scored person of a run, kept until everyone is graded (the breakdown as JSON text).
+# One scored person of a run whose grade waits for everyone in their scope (the breakdown
+# as JSON text); a settled one is kept as its ``ComputedScore``.
 class _Result(NamedTuple):
     staff_id: int
     department_id: int
-    value: Decimal
+    score: Decimal
     disqualified: bool
     breakdown: str
 
 
-class _Batch(NamedTuple):
-    # One batch's work, done in the worker thread: everyone scored (for the grading at
-    # the end), the settled ones ready to store, those whose grade waits, the unscorable.
-    scored: list[_Result]
-    ready: list[ComputedScore]
-    waiting: list[_Result]
+# A settled person as a batch's scoring gives them: ``ComputedScore``'s fields, in order.
+ReadyRow = tuple[int, int, Decimal, str, str, bool, str]
+# A person whose grade waits: ``_Result``'s fields, in order.
+WaitingRow = tuple[int, int, Decimal, bool, str]
+
+
+class BatchScores(NamedTuple):
+    """One batch scored (``score_batch``), as plain tuples (they cross a process's pipe).
+
+    Attributes:
+        ready: The settled people, graded, ready to store (``ReadyRow``).
+        waiting: Those whose grade waits for everyone in their scope (``WaitingRow``).
+        unscorable: Staff ids with no post type the policy knows.
+    """
+
+    ready: list[ReadyRow]
+    waiting: list[WaitingRow]
     unscorable: list[int]
 
 
-def _computed(result: _Result, grade: GradeAssignment) -> ComputedScore:
-    return ComputedScore(
-        result.staff_id,
-        result.department_id,
-        result.value,
-        grade.grade_id,
-        grade.by_score_grade_id,
-        result.disqualified,
-        result.breakdown,
+class BatchJob(NamedTuple):
+    """What scoring a batch needs from the policy, made once (``batch_job``)."""
+
+    scorer: Scorer
+    post_types: Mapping[str, Any]
+    settled: Callable[[Scored], GradeAssignment | None]
+    fingerprint: str
+    indicator_ids: frozenset[str]
+
+
+def batch_job(policy: Policy) -> BatchJob:
+    """The scorer, the settled grades and the fingerprint of ``policy``, for ``score_batch``."""
+    return BatchJob(
+        Scorer(policy),
+        policy.post_types,
+        settled_grades(policy),
+        policy_fingerprint(policy),
+        frozenset(
+            indicator.id for indicators in policy.indicators.values() for indicator in indicators
+        ),
     )
 
 
-def _score_rows(
-    scorer: Scorer,
-    policy: Policy,
-    settled: Callable[[Scored], GradeAssignment | None],
-    ids: Sequence[int],
-    rows: FactRows,
-    fingerprint: str,
-) -> _Batch:
-    # The pure work of one batch, run in a thread so that the event loop keeps its turns
-    # (and, on SQLite, beside the next batch's queries, which run without the GIL); the
-    # loop's thread is left only the hand-over.
+# A batch's facts as they cross a process's pipe: ``FactRows``' fields as plain tuples
+# (the subjects as (staff id, post type, department id, from review)).
+PackedRows = tuple[
+    list[tuple[int, str | None, int, bool]],
+    list[tuple[Any, ...]],
+    list[tuple[Any, ...]],
+    list[tuple[Any, ...]],
+    int,
+]
+
+
+def pack_rows(rows: FactRows) -> PackedRows:
+    """``rows`` as plain tuples (the drivers' rows are not all tuples, nor picklable).
+
+    Exact decimal totals (PostgreSQL's) go as their text, which pickles several times
+    faster than a ``Decimal`` and which ``facts_from_rows`` reads to the same ``Decimal``.
+    """
+    entries: list[tuple[Any, ...]]
+    if rows.total_scale == 1:
+        entries = [
+            (staff_id, indicator_id, None if total is None else str(total), count, caught)
+            for staff_id, indicator_id, total, count, caught in rows.entries
+        ]
+    else:
+        entries = [tuple(row) for row in rows.entries]
+    return (
+        [(s.staff_id, s.post_type, s.department_id, s.from_review) for s in rows.subjects],
+        entries,
+        [tuple(row) for row in rows.ratings],
+        [tuple(row) for row in rows.points],
+        rows.total_scale,
+    )
+
+
+def unpack_rows(packed: PackedRows) -> FactRows:
+    """The ``FactRows`` that ``pack_rows`` packed."""
+    subjects, entries, ratings, points, scale = packed
+    return FactRows(
+        [Subject(*subject) for subject in subjects],
+        cast(list[tuple[int, str | None, Any, int, int]], entries),
+        cast(list[tuple[int, str, str, int, int]], ratings),
+        cast(list[tuple[int, Decimal, str, bool]], points),
+        scale,
+    )
+
+
+def score_batch(
+    job: BatchJob, ids: Sequence[int], rows: FactRows, *, pause: bool = False
+) -> BatchScores:
+    """Score one batch of a whole-period run: the one definition of that work, done in
+    the scoring worker process (``assessment.scoring_worker``) or in a thread.
+
+    Everyone of ``ids`` is scored from ``rows`` (their breakdown made JSON text); those
+    whose grade their score settles (``grading.settled_grades``) are graded and ready to
+    store; the others wait. Pure. ``pause``: in a thread of the bot's process, let the
+    event loop's thread have the interpreter lock every few people.
+    """
     facts = facts_from_rows(rows)
-    batch = _Batch([], [], [], [])
-    post_types = policy.post_types
-    indicator_ids = frozenset(
-        indicator.id for indicators in policy.indicators.values() for indicator in indicators
-    )
+    batch = BatchScores([], [], [])
+    scorer, post_types, settled, fingerprint, indicator_ids = job
     for count, staff_id in enumerate(ids, start=1):
-        if not count % _YIELD_EVERY:
+        if pause and not count % _YIELD_EVERY:
             # A thread holding the GIL keeps the event loop waiting for it up to the
             # switch interval (5 ms) at each of its wake-ups; sleeping releases it now.
             time.sleep(0)
@@ -461,25 +536,41 @@ def _score_rows(
         score = scorer.score(item)
         value = score.value
         disqualified = score.disqualified
-        result = _Result(
-            staff_id,
-            item.department_id,
-            value,
-            disqualified,
-            breakdown_facts_json(item, value, fingerprint, indicator_ids),
-        )
-        batch.scored.append(result)
-        grade = settled(Scored(staff_id, item.department_id, value, disqualified))
+        department_id = item.department_id
+        breakdown = breakdown_facts_json(item, value, fingerprint, indicator_ids)
+        grade = settled(Scored(staff_id, department_id, value, disqualified))
         if grade is None:
-            batch.waiting.append(result)
+            batch.waiting.append((staff_id, department_id, value, disqualified, breakdown))
         else:
-            batch.ready.append(_computed(result, grade))
+            batch.ready.append(
+                (
+                    staff_id,
+                    department_id,
+                    value,
+                    grade.grade_id,
+                    grade.by_score_grade_id,
+                    disqualified,
+                    breakdown,
+                )
+            )
     return batch
+
+
+def _computed(result: _Result, grade: GradeAssignment) -> ComputedScore:
+    return ComputedScore(
+        result.staff_id,
+        result.department_id,
+        result.score,
+        grade.grade_id,
+        grade.by_score_grade_id,
+        result.disqualified,
+        result.breakdown,
+    )
 
 
 def _grade_all(
     policy: Policy,
-    results: Sequence[_Result],
+    results: Sequence[_Result | ComputedScore],
     waiting: Sequence[_Result],
     approved: Approval,
 ) -> tuple[dict[int, GradeAssignment], list[ComputedScore]]:
@@ -487,7 +578,7 @@ def _grade_all(
     # that waited for it, to store.
     grades = assign_grades(
         policy,
-        [Scored(r.staff_id, r.department_id, r.value, r.disqualified) for r in results],
+        [Scored(r.staff_id, r.department_id, r.score, r.disqualified) for r in results],
         with_approval=approved,
     )
     return grades, [_computed(r, grades[r.staff_id]) for r in waiting]
@@ -523,6 +614,7 @@ async def score_period(
     *,
     now: datetime,
     batch_size: int = BATCH_SIZE,
+    worker: ScoringWorker | None = None,
 ) -> PeriodRun:
     """Score, grade and store everyone reviewable in ``period``; safe to run at any time.
 
@@ -533,16 +625,21 @@ async def score_period(
     publication; reading). A published period is not recomputed. Scores of people no
     longer reviewable (excluded) are removed unless published.
 
-    Given a ``Database``, the batches are a pipeline: while a worker thread scores one,
-    the database aggregates the next and the previous one's settled results are written
+    Given a ``Database``, the batches are a pipeline: while one is scored, the database
+    aggregates the next and the previous one's settled results are written
     (people whose score does not reach the top grade: ``grading.settled_grades``, about
     95% of them); the others are written once everyone is graded. A run that fails
     part-way has replaced some people's rows and not others (as a failed write always
     could); running it again puts everything right.
 
     The event loop keeps its turns: facts are aggregated by the database a batch at a
-    time, the scoring of a batch and the grading run in a worker thread, and full
-    garbage-collector passes are held off for the run.
+    time, each batch is scored (``score_batch``) in ``worker``'s process (the bot's: it
+    then takes none of the loop's interpreter lock), or without one in a thread, the
+    grading runs in a thread, and full garbage-collector passes are held off for the run.
+
+    Raises:
+        ScoringError: The worker process died, hung or failed on a batch (from
+            ``assessment.scoring_worker``); what was written before stays written.
     """
     run = PeriodRun(period.key)
     runner = _Store(store)
@@ -563,9 +660,10 @@ async def score_period(
         return run
     if period_id is None:
         return run
-    scorer = Scorer(policy)
-    fingerprint = policy_fingerprint(policy)
-    results: list[_Result] = []
+    job = batch_job(policy) if worker is None else None
+    # Started (and given the policy) while the first batch is read.
+    prepared = None if worker is None else asyncio.ensure_future(worker.prepare(policy))
+    results: list[_Result | ComputedScore] = []
 
     async def read(after: int) -> tuple[list[int], FactRows | None]:
         async def work(uow: UnitOfWork) -> tuple[list[int], FactRows | None]:
@@ -595,7 +693,13 @@ async def score_period(
             await runner.run(write, write=True)
             await asyncio.sleep(0)
 
-    settled = settled_grades(policy)
+    async def scored(ids: list[int], rows: FactRows) -> BatchScores:
+        if worker is None:
+            assert job is not None
+            return await asyncio.to_thread(score_batch, job, ids, rows, pause=True)
+        assert prepared is not None
+        return await worker.score(await prepared, ids, rows)
+
     # Scored people whose grade waits for everyone in their scope (their score reaches
     # the top grade, which the quota caps); the others are stored as they are scored.
     waiting: list[_Result] = []
@@ -607,17 +711,17 @@ async def score_period(
                 # A pipeline, given a database: the next batch is read (the database
                 # aggregating it, on SQLite in the driver's thread without the GIL) and
                 # the last batch's settled results are written while this batch is
-                # scored in a worker thread. A unit of work does one thing at a time.
+                # scored in the worker. A unit of work does one thing at a time.
                 following = asyncio.ensure_future(read(ids[-1])) if runner.concurrent else None
                 if following is not None:
                     in_flight.append(following)
-                batch = await asyncio.to_thread(
-                    _score_rows, scorer, policy, settled, ids, rows, fingerprint
-                )
-                results.extend(batch.scored)
-                waiting.extend(batch.waiting)
+                batch = await scored(ids, rows)
+                ready = [ComputedScore(*row) for row in batch.ready]
+                held = [_Result(*row) for row in batch.waiting]
+                results.extend(ready)
+                results.extend(held)
+                waiting.extend(held)
                 run.unscorable.extend(batch.unscorable)
-                ready = batch.ready
                 for task in in_flight[:]:  # one write at a time: wait for the last one
                     if task is not following:
                         await task
@@ -636,6 +740,8 @@ async def score_period(
             in_flight.clear()
         finally:
             # On an error: nothing left running (each write is its own transaction).
+            if prepared is not None and not prepared.done():
+                in_flight.append(prepared)
             for task in in_flight:
                 task.cancel()
             await asyncio.gather(*in_flight, return_exceptions=True)

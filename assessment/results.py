@@ -61,6 +61,7 @@ from assessment.periods import (
 )
 from assessment.quota import StandingApproval, approvals, standing
 from assessment.scoring import Breakdown
+from assessment.scoring_worker import ScoringWorker
 from config.policy import Policy
 from storage.engine import Database
 from storage.repositories.audit import Event
@@ -202,12 +203,18 @@ async def _opened(
 
 
 async def refresh(
-    database: Database, period: Period, policy: Policy, *, now: datetime
+    database: Database,
+    period: Period,
+    policy: Policy,
+    *,
+    now: datetime,
+    worker: ScoringWorker | None = None,
 ) -> PeriodRun:
     """Score and grade the whole period afresh from its stored facts
     (``assessment.period_scoring.score_period``; calibrated grades, publication and reads
-    are kept, a published period is left alone): before HR's figures, before publishing."""
-    return await score_period(database, policy, period, now=now)
+    are kept, a published period is left alone): before HR's figures, before publishing.
+    The batches are scored in ``worker``'s process (the bot's), else in a thread."""
+    return await score_period(database, policy, period, now=now, worker=worker)
 
 
 def explain(policy: Policy, staff_id: int, stored: dict[str, Any]) -> Breakdown | None:

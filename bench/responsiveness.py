@@ -680,6 +680,7 @@ async def run_one(
             application.bot_data.policy,
             SCORING_PERIOD,
             now=datetime.now(UTC),
+            worker=application.bot_data.scoring,
         )
         run.scoring_seconds = time.perf_counter() - begun
         run.scoring_scored = done.scored

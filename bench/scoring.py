@@ -51,6 +51,7 @@ from sqlalchemy import Date, bindparam, func, select, text
 from assessment import periods
 from assessment.period_scoring import BATCH_SIZE, PeriodRun, score_period
 from assessment.periods import Period, period_of
+from assessment.scoring_worker import ScoringWorker
 from bench._support import describe_url, scratch_postgres
 from config.policy import load_policy
 from storage import migrate
@@ -84,6 +85,11 @@ class Report:
     stored: int
     peak_mib: float
     before_mib: float
+    # Where the batches were scored ("worker process" or "thread"), the worker's CPU for
+    # the first run, and the alternating recomputes: (where, seconds), in order.
+    scored_in: str = "worker process"
+    worker_cpu: float = 0.0
+    alternating: tuple[tuple[str, float], ...] = ()
 
     @property
     def ratio(self) -> float:
@@ -287,19 +293,53 @@ async def measure(
     entries: int,
     batch_size: int = BATCH_SIZE,
     name: str = "",
+    in_thread: bool = False,
+    alternate: int = 0,
 ) -> Report:
-    """Seed, then time the floor, the whole period's scoring and a recompute."""
+    """Seed, then time the floor, the whole period's scoring and a recompute (in the
+    scoring worker process, or ``in_thread``), then ``alternate`` pairs of recomputes,
+    one in a thread and one in the worker, on the same database."""
+    worker = ScoringWorker()
+    try:
+        return await _measure(
+            database, worker, staff, departments, entries, batch_size, name, in_thread, alternate
+        )
+    finally:
+        worker.close()
+
+
+async def _measure(
+    database: Database,
+    worker: ScoringWorker,
+    staff: int,
+    departments: int,
+    entries: int,
+    batch_size: int,
+    name: str,
+    in_thread: bool,
+    alternate: int,
+) -> Report:
+    used = None if in_thread else worker
     started = time.perf_counter()
     await seed(database, staff, departments, entries)
     seed_seconds = time.perf_counter() - started
     floor_seconds, floor_cpu, floor_rows = await floor(database)
     before = _peak_mib()
     started, cpu = time.perf_counter(), time.process_time()
-    run = await score_period(database, POLICY, PERIOD, now=NOW, batch_size=batch_size)
+    run = await score_period(database, POLICY, PERIOD, now=NOW, batch_size=batch_size, worker=used)
     score_seconds, score_cpu = time.perf_counter() - started, time.process_time() - cpu
+    worker_cpu = worker.cpu_seconds
     started = time.perf_counter()
-    await score_period(database, POLICY, PERIOD, now=NOW, batch_size=batch_size)
+    await score_period(database, POLICY, PERIOD, now=NOW, batch_size=batch_size, worker=used)
     rescore_seconds = time.perf_counter() - started
+    alternating: list[tuple[str, float]] = []
+    for _ in range(alternate):
+        for where, each in (("thread", None), ("worker process", worker)):
+            started = time.perf_counter()
+            await score_period(
+                database, POLICY, PERIOD, now=NOW, batch_size=batch_size, worker=each
+            )
+            alternating.append((where, time.perf_counter() - started))
     async with database.uow() as uow:
         stored = await uow.session.scalar(select(func.count()).select_from(PeriodScore))
         approved = await uow.session.scalar(
@@ -321,6 +361,9 @@ async def measure(
         stored=int(stored or 0),
         peak_mib=_peak_mib(),
         before_mib=before,
+        scored_in="thread" if in_thread else "worker process",
+        worker_cpu=0.0 if in_thread else worker_cpu,
+        alternating=tuple(alternating),
     )
 
 
@@ -340,9 +383,20 @@ def render(report: Report) -> str:
             f"  floor: INSERT ... SELECT ... GROUP BY   {report.floor_seconds:7.2f} s "
             f"(CPU of this process {report.floor_cpu:.2f} s; {report.floor_rows:,} rows)",
             f"  score_period, computed and stored      {report.score_seconds:7.2f} s "
-            f"(CPU of this process {report.score_cpu:.2f} s; {report.run.scored:,} scored, "
-            f"{report.stored:,} stored)",
+            f"(batches scored in a {report.scored_in}; CPU of this process "
+            f"{report.score_cpu:.2f} s, of the scoring worker {report.worker_cpu:.2f} s; "
+            f"{report.run.scored:,} scored, {report.stored:,} stored)",
             f"  the same again (recompute)             {report.rescore_seconds:7.2f} s",
+            *(
+                [
+                    "  alternating recomputes: "
+                    + ", ".join(
+                        f"{where} {seconds:.2f} s" for where, seconds in report.alternating
+                    )
+                ]
+                if report.alternating
+                else []
+            ),
             f"  ratio to the floor: {report.ratio:.2f}x (goal at most {GOAL_RATIO:g}x: "
             f"{_verdict(report.ratio <= GOAL_RATIO)})",
             f"  peak memory: {report.peak_mib:,.0f} MiB ({report.before_mib:,.0f} MiB before "
@@ -377,6 +431,8 @@ async def _main(args: argparse.Namespace) -> str:
                 entries=args.entries,
                 batch_size=args.batch_size,
                 name=describe_url(url),
+                in_thread=args.in_thread,
+                alternate=args.alternate,
             )
         finally:
             await database.dispose()
@@ -390,6 +446,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--departments", type=int, default=200)
     parser.add_argument("--entries", type=int, default=22, help="approved entries per person")
     parser.add_argument("--batch-size", type=int, default=BATCH_SIZE)
+    parser.add_argument(
+        "--in-thread", action="store_true", help="score the batches in a thread, not the worker"
+    )
+    parser.add_argument(
+        "--alternate",
+        type=int,
+        default=0,
+        metavar="N",
+        help="then N recomputes in a thread and N in the worker, alternating",
+    )
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--database-url")
     where.add_argument("--scratch-postgres", metavar="ADMIN_URL")

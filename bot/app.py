@@ -18,6 +18,7 @@ from telegram.ext import ApplicationBuilder, ContextTypes
 
 import handlers
 from assessment.chart_worker import ChartRenderer
+from assessment.scoring_worker import ScoringWorker
 from bot import delivery
 from bot.budget import BudgetedRateLimiter, SendBudget
 from bot.inbox import Intake
@@ -119,6 +120,8 @@ async def _post_init(application: WorkledgerApplication, budget: SendBudget) -> 
     # worker, one chart at a time.
     charts = ChartRenderer()
     data.attach_charts(charts)
+    # A fresh scoring worker (none runs until a period is scored): the last stop closed it.
+    data.scoring = ScoringWorker()
     data.stop_background.clear()
     data.background.append(
         asyncio.create_task(
@@ -174,6 +177,7 @@ async def _post_shutdown(application: WorkledgerApplication) -> None:
     data = application.bot_data
     gc.unfreeze()
     data.roster_files.close()
+    data.scoring.close()
     # The sender settles what it has in flight, then stops, before the store closes.
     data.stop_background.set()
     await asyncio.gather(*data.background, return_exceptions=True)

@@ -28,6 +28,7 @@ from assessment.period_scoring import (
     score_period,
 )
 from assessment.periods import Period, Stage, parse_key
+from assessment.scoring_worker import ScoringWorker
 from bot.cli_store import report_busy, store_url
 from config.clock import Clock
 from config.policy import Policy
@@ -131,7 +132,11 @@ async def _read(
     try:
         run = None
         if compute:
-            run = await score_period(database, policy, period, now=clock.now())
+            worker = ScoringWorker()
+            try:
+                run = await score_period(database, policy, period, now=clock.now(), worker=worker)
+            finally:
+                worker.close()
         async with database.uow() as uow:
             found = await period_results(
                 uow, policy, period, today=clock.today(settings.zone), zone=settings.zone

@@ -11,6 +11,7 @@ from telegram.ext import Application, CallbackContext, ExtBot
 from assessment.chart_worker import ChartRenderer
 from assessment.people import StaffMember
 from assessment.roster_uploads import RosterFiles
+from assessment.scoring_worker import ScoringWorker
 from config.clock import Clock
 from config.policy import Policy
 from config.settings import Settings
@@ -36,6 +37,9 @@ class BotData:
         self.stop_background = asyncio.Event()
         # Roster files are read in worker processes, started when first needed.
         self.roster_files = RosterFiles()
+        # A whole period is scored in a worker process, started when first needed and
+        # stopped when the bot stops.
+        self.scoring = ScoringWorker()
         # Score charts are drawn in a worker process: one renderer per bot, made when it
         # starts (``post_init``) and closed when it stops.
         self._charts: ChartRenderer | None = None

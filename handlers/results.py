@@ -619,7 +619,11 @@ async def results_command(update: Update, context: WorkledgerContext) -> None:
         # Fresh scores and grades from the stored facts (the supervisors may have signed
         # off since); calibrated grades are kept.
         await results.refresh(
-            context.bot_data.database, opened.period, context.policy, now=context.now()
+            context.bot_data.database,
+            opened.period,
+            context.policy,
+            now=context.now(),
+            worker=context.bot_data.scoring,
         )
     async with context.uow() as uow:
         overview = await results.overview(uow, opened, context.policy)
@@ -788,7 +792,11 @@ async def press_publish(update: Update, context: WorkledgerContext) -> None:
     if opened is not None and opened.stage is Stage.CALIBRATION:
         # What is published is scored from the facts as they are now.
         await results.refresh(
-            context.bot_data.database, opened.period, context.policy, now=context.now()
+            context.bot_data.database,
+            opened.period,
+            context.policy,
+            now=context.now(),
+            worker=context.bot_data.scoring,
         )
     outcome = await _publish(context, action.period_id, action.version, None)
     if not isinstance(outcome, Published):
@@ -882,7 +890,11 @@ async def press_start_calibration(update: Update, context: WorkledgerContext) ->
         await _refused(update, context, started)
         return
     await results.refresh(
-        context.bot_data.database, started.period, context.policy, now=context.now()
+        context.bot_data.database,
+        started.period,
+        context.policy,
+        now=context.now(),
+        worker=context.bot_data.scoring,
     )
     opened = await _opened(context, action.period_id)
     assert opened is not None
@@ -998,7 +1010,11 @@ async def _change_quota(
         )
     # The grades of the period under the quota as it is now.
     await results.refresh(
-        context.bot_data.database, done.period, context.policy, now=context.now()
+        context.bot_data.database,
+        done.period,
+        context.policy,
+        now=context.now(),
+        worker=context.bot_data.scoring,
     )
     label = period_label(context.translator, done.period.key, context.policy)
     if done.approved:
@@ -1226,7 +1242,7 @@ async def publish_scheduled(data: BotData, now: datetime) -> list[str]:
     async def rescore(key: str) -> None:
         period = periods.parse_key(key, data.policy)
         if period is not None:
-            await results.refresh(data.database, period, data.policy, now=now)
+            await results.refresh(data.database, period, data.policy, now=now, worker=data.scoring)
 
     return await results.publish_due(
         data.database.uow,
