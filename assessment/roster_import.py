@@ -105,7 +105,7 @@ async def _import(
             mark_missing_left=mark_missing_left,
             dry_run=dry_run,
             import_id=import_id,
-            now=now,
+            moment=uow.roster.staged_moment(now),
         ) as planning:
             fingerprint = await uow.roster.fingerprint()
             last: str | None = None

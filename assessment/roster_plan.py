@@ -23,7 +23,6 @@ import pickle
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -93,10 +92,10 @@ class Planning:
         mark_missing_left: bool,
         dry_run: bool,
         import_id: str,
-        now: datetime,
+        moment: Any,
     ) -> None:
         self._roster = roster
-        self._settings = (actor_staff_id, mark_missing_left, dry_run, import_id, now)
+        self._settings = (actor_staff_id, mark_missing_left, dry_run, import_id, moment)
         self._process: BaseProcess | None = None
         self._connection: Connection | None = None
 
@@ -154,8 +153,9 @@ class Planning:
         assert isinstance(value, Plan)
         return value
 
-    async def staged(self) -> AsyncIterator[list[dict[str, Any]]]:
-        """The ``roster_staging`` rows of an import (not a dry run), a batch at a time."""
+    async def staged(self) -> AsyncIterator[list[tuple[Any, ...]]]:
+        """The ``roster_staging`` rows of an import (not a dry run), a batch at a time
+        (``RosterRepository.stage`` takes them)."""
         while True:
             kind, value = await self._receive()
             if kind == "end":
@@ -190,14 +190,14 @@ class Planning:
 def _work(
     connection: Connection,
     blob: bytes,
-    settings: tuple[int | None, bool, bool, str, datetime],
+    settings: tuple[int | None, bool, bool, str, Any],
     memory: int,
 ) -> None:
     """The child: receive the store's people, send back the plan and the staged rows."""
     # Short-lived, and what it builds has no cycles: the collector would only walk it.
     gc.disable()
     roster_worker._cap_memory(memory)
-    actor_staff_id, mark_missing_left, dry_run, import_id, now = settings
+    actor_staff_id, mark_missing_left, dry_run, import_id, moment = settings
     started = time.monotonic()
     try:
         # The blob comes from this package's own reader child, or from the parent.
@@ -228,7 +228,7 @@ def _work(
         connection.send(("planned", plan))
         if dry_run:
             return
-        for batch in staged_rows(roster.rows, reports, import_id, now):
+        for batch in staged_rows(roster.rows, reports, import_id, moment):
             connection.send(("staged", batch))
         connection.send(("end", time.monotonic() - started))
     except MemoryError:
@@ -239,25 +239,24 @@ def _work(
 
 
 def staged_rows(
-    rows: Sequence[RosterRow], reports: set[str], import_id: str, now: datetime
-) -> Iterator[list[dict[str, Any]]]:
-    """The checked rows as ``roster_staging`` rows, ``STAGE_BATCH`` at a time."""
+    rows: Sequence[RosterRow], reports: set[str], import_id: str, moment: Any
+) -> Iterator[list[tuple[Any, ...]]]:
+    """The checked rows as ``roster_staging`` rows (``STAGED_FIELDS``, created at
+    ``moment`` as the driver takes it), ``STAGE_BATCH`` at a time."""
     for start in range(0, len(rows), STAGE_BATCH):
         yield [
-            {
-                "import_id": import_id,
-                "employee_no": row.employee_no,
-                "name": row.name,
-                "department": row.department,
-                "post": row.post,
-                "roles": int(
-                    row.roles | (Role.SUPERVISOR if row.employee_no in reports else Role.NONE)
-                ),
-                "status": row.status.value,
-                "language": row.language,
-                "supervisor_no": row.supervisor_no,
-                "created_at": now,
-            }
+            (
+                import_id,
+                row.employee_no,
+                row.name,
+                row.department,
+                row.post,
+                int(row.roles | (Role.SUPERVISOR if row.employee_no in reports else Role.NONE)),
+                row.status.value,
+                row.language,
+                row.supervisor_no,
+                moment,
+            )
             for row in rows[start : start + STAGE_BATCH]
         ]
 

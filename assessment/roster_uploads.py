@@ -114,8 +114,8 @@ class RosterFiles:
     """How the bot reads roster files: in worker processes, once per upload.
 
     The rows are never unpacked in the bot's process: a preview or an import sends
-    them, as the reader sent them, to the child that works its plan out. Owned by the bot: ``close`` at shutdown kills the readers still
-    running.
+    them, as the reader sent them, to the child that works its plan out. Owned by the
+    bot: ``close`` at shutdown kills the readers still running.
     """
 
     def __init__(self, workers: RosterWorkers | None = None) -> None:
