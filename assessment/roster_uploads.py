@@ -19,7 +19,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from assessment import collector
 from assessment.leaving import Kept, Named
 from assessment.roster import (
     ImportSummary,
@@ -32,7 +31,7 @@ from assessment.roster import (
 from assessment.roster_cells import RosterRules
 from assessment.roster_problems import ProblemCode, rejected
 from assessment.roster_read import MAX_ROWS
-from assessment.roster_worker import PackedRoster, RosterWorkers, unpack
+from assessment.roster_worker import PackedRoster, RosterWorkers
 from config.policy import Policy
 from storage.enums import UploadStatus
 from storage.models import RosterUpload
@@ -114,10 +113,9 @@ class CheckedFile:
 class RosterFiles:
     """How the bot reads roster files: in worker processes, once per upload.
 
-    The rows are unpacked only while a preview or an import works on them, with the
-    garbage collector's full passes held off (``collector.full_passes_held``), and
-    dropped after. Owned by the bot: ``close`` at shutdown kills the readers still
-    running.
+    The rows are never unpacked in the bot's process: a preview or an import sends
+    them, as the reader sent them, to the child that works its plan out. Owned by the
+    bot: ``close`` at shutdown kills the readers still running.
     """
 
     def __init__(self, workers: RosterWorkers | None = None) -> None:
@@ -143,17 +141,15 @@ class RosterFiles:
         now: datetime,
     ) -> tuple[int, ImportSummary]:
         """``preview`` of a checked file; what was read is kept for the upload's Apply."""
-        with collector.full_passes_held():
-            roster = await unpack(checked.roster)
-            upload_id, summary = await preview(
-                uow,
-                roster,
-                uploader_id=uploader_id,
-                file_id=file_id,
-                now=now,
-                digest=checked.digest,
-            )
-            del roster
+        # The roster goes to the import's planning child as the reader sent it.
+        upload_id, summary = await preview(
+            uow,
+            checked.roster,
+            uploader_id=uploader_id,
+            file_id=file_id,
+            now=now,
+            digest=checked.digest,
+        )
         self.checked.keep(upload_id, checked.digest, checked.roster)
         return upload_id, summary
 
@@ -172,10 +168,8 @@ class RosterFiles:
         Raises:
             RosterRejected: as ``previewed``, or the import's own (the store changed).
         """
-        with collector.full_passes_held():
-            roster = await unpack(await self.previewed(upload, policy, download))
-            result = await apply(uow, upload, roster, actor_staff_id=actor_staff_id, now=now)
-            del roster
+        roster = await self.previewed(upload, policy, download)
+        result = await apply(uow, upload, roster, actor_staff_id=actor_staff_id, now=now)
         if not isinstance(result, DecisionRefused):
             self.checked.forget(upload.id)
         return result
@@ -207,7 +201,7 @@ class RosterFiles:
 
 async def preview(
     uow: UnitOfWork,
-    roster: ParsedRoster,
+    roster: ParsedRoster | PackedRoster,
     *,
     uploader_id: int,
     file_id: str,
@@ -246,7 +240,12 @@ async def find(uow: UnitOfWork, upload_id: int, staff_id: int) -> Upload | Decis
 
 
 async def apply(
-    uow: UnitOfWork, upload: Upload, roster: ParsedRoster, *, actor_staff_id: int, now: datetime
+    uow: UnitOfWork,
+    upload: Upload,
+    roster: ParsedRoster | PackedRoster,
+    *,
+    actor_staff_id: int,
+    now: datetime,
 ) -> ImportSummary | DecisionRefused:
     """Import a previewed upload, once: the claim and the import commit together.
 

@@ -37,8 +37,10 @@ from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess
 
 from assessment import collector
-from assessment.roster import LIMITS, Limits, ParsedRoster, RosterRow, RosterRules, parse_roster
+from assessment.roster_cells import RosterRules
 from assessment.roster_problems import ProblemCode, RosterProblem, RosterRejected, rejected
+from assessment.roster_read import LIMITS, Limits
+from assessment.roster_rows import ParsedRoster, RosterRow
 from storage.enums import Role, StaffStatus
 
 # Memory a child may take on top of what it starts with (its address space is capped).
@@ -60,7 +62,9 @@ def _worker_context() -> BaseContext:
         if _context is None:
             if "forkserver" in multiprocessing.get_all_start_methods():
                 forkserver = multiprocessing.get_context("forkserver")
-                forkserver.set_forkserver_preload(["assessment.roster_worker"])
+                forkserver.set_forkserver_preload(
+                    ["assessment.roster", "assessment.roster_worker", "assessment.roster_plan"]
+                )
                 _context = forkserver
             else:
                 _context = multiprocessing.get_context("spawn")
@@ -197,6 +201,9 @@ def _work(
 
     With them its peak resident memory in bytes and the seconds it took (for benchmarks).
     """
+    # Loaded in the forkserver already: here it costs nothing.
+    from assessment.roster import parse_roster
+
     started = time.monotonic()
     _cap_memory(memory)
     outcome: tuple[str, object]
