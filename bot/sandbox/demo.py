@@ -11,12 +11,12 @@ What it holds (``PEOPLE`` below is the roster):
 - **Everyone joined**: an emulated Telegram user each (``demo_people``: ids 700001
   upwards, first and last names, app languages ``en``, ``zh-hans`` and ``zh-hant``),
   linked through an invitation.
-- **Entries in Chinese and English**: over the last 22 workdays about a quarter of the
+- **Entries in Chinese and English**: over the last 22 workdays about an eighth of the
   people log each day (guided entries with an indicator, a quantity and hours, or plain
   quick logs); before that, everyone logs a summary in the middle and at the end of each
   month (with the month's rates); all dated on the work calendar's workdays.
-  Supervisors approve in bulk every third workday, as they would from /pending (HR the
-  director's entries); the last workday's and today's entries wait, one entry is
+  Supervisors approve in bulk once a week (every fifth workday), as they would from
+  /pending (HR the director's entries); the last workday's and today's entries wait, one entry is
   returned and one rejected (with their reasons).
 - **The monthly check**: the period two periods back is complete (self-assessments,
   reviews with ratings and points, scored, graded within the quota, the director left
@@ -94,7 +94,9 @@ DEMO_ROSTER_NAME = "demo-roster.csv"
 # Workdays (up to today) with daily entries; before them, a summary twice a month.
 DAILY_WORKDAYS = 22
 # How likely someone logs on a day of those (the director: half as likely).
-_DAILY_CHANCE = 0.25
+_DAILY_CHANCE = 0.12
+# Supervisors approve what waits every this many workdays (and at each month's end).
+_ROUND_EVERY = 5
 # The roster is imported this many days before the published period begins.
 _JOINED_BEFORE = 3
 
@@ -677,8 +679,12 @@ class _Build:
 
     # --- the monthly check ---------------------------------------------------------------
 
-    async def self_assess(self, period: Period, person: _Person, moment: datetime) -> int:
-        """The person writes their self-assessment and rates themself; the review's id."""
+    async def self_assess(
+        self, period: Period, person: _Person, moment: datetime, *, rates: bool
+    ) -> int:
+        """The person writes their self-assessment and, if ``rates``, rates themself (the
+        self rating is optional: scoring renormalises over the raters present); the
+        review's id."""
         member = self.members[person.employee_no]
         day = moment.astimezone(self.zone).date()
         async with self.database.uow() as uow:
@@ -697,7 +703,7 @@ class _Build:
             if isinstance(saved, review.Refusal):
                 raise RuntimeError(f"demo: {person.employee_no}'s self-assessment: {saved}")
             self.versions[saved.review.id] = saved.review.version
-            for indicator in saved.indicators:
+            for indicator in saved.indicators if rates else ():
                 await self._rate(
                     uow, member, saved.review.id, indicator.id, person, "self", day, moment
                 )
@@ -774,8 +780,15 @@ class _Build:
             day = days.self_opens + timedelta(days=(index * 3) % span)
             moment = self.at(day, 20) + timedelta(minutes=index)
 
-            async def write(person: _Person = person, moment: datetime = moment) -> None:
-                reviews[person.employee_no] = await self.self_assess(period, person, moment)
+            # In the published period everyone wrote a text, a third rated themselves too.
+            rates = not publish or index % 3 == 0
+
+            async def write(
+                person: _Person = person, moment: datetime = moment, rates: bool = rates
+            ) -> None:
+                reviews[person.employee_no] = await self.self_assess(
+                    period, person, moment, rates=rates
+                )
 
             events.append((moment, write))
         teams: dict[str, list[str]] = {}
@@ -847,9 +860,9 @@ class _Build:
         daily = workdays[-DAILY_WORKDAYS:]
         before_today = [day for day in daily if day < self.today]
         self.last_round = before_today[-1] if before_today else joined
-        # Rounds every third workday, counted back from the last one, and at each month's
-        # end (a period closes early in the next month).
-        rounds = set(before_today[::-1][::3])
+        # Rounds every fifth workday (once a week), counted back from the last one, and at
+        # each month's end (a period closes early in the next month).
+        rounds = set(before_today[::-1][::_ROUND_EVERY])
         rounds |= {day for day in before_today if _last_of_month(day, self.calendar)}
         leave = workdays[-3:]
         events: list[_Event] = []
