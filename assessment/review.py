@@ -320,14 +320,15 @@ async def _by_id(
     review = await uow.reviews.get(review_id)
     if review is None:
         return None
-    key = await uow.reviews.period_key(review.period_id)
+    stored = await uow.periods.by_id(review.period_id)
     person = await uow.staff.get(review.staff_id)
-    if key is None or person is None:
+    if stored is None or person is None:
         return None
-    period = periods.parse_key(key, policy)
+    period = periods.parse_key(stored.key, policy)
     if period is None:
         return None
-    return Opened(review, period, await _stage(uow, period, today, policy, zone), person)
+    stage = periods.stored_stage(period, stored, today, policy, zone)
+    return Opened(review, period, stage, person)
 
 
 # --- the self-assessment ---------------------------------------------------------------------
@@ -369,8 +370,8 @@ async def self_card(
         review, period, stage = opened.review, opened.period, opened.stage
     else:
         period = self_period(today, policy)
-        stage = await _stage(uow, period, today, policy, zone)
         stored = await uow.periods.by_key(period.key)
+        stage = periods.stored_stage(period, stored, today, policy, zone)
         existing = None
         if stored is not None:
             existing = await uow.reviews.find(stored.id, member.id)
