@@ -21,6 +21,7 @@ and the approver's side of a burst is bounded by coalescing the requests
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
@@ -224,11 +225,19 @@ class Flood:
 
 
 async def _write_new(
-    uow: UnitOfWork, author_id: int, new: NewEntry, flood: Flood, *, via: str, now: datetime
+    uow: UnitOfWork,
+    author_id: int,
+    new: NewEntry,
+    flood: Flood,
+    *,
+    via: str,
+    now: datetime,
+    events: list[Event] | None = None,
 ) -> EntryView | TooMany | EntryError:
     """Write a checked new entry, its evidence and its audit event (no commit), unless its
     author met a flood limit, or its period closed (``CLOSED_PERIOD``): then nothing is
-    written, and the refusal is told."""
+    written, and the refusal is told. Given ``events``, the audit event is appended to
+    them for the caller to write with others (``stage_many``)."""
     limits = flood.limits
     day_start, tomorrow = day_bounds(flood.today, flood.zone)
     minute_start = now - FLOOD_MINUTE
@@ -268,9 +277,12 @@ async def _write_new(
     details: dict[str, Any] = {"work_date": new.work_date.isoformat(), "via": via}
     if via != "quick":
         details["attachments"] = len(new.evidence)
-    await uow.audit.add(
-        Event("entry.logged", SUBJECT, entry_id, at=now, actor_staff_id=author_id, details=details)
-    )
+    event = Event("entry.logged", SUBJECT, entry_id, at=now, actor_staff_id=author_id,
+                  details=details)  # fmt: skip
+    if events is None:
+        await uow.audit.add(event)
+    else:
+        events.append(event)
     return EntryView(
         entry_id,
         author_id,
@@ -288,8 +300,13 @@ async def _write_new(
 async def _check_indicator(
     uow: UnitOfWork, author_id: int, indicator_id: str, policy: Policy
 ) -> EntryError | None:
+    return _indicator_error(await uow.entries.post_type_of(author_id), indicator_id, policy)
+
+
+def _indicator_error(
+    post_type: str | None, indicator_id: str, policy: Policy
+) -> EntryError | None:
     # Only the indicators of the author's own post type, whatever a button claims.
-    post_type = await uow.entries.post_type_of(author_id)
     if post_type is None or post_type not in policy.indicators:
         return EntryError.UNKNOWN_INDICATOR
     if indicator_id not in {indicator.id for indicator in policy.indicators_for(post_type)}:
@@ -340,20 +357,42 @@ async def stage_new(
     Does not commit, so a caller can end its conversation in the same transaction.
     Refused (an error, or ``TooMany``), it has written nothing.
     """
-    text = clean_text(new.text, rules.limits)
-    if isinstance(text, EntryError):
-        return text
-    error = (
-        await check_day(uow, author_id, new.work_date, rules)
-        or _check_numbers(new.quantity, new.hours, rules.limits)
-        or _check_all_evidence(0, new.evidence, rules.limits)
-    )
-    if error is None and new.indicator_id is not None:
-        error = await _check_indicator(uow, author_id, new.indicator_id, rules.policy)
-    if error is not None:
-        return error
+    (written,) = await stage_many(uow, [(author_id, new, now)], rules)
+    return written
+
+
+async def stage_many(
+    uow: UnitOfWork, entries: Sequence[tuple[int, NewEntry, datetime]], rules: Rules
+) -> list[EntryView | EntryError | TooMany]:
+    """The batch form of ``stage_new``: each (author, entry, when) checked and written by
+    the same rules, in order, in the caller's transaction (no commit); what each became.
+    The authors' post types are read once and the audit events written together."""
+    indicated = {author_id for author_id, new, _ in entries if new.indicator_id is not None}
+    post_types = await uow.entries.post_types_of(indicated) if indicated else {}
     flood = Flood(rules.limits, rules.today, rules.zone, rules.closed_through)
-    return await _write_new(uow, author_id, replace(new, text=text), flood, via="guided", now=now)
+    events: list[Event] = []
+    written: list[EntryView | EntryError | TooMany] = []
+    for author_id, new, now in entries:
+        text = clean_text(new.text, rules.limits)
+        if isinstance(text, EntryError):
+            written.append(text)
+            continue
+        error = (
+            await check_day(uow, author_id, new.work_date, rules)
+            or _check_numbers(new.quantity, new.hours, rules.limits)
+            or _check_all_evidence(0, new.evidence, rules.limits)
+        )
+        if error is None and new.indicator_id is not None:
+            error = _indicator_error(post_types.get(author_id), new.indicator_id, rules.policy)
+        if error is not None:
+            written.append(error)
+            continue
+        staged = await _write_new(
+            uow, author_id, replace(new, text=text), flood, via="guided", now=now, events=events
+        )
+        written.append(staged)
+    await uow.audit.add_many(events)
+    return written
 
 
 async def create_entry(

@@ -11,6 +11,7 @@ import enum
 import hashlib
 import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -60,30 +61,46 @@ class IssuedInvitation:
 
 
 async def _issue(
-    uow: UnitOfWork, staff: Staff, *, actor_staff_id: int | None, ttl: timedelta, now: datetime
-) -> IssuedInvitation:
-    code = new_code()
+    uow: UnitOfWork,
+    people: Sequence[Staff],
+    *,
+    actor_staff_id: int | None,
+    ttl: timedelta,
+    now: datetime,
+) -> list[IssuedInvitation]:
+    """A new code for each of ``people``, replacing their earlier ones, and an audit event
+    each (no commit): the same few statements for one person or a department."""
     expires_at = now + ttl
-    await uow.invitations.replace(
-        Invitation(
-            staff_id=staff.id,
-            code_hash=hash_code(code),
-            created_by_id=actor_staff_id,
-            created_at=now,
-            expires_at=expires_at,
-        )
+    codes = [new_code() for _ in people]
+    await uow.invitations.replace_many(
+        [
+            Invitation(
+                staff_id=staff.id,
+                code_hash=hash_code(code),
+                created_by_id=actor_staff_id,
+                created_at=now,
+                expires_at=expires_at,
+            )
+            for staff, code in zip(people, codes, strict=True)
+        ]
     )
-    await uow.audit.add(
-        Event(
-            "staff.invited",
-            "staff",
-            staff.id,
-            at=now,
-            actor_staff_id=actor_staff_id,
-            details={"employee_no": staff.employee_no, "expires_at": expires_at.isoformat()},
-        )
+    await uow.audit.add_many(
+        [
+            Event(
+                "staff.invited",
+                "staff",
+                staff.id,
+                at=now,
+                actor_staff_id=actor_staff_id,
+                details={"employee_no": staff.employee_no, "expires_at": expires_at.isoformat()},
+            )
+            for staff in people
+        ]
     )
-    return IssuedInvitation(staff.employee_no, staff.name, code, expires_at)
+    return [
+        IssuedInvitation(staff.employee_no, staff.name, code, expires_at)
+        for staff, code in zip(people, codes, strict=True)
+    ]
 
 
 async def invite(
@@ -100,16 +117,19 @@ async def invite(
         InvitationError: someone is unknown (``unknown``), has left (``left``) or
             is already linked (``linked``: HR must unlink them first).
     """
-    issued = []
-    for employee_no in dict.fromkeys(employee_nos):
-        staff = await uow.staff.by_employee_no(employee_no)
+    wanted = list(dict.fromkeys(employee_nos))
+    found = {staff.employee_no: staff for staff in await uow.staff.by_employee_nos(wanted)}
+    people = []
+    for employee_no in wanted:
+        staff = found.get(employee_no)
         if staff is None:
             raise InvitationError("unknown", employee_no)
         if staff.status is StaffStatus.LEFT:
             raise InvitationError("left", employee_no)
         if staff.telegram_user_id is not None:
             raise InvitationError("linked", employee_no)
-        issued.append(await _issue(uow, staff, actor_staff_id=actor_staff_id, ttl=ttl, now=now))
+        people.append(staff)
+    issued = await _issue(uow, people, actor_staff_id=actor_staff_id, ttl=ttl, now=now)
     await uow.commit()
     return issued
 
@@ -124,10 +144,7 @@ async def invite_department(
 ) -> list[IssuedInvitation]:
     """Issue codes to everyone in a department who still has to link their account."""
     people = await uow.invitations.unlinked_in_department(department_id)
-    issued = [
-        await _issue(uow, staff, actor_staff_id=actor_staff_id, ttl=ttl, now=now)
-        for staff in people
-    ]
+    issued = await _issue(uow, people, actor_staff_id=actor_staff_id, ttl=ttl, now=now)
     await uow.commit()
     return issued
 

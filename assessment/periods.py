@@ -43,6 +43,7 @@ from assessment.entry_rules import Workdays
 from assessment.people import StaffMember
 from config.policy import Policy
 from storage.repositories.audit import Event
+from storage.repositories.periods import PeriodRow
 from storage.uow import UnitOfWork
 
 __all__ = [
@@ -242,7 +243,14 @@ async def current_stage(
 ) -> Stage:
     """The stage of ``period`` on ``today``, with what HR did to it (started calibration
     early, published) as stored; a period not stored yet has had nothing done to it."""
-    stored = await uow.periods.by_key(period.key)
+    return stored_stage(period, await uow.periods.by_key(period.key), today, policy, zone)
+
+
+def stored_stage(
+    period: Period, stored: PeriodRow | None, today: date, policy: Policy, zone: tzinfo
+) -> Stage:
+    """``current_stage`` of a period whose stored row (``None``: not stored) the caller
+    has just read."""
     started = None if stored is None else stored.calibration_started_at
     return stage_on(
         period,

@@ -30,6 +30,7 @@ from __future__ import annotations
 import enum
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
@@ -73,11 +74,13 @@ __all__ = [
     "parse_period",
     "parse_points",
     "rate",
+    "rate_many",
     "review_card",
     "review_closed",
     "review_period",
     "reviews",
     "save_self_text",
+    "self_assess",
     "self_card",
     "self_closed",
     "self_period",
@@ -292,9 +295,12 @@ def parse_period(key: str, policy: Policy) -> Period | None:
 
 
 async def _ensure_review(
-    uow: UnitOfWork, period: Period, person: Staff, *, now: datetime
+    uow: UnitOfWork, period: Period, person: Staff, *, now: datetime, period_id: int | None
 ) -> ReviewRow:
-    period_id = await periods.ensure_period(uow, period, now=now)
+    """The person's review of ``period``, created if missing (no commit); ``period_id``
+    when the caller has just read the stored period (nothing to create then)."""
+    if period_id is None:
+        period_id = await periods.ensure_period(uow, period, now=now)
     review_id = await uow.periods.review_id(
         period_id,
         person.id,
@@ -314,14 +320,15 @@ async def _by_id(
     review = await uow.reviews.get(review_id)
     if review is None:
         return None
-    key = await uow.reviews.period_key(review.period_id)
+    stored = await uow.periods.by_id(review.period_id)
     person = await uow.staff.get(review.staff_id)
-    if key is None or person is None:
+    if stored is None or person is None:
         return None
-    period = periods.parse_key(key, policy)
+    period = periods.parse_key(stored.key, policy)
     if period is None:
         return None
-    return Opened(review, period, await _stage(uow, period, today, policy, zone), person)
+    stage = periods.stored_stage(period, stored, today, policy, zone)
+    return Opened(review, period, stage, person)
 
 
 # --- the self-assessment ---------------------------------------------------------------------
@@ -363,13 +370,15 @@ async def self_card(
         review, period, stage = opened.review, opened.period, opened.stage
     else:
         period = self_period(today, policy)
-        stage = await _stage(uow, period, today, policy, zone)
         stored = await uow.periods.by_key(period.key)
+        stage = periods.stored_stage(period, stored, today, policy, zone)
         existing = None
         if stored is not None:
             existing = await uow.reviews.find(stored.id, member.id)
         if existing is None and stage is not Stage.PUBLISHED:
-            existing = await _ensure_review(uow, period, person, now=now)
+            existing = await _ensure_review(
+                uow, period, person, now=now, period_id=None if stored is None else stored.id
+            )
             await uow.commit()
         if existing is None:
             return Refusal.PUBLISHED
@@ -388,21 +397,100 @@ async def self_card(
     )
 
 
+def _event(
+    action: str, review: ReviewRow, member: StaffMember, now: datetime, **details: Any
+) -> Event:
+    return Event(
+        action,
+        "period_review",
+        review.id,
+        at=now,
+        actor_staff_id=member.id,
+        actor_telegram_id=member.telegram_user_id,
+        details={"staff_id": review.staff_id, **details},
+    )
+
+
 async def _audit(
     uow: UnitOfWork, action: str, review: ReviewRow, member: StaffMember, now: datetime,
     **details: Any,
 ) -> None:  # fmt: skip
-    await uow.audit.add(
-        Event(
-            action,
-            "period_review",
-            review.id,
-            at=now,
-            actor_staff_id=member.id,
-            actor_telegram_id=member.telegram_user_id,
-            details={"staff_id": review.staff_id, **details},
+    await uow.audit.add(_event(action, review, member, now, **details))
+
+
+async def _change(
+    uow: UnitOfWork,
+    member: StaffMember,
+    review_id: int,
+    version: int | None,
+    rater: Literal["self", "supervisor"],
+    ratings: Mapping[str, int],
+    policy: Policy,
+    *,
+    today: date,
+    zone: tzinfo,
+    now: datetime,
+    text: str | None = None,
+    with_text: bool = False,
+) -> int | Refusal:
+    """The one rule of changing a review: ``ratings`` by ``rater`` and, ``with_text``,
+    the self-assessment ``text``, on ``version`` when given, audited (no commit); the
+    review's version after it, or why nothing was changed. The review is read once and
+    moved on once, whatever it changes."""
+    opened = await _by_id(uow, review_id, today, policy, zone)
+    if opened is None:
+        return Refusal.NOT_YOURS
+    review = opened.review
+    if rater == "self":
+        if review.staff_id != member.id:
+            return Refusal.NOT_YOURS
+        closed = self_closed(opened.stage, review)
+    else:
+        if not reviews(member, opened.person):
+            return Refusal.NOT_YOURS
+        closed = review_closed(opened.stage, review)
+    if closed is not None:
+        return closed
+    values: dict[str, Any] = {}
+    events: list[Event] = []
+    if with_text:
+        cleaned = clean_text(text, MAX_SELF_TEXT)
+        if isinstance(cleaned, Refusal):
+            return cleaned
+        values = {"self_text": cleaned, "self_submitted_at": now}
+        events.append(_event("review.self_text", review, member, now, length=len(cleaned)))
+    rated = {indicator.id for indicator in rated_indicators(policy, review.post_type, rater)}
+    scale = rating_scale(policy)
+    for indicator_id, value in ratings.items():
+        if indicator_id not in rated or value not in scale:
+            return Refusal.NOT_RATED
+    if version is not None and review.version != version:
+        return Refusal.STALE
+    if not await uow.reviews.touch(review_id, version, now=now, **values):
+        return Refusal.SIGNED_OFF if version is None else Refusal.STALE
+    for indicator_id, value in ratings.items():
+        await uow.reviews.rate(
+            review.period_id,
+            review.staff_id,
+            indicator_id,
+            RaterKind(rater),
+            rater_id=member.id,
+            value=value,
+            now=now,
         )
-    )
+        events.append(
+            _event(
+                "review.rated",
+                review,
+                member,
+                now,
+                rater=rater,
+                indicator=indicator_id,
+                value=value,
+            )
+        )
+    await uow.audit.add_many(events)
+    return review.version + 1
 
 
 async def save_self_text(
@@ -417,24 +505,43 @@ async def save_self_text(
     now: datetime,
 ) -> SelfCard | Refusal:
     """Save the person's self-assessment text (and commit), or say why not."""
-    opened = await _by_id(uow, review_id, today, policy, zone)
-    if opened is None or opened.review.staff_id != member.id:
-        return Refusal.NOT_YOURS
-    closed = self_closed(opened.stage, opened.review)
-    if closed is not None:
-        return closed
-    cleaned = clean_text(text, MAX_SELF_TEXT)
-    if isinstance(cleaned, Refusal):
-        return cleaned
-    if not await uow.reviews.touch(review_id, None, now=now, self_text=cleaned,
-                                   self_submitted_at=now):  # fmt: skip
-        return Refusal.SIGNED_OFF
+    changed = await _change(
+        uow, member, review_id, None, "self", {}, policy, today=today, zone=zone, now=now,
+        text=text, with_text=True,
+    )  # fmt: skip
+    if isinstance(changed, Refusal):
+        return changed
     await uow.conversations.drop(member.id)
-    await _audit(uow, "review.self_text", opened.review, member, now, length=len(cleaned))
     await uow.commit()
     return await self_card(
         uow, member, policy, today=today, zone=zone, now=now, review_id=review_id
     )
+
+
+async def self_assess(
+    uow: UnitOfWork,
+    member: StaffMember,
+    review_id: int,
+    text: str | None,
+    ratings: Mapping[str, int],
+    policy: Policy,
+    *,
+    today: date,
+    zone: tzinfo,
+    now: datetime,
+) -> int | Refusal:
+    """The batch form of ``save_self_text`` and the person's own ``rate``: the text and
+    the self ratings in one change (the same rules), committed; the review's version
+    after it (for what comes next), or why nothing was saved."""
+    changed = await _change(
+        uow, member, review_id, None, "self", ratings, policy, today=today, zone=zone,
+        now=now, text=text, with_text=True,
+    )  # fmt: skip
+    if isinstance(changed, Refusal):
+        return changed
+    await uow.conversations.drop(member.id)
+    await uow.commit()
+    return changed
 
 
 async def rate(
@@ -453,40 +560,35 @@ async def rate(
 ) -> Refusal | None:
     """Give (or change) a rating as ``rater``, on the version shown, and commit; None
     when saved."""
-    opened = await _by_id(uow, review_id, today, policy, zone)
-    if opened is None:
-        return Refusal.NOT_YOURS
-    review = opened.review
-    if rater == "self":
-        if review.staff_id != member.id:
-            return Refusal.NOT_YOURS
-        closed = self_closed(opened.stage, review)
-    else:
-        if not reviews(member, opened.person):
-            return Refusal.NOT_YOURS
-        closed = review_closed(opened.stage, review)
-    if closed is not None:
-        return closed
-    rated = {indicator.id for indicator in rated_indicators(policy, review.post_type, rater)}
-    if indicator_id not in rated or value not in rating_scale(policy):
-        return Refusal.NOT_RATED
-    if review.version != version or not await uow.reviews.touch(review_id, version, now=now):
-        return Refusal.STALE
-    await uow.reviews.rate(
-        review.period_id,
-        review.staff_id,
-        indicator_id,
-        RaterKind(rater),
-        rater_id=member.id,
-        value=value,
-        now=now,
-    )
-    await _audit(
-        uow, "review.rated", review, member, now, rater=rater, indicator=indicator_id,
-        value=value,
+    changed = await rate_many(
+        uow, member, review_id, version, {indicator_id: value}, rater, policy, today=today,
+        zone=zone, now=now,
     )  # fmt: skip
-    await uow.commit()
-    return None
+    return changed if isinstance(changed, Refusal) else None
+
+
+async def rate_many(
+    uow: UnitOfWork,
+    member: StaffMember,
+    review_id: int,
+    version: int,
+    ratings: Mapping[str, int],
+    rater: Literal["self", "supervisor"],
+    policy: Policy,
+    *,
+    today: date,
+    zone: tzinfo,
+    now: datetime,
+) -> int | Refusal:
+    """The batch form of ``rate``: several ratings as ``rater`` on the version shown, in
+    one change, committed; the review's version after it, or why none was saved."""
+    changed = await _change(
+        uow, member, review_id, version, rater, ratings, policy, today=today, zone=zone,
+        now=now,
+    )  # fmt: skip
+    if isinstance(changed, int):
+        await uow.commit()
+    return changed
 
 
 # --- the supervisor's review ---------------------------------------------------------------------
@@ -601,7 +703,9 @@ async def review_card(
         if existing is None:
             if stage is Stage.PUBLISHED:
                 return Refusal.PUBLISHED
-            existing = await _ensure_review(uow, period, person, now=now)
+            existing = await _ensure_review(
+                uow, period, person, now=now, period_id=None if stored is None else stored.id
+            )
         if existing.reviewer_id != reviewer.id and existing.signed_off_at is None:
             await uow.reviews.set_reviewer(existing.id, reviewer.id)
         await uow.commit()

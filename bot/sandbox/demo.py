@@ -11,12 +11,12 @@ What it holds (``PEOPLE`` below is the roster):
 - **Everyone joined**: an emulated Telegram user each (``demo_people``: ids 700001
   upwards, first and last names, app languages ``en``, ``zh-hans`` and ``zh-hant``),
   linked through an invitation.
-- **Entries in Chinese and English**: over the last 22 workdays about a quarter of the
+- **Entries in Chinese and English**: over the last 22 workdays about an eighth of the
   people log each day (guided entries with an indicator, a quantity and hours, or plain
   quick logs); before that, everyone logs a summary in the middle and at the end of each
   month (with the month's rates); all dated on the work calendar's workdays.
-  Supervisors approve in bulk every third workday, as they would from /pending (HR the
-  director's entries); the last workday's and today's entries wait, one entry is
+  Supervisors approve in bulk once a week (every fifth workday), as they would from
+  /pending (HR the director's entries); the last workday's and today's entries wait, one entry is
   returned and one rejected (with their reasons).
 - **The monthly check**: the period two periods back is complete (self-assessments,
   reviews with ratings and points, scored, graded within the quota, the director left
@@ -29,8 +29,9 @@ How it is built: the history is played in order, from a few days before the publ
 period to the bot clock's now, each step calling the same domain code a handler or a
 command would, with the moment it happens (``now``/``today`` of that step): the roster
 import (``assessment.roster``), invitations issued and redeemed, ``quick_log`` and
-``stage_new`` (the /log path), ``approve_shown`` and ``decide``, ``set_leave``,
-``self_card``/``save_self_text``/``rate``/``add_points``/``sign_off``, and HR's
+``stage_many`` (``stage_new``'s batch form, the /log path), ``approve_shown`` and
+``decide``, ``set_leave``,
+``self_card``/``self_assess``/``rate_many``/``add_points``/``sign_off``, and HR's
 ``exclude``/``refresh``/``publish``/``queue_notices``. The bot's clock is only read.
 
 What the chats show afterwards: decisions older than the last approval round are not
@@ -61,7 +62,7 @@ from typing import Literal
 from assessment import results, review
 from assessment.approvals import AuthorNotice, Decided, Decision, approve_shown, decide
 from assessment.calendar import WorkCalendar, set_leave
-from assessment.entries import EntryView, NewEntry, Rules, quick_log, stage_new
+from assessment.entries import EntryView, NewEntry, Rules, quick_log, stage_many
 from assessment.invitations import LinkOutcome, invite, redeem
 from assessment.menus import queue_menus
 from assessment.outbox import Outgoing
@@ -71,7 +72,6 @@ from assessment.roster import parse_roster
 from assessment.roster_import import import_roster
 from handlers.approval_messages import render_closing, render_notice
 from handlers.context import BotData
-from storage.uow import UnitOfWork
 
 __all__ = [
     "DEMO_FIRST_TELEGRAM_ID",
@@ -94,7 +94,9 @@ DEMO_ROSTER_NAME = "demo-roster.csv"
 # Workdays (up to today) with daily entries; before them, a summary twice a month.
 DAILY_WORKDAYS = 22
 # How likely someone logs on a day of those (the director: half as likely).
-_DAILY_CHANCE = 0.25
+_DAILY_CHANCE = 0.12
+# Supervisors approve what waits every this many workdays (and at each month's end).
+_ROUND_EVERY = 5
 # The roster is imported this many days before the published period begins.
 _JOINED_BEFORE = 3
 
@@ -553,14 +555,16 @@ class _Build:
                 )
         if guided:
             async with self.database.uow() as uow:
-                for person, new, when in guided:
-                    written = await stage_new(
-                        uow, self.members[person.employee_no].id, new, self.rules(day), now=when
-                    )
+                staged = await stage_many(
+                    uow,
+                    [(self.members[p.employee_no].id, new, when) for p, new, when in guided],
+                    self.rules(day),
+                )
+                for (person, _new, _when), written in zip(guided, staged, strict=True):
                     self._note(person, written, day)
                 await uow.commit()
-        for person, text, when in quick:
-            async with self.database.uow() as uow:
+        async with self.database.uow() as uow:
+            for person, text, when in quick:
                 written = await quick_log(
                     uow,
                     self.members[person.employee_no].id,
@@ -571,7 +575,7 @@ class _Build:
                     policy=self.policy,
                     now=when,
                 )
-            self._note(person, written, day)
+                self._note(person, written, day)
 
     def _note(self, person: _Person, written: object, day: date) -> None:
         if not isinstance(written, EntryView):
@@ -678,7 +682,8 @@ class _Build:
     # --- the monthly check ---------------------------------------------------------------
 
     async def self_assess(self, period: Period, person: _Person, moment: datetime) -> int:
-        """The person writes their self-assessment and rates themself; the review's id."""
+        """The person writes their self-assessment and rates themself, sent together
+        (``review.self_assess``); the review's id."""
         member = self.members[person.employee_no]
         day = moment.astimezone(self.zone).date()
         async with self.database.uow() as uow:
@@ -690,35 +695,22 @@ class _Build:
             texts = _SELF_TEXT[person.locale]
             focus = _FOCUS[(person.post_type, person.locale)]
             text = texts[len(person.name) % len(texts)].format(focus=focus)
-            saved = await review.save_self_text(
-                uow, member, card.review.id, text, self.policy, today=day, zone=self.zone,
-                now=moment,
+            ratings = {indicator.id: self._value(person, "self") for indicator in card.indicators}
+            saved = await review.self_assess(
+                uow, member, card.review.id, text, ratings, self.policy, today=day,
+                zone=self.zone, now=moment,
             )  # fmt: skip
             if isinstance(saved, review.Refusal):
                 raise RuntimeError(f"demo: {person.employee_no}'s self-assessment: {saved}")
-            self.versions[saved.review.id] = saved.review.version
-            for indicator in saved.indicators:
-                await self._rate(
-                    uow, member, saved.review.id, indicator.id, person, "self", day, moment
-                )
+            self.versions[card.review.id] = saved
         return card.review.id
 
-    async def _rate(
-        self, uow: UnitOfWork, member: StaffMember, review_id: int, indicator_id: str,
-        person: _Person, rater: Literal["self", "supervisor"], day: date, moment: datetime,
-    ) -> None:  # fmt: skip
+    def _value(self, person: _Person, rater: Literal["self", "supervisor"]) -> int:
+        """The rating ``rater`` gives ``person``: people rate themselves a little higher
+        than their supervisors do."""
         scale = review.rating_scale(self.policy)
-        top = scale[-1]
-        # People rate themselves a little higher than their supervisors do.
-        value = round(top * person.skill + (0.4 if rater == "self" else 0))
-        refused = await review.rate(
-            uow, member, review_id, self.versions[review_id], indicator_id,
-            max(scale[0], min(top, value)), rater, self.policy, today=day, zone=self.zone,
-            now=moment,
-        )  # fmt: skip
-        if refused is not None:
-            raise RuntimeError(f"demo: rating {person.employee_no} as {rater}: {refused}")
-        self.versions[review_id] += 1  # each change moves the review on (``touch``)
+        value = round(scale[-1] * person.skill + (0.4 if rater == "self" else 0))
+        return max(scale[0], min(scale[-1], value))
 
     async def supervise(
         self, reviewer_no: str, reviews: dict[str, int], moment: datetime,
@@ -735,10 +727,15 @@ class _Build:
             person = next(p for p in PEOPLE if p.employee_no == no)
             async with self.database.uow() as uow:
                 rated = review.rated_indicators(self.policy, person.post_type, "supervisor")
-                for indicator in rated:
-                    await self._rate(
-                        uow, reviewer, review_id, indicator.id, person, "supervisor", day, moment
-                    )
+                if rated:
+                    version = await review.rate_many(
+                        uow, reviewer, review_id, self.versions[review_id],
+                        {indicator.id: self._value(person, "supervisor") for indicator in rated},
+                        "supervisor", self.policy, today=day, zone=self.zone, now=moment,
+                    )  # fmt: skip
+                    if isinstance(version, review.Refusal):
+                        raise RuntimeError(f"demo: rating {no}: {version}")
+                    self.versions[review_id] = version
                 if no in _POINTS:
                     kind, text = _POINTS[no]
                     given = await review.add_points(
@@ -847,9 +844,9 @@ class _Build:
         daily = workdays[-DAILY_WORKDAYS:]
         before_today = [day for day in daily if day < self.today]
         self.last_round = before_today[-1] if before_today else joined
-        # Rounds every third workday, counted back from the last one, and at each month's
-        # end (a period closes early in the next month).
-        rounds = set(before_today[::-1][::3])
+        # Rounds every fifth workday (once a week), counted back from the last one, and at
+        # each month's end (a period closes early in the next month).
+        rounds = set(before_today[::-1][::_ROUND_EVERY])
         rounds |= {day for day in before_today if _last_of_month(day, self.calendar)}
         leave = workdays[-3:]
         events: list[_Event] = []
@@ -917,7 +914,7 @@ async def build_demo(data: BotData) -> DemoSummary:
     """Build the demo organisation in the (empty) store of the running application.
 
     Reads the bot's clock once (``data.clock``, not moved) and plays the history up to
-    that moment. Its time is its statements, some 3,000 (``bench/demo.py`` measures it).
+    that moment. Its time is its statements, some 1,700 (``bench/demo.py`` measures it).
     Register the emulated users (``demo_people``) with the emulator before the bot's
     outbox sender delivers what the demo queued.
 

@@ -14,6 +14,9 @@ from storage.models import EntryAttachment, EntryRevision, Post, Staff, WorkEntr
 from storage.repositories.base import Repository
 from storage.repositories.periods import CLOSED_THROUGH, entry_open
 
+# People per ``IN (...)`` of a batch read (a bound parameter each).
+_IDS_PER_SELECT = 1000
+
 _ENTRIES = cast(Table, WorkEntry.__table__)
 # Core statements, built once, not ORM ones, so no flush machinery runs for a row nothing
 # reads back but its id: an entry as given (``insert``), and an entry within its author's
@@ -276,3 +279,18 @@ class WorkEntryRepository(Repository):
             .join(Staff, Staff.post_id == Post.id)
             .where(Staff.id == staff_id)
         )
+
+    async def post_types_of(self, staff_ids: Collection[int]) -> dict[int, str]:
+        """``post_type_of`` for many people at once (one SELECT per thousand); those
+        without a post are left out."""
+        wanted = sorted(set(staff_ids))
+        found: dict[int, str] = {}
+        for start in range(0, len(wanted), _IDS_PER_SELECT):
+            chunk = wanted[start : start + _IDS_PER_SELECT]
+            rows = await self.session.execute(
+                select(Staff.id, Post.post_type)
+                .join(Post, Staff.post_id == Post.id)
+                .where(Staff.id.in_(chunk))
+            )
+            found.update({staff_id: post_type for staff_id, post_type in rows})
+        return found

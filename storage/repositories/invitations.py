@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import delete, func, select, update
@@ -10,18 +11,27 @@ from storage.enums import StaffStatus
 from storage.models import Invitation, LinkAttempt, Staff
 from storage.repositories.base import Repository
 
+# Staff ids per DELETE ... IN (a bound parameter each).
+_IN_CHUNK = 1000
+
 
 class InvitationRepository(Repository):
     """One live invitation per person, found by the hash of its code."""
 
     async def replace(self, invitation: Invitation) -> Invitation:
         """Store ``invitation`` as the person's only one, dropping any earlier code."""
-        await self.session.execute(
-            delete(Invitation).where(Invitation.staff_id == invitation.staff_id)
-        )
-        self.session.add(invitation)
-        await self.session.flush()
+        await self.replace_many([invitation])
         return invitation
+
+    async def replace_many(self, invitations: Sequence[Invitation]) -> None:
+        """Store each of ``invitations`` as its person's only one, dropping earlier codes:
+        one DELETE per thousand people, the new rows in one flush."""
+        staff_ids = [invitation.staff_id for invitation in invitations]
+        for start in range(0, len(staff_ids), _IN_CHUNK):
+            chunk = staff_ids[start : start + _IN_CHUNK]
+            await self.session.execute(delete(Invitation).where(Invitation.staff_id.in_(chunk)))
+        self.session.add_all(invitations)
+        await self.session.flush()
 
     async def unlinked_in_department(self, department_id: int) -> list[Staff]:
         """People of a department who are still on staff and have no linked account."""

@@ -116,6 +116,13 @@ class PeriodRepository(Repository):
         assert period_id is not None
         return int(period_id)
 
+    async def by_id(self, period_id: int) -> PeriodRow | None:
+        """The stored period of that id, if any."""
+        period = await self.session.scalar(
+            select(AssessmentPeriod).where(AssessmentPeriod.id == period_id)
+        )
+        return None if period is None else _period_row(period)
+
     async def by_key(self, key: str) -> PeriodRow | None:
         """The stored period ``key``, if any."""
         period = await self.session.scalar(

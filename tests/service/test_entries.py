@@ -271,6 +271,48 @@ async def test_a_guided_entry_keeps_its_indicator_numbers_and_evidence(
     assert await _create(db, policy, people.author, hours) is EntryError.HOURS_OUT_OF_RANGE
 
 
+async def test_a_batch_of_guided_entries_is_each_checked_by_the_same_rules(
+    db: Database, policy: Policy, people: People
+) -> None:
+    """``stage_many``: each entry as ``stage_new`` would take it (the refused ones write
+    nothing), the authors' post types read once and the audit events written together."""
+    batch = [
+        (people.author, NewEntry(MONDAY, "Counter", "permits_processed", Decimal(9)), NOW),
+        (people.boss, NewEntry(MONDAY, "Drafting", "documents_drafted", Decimal(2)), NOW),
+        # An indicator of another post type, and one for someone without a post.
+        (people.author, NewEntry(MONDAY, "Drafting", "documents_drafted"), NOW),
+        (people.unposted, NewEntry(MONDAY, "Counter", "permits_processed"), NOW),
+        (people.author, NewEntry(MONDAY, "Long day", hours=Decimal(25)), NOW),
+        (people.unposted, NewEntry(MONDAY, "Filing"), NOW),
+    ]
+    with statements(db) as seen:
+        async with db.uow() as uow:
+            written = await entries.stage_many(uow, batch, rules(policy))
+            await uow.commit()
+    assert [type(w) for w in written[:2]] == [EntryView, EntryView]
+    assert written[2:5] == [
+        EntryError.UNKNOWN_INDICATOR,
+        EntryError.UNKNOWN_INDICATOR,
+        EntryError.HOURS_OUT_OF_RANGE,
+    ]
+    assert isinstance(written[5], EntryView)
+    # One read of the post types, an INSERT per entry written, one for their audit.
+    assert seen.count("SELECT") == 1 + 3 * len(flood_reads(db))
+    assert seen.count("INSERT") == 3 + 1
+    assert await count(db, WorkEntry) == 3
+    async with db.uow() as uow:
+        logged = list(
+            await uow.session.scalars(
+                select(AuditEvent.subject_id).where(AuditEvent.action == "entry.logged")
+            )
+        )
+    assert sorted(logged) == sorted(str(w.id) for w in written if isinstance(w, EntryView))
+    # The single form is the batch of one.
+    async with db.uow() as uow:
+        alone = await entries.stage_new(uow, people.author, batch[2][1], rules(policy), now=NOW)
+    assert alone is EntryError.UNKNOWN_INDICATOR
+
+
 async def _edit(
     db: Database,
     policy: Policy,
