@@ -646,8 +646,7 @@ async def show_overview(update: Update, context: WorkledgerContext) -> None:
     action = ResultsOverview.from_press(query.data)
     opened = await _opened(context, action.period_id)
     if opened is None:
-        await claim(context)
-        await query.answer(error_text(context, ResultsError.UNKNOWN_PERIOD), show_alert=True)
+        await _refused(update, context, ResultsError.UNKNOWN_PERIOD)
         return
     async with context.uow() as uow:
         overview = await results.overview(uow, opened, context.policy)
@@ -665,8 +664,7 @@ async def show_department(update: Update, context: WorkledgerContext) -> None:
     action = ResultsDepartment.from_press(query.data)
     opened = await _opened(context, action.period_id)
     if opened is None:
-        await claim(context)
-        await query.answer(error_text(context, ResultsError.UNKNOWN_PERIOD), show_alert=True)
+        await _refused(update, context, ResultsError.UNKNOWN_PERIOD)
         return
     async with context.uow() as uow:
         view = await results.department(uow, opened, action.department_id, context.policy)
