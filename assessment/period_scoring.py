@@ -106,6 +106,10 @@ __all__ = [
 BATCH_SIZE = 2000
 # Scores per write: one short transaction (on SQLite, a short hold of its write lock).
 WRITE_BATCH_SIZE = 500
+# A period whose first batch has at least this many people is scored in the worker
+# process; a smaller one (every office of a few hundred) in a thread, for a few
+# milliseconds, rather than waiting a second for a process to start.
+WORKER_FROM = BATCH_SIZE
 # People the scoring thread scores before it lets the event loop's thread have the GIL.
 _YIELD_EVERY = 64
 FACTS_FORMAT = "facts/1"
@@ -634,7 +638,8 @@ async def score_period(
 
     The event loop keeps its turns: facts are aggregated by the database a batch at a
     time, each batch is scored (``score_batch``) in ``worker``'s process (the bot's: it
-    then takes none of the loop's interpreter lock), or without one in a thread, the
+    then takes none of the loop's interpreter lock) when the first batch holds at least
+    ``WORKER_FROM`` people, otherwise (or without a worker) in a thread, the
     grading runs in a thread, and full garbage-collector passes are held off for the run.
 
     Raises:
@@ -660,9 +665,9 @@ async def score_period(
         return run
     if period_id is None:
         return run
-    job = batch_job(policy) if worker is None else None
-    # Started (and given the policy) while the first batch is read.
-    prepared = None if worker is None else asyncio.ensure_future(worker.prepare(policy))
+    job = batch_job(policy)
+    # The worker, started and given the policy once the first batch shows it is worth it.
+    prepared: asyncio.Future[Any] | None = None
     results: list[_Result | ComputedScore] = []
 
     async def read(after: int) -> tuple[list[int], FactRows | None]:
@@ -694,10 +699,8 @@ async def score_period(
             await asyncio.sleep(0)
 
     async def scored(ids: list[int], rows: FactRows) -> BatchScores:
-        if worker is None:
-            assert job is not None
+        if worker is None or prepared is None:
             return await asyncio.to_thread(score_batch, job, ids, rows, pause=True)
-        assert prepared is not None
         return await worker.score(await prepared, ids, rows)
 
     # Scored people whose grade waits for everyone in their scope (their score reaches
@@ -707,6 +710,8 @@ async def score_period(
     with full_passes_held():
         try:
             ids, rows = await read(0)
+            if worker is not None and len(ids) >= WORKER_FROM:
+                prepared = asyncio.ensure_future(worker.prepare(policy))
             while rows is not None:
                 # A pipeline, given a database: the next batch is read (the database
                 # aggregating it, on SQLite in the driver's thread without the GIL) and

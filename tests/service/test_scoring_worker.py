@@ -11,6 +11,7 @@ from datetime import date
 import pytest
 from sqlalchemy import delete, func, select
 
+from assessment import period_scoring
 from assessment.period_scoring import batch_job, score_batch, score_period
 from assessment.scoring_worker import ScoringError, ScoringWorker
 from storage.engine import Database
@@ -28,6 +29,12 @@ from tests.service.test_period_scoring import (
     points,
     rating,
 )
+
+
+@pytest.fixture(autouse=True)
+def every_period_to_the_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These small periods go to the worker as a period of a batch or more would."""
+    monkeypatch.setattr(period_scoring, "WORKER_FROM", 1)
 
 
 @pytest.fixture
