@@ -105,6 +105,39 @@ class ReviewRepository(Repository):
         )
         return found[0] if found else None
 
+    async def create(
+        self,
+        period_id: int,
+        staff_id: int,
+        *,
+        post_type: str | None,
+        department_id: int,
+        reviewer_id: int | None,
+        now: datetime,
+    ) -> ReviewRow | None:
+        """Begin ``staff_id``'s review of the period (reviewed against ``post_type``,
+        counted in ``department_id``) and return it as stored, in one statement; None if
+        the person has one already (nothing changed: read it with ``find``)."""
+        found = rows_as(
+            await self.session.execute(
+                self._insert()(_REVIEWS)
+                .values(
+                    period_id=period_id,
+                    staff_id=staff_id,
+                    post_type=post_type,
+                    department_id=department_id,
+                    reviewer_id=reviewer_id,
+                    created_at=now,
+                    updated_at=now,
+                    version=1,
+                )
+                .on_conflict_do_nothing(index_elements=["period_id", "staff_id"])
+                .returning(*_REVIEW_COLUMNS)
+            ),
+            ReviewRow,
+        )
+        return found[0] if found else None
+
     async def find(self, period_id: int, staff_id: int) -> ReviewRow | None:
         """A person's review of a period, if it exists."""
         found = rows_as(
