@@ -324,10 +324,7 @@ async def _by_id(
     found = await uow.periods.with_review(review_id)
     if found is None:
         return None
-    review, stored = found
-    person = await uow.staff.get(review.staff_id)
-    if person is None:
-        return None
+    review, stored, person = found
     period = periods.parse_key(stored.key, policy)
     if period is None:
         return None
