@@ -305,7 +305,6 @@ async def _ensure_review(
     created = await uow.reviews.create(
         period_id,
         person.id,
-        post_type=await uow.entries.post_type_of(person.id),
         department_id=person.department_id,
         reviewer_id=person.supervisor_id,
         now=now,

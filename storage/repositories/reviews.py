@@ -21,6 +21,7 @@ from storage.models import (
     AssessmentPeriod,
     Department,
     PeriodReview,
+    Post,
     Rating,
     ScorePoint,
     Staff,
@@ -33,6 +34,7 @@ _DEPARTMENTS = cast(Table, Department.__table__)
 _REVIEWS = cast(Table, PeriodReview.__table__)
 _RATINGS = cast(Table, Rating.__table__)
 _POINTS = cast(Table, ScorePoint.__table__)
+_POSTS = cast(Table, Post.__table__)
 _STAFF = cast(Table, Staff.__table__)
 _ENTRIES = cast(Table, WorkEntry.__table__)
 
@@ -110,14 +112,20 @@ class ReviewRepository(Repository):
         period_id: int,
         staff_id: int,
         *,
-        post_type: str | None,
         department_id: int,
         reviewer_id: int | None,
         now: datetime,
     ) -> ReviewRow | None:
-        """Begin ``staff_id``'s review of the period (reviewed against ``post_type``,
-        counted in ``department_id``) and return it as stored, in one statement; None if
-        the person has one already (nothing changed: read it with ``find``)."""
+        """Begin ``staff_id``'s review of the period (reviewed against the post type of
+        their post now, counted in ``department_id``) and return it as stored, in one
+        statement; None if the person has one already (nothing changed: read it with
+        ``find``)."""
+        post_type = (
+            select(_POSTS.c.post_type)
+            .join(_STAFF, _STAFF.c.post_id == _POSTS.c.id)
+            .where(_STAFF.c.id == staff_id)
+            .scalar_subquery()
+        )
         found = rows_as(
             await self.session.execute(
                 self._insert()(_REVIEWS)
