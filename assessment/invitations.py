@@ -233,14 +233,14 @@ async def _check(
 ) -> LinkOutcome | tuple[Invitation, Staff]:
     if not _CODE_SHAPE.match(code):
         return LinkOutcome.INVALID
-    invitation = await uow.invitations.by_hash(hash_code(code))
-    if invitation is None:
+    found = await uow.invitations.by_hash_with_staff(hash_code(code))
+    if found is None:
         return LinkOutcome.INVALID
+    invitation, staff = found
     if invitation.used_at is not None:
         return LinkOutcome.USED
     if invitation.expires_at <= now:
         return LinkOutcome.EXPIRED
-    staff = await uow.staff.get(invitation.staff_id)
     if staff is None or staff.status is StaffStatus.LEFT:
         return LinkOutcome.INVALID
     if staff.telegram_user_id is not None:

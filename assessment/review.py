@@ -296,34 +296,34 @@ def parse_period(key: str, policy: Policy) -> Period | None:
 
 async def _ensure_review(
     uow: UnitOfWork, period: Period, person: Staff, *, now: datetime, period_id: int | None
-) -> ReviewRow:
-    """The person's review of ``period``, created if missing (no commit); ``period_id``
-    when the caller has just read the stored period (nothing to create then)."""
+) -> tuple[ReviewRow, bool]:
+    """The person's review of ``period``, created if missing (no commit), and whether it
+    was created just now; ``period_id`` when the caller has just read the stored period
+    (nothing to create then). A new review comes back from its INSERT, unread."""
     if period_id is None:
         period_id = await periods.ensure_period(uow, period, now=now)
-    review_id = await uow.periods.review_id(
+    created = await uow.reviews.create(
         period_id,
         person.id,
-        post_type=await uow.entries.post_type_of(person.id),
         department_id=person.department_id,
         reviewer_id=person.supervisor_id,
         now=now,
     )
-    review = await uow.reviews.get(review_id)
-    assert review is not None
-    return review
+    if created is not None:
+        return created, True
+    # Begun by someone else meanwhile (or already there): read it.
+    existing = await uow.reviews.find(period_id, person.id)
+    assert existing is not None
+    return existing, False
 
 
 async def _by_id(
     uow: UnitOfWork, review_id: int, today: date, policy: Policy, zone: tzinfo
 ) -> Opened | None:
-    review = await uow.reviews.get(review_id)
-    if review is None:
+    found = await uow.periods.with_review(review_id)
+    if found is None:
         return None
-    stored = await uow.periods.by_id(review.period_id)
-    person = await uow.staff.get(review.staff_id)
-    if stored is None or person is None:
-        return None
+    review, stored, person = found
     period = periods.parse_key(stored.key, policy)
     if period is None:
         return None
@@ -363,6 +363,7 @@ async def self_card(
     person = await uow.staff.get(member.id)
     if person is None:
         return Refusal.NOT_YOURS
+    created = False  # a review begun just now has no ratings to read
     if review_id is not None:
         opened = await _by_id(uow, review_id, today, policy, zone)
         if opened is None or opened.review.staff_id != member.id:
@@ -376,7 +377,7 @@ async def self_card(
         if stored is not None:
             existing = await uow.reviews.find(stored.id, member.id)
         if existing is None and stage is not Stage.PUBLISHED:
-            existing = await _ensure_review(
+            existing, created = await _ensure_review(
                 uow, period, person, now=now, period_id=None if stored is None else stored.id
             )
             await uow.commit()
@@ -388,7 +389,9 @@ async def self_card(
         period=period,
         stage=stage,
         indicators=rated_indicators(policy, review.post_type, "self"),
-        ratings=await uow.reviews.ratings(
+        ratings={}
+        if created
+        else await uow.reviews.ratings(
             review.period_id, member.id, RaterKind.SELF, str(member.id)
         ),
         second_line=person.status is StaffStatus.SECOND_LINE,
@@ -703,7 +706,7 @@ async def review_card(
         if existing is None:
             if stage is Stage.PUBLISHED:
                 return Refusal.PUBLISHED
-            existing = await _ensure_review(
+            existing, _ = await _ensure_review(
                 uow, period, person, now=now, period_id=None if stored is None else stored.id
             )
         if existing.reviewer_id != reviewer.id and existing.signed_off_at is None:

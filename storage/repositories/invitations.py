@@ -53,6 +53,18 @@ class InvitationRepository(Repository):
             select(Invitation).where(Invitation.code_hash == code_hash)
         )
 
+    async def by_hash_with_staff(self, code_hash: str) -> tuple[Invitation, Staff | None] | None:
+        """The invitation whose code hashes to ``code_hash`` and the person it was issued
+        to (None if their record is gone), in one statement; None if no code matches."""
+        found = (
+            await self.session.execute(
+                select(Invitation, Staff)
+                .outerjoin(Staff, Staff.id == Invitation.staff_id)
+                .where(Invitation.code_hash == code_hash)
+            )
+        ).first()
+        return None if found is None else (found[0], found[1])
+
     async def mark_used(self, invitation_id: int, telegram_user_id: int, at: datetime) -> bool:
         """Use the invitation once; False if someone else used it first."""
         result = await self.session.execute(

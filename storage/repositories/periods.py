@@ -28,12 +28,14 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from storage.enums import EntryStatus
-from storage.models import AssessmentPeriod, PeriodReview, PeriodScore, WorkEntry
+from storage.models import AssessmentPeriod, PeriodReview, PeriodScore, Staff, WorkEntry
 from storage.repositories.base import Repository
+from storage.repositories.reviews import ReviewRow
 
 _ENTRIES = cast(Table, WorkEntry.__table__)
 _PERIODS = cast(Table, AssessmentPeriod.__table__)
 _REVIEWS = cast(Table, PeriodReview.__table__)
+_REVIEW_COLUMNS = tuple(_REVIEWS.c[name] for name in ReviewRow.__dataclass_fields__)
 
 # The parameter every statement carrying ``entry_open`` binds: the last day of the latest
 # period under review (``assessment.periods.closed_through``).
@@ -122,6 +124,22 @@ class PeriodRepository(Repository):
             select(AssessmentPeriod).where(AssessmentPeriod.id == period_id)
         )
         return None if period is None else _period_row(period)
+
+    async def with_review(self, review_id: int) -> tuple[ReviewRow, PeriodRow, Staff] | None:
+        """A review, its stored period and the person reviewed, by the review's id, in one
+        statement (the person as ``StaffRepository.get`` gives them)."""
+        found = (
+            await self.session.execute(
+                select(AssessmentPeriod, Staff, *_REVIEW_COLUMNS)
+                .join(_REVIEWS, _REVIEWS.c.period_id == AssessmentPeriod.id)
+                .join(Staff, Staff.id == _REVIEWS.c.staff_id)
+                .where(_REVIEWS.c.id == review_id)
+            )
+        ).first()
+        if found is None:
+            return None
+        period, person, *values = found
+        return ReviewRow(*values), _period_row(period), person
 
     async def by_key(self, key: str) -> PeriodRow | None:
         """The stored period ``key``, if any."""

@@ -21,6 +21,7 @@ from storage.models import (
     AssessmentPeriod,
     Department,
     PeriodReview,
+    Post,
     Rating,
     ScorePoint,
     Staff,
@@ -33,6 +34,7 @@ _DEPARTMENTS = cast(Table, Department.__table__)
 _REVIEWS = cast(Table, PeriodReview.__table__)
 _RATINGS = cast(Table, Rating.__table__)
 _POINTS = cast(Table, ScorePoint.__table__)
+_POSTS = cast(Table, Post.__table__)
 _STAFF = cast(Table, Staff.__table__)
 _ENTRIES = cast(Table, WorkEntry.__table__)
 
@@ -101,6 +103,45 @@ class ReviewRepository(Repository):
         """A review, by id."""
         found = rows_as(
             await self.session.execute(select(*_REVIEW_COLUMNS).where(_REVIEWS.c.id == review_id)),
+            ReviewRow,
+        )
+        return found[0] if found else None
+
+    async def create(
+        self,
+        period_id: int,
+        staff_id: int,
+        *,
+        department_id: int,
+        reviewer_id: int | None,
+        now: datetime,
+    ) -> ReviewRow | None:
+        """Begin ``staff_id``'s review of the period (reviewed against the post type of
+        their post now, counted in ``department_id``) and return it as stored, in one
+        statement; None if the person has one already (nothing changed: read it with
+        ``find``)."""
+        post_type = (
+            select(_POSTS.c.post_type)
+            .join(_STAFF, _STAFF.c.post_id == _POSTS.c.id)
+            .where(_STAFF.c.id == staff_id)
+            .scalar_subquery()
+        )
+        found = rows_as(
+            await self.session.execute(
+                self._insert()(_REVIEWS)
+                .values(
+                    period_id=period_id,
+                    staff_id=staff_id,
+                    post_type=post_type,
+                    department_id=department_id,
+                    reviewer_id=reviewer_id,
+                    created_at=now,
+                    updated_at=now,
+                    version=1,
+                )
+                .on_conflict_do_nothing(index_elements=["period_id", "staff_id"])
+                .returning(*_REVIEW_COLUMNS)
+            ),
             ReviewRow,
         )
         return found[0] if found else None
