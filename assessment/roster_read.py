@@ -492,6 +492,7 @@ def _sheet_rows(stream: IO[bytes], strings: list[str], budget: Budget) -> Iterat
         cell, number_tag, text_tag, row_tag, hint = (
             prefix + name for name in ("c", "v", "t", "row", "rPh")
         )
+        value_tags = frozenset((number_tag, text_tag))
         append = text.append
         known_column = columns.get
         number = 0
@@ -510,7 +511,7 @@ def _sheet_rows(stream: IO[bytes], strings: list[str], budget: Budget) -> Iterat
                     column += 1
                 kind = attributes.get("t", "n")
                 in_cell = True
-            elif name in (number_tag, text_tag):
+            elif name in value_tags:
                 if in_cell and not phonetic:
                     parser.CharacterDataHandler = append
             elif name == row_tag:
@@ -523,7 +524,7 @@ def _sheet_rows(stream: IO[bytes], strings: list[str], budget: Budget) -> Iterat
 
         def end(name: str) -> None:
             nonlocal in_cell, phonetic
-            if name in (number_tag, text_tag):
+            if name in value_tags:
                 parser.CharacterDataHandler = None
             elif name == cell:
                 if text:
@@ -533,7 +534,8 @@ def _sheet_rows(stream: IO[bytes], strings: list[str], budget: Budget) -> Iterat
                 in_cell = False
             elif name == row_tag:
                 width = max(values) + 1 if values else 0
-                rows.append((number, tuple(values.get(index, "") for index in range(width))))
+                cells = map(values.get, range(width), itertools.repeat("", width))
+                rows.append((number, tuple(cells)))
             elif name == hint:
                 phonetic = False
 
