@@ -23,6 +23,7 @@ from storage.repositories import (
     LeaveRepository,
     NoticeRepository,
     OutboxRepository,
+    PeerRepository,
     PeriodRepository,
     PostRepository,
     ProcessedUpdates,
@@ -93,6 +94,7 @@ class UnitOfWork:
     scores: ScoreRepository
     stage_reminders: StageReminderRepository
     quota: QuotaApprovalRepository
+    peers: PeerRepository
     store_facts: StoreFacts
 
     def __init__(
@@ -130,6 +132,7 @@ class UnitOfWork:
         self.scores = ScoreRepository(self.session)
         self.stage_reminders = StageReminderRepository(self.session)
         self.quota = QuotaApprovalRepository(self.session)
+        self.peers = PeerRepository(self.session)
         self.store_facts = StoreFacts(self.session)
         return self
 
