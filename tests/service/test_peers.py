@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from assessment import peers
 from assessment.peers import PeerCard
+from assessment.people import StaffMember
 from config.policy import DEFAULT_POLICY_PATH, Policy, load_policy
 from storage.engine import Database
 from storage.enums import Role, StaffStatus
@@ -110,3 +111,55 @@ async def test_without_the_rule_nothing_is_drawn(db: Database) -> None:
     assert await peers.draw_due(db.uow, load_policy(), SHANGHAI, _render, now=OPEN) is None
     async with db.uow() as uow:
         assert list(await uow.session.scalars(select(PeerRequest))) == []
+
+
+async def test_every_press_checks_the_request_its_rater_and_the_chain_again(db: Database) -> None:
+    ids = await _seed(db)
+    policy = load_policy()
+    at = datetime(2026, 11, 26, 10, 0, tzinfo=SHANGHAI)
+    today = at.date()
+    async with db.uow() as uow:
+        hr = StaffMember.of(await _get(uow, ids["D1"]))
+        assigned = await peers.assign(
+            uow, hr, "M1", ["P20", "R2", "S1"], policy, _render, today=today, zone=SHANGHAI,
+            now=at,
+        )  # fmt: skip
+    assert isinstance(assigned, peers.Assigned)
+    assert [o.refusal for o in assigned.outcomes] == [
+        None,
+        peers.PeerRefusal.CHAIN,  # the manager's own report, from another office
+        peers.PeerRefusal.CHAIN,  # the manager's supervisor
+    ]
+    async with db.uow() as uow:
+        [request] = list(await uow.session.scalars(select(PeerRequest)))
+        rater = StaffMember.of(await _get(uow, ids["P20"]))
+        other = StaffMember.of(await _get(uow, ids["P21"]))
+
+    async def press(member: StaffMember, indicator: str, value: int) -> object:
+        async with db.uow() as uow:
+            return await peers.rate(
+                uow, member, request.id, indicator, value, policy, today=today, zone=SHANGHAI,
+                now=at,
+            )  # fmt: skip
+
+    refused = peers.PeerRefusal.NOT_YOURS
+    assert await press(other, "risk_control", 3) is refused
+    assert await press(rater, "documents_drafted", 3) is refused  # not rated by peers
+    assert await press(rater, "risk_control", 6) is refused  # beyond rating_max
+    saved = await press(rater, "risk_control", 3)
+    assert isinstance(saved, PeerCard) and saved.given == {"risk_control": 3}
+    # The roster changes: the rater becomes the manager's supervisor. Refused from now on.
+    async with db.uow() as uow:
+        manager = await _get(uow, ids["M1"])
+        manager.supervisor_id = ids["P20"]
+        await uow.commit()
+    assert await press(rater, "risk_control", 5) is peers.PeerRefusal.CHAIN
+    async with db.uow() as uow:
+        given = await uow.peers.given((await uow.peers.requests([request.id]))[0])
+    assert given == {"risk_control": 3}
+
+
+async def _get(uow: Any, staff_id: int) -> Staff:
+    found = await uow.staff.get(staff_id)
+    assert found is not None
+    return found
