@@ -67,6 +67,7 @@ __all__ = [
     "draw_due",
     "in_chain",
     "peer_indicators",
+    "peers_counted",
     "rate",
     "rating_period",
     "ratings_open",
@@ -131,6 +132,13 @@ def peer_indicators(policy: Policy, post_type: str | None) -> tuple[Indicator, .
 def ratings_open(stage: Stage) -> bool:
     """Whether peers may rate (and change their ratings) in a period at this stage."""
     return stage in (Stage.SELF_ASSESSMENT, Stage.SUPERVISOR_REVIEW)
+
+
+def peers_counted(stage: Stage) -> bool:
+    """Whether a period's peer ratings count in its scores: once they are closed, from
+    calibration on, all at once; while peers may still rate, every score is as if none
+    had, so no score (the supervisor's card, HR's figures) moves as one peer rates."""
+    return stage in (Stage.CALIBRATION, Stage.PUBLISHED)
 
 
 def closes_after(period: Period, policy: Policy) -> date:

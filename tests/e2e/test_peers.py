@@ -1,10 +1,11 @@
 """Peer ratings end to end: HR asks peers with /peers, each peer gets a private request
-and rates with its buttons; the peer part enters the supervisor's "Score now" only once
-the third peer has rated; a rater in the person's supervisor chain is refused; another
-peer's request and presses after the ratings close are refused.
+and rates with its buttons; no score moves while peers may rate; when the ratings close
+(calibration) the peer part enters the score of the person three peers rated and not of
+the one only two rated; a rater in the person's supervisor chain is refused, as are
+another peer's request and presses after the close.
 
-The organisation: HR (E001); the Coordination Office, where a manager (E100, management
-post) is supervised by E101, whom the director (E300, Directorate) supervises; the Legal
+The organisation: HR (E001); the Coordination Office, where two managers (E100, E102)
+are supervised by E101, whom the director (E300, Directorate) supervises; the Legal
 Office with three peers (E201-E203). The clock stands on 26 November 2026 (November's
 self-assessment), then 4 December (supervisor review), then 8 December (calibration).
 """
@@ -25,7 +26,15 @@ from handlers.callbacks import PeerRate, ReviewOpen
 from handlers.context import WorkledgerApplication
 from storage.engine import Database
 from storage.enums import RaterKind, Role
-from storage.models import AuditEvent, Department, PeerRequest, Post, Rating, Staff
+from storage.models import (
+    AuditEvent,
+    Department,
+    PeerRequest,
+    PeriodScore,
+    Post,
+    Rating,
+    Staff,
+)
 
 from .chat import (
     Message,
@@ -79,7 +88,7 @@ async def seed(database: Database) -> Offices:
         ) -> int:  # fmt: skip
             staff = await uow.staff.add(
                 Staff(employee_no=number, name=f"Person {number}", department_id=department,
-                      post_id=post.id if number == "E100" else None, roles=roles,
+                      post_id=post.id if number in ("E100", "E102") else None, roles=roles,
                       supervisor_id=supervisor, language="en",
                       telegram_user_id=None if user is None else user.id)
             )  # fmt: skip
@@ -90,6 +99,7 @@ async def seed(database: Database) -> Offices:
         director = await person("E300", directorate.id, Role.SUPERVISOR, offices.director)
         boss = await person("E101", coordination.id, Role.SUPERVISOR, offices.supervisor, director)
         await person("E100", coordination.id, Role.STAFF, None, boss)
+        await person("E102", coordination.id, Role.STAFF, None, boss)
         for n, user in enumerate(offices.peers):
             await person(f"E20{n + 1}", legal.id, Role.STAFF, user)
         await uow.commit()
@@ -130,11 +140,21 @@ def score_now(card: Message) -> Decimal:
     return Decimal(found.group(1).replace(",", ""))
 
 
-async def supervisor_card(driver: EmulatorDriver, offices: Offices) -> Message:
+async def supervisor_card(driver: EmulatorDriver, offices: Offices, number: str) -> Message:
     listing = await say(driver, offices.supervisor, "/review")
-    data = ReviewOpen("2026-11", offices.ids["E100"]).pack()
+    data = ReviewOpen("2026-11", offices.ids[number]).pack()
     _, card = await press_for_edit(driver, offices.supervisor, listing, data)
     return card
+
+
+async def rate_all(driver: EmulatorDriver, user: EmulatedUser, request: Message) -> Message:
+    message = request
+    for indicator in INDICATORS:
+        answer, message = await press_for_edit(
+            driver, user, message, rate_data(message, indicator, 5)
+        )
+        assert answer == "Saved."
+    return message
 
 
 async def test_peers_count_once_the_third_has_rated_and_the_chain_is_refused(
@@ -153,73 +173,89 @@ async def test_peers_count_once_the_third_has_rated_and_the_chain_is_refused(
         in text
     )
     assert "E999: No one on the roster has that employee number." in text
-    # The supervisor is in the chain too (and in the person's own department).
+    # The supervisor is in the chain too; a peer asked twice is asked once.
     again = await say(driver, offices.hr, "/peers E100 E101 E201")
     assert "supervisor chain" in again["text"] and "They were asked already." in again["text"]
-
-    requests = []
-    for user in offices.peers:
-        [request] = await driver.wait_for_message(user.id)
-        assert request["text"].startswith(
-            "Peer rating of Person E100 (Coordination Office) for November 2026"
-        )
-        assert "Anonymous: nobody sees who gave which rating." in request["text"]
-        assert "Inter-department coordination: not rated yet" in request["text"]
-        requests.append(request)
-    async with database.uow() as uow:
-        asked = list(await uow.session.scalars(select(PeerRequest)))
-    assert sorted(r.rater_id for r in asked) == sorted(
-        offices.ids[n] for n in ("E201", "E202", "E203")
+    # The same three peers for a colleague, E102, of whom only two will answer.
+    assert (
+        "E203 (E203): asked"
+        in (await say(driver, offices.hr, "/peers E102 E201 E202 E203"))["text"]
     )
-    assert (await say(driver, offices.director, "/help"))["text"], "E300 got no request"
+
+    requests: dict[str, list[Message]] = {"E100": [], "E102": []}
+    for user in offices.peers:
+        received = await driver.wait_for_message(user.id, count=2)
+        for request in received:
+            assert "Anonymous: nobody sees who gave which rating." in request["text"]
+            assert "Inter-department coordination: not rated yet" in request["text"]
+            number = "E100" if "Person E100 (Coordination Office)" in request["text"] else "E102"
+            assert request["text"].startswith(
+                f"Peer rating of Person {number} (Coordination Office) for November 2026"
+            )
+            requests[number].append(request)
+    assert [len(requests["E100"]), len(requests["E102"])] == [3, 3]
+    async with database.uow() as uow:
+        asked = list(await uow.session.scalars(select(PeerRequest).order_by(PeerRequest.id)))
+    assert offices.ids["E300"] not in {r.rater_id for r in asked}
+    assert len(await driver.messages(offices.director.id)) == 1, "E300 had only /help's reply"
 
     # A peer cannot press on another peer's request (forged from their own chat).
     forged = PeerRate(asked[0].id, "risk_control", 1).pack()
     other = offices.peers[1] if asked[0].rater_id == offices.ids["E201"] else offices.peers[0]
-    refused = await answer_to_press(driver, other, requests[1], forged)
+    refused = await answer_to_press(driver, other, requests["E100"][1], forged)
     assert refused == "This request is not yours, or no longer stands."
 
-    # The supervisor's review: their ratings make the score before any peer has rated.
+    # The supervisor's review: their ratings (4 on both) make the score of each.
     set_clock(bot, REVIEW_STAGE)
-    card = await _rate_as_supervisor(driver, offices, await supervisor_card(driver, offices))
-    before = score_now(card)
-
-    # Two peers rate both indicators 5: below min_raters, the score does not move.
-    for user, request in zip(offices.peers[:2], requests[:2], strict=True):
-        message = request
-        for indicator in INDICATORS:
-            answer, message = await press_for_edit(
-                driver, user, message, rate_data(message, indicator, 5)
-            )
-            assert answer == "Saved."
-        assert "Inter-department coordination: 5" in message["text"]
-        assert "✓5" in buttons(message)
-    after_two = score_now(await supervisor_card(driver, offices))
-    assert after_two == before
-    status = await say(driver, offices.hr, "/peers")
-    assert "Person E100 (E100): 2 of 3 answered" in status["text"]
-
-    # The third peer rates: the peer part enters the score (supervisor 4 and peers 5).
-    message = requests[2]
-    for indicator in INDICATORS:
-        _, message = await press_for_edit(
-            driver, offices.peers[2], message, rate_data(message, indicator, 5)
+    before = {}
+    for number in ("E100", "E102"):
+        card = await _rate_as_supervisor(
+            driver, offices, await supervisor_card(driver, offices, number)
         )
-    card = await supervisor_card(driver, offices)
-    after_three = score_now(card)
-    assert after_three > before
-    # management: coordination 0.25 and risk 0.2 rated (0.6 x 4 + 0.3 x 5) / 0.9 of 5,
-    # documents drafted 0.25 at 0: (0.45 x 86.67) / 0.7 = 55.71; before, 80 x 0.45 / 0.7.
-    assert (before, after_three) == (Decimal("51.43"), Decimal("55.71"))
-    assert "peer" not in card["text"].lower(), "the supervisor sees no peer count or name"
+        before[number] = score_now(card)
+    # management: coordination 0.25 and risk 0.2 rated 4 of 5 (80), documents drafted
+    # 0.25 at 0: 80 x 0.45 / 0.7.
+    assert before == {"E100": Decimal("51.43"), "E102": Decimal("51.43")}
+
+    # All three peers rate E100 5 on both, two of them E102. While peers may still rate,
+    # no score moves, whoever rates: nothing shown follows one peer.
+    for n, (user, request) in enumerate(zip(offices.peers, requests["E100"], strict=True)):
+        rated = await rate_all(driver, user, request)
+        assert "Inter-department coordination: 5" in rated["text"] and "✓5" in buttons(rated)
+        assert score_now(await supervisor_card(driver, offices, "E100")) == before["E100"]
+        status = await say(driver, offices.hr, "/peers")
+        assert f"Person E100 (E100): {n + 1} of 3 answered" in status["text"]
+    for user, request in zip(offices.peers[:2], requests["E102"][:2], strict=True):
+        await rate_all(driver, user, request)
+    assert score_now(await supervisor_card(driver, offices, "E102")) == before["E102"]
     status = await say(driver, offices.hr, "/peers")
-    assert "Person E100 (E100): 3 of 3 answered" in status["text"]
+    assert "Person E102 (E102): 2 of 3 answered" in status["text"]
     assert "Person E20" not in status["text"], "HR sees no rater"
 
-    # Calibration: the ratings are closed; a press is refused and changes nothing.
+    # Calibration: the ratings close and count at once, where at least three peers rated.
+    # E100: (0.6 x 4 + 0.3 x 5) / 0.9 of 5 on both, (0.45 x 86.67) / 0.7 = 55.71; E102,
+    # with two peers, as before.
     set_clock(bot, CALIBRATION)
+    card = await supervisor_card(driver, offices, "E100")
+    assert score_now(card) == Decimal("55.71")
+    assert "peer" not in card["text"].lower(), "the supervisor sees no peer count or name"
+    assert score_now(await supervisor_card(driver, offices, "E102")) == before["E102"]
+    overview = await say(driver, offices.hr, "/results")
+    assert overview["text"], "HR's figures are computed with the peers now"
+    async with database.uow() as uow:
+        stored = {
+            staff_id: score
+            for staff_id, score in await uow.session.execute(
+                select(PeriodScore.staff_id, PeriodScore.score)
+            )
+        }
+    assert stored[offices.ids["E100"]] == Decimal("55.71")
+    assert stored[offices.ids["E102"]] == Decimal("51.43")
+
+    # A press after the close is refused and changes nothing.
+    request = requests["E102"][2]
     refused = await answer_to_press(
-        driver, offices.peers[0], requests[0], rate_data(requests[0], "risk_control", 1)
+        driver, offices.peers[2], request, rate_data(request, "risk_control", 1)
     )
     assert refused.startswith("The peer ratings of this period are closed")
     async with database.uow() as uow:
@@ -227,9 +263,9 @@ async def test_peers_count_once_the_third_has_rated_and_the_chain_is_refused(
             await uow.session.scalars(select(Rating).where(Rating.rater_kind == RaterKind.PEER))
         )
         actions = list(await uow.session.scalars(select(AuditEvent.action)))
-    assert sorted(r.value for r in ratings) == [5] * 6
+    assert sorted(r.value for r in ratings) == [5] * 10
     assert all(r.rater_id is None for r in ratings), "the ratings do not name their rater"
-    assert actions.count("peer.assigned") == 3 and actions.count("peer.answered") == 3
+    assert actions.count("peer.assigned") == 6 and actions.count("peer.answered") == 5
     assert not any(
         "value" in (event.details or {}) for event in await _events(database, "peer.rated")
     ), "the audit log names no peer's answer"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -15,10 +16,20 @@ from sqlalchemy import select
 from assessment import peers
 from assessment.peers import PeerCard
 from assessment.people import StaffMember
+from assessment.period_scoring import score_period
+from assessment.periods import ensure_period, parse_key
 from config.policy import DEFAULT_POLICY_PATH, Policy, load_policy
 from storage.engine import Database
-from storage.enums import Role, StaffStatus
-from storage.models import AuditEvent, Department, OutboxMessage, PeerRequest, Post, Staff
+from storage.enums import RaterKind, Role, StaffStatus
+from storage.models import (
+    AuditEvent,
+    Department,
+    OutboxMessage,
+    PeerRequest,
+    PeriodScore,
+    Post,
+    Staff,
+)
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 OPEN = datetime(2026, 11, 25, 9, 0, tzinfo=SHANGHAI)  # November's self-assessment opens
@@ -163,3 +174,54 @@ async def _get(uow: Any, staff_id: int) -> Staff:
     found = await uow.staff.get(staff_id)
     assert found is not None
     return found
+
+
+async def test_the_whole_period_counts_the_peers_only_once_their_ratings_close(
+    db: Database,
+) -> None:
+    ids = await _seed(db)
+    policy = load_policy()
+    at = datetime(2026, 11, 26, 10, 0, tzinfo=SHANGHAI)
+    november = parse_key("2026-11", policy)
+    assert november is not None
+    async with db.uow() as uow:
+        hr = StaffMember.of(await _get(uow, ids["D1"]))
+        await peers.assign(
+            uow, hr, "M1", ["P20", "P21", "P30"], policy, _render, today=at.date(),
+            zone=SHANGHAI, now=at,
+        )  # fmt: skip
+        period_id = await ensure_period(uow, november, now=at)
+        await uow.reviews.create(
+            period_id, ids["M1"], department_id=(await _get(uow, ids["M1"])).department_id,
+            reviewer_id=ids["S1"], now=at,
+        )  # fmt: skip
+        await uow.reviews.rate(
+            period_id, ids["M1"], "risk_control", RaterKind.SUPERVISOR, rater_id=ids["S1"],
+            value=4, now=at,
+        )  # fmt: skip
+        await uow.commit()
+        requests = list(await uow.session.scalars(select(PeerRequest)))
+    for request in requests:
+        async with db.uow() as uow:
+            rater = StaffMember.of(await _get(uow, request.rater_id))
+            saved = await peers.rate(
+                uow, rater, request.id, "risk_control", 1, policy, today=at.date(),
+                zone=SHANGHAI, now=at,
+            )  # fmt: skip
+            assert isinstance(saved, PeerCard)
+
+    async def stored_at(moment: datetime) -> Decimal:
+        await score_period(db, policy, november, now=moment, zone=SHANGHAI)
+        async with db.uow() as uow:
+            found = await uow.session.scalar(
+                select(PeriodScore.score).where(PeriodScore.staff_id == ids["M1"])
+            )
+        assert found is not None
+        return found
+
+    # Supervisor review (to 7 December): as if no peer had rated. Risk control 4 of 5 (80)
+    # x 0.2, documents drafted 0 x 0.25: 16 / 0.45 = 35.56.
+    assert await stored_at(datetime(2026, 12, 7, 23, 0, tzinfo=SHANGHAI)) == Decimal("35.56")
+    # Calibration, from 8 December in Shanghai (still 7 December in UTC): the three peers'
+    # 1 counts, (0.6 x 4 + 0.3 x 1) / 0.9 = 3 of 5: 60 x 0.2 / 0.45 = 26.67.
+    assert await stored_at(datetime(2026, 12, 8, 0, 30, tzinfo=SHANGHAI)) == Decimal("26.67")
