@@ -17,8 +17,9 @@ Rules, one each, used by every path (HR's /peers, the drawing job, every press):
   (claimed as ``peer-draw/<period>`` in ``job_claims``).
 - **When** (``ratings_open``): from the self-assessment's opening through the supervisor
   review; the ratings close when calibration begins (on its day, or when HR starts it
-  early), so the scores HR calibrates and publishes no longer move. A press after that
-  is refused with the day they closed.
+  early). A press after that is refused. They count in scores only once closed, all at
+  once (``peers_counted``): until then every score is as if no peer had rated, so no
+  score moves as one peer rates, and none can be read back to one peer's rating.
 - **Anonymity**: a peer's ratings are stored keyed by the request, without the rater's
   id (``storage.repositories.peers.rater_key``); the audit log records that a request
   was answered, not the answer. The score counts the peers of an indicator only from
