@@ -44,7 +44,8 @@ SELF_STAGE = datetime(2026, 11, 26, 10, 0, tzinfo=ZONE)
 INVALID = "This button is no longer valid."
 NOT_LINKED = "Your Telegram account is not linked to a staff record yet."
 EVALUATOR = EmulatedUser(id=9601, first_name="Zhang", language_code="en")
-INTRUDER = EmulatedUser(id=9602, first_name="Eve", language_code="en")
+# A stranger too, whose Telegram speaks Simplified Chinese.
+INTRUDER = EmulatedUser(id=9602, first_name="Eve", language_code="zh-hans")
 
 
 @dataclass(frozen=True)
@@ -183,14 +184,12 @@ async def test_an_evaluator_is_invited_rates_and_the_rating_counts(
     assert "1 of 1 person rated in full." in again["text"]
     assert list(buttons(again)) == ["✓ Su Yi, Officer"]
 
-    # A second account opening the same link is refused, and binds nothing.
+    # A second account opening the same link is refused (in its language), binds nothing.
     refused = await say(driver, INTRUDER, f"/start {payload}")
-    assert refused["text"].startswith(
-        "This evaluation link is already bound to another Telegram account."
-    )
+    assert refused["text"].startswith("此评估链接已与另一个 Telegram 账号绑定")
     assert buttons(refused) == {}
     # Nor may it press the evaluator's buttons.
-    assert await answer_to_press(driver, INTRUDER, refused, four) == INVALID
+    assert await answer_to_press(driver, INTRUDER, refused, four) == "此按钮已失效。"
 
 
 async def test_the_evaluator_reaches_nothing_else(
