@@ -238,7 +238,8 @@ async def draft(
 
 
 async def _draft_of(uow: UnitOfWork, evaluator_id: int) -> ThirdPartyEvaluator | InviteError:
-    evaluator = await uow.third_parties.get(evaluator_id)
+    # Locked: a department chosen while the link is issued either makes it or waits.
+    evaluator = await uow.third_parties.get(evaluator_id, lock=True)
     if evaluator is None:
         return InviteError.UNKNOWN
     if evaluator.revoked_at is not None:
@@ -561,10 +562,12 @@ async def evaluation_for(
     today: date,
     policy: Policy,
     zone: tzinfo,
+    lock: bool = False,
 ) -> Evaluation | Refusal:
     """The evaluator behind a press, checked afresh against the binding: bound to this
-    very account, not revoked, the account not a staff member's, the period stored."""
-    evaluator = await uow.third_parties.get(evaluator_id)
+    very account, not revoked, the account not a staff member's, the period stored.
+    ``lock``: before a write, hold the evaluator's row (a revocation waits for it)."""
+    evaluator = await uow.third_parties.get(evaluator_id, lock=lock)
     if evaluator is None or evaluator.telegram_user_id != telegram_user_id:
         return Refusal.NOT_YOURS
     if evaluator.revoked_at is not None:
@@ -634,7 +637,7 @@ async def rate(
     """Give or change one rating, everything checked afresh, and commit: the evaluation
     and the person as they stand now."""
     evaluation = await evaluation_for(
-        uow, evaluator_id, telegram_user_id, today=today, policy=policy, zone=zone
+        uow, evaluator_id, telegram_user_id, today=today, policy=policy, zone=zone, lock=True
     )
     if isinstance(evaluation, Refusal):
         return evaluation

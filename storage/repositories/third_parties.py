@@ -58,13 +58,18 @@ class ThirdPartyRepository(Repository):
         await self.session.flush()
         return evaluator
 
-    async def get(self, evaluator_id: int) -> ThirdPartyEvaluator | None:
-        """An evaluator, by id (read afresh: the row may have changed since)."""
-        return await self.session.scalar(
+    async def get(self, evaluator_id: int, *, lock: bool = False) -> ThirdPartyEvaluator | None:
+        """An evaluator, by id (read afresh: the row may have changed since). ``lock``
+        holds the row until the transaction ends (PostgreSQL; SQLite has one writer), so
+        a revocation cannot slip between a rating's check and its write."""
+        query = (
             select(ThirdPartyEvaluator)
             .where(ThirdPartyEvaluator.id == evaluator_id)
             .execution_options(populate_existing=True)
         )
+        if lock:
+            query = query.with_for_update()
+        return await self.session.scalar(query)
 
     async def by_hash(self, code_hash: str) -> ThirdPartyEvaluator | None:
         """The evaluator whose link's code hashes to ``code_hash``, if any."""
