@@ -380,3 +380,19 @@ async def test_published_period_closes_ratings_and_keeps_them(db: Database) -> N
         ) == 0
         [stored] = list(await uow.session.scalars(select(Rating)))
     assert stored.value == 3
+
+
+async def test_an_evaluator_who_joins_the_staff_can_rate_no_more(db: Database) -> None:
+    org = await seed(db)
+    issued = await invite(db, org)
+    await open_as(db, issued.code, EVALUATOR)
+    assert not isinstance(await rate(db, issued.evaluator_id, org.officer, 4), Refusal)
+    # HR hires the evaluator and links the same account to a staff record: a colleague
+    # is no third party, whatever the binding says.
+    async with db.uow() as uow:
+        await uow.session.execute(
+            update(Staff).where(Staff.id == org.other_officer).values(telegram_user_id=EVALUATOR)
+        )
+        await uow.commit()
+    assert await rate(db, issued.evaluator_id, org.officer, 2) is Refusal.NOT_YOURS
+    assert (await open_as(db, issued.code, EVALUATOR)).outcome is OpenOutcome.STAFF_ACCOUNT
