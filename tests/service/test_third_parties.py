@@ -4,6 +4,7 @@ the third party's, counted in the score, and withdrawn with a revocation."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -396,3 +397,20 @@ async def test_an_evaluator_who_joins_the_staff_can_rate_no_more(db: Database) -
         await uow.commit()
     assert await rate(db, issued.evaluator_id, org.officer, 2) is Refusal.NOT_YOURS
     assert (await open_as(db, issued.code, EVALUATOR)).outcome is OpenOutcome.STAFF_ACCOUNT
+
+
+async def test_two_accounts_opening_the_link_at_once_bind_one(db: Database) -> None:
+    org = await seed(db)
+    issued = await invite(db, org)
+    results = await asyncio.gather(
+        open_as(db, issued.code, EVALUATOR), open_as(db, issued.code, SECOND)
+    )
+    assert sorted(result.outcome for result in results) == sorted(
+        [OpenOutcome.BOUND, OpenOutcome.TAKEN]
+    )
+    [bound] = [result for result in results if result.outcome is OpenOutcome.BOUND]
+    async with db.uow() as uow:
+        evaluator = await uow.third_parties.get(issued.evaluator_id)
+    assert evaluator is not None
+    winner = EVALUATOR if results[0] is bound else SECOND
+    assert evaluator.telegram_user_id == winner
