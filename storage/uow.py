@@ -35,6 +35,7 @@ from storage.repositories import (
     StaffRepository,
     StageReminderRepository,
     StoreFacts,
+    ThirdPartyRepository,
     WorkEntryRepository,
 )
 
@@ -93,6 +94,7 @@ class UnitOfWork:
     scores: ScoreRepository
     stage_reminders: StageReminderRepository
     quota: QuotaApprovalRepository
+    third_parties: ThirdPartyRepository
     store_facts: StoreFacts
 
     def __init__(
@@ -130,6 +132,7 @@ class UnitOfWork:
         self.scores = ScoreRepository(self.session)
         self.stage_reminders = StageReminderRepository(self.session)
         self.quota = QuotaApprovalRepository(self.session)
+        self.third_parties = ThirdPartyRepository(self.session)
         self.store_facts = StoreFacts(self.session)
         return self
 
