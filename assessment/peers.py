@@ -340,17 +340,25 @@ async def rate(
 
 
 async def _queue_requests(
-    uow: UnitOfWork, request_ids: list[int], policy: Policy, render: Render, *,
-    today: date, zone: tzinfo, now: datetime,
-) -> int:  # fmt: skip
-    """Queue each new request's message to its rater (no commit)."""
+    uow: UnitOfWork, request_ids: list[int], policy: Policy, render: Render, *, now: datetime
+) -> int:
+    """Queue each new request's message to its rater (no commit). Requests are made only
+    while the ratings are open, and nothing is rated on a new one yet."""
     messages = []
     for request in await uow.peers.requests(request_ids):
-        if request.rater_chat is None:
+        period = periods.parse_key(request.period_key, policy)
+        if request.rater_chat is None or period is None:
             continue
-        shown = await _card(uow, request, policy, today, zone)
-        if shown is None:
-            continue
+        shown = PeerCard(
+            request=request,
+            period=period,
+            indicators=peer_indicators(policy, request.person_post_type),
+            given={},
+            scale=rating_scale(policy),
+            closes_after=closes_after(period, policy),
+            open=True,
+            min_raters=policy.peers.min_raters,
+        )
         text, markup = render(shown)
         messages.append(
             Outgoing(
@@ -461,7 +469,7 @@ async def assign(
                 )
         outcomes.append(AssignOutcome(number, staff.name, refusal))
     await uow.audit.add_many(events)
-    await _queue_requests(uow, new, policy, render, today=today, zone=zone, now=now)
+    await _queue_requests(uow, new, policy, render, now=now)
     await uow.commit()
     return Assigned(period, person_staff.name, tuple(outcomes))
 
@@ -530,7 +538,7 @@ async def draw_due(
                 for request_id in new
             ]
         )
-        return await _queue_requests(uow, new, policy, render, today=today, zone=zone, now=now)
+        return await _queue_requests(uow, new, policy, render, now=now)
 
     return await run_in_batches(uows, key, prepare, write, now=now, size=batch_size)
 
