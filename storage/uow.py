@@ -23,6 +23,7 @@ from storage.repositories import (
     LeaveRepository,
     NoticeRepository,
     OutboxRepository,
+    PeerRepository,
     PeriodRepository,
     PostRepository,
     ProcessedUpdates,
@@ -95,6 +96,7 @@ class UnitOfWork:
     stage_reminders: StageReminderRepository
     quota: QuotaApprovalRepository
     third_parties: ThirdPartyRepository
+    peers: PeerRepository
     store_facts: StoreFacts
 
     def __init__(
@@ -133,6 +135,7 @@ class UnitOfWork:
         self.stage_reminders = StageReminderRepository(self.session)
         self.quota = QuotaApprovalRepository(self.session)
         self.third_parties = ThirdPartyRepository(self.session)
+        self.peers = PeerRepository(self.session)
         self.store_facts = StoreFacts(self.session)
         return self
 
