@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from storage.repositories import (
     ApprovalRepository,
     AuditLog,
+    BonusRepository,
     ConversationRepository,
     DepartmentRepository,
     Directory,
@@ -93,6 +94,7 @@ class UnitOfWork:
     scores: ScoreRepository
     stage_reminders: StageReminderRepository
     quota: QuotaApprovalRepository
+    bonus: BonusRepository
     store_facts: StoreFacts
 
     def __init__(
@@ -130,6 +132,7 @@ class UnitOfWork:
         self.scores = ScoreRepository(self.session)
         self.stage_reminders = StageReminderRepository(self.session)
         self.quota = QuotaApprovalRepository(self.session)
+        self.bonus = BonusRepository(self.session)
         self.store_facts = StoreFacts(self.session)
         return self
 
