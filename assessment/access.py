@@ -41,6 +41,8 @@ COMMANDS: Mapping[str, Requirement] = MappingProxyType(
         "notices": HR,
         "reopen": HR,
         "results": HR,
+        "bonus": HR,
+        "allowance": HR,
         "score": MEMBERS,
         "cancel": MEMBERS,
     }

@@ -61,6 +61,7 @@ __all__ = [
     "arithmetic",
     "assign_allowance",
     "compute",
+    "discard",
     "lines",
     "publish",
     "queue_notices",
@@ -454,6 +455,20 @@ def _cell(value: object) -> object:
     if isinstance(value, str) and value.startswith(("=", "+", "-", "@", "\t", "\r")):
         return "'" + value
     return value
+
+
+async def discard(uow: UnitOfWork, member: StaffMember, run_id: int) -> BonusError | None:
+    """Set a previewed run aside; a published run stays as it is."""
+    if access.check(member, access.HR) is not None:
+        return BonusError.NOT_HR
+    run = await uow.bonus.run(run_id)
+    if run is None:
+        return BonusError.UNKNOWN_RUN
+    if run.status is BonusRunStatus.PUBLISHED:
+        return BonusError.PUBLISHED
+    await uow.bonus.discard(run_id)
+    await uow.commit()
+    return None
 
 
 async def assign_allowance(

@@ -10,6 +10,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, T
 
 from handlers import (
     approvals,
+    bonus,
     broadcast,
     entries,
     errors,
@@ -30,6 +31,8 @@ from handlers import (
 from handlers.callbacks import (
     Acknowledge,
     ApproveShown,
+    BonusDiscard,
+    BonusPublish,
     DayPage,
     Decide,
     DigestTime,
@@ -159,6 +162,10 @@ def register(application: WorkledgerApplication) -> None:
                 results.press_start_calibration, pattern=ResultsCalibrate.pattern()
             ),
             CallbackQueryHandler(results.press_quota, pattern=ResultsQuota.pattern()),
+            CommandHandler("bonus", bonus.bonus_command),
+            CommandHandler("allowance", bonus.allowance_command),
+            CallbackQueryHandler(bonus.press_publish, pattern=BonusPublish.pattern()),
+            CallbackQueryHandler(bonus.press_discard, pattern=BonusDiscard.pattern()),
             CallbackQueryHandler(scores.read_it, pattern=ScoreRead.pattern()),
             CallbackQueryHandler(approvals.press, pattern=Decide.pattern()),
             CallbackQueryHandler(approvals.approve_shown, pattern=ApproveShown.pattern()),

@@ -31,6 +31,8 @@ DESCRIPTIONS: Mapping[str, str] = MappingProxyType(
             "Reopen a person's period under review: /reopen EMPLOYEE_NO [YYYY-MM] REASON"
         ),
         "results": N_("Calibrate and publish a period's results: /results [YYYY-MM]"),
+        "bonus": N_("Preview and publish a period's bonus run: /bonus [YYYY-MM]"),
+        "allowance": N_("Assign an allowance: /allowance YYYY-MM EMPLOYEE_NO KIND REASON"),
         "score": N_("My published scores and grades"),
         "cancel": N_("Stop what I am doing"),
     }
