@@ -269,19 +269,13 @@ async def compute(
         await uow.commit()
         period_id = period.id
         highest = await uow.staff.highest_id()
-    paid_run_id = None if paid is None else paid.id
+        plan = uow.bonus.plan(
+            run_id, period_id, numbers, paid_run_id=None if paid is None else paid.id, pool=pool
+        )
     index = 0
     while index * size < highest or index == 0:
         async with uows() as uow:
-            await uow.bonus.compute(
-                run_id,
-                period_id,
-                numbers,
-                after=index * size,
-                through=(index + 1) * size,
-                paid_run_id=paid_run_id,
-                pool=pool,
-            )
+            await uow.bonus.compute(plan, after=index * size, through=(index + 1) * size)
             await uow.commit()
         index += 1
         # What waits meanwhile (a quick log, a press) goes first.
@@ -289,14 +283,14 @@ async def compute(
     if pool is not None:
         await _share_what_is_left(uows, run_id, pool.rest, size)
     async with uows() as uow:
-        people, total, change = await uow.bonus.finish(run_id, now)
+        found = await uow.bonus.totals(run_id)
+        people, total, change = await uow.bonus.finish(run_id, now, found)
         if pool_units is not None and total != pool_units:
             # A result changed while the run was computed (an appeal decided): the shares
             # no longer add up to the pool. Set aside; HR runs it again.
             await uow.bonus.discard(run_id)
             await uow.commit()
             return BonusError.STALE
-        found = await uow.bonus.totals(run_id)
         await uow.commit()
     return Computed(
         run_id, period_key, basis > 0, people, units.amount(total), units.amount(change), found

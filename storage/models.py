@@ -768,13 +768,16 @@ class BonusLine(Base):
     ``change`` (amount - paid) what this run pays (or, negative, recovers)."""
 
     __tablename__ = "bonus_lines"
-    __table_args__ = (Index(None, "run_id", "department_id"),)
 
-    run_id: Mapped[int] = mapped_column(ForeignKey("bonus_runs.id"), primary_key=True)
+    # No foreign keys to the run and the department: lines are written only by the run's
+    # own INSERT ... SELECT from rows that are constrained themselves, and on PostgreSQL
+    # each line's check locks the same run and department rows again, which cost more
+    # than the insert itself (bench/bonus_export.py). Staff ids are checked.
+    run_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     staff_id: Mapped[int] = mapped_column(
         ForeignKey("staff.id"), primary_key=True, autoincrement=False
     )
-    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    department_id: Mapped[int] = mapped_column(Integer)
     # None: no longer entitled (a correction recovering what was paid).
     grade_id: Mapped[str | None] = mapped_column(String(32))
     difficulty: Mapped[Decimal | None] = mapped_column(ExactDecimal(6, 3))

@@ -23,9 +23,11 @@ from sqlalchemy import (
     Integer,
     Table,
     and_,
+    bindparam,
     case,
     exists,
     func,
+    insert,
     literal,
     select,
     update,
@@ -84,6 +86,15 @@ class Pool:
 
     rest: int
     weights: int
+
+
+@dataclass(frozen=True, slots=True)
+class LinePlan:
+    """The statements of a run's lines, run per window of staff ids (``after``,
+    ``through``): the lines of those entitled, and a correction's recoveries."""
+
+    lines: Any
+    recovery: Any | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,20 +323,18 @@ class BonusRepository(Repository):
         ).one()
         return int(row[0]), int(row[1]), int(row[2])
 
-    async def compute(
+    def plan(
         self,
         run_id: int,
         period_id: int,
         arithmetic: Arithmetic,
         *,
-        after: int,
-        through: int,
         paid_run_id: int | None,
         pool: Pool | None,
-    ) -> int:
-        """Write the lines of staff ids (after, through] entitled in the period, in one
-        INSERT ... SELECT; then, for a correction, a line recovering what the run
-        ``paid_run_id`` paid anyone there no longer entitled. How many lines."""
+    ) -> LinePlan:
+        """The statements that write a run's lines, a window of staff ids at a time:
+        built once per run and run per window (``compute``) with the window's bounds."""
+        after, through = bindparam("after", type_=Integer), bindparam("through", type_=Integer)
         coefficient = self._coefficient_units(arithmetic)
         difficulty = self._difficulty_units(arithmetic)
         paid: ColumnElement[int] = literal(0, BigInteger)
@@ -352,8 +361,14 @@ class BonusRepository(Repository):
                 *self._entitled(period_id),
                 _SCORES.c.staff_id > after,
                 _SCORES.c.staff_id <= through,
+                # The window on both sides of the join: a generic plan (PostgreSQL's, for
+                # a statement prepared once and run per window) knows no better.
+                _STAFF.c.id > after,
+                _STAFF.c.id <= through,
             )
-            .subquery("facts")
+            .cte("facts")
+            # Computed once per person: flattened, each use below would compute it again.
+            .prefix_with("MATERIALIZED")
         )
         remainder: ColumnElement[int | None]
         if pool is None:
@@ -378,44 +393,23 @@ class BonusRepository(Repository):
             "paid": facts.c.paid,
             "change": share + facts.c.allowance - facts.c.paid,
         }
-        written = await self.session.execute(
-            self._insert()(_LINES).from_select(list(columns), select(*columns.values()))
-        )
-        count = int(getattr(written, "rowcount", 0))
+        lines = self._insert()(_LINES).from_select(list(columns), select(*columns.values()))
+        recovery = None
         if paid_run_id is not None:
-            count += await self._recover(run_id, paid_run_id, after, through)
-        return count
+            recovery = _recovery(run_id, paid_run_id, after, through)
+        return LinePlan(lines, recovery)
 
-    async def _recover(self, run_id: int, paid_run_id: int, after: int, through: int) -> int:
-        earlier = _LINES.alias("earlier")
-        now = _LINES.alias("now")
-        columns: dict[str, ColumnElement[Any]] = {
-            "run_id": literal(run_id, Integer),
-            "staff_id": earlier.c.staff_id,
-            "department_id": earlier.c.department_id,
-            "grade_id": literal(None, _LINES.c.grade_id.type),
-            "difficulty": literal(None, _LINES.c.difficulty.type),
-            "weight": literal(0, BigInteger),
-            "remainder": literal(None, BigInteger),
-            "share": literal(0, BigInteger),
-            "allowance": literal(0, BigInteger),
-            "amount": literal(0, BigInteger),
-            "paid": earlier.c.amount,
-            "change": -earlier.c.amount,
-        }
-        written = await self.session.execute(
-            self._insert()(_LINES).from_select(
-                list(columns),
-                select(*columns.values()).where(
-                    earlier.c.run_id == paid_run_id,
-                    earlier.c.staff_id > after,
-                    earlier.c.staff_id <= through,
-                    earlier.c.amount != 0,
-                    ~exists().where(now.c.run_id == run_id, now.c.staff_id == earlier.c.staff_id),
-                ),
-            )
-        )
-        return int(getattr(written, "rowcount", 0))
+    async def compute(self, plan: LinePlan, *, after: int, through: int) -> int:
+        """Write the lines of staff ids (after, through] entitled in the period, in one
+        INSERT ... SELECT; then, for a correction, a line recovering what the run before
+        paid anyone there no longer entitled. How many lines."""
+        bounds = {"after": after, "through": through}
+        written = await self.session.execute(plan.lines, bounds)
+        count = int(getattr(written, "rowcount", 0))
+        if plan.recovery is not None:
+            recovered = await self.session.execute(plan.recovery, bounds)
+            count += int(getattr(recovered, "rowcount", 0))
+        return count
 
     async def shared(self, run_id: int) -> int:
         """The steps a pool run's lines share so far (before the steps left over)."""
@@ -454,18 +448,14 @@ class BonusRepository(Repository):
             )
         )
 
-    async def finish(self, run_id: int, now: datetime) -> tuple[int, int, int]:
-        """Record the run's totals and that it is computed: people, amount, change."""
-        row = (
-            await self.session.execute(
-                select(
-                    func.count(),
-                    func.coalesce(func.sum(_LINES.c.amount), 0),
-                    func.coalesce(func.sum(_LINES.c.change), 0),
-                ).where(_LINES.c.run_id == run_id)
-            )
-        ).one()
-        people, amount, change = int(row[0]), int(row[1]), int(row[2])
+    async def finish(
+        self, run_id: int, now: datetime, totals: Sequence[RunTotal]
+    ) -> tuple[int, int, int]:
+        """Record the run's totals (summed from its ``totals``) and that it is computed:
+        people, amount, change."""
+        people = sum(total.people for total in totals)
+        amount = sum(total.amount for total in totals)
+        change = sum(total.change for total in totals)
         await self.session.execute(
             update(_RUNS)
             .where(_RUNS.c.id == run_id)
@@ -602,3 +592,34 @@ class BonusRepository(Repository):
                 select(_PERIODS.c.published_at).where(_PERIODS.c.id == period_id)
             )
         ) is not None
+
+
+def _recovery(run_id: int, paid_run_id: int, after: Any, through: Any) -> Any:
+    """A correction's lines for those the run before paid and who are entitled no more:
+    they give back what they were paid."""
+    earlier = _LINES.alias("earlier")
+    now = _LINES.alias("now")
+    columns: dict[str, ColumnElement[Any]] = {
+        "run_id": literal(run_id, Integer),
+        "staff_id": earlier.c.staff_id,
+        "department_id": earlier.c.department_id,
+        "grade_id": literal(None, _LINES.c.grade_id.type),
+        "difficulty": literal(None, _LINES.c.difficulty.type),
+        "weight": literal(0, BigInteger),
+        "remainder": literal(None, BigInteger),
+        "share": literal(0, BigInteger),
+        "allowance": literal(0, BigInteger),
+        "amount": literal(0, BigInteger),
+        "paid": earlier.c.amount,
+        "change": -earlier.c.amount,
+    }
+    return insert(_LINES).from_select(
+        list(columns),
+        select(*columns.values()).where(
+            earlier.c.run_id == paid_run_id,
+            earlier.c.staff_id > after,
+            earlier.c.staff_id <= through,
+            earlier.c.amount != 0,
+            ~exists().where(now.c.run_id == run_id, now.c.staff_id == earlier.c.staff_id),
+        ),
+    )

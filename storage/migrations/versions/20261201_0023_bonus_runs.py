@@ -113,25 +113,13 @@ def upgrade() -> None:
         sa.Column("paid", sa.BigInteger(), nullable=False),
         sa.Column("change", sa.BigInteger(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["run_id"], ["bonus_runs.id"], name=op.f("fk_bonus_lines_run_id_bonus_runs")
-        ),
-        sa.ForeignKeyConstraint(
             ["staff_id"], ["staff.id"], name=op.f("fk_bonus_lines_staff_id_staff")
         ),
-        sa.ForeignKeyConstraint(
-            ["department_id"],
-            ["departments.id"],
-            name=op.f("fk_bonus_lines_department_id_departments"),
-        ),
         sa.PrimaryKeyConstraint("run_id", "staff_id", name=op.f("pk_bonus_lines")),
-    )
-    op.create_index(
-        op.f("ix_bonus_lines_run_id_department_id"), "bonus_lines", ["run_id", "department_id"]
     )
 
 
 def downgrade() -> None:
-    op.drop_index(op.f("ix_bonus_lines_run_id_department_id"), table_name="bonus_lines")
     op.drop_table("bonus_lines")
     op.drop_index(op.f("ix_bonus_runs_period_id_status"), table_name="bonus_runs")
     op.drop_table("bonus_runs")
