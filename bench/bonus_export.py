@@ -1,7 +1,7 @@
 """Bonuses (and, later, exports) of a published period at scale.
 
     python bench/bonus_export.py [--run bonus] [--staff 100000] [--departments 200]
-        [--database-url URL | --scratch-postgres ADMIN_URL] [--batch-size 500]
+        [--database-url URL | --scratch-postgres ADMIN_URL] [--batch-size 1000]
 
 One function per run, a ``main`` that runs the ones selected with ``--run`` (all by
 default); each returns its printed report. Goals are printed as met or not, never
@@ -42,7 +42,6 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 from sqlalchemy import bindparam, func, select, text, update
 
 from assessment import bonus, periods
-from assessment.batches import BATCH_SIZE
 from assessment.people import StaffMember
 from bench._support import describe_url, scratch_postgres
 from bench.scoring import PERIOD, POLICY, seed_organisation
@@ -183,7 +182,7 @@ async def bonus_floor(database: Database, period_id: int) -> tuple[float, int, i
 
 
 async def measure_bonus(
-    database: Database, *, staff: int, departments: int, batch_size: int = BATCH_SIZE,
+    database: Database, *, staff: int, departments: int, batch_size: int = bonus.RUN_BATCH,
     name: str = "",
 ) -> BonusReport:  # fmt: skip
     """Seed, then time the floor, the bonus run (computed, stored, published) and a pool
@@ -305,7 +304,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--run", action="append", choices=list(RUNS), help="(repeatable)")
     parser.add_argument("--staff", type=int, default=100_000)
     parser.add_argument("--departments", type=int, default=200)
-    parser.add_argument("--batch-size", type=int, default=BATCH_SIZE)
+    parser.add_argument("--batch-size", type=int, default=bonus.RUN_BATCH)
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--database-url")
     where.add_argument("--scratch-postgres", metavar="ADMIN_URL")
