@@ -33,7 +33,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from openpyxl import Workbook
 from sqlalchemy.exc import IntegrityError
 
 from assessment import access
@@ -440,6 +439,9 @@ def sheet(header: Sequence[str], rows: Sequence[Sequence[object]]) -> bytes:
     """An XLSX of ``rows`` under a frozen ``header``, written streaming (openpyxl
     ``write_only``): call it off the event loop. Numbers stay numbers; text that would
     start a formula is quoted."""
+    # openpyxl only when HR previews a run, not at every start of the bot.
+    from openpyxl import Workbook
+
     book = Workbook(write_only=True)
     page = book.create_sheet()
     page.freeze_panes = "A2"
