@@ -459,7 +459,9 @@ def _cell(value: object) -> object:
     return value
 
 
-async def discard(uow: UnitOfWork, member: StaffMember, run_id: int) -> BonusError | None:
+async def discard(
+    uow: UnitOfWork, member: StaffMember, run_id: int, *, now: datetime
+) -> BonusError | None:
     """Set a previewed run aside; a published run stays as it is."""
     if access.check(member, access.HR) is not None:
         return BonusError.NOT_HR
@@ -469,6 +471,9 @@ async def discard(uow: UnitOfWork, member: StaffMember, run_id: int) -> BonusErr
     if run.status is BonusRunStatus.PUBLISHED:
         return BonusError.PUBLISHED
     await uow.bonus.discard(run_id)
+    await uow.audit.add(
+        Event("bonus.discarded", "bonus_run", run_id, at=now, actor_staff_id=member.id)
+    )
     await uow.commit()
     return None
 

@@ -24,7 +24,7 @@ from assessment.outbox import BULK, Outgoing
 from config.policy import Policy
 from handlers.callbacks import BonusDiscard, BonusPublish
 from handlers.context import WorkledgerContext
-from handlers.formatting import answer_text
+from handlers.formatting import answer_text, lines_at_most
 from handlers.gate import claim
 from handlers.scores import grade_name, period_label
 from locales import Translator, resolve_locale, translator
@@ -141,7 +141,9 @@ def preview_text(
                 change=_money(language, run, run.change_units)
             )
         )
-    lines += ["", _("By department and grade:"), *_totals_lines(context, run, totals)]
+    # 200 departments of five grades would not fit one message: the spreadsheet has all.
+    by_group = lines_at_most(context.ngettext, _totals_lines(context, run, totals))
+    lines += ["", _("By department and grade:"), *by_group]
     return "\n".join(lines)
 
 
@@ -312,7 +314,7 @@ async def press_discard(update: Update, context: WorkledgerContext) -> None:
     assert query is not None and member is not None
     action = BonusDiscard.from_press(query.data)
     async with context.uow() as uow:
-        done = await bonus.discard(uow, member, action.run_id)
+        done = await bonus.discard(uow, member, action.run_id, now=context.now())
     if isinstance(done, BonusError):
         await claim(context)
         await query.answer(answer_text(error_text(context, done)), show_alert=True)

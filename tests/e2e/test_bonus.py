@@ -166,3 +166,29 @@ async def test_only_hr_runs_bonuses(
     assert reply["text"] == "Sorry, you do not have permission to do that."
     async with bot.bot_data.database.uow() as uow:
         assert list(await uow.session.scalars(select(BonusRun))) == []
+
+
+async def test_a_discarded_or_replaced_preview_is_never_published(
+    bot: WorkledgerApplication, driver: EmulatorDriver, org: Organisation
+) -> None:
+    await store_facts(bot, "2026-11", PEOPLE, published=True)
+    first, _ = await preview(driver, org, "/bonus 2026-11")
+    await driver.press(org.hr, first["message_id"], buttons(first)["Discard"])
+    assert await told(driver, org.hr.id, "The preview is discarded") == (
+        "The preview is discarded; nothing was paid."
+    )
+    refused = await answer_to_press(driver, org.hr, first, buttons(first)["Publish and notify"])
+    assert refused == "This preview was replaced by a newer one."
+    second, _ = await preview(driver, org, "/bonus 2026-11")
+    third, _ = await preview(driver, org, "/bonus 2026-11")
+    replaced = await answer_to_press(driver, org.hr, second, buttons(second)["Publish and notify"])
+    assert replaced == "This preview was replaced by a newer one."
+    await driver.press(org.hr, third["message_id"], buttons(third)["Publish and notify"])
+    await told(driver, org.hr.id, "The bonus of November 2026 is published (run 1)")
+    async with bot.bot_data.database.uow() as uow:
+        runs = list(await uow.session.scalars(select(BonusRun).order_by(BonusRun.id)))
+    assert [r.status for r in runs] == [
+        BonusRunStatus.DISCARDED,
+        BonusRunStatus.DISCARDED,
+        BonusRunStatus.PUBLISHED,
+    ]
