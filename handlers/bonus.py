@@ -46,7 +46,12 @@ def _number(language: Translator, value: Decimal) -> str:
 
 def error_text(context: WorkledgerContext, error: BonusError | PoolError) -> str:
     """Why a run or an allowance was refused, in the caller's language."""
-    _ = context._
+    return refusal(context.translator, error)
+
+
+def refusal(language: Translator, error: BonusError | PoolError) -> str:
+    """Why a run or an allowance was refused, in ``language``."""
+    _ = language.gettext
     texts: dict[BonusError | PoolError, str] = {
         BonusError.NOT_HR: _("Only HR can run and publish bonuses."),
         BonusError.UNKNOWN_PERIOD: _("There is no such period."),
@@ -163,10 +168,10 @@ def _preview_markup(context: WorkledgerContext, run_id: int) -> InlineKeyboardMa
 
 
 def sheet_rows(
-    context: WorkledgerContext, run: BonusRun, rows: list[bonus.LineRow]
+    language: Translator, policy: Policy, run: BonusRun, rows: list[bonus.LineRow]
 ) -> tuple[list[str], list[list[object]]]:
-    """The spreadsheet of every line and its factors, headed in the caller's language."""
-    _ = context._
+    """The spreadsheet of every line and its factors, headed in ``language``."""
+    _ = language.gettext
     step = Decimal(str(run.factors["step"]))
     coefficients = run.factors["coefficients"]
     header = [
@@ -191,7 +196,7 @@ def sheet_rows(
             row.employee_no,
             row.name,
             row.department,
-            grade_name(context.translator, context.policy, row.grade_id),
+            grade_name(language, policy, row.grade_id),
             None if row.grade_id is None else Decimal(str(coefficients.get(row.grade_id, 0))),
             row.difficulty,
             money(row.share),
@@ -263,7 +268,9 @@ async def _send_preview(context: WorkledgerContext, chat_id: int, computed: Comp
         preview_text(context, computed.period_key, run, totals),
         reply_markup=_preview_markup(context, run.id),
     )
-    header, rows = sheet_rows(context, run, await bonus.lines(uows, run.id))
+    header, rows = sheet_rows(
+        context.translator, context.policy, run, await bonus.lines(uows, run.id)
+    )
     # Built in a worker thread: 100,000 lines must not stall the bot.
     content = await asyncio.to_thread(bonus.sheet, header, rows)
     await context.bot.send_document(
