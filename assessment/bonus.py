@@ -35,7 +35,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from assessment import access
+from assessment import access, results
 from assessment.batches import BATCH_SIZE, Window, run_in_batches
 from assessment.bonus_rules import DIFFICULTY_PLACES, PoolError, Units
 from assessment.outbox import Outgoing, enqueue
@@ -88,6 +88,7 @@ class BonusError(enum.StrEnum):
     NOT_HR = "not_hr"
     UNKNOWN_PERIOD = "unknown_period"
     NOT_PUBLISHED = "not_published"  # the period's results are not published
+    PUBLISHING = "publishing"  # published, but not every score is published yet
     POOL_NEEDED = "pool_needed"  # pool mode: HR gives the total
     POOL_NOT_USED = "pool_not_used"  # formula mode: there is no total to give
     REASON_NEEDED = "reason_needed"  # a correction says why
@@ -227,6 +228,10 @@ async def compute(
             return BonusError.UNKNOWN_PERIOD
         if period.published_at is None:
             return BonusError.NOT_PUBLISHED
+        # A publication publishes its scores in batches: a run before the last would
+        # leave out everyone after it.
+        if not await uow.claims.claimed(results.notices_key(period_key)):
+            return BonusError.PUBLISHING
         paid = await uow.bonus.latest_published(period.id)
         basis = 0 if paid is None or paid.number is None else paid.number
         if basis and why is None:

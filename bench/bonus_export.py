@@ -41,7 +41,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 
 from sqlalchemy import bindparam, func, select, text, update
 
-from assessment import bonus, periods
+from assessment import bonus, periods, results
 from assessment.people import StaffMember
 from bench._support import describe_url, scratch_postgres
 from bench.scoring import PERIOD, POLICY, seed_organisation
@@ -116,6 +116,7 @@ async def seed_published(database: Database, staff: int, departments: int) -> in
                 .values(difficulty=difficulty)
             )
         period_id = await periods.ensure_period(uow, PERIOD, now=NOW)
+        await uow.claims.claim(results.notices_key(PERIOD.key), NOW)
         await uow.session.execute(
             update(AssessmentPeriod)
             .where(AssessmentPeriod.id == period_id)

@@ -58,6 +58,9 @@ def refusal(language: Translator, error: BonusError | PoolError) -> str:
         BonusError.NOT_PUBLISHED: _(
             "That period's results are not published yet: bonuses follow published results."
         ),
+        BonusError.PUBLISHING: _(
+            "That period's results are still being published; try again in a moment."
+        ),
         BonusError.POOL_NEEDED: _(
             "The policy shares a pool: give its total, e.g. /bonus 2026-11 150000.00"
         ),

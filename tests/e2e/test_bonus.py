@@ -15,6 +15,7 @@ import openpyxl
 import pytest
 from sqlalchemy import select, update
 
+from assessment.results import notices_key
 from bot.emulator import EmulatorDriver
 from handlers.context import WorkledgerApplication
 from storage.enums import BonusRunStatus
@@ -37,6 +38,14 @@ async def org(bot: WorkledgerApplication, driver: EmulatorDriver) -> Organisatio
     await introduce(driver, organisation.hr, organisation.supervisor, organisation.staff)
     bot.bot_data.clock.set(IN_CALIBRATION, frozen=True)
     return organisation
+
+
+async def published(bot: WorkledgerApplication) -> None:
+    """November scored and published, every score of it (the publication's claim)."""
+    await store_facts(bot, "2026-11", PEOPLE, published=True)
+    async with bot.bot_data.database.uow() as uow:
+        await uow.claims.claim(notices_key("2026-11"), bot.bot_data.clock.now())
+        await uow.commit()
 
 
 async def grades(bot: WorkledgerApplication) -> dict[str, str]:
@@ -80,7 +89,7 @@ async def told(driver: EmulatorDriver, chat_id: int, start: str) -> str:
 async def test_hr_previews_publishes_and_each_person_is_told_once(
     bot: WorkledgerApplication, driver: EmulatorDriver, org: Organisation
 ) -> None:
-    await store_facts(bot, "2026-11", PEOPLE, published=True)
+    await published(bot)
     async with bot.bot_data.database.uow() as uow:
         await uow.session.execute(
             update(Staff).where(Staff.employee_no == "E010").values(language="zh_Hans")
@@ -161,7 +170,7 @@ async def test_hr_previews_publishes_and_each_person_is_told_once(
 async def test_only_hr_runs_bonuses(
     bot: WorkledgerApplication, driver: EmulatorDriver, org: Organisation
 ) -> None:
-    await store_facts(bot, "2026-11", PEOPLE, published=True)
+    await published(bot)
     reply = await say(driver, org.staff, "/bonus 2026-11")
     assert reply["text"] == "Sorry, you do not have permission to do that."
     async with bot.bot_data.database.uow() as uow:
@@ -171,7 +180,7 @@ async def test_only_hr_runs_bonuses(
 async def test_a_discarded_or_replaced_preview_is_never_published(
     bot: WorkledgerApplication, driver: EmulatorDriver, org: Organisation
 ) -> None:
-    await store_facts(bot, "2026-11", PEOPLE, published=True)
+    await published(bot)
     first, _ = await preview(driver, org, "/bonus 2026-11")
     await driver.press(org.hr, first["message_id"], buttons(first)["Discard"])
     assert await told(driver, org.hr.id, "The preview is discarded") == (

@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 from assessment import bonus
 from assessment.bonus_rules import Line, Person, PoolError, Units, differences, formula, pool
 from assessment.people import StaffMember
+from assessment.results import notices_key
 from config.policy import Policy, load_policy
 from storage.engine import Database
 from storage.enums import BonusRunStatus, Role, StaffStatus
@@ -71,6 +72,8 @@ async def seed(db: Database, people: int = 40, seed_value: int = 15) -> tuple[St
         )
         uow.session.add(period)
         await uow.session.flush()
+        # Every score of the publication is published (its batches' claim).
+        await uow.claims.claim(notices_key(KEY), NOW)
         for index in range(people):
             post = rng.choice([*posts, None])
             department = departments[2] if post is None else departments[posts.index(post) // 3]
@@ -278,3 +281,14 @@ async def test_the_same_run_pressed_twice_at_once_is_published_once(
     )
     assert sorted(isinstance(o, bonus.Published) for o in outcomes) == [False, True]
     assert bonus.BonusError.PUBLISHED in outcomes
+
+
+async def test_no_run_while_the_publication_is_still_publishing_scores(db: Database) -> None:
+    member, _ = await seed(db, people=3)
+    async with db.uow() as uow:
+        await uow.claims.forget([notices_key(KEY)])
+        await uow.commit()
+    assert (
+        await bonus.compute(db.uow, member, KEY, POLICY, pool_total=None, reason=None, now=NOW)
+        is bonus.BonusError.PUBLISHING
+    )
