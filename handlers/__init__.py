@@ -10,6 +10,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, T
 
 from handlers import (
     approvals,
+    bonus,
     broadcast,
     entries,
     errors,
@@ -32,6 +33,8 @@ from handlers import (
 from handlers.callbacks import (
     Acknowledge,
     ApproveShown,
+    BonusDiscard,
+    BonusPublish,
     DayPage,
     Decide,
     DigestTime,
@@ -182,6 +185,10 @@ def register(application: WorkledgerApplication) -> None:
                 results.press_start_calibration, pattern=ResultsCalibrate.pattern()
             ),
             CallbackQueryHandler(results.press_quota, pattern=ResultsQuota.pattern()),
+            CommandHandler("bonus", bonus.bonus_command),
+            CommandHandler("allowance", bonus.allowance_command),
+            CallbackQueryHandler(bonus.press_publish, pattern=BonusPublish.pattern()),
+            CallbackQueryHandler(bonus.press_discard, pattern=BonusDiscard.pattern()),
             CallbackQueryHandler(scores.read_it, pattern=ScoreRead.pattern()),
             CommandHandler("peers", peers.peers_command),
             CallbackQueryHandler(peers.press_rate, pattern=PeerRate.pattern()),

@@ -863,3 +863,21 @@ class PeerShow(CallbackData):
     prefix: ClassVar[str] = "prs"
     requires: ClassVar[Requirement] = MEMBERS
     request_id: int
+
+
+@dataclasses.dataclass(frozen=True)
+class BonusPublish(CallbackData):
+    """Publish a previewed bonus run and notify everyone it pays (HR)."""
+
+    prefix: ClassVar[str] = "bnp"
+    requires: ClassVar[Requirement] = HR
+    run_id: int
+
+
+@dataclasses.dataclass(frozen=True)
+class BonusDiscard(CallbackData):
+    """Set a previewed bonus run aside (HR)."""
+
+    prefix: ClassVar[str] = "bnx"
+    requires: ClassVar[Requirement] = HR
+    run_id: int
