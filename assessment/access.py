@@ -43,6 +43,9 @@ COMMANDS: Mapping[str, Requirement] = MappingProxyType(
         "results": HR,
         "score": MEMBERS,
         "cancel": MEMBERS,
+        "annual": HR,
+        "honour": HR,
+        "record": MEMBERS,
     }
 )
 

@@ -9,6 +9,7 @@ from telegram import Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, TypeHandler, filters
 
 from handlers import (
+    annual,
     approvals,
     broadcast,
     entries,
@@ -20,6 +21,7 @@ from handlers import (
     notices,
     people,
     periods,
+    record,
     reminders,
     results,
     review,
@@ -49,6 +51,7 @@ from handlers.callbacks import (
     NoticeRemind,
     NoticeToggle,
     PendingPage,
+    RecordExport,
     ReminderAction,
     ResultsCalibrate,
     ResultsDepartment,
@@ -149,6 +152,10 @@ def register(application: WorkledgerApplication) -> None:
             CallbackQueryHandler(review.sign_off, pattern=ReviewSignOff.pattern()),
             CommandHandler("results", results.results_command),
             CommandHandler("score", scores.score_command),
+            CommandHandler("annual", annual.annual_command),
+            CommandHandler("honour", annual.honour_command),
+            CommandHandler("record", record.record_command),
+            CallbackQueryHandler(record.export_record, pattern=RecordExport.pattern()),
             CallbackQueryHandler(results.show_overview, pattern=ResultsOverview.pattern()),
             CallbackQueryHandler(results.show_department, pattern=ResultsDepartment.pattern()),
             CallbackQueryHandler(results.show_person, pattern=ResultsPerson.pattern()),

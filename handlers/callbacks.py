@@ -741,3 +741,12 @@ class ScoreRead(CallbackData):
     prefix: ClassVar[str] = "srd"
     requires: ClassVar[Requirement] = MEMBERS
     period_id: int
+
+
+@dataclasses.dataclass(frozen=True)
+class RecordExport(CallbackData):
+    """HR's XLSX of one person's career record (the server checks HR again)."""
+
+    prefix: ClassVar[str] = "anx"
+    requires: ClassVar[Requirement] = HR
+    staff_id: int

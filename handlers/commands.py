@@ -33,6 +33,9 @@ DESCRIPTIONS: Mapping[str, str] = MappingProxyType(
         "results": N_("Calibrate and publish a period's results: /results [YYYY-MM]"),
         "score": N_("My published scores and grades"),
         "cancel": N_("Stop what I am doing"),
+        "annual": N_("Roll a year up into annual grades, flags to HR: /annual YYYY"),
+        "honour": N_("Award an honour with a citation: /honour EMPLOYEE_NO HONOUR CITATION"),
+        "record": N_("My career record: grades, points, honours, training"),
     }
 )
 

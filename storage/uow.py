@@ -10,6 +10,7 @@ from typing import Self
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.repositories import (
+    AnnualRepository,
     ApprovalRepository,
     AuditLog,
     ConversationRepository,
@@ -94,6 +95,7 @@ class UnitOfWork:
     stage_reminders: StageReminderRepository
     quota: QuotaApprovalRepository
     store_facts: StoreFacts
+    annual: AnnualRepository
 
     def __init__(
         self,
@@ -131,6 +133,7 @@ class UnitOfWork:
         self.stage_reminders = StageReminderRepository(self.session)
         self.quota = QuotaApprovalRepository(self.session)
         self.store_facts = StoreFacts(self.session)
+        self.annual = AnnualRepository(self.session)
         return self
 
     async def __aexit__(
