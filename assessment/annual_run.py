@@ -40,6 +40,7 @@ from assessment.annual import (
 )
 from assessment.outbox import Outgoing, enqueue
 from assessment.people import StaffMember
+from assessment.scoring import Breakdown
 from config.policy import AnnualRule, Policy
 from storage.enums import Role
 from storage.repositories.annual import AnnualRow, PublishedRow
@@ -79,13 +80,13 @@ Report = Callable[[StaffMember, RollUp], list[Outgoing]]
 
 
 def indicator_scores(breakdown: dict[str, Any]) -> dict[str, Decimal]:
-    """The score of each indicator that counted, from a stored breakdown."""
-    found: dict[str, Decimal] = {}
-    for part in breakdown.get("indicators", ()):
-        value = part.get("score")
-        if value is not None:
-            found[str(part["indicator_id"])] = Decimal(str(value))
-    return found
+    """The score of each indicator that counted, from a stored breakdown (none from a
+    breakdown of a format this version cannot read)."""
+    try:
+        parts = Breakdown.from_json(breakdown).indicators
+    except (KeyError, ValueError):
+        return {}
+    return {part.indicator_id: part.score for part in parts if part.score is not None}
 
 
 def _routine(policy: Policy, row: PublishedRow) -> RoutineResult:

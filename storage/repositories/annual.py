@@ -159,7 +159,7 @@ class AnnualRepository(Repository):
             .where(AnnualResult.year == year, AnnualResult.grade_id.is_not(None))
             .group_by(AnnualResult.department_id)
         )
-        return {department: count for department, count in rows.tuples()}
+        return {department: count for department, count in rows}
 
     async def reaching(self, year: int, grade_id: str) -> list[tuple[int, int, Decimal, bool]]:
         """(staff id, department id, score, barred) of everyone whose annual score earns
@@ -172,11 +172,7 @@ class AnnualRepository(Repository):
                 AnnualResult.barred_by,
             ).where(AnnualResult.year == year, AnnualResult.by_score_grade_id == grade_id)
         )
-        return [
-            (s, d, score, bool(barred))
-            for s, d, score, barred in rows.tuples()
-            if score is not None
-        ]
+        return [(s, d, score, bool(barred)) for s, d, score, barred in rows if score is not None]
 
     async def set_grade(self, year: int, staff_ids: Sequence[int], grade_id: str) -> None:
         """Give ``staff_ids`` the annual grade ``grade_id`` for ``year``."""
@@ -197,7 +193,7 @@ class AnnualRepository(Repository):
             .order_by(AnnualResult.staff_id)
             .limit(limit)
         )
-        return [(s, g, list(t or [])) for s, g, t in rows.tuples()]
+        return [(s, g, list(t or [])) for s, g, t in rows]
 
     async def history(
         self, staff_ids: Sequence[int], first_year: int, last_year: int
@@ -212,7 +208,7 @@ class AnnualRepository(Repository):
                     AnnualResult.grade_id.is_not(None),
                 )
             )
-            for staff_id, year, grade_id in rows.tuples():
+            for staff_id, year, grade_id in rows:
                 if grade_id is not None:
                     found.setdefault(staff_id, {})[year] = grade_id
         return found
