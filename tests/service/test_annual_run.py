@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
 from datetime import UTC, date, datetime
 
 import pytest
@@ -9,9 +12,18 @@ from sqlalchemy import select
 
 from assessment import annual_run
 from assessment.annual_run import AnnualError, RollUp
+from bot.cli import main
 from config.policy import Policy, load_policy
 from storage.engine import Database
-from storage.models import AnnualResult, AssessmentPeriod, Department, PeriodScore, Staff
+from storage.enums import Role
+from storage.models import (
+    AnnualResult,
+    AssessmentPeriod,
+    Department,
+    OutboxMessage,
+    PeriodScore,
+    Staff,
+)
 
 NOW = datetime(2027, 1, 11, 2, 0, tzinfo=UTC)
 PUBLISHED = datetime(2026, 12, 31, tzinfo=UTC)
@@ -109,3 +121,55 @@ async def test_nothing_published_in_the_year_is_said_and_nothing_is_stored(db: D
     await _seed(db)
     assert await _roll(db, load_policy(), 2027) is AnnualError.NOTHING_PUBLISHED
     assert await _grades(db) == {}
+
+
+def test_the_command_line_rolls_up_prints_and_queues_hr_report(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for key in list(os.environ):
+        if key.startswith("WORKLEDGER_") and key != "WORKLEDGER_TEST_POSTGRES_URL":
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("WORKLEDGER_DATABASE_URL", database_url)
+    monkeypatch.setenv("WORKLEDGER_LANGUAGE", "en")
+    monkeypatch.setenv("WORKLEDGER_CLOCK_START", "2027-01-11T10:00:00+08:00")
+
+    async def seed() -> None:
+        database = Database(database_url)
+        try:
+            await _seed(database)
+            async with database.uow() as uow:
+                [a5] = await uow.staff.by_employee_nos(["A5"])
+                uow.session.add(
+                    Staff(employee_no="H1", name="Hu", department_id=a5.department_id,
+                          roles=Role.STAFF | Role.HR, telegram_user_id=7001)
+                )  # fmt: skip
+                uow.session.add(
+                    AnnualResult(year=2025, staff_id=a5.id, department_id=a5.department_id,
+                                 periods=12, grade_id="incompetent", computed_at=PUBLISHED)
+                )  # fmt: skip
+                await uow.commit()
+        finally:
+            await database.dispose()
+
+    async def queued() -> list[OutboxMessage]:
+        database = Database(database_url)
+        try:
+            async with database.uow() as uow:
+                return list(await uow.session.scalars(select(OutboxMessage)))
+        finally:
+            await database.dispose()
+
+    asyncio.run(seed())
+    assert main(["annual", "2026", "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert (document["year"], document["people"], document["graded"]) == (2026, 10, 10)
+    assert [(p["employee_no"], p["flags"]) for p in document["flagged"]] == [
+        ("A5", ["dismissal_review"])
+    ]
+    [message] = asyncio.run(queued())
+    assert message.chat_id == 7001 and message.kind == "annual_flags"
+    assert "Dismissal review (2 consecutive years Incompetent):\n• A5 A5, Audit" in (
+        message.text or ""
+    )
+    assert main(["annual", "2031"]) == 2
+    assert "No routine results of that year are published yet." in capsys.readouterr().err
