@@ -49,7 +49,7 @@ from storage.uow import UnitOfWork
 
 __all__ = ["BATCH", "AnnualError", "RollUp", "indicator_scores", "refusal", "roll_up"]
 
-# People per read: their year's routine results (at most 12 each) and their history.
+# Staff ids per window read: their year's routine results (at most 12 each) and history.
 BATCH = 500
 FIRST_YEAR, LAST_YEAR = 2000, 2100
 
@@ -116,10 +116,11 @@ async def _scores(
 ) -> int:
     """Pass 1: every person's annual score, stored; how many people."""
     people = 0
-    after = 0
-    while batch := await uow.annual.people_with_results(year, after, BATCH):
+    highest = await uow.staff.highest_id()
+    # Fixed windows of staff ids: each read is a range of the (period, staff) index.
+    for after in range(0, highest, BATCH):
         by_person: dict[int, list[PublishedRow]] = {}
-        for row in await uow.annual.published(year, batch):
+        for row in await uow.annual.published(year, after, after + BATCH):
             by_person.setdefault(row.staff_id, []).append(row)
         rows = []
         for staff_id, published in by_person.items():
@@ -142,8 +143,7 @@ async def _scores(
                 }
             )
         await uow.annual.add_many(rows)
-        people += len(batch)
-        after = batch[-1]
+        people += len(rows)
     return people
 
 
@@ -167,16 +167,12 @@ async def _quota(uow: UnitOfWork, rule: AnnualRule, year: int, *, wider: bool) -
 
 async def _flags(uow: UnitOfWork, rule: AnnualRule, year: int) -> list[AnnualRow]:
     """Pass 3: each person's flags from this year and the stored earlier ones."""
-    longest = max(
-        rule.merit_streak,
-        rule.dismissal_streak,
-        rule.promotion.years if rule.promotion else 1,
-    )
     flagged: list[AnnualRow] = []
     after = 0
     while batch := await uow.annual.graded_after(year, after, BATCH):
         ids = [staff_id for staff_id, _, _ in batch]
-        history = await uow.annual.history(ids, year - longest * 2, year)
+        # Every earlier year: a merit is earned at each multiple of the streak.
+        history = await uow.annual.history(ids, FIRST_YEAR, year)
         flags: dict[int, list[str]] = {}
         for staff_id, _grade, trainings in batch:
             found = flags_for(rule, year, history.get(staff_id, {}), trainings)

@@ -102,26 +102,9 @@ _PUBLISHED = and_(
 class AnnualRepository(Repository):
     """The year's published routine results in, annual results and honours out."""
 
-    async def people_with_results(self, year: int, after: int, limit: int) -> list[int]:
-        """Staff ids (ascending, above ``after``, at most ``limit``) with a published routine
-        result in a period that starts in ``year``."""
-        first, last = _year_bounds(year)
-        rows = await self.session.scalars(
-            select(PeriodScore.staff_id)
-            .join(AssessmentPeriod, _PUBLISHED)
-            .where(
-                AssessmentPeriod.starts_on.between(first, last),
-                PeriodScore.staff_id > after,
-            )
-            .group_by(PeriodScore.staff_id)
-            .order_by(PeriodScore.staff_id)
-            .limit(limit)
-        )
-        return list(rows)
-
-    async def published(self, year: int, staff_ids: Sequence[int]) -> list[PublishedRow]:
-        """The published routine results of ``staff_ids`` in ``year``, in period order; the
-        department is the person's present one."""
+    async def published(self, year: int, after: int, through: int) -> list[PublishedRow]:
+        """The published routine results in ``year`` of staff ids ``after < id <= through``
+        (by staff id, then period); the department is the person's present one."""
         first, last = _year_bounds(year)
         result = await self.session.execute(
             select(
@@ -137,7 +120,8 @@ class AnnualRepository(Repository):
             .join(Staff, Staff.id == PeriodScore.staff_id)
             .where(
                 AssessmentPeriod.starts_on.between(first, last),
-                PeriodScore.staff_id.in_(list(staff_ids)),
+                PeriodScore.staff_id > after,
+                PeriodScore.staff_id <= through,
             )
             .order_by(PeriodScore.staff_id, AssessmentPeriod.starts_on)
         )
