@@ -28,6 +28,7 @@ from handlers import (
     roster,
     scores,
     start,
+    third_parties,
 )
 from handlers.callbacks import (
     Acknowledge,
@@ -72,6 +73,13 @@ from handlers.callbacks import (
     SelfRate,
     SelfText,
     SetLanguage,
+    ThirdPartyDepartment,
+    ThirdPartyDepartments,
+    ThirdPartyIssue,
+    ThirdPartyList,
+    ThirdPartyOpen,
+    ThirdPartyRate,
+    ThirdPartyRevoke,
 )
 from handlers.context import WorkledgerApplication, WorkledgerContext
 
@@ -152,6 +160,18 @@ def register(application: WorkledgerApplication) -> None:
             CallbackQueryHandler(review.sign_off, pattern=ReviewSignOff.pattern()),
             CommandHandler("results", results.results_command),
             CommandHandler("score", scores.score_command),
+            CommandHandler("thirdparty", third_parties.third_party_command),
+            CallbackQueryHandler(
+                third_parties.choose_department, pattern=ThirdPartyDepartment.pattern()
+            ),
+            CallbackQueryHandler(
+                third_parties.turn_departments, pattern=ThirdPartyDepartments.pattern()
+            ),
+            CallbackQueryHandler(third_parties.create_link, pattern=ThirdPartyIssue.pattern()),
+            CallbackQueryHandler(third_parties.press_revoke, pattern=ThirdPartyRevoke.pattern()),
+            CallbackQueryHandler(third_parties.show_people, pattern=ThirdPartyList.pattern()),
+            CallbackQueryHandler(third_parties.show_person, pattern=ThirdPartyOpen.pattern()),
+            CallbackQueryHandler(third_parties.press_rating, pattern=ThirdPartyRate.pattern()),
             CommandHandler("annual", annual.annual_command),
             CommandHandler("honour", annual.honour_command),
             CommandHandler("record", record.record_command),

@@ -57,7 +57,7 @@ def record_lines(context: WorkledgerContext, record: CareerRecord) -> list[str]:
     ]
     lines += ["", _("Annual results:")]
     if not record.years:
-        lines.append(_("none yet"))
+        lines.append(_("nothing yet"))
     for year in record.years:
         if year.grade_id is None:
             line = _("{year}: not graded ({count} routine results)").format(
@@ -84,7 +84,7 @@ def record_lines(context: WorkledgerContext, record: CareerRecord) -> list[str]:
             lines.append("  " + _("HR flags: {flags}").format(flags=listed(_, hr_flags)))
     lines += ["", _("Routine results:")]
     if not record.periods:
-        lines.append(_("none yet"))
+        lines.append(_("nothing yet"))
     for period in record.periods:
         grade = grade_name(language, policy, period.calibrated_grade_id or period.grade_id)
         lines.append(
@@ -97,7 +97,7 @@ def record_lines(context: WorkledgerContext, record: CareerRecord) -> list[str]:
         )
     lines += ["", _("Points:")]
     if not record.points:
-        lines.append(_("none yet"))
+        lines.append(_("nothing yet"))
     for point in record.points:
         lines.append(
             "• "
@@ -109,7 +109,7 @@ def record_lines(context: WorkledgerContext, record: CareerRecord) -> list[str]:
         )
     lines += ["", _("Honours:")]
     if not record.honours:
-        lines.append(_("none yet"))
+        lines.append(_("nothing yet"))
     for honour in record.honours:
         lines.append(
             "• "

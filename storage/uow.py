@@ -36,6 +36,7 @@ from storage.repositories import (
     StaffRepository,
     StageReminderRepository,
     StoreFacts,
+    ThirdPartyRepository,
     WorkEntryRepository,
 )
 
@@ -94,6 +95,7 @@ class UnitOfWork:
     scores: ScoreRepository
     stage_reminders: StageReminderRepository
     quota: QuotaApprovalRepository
+    third_parties: ThirdPartyRepository
     store_facts: StoreFacts
     annual: AnnualRepository
 
@@ -132,6 +134,7 @@ class UnitOfWork:
         self.scores = ScoreRepository(self.session)
         self.stage_reminders = StageReminderRepository(self.session)
         self.quota = QuotaApprovalRepository(self.session)
+        self.third_parties = ThirdPartyRepository(self.session)
         self.store_facts = StoreFacts(self.session)
         self.annual = AnnualRepository(self.session)
         return self

@@ -22,6 +22,7 @@ from storage.repositories.roster import RosterRepository
 from storage.repositories.scores import ScoreRepository
 from storage.repositories.stage_reminders import StageReminderRepository
 from storage.repositories.store_facts import StoreFacts
+from storage.repositories.third_parties import ThirdPartyRepository
 from storage.repositories.updates import ProcessedUpdates
 from storage.repositories.uploads import RosterUploadRepository
 
@@ -52,5 +53,6 @@ __all__ = [
     "StaffRepository",
     "StageReminderRepository",
     "StoreFacts",
+    "ThirdPartyRepository",
     "WorkEntryRepository",
 ]
