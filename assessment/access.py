@@ -46,6 +46,7 @@ COMMANDS: Mapping[str, Requirement] = MappingProxyType(
         "cancel": MEMBERS,
         "annual": HR,
         "honour": HR,
+        "training": HR,
         "record": MEMBERS,
     }
 )

@@ -6,7 +6,8 @@ result); HR sees anyone's (``/record EMPLOYEE_NO``) with the HR-only flags of ea
 (merit, dismissal review, promotion eligibility), and exports it. Nobody else sees one.
 
 Honours come from the policy's list (``[[annual.honours]]``); HR awards them with a
-citation, audited (``honour.awarded``).
+citation, audited (``honour.awarded``). Trainings of the catalogue (``[[annual.trainings]]``)
+a person completed are recorded by HR with a note, audited (``training.recorded``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,13 @@ from datetime import date, datetime
 from assessment import access
 from assessment.people import StaffMember
 from config.policy import Policy
-from storage.repositories.annual import AnnualRow, HonourLine, PeriodLine, PointLine
+from storage.repositories.annual import (
+    AnnualRow,
+    HonourLine,
+    PeriodLine,
+    PointLine,
+    TrainingLine,
+)
 from storage.repositories.audit import Event
 from storage.uow import UnitOfWork
 
@@ -29,6 +36,7 @@ __all__ = [
     "RecordError",
     "award_honour",
     "record_of",
+    "record_training",
 ]
 
 MAX_CITATION = 500
@@ -41,6 +49,7 @@ class RecordError(enum.StrEnum):
     UNKNOWN_PERSON = "unknown_person"
     NO_HONOURS = "no_honours"  # the policy lists none
     UNKNOWN_HONOUR = "unknown_honour"
+    UNKNOWN_TRAINING = "unknown_training"
     CITATION_NEEDED = "citation_needed"
     CITATION_TOO_LONG = "citation_too_long"
 
@@ -56,15 +65,16 @@ class CareerRecord:
     periods: tuple[PeriodLine, ...]
     points: tuple[PointLine, ...]
     honours: tuple[HonourLine, ...]
+    trainings: tuple[TrainingLine, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class Awarded:
-    """An honour awarded: to whom and which."""
+    """An honour awarded, or a training recorded: to whom, which (its id), on which day."""
 
     person: StaffMember
-    honour_id: str
-    awarded_on: date
+    item_id: str
+    on: date
 
 
 async def _person(uow: UnitOfWork, employee_no: str) -> StaffMember | None:
@@ -94,6 +104,7 @@ async def record_of(
         periods=tuple(await uow.annual.periods_of(person.id)),
         points=tuple(await uow.annual.points_of(person.id)),
         honours=tuple(await uow.annual.honours_of(person.id)),
+        trainings=tuple(await uow.annual.trainings_of(person.id)),
     )
 
 
@@ -139,3 +150,46 @@ async def award_honour(
         )
     )
     return Awarded(person, honour_id, today)
+
+
+async def record_training(
+    uow: UnitOfWork,
+    policy: Policy,
+    actor: StaffMember,
+    employee_no: str,
+    training_id: str,
+    note: str,
+    *,
+    now: datetime,
+    today: date,
+) -> Awarded | RecordError:
+    """HR records a training of the catalogue a person completed, with a note, audited."""
+    if access.check(actor, access.HR) is not None:
+        return RecordError.NOT_PERMITTED
+    try:
+        assert policy.annual is not None
+        policy.annual.training(training_id)
+    except (AssertionError, KeyError):
+        return RecordError.UNKNOWN_TRAINING
+    note = note.strip()
+    if not note:
+        return RecordError.CITATION_NEEDED
+    if len(note) > MAX_CITATION:
+        return RecordError.CITATION_TOO_LONG
+    person = await _person(uow, employee_no)
+    if person is None:
+        return RecordError.UNKNOWN_PERSON
+    record_id = await uow.annual.record_training(
+        person.id, training_id, note, on=today, by=actor.id, at=now
+    )
+    await uow.audit.add(
+        Event(
+            action="training.recorded",
+            subject_type="training_record",
+            subject_id=record_id,
+            at=now,
+            actor_staff_id=actor.id,
+            details={"staff_id": person.id, "training": training_id, "note": note},
+        )
+    )
+    return Awarded(person, training_id, today)

@@ -174,6 +174,7 @@ def register(application: WorkledgerApplication) -> None:
             CallbackQueryHandler(third_parties.press_rating, pattern=ThirdPartyRate.pattern()),
             CommandHandler("annual", annual.annual_command),
             CommandHandler("honour", annual.honour_command),
+            CommandHandler("training", annual.training_command),
             CommandHandler("record", record.record_command),
             CallbackQueryHandler(record.export_record, pattern=RecordExport.pattern()),
             CallbackQueryHandler(results.show_overview, pattern=ResultsOverview.pattern()),

@@ -1,4 +1,4 @@
-"""HR's annual roll-up (/annual YYYY [wider]) and honours (/honour), and HR's private report.
+"""HR's annual roll-up (/annual YYYY [wider]), honours (/honour) and trainings (/training).
 
 The report of the flags (merit, dismissal review, promotion eligibility, training needs)
 is rendered here for each HR person in their own language and queued by
@@ -51,6 +51,7 @@ def error_text(language: Translator, error: AnnualError | RecordError) -> str:
         RecordError.UNKNOWN_PERSON: _("Nobody on staff has that employee number."),
         RecordError.NO_HONOURS: _("The policy lists no honours ([[annual.honours]])."),
         RecordError.UNKNOWN_HONOUR: _("The policy has no such honour."),
+        RecordError.UNKNOWN_TRAINING: _("The training catalogue has no such training."),
         RecordError.CITATION_NEEDED: _("Please give the citation after the honour."),
         RecordError.CITATION_TOO_LONG: _(
             "That citation is too long: at most {limit} characters."
@@ -220,7 +221,7 @@ def _honour_usage(context: WorkledgerContext) -> str:
 def awarded_text(context: WorkledgerContext, policy: Policy, done: Awarded) -> str:
     """What HR is told once an honour is awarded."""
     assert policy.annual is not None
-    honour = policy.annual.honour(done.honour_id).names.get(context.locale)
+    honour = policy.annual.honour(done.item_id).names.get(context.locale)
     return context._(
         "{honour} is awarded to {name} ({employee_no}) and is in their record."
     ).format(honour=honour, name=done.person.name, employee_no=done.person.employee_no)
@@ -252,3 +253,46 @@ async def honour_command(update: Update, context: WorkledgerContext) -> None:
             return
         await uow.commit()
     await message.reply_text(awarded_text(context, context.policy, result))
+
+
+def _training_usage(context: WorkledgerContext) -> str:
+    policy = context.policy
+    trainings = () if policy.annual is None else policy.annual.trainings
+    names = listed(context._, (f"{t.id} ({t.names.get(context.locale)})" for t in trainings))
+    return context._(
+        "To record a training someone completed: /training EMPLOYEE_NO TRAINING NOTE. "
+        "Trainings: {trainings}."
+    ).format(trainings=names or "-")
+
+
+async def training_command(update: Update, context: WorkledgerContext) -> None:
+    """/training EMPLOYEE_NO TRAINING NOTE: record a completed training (HR)."""
+    message = update.effective_message
+    member = context.member
+    assert message is not None and member is not None
+    arguments = list(context.args or [])
+    if len(arguments) < 2:
+        await message.reply_text(_training_usage(context))
+        return
+    async with context.uow() as uow:
+        result = await career.record_training(
+            uow,
+            context.policy,
+            member,
+            arguments[0].upper(),
+            arguments[1].lower(),
+            " ".join(arguments[2:]),
+            now=context.now(),
+            today=context.today(),
+        )
+        if isinstance(result, RecordError):
+            await message.reply_text(error_text(context.translator, result))
+            return
+        await uow.commit()
+    assert context.policy.annual is not None
+    training = context.policy.annual.training(result.item_id).names.get(context.locale)
+    await message.reply_text(
+        context._("{training} is recorded for {name} ({employee_no}) in their record.").format(
+            training=training, name=result.person.name, employee_no=result.person.employee_no
+        )
+    )

@@ -107,6 +107,18 @@ def record_lines(context: WorkledgerContext, record: CareerRecord) -> list[str]:
                 reason=point.reason,
             )
         )
+    lines += ["", _("Trainings completed:")]
+    if not record.trainings:
+        lines.append(_("nothing yet"))
+    for done in record.trainings:
+        lines.append(
+            "• "
+            + _("{training}, {date}: {note}").format(
+                training=training_names(language, policy, [done.training_id]),
+                date=done.completed_on.isoformat(),
+                note=done.note,
+            )
+        )
     lines += ["", _("Honours:")]
     if not record.honours:
         lines.append(_("nothing yet"))
@@ -222,12 +234,20 @@ def record_sheets(context: WorkledgerContext, record: CareerRecord) -> list[Shee
             for honour in record.honours
         ],
     )
+    trainings = Sheet(
+        _("Trainings"),
+        [_("Training"), _("Completed on"), _("Note")],
+        [
+            [training_names(language, policy, [done.training_id]), done.completed_on, done.note]
+            for done in record.trainings
+        ],
+    )
     person = Sheet(
         _("Person"),
         [_("Employee no."), _("Name"), _("Department")],
         [[record.person.employee_no, record.person.name, record.department]],
     )
-    return [person, years, periods, points, honours]
+    return [person, years, periods, points, trainings, honours]
 
 
 async def export_record(update: Update, context: WorkledgerContext) -> None:

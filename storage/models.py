@@ -785,3 +785,19 @@ class HonourAward(Base):
     awarded_on: Mapped[date] = mapped_column(Date)
     awarded_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
     awarded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TrainingRecord(Base):
+    """A training of the policy's catalogue (``[[annual.trainings]]``) a person completed,
+    recorded by HR with a note; part of the career record, audited (``training.recorded``)."""
+
+    __tablename__ = "training_records"
+    __table_args__ = (Index(None, "staff_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    training_id: Mapped[str] = mapped_column(String(32))
+    note: Mapped[str] = mapped_column(Text)
+    completed_on: Mapped[date] = mapped_column(Date)
+    recorded_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -18,6 +18,7 @@ from storage.models import (
     PeriodScore,
     ScorePoint,
     Staff,
+    TrainingRecord,
 )
 from storage.repositories.base import Repository, rows_as
 
@@ -75,6 +76,15 @@ class PointLine:
     amount: Decimal
     reason: str
     indicator_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TrainingLine:
+    """A training completed."""
+
+    training_id: str
+    note: str
+    completed_on: date
 
 
 @dataclass(frozen=True, slots=True)
@@ -340,6 +350,31 @@ class AnnualRepository(Repository):
         self.session.add(award)
         await self.session.flush()
         return award.id
+
+    async def trainings_of(self, staff_id: int) -> list[TrainingLine]:
+        """A person's completed trainings, latest first."""
+        rows = await self.session.execute(
+            select(TrainingRecord.training_id, TrainingRecord.note, TrainingRecord.completed_on)
+            .where(TrainingRecord.staff_id == staff_id)
+            .order_by(TrainingRecord.completed_on.desc(), TrainingRecord.id.desc())
+        )
+        return rows_as(rows, TrainingLine)
+
+    async def record_training(
+        self, staff_id: int, training_id: str, note: str, *, on: date, by: int, at: datetime
+    ) -> int:
+        """Record a training completed; its id."""
+        record = TrainingRecord(
+            staff_id=staff_id,
+            training_id=training_id,
+            note=note,
+            completed_on=on,
+            recorded_by_id=by,
+            recorded_at=at,
+        )
+        self.session.add(record)
+        await self.session.flush()
+        return record.id
 
     async def department_name(self, department_id: int) -> str:
         """A department's name ("" if it is gone)."""

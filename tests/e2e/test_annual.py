@@ -249,6 +249,14 @@ async def test_the_record_shows_ones_own_and_hr_sees_and_exports_anyones(
     assert (await say(driver, org.staff, "/honour E011 service_star Me"))["text"] == NOT_PERMITTED
     bad = await say(driver, org.hr, "/honour E011 gold_medal For everything")
     assert bad["text"] == "The policy has no such honour."
+    trained = await say(driver, org.hr, "/training E100 service_skills Two-day window course")
+    assert trained["text"] == "Service skills is recorded for Ma Qing (E100) in their record."
+    assert (await say(driver, org.hr, "/training E100 juggling Fun"))["text"] == (
+        "The training catalogue has no such training."
+    )
+    assert (await say(driver, org.staff, "/training E011 service_skills Me"))["text"] == (
+        NOT_PERMITTED
+    )
 
     own_message = await say(driver, org.staff, "/record")
     own = own_message["text"]
@@ -290,6 +298,8 @@ async def test_the_record_shows_ones_own_and_hr_sees_and_exports_anyones(
     ma_qing = (await say(driver, org.hr, "/record E100"))["text"]
     assert "Training need: Service skills" in ma_qing
     assert "HR flags: dismissal review" in ma_qing
+    assert "Trainings completed:\n• Service skills, 2027-01-11: Two-day window course" in ma_qing
+    assert "Trainings completed:\nnothing yet" in card["text"]
 
     await driver.press(org.hr, card["message_id"], buttons(card)["Export as XLSX"])
 
@@ -299,7 +309,9 @@ async def test_the_record_shows_ones_own_and_hr_sees_and_exports_anyones(
     sent = await eventually(document, within=10)
     file_id = sent["document"]["file_id"]  # type: ignore[index]
     book = load_workbook(io.BytesIO(await driver.file_bytes(file_id)))
-    assert book.sheetnames == ["Person", "Annual results", "Routine results", "Points", "Honours"]
+    assert book.sheetnames == [
+        "Person", "Annual results", "Routine results", "Points", "Trainings", "Honours"
+    ]  # fmt: skip
     years = list(book["Annual results"].iter_rows(values_only=True))
     assert years[0] == (
         "Year", "Annual grade", "Score", "Routine results", "Training need", "HR flags"
@@ -326,5 +338,9 @@ async def test_the_record_shows_ones_own_and_hr_sees_and_exports_anyones(
         [event] = await uow.session.scalars(
             select(AuditEvent).where(AuditEvent.action == "honour.awarded")
         )
+        [training] = await uow.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "training.recorded")
+        )
     assert award.citation == "Kind to every citizen"
     assert event.details["honour"] == "service_star"
+    assert training.details["training"] == "service_skills"

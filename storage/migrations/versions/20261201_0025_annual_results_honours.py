@@ -1,4 +1,4 @@
-"""annual results and honour awards: the annual roll-up and the career record
+"""annual results, honour awards and training records: the annual roll-up and the career record
 
 Revision ID: 0025
 Revises: 0019
@@ -72,9 +72,31 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_honour_awards")),
     )
     op.create_index(op.f("ix_honour_awards_staff_id"), "honour_awards", ["staff_id"])
+    op.create_table(
+        "training_records",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("staff_id", sa.Integer(), nullable=False),
+        sa.Column("training_id", sa.String(length=32), nullable=False),
+        sa.Column("note", sa.Text(), nullable=False),
+        sa.Column("completed_on", sa.Date(), nullable=False),
+        sa.Column("recorded_by_id", sa.Integer(), nullable=False),
+        sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["staff_id"], ["staff.id"], name=op.f("fk_training_records_staff_id_staff")
+        ),
+        sa.ForeignKeyConstraint(
+            ["recorded_by_id"],
+            ["staff.id"],
+            name=op.f("fk_training_records_recorded_by_id_staff"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_training_records")),
+    )
+    op.create_index(op.f("ix_training_records_staff_id"), "training_records", ["staff_id"])
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_training_records_staff_id"), table_name="training_records")
+    op.drop_table("training_records")
     op.drop_index(op.f("ix_honour_awards_staff_id"), table_name="honour_awards")
     op.drop_table("honour_awards")
     op.drop_index(op.f("ix_annual_results_staff_id"), table_name="annual_results")
