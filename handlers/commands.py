@@ -33,6 +33,9 @@ DESCRIPTIONS: Mapping[str, str] = MappingProxyType(
         "results": N_("Calibrate and publish a period's results: /results [YYYY-MM]"),
         "thirdparty": N_("Third-party evaluators: invite, completion, revoke"),
         "score": N_("My published scores and grades"),
+        "peers": N_(
+            "Peer ratings: ask peers, see how many answered: /peers [EMPLOYEE_NO RATER_NO...]"
+        ),
         "cancel": N_("Stop what I am doing"),
         "annual": N_("Roll a year up into annual grades, flags to HR: /annual YYYY"),
         "honour": N_("Award an honour with a citation: /honour EMPLOYEE_NO HONOUR CITATION"),

@@ -115,8 +115,8 @@ async def test_menus_differ_by_role(
     ]  # fmt: skip
     assert await eventually(lambda: menu(org.hr.id)) == [
         *staff, "pending", "settings", "invite", "unlink", "import", "broadcast", "notices",
-        "reopen", "results", "thirdparty", "score", "annual", "honour", "training", "record",
-        "help",
+        "reopen", "results", "thirdparty", "peers", "score", "annual", "honour", "training",
+        "record", "help",
     ]  # fmt: skip
 
 

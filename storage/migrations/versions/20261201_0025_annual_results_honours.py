@@ -1,7 +1,7 @@
 """annual results, honour awards and training records: the annual roll-up and the career record
 
 Revision ID: 0025
-Revises: 0019
+Revises: 0020
 Create Date: 2026-12-01 21:00:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0025"
-down_revision: str | None = "0019"
+down_revision: str | None = "0020"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
