@@ -47,6 +47,10 @@ COMMANDS: Mapping[str, Requirement] = MappingProxyType(
         "allowance": HR,
         "score": MEMBERS,
         "cancel": MEMBERS,
+        "annual": HR,
+        "honour": HR,
+        "training": HR,
+        "record": MEMBERS,
     }
 )
 

@@ -881,3 +881,12 @@ class BonusDiscard(CallbackData):
     prefix: ClassVar[str] = "bnx"
     requires: ClassVar[Requirement] = HR
     run_id: int
+
+
+@dataclasses.dataclass(frozen=True)
+class RecordExport(CallbackData):
+    """HR's XLSX of one person's career record (the server checks HR again)."""
+
+    prefix: ClassVar[str] = "anx"
+    requires: ClassVar[Requirement] = HR
+    staff_id: int

@@ -10,6 +10,7 @@ from typing import Self
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.repositories import (
+    AnnualRepository,
     ApprovalRepository,
     AuditLog,
     BonusRepository,
@@ -100,6 +101,7 @@ class UnitOfWork:
     peers: PeerRepository
     bonus: BonusRepository
     store_facts: StoreFacts
+    annual: AnnualRepository
 
     def __init__(
         self,
@@ -140,6 +142,7 @@ class UnitOfWork:
         self.peers = PeerRepository(self.session)
         self.bonus = BonusRepository(self.session)
         self.store_facts = StoreFacts(self.session)
+        self.annual = AnnualRepository(self.session)
         return self
 
     async def __aexit__(
