@@ -57,8 +57,9 @@ async def import_roster(
     leaving, language) get it republished by the bot, queued with the change.
 
     The store is read in batches of plain rows and compared with the file by a child
-    process (the roster as a reader sent it, ``PackedRoster``, goes to it as it is), so
-    other people's updates go on meanwhile; this reads nothing but the store and
+    process (the roster as a reader sent it, ``PackedRoster``, goes to it as it is; a
+    small import, ``roster_plan.CHILD_FROM``, by a thread), so other people's updates go
+    on meanwhile; this reads nothing but the store and
     writes nothing. A dry run ends
     there, rolling the unit of work back: anything else done in it before is
     dropped too. An import then stages the checked rows (``roster_staging``, in
