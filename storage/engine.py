@@ -142,10 +142,11 @@ class WriteTurns:
 
     async def _take(self) -> bool:
         self._loop = asyncio.get_running_loop()
-        if not self._lock.locked():
+        if not self._lock.locked() and not self.waiting:
             await self._lock.acquire()  # free: taken at once, without waiting
             self._moved = time.monotonic()
             return True
+        # Taken, or just passed on to a writer that has not woken yet: queue behind it.
         self.waiting += 1
         # One place in the queue for the whole wait: a timed-out acquire would lose it.
         turn = asyncio.ensure_future(self._lock.acquire())
