@@ -9,6 +9,7 @@ from telegram import Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, TypeHandler, filters
 
 from handlers import (
+    appeals,
     approvals,
     broadcast,
     entries,
@@ -29,6 +30,10 @@ from handlers import (
 )
 from handlers.callbacks import (
     Acknowledge,
+    AppealAsk,
+    AppealDecide,
+    AppealExtend,
+    AppealOpen,
     ApproveShown,
     DayPage,
     Decide,
@@ -105,7 +110,12 @@ def register(application: WorkledgerApplication) -> None:
         MessageHandler(
             (filters.TEXT & ~filters.COMMAND) | filters.Document.ALL | filters.PHOTO,
             _in_turn(
-                approvals.capture, results.capture, broadcast.capture, review.capture, log.capture
+                approvals.capture,
+                results.capture,
+                broadcast.capture,
+                review.capture,
+                appeals.capture,
+                log.capture,
             ),
         ),
         group=COMPOSE_GROUP,
@@ -114,7 +124,8 @@ def register(application: WorkledgerApplication) -> None:
     # notice draft.
     application.add_handler(
         CommandHandler(
-            "cancel", _in_turn(approvals.cancel, results.cancel, review.cancel, log.cancel)
+            "cancel",
+            _in_turn(approvals.cancel, results.cancel, review.cancel, appeals.cancel, log.cancel),
         ),
         group=COMPOSE_GROUP,
     )
@@ -160,6 +171,11 @@ def register(application: WorkledgerApplication) -> None:
             ),
             CallbackQueryHandler(results.press_quota, pattern=ResultsQuota.pattern()),
             CallbackQueryHandler(scores.read_it, pattern=ScoreRead.pattern()),
+            CommandHandler("appeal", appeals.appeal_command),
+            CallbackQueryHandler(appeals.ask, pattern=AppealAsk.pattern()),
+            CallbackQueryHandler(appeals.open_case, pattern=AppealOpen.pattern()),
+            CallbackQueryHandler(appeals.choose, pattern=AppealDecide.pattern()),
+            CallbackQueryHandler(appeals.choose, pattern=AppealExtend.pattern()),
             CallbackQueryHandler(approvals.press, pattern=Decide.pattern()),
             CallbackQueryHandler(approvals.approve_shown, pattern=ApproveShown.pattern()),
             CallbackQueryHandler(approvals.turn_page, pattern=PendingPage.pattern()),

@@ -30,7 +30,7 @@ from assessment.periods import parse_key
 from assessment.results import PublishedScore, ResultsError, ScoreNotice
 from assessment.scoring import Breakdown, IndicatorPart
 from config.policy import Policy
-from handlers.callbacks import ScoreRead
+from handlers.callbacks import AppealAsk, ScoreRead
 from handlers.context import WorkledgerContext
 from handlers.formatting import MAX_CAPTION, MAX_TEXT, answer_text, html_length, listed
 from handlers.gate import claim
@@ -270,18 +270,26 @@ def chart_request(
     return points, labels, thresholds
 
 
-def read_keyboard(language: Translator, period_id: int) -> InlineKeyboardMarkup:
-    """The notice's one button."""
-    return InlineKeyboardMarkup(
+def read_keyboard(
+    language: Translator, period_id: int, *, read: bool = False
+) -> InlineKeyboardMarkup:
+    """The notice's buttons: "I have read it" (until pressed), "Ask for review", "Appeal"
+    (the press checks the windows)."""
+    _ = language.gettext
+    rows = [
         [
-            [
-                InlineKeyboardButton(
-                    language.gettext("I have read it"),
-                    callback_data=ScoreRead(period_id).pack(),
-                )
-            ]
+            InlineKeyboardButton(
+                _("Ask for review"), callback_data=AppealAsk(period_id, "review").pack()
+            ),
+            InlineKeyboardButton(_("Appeal"), callback_data=AppealAsk(period_id, "appeal").pack()),
         ]
-    )
+    ]
+    if not read:
+        rows.insert(
+            0,
+            [InlineKeyboardButton(_("I have read it"), callback_data=ScoreRead(period_id).pack())],
+        )
+    return InlineKeyboardMarkup(rows)
 
 
 async def send_notice(
@@ -301,7 +309,9 @@ async def send_notice(
     language = language_of(notice, default_language)
     points, labels, thresholds = chart_request(language, policy, notice)
     png = await charts.render(points, labels, thresholds=thresholds)
-    markup = None if notice.result.read_at else read_keyboard(language, notice.result.period_id)
+    markup = read_keyboard(
+        language, notice.result.period_id, read=notice.result.read_at is not None
+    )
     return await bot.send_photo(
         chat_id,
         png,
@@ -350,7 +360,9 @@ async def score_command(update: Update, context: WorkledgerContext) -> None:
             break
         listed.append(line)
     text += "\n\n<b>" + html.escape(_("Published results:")) + "</b>\n" + "\n".join(listed)
-    markup = None if latest.result.read_at else read_keyboard(language, latest.result.period_id)
+    markup = read_keyboard(
+        language, latest.result.period_id, read=latest.result.read_at is not None
+    )
     await message.reply_text(text, parse_mode="HTML", reply_markup=markup)
     points, labels, thresholds = chart_request(language, policy, latest)
     png = await context.bot_data.charts.render(points, labels, thresholds=thresholds)
@@ -378,4 +390,6 @@ async def read_it(update: Update, context: WorkledgerContext) -> None:
     if query.message is not None:
         # too old, or already without its button: the reading stands
         with contextlib.suppress(BadRequest):
-            await query.edit_message_reply_markup(reply_markup=None)
+            await query.edit_message_reply_markup(
+                reply_markup=read_keyboard(context.translator, action.period_id, read=True)
+            )

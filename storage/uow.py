@@ -37,6 +37,7 @@ from storage.repositories import (
     StoreFacts,
     WorkEntryRepository,
 )
+from storage.repositories.appeals import AppealRepository
 
 
 @dataclass(slots=True)
@@ -131,6 +132,7 @@ class UnitOfWork:
         self.stage_reminders = StageReminderRepository(self.session)
         self.quota = QuotaApprovalRepository(self.session)
         self.store_facts = StoreFacts(self.session)
+        self.appeals = AppealRepository(self.session)
         return self
 
     async def __aexit__(

@@ -64,9 +64,7 @@ def test_the_request_windows_follow_the_policy() -> None:
     )
     assert after == date(2027, 1, 4)
     # A review decided late leaves 15 days from its decision, past the direct window.
-    late = request_due(
-        WINDOWS, APPEAL, published_on=published, review_decided_on=date(2027, 1, 5)
-    )
+    late = request_due(WINDOWS, APPEAL, published_on=published, review_decided_on=date(2027, 1, 5))
     assert late == date(2027, 1, 20)
 
 
@@ -86,7 +84,9 @@ def _scope(*grades: str, approved: bool = False) -> ScopeGrades:
 
 def _organisation(policy: Policy, *, wider: bool) -> Policy:
     quota = policy.quota.model_copy(
-        update={"with_approval_max_share": DEFAULT.quota.with_approval_max_share if wider else None}
+        update={
+            "with_approval_max_share": DEFAULT.quota.with_approval_max_share if wider else None
+        }
     )
     return policy.model_copy(update={"quota": quota})
 
@@ -120,9 +120,10 @@ def test_the_wider_share_counts_only_once_approved() -> None:
     assert grade_change(DEFAULT, _scope(*four), 1, "excellent", disqualified=False) is (
         GradeCheck.NEEDS_APPROVAL
     )
-    assert grade_change(
-        DEFAULT, _scope(*four, approved=True), 1, "excellent", disqualified=False
-    ) is GradeCheck.ALLOWED
+    assert (
+        grade_change(DEFAULT, _scope(*four, approved=True), 1, "excellent", disqualified=False)
+        is GradeCheck.ALLOWED
+    )
     # With the one wider place taken, a second is over the quota even with approval.
     taken = _scope("excellent", "good", "good", "competent", approved=True)
     assert grade_change(DEFAULT, taken, 2, "excellent", disqualified=False) is (

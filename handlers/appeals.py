@@ -1,0 +1,843 @@
+"""Review (复核) and appeal (申诉) in the chat: asking, deciding, extending, ``/appeal``.
+
+``assessment.appeals`` decides who may do what and when; this module asks for the
+reason (the person's next messages: documents and photos are kept as evidence by their
+file ids, the text is the reason and files the request), shows a case to its decider
+with the person's breakdown and the supervisor's review, and writes every message in
+its reader's language, each naming the days left.
+"""
+
+from __future__ import annotations
+
+import html
+from datetime import date, datetime
+from typing import Any
+
+from babel.dates import format_date
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.error import TelegramError
+from telegram.ext import ApplicationHandlerStop
+
+from assessment import appeals
+from assessment.appeal_rules import GradeCheck, days_left
+from assessment.appeals import (
+    APPEAL,
+    REVIEW,
+    AppealError,
+    CaseRow,
+    CaseView,
+    Decided,
+    Extended,
+    Filed,
+    Late,
+    Window,
+)
+from assessment.outbox import ROUTINE, Outgoing
+from config.policy import Policy
+from handlers.callbacks import AppealAsk, AppealDecide, AppealExtend, AppealOpen, parse
+from handlers.context import BotData, WorkledgerContext
+from handlers.formatting import MAX_TEXT, answer_text, html_length, person_label
+from handlers.gate import claim
+from handlers.scores import grade_name, period_label, result_text
+from locales import Translator, resolve_locale, translator
+from storage.repositories.calendar import Recipient
+
+__all__ = [
+    "ChatNotices",
+    "appeal_command",
+    "ask",
+    "cancel",
+    "capture",
+    "choose",
+    "clock_tick",
+    "open_case",
+]
+
+REQUEST = "appeal_request"
+DECISION = "appeal_decision"
+EXTENSION = "appeal_extension"
+QUESTIONS = (REQUEST, DECISION, EXTENSION)
+KIND = "appeal"
+
+
+# --------------------------------------------------------------------------- texts
+
+
+def _date(language: Translator, day: date) -> str:
+    return str(format_date(day, format="medium", locale=language.babel))
+
+
+def left_text(language: Translator, left: int) -> str:
+    """``3 days left``, ``today is the last day``, or how late."""
+    if left == 0:
+        return language.gettext("today is the last day")
+    if left < 0:
+        return language.ngettext("{count} day late", "{count} days late", -left).format(
+            count=-left
+        )
+    return language.ngettext("{count} day left", "{count} days left", left).format(count=left)
+
+
+def _until(language: Translator, day: date, today: date) -> str:
+    return language.gettext("{date} ({left})").format(
+        date=_date(language, day), left=left_text(language, days_left(day, today))
+    )
+
+
+def _kind(language: Translator, kind: str) -> str:
+    return language.gettext("Review") if kind == REVIEW else language.gettext("Appeal")
+
+
+def _who(language: Translator, case: CaseRow) -> str:
+    return person_label(language.gettext, case.name, case.employee_no)
+
+
+def _state(language: Translator, policy: Policy, case: CaseRow, today: date) -> str:
+    """Open with its last day, or the outcome."""
+    _ = language.gettext
+    if case.status == "open":
+        return _("open, to be decided by {until}").format(
+            until=_until(language, case.due_on, today)
+        )
+    assert case.decided_on is not None
+    grade = grade_name(language, policy, (case.after or {}).get("grade"))
+    if case.outcome == "changed":
+        return _("grade changed to {grade} on {date}").format(
+            grade=grade, date=_date(language, case.decided_on)
+        )
+    return _("result upheld on {date}").format(date=_date(language, case.decided_on))
+
+
+def late_text(language: Translator, policy: Policy, kind: str, key: str, due: date) -> str:
+    """A request refused as late, with the day it was due."""
+    period = period_label(language, key, policy)
+    if kind == REVIEW:
+        text = language.gettext("Too late: a review of {period} could be asked until {date}.")
+    else:
+        text = language.gettext("Too late: an appeal of {period} could be made until {date}.")
+    return text.format(period=period, date=_date(language, due))
+
+
+def error_text(context: WorkledgerContext, error: AppealError | GradeCheck) -> str:
+    """Why a request, decision or extension was refused."""
+    _ = context._
+    texts = {
+        AppealError.NOT_PUBLISHED: _("There is no published result of yours to contest here."),
+        AppealError.ALREADY: _("You have asked for this already: see /appeal."),
+        AppealError.REVIEW_OPEN: _("Your review is not decided yet: you may appeal once it is."),
+        AppealError.REASON_NEEDED: _("Please send the reason as a message, or /cancel."),
+        AppealError.REASON_TOO_LONG: _(
+            "That reason is too long: at most {count} characters, please."
+        ).format(count=appeals.MAX_REASON),
+        AppealError.UNKNOWN_CASE: _("That case no longer exists."),
+        AppealError.NOT_DECIDER: _("Sorry, you do not have permission to do that."),
+        AppealError.OWN_CASE: _("You cannot decide your own case."),
+        AppealError.SAME_DECIDER: _(
+            "You decided the review of this result: someone else must decide the appeal."
+        ),
+        AppealError.DECIDED: _("This case was decided or changed meanwhile: see /appeal."),
+        AppealError.NOT_AN_APPEAL: _("Only an appeal's decision can be extended."),
+        AppealError.EXTENDED: _("This appeal was extended once already."),
+        AppealError.PAST_DUE: _(
+            "This appeal's last day has passed: it can no longer be extended."
+        ),
+        GradeCheck.UNKNOWN_GRADE: _("That grade is not in the policy."),
+        GradeCheck.DISQUALIFIED: _("A disqualifying fact bars the top grade for this person."),
+        GradeCheck.OVER_QUOTA: _(
+            "That would give more top grades than the quota allows in this scope."
+        ),
+        GradeCheck.NEEDS_APPROVAL: _(
+            "That needs the wider top-grade share, which an administrator has not approved "
+            "for this scope and period."
+        ),
+    }
+    return texts.get(error, _("Sorry, you do not have permission to do that."))
+
+
+def _open_button(language: Translator, case: CaseRow) -> dict[str, Any]:
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    language.gettext("Open the case"), callback_data=AppealOpen(case.id).pack()
+                )
+            ]
+        ]
+    ).to_dict()
+
+
+def _appeal_button(language: Translator, period_id: int) -> dict[str, Any]:
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    language.gettext("Appeal"), callback_data=AppealAsk(period_id, APPEAL).pack()
+                )
+            ]
+        ]
+    ).to_dict()
+
+
+class ChatNotices:
+    """The use cases' messages, each in its recipient's language (``appeals.Notices``)."""
+
+    def __init__(self, policy: Policy, default_language: str) -> None:
+        self.policy = policy
+        self.default = default_language
+
+    def _language(self, person: Recipient) -> Translator:
+        return translator(resolve_locale(person.language, person.telegram_language, self.default))
+
+    def _message(
+        self, person: Recipient, text: str, key: str, markup: dict[str, Any] | None
+    ) -> Outgoing:
+        return Outgoing(
+            chat_id=person.telegram_user_id,
+            kind=KIND,
+            text=text,
+            markup=markup,
+            staff_id=person.staff_id,
+            dedup_key=f"{key}/staff/{person.staff_id}",
+            priority=ROUTINE,
+        )
+
+    def new_case(self, recipient: Recipient, case: CaseRow, today: date) -> Outgoing:
+        language = self._language(recipient)
+        _ = language.gettext
+        text = (
+            _("New review request from {person} for {period}: to be decided by {until}.")
+            if case.kind == REVIEW
+            else _("New appeal from {person} for {period}: to be decided by {until}.")
+        ).format(
+            person=_who(language, case),
+            period=period_label(language, case.period_key, self.policy),
+            until=_until(language, case.due_on, today),
+        )
+        return self._message(
+            recipient, text, f"appeal/{case.id}/new", _open_button(language, case)
+        )
+
+    def outcome(
+        self, recipient: Recipient, case: CaseRow, appeal_due_on: date | None, today: date
+    ) -> Outgoing:
+        language = self._language(recipient)
+        _ = language.gettext
+        period = period_label(language, case.period_key, self.policy)
+        grade = grade_name(language, self.policy, (case.after or {}).get("grade"))
+        was = grade_name(language, self.policy, (case.before or {}).get("grade"))
+        if case.kind == REVIEW:
+            head = (
+                _("Your review of {period} is decided: your grade is now {grade} (was {was}).")
+                if case.outcome == "changed"
+                else _("Your review of {period} is decided: the result stands ({grade}).")
+            )
+        else:
+            head = (
+                _("Your appeal of {period} is decided: your grade is now {grade} (was {was}).")
+                if case.outcome == "changed"
+                else _("Your appeal of {period} is decided: the result stands ({grade}).")
+            )
+        lines = [
+            head.format(period=period, grade=grade, was=was),
+            _("Reason: {reason}").format(reason=case.decision_reason or ""),
+        ]
+        markup = None
+        if appeal_due_on is not None:
+            lines.append(
+                _("You may appeal until {until}.").format(
+                    until=_until(language, appeal_due_on, today)
+                )
+            )
+            markup = _appeal_button(language, case.period_id)
+        else:
+            lines.append(_("This decision is final in the bot."))
+        return self._message(recipient, "\n".join(lines), f"appeal/{case.id}/decided", markup)
+
+    def extended(self, recipient: Recipient, case: CaseRow, today: date) -> Outgoing:
+        language = self._language(recipient)
+        _ = language.gettext
+        text = "\n".join(
+            [
+                _(
+                    "The decision on your appeal of {period} is put back: it is due by {until}."
+                ).format(
+                    period=period_label(language, case.period_key, self.policy),
+                    until=_until(language, case.due_on, today),
+                ),
+                _("Reason: {reason}").format(reason=case.extension_reason or ""),
+            ]
+        )
+        return self._message(recipient, text, f"appeal/{case.id}/extended", None)
+
+    def reminder(self, recipient: Recipient, case: CaseRow, today: date) -> Outgoing:
+        language = self._language(recipient)
+        _ = language.gettext
+        text = (
+            _("The review requested by {person} for {period} is to be decided by {until}.")
+            if case.kind == REVIEW
+            else _("The appeal by {person} for {period} is to be decided by {until}.")
+        ).format(
+            person=_who(language, case),
+            period=period_label(language, case.period_key, self.policy),
+            until=_until(language, case.due_on, today),
+        )
+        key = (
+            f"appeal/{case.id}/reminder/{case.due_on.isoformat()}/{days_left(case.due_on, today)}"
+        )
+        return self._message(recipient, text, key, _open_button(language, case))
+
+    def overdue(self, recipient: Recipient, case: CaseRow, today: date) -> Outgoing:
+        language = self._language(recipient)
+        _ = language.gettext
+        text = (
+            _("Overdue: the review requested by {person} for {period} was due on {date} ({left}).")
+            if case.kind == REVIEW
+            else _("Overdue: the appeal by {person} for {period} was due on {date} ({left}).")
+        ).format(
+            person=_who(language, case),
+            period=period_label(language, case.period_key, self.policy),
+            date=_date(language, case.due_on),
+            left=left_text(language, days_left(case.due_on, today)),
+        )
+        key = f"appeal/{case.id}/overdue/{case.due_on.isoformat()}"
+        return self._message(recipient, text, key, _open_button(language, case))
+
+
+def _notices(context: WorkledgerContext) -> ChatNotices:
+    return ChatNotices(context.policy, context.settings.language)
+
+
+# --------------------------------------------------------------------------- asking
+
+
+def _prompt(context: WorkledgerContext, opened: Window) -> str:
+    _ = context._
+    language = context.translator
+    period = period_label(language, opened.period_key, context.policy)
+    head = (
+        _("Ask for review of your result for {period}: the last day to ask is {until}.")
+        if opened.kind == REVIEW
+        else _("Appeal your result for {period}: the last day to appeal is {until}.")
+    ).format(period=period, until=_until(language, opened.due_on, context.today()))
+    return (
+        head
+        + "\n"
+        + _(
+            "Send any documents or photos as evidence first, then your reason as a message: "
+            "the reason files the request. /cancel to stop."
+        )
+    )
+
+
+async def ask(update: Update, context: WorkledgerContext) -> None:
+    """ "Ask for review" or "Appeal" pressed: check the window, then ask for the reason."""
+    query = update.callback_query
+    member = context.member
+    assert query is not None and member is not None
+    action = AppealAsk.from_press(query.data)
+    async with context.uow() as uow:
+        opened = await appeals.window(
+            uow,
+            member,
+            action.period_id,
+            action.kind,
+            context.policy,
+            today=context.today(),
+            zone=context.settings.zone,
+        )
+        if isinstance(opened, Late):
+            key = await uow.results.period_key(action.period_id) or ""
+    if not isinstance(opened, Window):
+        text = (
+            late_text(context.translator, context.policy, action.kind, key, opened.due_on)
+            if isinstance(opened, Late)
+            else error_text(context, opened)
+        )
+        await claim(context)
+        await query.answer(answer_text(text), show_alert=True)
+        return
+    async with context.uow() as uow:
+        await uow.conversations.save(
+            member.id,
+            REQUEST,
+            "reason",
+            {"period_id": action.period_id, "kind": action.kind, "evidence": []},
+            at=context.now(),
+        )
+        await uow.commit()
+    await query.answer()
+    if query.message is not None:
+        await context.bot.send_message(query.message.chat.id, _prompt(context, opened))
+
+
+def _evidence_of(message: Message) -> dict[str, Any] | None:
+    if message.document is not None:
+        return {
+            "kind": "document",
+            "file_id": message.document.file_id,
+            "name": message.document.file_name or "",
+        }
+    if message.photo:
+        return {"kind": "photo", "file_id": message.photo[-1].file_id, "name": ""}
+    return None
+
+
+async def capture(update: Update, context: WorkledgerContext) -> None:
+    """The next messages after a request, a decision or an extension: evidence, reason."""
+    message = update.effective_message
+    member = context.member
+    if message is None or member is None or context.question not in QUESTIONS:
+        return
+    async with context.uow() as uow:
+        stored = await uow.conversations.get(member.id)
+    if stored is None or stored.kind not in QUESTIONS:
+        return
+    data = dict(stored.data)
+    evidence = _evidence_of(message)
+    if stored.kind == REQUEST and evidence is not None:
+        kept = list(data.get("evidence", []))
+        if len(kept) < appeals.MAX_EVIDENCE:
+            kept.append(evidence)
+        data["evidence"] = kept
+        async with context.uow() as uow:
+            await uow.conversations.save(member.id, REQUEST, "reason", data, at=context.now())
+            await uow.commit()
+        await message.reply_text(
+            context.ngettext(
+                "Noted: {count} document as evidence. Now send your reason as a message, "
+                "or /cancel.",
+                "Noted: {count} documents as evidence. Now send your reason as a message, "
+                "or /cancel.",
+                len(kept),
+            ).format(count=len(kept))
+        )
+        raise ApplicationHandlerStop
+    if stored.kind == REQUEST:
+        reply, keep = await _file(context, data, message.text)
+    elif stored.kind == DECISION:
+        reply, keep = await _decide(context, data, message.text)
+    else:
+        reply, keep = await _extend(context, data, message.text)
+    if not keep:
+        async with context.uow() as uow:
+            await uow.conversations.drop(member.id)
+            await uow.commit()
+    await message.reply_text(reply)
+    raise ApplicationHandlerStop
+
+
+_KEEP_ASKING = (AppealError.REASON_NEEDED, AppealError.REASON_TOO_LONG)
+
+
+async def _file(
+    context: WorkledgerContext, data: dict[str, Any], text: str | None
+) -> tuple[str, bool]:
+    member = context.member
+    assert member is not None
+    period_id, kind = int(data["period_id"]), str(data["kind"])
+    async with context.uow() as uow:
+        filed = await appeals.file(
+            uow,
+            member,
+            period_id,
+            kind,
+            text,
+            list(data.get("evidence", [])),
+            context.policy,
+            _notices(context),
+            today=context.today(),
+            zone=context.settings.zone,
+            now=context.now(),
+        )
+        key = await uow.results.period_key(period_id) or ""
+    language = context.translator
+    if isinstance(filed, Late):
+        return late_text(language, context.policy, kind, key, filed.due_on), False
+    if isinstance(filed, AppealError):
+        return error_text(context, filed), filed in _KEEP_ASKING
+    assert isinstance(filed, Filed)
+    _ = context._
+    period = period_label(language, key, context.policy)
+    until = _until(language, filed.case.due_on, context.today())
+    if kind == REVIEW:
+        reply = _("Your request for review of {period} is filed: it is to be decided by {until}.")
+    else:
+        reply = _("Your appeal of {period} is filed: it is to be decided by {until}.")
+    return reply.format(period=period, until=until), False
+
+
+async def cancel(update: Update, context: WorkledgerContext) -> None:
+    """/cancel while a reason is asked: nothing is filed or decided."""
+    message = update.effective_message
+    member = context.member
+    if message is None or member is None or context.question not in QUESTIONS:
+        return
+    async with context.uow() as uow:
+        await uow.conversations.drop(member.id)
+        await uow.commit()
+    await message.reply_text(context._("Cancelled; nothing was filed or decided."))
+    raise ApplicationHandlerStop
+
+
+# --------------------------------------------------------------------------- deciding
+
+
+def case_text(context: WorkledgerContext, view: CaseView) -> str:
+    """A case as its decider sees it, in HTML."""
+    _ = context._
+    language = context.translator
+    case = view.case
+    period = period_label(language, case.period_key, context.policy)
+    head = (
+        _("Review requested by {person} for {period}")
+        if case.kind == REVIEW
+        else _("Appeal by {person} for {period}")
+    ).format(person=_who(language, case), period=period)
+    lines = ["<b>" + html.escape(head) + "</b>"]
+    lines.append(
+        html.escape(
+            _("Asked on {date}; to be decided by {until}.").format(
+                date=_date(language, case.requested_on),
+                until=_until(language, case.due_on, context.today()),
+            )
+        )
+    )
+    if case.status != "open":
+        lines.append(html.escape(_state(language, context.policy, case, context.today())))
+    lines.append(html.escape(_("Reason: {reason}").format(reason=case.reason)))
+    if case.evidence:
+        lines.append(
+            html.escape(
+                context.ngettext(
+                    "{count} document of evidence follows.",
+                    "{count} documents of evidence follow.",
+                    len(case.evidence),
+                ).format(count=len(case.evidence))
+            )
+        )
+    review = view.review
+    if review.signed_off_at is not None:
+        lines.append(
+            html.escape(
+                _("Supervisor's review: signed off by {name} on {date}.").format(
+                    name=review.reviewer_name or "",
+                    date=_date(
+                        language, review.signed_off_at.astimezone(context.settings.zone).date()
+                    ),
+                )
+            )
+        )
+    else:
+        lines.append(html.escape(_("No supervisor's sign-off on record.")))
+    if review.self_text:
+        lines.append(html.escape(_("Self-assessment: {text}").format(text=review.self_text[:500])))
+    text = "\n".join(lines)
+    if view.notice is not None:
+        room = MAX_TEXT - html_length(text) - 2
+        text += "\n\n" + result_text(
+            language, context.policy, view.notice.result, view.notice.breakdown, room=room
+        )
+    return text
+
+
+def case_keyboard(context: WorkledgerContext, case: CaseRow) -> InlineKeyboardMarkup | None:
+    """Uphold, each grade, and (an appeal, once) the extension."""
+    if case.status != "open":
+        return None
+    _ = context._
+    rows = [
+        [
+            InlineKeyboardButton(
+                _("Uphold the result"),
+                callback_data=AppealDecide(case.id, case.version, 0).pack(),
+            )
+        ]
+    ]
+    grades = [
+        InlineKeyboardButton(
+            _("Grade: {grade}").format(grade=grade.names.get(context.locale)),
+            callback_data=AppealDecide(case.id, case.version, index + 1).pack(),
+        )
+        for index, grade in enumerate(context.policy.grades)
+    ]
+    rows += [grades[i : i + 2] for i in range(0, len(grades), 2)]
+    if case.kind == APPEAL and case.extended_at is None:
+        days = context.policy.appeals.appeal_extension_days
+        rows.append(
+            [
+                InlineKeyboardButton(
+                    context.ngettext(
+                        "Extend by {count} day", "Extend by {count} days", days
+                    ).format(count=days),
+                    callback_data=AppealExtend(case.id, case.version).pack(),
+                )
+            ]
+        )
+    return InlineKeyboardMarkup(rows)
+
+
+async def open_case(update: Update, context: WorkledgerContext) -> None:
+    """ "Open the case": the case with its evidence, for its decider only."""
+    query = update.callback_query
+    member = context.member
+    assert query is not None and member is not None
+    action = AppealOpen.from_press(query.data)
+    async with context.uow() as uow:
+        view = await appeals.open_case(
+            uow, member, action.case_id, context.policy, today=context.today()
+        )
+    await claim(context)
+    if isinstance(view, AppealError):
+        await query.answer(answer_text(error_text(context, view)), show_alert=True)
+        return
+    await query.answer()
+    if query.message is None:
+        return
+    chat_id = query.message.chat.id
+    await context.bot.send_message(
+        chat_id,
+        case_text(context, view),
+        parse_mode="HTML",
+        reply_markup=case_keyboard(context, view.case),
+    )
+    for item in view.case.evidence:
+        try:
+            if item.get("kind") == "photo":
+                await context.bot.send_photo(chat_id, str(item["file_id"]))
+            else:
+                await context.bot.send_document(chat_id, str(item["file_id"]))
+        except TelegramError:
+            # a file Telegram no longer has: the case stands without it
+            continue
+
+
+async def choose(update: Update, context: WorkledgerContext) -> None:
+    """Uphold, a grade, or the extension pressed: check the case, then ask why."""
+    query = update.callback_query
+    member = context.member
+    assert query is not None and member is not None
+    action = parse(query.data)
+    assert isinstance(action, AppealDecide | AppealExtend)
+    async with context.uow() as uow:
+        view = await appeals.open_case(
+            uow, member, action.case_id, context.policy, today=context.today()
+        )
+    refusal: AppealError | None = None
+    if isinstance(view, AppealError):
+        refusal = view
+    elif view.case.status != "open" or view.case.version != action.version:
+        refusal = AppealError.DECIDED
+    grades = context.policy.grades
+    choice = getattr(action, "choice", None)
+    if refusal is None and choice is not None and choice > len(grades):
+        refusal = AppealError.UNKNOWN_CASE
+    if refusal is not None:
+        await claim(context)
+        await query.answer(answer_text(error_text(context, refusal)), show_alert=True)
+        return
+    _ = context._
+    data: dict[str, Any] = {"case_id": action.case_id, "version": action.version}
+    if isinstance(action, AppealExtend):
+        kind = EXTENSION
+        days = context.policy.appeals.appeal_extension_days
+        question = context.ngettext(
+            "Why put this appeal's decision back by {count} day? Send the reason, or /cancel.",
+            "Why put this appeal's decision back by {count} days? Send the reason, or /cancel.",
+            days,
+        ).format(count=days)
+    elif choice == 0:
+        kind = DECISION
+        data["grade_id"] = None
+        question = _("Why uphold the result? Send the reason as a message, or /cancel.")
+    else:
+        assert choice is not None
+        kind = DECISION
+        grade = grades[choice - 1]
+        data["grade_id"] = grade.id
+        question = _("Why give {grade}? Send the reason as a message, or /cancel.").format(
+            grade=grade.names.get(context.locale)
+        )
+    async with context.uow() as uow:
+        await uow.conversations.save(member.id, kind, "reason", data, at=context.now())
+        await uow.commit()
+    await query.answer()
+    if query.message is not None:
+        await context.bot.send_message(query.message.chat.id, question)
+
+
+async def _decide(
+    context: WorkledgerContext, data: dict[str, Any], text: str | None
+) -> tuple[str, bool]:
+    member = context.member
+    assert member is not None
+    grade = data.get("grade_id")
+    async with context.uow() as uow:
+        decided = await appeals.decide(
+            uow,
+            member,
+            int(data["case_id"]),
+            int(data["version"]),
+            None if grade is None else str(grade),
+            text,
+            context.policy,
+            _notices(context),
+            today=context.today(),
+            now=context.now(),
+        )
+    if not isinstance(decided, Decided):
+        return error_text(context, decided), decided in _KEEP_ASKING
+    _ = context._
+    language = context.translator
+    case = decided.case
+    period = period_label(language, case.period_key, context.policy)
+    if case.outcome == "changed":
+        return _("Decided: {person}'s grade for {period} is now {grade} (was {was}).").format(
+            person=_who(language, case),
+            period=period,
+            grade=grade_name(language, context.policy, (case.after or {}).get("grade")),
+            was=grade_name(language, context.policy, (case.before or {}).get("grade")),
+        ), False
+    return _("Decided: {person}'s result for {period} stands.").format(
+        person=_who(language, case), period=period
+    ), False
+
+
+async def _extend(
+    context: WorkledgerContext, data: dict[str, Any], text: str | None
+) -> tuple[str, bool]:
+    member = context.member
+    assert member is not None
+    async with context.uow() as uow:
+        extended = await appeals.extend(
+            uow,
+            member,
+            int(data["case_id"]),
+            int(data["version"]),
+            text,
+            context.policy,
+            _notices(context),
+            today=context.today(),
+            now=context.now(),
+        )
+    if not isinstance(extended, Extended):
+        return error_text(context, extended), extended in _KEEP_ASKING
+    return context._("Extended: the appeal is now to be decided by {until}.").format(
+        until=_until(context.translator, extended.case.due_on, context.today())
+    ), False
+
+
+# --------------------------------------------------------------------------- /appeal
+
+
+async def appeal_command(update: Update, context: WorkledgerContext) -> None:
+    """/appeal: my cases and their clocks; my reports' (outcome only); those I decide."""
+    message = update.effective_message
+    member = context.member
+    assert message is not None and member is not None
+    today = context.today()
+    async with context.uow() as uow:
+        mine = await appeals.cases_of(
+            uow, member, context.policy, today=today, zone=context.settings.zone
+        )
+    _ = context._
+    language = context.translator
+    policy = context.policy
+    lines = ["<b>" + html.escape(_("Your reviews and appeals")) + "</b>"]
+    if not mine.own:
+        lines.append(html.escape(_("None so far.")))
+    for case in mine.own:
+        lines.append(
+            html.escape(
+                _("{kind} · {period}: {state}").format(
+                    kind=_kind(language, case.kind),
+                    period=period_label(language, case.period_key, policy),
+                    state=_state(language, policy, case, today),
+                )
+            )
+        )
+    buttons: list[list[InlineKeyboardButton]] = []
+    for opened in (mine.latest, mine.latest_appeal):
+        if opened is None:
+            continue
+        period = period_label(language, opened.period_key, policy)
+        if opened.kind == REVIEW:
+            line = _("You may ask for review of {period} until {until}.")
+            label = _("Ask for review")
+        else:
+            line = _("You may appeal {period} until {until}.")
+            label = _("Appeal")
+        lines.append(
+            html.escape(line.format(period=period, until=_until(language, opened.due_on, today)))
+        )
+        buttons.append(
+            [
+                InlineKeyboardButton(
+                    label, callback_data=AppealAsk(opened.period_id, opened.kind).pack()
+                )
+            ]
+        )
+    if mine.reports:
+        lines += ["", "<b>" + html.escape(_("Your reports' reviews and appeals")) + "</b>"]
+        for case in mine.reports:
+            lines.append(
+                html.escape(
+                    _("{person}: {kind} · {period}: {state}").format(
+                        person=_who(language, case),
+                        kind=_kind(language, case.kind),
+                        period=period_label(language, case.period_key, policy),
+                        state=_state(language, policy, case, today),
+                    )
+                )
+            )
+    if mine.to_decide:
+        lines += ["", "<b>" + html.escape(_("To decide")) + "</b>"]
+        for case in mine.to_decide:
+            lines.append(
+                html.escape(
+                    _("{person}: {kind} · {period}: {state}").format(
+                        person=_who(language, case),
+                        kind=_kind(language, case.kind),
+                        period=period_label(language, case.period_key, policy),
+                        state=_state(language, policy, case, today),
+                    )
+                )
+            )
+            buttons.append(
+                [
+                    InlineKeyboardButton(
+                        _("Open: {person}").format(person=_who(language, case)),
+                        callback_data=AppealOpen(case.id).pack(),
+                    )
+                ]
+            )
+    text = "\n".join(lines)
+    while html_length(text) > MAX_TEXT and len(lines) > 1:
+        lines.pop()
+        text = "\n".join(lines)
+    await message.reply_text(
+        text, parse_mode="HTML", reply_markup=InlineKeyboardMarkup(buttons) if buttons else None
+    )
+
+
+# --------------------------------------------------------------------------- the job
+
+
+async def run_clocks(data: BotData, today: date, now: datetime) -> int:
+    """Queue the reminders and escalations due ``today`` (``appeals.run_clocks``)."""
+    return await appeals.run_clocks(
+        data.database.uow,
+        data.policy,
+        ChatNotices(data.policy, data.settings.language),
+        today=today,
+        now=now,
+    )
+
+
+async def clock_tick(context: WorkledgerContext) -> None:
+    """Job (every few minutes): cases nearing or past their last day, after the morning's
+    reminder time."""
+    now = context.now()
+    local = now.astimezone(context.settings.zone)
+    if local.time() < context.policy.reminders.monthly_check_time:
+        return
+    await run_clocks(context.bot_data, local.date(), now)
