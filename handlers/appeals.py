@@ -534,9 +534,11 @@ def case_text(context: WorkledgerContext, view: CaseView) -> str:
     text = "\n".join(lines)
     if view.notice is not None:
         room = MAX_TEXT - html_length(text) - 2
-        text += "\n\n" + result_text(
+        result = result_text(
             language, context.policy, view.notice.result, view.notice.breakdown, room=room
         )
+        # Its first line says "Your result": the heading above names the person instead.
+        text += "\n\n" + result.split("\n", 1)[-1]
     return text
 
 
