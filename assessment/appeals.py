@@ -50,7 +50,7 @@ from assessment.appeal_rules import (
     grade_change,
     request_due,
 )
-from assessment.grading import scope_key, scope_of
+from assessment.grading import ScopeKey, scope_key, scope_of, top_grade_cap
 from assessment.outbox import Outgoing, enqueue
 from assessment.people import StaffMember
 from assessment.quota import standing
@@ -77,7 +77,9 @@ __all__ = [
     "Late",
     "MyCases",
     "Notices",
+    "ShareApproved",
     "Window",
+    "approve_share",
     "cases_of",
     "decide",
     "decider_roles",
@@ -115,6 +117,9 @@ class AppealError(enum.StrEnum):
     NOT_AN_APPEAL = "not_an_appeal"  # only an appeal is extended
     EXTENDED = "extended"  # extended once already
     PAST_DUE = "past_due"  # an extension after the last day
+    NOT_ADMIN = "not_admin"  # only an administrator approves the wider share
+    NO_WIDER_SHARE = "no_wider_share"  # the policy allows no exception
+    APPROVED = "approved"  # the wider share stands already for that scope
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,12 +167,25 @@ class Extended:
 
 @dataclass(frozen=True, slots=True)
 class CaseView:
-    """What a decider sees of a case: the case, the result, the supervisor's review."""
+    """What a decider (or the head) sees of a case: the case, the result, the
+    supervisor's review; whether the viewer may decide it, and may approve the wider
+    top-grade share for its scope (an administrator, where none stands)."""
 
     case: CaseRow
     notice: ScoreNotice | None
     review: SupervisorReview
     days_left: int
+    can_decide: bool = True
+    can_approve: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ShareApproved:
+    """The wider top-grade share approved for a case's scope and period."""
+
+    case: CaseRow
+    cap: int
+    people: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -333,16 +351,104 @@ async def _decidable(
     return case
 
 
+async def _scope_of(
+    uow: UnitOfWork, case: CaseRow, policy: Policy
+) -> tuple[ScopeKey, dict[int, str], bool] | None:
+    """The case's quota scope, the grades held in it, and whether the wider share stands."""
+    people = await uow.results.people(case.period_id, staff_id=case.staff_id)
+    if not people:
+        return None
+    scope = scope_of(policy, people[0].department_id)
+    counted = await uow.results.people(
+        case.period_id, department_id=None if isinstance(scope, str) else scope
+    )
+    grades = {
+        p.staff_id: p.final_grade_id or ""
+        for p in counted
+        if p.score is not None and p.excluded_reason is None
+    }
+    approved = scope_key(scope) in await standing(uow, case.period_id)
+    return scope, grades, approved
+
+
 async def open_case(
     uow: UnitOfWork, member: StaffMember, case_id: int, policy: Policy, *, today: date
 ) -> CaseView | AppealError:
-    """A case as its decider sees it (only a decider of its kind, never the person)."""
+    """A case as its decider sees it, or the head (an administrator, who is told of
+    overdue cases and approves the wider share); never the person's own."""
     case = await _decidable(uow, member, case_id, policy)
+    can_decide = not isinstance(case, AppealError)
+    if case is AppealError.NOT_DECIDER and member.has(Role.ADMIN):
+        overseen = await uow.appeals.get(case_id)
+        assert overseen is not None
+        case = AppealError.OWN_CASE if overseen.staff_id == member.id else overseen
     if isinstance(case, AppealError):
         return case
+    can_approve = False
+    if member.has(Role.ADMIN) and policy.quota.with_approval_max_share is not None:
+        scope = await _scope_of(uow, case, policy)
+        can_approve = case.status == "open" and scope is not None and not scope[2]
     notice = await notice_of(uow, case.staff_id, case.period_key, policy)
     review = await uow.appeals.supervisor_review(case.period_id, case.staff_id)
-    return CaseView(case, notice, review, days_left(case.due_on, today))
+    return CaseView(case, notice, review, days_left(case.due_on, today), can_decide, can_approve)
+
+
+async def approve_share(
+    uow: UnitOfWork,
+    admin: StaffMember,
+    case_id: int,
+    reason: str | None,
+    policy: Policy,
+    *,
+    now: datetime,
+) -> ShareApproved | AppealError:
+    """The explicit approval step of the wider top-grade share for an open case's scope
+    and (published) period: an administrator, with a reason; recorded as any approval
+    of the share (``quota_approvals``), audited ``quota.approved`` naming the case;
+    commit. The decider then decides with the wider cap."""
+    if not admin.has(Role.ADMIN):
+        return AppealError.NOT_ADMIN
+    share = policy.quota.with_approval_max_share
+    if share is None:
+        return AppealError.NO_WIDER_SHARE
+    cleaned = _reason(reason)
+    if isinstance(cleaned, AppealError):
+        return cleaned
+    found = await uow.appeals.get(case_id)
+    if found is None or not await uow.appeals.lock_published(found.period_id):
+        return AppealError.UNKNOWN_CASE
+    if found.staff_id == admin.id:
+        return AppealError.OWN_CASE
+    if found.status != "open":
+        return AppealError.DECIDED
+    scoped = await _scope_of(uow, found, policy)
+    if scoped is None:
+        return AppealError.NOT_PUBLISHED
+    scope, grades, _ = scoped
+    department = None if isinstance(scope, str) else scope
+    if not await uow.quota.approve(
+        found.period_id, scope_key(scope), department, reason=cleaned, by_id=admin.id, now=now
+    ):
+        return AppealError.APPROVED
+    await uow.audit.add(
+        Event(
+            "quota.approved",
+            "period",
+            found.period_id,
+            at=now,
+            actor_staff_id=admin.id,
+            actor_telegram_id=admin.telegram_user_id,
+            details={
+                "period": found.period_key,
+                "scope": scope_key(scope),
+                "share": str(share),
+                "reason": cleaned,
+                "case": found.id,
+            },
+        )
+    )
+    await uow.commit()
+    return ShareApproved(found, top_grade_cap(policy, len(grades), approved=True), len(grades))
 
 
 def _result(score: Decimal | None, grade: str | None) -> dict[str, Any]:
@@ -384,16 +490,9 @@ async def decide(
     changed = grade_id is not None and grade_id != person.final_grade_id
     if changed:
         assert grade_id is not None
-        scope = scope_of(policy, person.department_id)
-        counted = await uow.results.people(
-            case.period_id, department_id=None if isinstance(scope, str) else scope
-        )
-        grades = {
-            p.staff_id: p.final_grade_id or ""
-            for p in counted
-            if p.score is not None and p.excluded_reason is None
-        }
-        approved = scope_key(scope) in await standing(uow, case.period_id)
+        scoped = await _scope_of(uow, case, policy)
+        assert scoped is not None, "the person has a published result"
+        _, grades, approved = scoped
         check = grade_change(
             policy,
             ScopeGrades(grades, approved),
@@ -523,7 +622,10 @@ async def cases_of(
     reports = (
         await uow.appeals.of_reports(member.id, LISTED) if member.has(Role.SUPERVISOR) else []
     )
-    kinds = [kind for kind in KINDS if member.has(decider_roles(policy, kind))]
+    # The head (an administrator) oversees every open case; others those they decide.
+    kinds = [
+        kind for kind in KINDS if member.has(decider_roles(policy, kind)) or member.has(Role.ADMIN)
+    ]
     to_decide = [
         case
         for case in (await uow.appeals.open_cases(kinds, LISTED) if kinds else [])

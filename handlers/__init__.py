@@ -30,6 +30,7 @@ from handlers import (
 )
 from handlers.callbacks import (
     Acknowledge,
+    AppealApprove,
     AppealAsk,
     AppealDecide,
     AppealExtend,
@@ -176,6 +177,7 @@ def register(application: WorkledgerApplication) -> None:
             CallbackQueryHandler(appeals.open_case, pattern=AppealOpen.pattern()),
             CallbackQueryHandler(appeals.choose, pattern=AppealDecide.pattern()),
             CallbackQueryHandler(appeals.choose, pattern=AppealExtend.pattern()),
+            CallbackQueryHandler(appeals.choose, pattern=AppealApprove.pattern()),
             CallbackQueryHandler(approvals.press, pattern=Decide.pattern()),
             CallbackQueryHandler(approvals.approve_shown, pattern=ApproveShown.pattern()),
             CallbackQueryHandler(approvals.turn_page, pattern=PendingPage.pattern()),

@@ -34,7 +34,14 @@ from assessment.appeals import (
 )
 from assessment.outbox import ROUTINE, Outgoing
 from config.policy import Policy
-from handlers.callbacks import AppealAsk, AppealDecide, AppealExtend, AppealOpen, parse
+from handlers.callbacks import (
+    AppealApprove,
+    AppealAsk,
+    AppealDecide,
+    AppealExtend,
+    AppealOpen,
+    parse,
+)
 from handlers.context import BotData, WorkledgerContext
 from handlers.formatting import MAX_TEXT, answer_text, html_length, person_label
 from handlers.gate import claim
@@ -56,7 +63,8 @@ __all__ = [
 REQUEST = "appeal_request"
 DECISION = "appeal_decision"
 EXTENSION = "appeal_extension"
-QUESTIONS = (REQUEST, DECISION, EXTENSION)
+APPROVAL = "appeal_share"
+QUESTIONS = (REQUEST, DECISION, EXTENSION, APPROVAL)
 KIND = "appeal"
 
 
@@ -141,6 +149,9 @@ def error_text(context: WorkledgerContext, error: AppealError | GradeCheck) -> s
         AppealError.PAST_DUE: _(
             "This appeal's last day has passed: it can no longer be extended."
         ),
+        AppealError.NOT_ADMIN: _("Sorry, you do not have permission to do that."),
+        AppealError.NO_WIDER_SHARE: _("The policy allows no wider top-grade share."),
+        AppealError.APPROVED: _("The wider top-grade share is approved already for this scope."),
         GradeCheck.UNKNOWN_GRADE: _("That grade is not in the policy."),
         GradeCheck.DISQUALIFIED: _("A disqualifying fact bars the top grade for this person."),
         GradeCheck.OVER_QUOTA: _(
@@ -148,7 +159,7 @@ def error_text(context: WorkledgerContext, error: AppealError | GradeCheck) -> s
         ),
         GradeCheck.NEEDS_APPROVAL: _(
             "That needs the wider top-grade share, which an administrator has not approved "
-            "for this scope and period."
+            "for this scope and period: they can approve it on the case (/appeal)."
         ),
     }
     return texts.get(error, _("Sorry, you do not have permission to do that."))
@@ -416,6 +427,8 @@ async def capture(update: Update, context: WorkledgerContext) -> None:
         reply, keep = await _file(context, data, message.text)
     elif stored.kind == DECISION:
         reply, keep = await _decide(context, data, message.text)
+    elif stored.kind == APPROVAL:
+        reply, keep = await _approve(context, data, message.text)
     else:
         reply, keep = await _extend(context, data, message.text)
     if not keep:
@@ -542,11 +555,28 @@ def case_text(context: WorkledgerContext, view: CaseView) -> str:
     return text
 
 
-def case_keyboard(context: WorkledgerContext, case: CaseRow) -> InlineKeyboardMarkup | None:
-    """Uphold, each grade, and (an appeal, once) the extension."""
+def case_keyboard(context: WorkledgerContext, view: CaseView) -> InlineKeyboardMarkup | None:
+    """Uphold, each grade, and (an appeal, once) the extension, for its decider; the
+    wider share's approval for an administrator."""
+    case = view.case
     if case.status != "open":
         return None
     _ = context._
+    approve = []
+    wider = context.policy.quota.with_approval_max_share
+    if view.can_approve and wider is not None:
+        approve = [
+            [
+                InlineKeyboardButton(
+                    _("Approve the wider share ({share})").format(
+                        share=f"{(wider * 100).normalize():f}%"
+                    ),
+                    callback_data=AppealApprove(case.id).pack(),
+                )
+            ]
+        ]
+    if not view.can_decide:
+        return InlineKeyboardMarkup(approve) if approve else None
     rows = [
         [
             InlineKeyboardButton(
@@ -575,7 +605,7 @@ def case_keyboard(context: WorkledgerContext, case: CaseRow) -> InlineKeyboardMa
                 )
             ]
         )
-    return InlineKeyboardMarkup(rows)
+    return InlineKeyboardMarkup(rows + approve)
 
 
 async def open_case(update: Update, context: WorkledgerContext) -> None:
@@ -600,7 +630,7 @@ async def open_case(update: Update, context: WorkledgerContext) -> None:
         chat_id,
         case_text(context, view),
         parse_mode="HTML",
-        reply_markup=case_keyboard(context, view.case),
+        reply_markup=case_keyboard(context, view),
     )
     for item in view.case.evidence:
         try:
@@ -619,7 +649,7 @@ async def choose(update: Update, context: WorkledgerContext) -> None:
     member = context.member
     assert query is not None and member is not None
     action = parse(query.data)
-    assert isinstance(action, AppealDecide | AppealExtend)
+    assert isinstance(action, AppealDecide | AppealExtend | AppealApprove)
     async with context.uow() as uow:
         view = await appeals.open_case(
             uow, member, action.case_id, context.policy, today=context.today()
@@ -627,6 +657,11 @@ async def choose(update: Update, context: WorkledgerContext) -> None:
     refusal: AppealError | None = None
     if isinstance(view, AppealError):
         refusal = view
+    elif isinstance(action, AppealApprove):
+        if not view.can_approve:
+            refusal = AppealError.APPROVED if view.case.status == "open" else AppealError.DECIDED
+    elif not view.can_decide:
+        refusal = AppealError.NOT_DECIDER
     elif view.case.status != "open" or view.case.version != action.version:
         refusal = AppealError.DECIDED
     grades = context.policy.grades
@@ -638,8 +673,14 @@ async def choose(update: Update, context: WorkledgerContext) -> None:
         await query.answer(answer_text(error_text(context, refusal)), show_alert=True)
         return
     _ = context._
-    data: dict[str, Any] = {"case_id": action.case_id, "version": action.version}
-    if isinstance(action, AppealExtend):
+    data: dict[str, Any] = {"case_id": action.case_id, "version": getattr(action, "version", 0)}
+    if isinstance(action, AppealApprove):
+        kind = APPROVAL
+        question = _(
+            "Why approve the wider top-grade share for this case's scope and period? "
+            "Send the reason, or /cancel."
+        )
+    elif isinstance(action, AppealExtend):
         kind = EXTENSION
         days = context.policy.appeals.appeal_extension_days
         question = context.ngettext(
@@ -702,6 +743,23 @@ async def _decide(
     return _("Decided: {person}'s result for {period} stands.").format(
         person=_who(language, case), period=period
     ), False
+
+
+async def _approve(
+    context: WorkledgerContext, data: dict[str, Any], text: str | None
+) -> tuple[str, bool]:
+    member = context.member
+    assert member is not None
+    async with context.uow() as uow:
+        approved = await appeals.approve_share(
+            uow, member, int(data["case_id"]), text, context.policy, now=context.now()
+        )
+    if isinstance(approved, AppealError):
+        return error_text(context, approved), approved in _KEEP_ASKING
+    return context._(
+        "The wider top-grade share is approved for this case's scope: at most {cap} of "
+        "{people} may have the top grade. The case's decider may now give it."
+    ).format(cap=approved.cap, people=approved.people), False
 
 
 async def _extend(

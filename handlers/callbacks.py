@@ -794,3 +794,13 @@ class AppealExtend(CallbackData):
     requires: ClassVar[Requirement] = HR
     case_id: int
     version: int
+
+
+@dataclasses.dataclass(frozen=True)
+class AppealApprove(CallbackData):
+    """Approve the wider top-grade share for an open case's scope and period (an
+    administrator); the reason is asked next."""
+
+    prefix: ClassVar[str] = "avq"
+    requires: ClassVar[Requirement] = QUOTA_APPROVERS
+    case_id: int

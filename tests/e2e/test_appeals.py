@@ -19,7 +19,7 @@ from handlers.appeals import run_clocks
 from handlers.callbacks import AppealOpen
 from handlers.context import WorkledgerApplication
 from storage.enums import Role
-from storage.models import AppealCase, AuditEvent, OutboxMessage, Staff
+from storage.models import AppealCase, AuditEvent, OutboxMessage, QuotaApproval, Staff
 
 from .chat import Message, answer_to_press, buttons, introduce, stop_timed_jobs
 from .conftest import eventually
@@ -54,7 +54,6 @@ async def org(bot: WorkledgerApplication, driver: EmulatorDriver) -> Organisatio
     stop_timed_jobs(bot)
     await introduce(driver, organisation.hr, organisation.supervisor, organisation.staff, ADMIN)
     bot.bot_data.clock.set(PUBLISHED, frozen=True)
-    await store_facts(bot, "2026-11", FIVE, published=True)
     return organisation
 
 
@@ -128,6 +127,7 @@ async def file_request(
 async def test_a_review_changes_a_grade_within_the_quota_and_tells_the_person(
     bot: WorkledgerApplication, driver: EmulatorDriver, org: Organisation
 ) -> None:
+    await store_facts(bot, "2026-11", FIVE, published=True)
     bot.bot_data.clock.set(at(date(2026, 12, 10)), frozen=True)
     card = await score_card(driver, org.staff)
     assert "Grade: Good" in card["text"]
@@ -229,6 +229,7 @@ async def test_a_review_changes_a_grade_within_the_quota_and_tells_the_person(
 async def test_an_appeal_one_day_late_is_refused_and_one_in_time_is_extended_once(
     bot: WorkledgerApplication, driver: EmulatorDriver, org: Organisation
 ) -> None:
+    await store_facts(bot, "2026-11", FIVE, published=True)
     # The last day of the direct appeal (30 days from 9 December): still in time.
     bot.bot_data.clock.set(at(date(2027, 1, 8), hour=22), frozen=True)
     card = await score_card(driver, org.staff)
@@ -298,3 +299,48 @@ async def test_an_appeal_one_day_late_is_refused_and_one_in_time_is_extended_onc
         "Overdue: the appeal by Su Yi (E011) for November 2026 was due on Apr 8, 2027 "
         "(1 day late)."
     )
+
+
+async def test_the_wider_share_for_a_changed_grade_takes_the_administrators_approval(
+    bot: WorkledgerApplication, driver: EmulatorDriver, org: Organisation
+) -> None:
+    # Four scored: 20% of four is no place, 25% (with approval) is one.
+    four = [Given("E010", 92), Given("E011", 91), Given("E100", 85), Given("E101", 72)]
+    await store_facts(bot, "2026-11", four, published=True)
+    bot.bot_data.clock.set(at(date(2026, 12, 10)), frozen=True)
+    card = await score_card(driver, org.staff)
+    await file_request(driver, org.staff, card, "Ask for review", "Best clearance rate")
+    told = await arrives(driver, org.hr, "New review request from Su Yi (E011)")
+    [shown] = await press_for_message(driver, org.hr, told, "Open the case")
+    assert not any(label.startswith("Approve") for label in buttons(shown)), "HR may not"
+    await press_for_message(driver, org.hr, shown, "Grade: Excellent")
+    refused = await reply_to(driver, org.hr, "Best clearance rate in the bureau")
+    assert refused["text"].startswith("That needs the wider top-grade share")
+    assert (await _score_of(bot, "E011")).calibrated_grade_id is None
+
+    # The head sees the open case in /appeal and approves the wider share, with a reason.
+    listing = await reply_to(driver, ADMIN, "/appeal")
+    assert "Su Yi (E011): Review · November 2026: open" in listing["text"]
+    [overseen] = await press_for_message(driver, ADMIN, listing, "Open: Su Yi (E011)")
+    assert list(buttons(overseen)) == ["Approve the wider share (25%)"], "not a decider"
+    [question] = await press_for_message(driver, ADMIN, overseen, "Approve the wider share")
+    assert question["text"].startswith("Why approve the wider top-grade share")
+    approved = await reply_to(driver, ADMIN, "Bureau exceeded its annual targets")
+    assert approved["text"].startswith(
+        "The wider top-grade share is approved for this case's scope: at most 1 of 4"
+    )
+    async with bot.bot_data.database.uow() as uow:
+        [approval] = list(await uow.session.scalars(select(QuotaApproval)))
+    assert approval.reason == "Bureau exceeded its annual targets"
+    [event] = await audit(bot, "quota.approved")
+    [case] = await cases(bot)
+    assert event.details["case"] == case.id
+
+    # Now the reviewer may give the top grade: the one place.
+    [shown] = await press_for_message(driver, org.hr, told, "Open the case")
+    await press_for_message(driver, org.hr, shown, "Grade: Excellent")
+    decided = await reply_to(driver, org.hr, "Best clearance rate in the bureau")
+    assert decided["text"] == (
+        "Decided: Su Yi (E011)'s grade for November 2026 is now Excellent (was Good)."
+    )
+    assert (await _score_of(bot, "E011")).calibrated_grade_id == "excellent"
