@@ -685,6 +685,10 @@ async def _tick(
         step, roles = "due-soon", decider_roles(policy, case.kind)
     key = f"appeal-clock/{case.id}/{case.due_on.isoformat()}/{step}"
     async with uows() as uow:
+        # Overdue cases come up at every tick: a read, not a write, once they were told.
+        if await uow.claims.claimed(key):
+            return 0
+    async with uows() as uow:
         # The claim first (a transaction that read first cannot wait on SQLite).
         if not await uow.claims.claim(key, now):
             return 0

@@ -32,6 +32,8 @@ ZONE = ZoneInfo("Asia/Shanghai")
 PUBLISHED = datetime(2026, 12, 9, 10, 0, tzinfo=ZONE)
 ADMIN = EmulatedUser(id=9020, first_name="Ke", language_code="en")
 NOT_PERMITTED = "Sorry, you do not have permission to do that."
+# Seconds to wait for a reply: /score draws a chart, slow on a busy machine.
+WAIT = 20.0
 FIVE = [
     Given("E010", 91),
     Given("E011", 91),
@@ -64,7 +66,7 @@ def at(day: date, hour: int = 10) -> datetime:
 async def reply_to(driver: EmulatorDriver, user: EmulatedUser, text: str) -> Message:
     before = await last_id(driver, user)
     await driver.send_text(user, text)
-    [reply] = await driver.wait_for_message(user.id, since_message_id=before)
+    [reply] = await driver.wait_for_message(user.id, since_message_id=before, timeout=WAIT)
     return reply
 
 
@@ -77,7 +79,9 @@ async def score_card(driver: EmulatorDriver, user: EmulatedUser) -> Message:
     """/score's text (the chart follows it)."""
     before = await last_id(driver, user)
     await driver.send_text(user, "/score")
-    text, _chart = await driver.wait_for_message(user.id, count=2, since_message_id=before)
+    text, _chart = await driver.wait_for_message(
+        user.id, count=2, since_message_id=before, timeout=WAIT
+    )
     return text
 
 
@@ -88,7 +92,9 @@ async def press_for_message(
     before = await last_id(driver, user)
     data = next(d for text, d in buttons(message).items() if text.startswith(label))
     await driver.press(user, message["message_id"], data)
-    return await driver.wait_for_message(user.id, count=count, since_message_id=before)
+    return await driver.wait_for_message(
+        user.id, count=count, since_message_id=before, timeout=WAIT
+    )
 
 
 async def arrives(driver: EmulatorDriver, user: EmulatedUser, start: str) -> Message:
@@ -100,7 +106,7 @@ async def arrives(driver: EmulatorDriver, user: EmulatedUser, start: str) -> Mes
             None,
         )
 
-    return await eventually(found, within=10)
+    return await eventually(found, within=WAIT)
 
 
 async def audit(bot: WorkledgerApplication, action: str) -> list[AuditEvent]:
@@ -142,7 +148,7 @@ async def test_a_review_changes_a_grade_within_the_quota_and_tells_the_person(
     # A document first, kept as evidence by its file id; then the reason files it.
     before = await last_id(driver, org.staff)
     await driver.send_document(org.staff, "counter-log.pdf", b"%PDF-1.4 counter log")
-    [noted] = await driver.wait_for_message(org.staff.id, since_message_id=before)
+    [noted] = await driver.wait_for_message(org.staff.id, since_message_id=before, timeout=WAIT)
     assert noted["text"].startswith("Noted: 1 document as evidence.")
     filed = await reply_to(driver, org.staff, "The counter log shows 40 more permits than counted")
     assert filed["text"] == (
