@@ -99,6 +99,8 @@ LISTED = 30
 _BATCH = 200
 UPHELD = "upheld"
 CHANGED = "changed"
+# Why a top grade reached by a changed score is not given (the next grade is).
+_CAPPED = (GradeCheck.OVER_QUOTA, GradeCheck.NEEDS_APPROVAL, GradeCheck.DISQUALIFIED)
 
 
 class AppealError(enum.StrEnum):
@@ -120,6 +122,7 @@ class AppealError(enum.StrEnum):
     NOT_ADMIN = "not_admin"  # only an administrator approves the wider share
     NO_WIDER_SHARE = "no_wider_share"  # the policy allows no exception
     APPROVED = "approved"  # the wider share stands already for that scope
+    BAD_SCORE = "bad_score"  # a changed score outside 0..100
 
 
 @dataclass(frozen=True, slots=True)
@@ -467,13 +470,18 @@ async def decide(
     *,
     today: date,
     now: datetime,
+    score: Decimal | None = None,
 ) -> Decided | AppealError | GradeCheck:
     """Decide a case as shown at ``version``: upheld (``grade_id`` None, or the grade it
-    has), or a changed grade within the quota; with a reason; audited with the result
-    before and after; the person told (outbox); commit."""
+    has), a changed grade within the quota, or a changed ``score`` (its grade the one the
+    score reaches; the top grade only within the quota, else the next, as
+    ``grading.assign_grades`` gives it); with a reason; audited with the result before
+    and after; the person told (outbox); commit."""
     cleaned = _reason(reason)
     if isinstance(cleaned, AppealError):
         return cleaned
+    if score is not None and not Decimal(0) <= score <= Decimal(100):
+        return AppealError.BAD_SCORE
     found = await uow.appeals.get(case_id)
     if found is None or not await uow.appeals.lock_published(found.period_id):
         return AppealError.UNKNOWN_CASE
@@ -483,13 +491,16 @@ async def decide(
     if case.status != "open" or case.version != version:
         return AppealError.DECIDED
     people = await uow.results.people(case.period_id, staff_id=case.staff_id)
-    if not people or people[0].published_at is None:
+    if not people or people[0].published_at is None or people[0].score is None:
         return AppealError.NOT_PUBLISHED
     person = people[0]
+    assert person.score is not None
     before = _result(person.score, person.final_grade_id)
-    changed = grade_id is not None and grade_id != person.final_grade_id
-    if changed:
-        assert grade_id is not None
+    new_score = person.score if score is None else policy.assessment.round_score(score)
+    by_score = None if score is None else policy.grade_for(new_score).id
+    if by_score is not None:
+        grade_id = by_score
+    if grade_id is not None and grade_id != person.final_grade_id:
         scoped = await _scope_of(uow, case, policy)
         assert scoped is not None, "the person has a published result"
         _, grades, approved = scoped
@@ -500,18 +511,27 @@ async def decide(
             grade_id,
             disqualified=person.disqualified,
         )
-        if check is not GradeCheck.ALLOWED:
+        if check is not GradeCheck.ALLOWED and by_score is not None and check in _CAPPED:
+            # A score that reaches the top grade without a place gets the next grade.
+            grade_id = policy.grades[1].id
+        elif check is not GradeCheck.ALLOWED:
             return check
+    changed = (grade_id is not None and grade_id != person.final_grade_id) or (
+        new_score != person.score
+    )
+    if changed:
         label = "review" if case.kind == REVIEW else "appeal"
-        await uow.appeals.set_published_grade(
+        await uow.appeals.set_published_result(
             case.period_id,
             case.staff_id,
-            grade_id,
+            grade_id or person.final_grade_id or "",
+            score=None if score is None else new_score,
+            by_score_grade_id=by_score,
             reason=f"{label} #{case.id}: {cleaned}",
             by_id=member.id,
             now=now,
         )
-    after = _result(person.score, grade_id if changed else person.final_grade_id)
+    after = _result(new_score, grade_id if changed and grade_id else person.final_grade_id)
     if not await uow.appeals.decide(
         case.id,
         version,

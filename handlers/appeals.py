@@ -10,7 +10,9 @@ its reader's language, each naming the days left.
 from __future__ import annotations
 
 import html
+import re
 from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from babel.dates import format_date
@@ -40,12 +42,13 @@ from handlers.callbacks import (
     AppealDecide,
     AppealExtend,
     AppealOpen,
+    AppealScore,
     parse,
 )
 from handlers.context import BotData, WorkledgerContext
 from handlers.formatting import MAX_TEXT, answer_text, html_length, person_label
 from handlers.gate import claim
-from handlers.scores import grade_name, period_label, result_text
+from handlers.scores import grade_name, number, period_label, result_text
 from locales import Translator, resolve_locale, translator
 from storage.repositories.calendar import Recipient
 
@@ -66,6 +69,8 @@ EXTENSION = "appeal_extension"
 APPROVAL = "appeal_share"
 QUESTIONS = (REQUEST, DECISION, EXTENSION, APPROVAL)
 KIND = "appeal"
+# "93.5 The uncounted permits": a new score, then the reason.
+_SCORE_AND_REASON = re.compile(r"\s*(\d{1,3}(?:[.,]\d{1,2})?)\s+(.+)", re.DOTALL)
 
 
 # --------------------------------------------------------------------------- texts
@@ -148,6 +153,10 @@ def error_text(context: WorkledgerContext, error: AppealError | GradeCheck) -> s
         AppealError.EXTENDED: _("This appeal was extended once already."),
         AppealError.PAST_DUE: _(
             "This appeal's last day has passed: it can no longer be extended."
+        ),
+        AppealError.BAD_SCORE: _(
+            "Please send the new score (0 to 100) and then the reason, e.g. "
+            "“93.5 The uncounted permits”, or /cancel."
         ),
         AppealError.NOT_ADMIN: _("Sorry, you do not have permission to do that."),
         AppealError.NO_WIDER_SHARE: _("The policy allows no wider top-grade share."),
@@ -242,14 +251,26 @@ class ChatNotices:
                 if case.outcome == "changed"
                 else _("Your review of {period} is decided: the result stands ({grade}).")
             )
+            rescored = _(
+                "Your review of {period} is decided: your score is now {score} and your "
+                "grade {grade} (was {old_score}, {was})."
+            )
         else:
             head = (
                 _("Your appeal of {period} is decided: your grade is now {grade} (was {was}).")
                 if case.outcome == "changed"
                 else _("Your appeal of {period} is decided: the result stands ({grade}).")
             )
+            rescored = _(
+                "Your appeal of {period} is decided: your score is now {score} and your "
+                "grade {grade} (was {old_score}, {was})."
+            )
+        scores = _scores(language, case)
+        if scores is not None:
+            head = rescored
+        old_score, new_score = scores or ("", "")
         lines = [
-            head.format(period=period, grade=grade, was=was),
+            head.format(period=period, grade=grade, was=was, score=new_score, old_score=old_score),
             _("Reason: {reason}").format(reason=case.decision_reason or ""),
         ]
         markup = None
@@ -312,6 +333,14 @@ class ChatNotices:
         )
         key = f"appeal/{case.id}/overdue/{case.due_on.isoformat()}"
         return self._message(recipient, text, key, _open_button(language, case))
+
+
+def _scores(language: Translator, case: CaseRow) -> tuple[str, str] | None:
+    """The score before and after a decision that changed it, as people read them."""
+    old, new = (case.before or {}).get("score"), (case.after or {}).get("score")
+    if old is None or new is None or Decimal(old) == Decimal(new):
+        return None
+    return number(language, Decimal(old)), number(language, Decimal(new))
 
 
 def _notices(context: WorkledgerContext) -> ChatNotices:
@@ -593,6 +622,13 @@ def case_keyboard(context: WorkledgerContext, view: CaseView) -> InlineKeyboardM
         for index, grade in enumerate(context.policy.grades)
     ]
     rows += [grades[i : i + 2] for i in range(0, len(grades), 2)]
+    rows.append(
+        [
+            InlineKeyboardButton(
+                _("Change the score"), callback_data=AppealScore(case.id, case.version).pack()
+            )
+        ]
+    )
     if case.kind == APPEAL and case.extended_at is None:
         days = context.policy.appeals.appeal_extension_days
         rows.append(
@@ -649,7 +685,7 @@ async def choose(update: Update, context: WorkledgerContext) -> None:
     member = context.member
     assert query is not None and member is not None
     action = parse(query.data)
-    assert isinstance(action, AppealDecide | AppealExtend | AppealApprove)
+    assert isinstance(action, AppealDecide | AppealExtend | AppealApprove | AppealScore)
     async with context.uow() as uow:
         view = await appeals.open_case(
             uow, member, action.case_id, context.policy, today=context.today()
@@ -679,6 +715,15 @@ async def choose(update: Update, context: WorkledgerContext) -> None:
         question = _(
             "Why approve the wider top-grade share for this case's scope and period? "
             "Send the reason, or /cancel."
+        )
+    elif isinstance(action, AppealScore):
+        kind = DECISION
+        data["grade_id"] = None
+        data["score"] = True
+        question = _(
+            "Send the new score (0 to 100) and then the reason in one message, e.g. "
+            "“93.5 The uncounted permits”, or /cancel. The grade follows the score, within "
+            "the quota."
         )
     elif isinstance(action, AppealExtend):
         kind = EXTENSION
@@ -714,6 +759,16 @@ async def _decide(
     member = context.member
     assert member is not None
     grade = data.get("grade_id")
+    score = None
+    if data.get("score"):
+        match = _SCORE_AND_REASON.fullmatch(text or "")
+        try:
+            score = Decimal(match.group(1).replace(",", ".")) if match else None
+        except InvalidOperation:
+            score = None
+        if match is None or score is None:
+            return error_text(context, AppealError.BAD_SCORE), True
+        text = match.group(2)
     async with context.uow() as uow:
         decided = await appeals.decide(
             uow,
@@ -726,13 +781,28 @@ async def _decide(
             _notices(context),
             today=context.today(),
             now=context.now(),
+            score=score,
         )
     if not isinstance(decided, Decided):
-        return error_text(context, decided), decided in _KEEP_ASKING
+        keep = decided in (*_KEEP_ASKING, AppealError.BAD_SCORE)
+        return error_text(context, decided), keep
     _ = context._
     language = context.translator
     case = decided.case
     period = period_label(language, case.period_key, context.policy)
+    scores = _scores(language, case)
+    if scores is not None:
+        return _(
+            "Decided: {person}'s score for {period} is now {score}, grade {grade} "
+            "(was {old_score}, {was})."
+        ).format(
+            person=_who(language, case),
+            period=period,
+            score=scores[1],
+            old_score=scores[0],
+            grade=grade_name(language, context.policy, (case.after or {}).get("grade")),
+            was=grade_name(language, context.policy, (case.before or {}).get("grade")),
+        ), False
     if case.outcome == "changed":
         return _("Decided: {person}'s grade for {period} is now {grade} (was {was}).").format(
             person=_who(language, case),

@@ -804,3 +804,14 @@ class AppealApprove(CallbackData):
     prefix: ClassVar[str] = "avq"
     requires: ClassVar[Requirement] = QUOTA_APPROVERS
     case_id: int
+
+
+@dataclasses.dataclass(frozen=True)
+class AppealScore(CallbackData):
+    """Change a case's score, as shown at ``version``; the new score and the reason are
+    asked next."""
+
+    prefix: ClassVar[str] = "avs"
+    requires: ClassVar[Requirement] = HR
+    case_id: int
+    version: int

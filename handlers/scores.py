@@ -203,6 +203,16 @@ def result_text(
             grade=html.escape(grade_name(language, policy, result.grade_id))
         ),
     ]
+    computed = result.breakdown.get("score")
+    if isinstance(computed, str) and Decimal(computed) != result.score:
+        # Changed on review or appeal: the breakdown explains the score as computed.
+        head.append(
+            html.escape(
+                _("Changed on review or appeal; computed from the records: {score}").format(
+                    score=number(language, Decimal(computed))
+                )
+            )
+        )
     lines: list[str] = []
     cut = False
     if breakdown is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, cast
 
 from sqlalchemy import Table, and_, func, select, update
@@ -241,18 +242,32 @@ class AppealRepository(Repository):
         )
         return bool(getattr(result, "rowcount", 0))
 
-    async def set_published_grade(
+    async def set_published_result(
         self,
         period_id: int,
         staff_id: int,
         grade_id: str,
         *,
+        score: Decimal | None,
+        by_score_grade_id: str | None,
         reason: str,
         by_id: int,
         now: datetime,
     ) -> bool:
-        """Give a published result a new grade (kept as the calibrated grade, the one that
-        counts everywhere: /score, notices, exports); False if it is not published."""
+        """Change a published result: the grade (kept as the calibrated grade, the one that
+        counts everywhere: /score, notices, exports) and, given, the score and the grade it
+        reaches; False if it is not published."""
+        values: dict[str, Any] = {
+            "calibrated_grade_id": grade_id,
+            "calibration_reason": reason,
+            "calibrated_by_id": by_id,
+            "calibrated_at": now,
+            "version": _SCORES.c.version + 1,
+        }
+        if score is not None:
+            values["score"] = score
+        if by_score_grade_id is not None:
+            values["by_score_grade_id"] = by_score_grade_id
         result = await self.session.execute(
             update(_SCORES)
             .where(
@@ -260,13 +275,7 @@ class AppealRepository(Repository):
                 _SCORES.c.staff_id == staff_id,
                 _SCORES.c.published_at.is_not(None),
             )
-            .values(
-                calibrated_grade_id=grade_id,
-                calibration_reason=reason,
-                calibrated_by_id=by_id,
-                calibrated_at=now,
-                version=_SCORES.c.version + 1,
-            )
+            .values(**values)
         )
         return bool(getattr(result, "rowcount", 0))
 

@@ -306,6 +306,36 @@ async def test_an_appeal_one_day_late_is_refused_and_one_in_time_is_extended_onc
         "(1 day late)."
     )
 
+    # The head decides the appeal with a changed score: the grade follows it, within the
+    # quota (the one place is free), and the person is told; the decision is final.
+    [fresh] = await press_for_message(driver, ADMIN, told, "Open the case")
+    [question] = await press_for_message(driver, ADMIN, fresh, "Change the score")
+    assert question["text"].startswith("Send the new score (0 to 100) and then the reason")
+    unclear = await reply_to(driver, ADMIN, "about ninety-three")
+    assert unclear["text"].startswith("Please send the new score (0 to 100)"), "asked again"
+    decided = await reply_to(driver, ADMIN, "93.5 The archive's counter log was found")
+    assert decided["text"] == (
+        "Decided: Su Yi (E011)'s score for November 2026 is now 93.5, grade Excellent "
+        "(was 91, Good)."
+    )
+    outcome = await arrives(driver, org.staff, "Your appeal of November 2026 is decided")
+    assert outcome["text"] == (
+        "Your appeal of November 2026 is decided: your score is now 93.5 and your grade "
+        "Excellent (was 91, Good).\nReason: The archive's counter log was found\n"
+        "This decision is final in the bot."
+    )
+    score = await _score_of(bot, "E011")
+    assert (float(score.score), score.calibrated_grade_id) == (93.5, "excellent")
+    text = (await score_card(driver, org.staff))["text"]
+    assert "Score: 93.5\nGrade: Excellent\n" in text
+    assert "Changed on review or appeal; computed from the records: 91" in text
+    [event] = await audit(bot, "appeal.decided")
+    assert (event.details["before"]["grade"], event.details["after"]["grade"]) == (
+        "good",
+        "excellent",
+    )
+    assert float(event.details["after"]["score"]) == 93.5
+
 
 async def test_the_wider_share_for_a_changed_grade_takes_the_administrators_approval(
     bot: WorkledgerApplication, driver: EmulatorDriver, org: Organisation
