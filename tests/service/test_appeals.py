@@ -195,3 +195,48 @@ async def test_a_request_on_the_last_day_is_in_time_and_the_next_day_late(
     last = await _file(db, office.first, office, policy, datetime(2027, 1, 8, 23, 55, tzinfo=ZONE))
     assert isinstance(last, Filed) and last.case.due_on == date(2027, 2, 7)
     assert await _file(db, office.first, office, policy) is AppealError.ALREADY
+
+
+async def test_a_changed_score_reaching_the_top_grade_without_a_place_gets_the_next(
+    db: Database, office: Office, policy: Policy
+) -> None:
+    first = await _file(db, office.first, office, policy)
+    second = await _file(db, office.second, office, policy)
+    assert isinstance(first, Filed) and isinstance(second, Filed)
+    taken = await _decide(db, office.hr, first.case, "excellent", policy)
+    assert isinstance(taken, Decided)
+    async with db.uow() as uow:
+        rescored = await appeals.decide(
+            uow,
+            office.hr,
+            second.case.id,
+            second.case.version,
+            None,
+            "Recounted",
+            policy,
+            Notices(),
+            today=ASKED.date(),
+            now=ASKED,
+            score=Decimal("95.5"),
+        )
+    assert isinstance(rescored, Decided)
+    after = rescored.case.after
+    assert after is not None
+    assert (Decimal(after["score"]), after["grade"]) == (Decimal("95.5"), "good")
+    async with db.uow() as uow:
+        score = await uow.session.scalar(
+            select(PeriodScore).where(PeriodScore.staff_id == office.second.id)
+        )
+    assert score is not None
+    assert (score.score, score.by_score_grade_id, score.calibrated_grade_id) == (
+        Decimal("95.5"),
+        "excellent",
+        "good",
+    )
+    # A score outside 0..100 is refused before anything is read.
+    async with db.uow() as uow:
+        refused = await appeals.decide(
+            uow, office.hr, second.case.id, 1, None, "x", policy, Notices(),
+            today=ASKED.date(), now=ASKED, score=Decimal(101),
+        )  # fmt: skip
+    assert refused is AppealError.BAD_SCORE
