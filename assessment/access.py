@@ -41,6 +41,7 @@ COMMANDS: Mapping[str, Requirement] = MappingProxyType(
         "notices": HR,
         "reopen": HR,
         "results": HR,
+        "thirdparty": HR,
         "score": MEMBERS,
         "appeal": MEMBERS,
         "cancel": MEMBERS,

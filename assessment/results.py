@@ -581,10 +581,9 @@ async def exclude(
         return ResultsError.EXCLUDED
     if found.signed_off:
         return ResultsError.SIGNED_OFF
-    review_id = await uow.periods.review_id(
+    review_id = await uow.reviews.ensure(
         period_id,
         staff_id,
-        post_type=await uow.entries.post_type_of(staff_id),
         department_id=found.department_id,
         reviewer_id=found.reviewer_id,
         now=now,

@@ -84,8 +84,8 @@ POLICIES_DIR = Path(__file__).parent / "policies"
 DEFAULT_POLICY_PATH = POLICIES_DIR / "default.toml"
 QUARTERLY_POLICY_PATH = POLICIES_DIR / "quarterly.toml"
 
-Rater = Literal["supervisor", "self", "peer", "service_recipient"]
-RATERS: tuple[Rater, ...] = ("supervisor", "self", "peer", "service_recipient")
+Rater = Literal["supervisor", "self", "peer", "service_recipient", "third_party"]
+RATERS: tuple[Rater, ...] = ("supervisor", "self", "peer", "service_recipient", "third_party")
 
 RoundingMode = Literal["half_up", "half_even", "down", "up"]
 _DECIMAL_ROUNDING: Mapping[RoundingMode, str] = {
@@ -350,6 +350,8 @@ class RaterWeights(_PolicyModel):
     self_: Number = Field(alias="self", ge=0, le=1)
     peer: Number = Field(ge=0, le=1)
     service_recipient: Number = Field(ge=0, le=1)
+    # Optional: policies written before third-party evaluators existed give them nothing.
+    third_party: Number = Field(default=Decimal(0), ge=0, le=1)
 
     @model_validator(mode="after")
     def _weights_sum_to_one(self) -> RaterWeights:
@@ -369,6 +371,8 @@ class RaterWeights(_PolicyModel):
                 return self.peer
             case "service_recipient":
                 return self.service_recipient
+            case "third_party":
+                return self.third_party
 
 
 class Indicator(_PolicyModel):

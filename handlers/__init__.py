@@ -27,6 +27,7 @@ from handlers import (
     roster,
     scores,
     start,
+    third_parties,
 )
 from handlers.callbacks import (
     Acknowledge,
@@ -76,6 +77,13 @@ from handlers.callbacks import (
     SelfRate,
     SelfText,
     SetLanguage,
+    ThirdPartyDepartment,
+    ThirdPartyDepartments,
+    ThirdPartyIssue,
+    ThirdPartyList,
+    ThirdPartyOpen,
+    ThirdPartyRate,
+    ThirdPartyRevoke,
 )
 from handlers.context import WorkledgerApplication, WorkledgerContext
 
@@ -162,6 +170,18 @@ def register(application: WorkledgerApplication) -> None:
             CallbackQueryHandler(review.sign_off, pattern=ReviewSignOff.pattern()),
             CommandHandler("results", results.results_command),
             CommandHandler("score", scores.score_command),
+            CommandHandler("thirdparty", third_parties.third_party_command),
+            CallbackQueryHandler(
+                third_parties.choose_department, pattern=ThirdPartyDepartment.pattern()
+            ),
+            CallbackQueryHandler(
+                third_parties.turn_departments, pattern=ThirdPartyDepartments.pattern()
+            ),
+            CallbackQueryHandler(third_parties.create_link, pattern=ThirdPartyIssue.pattern()),
+            CallbackQueryHandler(third_parties.press_revoke, pattern=ThirdPartyRevoke.pattern()),
+            CallbackQueryHandler(third_parties.show_people, pattern=ThirdPartyList.pattern()),
+            CallbackQueryHandler(third_parties.show_person, pattern=ThirdPartyOpen.pattern()),
+            CallbackQueryHandler(third_parties.press_rating, pattern=ThirdPartyRate.pattern()),
             CallbackQueryHandler(results.show_overview, pattern=ResultsOverview.pattern()),
             CallbackQueryHandler(results.show_department, pattern=ResultsDepartment.pattern()),
             CallbackQueryHandler(results.show_person, pattern=ResultsPerson.pattern()),

@@ -13,7 +13,7 @@ import re
 from datetime import UTC, date, datetime, time
 from typing import ClassVar, Self
 
-from assessment.access import HR, MEMBERS, QUOTA_APPROVERS, SUPERVISORS, Requirement
+from assessment.access import ANYONE, HR, MEMBERS, QUOTA_APPROVERS, SUPERVISORS, Requirement
 from assessment.log_flow import STEPS
 from assessment.notices import AUDIENCE_KINDS
 from locales import SUPPORTED
@@ -741,6 +741,100 @@ class ScoreRead(CallbackData):
     prefix: ClassVar[str] = "srd"
     requires: ClassVar[Requirement] = MEMBERS
     period_id: int
+
+
+# Third-party evaluators (issue 14, part 3): "tp" prefixes. The evaluator is a stranger
+# to the roster, so their presses pass the gate as anyone's (``ANYONE``); each handler
+# re-checks the press against the evaluator's binding to the very account pressing.
+
+
+@dataclasses.dataclass(frozen=True)
+class ThirdPartyList(CallbackData):
+    """A page of the people a third-party evaluator rates (the evaluator bound to the
+    account pressing, re-checked)."""
+
+    prefix: ClassVar[str] = "tpl"
+    requires: ClassVar[Requirement] = ANYONE
+    evaluator_id: int
+    page: int
+
+    bounds: ClassVar[dict[str, tuple[int, int]]] = {"page": (0, MAX_PAGE)}
+
+
+@dataclasses.dataclass(frozen=True)
+class ThirdPartyOpen(CallbackData):
+    """One person's rating card for a third-party evaluator (re-checked)."""
+
+    prefix: ClassVar[str] = "tpo"
+    requires: ClassVar[Requirement] = ANYONE
+    evaluator_id: int
+    staff_id: int
+
+
+@dataclasses.dataclass(frozen=True)
+class ThirdPartyRate(CallbackData):
+    """A third-party evaluator's rating of one indicator of one person (re-checked)."""
+
+    prefix: ClassVar[str] = "tpr"
+    requires: ClassVar[Requirement] = ANYONE
+    evaluator_id: int
+    staff_id: int
+    indicator_id: str
+    value: int
+
+    bounds: ClassVar[dict[str, tuple[int, int]]] = _RATING_BOUNDS
+
+    def validate(self) -> None:
+        """Only an indicator id's shape (the policy's rule for ids)."""
+        if not _INDICATOR.fullmatch(self.indicator_id):
+            raise ValueError("not an indicator id")
+
+
+@dataclasses.dataclass(frozen=True)
+class ThirdPartyDepartment(CallbackData):
+    """Add a department to a drafted evaluator's scope or take it out; ``page`` is the
+    page of departments shown (HR)."""
+
+    prefix: ClassVar[str] = "tpd"
+    requires: ClassVar[Requirement] = HR
+    evaluator_id: int
+    department_id: int
+    page: int
+
+    bounds: ClassVar[dict[str, tuple[int, int]]] = {"page": (0, MAX_PAGE)}
+
+
+@dataclasses.dataclass(frozen=True)
+class ThirdPartyDepartments(CallbackData):
+    """A page of the departments to choose for a drafted evaluator (HR)."""
+
+    prefix: ClassVar[str] = "tpg"
+    requires: ClassVar[Requirement] = HR
+    evaluator_id: int
+    page: int
+
+    bounds: ClassVar[dict[str, tuple[int, int]]] = {"page": (0, MAX_PAGE)}
+
+
+@dataclasses.dataclass(frozen=True)
+class ThirdPartyIssue(CallbackData):
+    """Issue a drafted evaluator's one-time link (HR)."""
+
+    prefix: ClassVar[str] = "tpi"
+    requires: ClassVar[Requirement] = HR
+    evaluator_id: int
+
+
+@dataclasses.dataclass(frozen=True)
+class ThirdPartyRevoke(CallbackData):
+    """Revoke an evaluator: ``confirmed`` 0 asks first, 1 revokes (HR)."""
+
+    prefix: ClassVar[str] = "tpx"
+    requires: ClassVar[Requirement] = HR
+    evaluator_id: int
+    confirmed: int
+
+    bounds: ClassVar[dict[str, tuple[int, int]]] = {"confirmed": (0, 1)}
 
 
 # Review (复核) and appeal (申诉): the ``av`` prefixes.

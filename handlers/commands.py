@@ -31,6 +31,7 @@ DESCRIPTIONS: Mapping[str, str] = MappingProxyType(
             "Reopen a person's period under review: /reopen EMPLOYEE_NO [YYYY-MM] REASON"
         ),
         "results": N_("Calibrate and publish a period's results: /results [YYYY-MM]"),
+        "thirdparty": N_("Third-party evaluators: invite, completion, revoke"),
         "score": N_("My published scores and grades"),
         "appeal": N_("My reviews and appeals, and their deadlines"),
         "cancel": N_("Stop what I am doing"),

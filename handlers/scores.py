@@ -41,6 +41,7 @@ RATER_NAMES = {
     "self": N_("self"),
     "peer": N_("peers"),
     "service_recipient": N_("service recipients"),
+    "third_party": N_("third parties"),
 }
 # A point's reason in the notice's caption, at most (the whole reason is in /score).
 SHORT_REASON = 60

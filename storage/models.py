@@ -702,6 +702,46 @@ class QuotaApproval(Base):
     withdrawal_reason: Mapped[str | None] = mapped_column(Text)
 
 
+class ThirdPartyEvaluator(Base):
+    """An external evaluator (第三方评估) HR invited for one period and some departments.
+
+    HR drafts the invitation (who, for which period), picks the departments
+    (``ThirdPartyScope``), then issues the one-time link: only the SHA-256 of its code is
+    kept (``code_hash``, set on issue). The first Telegram account to open the link in
+    time is bound (``telegram_user_id``) and no other ever can be; a revoked evaluator
+    (``revoked_at``) can do nothing more. Ratings are ``Rating`` rows of kind
+    ``third_party`` keyed ``tp:<id>``.
+    """
+
+    __tablename__ = "third_party_evaluators"
+    __table_args__ = (Index(None, "period_id"), Index(None, "telegram_user_id"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period_id: Mapped[int] = mapped_column(ForeignKey("assessment_periods.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    organisation: Mapped[str] = mapped_column(String(200), default="")
+    code_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    issued_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
+    telegram_user_id: Mapped[int | None] = mapped_column(BigInteger)
+    bound_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    revoked_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+
+
+class ThirdPartyScope(Base):
+    """One department whose people a third-party evaluator rates."""
+
+    __tablename__ = "third_party_scopes"
+
+    evaluator_id: Mapped[int] = mapped_column(
+        ForeignKey("third_party_evaluators.id"), primary_key=True
+    )
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), primary_key=True)
+
+
 class AppealCase(Base):
     """A person's review (复核) or appeal (申诉) of one published result, and its decision.
 

@@ -35,6 +35,7 @@ from storage.repositories import (
     StaffRepository,
     StageReminderRepository,
     StoreFacts,
+    ThirdPartyRepository,
     WorkEntryRepository,
 )
 from storage.repositories.appeals import AppealRepository
@@ -94,6 +95,7 @@ class UnitOfWork:
     scores: ScoreRepository
     stage_reminders: StageReminderRepository
     quota: QuotaApprovalRepository
+    third_parties: ThirdPartyRepository
     store_facts: StoreFacts
 
     def __init__(
@@ -131,6 +133,7 @@ class UnitOfWork:
         self.scores = ScoreRepository(self.session)
         self.stage_reminders = StageReminderRepository(self.session)
         self.quota = QuotaApprovalRepository(self.session)
+        self.third_parties = ThirdPartyRepository(self.session)
         self.store_facts = StoreFacts(self.session)
         self.appeals = AppealRepository(self.session)
         return self

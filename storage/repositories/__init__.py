@@ -21,6 +21,7 @@ from storage.repositories.roster import RosterRepository
 from storage.repositories.scores import ScoreRepository
 from storage.repositories.stage_reminders import StageReminderRepository
 from storage.repositories.store_facts import StoreFacts
+from storage.repositories.third_parties import ThirdPartyRepository
 from storage.repositories.updates import ProcessedUpdates
 from storage.repositories.uploads import RosterUploadRepository
 
@@ -50,5 +51,6 @@ __all__ = [
     "StaffRepository",
     "StageReminderRepository",
     "StoreFacts",
+    "ThirdPartyRepository",
     "WorkEntryRepository",
 ]

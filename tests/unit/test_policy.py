@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
+from assessment.scoring import raters_for
 from config.policy import (
     DEFAULT_POLICY_PATH,
     QUARTERLY_POLICY_PATH,
@@ -574,9 +575,21 @@ RULES = [
         id="rater-missing",
     ),
     pytest.param(
+        [("service_recipient = 0.4 }", "service_recipient = 0.4, third_party = 0.1 }")],
+        "raters.service",
+        "weights must sum to exactly 1 (they sum to 1.1)",
+        id="third-party-weight-counts-in-the-sum",
+    ),
+    pytest.param(
+        [("service_recipient = 0.4 }", "service_recipient = 0.4, third_party = -0.1 }")],
+        "raters.service.third_party",
+        "must be at least 0",
+        id="negative-third-party-weight",
+    ),
+    pytest.param(
         [("self = 0.1, ", "citizen = 0.1, ")],
         "raters.service.citizen",
-        "unknown key (allowed here: supervisor, self, peer, service_recipient)",
+        "unknown key (allowed here: supervisor, self, peer, service_recipient, third_party)",
         id="unknown-rater",
     ),
     # Indicators.
@@ -1253,7 +1266,46 @@ def test_rater_weights_by_rater_name(minimal: Policy) -> None:
         Decimal("0.1"),
         Decimal("0.1"),
         Decimal("0.4"),
+        Decimal(0),
     ]
+
+
+def test_a_policy_written_before_third_parties_gives_them_nothing(minimal: Policy) -> None:
+    # The minimal fixture has no third_party key anywhere, as policies before it had none.
+    assert "third_party" not in MINIMAL_PATH.read_text(encoding="utf-8")
+    assert all(weights.third_party == 0 for weights in minimal.raters.values())
+    assert all(
+        "third_party" not in raters_for(minimal, post_type, indicator)
+        for post_type in minimal.post_types
+        for indicator in minimal.indicators_for(post_type)
+    )
+
+
+def test_a_third_party_weight_takes_its_share(tmp_path: Path) -> None:
+    policy = _load_variant(
+        tmp_path,
+        ("service_recipient = 0.4 }", "service_recipient = 0.3, third_party = 0.1 }"),
+    )
+    assert policy.raters["service"].weight_of("third_party") == Decimal("0.1")
+    assert RATERS[-1] == "third_party"
+
+
+@pytest.mark.parametrize("path", [DEFAULT_POLICY_PATH, QUARTERLY_POLICY_PATH])
+def test_presets_give_third_parties_law_enforcement_compliance_only(path: Path) -> None:
+    policy = load_policy(path)
+    weights = {post_type: policy.raters[post_type].third_party for post_type in policy.post_types}
+    assert weights == {
+        "law_enforcement": Decimal("0.1"),
+        "service": Decimal(0),
+        "management": Decimal(0),
+    }
+    rated = [
+        indicator.id
+        for post_type in policy.post_types
+        for indicator in policy.indicators_for(post_type)
+        if "third_party" in raters_for(policy, post_type, indicator)
+    ]
+    assert rated == ["enforcement_compliance"]
 
 
 @pytest.mark.parametrize(
