@@ -15,7 +15,6 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from babel.dates import format_date
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop
@@ -45,6 +44,9 @@ from handlers.callbacks import (
     AppealScore,
     parse,
 )
+from handlers.clocks import date_text as _date
+from handlers.clocks import left_text
+from handlers.clocks import until_text as _until
 from handlers.context import BotData, WorkledgerContext
 from handlers.formatting import MAX_TEXT, answer_text, html_length, person_label
 from handlers.gate import claim
@@ -74,27 +76,6 @@ _SCORE_AND_REASON = re.compile(r"\s*(\d{1,3}(?:[.,]\d{1,2})?)\s+(.+)", re.DOTALL
 
 
 # --------------------------------------------------------------------------- texts
-
-
-def _date(language: Translator, day: date) -> str:
-    return str(format_date(day, format="medium", locale=language.babel))
-
-
-def left_text(language: Translator, left: int) -> str:
-    """``3 days left``, ``today is the last day``, or how late."""
-    if left == 0:
-        return language.gettext("today is the last day")
-    if left < 0:
-        return language.ngettext("{count} day late", "{count} days late", -left).format(
-            count=-left
-        )
-    return language.ngettext("{count} day left", "{count} days left", left).format(count=left)
-
-
-def _until(language: Translator, day: date, today: date) -> str:
-    return language.gettext("{date} ({left})").format(
-        date=_date(language, day), left=left_text(language, days_left(day, today))
-    )
 
 
 def _kind(language: Translator, kind: str) -> str:

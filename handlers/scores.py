@@ -23,7 +23,7 @@ from babel.numbers import format_decimal
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
 
-from assessment import results
+from assessment import appeals, results
 from assessment.chart_data import ChartLabels, HistoryPoint
 from assessment.chart_worker import ChartRenderer
 from assessment.periods import parse_key
@@ -31,6 +31,7 @@ from assessment.results import PublishedScore, ResultsError, ScoreNotice
 from assessment.scoring import Breakdown, IndicatorPart
 from config.policy import Policy
 from handlers.callbacks import AppealAsk, ScoreRead
+from handlers.clocks import until_text
 from handlers.context import WorkledgerContext
 from handlers.formatting import MAX_CAPTION, MAX_TEXT, answer_text, html_length, listed
 from handlers.gate import claim
@@ -353,7 +354,32 @@ async def score_command(update: Update, context: WorkledgerContext) -> None:
     assert message is not None and member is not None
     async with context.uow() as uow:
         latest, everything = await results.my_results(uow, member.id, context.policy)
+        opened = [
+            await appeals.window(
+                uow,
+                member,
+                latest.result.period_id,
+                kind,
+                context.policy,
+                today=context.today(),
+                zone=context.settings.zone,
+            )
+            for kind in appeals.KINDS
+            if latest is not None
+        ]
     _ = context._
+    windows = [
+        (
+            _("You may ask for review of {period} until {until}.")
+            if window.kind == appeals.REVIEW
+            else _("You may appeal {period} until {until}.")
+        ).format(
+            period=period_label(context.translator, window.period_key, context.policy),
+            until=until_text(context.translator, window.due_on, context.today()),
+        )
+        for window in opened
+        if isinstance(window, appeals.Window)
+    ]
     if latest is None:
         await message.reply_text(
             _("No results of yours are published yet. You will get a notice when they are.")
@@ -370,6 +396,7 @@ async def score_command(update: Update, context: WorkledgerContext) -> None:
         if used > MAX_TEXT - 100:
             break
         listed.append(line)
+    text += "".join("\n" + html.escape(line) for line in windows)
     text += "\n\n<b>" + html.escape(_("Published results:")) + "</b>\n" + "\n".join(listed)
     markup = read_keyboard(
         language, latest.result.period_id, read=latest.result.read_at is not None

@@ -138,6 +138,10 @@ async def test_a_review_changes_a_grade_within_the_quota_and_tells_the_person(
     card = await score_card(driver, org.staff)
     assert "Grade: Good" in card["text"]
     assert list(buttons(card)) == ["I have read it", "Ask for review", "Appeal"]
+    assert (
+        "You may ask for review of November 2026 until Jan 8, 2027 (29 days left).\n"
+        "You may appeal November 2026 until Jan 8, 2027 (29 days left)."
+    ) in card["text"]
 
     # Ask: the window is 30 days from the publication (9 December), the last day included.
     [prompt] = await press_for_message(driver, org.staff, card, "Ask for review")
