@@ -42,6 +42,7 @@ COMMANDS: Mapping[str, Requirement] = MappingProxyType(
         "reopen": HR,
         "results": HR,
         "thirdparty": HR,
+        "peers": HR,
         "score": MEMBERS,
         "appeal": MEMBERS,
         "cancel": MEMBERS,

@@ -26,7 +26,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
 from typing import Any
 
@@ -209,12 +209,14 @@ async def refresh(
     *,
     now: datetime,
     worker: ScoringWorker | None = None,
+    zone: tzinfo = UTC,
 ) -> PeriodRun:
     """Score and grade the whole period afresh from its stored facts
     (``assessment.period_scoring.score_period``; calibrated grades, publication and reads
     are kept, a published period is left alone): before HR's figures, before publishing.
-    The batches are scored in ``worker``'s process (the bot's), else in a thread."""
-    return await score_period(database, policy, period, now=now, worker=worker)
+    The batches are scored in ``worker``'s process (the bot's), else in a thread; ``zone``
+    is the organisation's (whether the peers' ratings are closed, so counted)."""
+    return await score_period(database, policy, period, now=now, worker=worker, zone=zone)
 
 
 def explain(policy: Policy, staff_id: int, stored: dict[str, Any]) -> Breakdown | None:

@@ -69,6 +69,7 @@ __all__ = [
     "InviteLimits",
     "LocalizedText",
     "MonthlyCheckSchedule",
+    "PeerRatings",
     "Policy",
     "PolicyError",
     "PolicyIssue",
@@ -111,6 +112,8 @@ MAX_ENTRIES_PER_DAY = 1000
 # Each rating is a button showing its number; more than ten no longer fit a chat keyboard
 # and no longer mean anything to the person rating.
 MAX_RATING = 10
+# Peers asked to rate one person: beyond this it is a survey, not a peer review.
+MAX_PEER_RATERS = 20
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -551,6 +554,30 @@ class AppealWindows(_PolicyModel):
     remind_days_before: WholeNumber = Field(default=3, ge=1)
 
 
+class PeerRatings(_PolicyModel):
+    """Peer ratings across departments (``[peers]``): how many peers must have rated before
+    their average counts or is shown, and how many the rule draws per person."""
+
+    # Fewer than two would show one person's rating as "the average".
+    min_raters: WholeNumber = Field(default=3, ge=2, le=MAX_PEER_RATERS)
+    # 0: HR assigns every rater; otherwise the rule draws this many per person too.
+    drawn_raters: WholeNumber = Field(default=0, ge=0, le=MAX_PEER_RATERS)
+
+    @model_validator(mode="after")
+    def _enough_drawn(self) -> PeerRatings:
+        # Drawing fewer than the threshold would ask people for ratings that never count.
+        if 0 < self.drawn_raters < self.min_raters:
+            raise PolicyRuleError(
+                [
+                    (
+                        ("drawn_raters",),
+                        f"must be 0 (HR assigns) or at least min_raters ({self.min_raters})",
+                    )
+                ]
+            )
+        return self
+
+
 class BonusRule(_PolicyModel):
     """Bonus = base x grade coefficient x post difficulty (+ hardship allowance), rounded once."""
 
@@ -637,6 +664,7 @@ class Policy(_PolicyModel):
     monthly_check: MonthlyCheckSchedule
     approvals: ApprovalDeadlines
     appeals: AppealWindows
+    peers: PeerRatings = PeerRatings()
     bonus: BonusRule
     broadcast: BroadcastLimits
     calendar: CalendarAdjustments

@@ -837,6 +837,34 @@ class ThirdPartyRevoke(CallbackData):
     bounds: ClassVar[dict[str, tuple[int, int]]] = {"confirmed": (0, 1)}
 
 
+@dataclasses.dataclass(frozen=True)
+class PeerRate(CallbackData):
+    """A peer's rating of one indicator on their request (the server checks that the
+    request is the presser's own, and open, on every press)."""
+
+    prefix: ClassVar[str] = "prr"
+    requires: ClassVar[Requirement] = MEMBERS
+    request_id: int
+    indicator: str
+    value: int
+
+    bounds: ClassVar[dict[str, tuple[int, int]]] = _RATING_BOUNDS
+
+    def validate(self) -> None:
+        """An indicator id as the policy writes one."""
+        if not _INDICATOR.fullmatch(self.indicator):
+            raise ValueError("malformed indicator")
+
+
+@dataclasses.dataclass(frozen=True)
+class PeerShow(CallbackData):
+    """Show a peer's request again as it stands (an indicator's name was pressed)."""
+
+    prefix: ClassVar[str] = "prs"
+    requires: ClassVar[Requirement] = MEMBERS
+    request_id: int
+
+
 # Review (复核) and appeal (申诉): the ``av`` prefixes.
 APPEAL_KINDS = frozenset({"review", "appeal"})
 

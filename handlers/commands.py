@@ -33,6 +33,9 @@ DESCRIPTIONS: Mapping[str, str] = MappingProxyType(
         "results": N_("Calibrate and publish a period's results: /results [YYYY-MM]"),
         "thirdparty": N_("Third-party evaluators: invite, completion, revoke"),
         "score": N_("My published scores and grades"),
+        "peers": N_(
+            "Peer ratings: ask peers, see how many answered: /peers [EMPLOYEE_NO RATER_NO...]"
+        ),
         "appeal": N_("My reviews and appeals, and their deadlines"),
         "cancel": N_("Stop what I am doing"),
     }

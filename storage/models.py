@@ -605,6 +605,30 @@ class Rating(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class PeerRequest(Base):
+    """A request to one peer to rate one person for one period (``assessment.peers``).
+
+    Assigned by HR (``assigned_by_id``) or drawn by the policy's rule (no one). The
+    peer's ratings are ``ratings`` of kind ``peer`` whose ``rater_key`` is this request's
+    (``peer/<id>``), without the rater's id: the ratings alone do not say who gave them.
+    ``answered_at``: when every indicator asked had a rating (HR sees how many are).
+    """
+
+    __tablename__ = "peer_requests"
+    __table_args__ = (
+        UniqueConstraint("period_id", "staff_id", "rater_id"),
+        Index(None, "period_id", "rater_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period_id: Mapped[int] = mapped_column(ForeignKey("assessment_periods.id"))
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    rater_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    assigned_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    answered_at: Mapped[datetime | None]
+
+
 class ScorePoint(Base):
     """Bonus (+) or deduction (-) points given to a person for a period, with a reason.
 

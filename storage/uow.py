@@ -23,6 +23,7 @@ from storage.repositories import (
     LeaveRepository,
     NoticeRepository,
     OutboxRepository,
+    PeerRepository,
     PeriodRepository,
     PostRepository,
     ProcessedUpdates,
@@ -96,6 +97,7 @@ class UnitOfWork:
     stage_reminders: StageReminderRepository
     quota: QuotaApprovalRepository
     third_parties: ThirdPartyRepository
+    peers: PeerRepository
     store_facts: StoreFacts
 
     def __init__(
@@ -134,6 +136,7 @@ class UnitOfWork:
         self.stage_reminders = StageReminderRepository(self.session)
         self.quota = QuotaApprovalRepository(self.session)
         self.third_parties = ThirdPartyRepository(self.session)
+        self.peers = PeerRepository(self.session)
         self.store_facts = StoreFacts(self.session)
         self.appeals = AppealRepository(self.session)
         return self

@@ -818,7 +818,7 @@ class _Build:
             )  # fmt: skip
             if not isinstance(excluded, results.Excluded):
                 raise RuntimeError(f"demo: leaving the director out of {period.key}: {excluded}")
-        await results.refresh(self.database, period, self.policy, now=moment)
+        await results.refresh(self.database, period, self.policy, now=moment, zone=self.zone)
         async with self.database.uow() as uow:
             opened = await results.open_period(
                 uow, period, self.policy, today=day, zone=self.zone, now=moment

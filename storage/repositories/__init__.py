@@ -13,6 +13,7 @@ from storage.repositories.invitations import InvitationRepository
 from storage.repositories.notices import NoticeRepository
 from storage.repositories.organisation import DepartmentRepository, PostRepository, StaffRepository
 from storage.repositories.outbox import OutboxRepository
+from storage.repositories.peers import PeerRepository
 from storage.repositories.periods import PeriodRepository
 from storage.repositories.quota import QuotaApprovalRepository
 from storage.repositories.results import ResultsRepository
@@ -39,6 +40,7 @@ __all__ = [
     "LeaveRepository",
     "NoticeRepository",
     "OutboxRepository",
+    "PeerRepository",
     "PeriodRepository",
     "PostRepository",
     "ProcessedUpdates",

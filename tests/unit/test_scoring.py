@@ -479,6 +479,8 @@ def _reference(policy: Policy, facts: PeriodFacts) -> Fraction:
                 for rater in RATERS
                 if weights.weight_of(rater) > 0
                 and (rating := facts.ratings.get((indicator.id, rater))) is not None
+                # Peers count from [peers] min_raters of them on.
+                and (rater != "peer" or rating.count >= policy.peers.min_raters)
             ]
             if parts:
                 mean = sum(w * m for w, m in parts) / sum(w for w, _ in parts)
