@@ -43,6 +43,8 @@ COMMANDS: Mapping[str, Requirement] = MappingProxyType(
         "results": HR,
         "thirdparty": HR,
         "peers": HR,
+        "bonus": HR,
+        "allowance": HR,
         "score": MEMBERS,
         "appeal": MEMBERS,
         "cancel": MEMBERS,

@@ -98,6 +98,7 @@ __all__ = [
     "mark_read",
     "my_results",
     "notice_of",
+    "notices_key",
     "open_period",
     "overview",
     "publish",
@@ -822,6 +823,11 @@ async def publish(
 
 def _notices_key(period_key: str) -> str:
     return f"score-notices/{period_key}"
+
+
+def notices_key(period_key: str) -> str:
+    """The claim of a publication's batches, taken once every score is published."""
+    return _notices_key(period_key)
 
 
 async def queue_notices(

@@ -81,6 +81,19 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="score, grade and store everyone reviewable first (never a published period)",
     )
+    bonus = commands.add_parser(
+        "bonus", help="compute (and publish) a published period's bonus run"
+    )
+    bonus.add_argument("period", metavar="YYYY-MM", help="the period (YYYY-Qn for quarters)")
+    bonus.add_argument(
+        "--as", dest="acting", required=True, metavar="EMPLOYEE_NO", help="the HR member acting"
+    )
+    bonus.add_argument("--pool", metavar="TOTAL", help="the pool to share (pool mode)")
+    bonus.add_argument("--reason", help="why: required for a correction")
+    bonus.add_argument("--out", type=Path, help="write the spreadsheet of every line here")
+    bonus.add_argument(
+        "--publish", action="store_true", help="publish the run and queue everyone's notice"
+    )
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     db_commands.add_parser("upgrade", help="apply pending migrations")
@@ -252,6 +265,19 @@ def _command(args: argparse.Namespace, settings: Settings, policy: Policy) -> in
         from bot.results_cli import results
 
         return results(settings, policy, args.period, as_json=args.json, compute=args.compute)
+    if args.command == "bonus":
+        from bot.bonus_cli import bonus_cli
+
+        return bonus_cli(
+            settings,
+            policy,
+            args.period,
+            acting=args.acting,
+            pool=args.pool,
+            reason=args.reason,
+            out=args.out,
+            publish=args.publish,
+        )
     if args.db_command == "upgrade":
         asyncio.run(_db_upgrade(settings))
     else:

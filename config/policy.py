@@ -56,9 +56,11 @@ __all__ = [
     "DEFAULT_POLICY_PATH",
     "QUARTERLY_POLICY_PATH",
     "RATERS",
+    "Allowance",
     "AppealWindows",
     "ApprovalDeadlines",
     "AssessmentCycle",
+    "BonusMode",
     "BonusRule",
     "BroadcastLimits",
     "CalendarAdjustments",
@@ -578,14 +580,50 @@ class PeerRatings(_PolicyModel):
         return self
 
 
+class Allowance(_PolicyModel):
+    """A kind of allowance HR may assign a person for one period, with a reason: a
+    hardship post, an urgent or dangerous task (特殊津贴). Added to the bonus as it is."""
+
+    names: LocalizedText
+    amount: Number = Field(gt=0)
+
+
+BonusMode = Literal["formula", "pool"]
+
+
 class BonusRule(_PolicyModel):
-    """Bonus = base x grade coefficient x post difficulty (+ hardship allowance), rounded once."""
+    """Bonus = base x grade coefficient x post difficulty + allowances, rounded once.
+
+    In ``pool`` mode HR gives the period's total instead: the allowances come off the
+    top and the rest is shared in proportion to grade coefficient x post difficulty
+    (``assessment.bonus_rules``).
+    """
 
     base: Number = Field(gt=0)
     currency: CurrencyCode
     rounding: RoundingStep
     rounding_mode: RoundingMode
-    hardship_allowance: Number | None = Field(default=None, ge=0)
+    mode: BonusMode = "formula"
+    allowances: ReadOnlyMapping[Identifier, Allowance] = Field(
+        default_factory=lambda: MappingProxyType({})
+    )
+
+    @model_validator(mode="after")
+    def _whole_steps(self) -> BonusRule:
+        # Allowances are paid as they are: an amount the rounding step cannot pay exactly
+        # would be rounded a second time, or not add up.
+        problems: list[tuple[KeyPath, str]] = []
+        for kind, allowance in self.allowances.items():
+            if allowance.amount % self.rounding:
+                problems.append(
+                    (
+                        ("allowances", kind, "amount"),
+                        f"must be a whole multiple of rounding ({self.rounding}) "
+                        f"(got {allowance.amount})",
+                    )
+                )
+        _violations(problems)
+        return self
 
     def round_money(self, amount: Decimal) -> Decimal:
         """Round a computed amount to the policy's step, the one time money is rounded."""

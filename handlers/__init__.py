@@ -11,6 +11,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, T
 from handlers import (
     appeals,
     approvals,
+    bonus,
     broadcast,
     entries,
     errors,
@@ -39,6 +40,8 @@ from handlers.callbacks import (
     AppealOpen,
     AppealScore,
     ApproveShown,
+    BonusDiscard,
+    BonusPublish,
     DayPage,
     Decide,
     DigestTime,
@@ -195,6 +198,10 @@ def register(application: WorkledgerApplication) -> None:
                 results.press_start_calibration, pattern=ResultsCalibrate.pattern()
             ),
             CallbackQueryHandler(results.press_quota, pattern=ResultsQuota.pattern()),
+            CommandHandler("bonus", bonus.bonus_command),
+            CommandHandler("allowance", bonus.allowance_command),
+            CallbackQueryHandler(bonus.press_publish, pattern=BonusPublish.pattern()),
+            CallbackQueryHandler(bonus.press_discard, pattern=BonusDiscard.pattern()),
             CallbackQueryHandler(scores.read_it, pattern=ScoreRead.pattern()),
             CommandHandler("peers", peers.peers_command),
             CallbackQueryHandler(peers.press_rate, pattern=PeerRate.pattern()),

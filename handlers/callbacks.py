@@ -865,6 +865,24 @@ class PeerShow(CallbackData):
     request_id: int
 
 
+@dataclasses.dataclass(frozen=True)
+class BonusPublish(CallbackData):
+    """Publish a previewed bonus run and notify everyone it pays (HR)."""
+
+    prefix: ClassVar[str] = "bnp"
+    requires: ClassVar[Requirement] = HR
+    run_id: int
+
+
+@dataclasses.dataclass(frozen=True)
+class BonusDiscard(CallbackData):
+    """Set a previewed bonus run aside (HR)."""
+
+    prefix: ClassVar[str] = "bnx"
+    requires: ClassVar[Requirement] = HR
+    run_id: int
+
+
 # Review (复核) and appeal (申诉): the ``av`` prefixes.
 APPEAL_KINDS = frozenset({"review", "appeal"})
 

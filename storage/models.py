@@ -30,6 +30,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.sql import false
 
 from storage.enums import (
+    BonusRunStatus,
     DecisionVia,
     DeliveryStatus,
     EntryStatus,
@@ -764,6 +765,95 @@ class ThirdPartyScope(Base):
         ForeignKey("third_party_evaluators.id"), primary_key=True
     )
     department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), primary_key=True)
+
+
+class BonusAllowance(Base):
+    """An allowance of a policy-defined kind (``[bonus.allowances]``) HR assigned a person
+    for one period, with a reason: a hardship post, an urgent or dangerous task. Paid by
+    the period's bonus runs while ``withdrawn_at`` is unset."""
+
+    __tablename__ = "bonus_allowances"
+    __table_args__ = (UniqueConstraint("period_id", "staff_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period_id: Mapped[int] = mapped_column(ForeignKey("assessment_periods.id"))
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text)
+    assigned_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    assigned_at: Mapped[datetime]
+    withdrawn_at: Mapped[datetime | None]
+
+
+class BonusRun(Base):
+    """One computation of a period's bonuses: previewed as a draft, then published.
+
+    ``basis`` is how many runs of the period were published when it was computed (its
+    lines' "paid before" come from the latest of them); publishing gives it ``number``
+    basis + 1, unique per period, so a period is paid once per number whatever is
+    pressed twice or run on two processes. Run 1 pays; a later one is a correction that
+    pays or recovers the difference and says why (``reason``). Money is counted in the
+    policy's rounding steps (``factors["step"]``) as whole numbers.
+    """
+
+    __tablename__ = "bonus_runs"
+    __table_args__ = (
+        UniqueConstraint("period_id", "number"),
+        Index(None, "period_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period_id: Mapped[int] = mapped_column(ForeignKey("assessment_periods.id"))
+    status: Mapped[BonusRunStatus] = mapped_column(
+        _text_enum(BonusRunStatus, "bonus_run_status"), default=BonusRunStatus.DRAFT
+    )
+    basis: Mapped[int] = mapped_column(Integer)
+    number: Mapped[int | None] = mapped_column(Integer)
+    mode: Mapped[str] = mapped_column(String(10))
+    pool_units: Mapped[int | None] = mapped_column(BigInteger)
+    reason: Mapped[str | None] = mapped_column(Text)
+    # What the run was computed with: base, step, currency, mode, coefficients, allowances.
+    factors: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    people: Mapped[int] = mapped_column(Integer, default=0)
+    total_units: Mapped[int] = mapped_column(BigInteger, default=0)
+    change_units: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set once every line is written; only then may the run be published.
+    computed_at: Mapped[datetime | None]
+    published_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    published_at: Mapped[datetime | None]
+
+
+class BonusLine(Base):
+    """One person's line of a bonus run and the factors that produced it, in rounding
+    steps: ``share`` (base x coefficient x difficulty, or the pool share) plus
+    ``allowance`` is ``amount``; ``paid`` is what earlier published runs paid, and
+    ``change`` (amount - paid) what this run pays (or, negative, recovers)."""
+
+    __tablename__ = "bonus_lines"
+
+    # No foreign keys to the run and the department: lines are written only by the run's
+    # own INSERT ... SELECT from rows that are constrained themselves, and on PostgreSQL
+    # each line's check locks the same run and department rows again, which cost more
+    # than the insert itself (bench/bonus_export.py). Staff ids are checked.
+    run_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    staff_id: Mapped[int] = mapped_column(
+        ForeignKey("staff.id"), primary_key=True, autoincrement=False
+    )
+    department_id: Mapped[int] = mapped_column(Integer)
+    # None: no longer entitled (a correction recovering what was paid).
+    grade_id: Mapped[str | None] = mapped_column(String(32))
+    difficulty: Mapped[Decimal | None] = mapped_column(ExactDecimal(6, 3))
+    # coefficient x difficulty as a whole number (see ``assessment.bonus_rules.Units``).
+    weight: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Pool mode: the part of the exact share below one step, as a numerator.
+    remainder: Mapped[int | None] = mapped_column(BigInteger)
+    share: Mapped[int] = mapped_column(BigInteger, default=0)
+    allowance: Mapped[int] = mapped_column(BigInteger, default=0)
+    amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    paid: Mapped[int] = mapped_column(BigInteger, default=0)
+    change: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class AppealCase(Base):

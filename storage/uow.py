@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from storage.repositories import (
     ApprovalRepository,
     AuditLog,
+    BonusRepository,
     ConversationRepository,
     DepartmentRepository,
     Directory,
@@ -98,6 +99,7 @@ class UnitOfWork:
     quota: QuotaApprovalRepository
     third_parties: ThirdPartyRepository
     peers: PeerRepository
+    bonus: BonusRepository
     store_facts: StoreFacts
 
     def __init__(
@@ -137,6 +139,7 @@ class UnitOfWork:
         self.quota = QuotaApprovalRepository(self.session)
         self.third_parties = ThirdPartyRepository(self.session)
         self.peers = PeerRepository(self.session)
+        self.bonus = BonusRepository(self.session)
         self.store_facts = StoreFacts(self.session)
         self.appeals = AppealRepository(self.session)
         return self

@@ -2,6 +2,7 @@
 
 from storage.repositories.approvals import ApprovalRepository
 from storage.repositories.audit import AuditLog
+from storage.repositories.bonus import BonusRepository
 from storage.repositories.calendar import JobClaims, LeaveRepository
 from storage.repositories.conversations import ConversationRepository
 from storage.repositories.directory import Directory
@@ -29,6 +30,7 @@ from storage.repositories.uploads import RosterUploadRepository
 __all__ = [
     "ApprovalRepository",
     "AuditLog",
+    "BonusRepository",
     "ConversationRepository",
     "DepartmentRepository",
     "Directory",

@@ -951,12 +951,49 @@ RULES = [
         [
             (
                 'rounding_mode = "half_up"\n\n[broadcast]',
-                'rounding_mode = "half_up"\nhardship_allowance = -1\n\n[broadcast]',
+                'rounding_mode = "half_up"\n\n[bonus.allowances.hardship]\n'
+                'names = { en = "H", zh_Hans = "H", zh_Hant = "H" }\namount = -1\n\n[broadcast]',
             )
         ],
-        "bonus.hardship_allowance",
-        "must be at least 0 (got -1)",
-        id="negative-hardship-allowance",
+        "bonus.allowances.hardship.amount",
+        "must be greater than 0 (got -1)",
+        id="negative-allowance",
+    ),
+    pytest.param(
+        [
+            (
+                'rounding_mode = "half_up"\n\n[broadcast]',
+                'rounding_mode = "half_up"\n\n[bonus.allowances.urgent]\n'
+                'names = { en = "U", zh_Hans = "U", zh_Hant = "U" }\namount = 20.005\n\n'
+                "[broadcast]",
+            )
+        ],
+        "bonus.allowances.urgent.amount",
+        "must be a whole multiple of rounding (0.01) (got 20.005)",
+        id="allowance-off-the-step",
+    ),
+    pytest.param(
+        [
+            (
+                'rounding_mode = "half_up"\n\n[broadcast]',
+                'rounding_mode = "half_up"\n\n[bonus.allowances.Bad]\n'
+                'names = { en = "B", zh_Hans = "B", zh_Hant = "B" }\namount = 1\n\n[broadcast]',
+            )
+        ],
+        "bonus.allowances.Bad",
+        "must be an id",
+        id="allowance-id",
+    ),
+    pytest.param(
+        [
+            (
+                'rounding_mode = "half_up"\n\n[broadcast]',
+                'rounding_mode = "half_up"\nmode = "share"\n\n[broadcast]',
+            )
+        ],
+        "bonus.mode",
+        'must be "formula" or "pool"',
+        id="bonus-mode",
     ),
     # Broadcast.
     pytest.param(
@@ -1117,7 +1154,8 @@ def test_integers_become_decimals_where_numbers_are_expected(minimal: Policy) ->
 
 def test_optional_keys_default_to_none_or_empty(minimal: Policy) -> None:
     assert minimal.approvals.auto_approve_after_workdays is None
-    assert minimal.bonus.hardship_allowance is None
+    assert minimal.bonus.allowances == {}
+    assert minimal.bonus.mode == "formula"
     assert minimal.indicator("compliance").unit is None
     assert minimal.calendar.extra_holidays == ()
 
@@ -1131,14 +1169,18 @@ def test_optional_keys_when_present(tmp_path: Path) -> None:
         ),
         (
             'rounding_mode = "half_up"\n\n[broadcast]',
-            'rounding_mode = "half_up"\nhardship_allowance = 300.50\n\n[broadcast]',
+            'rounding_mode = "half_up"\nmode = "pool"\n\n[bonus.allowances.hardship]\n'
+            'names = { en = "Hardship post", zh_Hans = "艰苦", zh_Hant = "艱苦" }\n'
+            "amount = 300.50\n\n[broadcast]",
         ),
         ("extra_holidays = []", "extra_holidays = [2026-10-09]"),
         ("extra_workdays = []", "extra_workdays = [2026-10-10]"),
         ("with_approval_max_share = 0.25\n", ""),
     )
     assert policy.approvals.auto_approve_after_workdays == 10
-    assert policy.bonus.hardship_allowance == Decimal("300.50")
+    assert policy.bonus.mode == "pool"
+    assert policy.bonus.allowances["hardship"].amount == Decimal("300.50")
+    assert policy.bonus.allowances["hardship"].names.get("zh_Hant") == "艱苦"
     assert policy.calendar.extra_holidays == (date(2026, 10, 9),)
     assert policy.calendar.extra_workdays == (date(2026, 10, 10),)
     assert policy.quota.with_approval_max_share is None
