@@ -48,6 +48,10 @@ COMMANDS: Mapping[str, Requirement] = MappingProxyType(
         "score": MEMBERS,
         "appeal": MEMBERS,
         "cancel": MEMBERS,
+        "annual": HR,
+        "honour": HR,
+        "training": HR,
+        "record": MEMBERS,
     }
 )
 

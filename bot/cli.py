@@ -94,6 +94,12 @@ def _parser() -> argparse.ArgumentParser:
     bonus.add_argument(
         "--publish", action="store_true", help="publish the run and queue everyone's notice"
     )
+    annual = commands.add_parser(
+        "annual", help="roll a year up into annual grades; HR is sent the flags"
+    )
+    annual.add_argument("year", type=int, metavar="YYYY", help="the year")
+    annual.add_argument("--wider", action="store_true", help="the approved wider top share")
+    annual.add_argument("--json", action="store_true", help="print JSON, for scripts")
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     db_commands.add_parser("upgrade", help="apply pending migrations")
@@ -278,6 +284,10 @@ def _command(args: argparse.Namespace, settings: Settings, policy: Policy) -> in
             out=args.out,
             publish=args.publish,
         )
+    if args.command == "annual":
+        from bot.annual_cli import annual
+
+        return annual(settings, policy, args.year, wider=args.wider, as_json=args.json)
     if args.db_command == "upgrade":
         asyncio.run(_db_upgrade(settings))
     else:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, time
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, ROUND_UP, Decimal, InvalidOperation
 from itertools import pairwise
@@ -57,6 +57,8 @@ __all__ = [
     "QUARTERLY_POLICY_PATH",
     "RATERS",
     "Allowance",
+    "AnnualGrade",
+    "AnnualRule",
     "AppealWindows",
     "ApprovalDeadlines",
     "AssessmentCycle",
@@ -67,6 +69,7 @@ __all__ = [
     "DifficultyBounds",
     "EntryLimits",
     "Grade",
+    "Honour",
     "Indicator",
     "InviteLimits",
     "LocalizedText",
@@ -76,10 +79,12 @@ __all__ = [
     "PolicyError",
     "PolicyIssue",
     "PostType",
+    "Promotion",
     "Rater",
     "RaterWeights",
     "ReminderTimes",
     "TopGradeQuota",
+    "Training",
     "load_policy",
 ]
 
@@ -685,6 +690,181 @@ class InviteLimits(_PolicyModel):
     max_failed_attempts_per_hour: WholeNumber = Field(ge=1)
 
 
+class AnnualGrade(_PolicyModel):
+    """One grade of the annual scale (优秀 / 称职 / 基本称职 / 不称职): the lowest annual
+    score that earns it."""
+
+    id: Identifier
+    names: LocalizedText
+    min_score: Number = Field(ge=0, le=100)
+
+
+class Training(_PolicyModel):
+    """A training of the catalogue, matched to a shortfall on any of its indicators: one
+    scored below ``below`` in at least ``periods`` routine periods of the year."""
+
+    id: Identifier
+    names: LocalizedText
+    indicators: tuple[Identifier, ...] = Field(min_length=1)
+    below: Number = Field(gt=0, le=100)
+    periods: WholeNumber = Field(ge=1)
+
+
+class Honour(_PolicyModel):
+    """An honour HR may award with a citation (服务之星...), kept in the career record."""
+
+    id: Identifier
+    names: LocalizedText
+
+
+class Promotion(_PolicyModel):
+    """Rank promotion eligibility: the last ``years`` annual results, this year's included,
+    each one of ``grades``."""
+
+    years: WholeNumber = Field(ge=1, le=50)
+    grades: tuple[Identifier, ...] = Field(min_length=1)
+
+
+def _unique_ids(items: Sequence[AnnualGrade | Training | Honour]) -> list[tuple[KeyPath, str]]:
+    problems: list[tuple[KeyPath, str]] = []
+    first_use: dict[str, int] = {}
+    for index, item in enumerate(items):
+        if item.id in first_use:
+            problems.append(
+                ((index, "id"), f"duplicate id {show(item.id)} (also [{first_use[item.id]}])")
+            )
+        first_use.setdefault(item.id, index)
+    return problems
+
+
+class AnnualRule(_PolicyModel):
+    """The annual assessment (年度考核), which rests on the year's routine results.
+
+    The annual score is the mean of the year's published routine scores; a person with
+    fewer than ``min_periods`` of them is not graded that year. A routine grade in
+    ``bars_top_grade`` (the grade that stood: HR's calibrated one if any) bars the annual
+    top grade, and the top grade is limited by ``quota`` as the routine one is. The
+    streaks and the catalogues decide the flags HR receives.
+    """
+
+    grades: tuple[AnnualGrade, ...]
+    min_periods: WholeNumber = Field(ge=1, le=12)
+    bars_top_grade: tuple[Identifier, ...] = ()
+    quota: TopGradeQuota
+    merit_streak: WholeNumber = Field(ge=1, le=50)
+    dismissal_streak: WholeNumber = Field(ge=1, le=50)
+    promotion: Promotion | None = None
+    trainings: tuple[Training, ...] = ()
+    honours: tuple[Honour, ...] = ()
+
+    @field_validator("grades")
+    @classmethod
+    def _ordered_scale(cls, grades: tuple[AnnualGrade, ...]) -> tuple[AnnualGrade, ...]:
+        problems = _unique_ids(grades)
+        if len(grades) < 2:
+            problems.append(((), f"needs at least 2 grades, best first (found {len(grades)})"))
+        for index, (better, worse) in enumerate(pairwise(grades), start=1):
+            if worse.min_score >= better.min_score:
+                problems.append(
+                    (
+                        (index, "min_score"),
+                        f"must be lower than grades[{index - 1}].min_score ({better.min_score})",
+                    )
+                )
+        if grades and grades[-1].min_score != 0:
+            problems.append(
+                (
+                    (len(grades) - 1, "min_score"),
+                    "must be 0 for the last grade, so that every score gets a grade "
+                    f"(got {grades[-1].min_score})",
+                )
+            )
+        _violations(problems)
+        return grades
+
+    @field_validator("trainings", "honours")
+    @classmethod
+    def _each_id_once(
+        cls, items: tuple[Training, ...] | tuple[Honour, ...]
+    ) -> tuple[Training, ...] | tuple[Honour, ...]:
+        _violations(_unique_ids(items))
+        return items
+
+    @model_validator(mode="after")
+    def _promotion_grades_known(self) -> AnnualRule:
+        if self.promotion is None:
+            return self
+        known = [grade.id for grade in self.grades]
+        _violations(
+            [
+                (
+                    ("promotion", "grades", index),
+                    f"unknown annual grade {show(grade_id)} (annual.grades has: "
+                    f"{', '.join(known)})",
+                )
+                for index, grade_id in enumerate(self.promotion.grades)
+                if grade_id not in known
+            ]
+        )
+        return self
+
+    @property
+    def top_grade(self) -> AnnualGrade:
+        """The best annual grade, the one the quota limits and merit counts."""
+        return self.grades[0]
+
+    @property
+    def bottom_grade(self) -> AnnualGrade:
+        """The worst annual grade, the one dismissal review counts."""
+        return self.grades[-1]
+
+    def grade_for(self, score: Decimal) -> AnnualGrade:
+        """The annual grade a score earns: the best whose ``min_score`` it reaches.
+
+        Raises:
+            ValueError: If the score is not a number from 0 to 100.
+        """
+        if not score.is_finite() or not 0 <= score <= 100:
+            raise ValueError(f"a score must be from 0 to 100 (got {score})")
+        for grade in self.grades:
+            if score >= grade.min_score:
+                return grade
+        raise AssertionError("unreachable: the last grade starts at 0")
+
+    def grade(self, grade_id: str) -> AnnualGrade:
+        """Look an annual grade up by id.
+
+        Raises:
+            KeyError: If the policy has no such annual grade.
+        """
+        for grade in self.grades:
+            if grade.id == grade_id:
+                return grade
+        raise KeyError(grade_id)
+
+    def honour(self, honour_id: str) -> Honour:
+        """Look an honour up by id.
+
+        Raises:
+            KeyError: If the policy has no such honour.
+        """
+        for honour in self.honours:
+            if honour.id == honour_id:
+                return honour
+        raise KeyError(honour_id)
+
+    def training(self, training_id: str) -> Training:
+        """Look a training up by id.
+
+        Raises:
+            KeyError: If the catalogue has no such training.
+        """
+        for training in self.trainings:
+            if training.id == training_id:
+                return training
+        raise KeyError(training_id)
+
+
 class Policy(_PolicyModel):
     """A whole assessment policy, validated; build it with ``load_policy``."""
 
@@ -707,6 +887,8 @@ class Policy(_PolicyModel):
     broadcast: BroadcastLimits
     calendar: CalendarAdjustments
     invites: InviteLimits
+    # Optional: without it the bot has no annual roll-up.
+    annual: AnnualRule | None = None
 
     @field_validator("languages")
     @classmethod
@@ -811,6 +993,48 @@ class Policy(_PolicyModel):
                         )
                     )
                 first_use.setdefault(indicator.id, path)
+        _violations(problems)
+        return self
+
+    @model_validator(mode="after")
+    def _annual_refers_to_known_ids(self) -> Policy:
+        annual = self.annual
+        if annual is None:
+            return self
+        problems: list[tuple[KeyPath, str]] = []
+        routine = [grade.id for grade in self.grades]
+        for index, grade_id in enumerate(annual.bars_top_grade):
+            if grade_id not in routine:
+                problems.append(
+                    (
+                        ("annual", "bars_top_grade", index),
+                        f"unknown grade {show(grade_id)} (grades has: {', '.join(routine)})",
+                    )
+                )
+        if self.assessment.period == "quarter" and annual.min_periods > 4:
+            problems.append(
+                (
+                    ("annual", "min_periods"),
+                    f"must be at most 4, as a year has 4 quarters (got {annual.min_periods})",
+                )
+            )
+        indicator_ids = {i.id for indicators in self.indicators.values() for i in indicators}
+        for index, training in enumerate(annual.trainings):
+            for position, indicator_id in enumerate(training.indicators):
+                if indicator_id not in indicator_ids:
+                    problems.append(
+                        (
+                            ("annual", "trainings", index, "indicators", position),
+                            f"unknown indicator {show(indicator_id)}",
+                        )
+                    )
+            if self.assessment.period == "quarter" and training.periods > 4:
+                problems.append(
+                    (
+                        ("annual", "trainings", index, "periods"),
+                        f"must be at most 4, as a year has 4 quarters (got {training.periods})",
+                    )
+                )
         _violations(problems)
         return self
 

@@ -9,6 +9,7 @@ from telegram import Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, TypeHandler, filters
 
 from handlers import (
+    annual,
     appeals,
     approvals,
     bonus,
@@ -23,6 +24,7 @@ from handlers import (
     peers,
     people,
     periods,
+    record,
     reminders,
     results,
     review,
@@ -63,6 +65,7 @@ from handlers.callbacks import (
     PeerRate,
     PeerShow,
     PendingPage,
+    RecordExport,
     ReminderAction,
     ResultsCalibrate,
     ResultsDepartment,
@@ -188,6 +191,11 @@ def register(application: WorkledgerApplication) -> None:
             CallbackQueryHandler(third_parties.show_people, pattern=ThirdPartyList.pattern()),
             CallbackQueryHandler(third_parties.show_person, pattern=ThirdPartyOpen.pattern()),
             CallbackQueryHandler(third_parties.press_rating, pattern=ThirdPartyRate.pattern()),
+            CommandHandler("annual", annual.annual_command),
+            CommandHandler("honour", annual.honour_command),
+            CommandHandler("training", annual.training_command),
+            CommandHandler("record", record.record_command),
+            CallbackQueryHandler(record.export_record, pattern=RecordExport.pattern()),
             CallbackQueryHandler(results.show_overview, pattern=ResultsOverview.pattern()),
             CallbackQueryHandler(results.show_department, pattern=ResultsDepartment.pattern()),
             CallbackQueryHandler(results.show_person, pattern=ResultsPerson.pattern()),

@@ -883,6 +883,15 @@ class BonusDiscard(CallbackData):
     run_id: int
 
 
+@dataclasses.dataclass(frozen=True)
+class RecordExport(CallbackData):
+    """HR's XLSX of one person's career record (the server checks HR again)."""
+
+    prefix: ClassVar[str] = "anx"
+    requires: ClassVar[Requirement] = HR
+    staff_id: int
+
+
 # Review (复核) and appeal (申诉): the ``av`` prefixes.
 APPEAL_KINDS = frozenset({"review", "appeal"})
 

@@ -40,6 +40,10 @@ DESCRIPTIONS: Mapping[str, str] = MappingProxyType(
         ),
         "appeal": N_("My reviews and appeals, and their deadlines"),
         "cancel": N_("Stop what I am doing"),
+        "annual": N_("Roll a year up into annual grades, flags to HR: /annual YYYY"),
+        "honour": N_("Award an honour with a citation: /honour EMPLOYEE_NO HONOUR CITATION"),
+        "training": N_("Record a completed training: /training EMPLOYEE_NO TRAINING NOTE"),
+        "record": N_("My career record: grades, points, honours, training"),
     }
 )
 

@@ -856,6 +856,67 @@ class BonusLine(Base):
     change: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
+class AnnualResult(Base):
+    """A person's annual result (年度考核) for one year, rolled up from the year's published
+    routine results (``assessment.annual_run``): recomputed whole by each roll-up, so the
+    streaks across years (merit, dismissal review, promotion) read stored facts.
+
+    ``grade_id`` is ``None`` for a year with too few routine results to be graded;
+    ``flags`` (merit, dismissal review, promotion, training) are HR's only.
+    """
+
+    __tablename__ = "annual_results"
+    __table_args__ = (UniqueConstraint("year", "staff_id"), Index(None, "staff_id"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    year: Mapped[int] = mapped_column(Integer)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    periods: Mapped[int] = mapped_column(Integer)
+    score: Mapped[Decimal | None] = mapped_column(ExactDecimal(9, 6))
+    by_score_grade_id: Mapped[str | None] = mapped_column(String(32))
+    grade_id: Mapped[str | None] = mapped_column(String(32))
+    # Keys of the periods whose routine grade barred the annual top grade.
+    barred_by: Mapped[list[str]] = mapped_column(JSON, default=list)
+    trainings: Mapped[list[str]] = mapped_column(JSON, default=list)
+    flags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    with_approval: Mapped[bool] = mapped_column(Boolean, default=False)
+    computed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    computed_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+
+
+class HonourAward(Base):
+    """An honour of the policy's list (``[[annual.honours]]``, e.g. 服务之星) awarded by HR
+    to a person with a citation; part of the career record, audited (``honour.awarded``)."""
+
+    __tablename__ = "honour_awards"
+    __table_args__ = (Index(None, "staff_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    honour_id: Mapped[str] = mapped_column(String(32))
+    citation: Mapped[str] = mapped_column(Text)
+    awarded_on: Mapped[date] = mapped_column(Date)
+    awarded_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    awarded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TrainingRecord(Base):
+    """A training of the policy's catalogue (``[[annual.trainings]]``) a person completed,
+    recorded by HR with a note; part of the career record, audited (``training.recorded``)."""
+
+    __tablename__ = "training_records"
+    __table_args__ = (Index(None, "staff_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    training_id: Mapped[str] = mapped_column(String(32))
+    note: Mapped[str] = mapped_column(Text)
+    completed_on: Mapped[date] = mapped_column(Date)
+    recorded_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class AppealCase(Base):
     """A person's review (复核) or appeal (申诉) of one published result, and its decision.
 

@@ -10,6 +10,7 @@ from typing import Self
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.repositories import (
+    AnnualRepository,
     ApprovalRepository,
     AuditLog,
     BonusRepository,
@@ -101,6 +102,7 @@ class UnitOfWork:
     peers: PeerRepository
     bonus: BonusRepository
     store_facts: StoreFacts
+    annual: AnnualRepository
 
     def __init__(
         self,
@@ -142,6 +144,7 @@ class UnitOfWork:
         self.bonus = BonusRepository(self.session)
         self.store_facts = StoreFacts(self.session)
         self.appeals = AppealRepository(self.session)
+        self.annual = AnnualRepository(self.session)
         return self
 
     async def __aexit__(

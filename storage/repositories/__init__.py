@@ -1,5 +1,6 @@
 """Repositories: the only place that speaks SQL. They add and query, and never commit."""
 
+from storage.repositories.annual import AnnualRepository
 from storage.repositories.approvals import ApprovalRepository
 from storage.repositories.audit import AuditLog
 from storage.repositories.bonus import BonusRepository
@@ -28,6 +29,7 @@ from storage.repositories.updates import ProcessedUpdates
 from storage.repositories.uploads import RosterUploadRepository
 
 __all__ = [
+    "AnnualRepository",
     "ApprovalRepository",
     "AuditLog",
     "BonusRepository",
