@@ -41,6 +41,7 @@ from storage.repositories import (
     ThirdPartyRepository,
     WorkEntryRepository,
 )
+from storage.repositories.appeals import AppealRepository
 
 
 @dataclass(slots=True)
@@ -142,6 +143,7 @@ class UnitOfWork:
         self.peers = PeerRepository(self.session)
         self.bonus = BonusRepository(self.session)
         self.store_facts = StoreFacts(self.session)
+        self.appeals = AppealRepository(self.session)
         self.annual = AnnualRepository(self.session)
         return self
 
