@@ -42,6 +42,7 @@ COMMANDS: Mapping[str, Requirement] = MappingProxyType(
         "reopen": HR,
         "results": HR,
         "score": MEMBERS,
+        "export": HR,
         "cancel": MEMBERS,
     }
 )

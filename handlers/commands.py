@@ -32,6 +32,7 @@ DESCRIPTIONS: Mapping[str, str] = MappingProxyType(
         ),
         "results": N_("Calibrate and publish a period's results: /results [YYYY-MM]"),
         "score": N_("My published scores and grades"),
+        "export": N_("Ledgers and exports as XLSX or CSV: /export [YYYY-MM]"),
         "cancel": N_("Stop what I am doing"),
     }
 )

@@ -37,6 +37,7 @@ from storage.repositories import (
     StoreFacts,
     WorkEntryRepository,
 )
+from storage.repositories.exports import ExportReads
 
 
 @dataclass(slots=True)
@@ -94,6 +95,7 @@ class UnitOfWork:
     stage_reminders: StageReminderRepository
     quota: QuotaApprovalRepository
     store_facts: StoreFacts
+    exports: ExportReads
 
     def __init__(
         self,
@@ -131,6 +133,7 @@ class UnitOfWork:
         self.stage_reminders = StageReminderRepository(self.session)
         self.quota = QuotaApprovalRepository(self.session)
         self.store_facts = StoreFacts(self.session)
+        self.exports = ExportReads(self.session)
         return self
 
     async def __aexit__(
