@@ -114,7 +114,9 @@ class XlsxSheet:
         from openpyxl.styles import Font
         from openpyxl.utils import get_column_letter
 
-        self._target = target
+        # Opened first, so a target that cannot be written fails before any row is read.
+        self._own = isinstance(target, Path)
+        self._target: IO[bytes] = target.open("wb") if isinstance(target, Path) else target
         self._cell = WriteOnlyCell
         self._book = Workbook(write_only=True)
         self._sheet: Any = self._book.create_sheet(title[:MAX_TITLE])
@@ -151,8 +153,12 @@ class XlsxSheet:
             append(row)
 
     def close(self) -> None:
-        """Write the workbook to its target."""
-        self._book.save(self._target)
+        """Write the workbook to its target (closed if this sheet opened it)."""
+        try:
+            self._book.save(self._target)
+        finally:
+            if self._own:
+                self._target.close()
 
 
 def xlsx_bytes(

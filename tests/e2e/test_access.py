@@ -115,7 +115,7 @@ async def test_menus_differ_by_role(
     ]  # fmt: skip
     assert await eventually(lambda: menu(org.hr.id)) == [
         *staff, "pending", "settings", "invite", "unlink", "import", "broadcast", "notices",
-        "reopen", "results", "score", "help",
+        "reopen", "results", "score", "export", "help",
     ]  # fmt: skip
 
 
