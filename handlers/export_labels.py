@@ -99,6 +99,11 @@ EVIDENCE_NAMES: Mapping[str, str] = MappingProxyType(
 )
 
 
+def title_of(kind: str, words: Translator) -> str:
+    """The name of a kind of export (its sheet's title) in ``words``' language."""
+    return words.gettext(TITLES[kind]) if kind in TITLES else kind
+
+
 def sheet_words(kind: str, words: Translator, policy: Policy, zone: str) -> SheetWords:
     """The title, header and value names of a ``kind`` export in ``words``' language."""
     _ = words.gettext
@@ -123,4 +128,4 @@ def sheet_words(kind: str, words: Translator, policy: Policy, zone: str) -> Shee
         for indicators in policy.indicators.values()
         for indicator in indicators
     }
-    return SheetWords(_(TITLES.get(kind, kind)), header, names)
+    return SheetWords(title_of(kind, words), header, names)

@@ -24,7 +24,7 @@ from assessment import periods
 from assessment.exports import SOURCES, ExportRequest, export
 from handlers.callbacks import ExportRun
 from handlers.context import WorkledgerContext
-from handlers.export_labels import sheet_words
+from handlers.export_labels import sheet_words, title_of
 
 # Telegram's limit for a document a bot sends.
 MAX_DOCUMENT_BYTES = 50 * 1024 * 1024
@@ -36,7 +36,7 @@ def _menu(context: WorkledgerContext, key: str) -> tuple[str, InlineKeyboardMark
     _ = context._
     rows = []
     for kind in SOURCES:
-        title = sheet_words(kind, context.translator, context.policy, "").title
+        title = title_of(kind, context.translator)
         rows.append(
             [
                 InlineKeyboardButton(
