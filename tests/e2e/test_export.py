@@ -12,7 +12,9 @@ import openpyxl
 import pytest
 from sqlalchemy import select
 
+from assessment import exports
 from bot.emulator import EmulatedUser, EmulatorDriver
+from handlers import exports as export_handlers
 from handlers.callbacks import ExportRun
 from handlers.context import WorkledgerApplication
 from storage.models import Staff, WorkEntry
@@ -142,3 +144,24 @@ async def test_no_export_in_a_group_and_a_bad_period(
     assert "private chat" in reply["text"] and not buttons(reply)
     reply = await _menu(driver, HR, "/export 2026-13")
     assert "/export [YYYY-MM]" in reply["text"] and not buttons(reply)
+
+
+async def test_the_progress_message_counts_the_rows_as_they_are_written(
+    bot: WorkledgerApplication,
+    driver: EmulatorDriver,
+    seeded: Seeded,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(exports, "BATCH_SIZE", 5)
+    monkeypatch.setattr(export_handlers, "PROGRESS_EVERY", 0.0)
+    menu = await _menu(driver, HR, f"/export {PERIOD}")
+    sent, _ = await _document(driver, menu, "Work ledger · CSV")
+
+    async def finished() -> Message | None:
+        now = await current(driver, HR.id, menu["message_id"])
+        return now if now["text"] == sent["caption"] else None
+
+    now = await eventually(finished)
+    # Building..., 5, 10 and 12 of 12 rows, then the count: each an edit of the one message.
+    assert now["edit_count"] >= 5
+    assert not buttons(now), "the buttons go with the first edit: no second press of them"
