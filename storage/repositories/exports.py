@@ -3,7 +3,8 @@
 Each batch is one short statement ``WHERE key > :after ORDER BY key LIMIT :size`` on an
 indexed key, so a page costs the same at the end of two million rows as at the start,
 and no transaction (nor, on SQLite, the read snapshot) outlives its batch. Rows are
-plain tuples: the file is built from them in a thread, not from ORM objects.
+plain tuples, read through the session's connection (Core: no ORM row handling for a
+million rows); the file is built from them in a thread.
 """
 
 from __future__ import annotations
@@ -43,6 +44,10 @@ def _in_department(department_id: int | None) -> ColumnElement[bool]:
 
 class ExportReads(Repository):
     """A period's ledger, scores and delivery lists, and the audit log, page by page."""
+
+    async def _rows(self, query: Any) -> list[Row]:
+        connection = await self.session.connection()
+        return [tuple(row) for row in (await connection.execute(query)).all()]
 
     # --- the work ledger ------------------------------------------------------------------
 
@@ -99,7 +104,7 @@ class ExportReads(Repository):
             .order_by(WorkEntry.id)
             .limit(size)
         )
-        return [tuple(row) for row in await self.session.execute(query)]
+        return await self._rows(query)
 
     async def approval_requests(self, entry_ids: Sequence[int]) -> list[Row]:
         """The approval requests of these entries in the order sent: entry id, approver's
@@ -118,7 +123,7 @@ class ExportReads(Repository):
             .where(ApprovalRequest.entry_id.in_(list(entry_ids)))
             .order_by(ApprovalRequest.entry_id, ApprovalRequest.id)
         )
-        return [tuple(row) for row in await self.session.execute(query)]
+        return await self._rows(query)
 
     async def evidence(self, entry_ids: Sequence[int]) -> list[Row]:
         """The attachments of these entries: entry id, kind, file name (or None)."""
@@ -129,7 +134,7 @@ class ExportReads(Repository):
             .where(EntryAttachment.entry_id.in_(list(entry_ids)))
             .order_by(EntryAttachment.entry_id, EntryAttachment.id)
         )
-        return [tuple(row) for row in await self.session.execute(query)]
+        return await self._rows(query)
 
     # --- scores and grades ----------------------------------------------------------------
 
@@ -188,7 +193,7 @@ class ExportReads(Repository):
             .order_by(PeriodScore.id)
             .limit(size)
         )
-        return [tuple(row) for row in await self.session.execute(query)]
+        return await self._rows(query)
 
     # --- broadcast delivery lists ---------------------------------------------------------
 
@@ -245,7 +250,7 @@ class ExportReads(Repository):
             .order_by(OutboxMessage.id)
             .limit(size)
         )
-        return [tuple(row) for row in await self.session.execute(query)]
+        return await self._rows(query)
 
     # --- the audit log --------------------------------------------------------------------
 
@@ -279,4 +284,4 @@ class ExportReads(Repository):
             .order_by(AuditEvent.id)
             .limit(size)
         )
-        return [tuple(row) for row in await self.session.execute(query)]
+        return await self._rows(query)
