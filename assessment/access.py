@@ -47,6 +47,7 @@ COMMANDS: Mapping[str, Requirement] = MappingProxyType(
         "allowance": HR,
         "score": MEMBERS,
         "appeal": MEMBERS,
+        "export": HR,
         "cancel": MEMBERS,
         "annual": HR,
         "honour": HR,

@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, time
 from typing import ClassVar, Self
 
 from assessment.access import ANYONE, HR, MEMBERS, QUOTA_APPROVERS, SUPERVISORS, Requirement
+from assessment.exports import FORMATS, SOURCES
 from assessment.log_flow import STEPS
 from assessment.notices import AUDIENCE_KINDS
 from locales import SUPPORTED
@@ -964,3 +965,26 @@ class AppealScore(CallbackData):
     requires: ClassVar[Requirement] = HR
     case_id: int
     version: int
+
+
+# A period as a button names it: a month (2026-11) or a quarter (2026-Q4).
+_PERIOD_KEY = re.compile(r"\d{4}-(0[1-9]|1[0-2]|Q[1-4])")
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportRun(CallbackData):
+    """Build an export of a period, ``kind`` (``ledger``, ``scores``...) in ``fmt``, and
+    send it as a document (HR)."""
+
+    prefix: ClassVar[str] = "exr"
+    requires: ClassVar[Requirement] = HR
+    kind: str
+    period: str
+    fmt: str
+
+    def validate(self) -> None:
+        """Only a kind of export there is, a period key, and the two formats."""
+        if self.kind not in SOURCES or self.fmt not in FORMATS:
+            raise ValueError("unknown export")
+        if not _PERIOD_KEY.fullmatch(self.period):
+            raise ValueError("not a period key")

@@ -42,6 +42,7 @@ from storage.repositories import (
     WorkEntryRepository,
 )
 from storage.repositories.appeals import AppealRepository
+from storage.repositories.exports import ExportReads
 
 
 @dataclass(slots=True)
@@ -103,6 +104,7 @@ class UnitOfWork:
     bonus: BonusRepository
     store_facts: StoreFacts
     annual: AnnualRepository
+    exports: ExportReads
 
     def __init__(
         self,
@@ -145,6 +147,7 @@ class UnitOfWork:
         self.store_facts = StoreFacts(self.session)
         self.appeals = AppealRepository(self.session)
         self.annual = AnnualRepository(self.session)
+        self.exports = ExportReads(self.session)
         return self
 
     async def __aexit__(

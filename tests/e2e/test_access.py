@@ -117,7 +117,7 @@ async def test_menus_differ_by_role(
     assert await eventually(lambda: menu(org.hr.id)) == [
         *staff, "pending", "settings", "invite", "unlink", "import", "broadcast", "notices",
         "reopen", "results", "thirdparty", "peers", "bonus", "allowance", "score", "appeal",
-        "annual", "honour", "training", "record", "help",
+        "export", "annual", "honour", "training", "record", "help",
     ]  # fmt: skip
 
 
