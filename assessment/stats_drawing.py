@@ -41,7 +41,7 @@ def render_stats(chart: StatsChart) -> bytes:
     title = FontProperties(family=families, size=14)
     figure = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI, facecolor="white")
     canvas = FigureCanvasAgg(figure)
-    figure.subplots_adjust(left=0.17, right=0.98, top=0.85, bottom=0.12, wspace=0.45)
+    figure.subplots_adjust(left=0.17, right=0.98, top=0.85, bottom=0.2, wspace=0.45)
     figure.text(0.02, 0.94, chart.title, fontproperties=title, color=TEXT_COLOUR)
     rates, grades = figure.subplots(1, 2)
     # The first department on top.
@@ -60,7 +60,7 @@ def render_stats(chart: StatsChart) -> bytes:
     rates.set_xlim(0, 112)
     rates.set_yticks(rows, chart.departments, fontproperties=text)
     rates.set_title(chart.rates_title, fontproperties=text, color=TEXT_COLOUR)
-    rates.legend(prop=text, loc="lower right", frameon=False)
+    rates.legend(prop=text, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=2, frameon=False)
     grades.set_title(chart.grades_title, fontproperties=text, color=TEXT_COLOUR)
     if chart.grade_counts and any(any(row) for row in chart.grade_counts):
         left = [0] * len(rows)
@@ -70,7 +70,10 @@ def render_stats(chart: StatsChart) -> bytes:
             grades.barh(rows, counts, 0.6, left=left, color=colour, label=name)
             left = [a + b for a, b in zip(left, counts, strict=True)]
         grades.set_yticks(rows, chart.departments, fontproperties=text)
-        grades.legend(prop=text, loc="lower right", frameon=False)
+        grades.legend(
+            prop=text, loc="upper center", bbox_to_anchor=(0.5, -0.08),
+            ncol=len(chart.grade_names), frameon=False,
+        )  # fmt: skip
     else:
         grades.set_yticks([])
         grades.set_xticks([])

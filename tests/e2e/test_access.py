@@ -111,12 +111,13 @@ async def test_menus_differ_by_role(
     staff = ["me", "log", "today", "month", "self", "language"]
     assert await eventually(lambda: menu(7005)) == [*staff, "score", "record", "help"]
     assert await eventually(lambda: menu(org.supervisor.id)) == [
-        *staff, "team", "review", "pending", "settings", "delegate", "score", "record", "help"
+        *staff, "team", "review", "pending", "settings", "delegate", "score", "record", "stats",
+        "help",
     ]  # fmt: skip
     assert await eventually(lambda: menu(org.hr.id)) == [
         *staff, "pending", "settings", "invite", "unlink", "import", "broadcast", "notices",
         "reopen", "results", "thirdparty", "peers", "bonus", "allowance", "score", "annual",
-        "honour", "training", "record", "help",
+        "honour", "training", "record", "stats", "help",
     ]  # fmt: skip
 
 

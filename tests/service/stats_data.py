@@ -10,9 +10,9 @@ Logged workdays: Su Yi 2, 3, 4 November (two entries on the 4th, one day) and Su
 Lou Gone the 2nd (not on staff). Office 5 of 4 x 5 = 25%; Sun Li's people 4 of 10 = 40%;
 HR 1 of 5 = 20%.
 
-Decisions this period (submission to decision): Su Yi 2 h, 1 h, 4 h (rejected); Ma Qing
-3 h (returned): office median 2.5 h of 4, also Sun Li's people; Hu Rong 30 min; Lou Gone
-10 h (not counted). Waiting: Su Yi one, Tang Wen one.
+Decisions this period (submission to decision): Su Yi 1 h (the Sunday's, decided on the
+2nd), 2 h, 1 h, 4 h (rejected); Ma Qing 3 h (returned): office median 2 h of 5, also Sun
+Li's people; Hu Rong 30 min; Lou Gone 10 h (not counted). Waiting: Su Yi one, Tang Wen one.
 
 October's published grades: office Excellent 1 (Su Yi), Good 3 (Ma Qing; Tang Wen, HR's
 calibration from Excellent; Lou Gone), Competent 1 (Sun Li): five graded, top grade at most

@@ -54,16 +54,16 @@ def test_the_chart_is_a_png_of_its_size() -> None:
 
 
 @pytest.mark.parametrize(
-    "changes",
+    ("changes", "problem"),
     [
-        {"departments": (), "period_rates": (), "year_rates": (), "grade_counts": ()},
-        {"departments": ("x",) * (MAX_DEPARTMENTS + 1)},
-        {"period_rates": (0.2,)},
-        {"year_rates": (0.2, 1.5)},
-        {"grade_counts": ((1, 0),)},
-        {"grade_counts": ((1, 0), (1, -1))},
+        ({"departments": (), "period_rates": (), "year_rates": ()}, "1 to 12 departments"),
+        ({"departments": ("x",) * (MAX_DEPARTMENTS + 1)}, "1 to 12 departments"),
+        ({"period_rates": (0.2,)}, "one period rate"),
+        ({"year_rates": (0.2, 1.5)}, "not a share"),
+        ({"grade_counts": ((1, 0),)}, "one row of grade counts"),
+        ({"grade_counts": ((1, 0), (1, -1))}, "not negative"),
     ],
 )
-def test_a_chart_that_does_not_fit_is_refused(changes: dict[str, object]) -> None:
-    with pytest.raises(ValueError):
+def test_a_chart_that_does_not_fit_is_refused(changes: dict[str, object], problem: str) -> None:
+    with pytest.raises(ValueError, match=problem):
         check_stats_chart(_chart(**changes))
