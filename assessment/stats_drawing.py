@@ -14,6 +14,7 @@ import io
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
+from matplotlib.ticker import MaxNLocator
 
 from assessment.charts import DPI, MUTED_COLOUR, TEXT_COLOUR, find_cjk_font
 from assessment.stats_chart import StatsChart, check_stats_chart
@@ -53,10 +54,11 @@ def render_stats(chart: StatsChart) -> bytes:
                label=chart.period_label)  # fmt: skip
     rates.barh([row - height / 2 for row in rows], year, height, color=YEAR_COLOUR,
                label=chart.year_label)  # fmt: skip
-    for row, value in zip(rows, chart.period_rates, strict=True):
-        if value is not None:
-            rates.text(100 * value + 1, row + height / 2, f"{100 * value:.0f}%",
-                       va="center", fontproperties=text, color=TEXT_COLOUR)  # fmt: skip
+    for offset, shares in ((height / 2, chart.period_rates), (-height / 2, chart.year_rates)):
+        for row, value in zip(rows, shares, strict=True):
+            if value is not None:
+                rates.text(100 * value + 1, row + offset, f"{100 * value:.0f}%",
+                           va="center", fontproperties=text, color=TEXT_COLOUR)  # fmt: skip
     rates.set_xlim(0, 112)
     rates.set_yticks(rows, chart.departments, fontproperties=text)
     rates.set_title(chart.rates_title, fontproperties=text, color=TEXT_COLOUR)
@@ -70,6 +72,7 @@ def render_stats(chart: StatsChart) -> bytes:
             grades.barh(rows, counts, 0.6, left=left, color=colour, label=name)
             left = [a + b for a, b in zip(left, counts, strict=True)]
         grades.set_yticks(rows, chart.departments, fontproperties=text)
+        grades.xaxis.set_major_locator(MaxNLocator(integer=True))
         grades.legend(
             prop=text, loc="upper center", bbox_to_anchor=(0.5, -0.08),
             ncol=len(chart.grade_names), frameon=False,

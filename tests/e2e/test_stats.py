@@ -56,7 +56,7 @@ async def test_hr_gets_the_organisations_figures_and_a_chart(
 
 
 async def test_a_supervisor_sees_only_their_people_and_staff_are_refused(
-    driver: EmulatorDriver, org: Organisation
+    bot: WorkledgerApplication, driver: EmulatorDriver, org: Organisation
 ) -> None:
     text, _ = await _stats(driver, org.supervisor.id, org.supervisor)
     assert text.startswith("Statistics of your people\n")
@@ -66,6 +66,15 @@ async def test_a_supervisor_sees_only_their_people_and_staff_are_refused(
     assert "• Permits Office: Excellent 1, Good 1" in text
     assert "at most" not in text
     assert "• Permits Office: CN¥1.50" in text
+
+    # Who is theirs is read from the roster every time: Ma Qing moves to another team.
+    async with bot.bot_data.database.uow() as uow:
+        [ma] = await uow.staff.by_employee_nos([org.unlinked_no])
+        ma.supervisor_id = None
+        await uow.commit()
+    text, _ = await _stats(driver, org.supervisor.id, org.supervisor)
+    assert "• Permits Office (1): 60% this period" in text
+    assert "• Permits Office: Excellent 1" in text and "Good" not in text
 
     refused = await say(driver, org.staff, "/stats")
     assert refused["text"] == "Sorry, you do not have permission to do that."
