@@ -18,6 +18,8 @@ SUPERVISORS: Requirement = Role.SUPERVISOR | Role.ADMIN
 HR: Requirement = Role.HR | Role.ADMIN
 # The quota's wider share is approved from above HR: by an administrator.
 QUOTA_APPROVERS: Requirement = Role.ADMIN
+# Statistics: HR of the organisation, a supervisor of their own people.
+STATS: Requirement = Role.SUPERVISOR | Role.HR | Role.ADMIN
 
 COMMANDS: Mapping[str, Requirement] = MappingProxyType(
     {
@@ -53,6 +55,7 @@ COMMANDS: Mapping[str, Requirement] = MappingProxyType(
         "honour": HR,
         "training": HR,
         "record": MEMBERS,
+        "stats": STATS,
     }
 )
 

@@ -35,6 +35,7 @@ from multiprocessing.process import BaseProcess
 # Not ``assessment.charts``: that imports matplotlib, which only the workers need (each
 # imports it in ``_serve``); the bot's process stays without it.
 from assessment.chart_data import CJK_FONT_FILES, ChartLabels, HistoryPoint, check_history
+from assessment.stats_chart import StatsChart, check_stats_chart
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,19 @@ class ChartRenderer:
                 is closed.
         """
         check_history(points)
-        request = (tuple(points), labels, tuple(thresholds))
+        return await self._ask((tuple(points), labels, tuple(thresholds)))
+
+    async def render_stats(self, chart: StatsChart) -> bytes:
+        """``stats_drawing.render_stats`` in a worker: the PNG's bytes.
+
+        Raises:
+            ValueError: the chart cannot be drawn (as ``check_stats_chart``).
+            ChartError: as ``render``.
+        """
+        check_stats_chart(chart)
+        return await self._ask(chart)
+
+    async def _ask(self, request: object) -> bytes:
         worker = await self._take()
         try:
             if worker is None:
@@ -227,12 +240,18 @@ def _serve(connection: Connection) -> None:
     connection.send(("ready", font.cjk_file))
     while True:
         try:
-            points, labels, thresholds = connection.recv()
+            request = connection.recv()
         except EOFError:
             return
         answer: tuple[str, object]
         try:
-            answer = ("png", render_history(points, labels, thresholds=thresholds))
+            if isinstance(request, StatsChart):
+                from assessment.stats_drawing import render_stats
+
+                answer = ("png", render_stats(request))
+            else:
+                points, labels, thresholds = request
+                answer = ("png", render_history(points, labels, thresholds=thresholds))
         except ValueError as error:
             answer = ("invalid", str(error))
         except Exception as error:

@@ -32,6 +32,7 @@ from handlers import (
     roster,
     scores,
     start,
+    stats,
     third_parties,
 )
 from handlers.callbacks import (
@@ -197,6 +198,7 @@ def register(application: WorkledgerApplication) -> None:
             CommandHandler("honour", annual.honour_command),
             CommandHandler("training", annual.training_command),
             CommandHandler("record", record.record_command),
+            CommandHandler("stats", stats.stats_command),
             CallbackQueryHandler(record.export_record, pattern=RecordExport.pattern()),
             CallbackQueryHandler(results.show_overview, pattern=ResultsOverview.pattern()),
             CallbackQueryHandler(results.show_department, pattern=ResultsDepartment.pattern()),

@@ -45,6 +45,9 @@ DESCRIPTIONS: Mapping[str, str] = MappingProxyType(
         "honour": N_("Award an honour with a citation: /honour EMPLOYEE_NO HONOUR CITATION"),
         "training": N_("Record a completed training: /training EMPLOYEE_NO TRAINING NOTE"),
         "record": N_("My career record: grades, points, honours, training"),
+        "stats": N_(
+            "Statistics with a chart: logging, approvals, grades, bonuses: /stats [YYYY-MM]"
+        ),
     }
 )
 

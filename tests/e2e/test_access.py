@@ -112,12 +112,13 @@ async def test_menus_differ_by_role(
     assert await eventually(lambda: menu(7005)) == [*staff, "score", "appeal", "record", "help"]
     assert await eventually(lambda: menu(org.supervisor.id)) == [
         *staff, "team", "review", "pending", "settings", "delegate", "score", "appeal", "record",
+        "stats",
         "help",
     ]  # fmt: skip
     assert await eventually(lambda: menu(org.hr.id)) == [
         *staff, "pending", "settings", "invite", "unlink", "import", "broadcast", "notices",
         "reopen", "results", "thirdparty", "peers", "bonus", "allowance", "score", "appeal",
-        "export", "annual", "honour", "training", "record", "help",
+        "export", "annual", "honour", "training", "record", "stats", "help",
     ]  # fmt: skip
 
 
