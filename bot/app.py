@@ -22,6 +22,7 @@ from assessment.scoring_worker import ScoringWorker
 from bot import delivery
 from bot.budget import BudgetedRateLimiter, SendBudget
 from bot.inbox import Intake
+from bot.metrics import InstrumentedUpdates, Metrics, attach, instrument, metrics_of
 from bot.polling import LONG_POLL, Poller
 from bot.updates import PerChatUpdates
 from config.policy import Policy
@@ -134,6 +135,7 @@ async def _post_init(application: WorkledgerApplication, budget: SendBudget) -> 
                 clock=data.clock,
                 budget=budget,
                 charts=charts,
+                metrics=metrics_of(application),
             ),
             name="outbox-sender",
         )
@@ -205,14 +207,18 @@ def build_application(settings: Settings, policy: Policy) -> WorkledgerApplicati
     context_types = ContextTypes(context=WorkledgerContext, bot_data=BotData)
     # Replies and the outbox sender share Telegram's one global limit, replies first.
     budget = SendBudget(float(policy.broadcast.messages_per_second))
+    # One registry per application (``bot.metrics``), never the library's global one.
+    metrics = Metrics()
+    limiter = BudgetedRateLimiter(budget, max_retries=3)
+    limiter.on_throttled = metrics.throttled.labels(source="replies").inc
     builder: Any = (
         ApplicationBuilder()
         .token(settings.token.get_secret_value())
         .context_types(context_types)
-        .rate_limiter(BudgetedRateLimiter(budget, max_retries=3))
+        .rate_limiter(limiter)
         .post_init(functools.partial(_post_init, budget=budget))
         .post_shutdown(_post_shutdown)
-        .concurrent_updates(PerChatUpdates())
+        .concurrent_updates(InstrumentedUpdates(metrics))
         .updater(None)
     )
     if settings.api_url:
@@ -220,6 +226,8 @@ def build_application(settings: Settings, policy: Policy) -> WorkledgerApplicati
     application = cast(WorkledgerApplication, builder.build())
     application.bot_data.configure(settings, policy)
     handlers.register(application)
+    instrument(application)
+    attach(application, metrics)
     return application
 
 
