@@ -117,6 +117,8 @@ async def _post_init(application: WorkledgerApplication, budget: SendBudget) -> 
     # is, not opened and its migrations checked a second time.
     opened = data.detach()
     data.attach(opened if opened is not None else await open_store(data.settings))
+    # Scheduled work's claims, taken and lost, counted in the bot's metrics.
+    data.database.on_job_claim = metrics_of(application).job_claim
     await _publish_menus(application)
     # One chart renderer for the bot: /score and the sender's score notices draw in its
     # worker, one chart at a time.

@@ -10,7 +10,8 @@ Where each count is taken:
   bot's update processor runs (``InstrumentedUpdates``), with the handler that took the
   update noted by a wrapper of every registered handler's callback (``instrument``);
 - update claims taken and lost: at the end of each update, from its ``PendingClaim``
-  (settled: taken) or the ``UpdateAlreadyHandled`` that stopped it (lost);
+  (settled: taken) or the ``UpdateAlreadyHandled`` that stopped it (lost); job claims
+  as ``JobClaims.claim`` makes them (the store's ``Database.on_job_claim``);
 - sends by result and 429s: the outbox sender (``bot.delivery.Sender``) and the
   replies' rate limiter (``bot.budget.BudgetedRateLimiter``);
 - outbox depth by state: one grouped count when scraped (``bot.monitoring``);
@@ -120,6 +121,13 @@ class Metrics:
             ["result"],
             registry=registry,
         )
+        self.job_claims = Counter(
+            "workledger_job_claims",
+            "Claims of scheduled work by job (the key's first part): taken by this process, "
+            "or lost (done already, by this process or another).",
+            ["job", "result"],
+            registry=registry,
+        )
         self.sends = Counter(
             "workledger_outbox_sends",
             "Outbox messages the sender tried, by result.",
@@ -161,6 +169,11 @@ class Metrics:
         """The outbox depth as just counted, by state."""
         for state, count in counts.items():
             self.outbox.labels(state=state.value).set(count)
+
+    def job_claim(self, key: str, taken: bool) -> None:
+        """A job claimed ``key`` (``daily-reminder/2026-11-20``): taken, or not."""
+        job = key.split("/", 1)[0]
+        self.job_claims.labels(job=job, result="taken" if taken else "lost").inc()
 
     def finish(self, record: UpdateRecord, seconds: float) -> None:
         """Count an update that just ended."""

@@ -127,6 +127,18 @@ async def test_outbox_depth_counts_what_waits(
     assert _value(samples, "workledger_outbox_messages", state="pending") == 3
 
 
+async def test_job_claims_count_taken_and_lost_by_job(
+    bot: WorkledgerApplication, monitor: str
+) -> None:
+    for _ in range(2):
+        async with bot.bot_data.database.uow() as uow:
+            await uow.claims.claim("probe-job/2026-12-01", datetime.now(UTC))
+            await uow.commit()
+    samples = await _scrape(monitor)
+    assert _value(samples, "workledger_job_claims_total", job="probe-job", result="taken") == 1
+    assert _value(samples, "workledger_job_claims_total", job="probe-job", result="lost") == 1
+
+
 async def test_a_refused_caller_counts_at_the_gate(
     bot: WorkledgerApplication, driver: EmulatorDriver, monitor: str
 ) -> None:
