@@ -169,7 +169,7 @@ def _run(
     metrics: str | None = None,
 ) -> int:
     from bot.app import SchemaOutOfDateError, build_application, run_until_signalled
-    from bot.logs import configure_logging
+    from bot.logs import configure_logging, secrets_of
     from bot.monitoring import parse_address, serving
 
     if settings.token is None:
@@ -182,8 +182,7 @@ def _run(
         address = None if metrics is None else parse_address(metrics)
     except ValueError as error:
         return _fail(f"--metrics: {error}")
-    token = settings.token.get_secret_value()
-    configure_logging(log_level, secrets=(token,), log_format=log_format)
+    configure_logging(log_level, secrets=secrets_of(settings), log_format=log_format)
     _warn_of_clock(settings)
     application = build_application(settings, policy)
 
@@ -219,14 +218,12 @@ async def _claim_for_production(settings: Settings) -> None:
 def _deliver(settings: Settings, policy: Policy, log_level: str, log_format: str = "text") -> int:
     from bot.app import SchemaOutOfDateError, open_store
     from bot.delivery import serve
-    from bot.logs import configure_logging
+    from bot.logs import configure_logging, secrets_of
     from config.clock import Clock
 
     if settings.token is None:
         return _fail("no bot token: set WORKLEDGER_TOKEN to the token @BotFather gave you")
-    configure_logging(
-        log_level, secrets=(settings.token.get_secret_value(),), log_format=log_format
-    )
+    configure_logging(log_level, secrets=secrets_of(settings), log_format=log_format)
     _warn_of_clock(settings)
 
     async def deliver() -> None:

@@ -8,7 +8,11 @@ import re
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
 from bot.metrics import CURRENT
+from config.settings import Settings
 
 # A bot token as Telegram issues it: "<bot id>:<35 url-safe characters>".
 _TOKEN_SHAPE = re.compile(r"\d{5,}:[A-Za-z0-9_-]{30,}")
@@ -36,6 +40,18 @@ class RedactSecrets(logging.Filter):
         if record.exc_info and record.exc_info[1] is not None:
             record.exc_text = self.clean(logging.Formatter().formatException(record.exc_info))
         return True
+
+
+def secrets_of(settings: Settings) -> tuple[str, ...]:
+    """What must never be logged: the bot's token and the database URL's password."""
+    secrets = [] if settings.token is None else [settings.token.get_secret_value()]
+    try:
+        password = make_url(settings.database_url).password
+    except ArgumentError:
+        password = None
+    if password:
+        secrets.append(str(password))
+    return tuple(secrets)
 
 
 class JsonLines(logging.Formatter):
