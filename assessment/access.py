@@ -46,6 +46,7 @@ COMMANDS: Mapping[str, Requirement] = MappingProxyType(
         "bonus": HR,
         "allowance": HR,
         "score": MEMBERS,
+        "appeal": MEMBERS,
         "cancel": MEMBERS,
         "annual": HR,
         "honour": HR,

@@ -890,3 +890,77 @@ class RecordExport(CallbackData):
     prefix: ClassVar[str] = "anx"
     requires: ClassVar[Requirement] = HR
     staff_id: int
+
+
+# Review (复核) and appeal (申诉): the ``av`` prefixes.
+APPEAL_KINDS = frozenset({"review", "appeal"})
+
+
+@dataclasses.dataclass(frozen=True)
+class AppealAsk(CallbackData):
+    """Ask for review of (or appeal) my published result of a period; the reason is asked
+    next (only my own: the server looks the result up by who presses)."""
+
+    prefix: ClassVar[str] = "ava"
+    requires: ClassVar[Requirement] = MEMBERS
+    period_id: int
+    kind: str
+
+    def validate(self) -> None:
+        """Only the two kinds of case."""
+        if self.kind not in APPEAL_KINDS:
+            raise ValueError("unknown kind of case")
+
+
+@dataclasses.dataclass(frozen=True)
+class AppealOpen(CallbackData):
+    """Open a case to decide it (HR or the head; the server checks which decides it)."""
+
+    prefix: ClassVar[str] = "avo"
+    requires: ClassVar[Requirement] = HR
+    case_id: int
+
+
+@dataclasses.dataclass(frozen=True)
+class AppealDecide(CallbackData):
+    """Decide a case as shown at ``version``: ``choice`` 0 upholds the result, ``n`` gives
+    the ``n``-th grade of the policy's list; the reason is asked next."""
+
+    prefix: ClassVar[str] = "avd"
+    requires: ClassVar[Requirement] = HR
+    case_id: int
+    version: int
+    choice: int
+
+    bounds: ClassVar[dict[str, tuple[int, int]]] = {"choice": (0, MAX_GRADES)}
+
+
+@dataclasses.dataclass(frozen=True)
+class AppealExtend(CallbackData):
+    """Put an appeal's decision back once, as shown at ``version``; the reason is asked next."""
+
+    prefix: ClassVar[str] = "avx"
+    requires: ClassVar[Requirement] = HR
+    case_id: int
+    version: int
+
+
+@dataclasses.dataclass(frozen=True)
+class AppealApprove(CallbackData):
+    """Approve the wider top-grade share for an open case's scope and period (an
+    administrator); the reason is asked next."""
+
+    prefix: ClassVar[str] = "avq"
+    requires: ClassVar[Requirement] = QUOTA_APPROVERS
+    case_id: int
+
+
+@dataclasses.dataclass(frozen=True)
+class AppealScore(CallbackData):
+    """Change a case's score, as shown at ``version``; the new score and the reason are
+    asked next."""
+
+    prefix: ClassVar[str] = "avs"
+    requires: ClassVar[Requirement] = HR
+    case_id: int
+    version: int

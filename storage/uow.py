@@ -42,6 +42,7 @@ from storage.repositories import (
     ThirdPartyRepository,
     WorkEntryRepository,
 )
+from storage.repositories.appeals import AppealRepository
 
 
 @dataclass(slots=True)
@@ -150,6 +151,7 @@ class UnitOfWork:
         self.peers = PeerRepository(self.session)
         self.bonus = BonusRepository(self.session)
         self.store_facts = StoreFacts(self.session)
+        self.appeals = AppealRepository(self.session)
         self.annual = AnnualRepository(self.session)
         return self
 
