@@ -22,6 +22,7 @@ from assessment.scoring_worker import ScoringWorker
 from bot import delivery
 from bot.budget import BudgetedRateLimiter, SendBudget
 from bot.inbox import Intake
+from bot.metrics import InstrumentedUpdates, Metrics, attach, instrument, metrics_of
 from bot.polling import LONG_POLL, Poller
 from bot.updates import PerChatUpdates
 from config.policy import Policy
@@ -117,6 +118,8 @@ async def _post_init(application: WorkledgerApplication, budget: SendBudget) -> 
     # is, not opened and its migrations checked a second time.
     opened = data.detach()
     data.attach(opened if opened is not None else await open_store(data.settings))
+    # Scheduled work's claims, taken and lost, counted in the bot's metrics.
+    data.database.on_job_claim = metrics_of(application).job_claim
     await _publish_menus(application)
     # One chart renderer for the bot: /score and the sender's score notices draw in its
     # worker, one chart at a time.
@@ -135,6 +138,7 @@ async def _post_init(application: WorkledgerApplication, budget: SendBudget) -> 
                 clock=data.clock,
                 budget=budget,
                 charts=charts,
+                metrics=metrics_of(application),
             ),
             name="outbox-sender",
         )
@@ -209,14 +213,18 @@ def build_application(settings: Settings, policy: Policy) -> WorkledgerApplicati
     context_types = ContextTypes(context=WorkledgerContext, bot_data=BotData)
     # Replies and the outbox sender share Telegram's one global limit, replies first.
     budget = SendBudget(float(policy.broadcast.messages_per_second))
+    # One registry per application (``bot.metrics``), never the library's global one.
+    metrics = Metrics()
+    limiter = BudgetedRateLimiter(budget, max_retries=3)
+    limiter.on_throttled = metrics.throttled.labels(source="replies").inc
     builder: Any = (
         ApplicationBuilder()
         .token(settings.token.get_secret_value())
         .context_types(context_types)
-        .rate_limiter(BudgetedRateLimiter(budget, max_retries=3))
+        .rate_limiter(limiter)
         .post_init(functools.partial(_post_init, budget=budget))
         .post_shutdown(_post_shutdown)
-        .concurrent_updates(PerChatUpdates())
+        .concurrent_updates(InstrumentedUpdates(metrics))
         .updater(None)
     )
     if settings.api_url:
@@ -224,6 +232,8 @@ def build_application(settings: Settings, policy: Policy) -> WorkledgerApplicati
     application = cast(WorkledgerApplication, builder.build())
     application.bot_data.configure(settings, policy)
     handlers.register(application)
+    instrument(application)
+    attach(application, metrics)
     return application
 
 

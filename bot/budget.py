@@ -18,6 +18,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, TypeAlias
 
 from aiolimiter import AsyncLimiter
+from telegram.error import RetryAfter
 from telegram.ext import AIORateLimiter, BaseRateLimiter
 
 # Slots the sender leaves free for a reply that arrives while it is busy.
@@ -80,6 +81,8 @@ class BudgetedRateLimiter(BaseRateLimiter[int]):
 
     def __init__(self, budget: SendBudget, *, max_retries: int = 0) -> None:
         self.budget = budget
+        # Told of each 429 a reply gets (``bot.metrics``); PTB's limiter retries it.
+        self.on_throttled: Callable[[], None] | None = None
         self._limiter = AIORateLimiter(overall_max_rate=0, max_retries=max_retries)
 
     async def initialize(self) -> None:
@@ -108,7 +111,12 @@ class BudgetedRateLimiter(BaseRateLimiter[int]):
 
         async def within_budget(*call_args: Any, **call_kwargs: Any) -> Result:
             await self.budget.reply()
-            return await callback(*call_args, **call_kwargs)
+            try:
+                return await callback(*call_args, **call_kwargs)
+            except RetryAfter:
+                if self.on_throttled is not None:
+                    self.on_throttled()
+                raise
 
         return await self._limiter.process_request(
             within_budget, args, kwargs, endpoint, data, rate_limit_args

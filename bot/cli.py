@@ -39,8 +39,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"workledger {_version()}")
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
+    parser.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="text (the default) or json: one JSON object per line",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    commands.add_parser("run", help="migrate a SQLite store if needed, then run the bot")
+    run = commands.add_parser("run", help="migrate a SQLite store if needed, then run the bot")
+    run.add_argument(
+        "--metrics",
+        metavar="HOST:PORT",
+        help="serve GET /healthz and GET /metrics there (e.g. 127.0.0.1:9100)",
+    )
     sandbox = commands.add_parser(
         "sandbox", help="try the bot in a browser: no Telegram, no token (a demo organisation)"
     )
@@ -178,9 +189,16 @@ def _warn_of_clock(settings: Settings) -> None:
         )
 
 
-def _run(settings: Settings, policy: Policy, log_level: str) -> int:
+def _run(
+    settings: Settings,
+    policy: Policy,
+    log_level: str,
+    log_format: str = "text",
+    metrics: str | None = None,
+) -> int:
     from bot.app import SchemaOutOfDateError, build_application, run_until_signalled
-    from bot.logs import configure_logging
+    from bot.logs import configure_logging, secrets_of
+    from bot.monitoring import parse_address, serving
 
     if settings.token is None:
         return _fail(
@@ -188,13 +206,24 @@ def _run(settings: Settings, policy: Policy, log_level: str) -> int:
             "to the token @BotFather gave you; to try the bot without Telegram, "
             "run `make sandbox` (workledger sandbox)"
         )
-    token = settings.token.get_secret_value()
-    configure_logging(log_level, secrets=(token,))
+    try:
+        address = None if metrics is None else parse_address(metrics)
+    except ValueError as error:
+        return _fail(f"--metrics: {error}")
+    configure_logging(log_level, secrets=secrets_of(settings), log_format=log_format)
     _warn_of_clock(settings)
     application = build_application(settings, policy)
+
+    async def run() -> None:
+        if address is None:
+            await run_until_signalled(application)
+            return
+        async with serving(application, *address):
+            await run_until_signalled(application)
+
     try:
         asyncio.run(_claim_for_production(settings))
-        asyncio.run(run_until_signalled(application))
+        asyncio.run(run())
     except SchemaOutOfDateError as error:
         return _fail(str(error))
     except StoreInUseError as error:
@@ -214,15 +243,15 @@ async def _claim_for_production(settings: Settings) -> None:
         await database.dispose()
 
 
-def _deliver(settings: Settings, policy: Policy, log_level: str) -> int:
+def _deliver(settings: Settings, policy: Policy, log_level: str, log_format: str = "text") -> int:
     from bot.app import SchemaOutOfDateError, open_store
     from bot.delivery import serve
-    from bot.logs import configure_logging
+    from bot.logs import configure_logging, secrets_of
     from config.clock import Clock
 
     if settings.token is None:
         return _fail("no bot token: set WORKLEDGER_TOKEN to the token @BotFather gave you")
-    configure_logging(log_level, secrets=(settings.token.get_secret_value(),))
+    configure_logging(log_level, secrets=secrets_of(settings), log_format=log_format)
     _warn_of_clock(settings)
 
     async def deliver() -> None:
@@ -265,7 +294,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _command(args: argparse.Namespace, settings: Settings, policy: Policy) -> int:
     if args.command == "run":
-        return _run(settings, policy, args.log_level)
+        return _run(settings, policy, args.log_level, args.log_format, args.metrics)
     if args.command == "sandbox":
         from bot.sandbox.command import SandboxOptions, sandbox_command
 
@@ -274,7 +303,7 @@ def _command(args: argparse.Namespace, settings: Settings, policy: Policy) -> in
         )
         return sandbox_command(settings, policy, options, args.log_level)
     if args.command == "deliver":
-        return _deliver(settings, policy, args.log_level)
+        return _deliver(settings, policy, args.log_level, args.log_format)
     if args.command == "staff":
         from bot.roster_cli import staff_import
 

@@ -45,6 +45,7 @@ from assessment.chart_worker import ChartError, ChartRenderer
 from assessment.menus import MENU_KIND, chat_owner
 from bot.budget import SendBudget, leaky_bucket
 from bot.http import AiohttpRequest
+from bot.metrics import Metrics
 from config.clock import Clock
 from config.policy import Policy
 from config.settings import DEFAULT_LANGUAGE, Settings
@@ -141,8 +142,11 @@ class Sender:
         language: str = DEFAULT_LANGUAGE,
         policy: Policy | None = None,
         charts: ChartRenderer | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.database = database
+        # The bot's metrics (``bot.metrics``): sends by result and 429s, if given.
+        self.metrics = metrics
         # What score notices need: the policy (grades, indicators) and the chart renderer.
         self.policy = policy
         self.charts = charts
@@ -273,9 +277,13 @@ class Sender:
             else:
                 log.exception("outbox message %s: the store could not be read", row.id)
             self.stats.retried += 1
+            self._count("retried")
             self._retry(row, 1.0, counts=True)
         except RetryAfter as error:
             self.stats.throttled += 1
+            self._count("throttled")
+            if self.metrics is not None:
+                self.metrics.throttled.labels(source="sender").inc()
             # A timedelta with PTB_TIMEDELTA set (as the entry points do), else seconds.
             seconds = error.retry_after
             delay = seconds.total_seconds() if isinstance(seconds, timedelta) else float(seconds)
@@ -283,6 +291,7 @@ class Sender:
             self._retry(row, delay, counts=False)
         except Forbidden as error:
             self.stats.unreachable += 1
+            self._count("unreachable")
             self._settle(row, DeliveryStatus.UNREACHABLE, error=error.message)
             self._unreachable.append((row.chat_id, error.message))
         except BadRequest as error:
@@ -290,21 +299,25 @@ class Sender:
                 # The message already reads what the edit would make it say (an earlier
                 # attempt's edit went through, or two edits agreed): delivered, not failed.
                 self.stats.sent += 1
+                self._count("sent")
                 log.info("outbox message %s: the message already read so", row.id)
                 self._settle(row, DeliveryStatus.SENT, message_id=row.telegram_message_id)
             else:
                 self.stats.failed += 1
+                self._count("failed")
                 log.warning("outbox message %s failed: %s", row.id, error.message)
                 self._settle(row, DeliveryStatus.FAILED, error=error.message)
         except (NetworkError, TelegramError) as error:
             if row.attempts >= MAX_ATTEMPTS:
                 self.stats.failed += 1
+                self._count("failed")
                 log.warning(
                     "outbox message %s failed after %d attempts: %s", row.id, row.attempts, error
                 )
                 self._settle(row, DeliveryStatus.FAILED, error=str(error))
             else:
                 self.stats.retried += 1
+                self._count("retried")
                 log.info(
                     "outbox message %s: attempt %d failed (%s); retrying",
                     row.id,
@@ -315,12 +328,17 @@ class Sender:
                 self._retry(row, backoff, counts=True)
         else:
             self.stats.sent += 1
+            self._count("sent")
             self.stats.by_chat[row.chat_id] = self.stats.by_chat.get(row.chat_id, 0) + 1
             self._settle(row, DeliveryStatus.SENT, message_id=message_id)
         finally:
             self._slots.release()
         if len(self._outcomes) >= FLUSH_SIZE:
             await self._flush()
+
+    def _count(self, result: str) -> None:
+        if self.metrics is not None:
+            self.metrics.sends.labels(result=result).inc()
 
     async def _deliver(self, row: OutboxMessage) -> Message:
         markup = (
@@ -481,6 +499,7 @@ async def serve(
     budget: SendBudget | None = None,
     concurrency: int = 8,
     charts: ChartRenderer | None = None,
+    metrics: Metrics | None = None,
 ) -> SenderStats:
     """Run one sender until ``stop`` is set: inside the bot process, or on its own.
 
@@ -506,6 +525,7 @@ async def serve(
             language=settings.language,
             policy=policy,
             charts=renderer,
+            metrics=metrics,
         )
         await sender.run(stop)
         return sender.stats

@@ -24,7 +24,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from storage.uow import PendingClaim, UnitOfWork
+from storage.uow import JobClaimObserver, PendingClaim, UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -232,13 +232,15 @@ class Database:
         # SQLite: this process's writers take turns (see ``WriteTurns``); None elsewhere.
         self.engine, self.write_turns = _engine(url, **engine_kwargs)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # Told of each job claim (its key, and whether it was taken); the bot's metrics.
+        self.on_job_claim: JobClaimObserver | None = None
 
     def uow(self, *, claim: PendingClaim | None = None) -> UnitOfWork:
         """A fresh unit of work; use it as ``async with db.uow() as uow: ...``.
 
         With ``claim``, the first commit records the update as handled (see ``UnitOfWork``).
         """
-        return UnitOfWork(self.sessions, claim)
+        return UnitOfWork(self.sessions, claim, on_job_claim=self.on_job_claim)
 
     async def dispose(self) -> None:
         """Close every pooled connection."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -52,6 +53,10 @@ class PendingClaim:
     update_id: int
     at: datetime  # when it arrived, by the bot's clock
     settled: bool = False
+
+
+# Told of each job claim: its key, and whether this claim took it (``JobClaims.claim``).
+JobClaimObserver = Callable[[str, bool], None]
 
 
 class UpdateAlreadyHandled(Exception):  # noqa: N818 - a state, not an error of the caller
@@ -110,9 +115,12 @@ class UnitOfWork:
         self,
         sessions: async_sessionmaker[AsyncSession],
         claim: PendingClaim | None = None,
+        *,
+        on_job_claim: JobClaimObserver | None = None,
     ) -> None:
         self._sessions = sessions
         self._claim = claim
+        self._on_job_claim = on_job_claim
 
     async def __aenter__(self) -> Self:
         self.session = self._sessions()
@@ -130,7 +138,7 @@ class UnitOfWork:
         self.outbox = OutboxRepository(self.session)
         self.notices = NoticeRepository(self.session)
         self.leave = LeaveRepository(self.session)
-        self.claims = JobClaims(self.session)
+        self.claims = JobClaims(self.session, self._on_job_claim)
         self.conversations = ConversationRepository(self.session)
         self.approvals = ApprovalRepository(self.session)
         self.roster = RosterRepository(self.session)
@@ -180,7 +188,7 @@ class UnitOfWork:
     def another(self) -> UnitOfWork:
         """A fresh unit of work on the same store, with a transaction of its own and no
         update claim: for work a use case commits on the side (an import's staged rows)."""
-        return UnitOfWork(self._sessions)
+        return UnitOfWork(self._sessions, on_job_claim=self._on_job_claim)
 
     async def rollback(self) -> None:
         """Discard everything done since the last commit."""

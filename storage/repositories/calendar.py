@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, delete, exists, select, true
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from storage.enums import EntryStatus, StaffStatus
@@ -210,6 +211,13 @@ class LeaveRepository(Repository):
 class JobClaims(Repository):
     """Keys of scheduled work already done (``daily-reminder/2026-11-20``), and its leftovers."""
 
+    def __init__(
+        self, session: AsyncSession, on_claim: Callable[[str, bool], None] | None = None
+    ) -> None:
+        super().__init__(session)
+        # Told of each claim, taken or not (the bot's metrics count them by job).
+        self._on_claim = on_claim
+
     async def claim(self, key: str, now: datetime) -> bool:
         """Take ``key``; False if it was taken before, by this or another process.
 
@@ -223,7 +231,10 @@ class JobClaims(Repository):
             .on_conflict_do_nothing(index_elements=[JobClaim.key])
             .returning(JobClaim.key)
         )
-        return (await self.session.scalar(statement)) is not None
+        taken = (await self.session.scalar(statement)) is not None
+        if self._on_claim is not None:
+            self._on_claim(key, taken)
+        return taken
 
     async def claimed(self, key: str) -> bool:
         """Whether ``key`` was taken already."""

@@ -442,6 +442,22 @@ class OutboxRepository(Repository):
         )
         return {DeliveryStatus(status): count for status, count in rows}
 
+    async def depth(self) -> dict[DeliveryStatus, int]:
+        """How many messages wait to be sent and are being sent (for ``/metrics``).
+
+        One grouped count over the unfinished states only, which the status index
+        covers: its cost follows the queue, not the outbox's history of sent messages.
+        """
+        unfinished = (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
+        rows = await self.session.execute(
+            select(OutboxMessage.status, func.count())
+            .where(OutboxMessage.status.in_(unfinished))
+            .group_by(OutboxMessage.status)
+        )
+        counts = dict.fromkeys(unfinished, 0)
+        counts.update({DeliveryStatus(status): count for status, count in rows})
+        return counts
+
     async def heartbeat(self, worker_id: str, now: datetime, alive_after: datetime) -> int:
         """Say this sender is alive; returns how many senders are (itself included)."""
         insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
