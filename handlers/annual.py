@@ -47,6 +47,10 @@ def error_text(language: Translator, error: AnnualError | RecordError) -> str:
         AnnualError.NOT_ADMIN: _("Only an administrator can use the wider top-grade share."),
         AnnualError.BAD_YEAR: usage(language),
         AnnualError.NOTHING_PUBLISHED: _("No routine results of that year are published yet."),
+        AnnualError.RUNNING: _(
+            "A roll-up of that year is running already; its result replaces the year's when "
+            "it is done."
+        ),
         RecordError.NOT_PERMITTED: _("Only HR can do that."),
         RecordError.UNKNOWN_PERSON: _("Nobody on staff has that employee number."),
         RecordError.NO_HONOURS: _("The policy lists no honours ([[annual.honours]])."),
@@ -183,20 +187,20 @@ async def annual_command(update: Update, context: WorkledgerContext) -> None:
         await message.reply_text(error_text(language, refused))
         return
     now = context.now()
-    async with context.uow() as uow:
-        result = await annual_run.roll_up(
-            uow,
-            context.policy,
-            year,
-            actor=member,
-            now=now,
-            wider=wider,
-            report=reporter(context.policy, context.settings.language, now),
-        )
-        if isinstance(result, AnnualError):
-            await message.reply_text(error_text(language, result))
-            return
-        await uow.commit()
+    # A batch per transaction; the switch in the handler's own, which records the update.
+    result = await annual_run.roll_up(
+        context.bot_data.database.uow,
+        context.policy,
+        year,
+        actor=member,
+        now=now,
+        wider=wider,
+        report=reporter(context.policy, context.settings.language, now),
+        last=context.uow,
+    )
+    if isinstance(result, AnnualError):
+        await message.reply_text(error_text(language, result))
+        return
     await message.reply_text(
         context._(
             "The annual roll-up of {year} is done: {people} people, {graded} graded, "

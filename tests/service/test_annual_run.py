@@ -18,6 +18,7 @@ from storage.engine import Database
 from storage.enums import Role
 from storage.models import (
     AnnualResult,
+    AnnualRun,
     AssessmentPeriod,
     Department,
     OutboxMessage,
@@ -69,10 +70,7 @@ async def _seed(db: Database) -> None:
 
 
 async def _roll(db: Database, policy: Policy, year: int = 2026) -> RollUp | AnnualError:
-    async with db.uow() as uow:
-        result = await annual_run.roll_up(uow, policy, year, actor=None, now=NOW)
-        await uow.commit()
-    return result
+    return await annual_run.roll_up(db.uow, policy, year, actor=None, now=NOW)
 
 
 async def _grades(db: Database) -> dict[str, str | None]:
@@ -143,8 +141,12 @@ def test_the_command_line_rolls_up_prints_and_queues_hr_report(
                     Staff(employee_no="H1", name="Hu", department_id=a5.department_id,
                           roles=Role.STAFF | Role.HR, telegram_user_id=7001)
                 )  # fmt: skip
+                run = AnnualRun(year=2025, state="current")
+                uow.session.add(run)
+                await uow.session.flush()
                 uow.session.add(
-                    AnnualResult(year=2025, staff_id=a5.id, department_id=a5.department_id,
+                    AnnualResult(run_id=run.id, year=2025, staff_id=a5.id,
+                                 department_id=a5.department_id,
                                  periods=12, grade_id="incompetent", computed_at=PUBLISHED)
                 )  # fmt: skip
                 await uow.commit()
