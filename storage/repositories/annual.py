@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, cast
@@ -51,6 +51,9 @@ class PublishedRow:
     grade_id: str
     calibrated_grade_id: str | None
     breakdown: str | None  # the stored JSON as text, parsed off the event loop (or not read)
+
+
+_PUBLISHED_FIELDS = tuple(field.name for field in fields(PublishedRow))
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +162,11 @@ class AnnualRepository(Repository):
             )
             .order_by(PeriodScore.staff_id, AssessmentPeriod.starts_on)
         )
-        return rows_as(result, PublishedRow)
+        # The labels checked once, then each row read by position: by label per row
+        # (``rows_as``) was a fifth of a roll-up's time on the event loop.
+        if tuple(result.keys()) != _PUBLISHED_FIELDS:
+            raise ValueError(f"published(): columns {tuple(result.keys())} out of order")
+        return [PublishedRow(*row) for row in result]
 
     async def start_run(
         self, year: int, *, by: int | None, wider: bool, now: datetime, stale_before: datetime
