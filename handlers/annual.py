@@ -2,9 +2,10 @@
 
 The report of the flags (merit, dismissal review, promotion eligibility, training needs)
 is rendered here for each HR person in their own language and queued by
-``assessment.annual_run`` in the roll-up's transaction: it reaches HR's private chats
-only. The person who ran the roll-up is answered with the counts alone, so nothing of it
-shows in a chat where someone may look over their shoulder but HR's own.
+``assessment.annual_run`` in the transaction that switches the roll-up in: it reaches
+HR's private chats only. The person who ran the roll-up is answered with the counts
+alone, so nothing of it shows in a chat where someone may look over their shoulder but
+HR's own.
 """
 
 from __future__ import annotations

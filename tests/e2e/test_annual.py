@@ -243,6 +243,18 @@ async def test_the_roll_up_grades_the_year_and_tells_hr_alone_its_flags(
     assert count == 6
     assert (await _annual_grades(bot, 2026))["E011"].flags == ["merit", "promotion"]
 
+    # While another roll-up of the year runs (its claim stands), HR is told so, and the
+    # year's result stays as it was.
+    async with bot.bot_data.database.uow() as uow:
+        uow.session.add(AnnualRun(year=2026, state="running", started_at=NOW))
+        await uow.commit()
+    refused = await say(driver, org.hr, "/annual 2026")
+    assert refused["text"] == (
+        "A roll-up of that year is running already; its result replaces the year's when "
+        "it is done."
+    )
+    assert (await _annual_grades(bot, 2026))["E011"].flags == ["merit", "promotion"]
+
 
 async def test_the_record_shows_ones_own_and_hr_sees_and_exports_anyones(
     bot: WorkledgerApplication, driver: EmulatorDriver, org: Organisation
