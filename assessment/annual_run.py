@@ -50,7 +50,7 @@ from assessment.annual import (
 )
 from assessment.outbox import Outgoing, enqueue
 from assessment.people import StaffMember
-from assessment.scoring import BREAKDOWN_VERSION, Breakdown
+from assessment.scoring import BREAKDOWN_VERSION
 from config.policy import AnnualRule, Policy
 from storage.enums import Role
 from storage.repositories.annual import AnnualRow, PublishedRow
@@ -107,19 +107,10 @@ Between = Callable[[str, int], Awaitable[None]]
 Units = Callable[[], UnitOfWork]
 
 
-def indicator_scores(breakdown: dict[str, Any]) -> dict[str, Decimal]:
-    """The score of each indicator that counted, from a stored breakdown (none from a
-    breakdown of a format this version cannot read)."""
-    try:
-        parts = Breakdown.from_json(breakdown).indicators
-    except (KeyError, ValueError):
-        return {}
-    return {part.indicator_id: part.score for part in parts if part.score is not None}
-
-
-def _wanted_scores(text: str | None, wanted: Collection[str]) -> dict[str, Decimal]:
-    """The scores of the ``wanted`` indicators that counted, from a stored breakdown's
-    JSON text (as ``indicator_scores`` reads them, without building the whole breakdown)."""
+def indicator_scores(text: str | None, wanted: Collection[str]) -> dict[str, Decimal]:
+    """The score of each ``wanted`` indicator that counted, from a stored breakdown's JSON
+    text, as ``Breakdown.from_json`` reads it but without building the whole breakdown
+    (none from a breakdown of a format this version cannot read)."""
     if not text or not wanted:
         return {}
     try:
@@ -154,7 +145,7 @@ def _score_batch(
                         period_key=row.period_key,
                         score=row.score,
                         grade_id=row.calibrated_grade_id or row.grade_id,
-                        indicator_scores=_wanted_scores(row.breakdown, wanted),
+                        indicator_scores=indicator_scores(row.breakdown, wanted),
                     )
                     for row in rows
                 ],
