@@ -46,6 +46,8 @@ COMMANDS: Mapping[str, Requirement] = MappingProxyType(
         "bonus": HR,
         "allowance": HR,
         "score": MEMBERS,
+        "appeal": MEMBERS,
+        "export": HR,
         "cancel": MEMBERS,
         "annual": HR,
         "honour": HR,

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/responsiveness.py [--seconds 20] [--staff 100000]
         [--broadcast 10000] [--roster xlsx|csv] [--scratch-postgres ADMIN_URL] [--json FILE]
-        [--only idle|reminders|broadcast|roster|scoring ...]
+        [--only idle|reminders|broadcast|roster|scoring|export ...]
 
 An offered load of 30 quick logs and 5 Approve presses a second from 200 people
 (20 of them supervisors pressing Approve on their reports' entries), for 20 s,
@@ -31,6 +31,10 @@ holds ``--staff`` people in all:
     into the load, in the bot's process on the bot's store; seeded before the run in SQL
     (``bench/scoring.py``'s ``seed_period``): a review row and 22 approved entries for
     everyone not left, ratings and points.
+(f) during an export: the same load while HR's ledger of a past period (May 2025,
+    seeded as (e)'s) is exported to XLSX as ``/export`` builds it
+    (``assessment.exports.export``: keyset pages from the bot's store, the file written
+    in a thread), one second into the load.
 
 The load is open-loop: every update has a fixed moment to reach the bot and is sent
 then, whatever the replies do: it waits with Telegram's pending updates until the bot's
@@ -80,6 +84,7 @@ from telegram.request import RequestData
 
 import bench.quick_log as quick_log
 from assessment.calendar import WorkCalendar
+from assessment.exports import ExportRequest, export
 from assessment.period_scoring import score_period
 from assessment.periods import period_of
 from assessment.reminders import DAILY_KIND
@@ -104,7 +109,9 @@ from config.policy import load_policy
 from config.settings import Settings
 from handlers.callbacks import Decide
 from handlers.context import WorkledgerContext
+from handlers.export_labels import sheet_words
 from handlers.reminders import daily_reminder_tick
+from locales import translator
 from storage import migrate
 from storage.engine import Database
 from storage.enums import DeliveryStatus, EntryStatus, Role, StaffStatus
@@ -130,6 +137,7 @@ RUNS = (
     ("broadcast", "(c) broadcast"),
     ("roster", "(d) roster"),
     ("scoring", "(e) scoring"),
+    ("export", "(f) export"),
 )
 # When HR sends the roster file, counted from the first measured update.
 ROSTER_AT = 1.0
@@ -137,6 +145,9 @@ ROSTER_AT = 1.0
 # the period it scores (long past: nothing of the load is in it).
 SCORING_AT = 1.0
 SCORING_PERIOD = period_of(date(2025, 6, 1), load_policy())
+# When the ledger's export starts, and the period it exports (seeded as (e)'s).
+EXPORT_AT = 1.0
+EXPORT_PERIOD = period_of(date(2025, 5, 1), load_policy())
 HR_PERSON = FIRST_PERSON - 1
 ROSTER_FILE_ID = "bench-roster-largest"
 
@@ -544,6 +555,9 @@ class Run:
     scoring_expected: int | None = None  # review rows of the scored period
     scoring_scored: int | None = None  # people the run scored, graded and stored
     scoring_seconds: float | None = None
+    export_expected: int | None = None  # entries of the exported period
+    export_rows: int | None = None  # rows the export wrote
+    export_seconds: float | None = None
     error: str | None = None
 
     @property
@@ -557,6 +571,7 @@ class Run:
             and (self.reminders_queued is None or self.reminders_queued == self.reminders_expected)
             and (self.roster_bytes is None or self.roster_import_seconds is not None)
             and (self.scoring_expected is None or self.scoring_scored == self.scoring_expected)
+            and (self.export_expected is None or self.export_rows == self.export_expected)
         )
 
 
@@ -616,10 +631,12 @@ async def run_one(
     *,
     reminders_expected: int | None = None,
     scoring_expected: int | None = None,
+    export_expected: int | None = None,
 ) -> Run:
     """One run: warm up, then the measured load (with the reminder job if asked)."""
     run = Run(name, label)
     run.scoring_expected = scoring_expected
+    run.export_expected = export_expected
     # Every run starts from the same garbage collector state: a full collection of a heap
     # this size takes 100 ms or more here, and whether one falls inside a run should
     # depend on that run's work, not on what the seeding or the run before left.
@@ -685,7 +702,22 @@ async def run_one(
         run.scoring_seconds = time.perf_counter() - begun
         run.scoring_scored = done.scored
 
+    async def exports_the_ledger(application: Any, at: float) -> None:
+        # As /export does: the bot's store, the requester's words, a file in a thread.
+        await asyncio.sleep(max(0.0, at - time.perf_counter()))
+        data = application.bot_data
+        words = sheet_words("ledger", translator("zh_Hans"), data.policy, ZONE)
+        request = ExportRequest("ledger", EXPORT_PERIOD, ZoneInfo(ZONE))
+        with tempfile.TemporaryDirectory(prefix="wl-responsiveness-export-") as folder:
+            begun = time.perf_counter()
+            done = await export(
+                data.database.uow, data.policy, request, words, Path(folder) / "ledger.xlsx"
+            )
+            run.export_seconds = time.perf_counter() - begun
+        run.export_rows = done.rows
+
     scoring_task: asyncio.Task[None] | None = None
+    export_task: asyncio.Task[None] | None = None
     async with started(
         settings, stub, rate_limited=config.production_budget, sender=StubRequest()
     ) as application:
@@ -721,6 +753,10 @@ async def run_one(
             scoring_task = asyncio.create_task(
                 scores_the_period(application, time.perf_counter() + SCORING_AT)
             )
+        if name == "export":
+            export_task = asyncio.create_task(
+                exports_the_ledger(application, time.perf_counter() + EXPORT_AT)
+            )
         due, late = await offer(application, measured)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stub.all_replied.wait(), config.drain)
@@ -729,6 +765,11 @@ async def run_one(
                 await asyncio.wait_for(scoring_task, config.job_limit)
             except TimeoutError:
                 run.error = "the scoring did not finish"
+        if export_task is not None:
+            try:
+                await asyncio.wait_for(export_task, config.job_limit)
+            except TimeoutError:
+                run.error = "the export did not finish"
         if roster_task is not None:
             await roster_task
             # The summary's first line, or a refusal with its first problem.
@@ -943,6 +984,17 @@ def render(report: Report) -> str:
             f"people ({right}; {c['scoring_entries']} approved entries each) in "
             f"{_figure(scoring.scoring_seconds, 2)} s, started {SCORING_AT:g} s into the load"
         )
+    exported = runs.get("export")
+    if exported is not None:
+        right = (
+            "every entry"
+            if exported.export_rows == exported.export_expected
+            else f"EXPECTED {exported.export_expected}"
+        )
+        lines.append(
+            f"  (f) the ledger exported to XLSX, {exported.export_rows or 0:,} rows ({right}) "
+            f"in {_figure(exported.export_seconds, 2)} s, started {EXPORT_AT:g} s into the load"
+        )
     loaded = ", ".join(
         f"{r.label.split()[0]} {_figure(r.p99_ratio_to_idle, 2)}"
         for r in every
@@ -1010,7 +1062,23 @@ async def run_benchmark(config: Config) -> Report:
             if config.only and name not in config.only:
                 continue
             queued = None
-            scoring_expected = None
+            scoring_expected = export_expected = None
+            if name == "export":
+                # As (e)'s: written long ago, so no flood limit of today counts it.
+                await seed_period(
+                    database,
+                    EXPORT_PERIOD,
+                    config.scoring_entries,
+                    at=datetime.combine(EXPORT_PERIOD.ends_on, datetime.min.time(), UTC),
+                )
+                export_expected = await _count(
+                    database,
+                    select(func.count())
+                    .select_from(WorkEntry)
+                    .where(
+                        WorkEntry.work_date.between(EXPORT_PERIOD.starts_on, EXPORT_PERIOD.ends_on)
+                    ),
+                )
             if name == "scoring":
                 # Written long ago: none of it counts against anyone's flood limit today.
                 await seed_period(
@@ -1043,6 +1111,7 @@ async def run_benchmark(config: Config) -> Report:
                 load,
                 reminders_expected=expected if name == "reminders" else None,
                 scoring_expected=scoring_expected,
+                export_expected=export_expected,
             )
             run.broadcast_queued = queued
             report.runs[name] = run

@@ -26,6 +26,7 @@ from bot.polling import LONG_POLL, Poller
 from bot.updates import PerChatUpdates
 from config.policy import Policy
 from config.settings import Settings
+from handlers.appeals import clock_tick
 from handlers.approval_jobs import digest_tick, escalation_tick, requests_tick
 from handlers.broadcast import report_progress
 from handlers.commands import MENU
@@ -169,6 +170,9 @@ async def _post_init(application: WorkledgerApplication, budget: SendBudget) -> 
         )
         application.job_queue.run_repeating(
             peer_draw_tick, interval=REMINDER_TICK, first=REMINDER_TICK, name="peer-draw"
+        )
+        application.job_queue.run_repeating(
+            clock_tick, interval=REMINDER_TICK, first=REMINDER_TICK, name="appeal-clocks"
         )
     # What start-up built (libraries, the policy, compiled statements) lives as long as the
     # bot: kept out of the collector's full passes, which otherwise stall the loop for

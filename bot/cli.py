@@ -9,15 +9,17 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from datetime import date
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
 from bot.cli_store import EXIT_STORE_IN_USE, EXIT_USAGE, report_busy, store_url
 from config.policy import Policy, PolicyError, load_policy
 from config.settings import Settings
-from locales import translator
+from locales import SUPPORTED, translator
 from storage import migrate
 from storage.engine import Database, StoreBusy
 from storage.marker import StoreInUseError, claim_store
@@ -100,11 +102,37 @@ def _parser() -> argparse.ArgumentParser:
     annual.add_argument("year", type=int, metavar="YYYY", help="the year")
     annual.add_argument("--wider", action="store_true", help="the approved wider top share")
     annual.add_argument("--json", action="store_true", help="print JSON, for scripts")
+    _export_parser(commands)
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     db_commands.add_parser("upgrade", help="apply pending migrations")
     db_commands.add_parser("current", help="show the schema revision")
     return parser
+
+
+def _export_parser(commands: Any) -> None:
+    export = commands.add_parser("export", help="ledgers and exports as XLSX or CSV")
+    export.add_argument("--period", required=True, metavar="YYYY-MM", help="the period")
+    export.add_argument(
+        "--what",
+        required=True,
+        metavar="KIND",
+        help="ledger, scores, deliveries or audit (the audit log of the period's days)",
+    )
+    export.add_argument("--department", metavar="NAME", help="only this department's people")
+    export.add_argument("--format", choices=("xlsx", "csv"), default="xlsx", dest="fmt")
+    export.add_argument("--out", type=Path, metavar="FILE", help="default: KIND-PERIOD.FORMAT")
+    export.add_argument(
+        "--from", type=date.fromisoformat, dest="since", metavar="YYYY-MM-DD",
+        help="the audit log from this day (default: the period's first)",
+    )  # fmt: skip
+    export.add_argument(
+        "--to", type=date.fromisoformat, dest="until", metavar="YYYY-MM-DD",
+        help="the audit log to this day, included (default: the period's last)",
+    )  # fmt: skip
+    export.add_argument(
+        "--language", choices=SUPPORTED, help="of the headers (default: WORKLEDGER_LANGUAGE)"
+    )
 
 
 def _fail(message: str) -> int:
@@ -288,6 +316,14 @@ def _command(args: argparse.Namespace, settings: Settings, policy: Policy) -> in
         from bot.annual_cli import annual
 
         return annual(settings, policy, args.year, wider=args.wider, as_json=args.json)
+    if args.command == "export":
+        from bot.export_cli import export_command
+
+        return export_command(
+            settings, policy, period_key=args.period, what=args.what,
+            department=args.department, fmt=args.fmt, out=args.out, since=args.since,
+            until=args.until, language=args.language,
+        )  # fmt: skip
     if args.db_command == "upgrade":
         asyncio.run(_db_upgrade(settings))
     else:

@@ -59,7 +59,7 @@ _PERSON_STAGES = {
 }
 
 
-class _UnusableError(Exception):
+class UnusableStoreError(Exception):
     """The store cannot be read by this version (missing, or its schema behind)."""
 
 
@@ -81,14 +81,14 @@ def results(settings: Settings, policy: Policy, key: str, *, as_json: bool, comp
         )
         print(f"workledger: {message.format(key=key)}", file=sys.stderr)
         return EXIT_UNUSABLE
-    missing = _missing_store(settings)
+    missing = missing_store(settings)
     if missing is not None:
         message = _("there is no store at {path}: check WORKLEDGER_DATABASE_URL")
         print(f"workledger: {message.format(path=missing)}", file=sys.stderr)
         return EXIT_UNUSABLE
     try:
         run, found = asyncio.run(_read(settings, policy, period, compute=compute))
-    except _UnusableError as error:
+    except UnusableStoreError as error:
         print(f"workledger: {error}", file=sys.stderr)
         return EXIT_UNUSABLE
     except StoreBusy as busy:
@@ -100,7 +100,8 @@ def results(settings: Settings, policy: Policy, key: str, *, as_json: bool, comp
     return EXIT_OK
 
 
-def _missing_store(settings: Settings) -> Path | None:
+def missing_store(settings: Settings) -> Path | None:
+    """The SQLite file the settings name when it is not there (opening would create it)."""
     # A SQLite file that is not there: opening it would create an empty one.
     parsed = make_url(settings.database_url)
     if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
@@ -109,12 +110,13 @@ def _missing_store(settings: Settings) -> Path | None:
     return None if path.exists() else path
 
 
-async def _open(settings: Settings) -> Database:
+async def open_store_for_reading(settings: Settings) -> Database:
+    """The store, refused (``UnusableStoreError``) unless its schema is the code's."""
     database = Database(store_url(settings))
     try:
         current = await migrate.current_revision(database.engine)
         if current != migrate.head_revision():
-            raise _UnusableError(
+            raise UnusableStoreError(
                 f"the database schema is at {current or 'nothing'}, this version needs "
                 f"{migrate.head_revision()}: run `workledger db upgrade` first"
             )
@@ -127,7 +129,7 @@ async def _open(settings: Settings) -> Database:
 async def _read(
     settings: Settings, policy: Policy, period: Period, *, compute: bool
 ) -> tuple[PeriodRun | None, PeriodResults]:
-    database = await _open(settings)
+    database = await open_store_for_reading(settings)
     clock = Clock(settings.clock_start)
     try:
         run = None

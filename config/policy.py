@@ -553,6 +553,12 @@ class AppealWindows(_PolicyModel):
     appeal_direct_days: WholeNumber = Field(ge=1)
     appeal_decision_days: WholeNumber = Field(ge=1)
     appeal_extension_days: WholeNumber = Field(ge=1)
+    # Who decides a review: HR, or the head of the organisation (an administrator).
+    reviewer: Literal["hr", "head"] = "hr"
+    # Who decides an appeal: by default the head, above HR who decided the review.
+    appeal_decider: Literal["hr", "head"] = "head"
+    # Deciders are reminded this many days before a case's last day, and on that day.
+    remind_days_before: WholeNumber = Field(default=3, ge=1)
 
 
 class PeerRatings(_PolicyModel):

@@ -10,11 +10,13 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, T
 
 from handlers import (
     annual,
+    appeals,
     approvals,
     bonus,
     broadcast,
     entries,
     errors,
+    exports,
     gate,
     invitations,
     language,
@@ -34,6 +36,12 @@ from handlers import (
 )
 from handlers.callbacks import (
     Acknowledge,
+    AppealApprove,
+    AppealAsk,
+    AppealDecide,
+    AppealExtend,
+    AppealOpen,
+    AppealScore,
     ApproveShown,
     BonusDiscard,
     BonusPublish,
@@ -42,6 +50,7 @@ from handlers.callbacks import (
     DigestTime,
     EntryAction,
     EntryOpen,
+    ExportRun,
     InviteDepartment,
     InvitePage,
     LogAnswer,
@@ -122,7 +131,12 @@ def register(application: WorkledgerApplication) -> None:
         MessageHandler(
             (filters.TEXT & ~filters.COMMAND) | filters.Document.ALL | filters.PHOTO,
             _in_turn(
-                approvals.capture, results.capture, broadcast.capture, review.capture, log.capture
+                approvals.capture,
+                results.capture,
+                broadcast.capture,
+                review.capture,
+                appeals.capture,
+                log.capture,
             ),
         ),
         group=COMPOSE_GROUP,
@@ -131,7 +145,8 @@ def register(application: WorkledgerApplication) -> None:
     # notice draft.
     application.add_handler(
         CommandHandler(
-            "cancel", _in_turn(approvals.cancel, results.cancel, review.cancel, log.cancel)
+            "cancel",
+            _in_turn(approvals.cancel, results.cancel, review.cancel, appeals.cancel, log.cancel),
         ),
         group=COMPOSE_GROUP,
     )
@@ -201,6 +216,15 @@ def register(application: WorkledgerApplication) -> None:
             CommandHandler("peers", peers.peers_command),
             CallbackQueryHandler(peers.press_rate, pattern=PeerRate.pattern()),
             CallbackQueryHandler(peers.press_show, pattern=PeerShow.pattern()),
+            CommandHandler("appeal", appeals.appeal_command),
+            CallbackQueryHandler(appeals.ask, pattern=AppealAsk.pattern()),
+            CallbackQueryHandler(appeals.open_case, pattern=AppealOpen.pattern()),
+            CallbackQueryHandler(appeals.choose, pattern=AppealDecide.pattern()),
+            CallbackQueryHandler(appeals.choose, pattern=AppealExtend.pattern()),
+            CallbackQueryHandler(appeals.choose, pattern=AppealApprove.pattern()),
+            CallbackQueryHandler(appeals.choose, pattern=AppealScore.pattern()),
+            CommandHandler("export", exports.export_command),
+            CallbackQueryHandler(exports.run_export, pattern=ExportRun.pattern()),
             CallbackQueryHandler(approvals.press, pattern=Decide.pattern()),
             CallbackQueryHandler(approvals.approve_shown, pattern=ApproveShown.pattern()),
             CallbackQueryHandler(approvals.turn_page, pattern=PendingPage.pattern()),

@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, time
 from typing import ClassVar, Self
 
 from assessment.access import ANYONE, HR, MEMBERS, QUOTA_APPROVERS, SUPERVISORS, Requirement
+from assessment.exports import FORMATS, SOURCES
 from assessment.log_flow import STEPS
 from assessment.notices import AUDIENCE_KINDS
 from locales import SUPPORTED
@@ -890,3 +891,100 @@ class RecordExport(CallbackData):
     prefix: ClassVar[str] = "anx"
     requires: ClassVar[Requirement] = HR
     staff_id: int
+
+
+# Review (复核) and appeal (申诉): the ``av`` prefixes.
+APPEAL_KINDS = frozenset({"review", "appeal"})
+
+
+@dataclasses.dataclass(frozen=True)
+class AppealAsk(CallbackData):
+    """Ask for review of (or appeal) my published result of a period; the reason is asked
+    next (only my own: the server looks the result up by who presses)."""
+
+    prefix: ClassVar[str] = "ava"
+    requires: ClassVar[Requirement] = MEMBERS
+    period_id: int
+    kind: str
+
+    def validate(self) -> None:
+        """Only the two kinds of case."""
+        if self.kind not in APPEAL_KINDS:
+            raise ValueError("unknown kind of case")
+
+
+@dataclasses.dataclass(frozen=True)
+class AppealOpen(CallbackData):
+    """Open a case to decide it (HR or the head; the server checks which decides it)."""
+
+    prefix: ClassVar[str] = "avo"
+    requires: ClassVar[Requirement] = HR
+    case_id: int
+
+
+@dataclasses.dataclass(frozen=True)
+class AppealDecide(CallbackData):
+    """Decide a case as shown at ``version``: ``choice`` 0 upholds the result, ``n`` gives
+    the ``n``-th grade of the policy's list; the reason is asked next."""
+
+    prefix: ClassVar[str] = "avd"
+    requires: ClassVar[Requirement] = HR
+    case_id: int
+    version: int
+    choice: int
+
+    bounds: ClassVar[dict[str, tuple[int, int]]] = {"choice": (0, MAX_GRADES)}
+
+
+@dataclasses.dataclass(frozen=True)
+class AppealExtend(CallbackData):
+    """Put an appeal's decision back once, as shown at ``version``; the reason is asked next."""
+
+    prefix: ClassVar[str] = "avx"
+    requires: ClassVar[Requirement] = HR
+    case_id: int
+    version: int
+
+
+@dataclasses.dataclass(frozen=True)
+class AppealApprove(CallbackData):
+    """Approve the wider top-grade share for an open case's scope and period (an
+    administrator); the reason is asked next."""
+
+    prefix: ClassVar[str] = "avq"
+    requires: ClassVar[Requirement] = QUOTA_APPROVERS
+    case_id: int
+
+
+@dataclasses.dataclass(frozen=True)
+class AppealScore(CallbackData):
+    """Change a case's score, as shown at ``version``; the new score and the reason are
+    asked next."""
+
+    prefix: ClassVar[str] = "avs"
+    requires: ClassVar[Requirement] = HR
+    case_id: int
+    version: int
+
+
+# A period as a button names it: a month (2026-11) or a quarter (2026-Q4).
+_PERIOD_KEY = re.compile(r"\d{4}-(0[1-9]|1[0-2]|Q[1-4])")
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportRun(CallbackData):
+    """Build an export of a period, ``kind`` (``ledger``, ``scores``...) in ``fmt``, and
+    send it as a document (HR)."""
+
+    prefix: ClassVar[str] = "exr"
+    requires: ClassVar[Requirement] = HR
+    kind: str
+    period: str
+    fmt: str
+
+    def validate(self) -> None:
+        """Only a kind of export there is, a period key, and the two formats."""
+        if self.kind not in SOURCES or self.fmt not in FORMATS:
+            raise ValueError("unknown export")
+        if not _PERIOD_KEY.fullmatch(self.period):
+            raise ValueError("not a period key")

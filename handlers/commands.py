@@ -38,6 +38,8 @@ DESCRIPTIONS: Mapping[str, str] = MappingProxyType(
         "peers": N_(
             "Peer ratings: ask peers, see how many answered: /peers [EMPLOYEE_NO RATER_NO...]"
         ),
+        "appeal": N_("My reviews and appeals, and their deadlines"),
+        "export": N_("Ledgers and exports as XLSX or CSV: /export [YYYY-MM]"),
         "cancel": N_("Stop what I am doing"),
         "annual": N_("Roll a year up into annual grades, flags to HR: /annual YYYY"),
         "honour": N_("Award an honour with a citation: /honour EMPLOYEE_NO HONOUR CITATION"),

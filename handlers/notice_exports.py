@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import csv
 import io
-import unicodedata
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
 from assessment.notices import DeliveryLine
+from assessment.sheets import csv_cell, formula_like, width_of
 from handlers.context import WorkledgerContext
 from locales import N_
 from storage.enums import DeliveryStatus
@@ -30,10 +30,7 @@ DELIVERY_NAMES: Mapping[DeliveryStatus, str] = MappingProxyType(
         DeliveryStatus.UNREACHABLE: N_("unreachable"),
     }
 )
-TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 XLSX_TIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
-# A spreadsheet runs a cell that starts like a formula; text from the roster never should.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 MIN_WIDTH, MAX_WIDTH = 8, 60
 
 
@@ -78,16 +75,9 @@ def as_csv(header: Sequence[str], rows: Sequence[Sequence[Cell]]) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(header)
-    writer.writerows([_csv_cell(cell) for cell in row] for row in rows)
+    # Text that begins like a formula is neutralised as in every sheet the bot writes.
+    writer.writerows([csv_cell(cell) for cell in row] for row in rows)
     return buffer.getvalue().encode("utf-8-sig")
-
-
-def _csv_cell(cell: Cell) -> str:
-    if cell is None:
-        return ""
-    if isinstance(cell, datetime):
-        return cell.strftime(TIME_FORMAT)
-    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
 
 
 def as_xlsx(header: Sequence[str], rows: Sequence[Sequence[Cell]], *, title: str) -> bytes:
@@ -102,7 +92,7 @@ def as_xlsx(header: Sequence[str], rows: Sequence[Sequence[Cell]], *, title: str
     sheet.append(list(header))
     for cell in sheet[1]:
         cell.font = Font(bold=True)
-    widths = [_width(label) for label in header]
+    widths = [width_of(label) for label in header]
     for row in rows:
         sheet.append(list(row))
         for column, (value, written) in enumerate(zip(row, sheet[sheet.max_row], strict=True)):
@@ -111,7 +101,9 @@ def as_xlsx(header: Sequence[str], rows: Sequence[Sequence[Cell]], *, title: str
                 widths[column] = max(widths[column], len(XLSX_TIME_FORMAT) + 1)
             elif isinstance(value, str):
                 written.data_type = "s"  # never a formula, whatever the text starts with
-                widths[column] = max(widths[column], _width(value))
+                # Excel's quote prefix keeps it text when edited (``assessment.sheets``).
+                written.quotePrefix = formula_like(value)
+                widths[column] = max(widths[column], width_of(value))
     for column, width in enumerate(widths, start=1):
         sheet.column_dimensions[sheet.cell(1, column).column_letter].width = min(
             MAX_WIDTH, max(MIN_WIDTH, width)
@@ -120,8 +112,3 @@ def as_xlsx(header: Sequence[str], rows: Sequence[Sequence[Cell]], *, title: str
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
-
-
-def _width(text: str) -> int:
-    # Chinese characters take two columns.
-    return 2 + sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)

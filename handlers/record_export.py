@@ -1,9 +1,9 @@
 """A career record as an XLSX workbook: one sheet per part, header frozen, real numbers.
 
 Built off the event loop (the caller runs ``record_xlsx`` in a thread) with openpyxl's
-``write_only`` mode. Text cells are written as text: a name or a reason that starts like a
-formula (``=``, ``+``, ``-``, ``@``; ``notice_exports.FORMULA_STARTS``) is never run by a
-spreadsheet.
+``write_only`` mode. Text cells are written as text, and one that starts like a formula
+(``assessment.sheets.formula_like``) carries Excel's quote prefix as every export's does:
+it is never run by a spreadsheet, and its value stays what was typed.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from handlers.notice_exports import FORMULA_STARTS
+from assessment.sheets import formula_like
 
 Value = str | int | Decimal | date | None
 
@@ -26,14 +26,6 @@ class Sheet:
     title: str
     header: Sequence[str]
     rows: Sequence[Sequence[Value]]
-
-
-def neutral(value: Value) -> Value:
-    """A value as a cell may hold it; text that looks like a formula stays text (see
-    ``record_xlsx``, which also writes every text cell as text)."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
 
 
 def record_xlsx(sheets: Sequence[Sheet]) -> bytes:
@@ -57,9 +49,11 @@ def record_xlsx(sheets: Sequence[Sheet]) -> bytes:
         for row in part.rows:
             cells = []
             for value in row:
-                cell = WriteOnlyCell(sheet, value=neutral(value))
+                cell = WriteOnlyCell(sheet, value=value)
                 if isinstance(value, str):
                     cell.data_type = "s"
+                    if formula_like(value):
+                        cell.quotePrefix = True
                 elif isinstance(value, date):
                     cell.number_format = "yyyy-mm-dd"
                 cells.append(cell)

@@ -954,3 +954,42 @@ class TrainingRecord(Base):
     completed_on: Mapped[date] = mapped_column(Date)
     recorded_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AppealCase(Base):
+    """A person's review (复核) or appeal (申诉) of one published result, and its decision.
+
+    At most one of each kind per person and period. ``evidence`` lists the documents and
+    photos sent with the reason by their Telegram file ids (``{"kind", "file_id",
+    "name"}``). ``due_on`` is the last day to decide, moved once by an appeal's extension.
+    ``before``/``after`` hold the score and grade the decision found and left.
+    """
+
+    __tablename__ = "appeal_cases"
+    __table_args__ = (
+        UniqueConstraint("period_id", "staff_id", "kind"),
+        # The open cases the clock job looks at.
+        Index(None, "status", "due_on"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period_id: Mapped[int] = mapped_column(ForeignKey("assessment_periods.id"))
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))  # "review" or "appeal"
+    status: Mapped[str] = mapped_column(String(10), default="open")  # or "decided"
+    reason: Mapped[str] = mapped_column(Text)
+    evidence: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    requested_at: Mapped[datetime]
+    requested_on: Mapped[date] = mapped_column(Date)
+    due_on: Mapped[date] = mapped_column(Date)
+    extended_at: Mapped[datetime | None]
+    extended_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    extension_reason: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[datetime | None]
+    decided_on: Mapped[date | None] = mapped_column(Date)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    outcome: Mapped[str | None] = mapped_column(String(10))  # "upheld" or "changed"
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    version: Mapped[int] = mapped_column(Integer, default=1)

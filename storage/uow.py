@@ -41,6 +41,8 @@ from storage.repositories import (
     ThirdPartyRepository,
     WorkEntryRepository,
 )
+from storage.repositories.appeals import AppealRepository
+from storage.repositories.exports import ExportReads
 
 
 @dataclass(slots=True)
@@ -102,6 +104,7 @@ class UnitOfWork:
     bonus: BonusRepository
     store_facts: StoreFacts
     annual: AnnualRepository
+    exports: ExportReads
 
     def __init__(
         self,
@@ -142,7 +145,9 @@ class UnitOfWork:
         self.peers = PeerRepository(self.session)
         self.bonus = BonusRepository(self.session)
         self.store_facts = StoreFacts(self.session)
+        self.appeals = AppealRepository(self.session)
         self.annual = AnnualRepository(self.session)
+        self.exports = ExportReads(self.session)
         return self
 
     async def __aexit__(

@@ -914,7 +914,7 @@ async def build_demo(data: BotData) -> DemoSummary:
     """Build the demo organisation in the (empty) store of the running application.
 
     Reads the bot's clock once (``data.clock``, not moved) and plays the history up to
-    that moment. Its time is its statements, some 1,700 (``bench/demo.py`` measures it).
+    that moment. Its time is its statements, some 1,200 (``bench/demo.py`` measures it).
     Register the emulated users (``demo_people``) with the emulator before the bot's
     outbox sender delivers what the demo queued.
 

@@ -32,7 +32,9 @@ async def test_three_runs_answer_everything_and_report_every_figure(database_url
             roster_people=300,
         )
     )
-    assert list(report.runs) == ["idle", "reminders", "broadcast", "roster", "scoring"]
+    assert list(report.runs) == [
+        "idle", "reminders", "broadcast", "roster", "scoring", "export"
+    ]  # fmt: skip
     for run in report.runs.values():
         assert run.offered == run.quick_logs + run.presses == 35  # 30 logs and 5 presses
         assert run.answered == run.offered, run
@@ -58,12 +60,18 @@ async def test_three_runs_answer_everything_and_report_every_figure(database_url
     assert scoring.scoring_expected is not None and scoring.scoring_expected > 280
     assert scoring.scoring_scored == scoring.scoring_expected, scoring
     assert scoring.scoring_seconds is not None
+    exported = report.runs["export"]
+    # Every entry of the exported period in the file, written while the load went on.
+    assert exported.export_expected is not None and exported.export_expected > 280 * 22
+    assert exported.export_rows == exported.export_expected, exported
+    assert exported.export_seconds is not None
     assert report.nothing_lost
     text = render(report)
     for figure in ("p50 ms", "p99 ms", "longest loop stall ms", "p99 loaded / p99 idle"):
         assert figure in text
     assert "(d) HR sent a roster of 300 people (XLSX" in text
     assert f"(e) score_period scored, graded and stored {scoring.scoring_expected}" in text
+    assert f"(f) the ledger exported to XLSX, {exported.export_expected:,} rows" in text
     assert "p99 <= 150 ms in every run:" in text
     assert "longest stall <= 50 ms in every run:" in text
     assert "p99 loaded / idle <= 2:" in text
@@ -76,7 +84,10 @@ def test_the_command_line_writes_the_figures_as_json(tmp_path: Path) -> None:
     arguments += ["--roster", "csv", "--roster-people", "50"]
     assert main(arguments) == 0
     figures = json.loads(out.read_text())
-    assert set(figures["runs"]) == {"idle", "reminders", "broadcast", "roster", "scoring"}
+    assert set(figures["runs"]) == {
+        "idle", "reminders", "broadcast", "roster", "scoring", "export"
+    }  # fmt: skip
+    assert figures["runs"]["export"]["export_rows"] == figures["runs"]["export"]["export_expected"]
     assert (
         figures["runs"]["scoring"]["scoring_scored"]
         == figures["runs"]["scoring"]["scoring_expected"]

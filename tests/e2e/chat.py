@@ -22,6 +22,7 @@ TIMED_JOBS = (
     "team-summary",
     "monthly-check",
     "peer-draw",
+    "appeal-clocks",
 )
 
 

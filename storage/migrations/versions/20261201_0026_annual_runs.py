@@ -1,7 +1,7 @@
 """annual runs: each roll-up writes its own generation of annual results, switched in at the end
 
 Revision ID: 0026
-Revises: 0022
+Revises: 0023
 Create Date: 2026-12-01 22:00:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0026"
-down_revision: str | None = "0022"
+down_revision: str | None = "0023"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
