@@ -57,19 +57,17 @@ async def _run(settings: Settings, policy: Policy, year: int, *, wider: bool) ->
                 f"{migrate.head_revision()}: run `workledger db upgrade` first"
             )
         now = Clock(settings.clock_start).now()
-        async with database.uow() as uow:
-            result = await annual_run.roll_up(
-                uow,
-                policy,
-                year,
-                actor=None,
-                now=now,
-                wider=wider,
-                report=reporter(policy, settings.language, now),
-            )
-            if isinstance(result, AnnualError):
-                return error_text(words, result)
-            await uow.commit()
+        result = await annual_run.roll_up(
+            database.uow,
+            policy,
+            year,
+            actor=None,
+            now=now,
+            wider=wider,
+            report=reporter(policy, settings.language, now),
+        )
+        if isinstance(result, AnnualError):
+            return error_text(words, result)
         return result
     finally:
         await database.dispose()

@@ -2,9 +2,10 @@
 
 The report of the flags (merit, dismissal review, promotion eligibility, training needs)
 is rendered here for each HR person in their own language and queued by
-``assessment.annual_run`` in the roll-up's transaction: it reaches HR's private chats
-only. The person who ran the roll-up is answered with the counts alone, so nothing of it
-shows in a chat where someone may look over their shoulder but HR's own.
+``assessment.annual_run`` in the transaction that switches the roll-up in: it reaches
+HR's private chats only. The person who ran the roll-up is answered with the counts
+alone, so nothing of it shows in a chat where someone may look over their shoulder but
+HR's own.
 """
 
 from __future__ import annotations
@@ -47,6 +48,10 @@ def error_text(language: Translator, error: AnnualError | RecordError) -> str:
         AnnualError.NOT_ADMIN: _("Only an administrator can use the wider top-grade share."),
         AnnualError.BAD_YEAR: usage(language),
         AnnualError.NOTHING_PUBLISHED: _("No routine results of that year are published yet."),
+        AnnualError.RUNNING: _(
+            "A roll-up of that year is running already; its result replaces the year's when "
+            "it is done."
+        ),
         RecordError.NOT_PERMITTED: _("Only HR can do that."),
         RecordError.UNKNOWN_PERSON: _("Nobody on staff has that employee number."),
         RecordError.NO_HONOURS: _("The policy lists no honours ([[annual.honours]])."),
@@ -183,20 +188,20 @@ async def annual_command(update: Update, context: WorkledgerContext) -> None:
         await message.reply_text(error_text(language, refused))
         return
     now = context.now()
-    async with context.uow() as uow:
-        result = await annual_run.roll_up(
-            uow,
-            context.policy,
-            year,
-            actor=member,
-            now=now,
-            wider=wider,
-            report=reporter(context.policy, context.settings.language, now),
-        )
-        if isinstance(result, AnnualError):
-            await message.reply_text(error_text(language, result))
-            return
-        await uow.commit()
+    # A batch per transaction; the switch in the handler's own, which records the update.
+    result = await annual_run.roll_up(
+        context.bot_data.database.uow,
+        context.policy,
+        year,
+        actor=member,
+        now=now,
+        wider=wider,
+        report=reporter(context.policy, context.settings.language, now),
+        last=context.uow,
+    )
+    if isinstance(result, AnnualError):
+        await message.reply_text(error_text(language, result))
+        return
     await message.reply_text(
         context._(
             "The annual roll-up of {year} is done: {people} people, {graded} graded, "

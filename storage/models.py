@@ -27,7 +27,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from sqlalchemy.sql import false
+from sqlalchemy.sql import false, text
 
 from storage.enums import (
     BonusRunStatus,
@@ -856,19 +856,58 @@ class BonusLine(Base):
     change: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
+class AnnualRun(Base):
+    """One roll-up of a year (``assessment.annual_run``): the generation its results are
+    written under, batch by batch, each batch its own short transaction.
+
+    ``state`` is ``running`` while it writes (at most one per year: a second is refused),
+    ``current`` once switched in by one small transaction at the end (at most one per
+    year: what everyone reads), then ``superseded`` by the next, or ``failed`` if it
+    stopped before the switch (its rows are purged; the current one stands).
+    """
+
+    __tablename__ = "annual_runs"
+    __table_args__ = (
+        Index(
+            "uq_annual_runs_year_running",
+            "year",
+            unique=True,
+            sqlite_where=text("state = 'running'"),
+            postgresql_where=text("state = 'running'"),
+        ),
+        Index(
+            "uq_annual_runs_year_current",
+            "year",
+            unique=True,
+            sqlite_where=text("state = 'current'"),
+            postgresql_where=text("state = 'current'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    year: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16))
+    with_approval: Mapped[bool] = mapped_column(Boolean, default=False)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    finished_at: Mapped[datetime | None] = mapped_column()
+
+
 class AnnualResult(Base):
     """A person's annual result (年度考核) for one year, rolled up from the year's published
     routine results (``assessment.annual_run``): recomputed whole by each roll-up, so the
-    streaks across years (merit, dismissal review, promotion) read stored facts.
+    streaks across years (merit, dismissal review, promotion) read stored facts. Each
+    roll-up writes its own generation (``run_id``); readers see the year's ``current`` run.
 
     ``grade_id`` is ``None`` for a year with too few routine results to be graded;
     ``flags`` (merit, dismissal review, promotion, training) are HR's only.
     """
 
     __tablename__ = "annual_results"
-    __table_args__ = (UniqueConstraint("year", "staff_id"), Index(None, "staff_id"))
+    __table_args__ = (UniqueConstraint("run_id", "staff_id"), Index(None, "staff_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("annual_runs.id"))
     year: Mapped[int] = mapped_column(Integer)
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
     department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))

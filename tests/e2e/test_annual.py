@@ -32,6 +32,7 @@ from bot.emulator import EmulatorDriver
 from handlers.context import WorkledgerApplication
 from storage.models import (
     AnnualResult,
+    AnnualRun,
     AssessmentPeriod,
     AuditEvent,
     HonourAward,
@@ -131,6 +132,9 @@ async def _seed_year(bot: WorkledgerApplication) -> None:
                                    amount=Decimal(-1), reason=FORMULA_REASON),
                     ]
                 )  # fmt: skip
+        runs = {year: AnnualRun(year=year, state="current") for year in (2024, 2025)}
+        uow.session.add_all(runs.values())
+        await uow.session.flush()
         for year, employee_no, grade in [
             (2024, "E011", "excellent"),
             (2025, "E011", "excellent"),
@@ -138,7 +142,8 @@ async def _seed_year(bot: WorkledgerApplication) -> None:
         ]:
             staff = people[employee_no]
             uow.session.add(
-                AnnualResult(year=year, staff_id=staff.id, department_id=staff.department_id,
+                AnnualResult(run_id=runs[year].id, year=year, staff_id=staff.id,
+                             department_id=staff.department_id,
                              periods=12, score=Decimal(90), by_score_grade_id=grade,
                              grade_id=grade, computed_at=published)
             )  # fmt: skip
@@ -236,6 +241,18 @@ async def test_the_roll_up_grades_the_year_and_tells_hr_alone_its_flags(
             select(func.count()).select_from(AnnualResult).where(AnnualResult.year == 2026)
         )
     assert count == 6
+    assert (await _annual_grades(bot, 2026))["E011"].flags == ["merit", "promotion"]
+
+    # While another roll-up of the year runs (its claim stands), HR is told so, and the
+    # year's result stays as it was.
+    async with bot.bot_data.database.uow() as uow:
+        uow.session.add(AnnualRun(year=2026, state="running", started_at=NOW))
+        await uow.commit()
+    refused = await say(driver, org.hr, "/annual 2026")
+    assert refused["text"] == (
+        "A roll-up of that year is running already; its result replaces the year's when "
+        "it is done."
+    )
     assert (await _annual_grades(bot, 2026))["E011"].flags == ["merit", "promotion"]
 
 

@@ -5,24 +5,30 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from assessment import annual_run
+from assessment import annual_run, entries
 from assessment.annual_run import AnnualError, RollUp
+from assessment.entries import EntryView
 from bot.cli import main
 from config.policy import Policy, load_policy
-from storage.engine import Database
+from storage.engine import Database, waiting_up_to
 from storage.enums import Role
 from storage.models import (
     AnnualResult,
+    AnnualRun,
     AssessmentPeriod,
+    AuditEvent,
     Department,
     OutboxMessage,
     PeriodScore,
     Staff,
+    WorkEntry,
 )
 
 NOW = datetime(2027, 1, 11, 2, 0, tzinfo=UTC)
@@ -69,18 +75,17 @@ async def _seed(db: Database) -> None:
 
 
 async def _roll(db: Database, policy: Policy, year: int = 2026) -> RollUp | AnnualError:
-    async with db.uow() as uow:
-        result = await annual_run.roll_up(uow, policy, year, actor=None, now=NOW)
-        await uow.commit()
-    return result
+    return await annual_run.roll_up(db.uow, policy, year, actor=None, now=NOW)
 
 
 async def _grades(db: Database) -> dict[str, str | None]:
     async with db.uow() as uow:
+        # What everyone reads: the rows of the year's current run.
         rows = await uow.session.execute(
-            select(Staff.employee_no, AnnualResult.grade_id).join(
-                Staff, Staff.id == AnnualResult.staff_id
-            )
+            select(Staff.employee_no, AnnualResult.grade_id)
+            .join(Staff, Staff.id == AnnualResult.staff_id)
+            .join(AnnualRun, AnnualRun.id == AnnualResult.run_id)
+            .where(AnnualRun.state == "current")
         )
         return {number: grade for number, grade in rows}
 
@@ -143,8 +148,12 @@ def test_the_command_line_rolls_up_prints_and_queues_hr_report(
                     Staff(employee_no="H1", name="Hu", department_id=a5.department_id,
                           roles=Role.STAFF | Role.HR, telegram_user_id=7001)
                 )  # fmt: skip
+                run = AnnualRun(year=2025, state="current")
+                uow.session.add(run)
+                await uow.session.flush()
                 uow.session.add(
-                    AnnualResult(year=2025, staff_id=a5.id, department_id=a5.department_id,
+                    AnnualResult(run_id=run.id, year=2025, staff_id=a5.id,
+                                 department_id=a5.department_id,
                                  periods=12, grade_id="incompetent", computed_at=PUBLISHED)
                 )  # fmt: skip
                 await uow.commit()
@@ -173,3 +182,150 @@ def test_the_command_line_rolls_up_prints_and_queues_hr_report(
     )
     assert main(["annual", "2031"]) == 2
     assert "No routine results of that year are published yet." in capsys.readouterr().err
+
+
+async def _rescore(db: Database, employee_no: str, score: int) -> None:
+    """Change a person's published scores of 2026, so a roll-up would grade them anew."""
+    async with db.uow() as uow:
+        [staff] = await uow.staff.by_employee_nos([employee_no])
+        for row in await uow.session.scalars(
+            select(PeriodScore).where(PeriodScore.staff_id == staff.id)
+        ):
+            row.score = Decimal(score)
+        await uow.commit()
+
+
+async def _runs(db: Database) -> list[str]:
+    async with db.uow() as uow:
+        return list(await uow.session.scalars(select(AnnualRun.state).order_by(AnnualRun.id)))
+
+
+async def _rows(db: Database) -> int:
+    async with db.uow() as uow:
+        return int(await uow.session.scalar(select(func.count()).select_from(AnnualResult)) or 0)
+
+
+class InjectedError(Exception):
+    """The failure a test injects between two batches."""
+
+
+async def test_a_run_failing_between_batches_leaves_the_previous_result_standing(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _seed(db)
+    policy = load_policy()
+    assert isinstance(await _roll(db, policy), RollUp)
+    before = await _grades(db)
+    assert before["P5"] == "basically_competent"
+    await _rescore(db, "P5", 99)  # P5 would now be the best of all
+    monkeypatch.setattr(annual_run, "BATCH", 2)
+    passes: list[str] = []
+
+    async def fail_in_the_flags(phase: str, _done: int) -> None:
+        passes.append(phase)
+        if phase == "flags":
+            raise InjectedError  # after every score and the quota are stored, before the switch
+
+    with pytest.raises(InjectedError):
+        await annual_run.roll_up(db.uow, policy, 2026, actor=None, now=NOW,
+                                 between=fail_in_the_flags)  # fmt: skip
+    assert passes.count("scores") == 5 and passes[-1] == "flags"
+    # Everyone still reads the year's previous result; the failed run is said to be so.
+    assert await _grades(db) == before
+    async with db.uow() as uow:
+        [p5] = await uow.staff.by_employee_nos(["P5"])
+        [year] = await uow.annual.of_person(p5.id)
+        assert (year.year, year.grade_id) == (2026, "basically_competent")
+        events = await uow.session.scalar(
+            select(func.count()).select_from(AuditEvent)
+            .where(AuditEvent.action == "annual.rolled_up")
+        )  # fmt: skip
+    assert events == 1
+    assert await _runs(db) == ["current", "failed"]
+    assert await _rows(db) == 20  # the failed run's rows wait for the next run's purge
+
+    # The next run is not refused, takes the new scores, and purges what the others left.
+    again = await _roll(db, policy)
+    assert isinstance(again, RollUp) and again.people == 10
+    assert (await _grades(db))["P5"] == "excellent"
+    assert await _runs(db) == ["superseded", "failed", "current"]
+    assert await _rows(db) == 10
+
+
+async def test_a_second_run_of_the_year_is_refused_while_one_runs(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _seed(db)
+    policy = load_policy()
+    assert isinstance(await _roll(db, policy), RollUp)
+    before = await _grades(db)
+    await _rescore(db, "P5", 99)
+    monkeypatch.setattr(annual_run, "BATCH", 2)
+    seen: list[object] = []
+
+    async def meanwhile(phase: str, done: int) -> None:
+        if (phase, done) == ("scores", 2):
+            seen.append(await _roll(db, policy))
+            seen.append(await _grades(db))
+
+    first = await annual_run.roll_up(db.uow, policy, 2026, actor=None, now=NOW,
+                                     between=meanwhile)  # fmt: skip
+    assert seen == [AnnualError.RUNNING, before]  # refused; the previous result read
+    assert isinstance(first, RollUp) and (await _grades(db))["P5"] == "excellent"
+    assert await _runs(db) == ["superseded", "current"]
+
+
+async def test_a_claim_left_by_a_killed_run_is_taken_over_once_stale(db: Database) -> None:
+    await _seed(db)
+    policy = load_policy()
+    async with db.uow() as uow:
+        uow.session.add(AnnualRun(year=2026, state="running", started_at=NOW))
+        await uow.commit()
+    assert await _roll(db, policy) is AnnualError.RUNNING
+    later = NOW + annual_run.STALE + timedelta(minutes=1)
+    result = await annual_run.roll_up(db.uow, policy, 2026, actor=None, now=later)
+    assert isinstance(result, RollUp) and result.people == 10
+    assert await _runs(db) == ["failed", "current"]
+
+
+async def test_a_quick_log_commits_between_two_batches_of_a_roll_up(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A log waiting for a transaction the roll-up kept open would fail as busy within a
+    # second here, rather than after the usual five.
+    db = Database(waiting_up_to(database_url, 1))
+    try:
+        await _seed(db)
+        policy = load_policy()
+        monkeypatch.setattr(annual_run, "BATCH", 2)
+        async with db.uow() as uow:
+            [author] = await uow.staff.by_employee_nos(["A3"])
+        logged: list[tuple[str, int, object]] = []
+
+        async def log_meanwhile(phase: str, done: int) -> None:
+            # After the first batch of each pass, while the rest of the run is to come.
+            if phase not in [seen for seen, _, _ in logged]:
+                async with db.uow() as uow:
+                    entry = await entries.quick_log(
+                        uow, author.id, f"Counter duty during {phase}",
+                        today=date(2027, 1, 11), zone=ZoneInfo("Asia/Shanghai"),
+                        limits=policy.entries, policy=policy, now=NOW,
+                    )  # fmt: skip
+                logged.append((phase, done, entry))
+
+        result = await annual_run.roll_up(db.uow, policy, 2026, actor=None, now=NOW,
+                                          between=log_meanwhile)  # fmt: skip
+        assert isinstance(result, RollUp) and result.people == 10
+        assert [(phase, done) for phase, done, _ in logged] == [
+            ("scores", 2), ("quota", 2), ("flags", 0)
+        ]  # fmt: skip
+        assert all(isinstance(entry, EntryView) for _, _, entry in logged)
+        async with db.uow() as uow:
+            texts = await uow.session.scalars(
+                select(WorkEntry.text).where(WorkEntry.staff_id == author.id)
+            )
+            assert sorted(texts) == [
+                f"Counter duty during {p}" for p in ("flags", "quota", "scores")
+            ]
+    finally:
+        await db.dispose()

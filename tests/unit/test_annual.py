@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from pathlib import Path
 
@@ -20,6 +21,8 @@ from assessment.annual import (
     top_receivers,
     training_needs,
 )
+from assessment.annual_run import indicator_scores
+from assessment.scoring import Breakdown, IndicatorPart, PointsTally
 from config.policy import (
     DEFAULT_POLICY_PATH,
     QUARTERLY_POLICY_PATH,
@@ -312,3 +315,44 @@ def test_the_annual_section_is_optional(tmp_path: Path) -> None:
     path = tmp_path / "policy.toml"
     path.write_text(text, encoding="utf-8")
     assert load_policy(path).annual is None
+
+
+def _stored_breakdown(scores: dict[str, Decimal | None]) -> str:
+    parts = tuple(
+        IndicatorPart(indicator_id=indicator, kind="quantitative", common=False,
+                      aggregate="mean", points=Decimal(1), sample_size=1, raw=score,
+                      score=score, weight=Decimal("0.5"),
+                      effective_weight=None if score is None else Decimal("0.5"))
+        for indicator, score in scores.items()
+    )  # fmt: skip
+    zero = Decimal(0)
+    breakdown = Breakdown(
+        post_type="service", indicators=parts, base=Decimal(70), points=(),
+        tally=PointsTally(zero, zero, Decimal(10), Decimal(20)), total=Decimal(70),
+        value=Decimal(70), rounding=(Decimal("0.01"), "half_up"), misconduct=False,
+    )  # fmt: skip
+    return json.dumps(breakdown.to_json())
+
+
+def test_indicator_scores_read_a_stored_breakdown_as_the_breakdown_does() -> None:
+    text = _stored_breakdown(
+        {"citizen_satisfaction": Decimal("55.5"), "on_time_completion": None,
+         "risk_control": Decimal(80)}
+    )  # fmt: skip
+    whole = {
+        part.indicator_id: part.score
+        for part in Breakdown.from_json(json.loads(text)).indicators
+        if part.score is not None
+    }
+    assert whole == {"citizen_satisfaction": Decimal("55.5"), "risk_control": Decimal(80)}
+    every = {"citizen_satisfaction", "on_time_completion", "risk_control"}
+    assert indicator_scores(text, every) == whole
+    # Only what the training catalogue names is read; nothing from what cannot be read.
+    assert indicator_scores(text, {"citizen_satisfaction"}) == {
+        "citizen_satisfaction": Decimal("55.5")
+    }
+    assert indicator_scores(text, set()) == {}
+    assert indicator_scores(None, every) == {}
+    assert indicator_scores(text.replace('"version": 1', '"version": 99'), every) == {}
+    assert indicator_scores('{"version": 1}', every) == {}
+    assert indicator_scores("not json", every) == {}
