@@ -43,6 +43,7 @@ COMMANDS: Mapping[str, Requirement] = MappingProxyType(
         "results": HR,
         "score": MEMBERS,
         "cancel": MEMBERS,
+        "rate": MEMBERS,
     }
 )
 

@@ -11,6 +11,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, T
 from handlers import (
     approvals,
     broadcast,
+    citizens,
     entries,
     errors,
     gate,
@@ -30,6 +31,9 @@ from handlers import (
 from handlers.callbacks import (
     Acknowledge,
     ApproveShown,
+    CitizenDecide,
+    CitizenStars,
+    CitizenWindow,
     DayPage,
     Decide,
     DigestTime,
@@ -105,7 +109,12 @@ def register(application: WorkledgerApplication) -> None:
         MessageHandler(
             (filters.TEXT & ~filters.COMMAND) | filters.Document.ALL | filters.PHOTO,
             _in_turn(
-                approvals.capture, results.capture, broadcast.capture, review.capture, log.capture
+                citizens.capture,
+                approvals.capture,
+                results.capture,
+                broadcast.capture,
+                review.capture,
+                log.capture,
             ),
         ),
         group=COMPOSE_GROUP,
@@ -149,6 +158,10 @@ def register(application: WorkledgerApplication) -> None:
             CallbackQueryHandler(review.sign_off, pattern=ReviewSignOff.pattern()),
             CommandHandler("results", results.results_command),
             CommandHandler("score", scores.score_command),
+            CommandHandler("rate", citizens.rate_command),
+            CallbackQueryHandler(citizens.press_stars, pattern=CitizenStars.pattern()),
+            CallbackQueryHandler(citizens.window_code, pattern=CitizenWindow.pattern()),
+            CallbackQueryHandler(citizens.decide, pattern=CitizenDecide.pattern()),
             CallbackQueryHandler(results.show_overview, pattern=ResultsOverview.pattern()),
             CallbackQueryHandler(results.show_department, pattern=ResultsDepartment.pattern()),
             CallbackQueryHandler(results.show_person, pattern=ResultsPerson.pattern()),

@@ -13,7 +13,7 @@ import re
 from datetime import UTC, date, datetime, time
 from typing import ClassVar, Self
 
-from assessment.access import HR, MEMBERS, QUOTA_APPROVERS, SUPERVISORS, Requirement
+from assessment.access import ANYONE, HR, MEMBERS, QUOTA_APPROVERS, SUPERVISORS, Requirement
 from assessment.log_flow import STEPS
 from assessment.notices import AUDIENCE_KINDS
 from locales import SUPPORTED
@@ -165,6 +165,49 @@ def day_of(text: str) -> date:
     if day.isoformat() != text or not FIRST_DAY <= day <= LAST_DAY:
         raise ValueError("not a day in YYYY-MM-DD form within range")
     return day
+
+
+@dataclasses.dataclass(frozen=True)
+class CitizenStars(CallbackData):
+    """A citizen's stars through a rating code (anyone: citizens are strangers).
+
+    ``mac`` signs the code for the account that opened it; the code's state is read
+    again on the press.
+    """
+
+    prefix: ClassVar[str] = "ct"
+    requires: ClassVar[Requirement] = ANYONE
+    code_id: int
+    stars: int
+    mac: str
+
+    bounds: ClassVar[dict[str, tuple[int, int]]] = {"stars": (1, 10)}
+
+    def validate(self) -> None:
+        """A signature is 8 url-safe characters."""
+        if not re.fullmatch(r"[A-Za-z0-9_-]{8}", self.mac):
+            raise ValueError("malformed signature")
+
+
+@dataclasses.dataclass(frozen=True)
+class CitizenWindow(CallbackData):
+    """A new printable code for my service window (the person themself)."""
+
+    prefix: ClassVar[str] = "ctw"
+    requires: ClassVar[Requirement] = MEMBERS
+    staff_id: int
+
+
+@dataclasses.dataclass(frozen=True)
+class CitizenDecide(CallbackData):
+    """Confirm (1) or discard (0) a flagged citizen's rating (HR)."""
+
+    prefix: ClassVar[str] = "ctd"
+    requires: ClassVar[Requirement] = HR
+    rating_id: int
+    confirm: int
+
+    bounds: ClassVar[dict[str, tuple[int, int]]] = {"confirm": (0, 1)}
 
 
 def parse(data: str | None) -> CallbackData | None:

@@ -33,6 +33,7 @@ DESCRIPTIONS: Mapping[str, str] = MappingProxyType(
         "results": N_("Calibrate and publish a period's results: /results [YYYY-MM]"),
         "score": N_("My published scores and grades"),
         "cancel": N_("Stop what I am doing"),
+        "rate": N_("A QR code for a citizen to rate the matter I just served"),
     }
 )
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from telegram import Update
 
 from assessment import access
+from assessment.citizens import PREFIX
 from assessment.invitations import LinkOutcome, redeem
+from handlers import citizens
 from handlers.commands import DESCRIPTIONS
 from handlers.context import WorkledgerContext
 from handlers.formatting import when
@@ -20,6 +22,12 @@ async def start(update: Update, context: WorkledgerContext) -> None:
     if message is None or user is None:
         return
     if context.args:
+        # A citizen's rating code (``c_``, never an invitation's 32 characters); anything
+        # else, or a code that is not genuine, is read as an invitation.
+        if context.args[0].startswith(PREFIX) and await citizens.open_link(
+            update, context, context.args[0]
+        ):
+            return
         await _link(update, context, context.args[0])
         return
     _ = context._

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from storage.repositories import (
     ApprovalRepository,
     AuditLog,
+    CitizenRepository,
     ConversationRepository,
     DepartmentRepository,
     Directory,
@@ -94,6 +95,7 @@ class UnitOfWork:
     stage_reminders: StageReminderRepository
     quota: QuotaApprovalRepository
     store_facts: StoreFacts
+    citizens: CitizenRepository
 
     def __init__(
         self,
@@ -131,6 +133,7 @@ class UnitOfWork:
         self.stage_reminders = StageReminderRepository(self.session)
         self.quota = QuotaApprovalRepository(self.session)
         self.store_facts = StoreFacts(self.session)
+        self.citizens = CitizenRepository(self.session)
         return self
 
     async def __aexit__(

@@ -3,6 +3,7 @@
 from storage.repositories.approvals import ApprovalRepository
 from storage.repositories.audit import AuditLog
 from storage.repositories.calendar import JobClaims, LeaveRepository
+from storage.repositories.citizens import CitizenRepository
 from storage.repositories.conversations import ConversationRepository
 from storage.repositories.directory import Directory
 from storage.repositories.entries import WorkEntryRepository
@@ -27,6 +28,7 @@ from storage.repositories.uploads import RosterUploadRepository
 __all__ = [
     "ApprovalRepository",
     "AuditLog",
+    "CitizenRepository",
     "ConversationRepository",
     "DepartmentRepository",
     "Directory",

@@ -1,0 +1,284 @@
+"""Citizens' rating codes and ratings ("one matter, one rating")."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, and_, func, insert, select, update
+
+from storage.enums import RaterKind
+from storage.models import CitizenCode, CitizenRating, Rating, Staff
+from storage.repositories.base import Repository, rows_as
+
+_CODES = cast(Table, CitizenCode.__table__)
+_RATINGS = cast(Table, CitizenRating.__table__)
+_SCORED = cast(Table, Rating.__table__)
+_STAFF = cast(Table, Staff.__table__)
+
+# Counted: given without a flag, or confirmed by HR.
+COUNTED = ("counted", "confirmed")
+
+
+@dataclass(frozen=True, slots=True)
+class CodeRow:
+    """A stored citizen code."""
+
+    id: int
+    staff_id: int
+    kind: str
+    issued_at: datetime
+    expires_at: datetime | None
+    used_at: datetime | None
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class CitizenRatingRow:
+    """A stored citizen rating, without who gave it."""
+
+    id: int
+    staff_id: int
+    period_id: int
+    stars: int
+    comment: str | None
+    flags: str
+    status: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CitizenSummary:
+    """A person's counted citizen ratings of a period: how many, their sum, and how many
+    wait for HR."""
+
+    count: int
+    total: int
+    waiting: int
+
+
+_CODE_COLUMNS = [_CODES.c[name] for name in CodeRow.__slots__]
+_RATING_COLUMNS = [_RATINGS.c[name] for name in CitizenRatingRow.__slots__]
+
+
+class CitizenRepository(Repository):
+    """Codes citizens open, and the ratings they give."""
+
+    async def add_code(
+        self, staff_id: int, kind: str, *, now: datetime, expires_at: datetime | None
+    ) -> int:
+        """Store a new code; a new window code replaces the person's earlier ones."""
+        if kind == "window":
+            await self.session.execute(
+                update(_CODES)
+                .where(
+                    _CODES.c.staff_id == staff_id,
+                    _CODES.c.kind == "window",
+                    _CODES.c.revoked_at.is_(None),
+                )
+                .values(revoked_at=now)
+            )
+        result = await self.session.execute(
+            insert(_CODES)
+            .values(staff_id=staff_id, kind=kind, issued_at=now, expires_at=expires_at)
+            .returning(_CODES.c.id)
+        )
+        return int(result.scalar_one())
+
+    async def code(self, code_id: int) -> CodeRow | None:
+        """One code, if stored."""
+        result = await self.session.execute(select(*_CODE_COLUMNS).where(_CODES.c.id == code_id))
+        rows = rows_as(result, CodeRow)
+        return rows[0] if rows else None
+
+    async def use(self, code_id: int, *, now: datetime) -> bool:
+        """Mark a matter's code used, unless it already was (one rating per code)."""
+        result = await self.session.execute(
+            update(_CODES)
+            .where(_CODES.c.id == code_id, _CODES.c.used_at.is_(None))
+            .values(used_at=now)
+        )
+        return cast(Any, result).rowcount == 1
+
+    async def recent_for(self, staff_id: int, *, since: datetime) -> int:
+        """How many ratings (any status) ``staff_id`` received since ``since``."""
+        result = await self.session.execute(
+            select(func.count()).where(
+                _RATINGS.c.staff_id == staff_id, _RATINGS.c.created_at >= since
+            )
+        )
+        return int(result.scalar_one())
+
+    async def rated_before(self, citizen_hash: str, staff_id: int, period_id: int) -> bool:
+        """Whether this citizen account rated ``staff_id`` already in the period."""
+        result = await self.session.execute(
+            select(_RATINGS.c.id)
+            .where(
+                _RATINGS.c.citizen_hash == citizen_hash,
+                _RATINGS.c.staff_id == staff_id,
+                _RATINGS.c.period_id == period_id,
+            )
+            .limit(1)
+        )
+        return result.first() is not None
+
+    async def through_window_on(self, citizen_hash: str, staff_id: int, day: date) -> int:
+        """How many times this citizen account rated ``staff_id`` through a window code
+        on ``day``."""
+        result = await self.session.execute(
+            select(func.count())
+            .select_from(_RATINGS.join(_CODES, _CODES.c.id == _RATINGS.c.code_id))
+            .where(
+                _RATINGS.c.citizen_hash == citizen_hash,
+                _RATINGS.c.staff_id == staff_id,
+                _RATINGS.c.day == day,
+                _CODES.c.kind == "window",
+            )
+        )
+        return int(result.scalar_one())
+
+    async def is_staff_account(self, telegram_user_id: int) -> bool:
+        """Whether a staff record (of anyone, left or not) is linked to this account."""
+        result = await self.session.execute(
+            select(_STAFF.c.id).where(_STAFF.c.telegram_user_id == telegram_user_id).limit(1)
+        )
+        return result.first() is not None
+
+    async def add(
+        self,
+        *,
+        code_id: int,
+        staff_id: int,
+        period_id: int,
+        day: date,
+        citizen_hash: str,
+        stars: int,
+        flags: str,
+        status: str,
+        now: datetime,
+    ) -> int:
+        """Store a rating; the citizen's earlier ratings wait for no comment any more."""
+        await self.session.execute(
+            update(_RATINGS)
+            .where(_RATINGS.c.citizen_hash == citizen_hash, _RATINGS.c.awaiting_comment)
+            .values(awaiting_comment=False)
+        )
+        result = await self.session.execute(
+            insert(_RATINGS)
+            .values(
+                code_id=code_id,
+                staff_id=staff_id,
+                period_id=period_id,
+                day=day,
+                citizen_hash=citizen_hash,
+                stars=stars,
+                awaiting_comment=True,
+                flags=flags,
+                status=status,
+                created_at=now,
+            )
+            .returning(_RATINGS.c.id)
+        )
+        return int(result.scalar_one())
+
+    async def count(
+        self, rating_id: int, period_id: int, staff_id: int, indicators: list[str], stars: int
+    ) -> None:
+        """Write the rating into the score: one service-recipient rating per indicator."""
+        if not indicators:
+            return
+        await self.session.execute(
+            insert(_SCORED),
+            [
+                {
+                    "period_id": period_id,
+                    "staff_id": staff_id,
+                    "indicator_id": indicator,
+                    "rater_kind": RaterKind.SERVICE_RECIPIENT,
+                    "rater_id": None,
+                    "rater_key": f"citizen:{rating_id}",
+                    "value": stars,
+                }
+                for indicator in indicators
+            ],
+        )
+
+    async def awaiting_comment(self, citizen_hash: str, *, since: datetime) -> int | None:
+        """The rating this citizen's next message comments on, if one given since ``since``."""
+        result = await self.session.execute(
+            select(_RATINGS.c.id)
+            .where(
+                _RATINGS.c.citizen_hash == citizen_hash,
+                _RATINGS.c.awaiting_comment,
+                _RATINGS.c.created_at >= since,
+            )
+            .order_by(_RATINGS.c.id.desc())
+            .limit(1)
+        )
+        found = result.scalar_one_or_none()
+        return None if found is None else int(found)
+
+    async def comment(self, rating_id: int, text: str) -> bool:
+        """Keep the comment, unless one was kept already."""
+        result = await self.session.execute(
+            update(_RATINGS)
+            .where(_RATINGS.c.id == rating_id, _RATINGS.c.awaiting_comment)
+            .values(comment=text, awaiting_comment=False)
+        )
+        return cast(Any, result).rowcount == 1
+
+    async def get(self, rating_id: int) -> CitizenRatingRow | None:
+        """One rating, if stored."""
+        result = await self.session.execute(
+            select(*_RATING_COLUMNS).where(_RATINGS.c.id == rating_id)
+        )
+        rows = rows_as(result, CitizenRatingRow)
+        return rows[0] if rows else None
+
+    async def flagged(self, limit: int) -> tuple[list[CitizenRatingRow], int]:
+        """The oldest ratings waiting for HR (at most ``limit``), and how many wait."""
+        waiting = _RATINGS.c.status == "flagged"
+        result = await self.session.execute(
+            select(*_RATING_COLUMNS).where(waiting).order_by(_RATINGS.c.id).limit(limit)
+        )
+        total = await self.session.execute(select(func.count()).where(waiting))
+        return rows_as(result, CitizenRatingRow), int(total.scalar_one())
+
+    async def decide(self, rating_id: int, status: str, *, by_id: int, now: datetime) -> bool:
+        """Confirm or discard a flagged rating, unless it was decided already."""
+        result = await self.session.execute(
+            update(_RATINGS)
+            .where(_RATINGS.c.id == rating_id, _RATINGS.c.status == "flagged")
+            .values(status=status, decided_at=now, decided_by_id=by_id)
+        )
+        return cast(Any, result).rowcount == 1
+
+    async def summary(self, staff_id: int, period_id: int) -> CitizenSummary:
+        """A person's citizen ratings of a period, counted and waiting."""
+        mine = and_(_RATINGS.c.staff_id == staff_id, _RATINGS.c.period_id == period_id)
+        counted = _RATINGS.c.status.in_(COUNTED)
+        result = await self.session.execute(
+            select(
+                func.count().filter(counted),
+                func.coalesce(func.sum(_RATINGS.c.stars).filter(counted), 0),
+                func.count().filter(_RATINGS.c.status == "flagged"),
+            ).where(mine)
+        )
+        count, total, waiting = result.one()
+        return CitizenSummary(int(count), int(total), int(waiting))
+
+    async def comments(self, staff_id: int, period_id: int, limit: int) -> list[str]:
+        """The latest comments of a person's counted ratings of a period, newest first."""
+        result = await self.session.execute(
+            select(_RATINGS.c.comment)
+            .where(
+                _RATINGS.c.staff_id == staff_id,
+                _RATINGS.c.period_id == period_id,
+                _RATINGS.c.status.in_(COUNTED),
+                _RATINGS.c.comment.is_not(None),
+            )
+            .order_by(_RATINGS.c.id.desc())
+            .limit(limit)
+        )
+        return [str(text) for text in result.scalars()]
