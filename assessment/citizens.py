@@ -53,6 +53,7 @@ __all__ = [
     "payload",
     "rate",
     "summary",
+    "weighs_citizens",
 ]
 
 PREFIX = "c_"
@@ -152,6 +153,11 @@ def citizen_indicators(policy: Policy, post_type: str | None) -> list[str]:
 def is_citizen_rated(policy: Policy, post_type: str | None) -> bool:
     """Whether citizens rate people of ``post_type`` (the policy weighs them above 0)."""
     return bool(citizen_indicators(policy, post_type))
+
+
+def weighs_citizens(policy: Policy) -> bool:
+    """Whether citizens rate anyone under ``policy`` (then a secret key is needed)."""
+    return any(is_citizen_rated(policy, post_type) for post_type in policy.post_types)
 
 
 def flags_for(

@@ -132,6 +132,7 @@ def _warn_of_clock(settings: Settings) -> None:
 
 
 def _run(settings: Settings, policy: Policy, log_level: str) -> int:
+    from assessment.citizens import weighs_citizens
     from bot.app import SchemaOutOfDateError, build_application, run_until_signalled
     from bot.logs import configure_logging
 
@@ -142,8 +143,18 @@ def _run(settings: Settings, policy: Policy, log_level: str) -> int:
             "run `make sandbox` (workledger sandbox)"
         )
     token = settings.token.get_secret_value()
-    configure_logging(log_level, secrets=(token,))
+    secret = () if settings.secret_key is None else (settings.secret_key.get_secret_value(),)
+    configure_logging(log_level, secrets=(token, *secret))
     _warn_of_clock(settings)
+    if settings.secret_key is None and weighs_citizens(policy):
+        # Not a refusal: a bot upgraded without the key keeps running, and its people
+        # are scored as before, with no citizens' part (the score renormalises).
+        logging.getLogger("workledger").warning(
+            "no WORKLEDGER_SECRET_KEY: the policy weighs citizens' ratings, but without the "
+            "key their codes cannot be signed nor their accounts hashed, so /rate gives no "
+            "code; set it to a long random value kept outside the database "
+            "(e.g. `openssl rand -hex 32`)"
+        )
     application = build_application(settings, policy)
     try:
         asyncio.run(_claim_for_production(settings))

@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     clock_start: datetime | None = None
     # Signs citizens' rating codes and keys the hash their Telegram ids are stored as.
     # Never in the store: beside the hashes it would let anyone reverse them (Telegram
-    # ids are few enough to try them all). Unset: citizens cannot rate (``run`` refuses
+    # ids are few enough to try them all). Unset: citizens cannot rate (``run`` warns
     # when the policy weighs citizens).
     secret_key: SecretStr | None = None
 
