@@ -30,9 +30,13 @@ async def test_three_runs_answer_everything_and_report_every_figure(database_url
             broadcast=40,
             database_url=database_url,
             roster_people=300,
+            citizens=30,
+            citizen_seconds=0.5,
         )
     )
-    assert list(report.runs) == ["idle", "reminders", "broadcast", "roster", "scoring"]
+    assert list(report.runs) == [
+        "idle", "reminders", "broadcast", "roster", "scoring", "citizens"
+    ]  # fmt: skip
     for run in report.runs.values():
         assert run.offered == run.quick_logs + run.presses == 35  # 30 logs and 5 presses
         assert run.answered == run.offered, run
@@ -58,12 +62,22 @@ async def test_three_runs_answer_everything_and_report_every_figure(database_url
     assert scoring.scoring_expected is not None and scoring.scoring_expected > 280
     assert scoring.scoring_scored == scoring.scoring_expected, scoring
     assert scoring.scoring_seconds is not None
+    citizens = report.runs["citizens"]
+    # Each citizen's /start got its stars and each press a rating: the first 20 of the
+    # hour ([citizens] burst_max) counted, the rest kept for HR as a burst, none lost.
+    assert citizens.citizens_offered == citizens.citizen_cards == 30
+    assert citizens.citizens_stored == 30
+    assert (citizens.citizens_counted, citizens.citizens_flagged) == (20, 10)
+    assert citizens.citizen_press_p99_ms is not None
+    assert math.isfinite(citizens.citizen_press_p99_ms)
     assert report.nothing_lost
     text = render(report)
     for figure in ("p50 ms", "p99 ms", "longest loop stall ms", "p99 loaded / p99 idle"):
         assert figure in text
     assert "(d) HR sent a roster of 300 people (XLSX" in text
     assert f"(e) score_period scored, graded and stored {scoring.scoring_expected}" in text
+    assert "(f) 30 citizens rated one clerk in 0.5 s (30 star cards for their /start)" in text
+    assert "30 ratings stored (20 counted, 10 flagged as a burst for HR), none lost" in text
     assert "p99 <= 150 ms in every run:" in text
     assert "longest stall <= 50 ms in every run:" in text
     assert "p99 loaded / idle <= 2:" in text
@@ -74,9 +88,13 @@ def test_the_command_line_writes_the_figures_as_json(tmp_path: Path) -> None:
     arguments = ["--seconds", "0.4", "--warm-up", "0", "--people", "10", "--supervisors", "2"]
     arguments += ["--staff", "100", "--broadcast", "10", "--json", str(out)]
     arguments += ["--roster", "csv", "--roster-people", "50"]
+    arguments += ["--citizens", "5", "--citizen-seconds", "0.2"]
     assert main(arguments) == 0
     figures = json.loads(out.read_text())
-    assert set(figures["runs"]) == {"idle", "reminders", "broadcast", "roster", "scoring"}
+    assert set(figures["runs"]) == {
+        "idle", "reminders", "broadcast", "roster", "scoring", "citizens"
+    }  # fmt: skip
+    assert figures["runs"]["citizens"]["citizens_stored"] == 5
     assert (
         figures["runs"]["scoring"]["scoring_scored"]
         == figures["runs"]["scoring"]["scoring_expected"]
