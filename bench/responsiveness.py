@@ -838,9 +838,8 @@ async def run_one(
         due, late = await offer(application, measured)
         if citizen_task is not None:
             await citizen_task
-            stub.await_replies(list(citizen_due))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stub.all_replied.wait(), config.drain)
+            # The load's replies and the citizens' presses' answers, all awaited below.
+            stub.await_replies([*ids, *citizen_due])
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stub.all_replied.wait(), config.drain)
         if scoring_task is not None:
