@@ -20,13 +20,16 @@ import base64
 import enum
 import hashlib
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
+from assessment.outbox import Outgoing, enqueue
 from assessment.people import StaffMember
 from assessment.periods import ensure_period, period_of
 from assessment.review import rated_indicators
 from config.policy import CitizenRules, Policy
+from storage.enums import Role
 from storage.repositories.audit import Event
 from storage.repositories.citizens import CitizenRatingRow, CitizenSummary
 from storage.uow import UnitOfWork
@@ -66,6 +69,8 @@ _MAC_BYTES = 16
 # A press's signature binds the code to the account that opened it (6 bytes, 8 chars).
 _PRESS_BYTES = 6
 MAX_COMMENT = 1000
+# HR is told that flagged ratings wait at most once a day each (a burst is one message).
+FLAGS_KIND = "citizen_flags"
 # The comments the rated person is shown.
 SHOWN_COMMENTS = 5
 
@@ -276,12 +281,15 @@ async def rate(
     *,
     zone: tzinfo,
     now: datetime,
+    tell_hr: Callable[[str | None, str | None], str] | None = None,
 ) -> Rated | Outcome:
     """Store a citizen's stars through a code, flagged or counted, audited, and commit.
 
     Everything is read again from the store: the code's state, the person's post type,
     the person's recent ratings. A matter's code is marked used in the same
-    transaction, by a conditional update, so two presses never both rate.
+    transaction, by a conditional update, so two presses never both rate. A flagged
+    rating queues HR a message (``tell_hr`` renders it from a person's chosen and
+    Telegram language), once a day per HR member whatever the number of flags.
     """
     if stars not in range(1, policy.monthly_check.rating_max + 1):
         return Outcome.INVALID
@@ -330,6 +338,23 @@ async def rate(
     )
     if not flags:
         await uow.citizens.count(rating_id, period_id, code.staff_id, indicators, stars)
+    elif tell_hr is not None and not await uow.citizens.flagged_earlier(day, rating_id):
+        # The day's first flag: HR's roles are looked up once a day, not once a flag.
+        await enqueue(
+            uow,
+            [
+                Outgoing(
+                    chat_id=hr.telegram_user_id,
+                    kind=FLAGS_KIND,
+                    text=tell_hr(hr.language, hr.telegram_language),
+                    staff_id=hr.id,
+                    dedup_key=f"{FLAGS_KIND}/{day.isoformat()}/{hr.id}",
+                )
+                for hr in await uow.staff.on_staff_holding(Role.HR)
+                if hr.telegram_user_id is not None
+            ],
+            now=now,
+        )
     # Who rated is never in the log either: the rating, the person, the stars, the flags.
     await uow.audit.add(
         Event(

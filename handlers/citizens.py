@@ -22,6 +22,7 @@ from assessment.invitations import deep_link
 from handlers.callbacks import CitizenDecide, CitizenStars, CitizenWindow
 from handlers.context import WorkledgerContext
 from handlers.formatting import when
+from locales import resolve_locale, translator
 from storage.enums import Role
 
 # What a stranger's next message answers when they have just rated.
@@ -228,6 +229,7 @@ async def press_stars(update: Update, context: WorkledgerContext) -> None:
             context.policy,
             zone=context.settings.zone,
             now=context.now(),
+            tell_hr=lambda chosen, telegram: _flags_waiting(context, chosen, telegram),
         )
     if isinstance(rated, Outcome):
         await query.answer(_refusal(context, rated), show_alert=True)
@@ -275,6 +277,14 @@ async def capture(update: Update, context: WorkledgerContext) -> None:
     if kept:
         await message.reply_text(context._("Thank you: your comment has been passed on."))
     raise ApplicationHandlerStop
+
+
+def _flags_waiting(context: WorkledgerContext, chosen: str | None, telegram: str | None) -> str:
+    _ = translator(resolve_locale(chosen, telegram, context.settings.language)).gettext
+    return _(
+        "Some citizens' ratings look suspicious and wait for your check before they count. "
+        "/rate shows them, with Confirm and Discard."
+    )
 
 
 def _flag_names(context: WorkledgerContext, flags: str) -> str:

@@ -736,7 +736,7 @@ class CitizenRating(Base):
     __table_args__ = (
         Index(None, "staff_id", "created_at"),
         Index(None, "citizen_hash", "staff_id"),
-        Index(None, "status"),
+        Index(None, "status", "day"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

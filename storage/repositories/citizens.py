@@ -138,6 +138,19 @@ class CitizenRepository(Repository):
         )
         return int(result.scalar_one())
 
+    async def flagged_earlier(self, day: date, rating_id: int) -> bool:
+        """Whether a rating flagged before ``rating_id`` was given on ``day``."""
+        result = await self.session.execute(
+            select(_RATINGS.c.id)
+            .where(
+                _RATINGS.c.status.in_(("flagged", "confirmed", "discarded")),
+                _RATINGS.c.day == day,
+                _RATINGS.c.id < rating_id,
+            )
+            .limit(1)
+        )
+        return result.first() is not None
+
     async def is_staff_account(self, telegram_user_id: int) -> bool:
         """Whether a staff record (of anyone, left or not) is linked to this account."""
         result = await self.session.execute(

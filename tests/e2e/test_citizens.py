@@ -20,7 +20,7 @@ from handlers.context import WorkledgerApplication
 from storage.enums import RaterKind
 from storage.models import AuditEvent, CitizenRating, Rating
 
-from .chat import answer_to_press, buttons, press_for_edit, say, stop_timed_jobs
+from .chat import answer_to_press, buttons, introduce, press_for_edit, say, stop_timed_jobs
 from .people import Organisation, seed
 
 pytestmark = pytest.mark.e2e
@@ -134,6 +134,7 @@ async def test_a_burst_is_flagged_and_counts_once_hr_confirms(
     bot = strict
     stop_timed_jobs(bot)
     org = await seed(bot.bot_data.database)
+    await introduce(driver, org.hr)
     for number in (11, 12, 13):
         user = citizen(number)
         card = await _stars(driver, user, await _code(driver, org))
@@ -153,6 +154,9 @@ async def test_a_burst_is_flagged_and_counts_once_hr_confirms(
     ]
     assert (satisfaction.raw, satisfaction.sample_size) == (Decimal(5), 2), "not counted yet"
 
+    # HR is told, through the outbox, once however many are flagged.
+    [told] = await driver.wait_for_message(org.hr.id)
+    assert told["text"].startswith("Some citizens' ratings look suspicious")
     await driver.send_text(org.hr, "/rate")
     received = await driver.wait_for_message(org.hr.id, count=2)
     assert received[0]["text"] == "1 citizen's rating waits for your check (oldest first):"

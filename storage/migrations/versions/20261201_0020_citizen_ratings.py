@@ -78,7 +78,7 @@ def upgrade() -> None:
         "citizen_ratings",
         ["citizen_hash", "staff_id"],
     )
-    op.create_index(op.f("ix_citizen_ratings_status"), "citizen_ratings", ["status"])
+    op.create_index(op.f("ix_citizen_ratings_status_day"), "citizen_ratings", ["status", "day"])
 
 
 def downgrade() -> None:
