@@ -293,37 +293,41 @@ async def rate(
     """
     if stars not in range(1, policy.monthly_check.rating_max + 1):
         return Outcome.INVALID
-    code = await uow.citizens.code(code_id)
+    account = keys.account_hash(telegram_user_id)
+    day = now.astimezone(zone).date()
+    period = period_of(day, policy)
+    rules = policy.citizens
+    await uow.citizens.hold_person(code_id)
+    code = await uow.citizens.facts(
+        code_id,
+        citizen_hash=account,
+        telegram_user_id=telegram_user_id,
+        period_key=period.key,
+        day=day,
+        since=now - timedelta(minutes=rules.burst_minutes),
+    )
     if code is None:
         return Outcome.INVALID
     refusal = _unusable(code.kind, code.used_at, code.expires_at, code.revoked_at, now)
     if refusal is not None:
         return refusal
-    indicators = citizen_indicators(policy, await uow.entries.post_type_of(code.staff_id))
+    indicators = citizen_indicators(policy, code.post_type)
     if not indicators:
         return Outcome.INVALID
-    account = keys.account_hash(telegram_user_id)
-    day = now.astimezone(zone).date()
-    rules = policy.citizens
     if code.kind == MATTER:
         if not await uow.citizens.use(code_id, now=now):
             return Outcome.USED
-    elif (
-        await uow.citizens.through_window_on(account, code.staff_id, day)
-        >= rules.window_code_daily_limit
-    ):
+    elif code.window_today >= rules.window_code_daily_limit:
         return Outcome.LIMIT
-    period_id = await ensure_period(uow, period_of(day, policy), now=now)
+    period_id = code.period_id or await ensure_period(uow, period, now=now)
     flags = flags_for(
         rules,
         kind=code.kind,
         issued_at=code.issued_at,
         now=now,
-        recent_for_person=await uow.citizens.recent_for(
-            code.staff_id, since=now - timedelta(minutes=rules.burst_minutes)
-        ),
-        rated_before=await uow.citizens.rated_before(account, code.staff_id, period_id),
-        staff_account=await uow.citizens.is_staff_account(telegram_user_id),
+        recent_for_person=code.recent,
+        rated_before=code.rated_before,
+        staff_account=code.staff_account,
     )
     rating_id = await uow.citizens.add(
         code_id=code_id,

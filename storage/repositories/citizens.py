@@ -6,16 +6,18 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, func, insert, select, update
+from sqlalchemy import Table, and_, exists, func, insert, literal, select, update
 
 from storage.enums import RaterKind
-from storage.models import CitizenCode, CitizenRating, Rating, Staff
+from storage.models import AssessmentPeriod, CitizenCode, CitizenRating, Post, Rating, Staff
 from storage.repositories.base import Repository, rows_as
 
 _CODES = cast(Table, CitizenCode.__table__)
 _RATINGS = cast(Table, CitizenRating.__table__)
 _SCORED = cast(Table, Rating.__table__)
 _STAFF = cast(Table, Staff.__table__)
+_POSTS = cast(Table, Post.__table__)
+_PERIODS = cast(Table, AssessmentPeriod.__table__)
 
 # Counted: given without a flag, or confirmed by HR.
 COUNTED = ("counted", "confirmed")
@@ -32,6 +34,30 @@ class CodeRow:
     expires_at: datetime | None
     used_at: datetime | None
     revoked_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class RatingFacts:
+    """What a new rating through a code is judged on, read in one statement.
+
+    ``period_id`` is None when the period is not stored yet; ``rated_before`` and
+    ``window_today`` count this account's ratings of the person (in the period, and
+    through window codes on the day); ``recent`` the person's ratings since a moment.
+    """
+
+    id: int
+    staff_id: int
+    kind: str
+    issued_at: datetime
+    expires_at: datetime | None
+    used_at: datetime | None
+    revoked_at: datetime | None
+    post_type: str | None
+    period_id: int | None
+    recent: int
+    rated_before: bool
+    staff_account: bool
+    window_today: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +118,80 @@ class CitizenRepository(Repository):
         rows = rows_as(result, CodeRow)
         return rows[0] if rows else None
 
+    async def hold_person(self, code_id: int) -> None:
+        """Make ratings of the code's person wait for each other until commit, so each
+        counts the ones before it (the burst rule).
+
+        On SQLite a transaction takes the write lock at its first write, not its first
+        read: a write that changes nothing takes it now, before the rules are read. On
+        PostgreSQL the person's staff row is locked, without blocking the rows that
+        merely refer to it (``FOR NO KEY UPDATE``).
+        """
+        if self.dialect == "sqlite":
+            await self.session.execute(
+                update(_CODES).where(_CODES.c.id == code_id).values(kind=_CODES.c.kind)
+            )
+            return
+        await self.session.execute(
+            select(_STAFF.c.id)
+            .join(_CODES, _CODES.c.staff_id == _STAFF.c.id)
+            .where(_CODES.c.id == code_id)
+            .with_for_update(of=_STAFF, key_share=True)
+        )
+
+    async def facts(
+        self,
+        code_id: int,
+        *,
+        citizen_hash: str,
+        telegram_user_id: int,
+        period_key: str,
+        day: date,
+        since: datetime,
+    ) -> RatingFacts | None:
+        """A code and everything its next rating is judged on, in one SELECT (a rush of
+        citizens costs one round trip each for all the rules); None if no such code."""
+        period = select(_PERIODS.c.id).where(_PERIODS.c.key == period_key).scalar_subquery()
+        theirs = and_(
+            _RATINGS.c.citizen_hash == citizen_hash, _RATINGS.c.staff_id == _CODES.c.staff_id
+        )
+        # Aliases: the same tables as the outer statement's, not correlated with it.
+        windows = _CODES.alias("windows")
+        accounts = _STAFF.alias("accounts")
+        statement = (
+            select(
+                *_CODE_COLUMNS,
+                _POSTS.c.post_type,
+                period.label("period_id"),
+                select(func.count())
+                .where(_RATINGS.c.staff_id == _CODES.c.staff_id, _RATINGS.c.created_at >= since)
+                .scalar_subquery()
+                .label("recent"),
+                exists().where(theirs, _RATINGS.c.period_id == period).label("rated_before"),
+                exists()
+                .where(accounts.c.telegram_user_id == telegram_user_id)
+                .label("staff_account"),
+                select(func.count())
+                .select_from(_RATINGS.join(windows, windows.c.id == _RATINGS.c.code_id))
+                .where(theirs, _RATINGS.c.day == day, windows.c.kind == literal("window"))
+                .scalar_subquery()
+                .label("window_today"),
+            )
+            .select_from(
+                _CODES.join(_STAFF, _STAFF.c.id == _CODES.c.staff_id).outerjoin(
+                    _POSTS, _POSTS.c.id == _STAFF.c.post_id
+                )
+            )
+            .where(_CODES.c.id == code_id)
+        )
+        row = (await self.session.execute(statement)).mappings().first()
+        if row is None:
+            return None
+        values = dict(row)
+        values["rated_before"] = bool(values["rated_before"])
+        values["staff_account"] = bool(values["staff_account"])
+        return RatingFacts(**values)
+
     async def use(self, code_id: int, *, now: datetime) -> bool:
         """Mark a matter's code used, unless it already was (one rating per code)."""
         result = await self.session.execute(
@@ -100,43 +200,6 @@ class CitizenRepository(Repository):
             .values(used_at=now)
         )
         return cast(Any, result).rowcount == 1
-
-    async def recent_for(self, staff_id: int, *, since: datetime) -> int:
-        """How many ratings (any status) ``staff_id`` received since ``since``."""
-        result = await self.session.execute(
-            select(func.count()).where(
-                _RATINGS.c.staff_id == staff_id, _RATINGS.c.created_at >= since
-            )
-        )
-        return int(result.scalar_one())
-
-    async def rated_before(self, citizen_hash: str, staff_id: int, period_id: int) -> bool:
-        """Whether this citizen account rated ``staff_id`` already in the period."""
-        result = await self.session.execute(
-            select(_RATINGS.c.id)
-            .where(
-                _RATINGS.c.citizen_hash == citizen_hash,
-                _RATINGS.c.staff_id == staff_id,
-                _RATINGS.c.period_id == period_id,
-            )
-            .limit(1)
-        )
-        return result.first() is not None
-
-    async def through_window_on(self, citizen_hash: str, staff_id: int, day: date) -> int:
-        """How many times this citizen account rated ``staff_id`` through a window code
-        on ``day``."""
-        result = await self.session.execute(
-            select(func.count())
-            .select_from(_RATINGS.join(_CODES, _CODES.c.id == _RATINGS.c.code_id))
-            .where(
-                _RATINGS.c.citizen_hash == citizen_hash,
-                _RATINGS.c.staff_id == staff_id,
-                _RATINGS.c.day == day,
-                _CODES.c.kind == "window",
-            )
-        )
-        return int(result.scalar_one())
 
     async def flagged_earlier(self, day: date, rating_id: int) -> bool:
         """Whether a rating flagged before ``rating_id`` was given on ``day``."""
@@ -148,13 +211,6 @@ class CitizenRepository(Repository):
                 _RATINGS.c.id < rating_id,
             )
             .limit(1)
-        )
-        return result.first() is not None
-
-    async def is_staff_account(self, telegram_user_id: int) -> bool:
-        """Whether a staff record (of anyone, left or not) is linked to this account."""
-        result = await self.session.execute(
-            select(_STAFF.c.id).where(_STAFF.c.telegram_user_id == telegram_user_id).limit(1)
         )
         return result.first() is not None
 
@@ -171,12 +227,7 @@ class CitizenRepository(Repository):
         status: str,
         now: datetime,
     ) -> int:
-        """Store a rating; the citizen's earlier ratings wait for no comment any more."""
-        await self.session.execute(
-            update(_RATINGS)
-            .where(_RATINGS.c.citizen_hash == citizen_hash, _RATINGS.c.awaiting_comment)
-            .values(awaiting_comment=False)
-        )
+        """Store a rating (the citizen's next message may comment on it)."""
         result = await self.session.execute(
             insert(_RATINGS)
             .values(

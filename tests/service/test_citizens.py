@@ -3,6 +3,7 @@ window code's daily limit; each flag rule as the store sees it; HR's decision co
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -11,7 +12,7 @@ from sqlalchemy import func, select
 from assessment import citizens
 from assessment.citizens import MATTER, WINDOW, CitizenKeys, Flag, Outcome, Rated
 from assessment.people import StaffMember
-from config.policy import load_policy
+from config.policy import CitizenRules, load_policy
 from storage.engine import Database
 from storage.enums import RaterKind, Role
 from storage.models import AuditEvent, CitizenRating, Department, Post, Rating, Staff
@@ -170,3 +171,25 @@ async def test_the_person_sees_the_average_and_comments_only_of_counted_ratings(
     assert (found.count, found.total, found.waiting) == (2, 9, 1)
     assert comments == ["said 4", "said 5"]
     assert Decimal(found.total) / found.count == Decimal("4.5")
+
+
+async def test_a_rush_counts_exactly_burst_max_and_a_code_only_once(db: Database) -> None:
+    clerk, _, _ = await _people(db)
+    strict = POLICY.model_copy(update={"citizens": CitizenRules(burst_max=3)})
+    codes = [await _issue(db, clerk, MATTER, NOW) for _ in range(8)]
+
+    async def rate(code_id: int, account: int) -> object:
+        async with db.uow() as uow:
+            return await citizens.rate(uow, code_id, 5, account, KEYS, strict, zone=ZONE, now=NOW)
+
+    # Eight citizens at once, and a second press on each of two codes by someone else.
+    outcomes = await asyncio.gather(
+        *(rate(code, 100 + n) for n, code in enumerate(codes)),
+        *(rate(code, 200 + n) for n, code in enumerate(codes[:2])),
+    )
+    rated = [o for o in outcomes if isinstance(o, Rated)]
+    assert len(rated) == 8 and outcomes.count(Outcome.USED) == 2
+    assert sorted(len(o.flags) for o in rated) == [0, 0, 0, 1, 1, 1, 1, 1]
+    async with db.uow() as uow:
+        counted = await uow.session.scalar(select(func.count()).select_from(Rating))
+    assert counted == 3
