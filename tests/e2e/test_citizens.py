@@ -186,3 +186,24 @@ async def test_a_burst_is_flagged_and_counts_once_hr_confirms(
     assert satisfaction.raw is not None and satisfaction.sample_size == 3
     assert round(satisfaction.raw, 6) == Decimal("3.666667"), "(5 + 5 + 1) / 3"
     assert event.subject_id == str(stored[2].id)
+
+
+async def test_the_printable_window_code_is_a_pdf_for_the_person_only(
+    bot: WorkledgerApplication, driver: EmulatorDriver
+) -> None:
+    stop_timed_jobs(bot)
+    org = await seed(bot.bot_data.database)
+    await driver.send_text(org.staff, "/rate")
+    received = await driver.wait_for_message(org.staff.id, count=2)
+    [photo] = [m for m in received if m.get("photo")]
+    # Someone else's press for the clerk's window is refused.
+    refused = await answer_to_press(
+        driver, org.supervisor, photo, buttons(photo)["Printable window code"]
+    )
+    assert refused == "Sorry, you do not have permission to do that."
+    await driver.press(org.staff, photo["message_id"], buttons(photo)["Printable window code"])
+    [sheet] = await driver.wait_for_message(org.staff.id)
+    assert sheet["document"]["file_name"] == "window-E011.pdf"
+    assert "1 time a day" in sheet["caption"]
+    pdf = await driver.file_bytes(sheet["document"]["file_id"])
+    assert pdf.startswith(b"%PDF")
