@@ -285,9 +285,11 @@ async def rate(
 ) -> Rated | Outcome:
     """Store a citizen's stars through a code, flagged or counted, audited, and commit.
 
-    Everything is read again from the store: the code's state, the person's post type,
-    the person's recent ratings. A matter's code is marked used in the same
-    transaction, by a conditional update, so two presses never both rate. A flagged
+    Everything is read again from the store, in one statement: the code's state, the
+    person's post type, the person's recent ratings. A matter's code is marked used in
+    the same transaction, by a conditional update, so two presses never both rate.
+    A rating given while another of the same person is being stored (milliseconds
+    apart: no window serves two citizens so fast) is a burst too; it does not wait. A flagged
     rating queues HR a message (``tell_hr`` renders it from a person's chosen and
     Telegram language), once a day per HR member whatever the number of flags.
     """
@@ -297,7 +299,7 @@ async def rate(
     day = now.astimezone(zone).date()
     period = period_of(day, policy)
     rules = policy.citizens
-    await uow.citizens.hold_person(code_id)
+    alone = await uow.citizens.hold_person(code_id)
     code = await uow.citizens.facts(
         code_id,
         citizen_hash=account,
@@ -325,7 +327,7 @@ async def rate(
         kind=code.kind,
         issued_at=code.issued_at,
         now=now,
-        recent_for_person=code.recent,
+        recent_for_person=code.recent if alone else max(code.recent, rules.burst_max),
         rated_before=code.rated_before,
         staff_account=code.staff_account,
     )

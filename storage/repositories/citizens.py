@@ -118,26 +118,29 @@ class CitizenRepository(Repository):
         rows = rows_as(result, CodeRow)
         return rows[0] if rows else None
 
-    async def hold_person(self, code_id: int) -> None:
-        """Make ratings of the code's person wait for each other until commit, so each
-        counts the ones before it (the burst rule).
+    async def hold_person(self, code_id: int) -> bool:
+        """Hold the code's person for this rating until commit, so that the rules read
+        next see every rating of the person before it; False when another rating of the
+        person holds them now (nothing waits: that is a rush).
 
         On SQLite a transaction takes the write lock at its first write, not its first
-        read: a write that changes nothing takes it now, before the rules are read. On
-        PostgreSQL the person's staff row is locked, without blocking the rows that
-        merely refer to it (``FOR NO KEY UPDATE``).
+        read: a write that changes nothing takes it now (writers queue there anyway).
+        On PostgreSQL the person's staff row is locked, without blocking the rows that
+        merely refer to it (``FOR NO KEY UPDATE``), or skipped if locked: waiting there
+        would let one clerk's rush hold the store's connections, and everyone with them.
         """
         if self.dialect == "sqlite":
             await self.session.execute(
                 update(_CODES).where(_CODES.c.id == code_id).values(kind=_CODES.c.kind)
             )
-            return
-        await self.session.execute(
+            return True
+        held = await self.session.execute(
             select(_STAFF.c.id)
             .join(_CODES, _CODES.c.staff_id == _STAFF.c.id)
             .where(_CODES.c.id == code_id)
-            .with_for_update(of=_STAFF, key_share=True)
+            .with_for_update(of=_STAFF, key_share=True, skip_locked=True)
         )
+        return held.first() is not None
 
     async def facts(
         self,

@@ -173,7 +173,9 @@ async def test_the_person_sees_the_average_and_comments_only_of_counted_ratings(
     assert Decimal(found.total) / found.count == Decimal("4.5")
 
 
-async def test_a_rush_counts_exactly_burst_max_and_a_code_only_once(db: Database) -> None:
+async def test_a_rush_stores_every_rating_flags_the_burst_and_uses_a_code_once(
+    db: Database,
+) -> None:
     clerk, _, _ = await _people(db)
     strict = POLICY.model_copy(update={"citizens": CitizenRules(burst_max=3)})
     codes = [await _issue(db, clerk, MATTER, NOW) for _ in range(8)]
@@ -189,7 +191,13 @@ async def test_a_rush_counts_exactly_burst_max_and_a_code_only_once(db: Database
     )
     rated = [o for o in outcomes if isinstance(o, Rated)]
     assert len(rated) == 8 and outcomes.count(Outcome.USED) == 2
-    assert sorted(len(o.flags) for o in rated) == [0, 0, 0, 1, 1, 1, 1, 1]
+    # Never more than burst_max count (on PostgreSQL, one given while another of the clerk
+    # was being stored is a burst at once, so perhaps fewer); every one is stored.
+    flagged = [o for o in rated if o.flags == (Flag.BURST,)]
+    unflagged = [o for o in rated if not o.flags]
+    assert len(flagged) + len(unflagged) == 8
+    assert 1 <= len(unflagged) <= 3
     async with db.uow() as uow:
         counted = await uow.session.scalar(select(func.count()).select_from(Rating))
-    assert counted == 3
+        stored = await uow.session.scalar(select(func.count()).select_from(CitizenRating))
+    assert counted == len(unflagged) and stored == 8
