@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-from weakref import WeakKeyDictionary
 
 import segno
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
@@ -21,7 +20,7 @@ from assessment import citizens
 from assessment.citizens import MATTER, WINDOW, CitizenKeys, Flag, Outcome
 from assessment.invitations import deep_link
 from handlers.callbacks import CitizenDecide, CitizenStars, CitizenWindow
-from handlers.context import BotData, WorkledgerContext
+from handlers.context import WorkledgerContext
 from handlers.formatting import when
 from locales import resolve_locale, translator
 from storage.enums import Role
@@ -30,18 +29,6 @@ from storage.enums import Role
 CITIZEN_COMMENT = "citizen_comment"
 # Flagged ratings shown to HR per /rate, oldest first.
 FLAGS_SHOWN = 10
-# Citizens' ratings stored at once by one bot. A person's ratings queue for each other in
-# the store (the burst rule counts the ones before); a rush for one clerk would otherwise
-# hold a connection per waiting rating, and staff's own updates would wait for the pool.
-RATINGS_AT_ONCE = 2
-_turns: WeakKeyDictionary[BotData, asyncio.Semaphore] = WeakKeyDictionary()
-
-
-def _rating_turns(context: WorkledgerContext) -> asyncio.Semaphore:
-    data = context.bot_data
-    if data not in _turns:
-        _turns[data] = asyncio.Semaphore(RATINGS_AT_ONCE)
-    return _turns[data]
 
 
 def keys(context: WorkledgerContext) -> CitizenKeys | None:
@@ -232,7 +219,7 @@ async def press_stars(update: Update, context: WorkledgerContext) -> None:
     if found is None or action.mac != found.press_mac(action.code_id, user_id):
         await query.answer(_("This button is no longer valid."), show_alert=True)
         return
-    async with _rating_turns(context), context.uow() as uow:
+    async with context.uow() as uow:
         rated = await citizens.rate(
             uow,
             action.code_id,
