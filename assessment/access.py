@@ -41,9 +41,18 @@ COMMANDS: Mapping[str, Requirement] = MappingProxyType(
         "notices": HR,
         "reopen": HR,
         "results": HR,
+        "thirdparty": HR,
+        "peers": HR,
+        "bonus": HR,
+        "allowance": HR,
         "score": MEMBERS,
+        "appeal": MEMBERS,
         "cancel": MEMBERS,
         "rate": MEMBERS,
+        "annual": HR,
+        "honour": HR,
+        "training": HR,
+        "record": MEMBERS,
     }
 )
 

@@ -39,7 +39,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
@@ -54,7 +54,8 @@ from assessment.grading import (
     scope_of,
     settled_grades,
 )
-from assessment.periods import Period, Stage, current_stage
+from assessment.peers import peers_counted
+from assessment.periods import Period, Stage, current_stage, stored_stage
 from assessment.quota import approvals
 from assessment.scoring import (
     Breakdown,
@@ -100,6 +101,7 @@ __all__ = [
     "score_one",
     "score_period",
     "unpack_rows",
+    "without_peers",
 ]
 
 # People per batch: one set of facts queries and one scoring hand-off to a thread.
@@ -172,6 +174,18 @@ def facts_from_rows(rows: FactRows) -> dict[int, PeriodFacts]:
     return result
 
 
+def without_peers(rows: FactRows) -> FactRows:
+    """``rows`` without the peers' ratings: a period's peer ratings count once they are
+    closed (``peers.peers_counted``), so no score moves as one peer rates."""
+    return FactRows(
+        rows.subjects,
+        rows.entries,
+        [row for row in rows.ratings if row[2] != "peer"],
+        rows.points,
+        rows.total_scale,
+    )
+
+
 async def _rows(uow: UnitOfWork, period: Period, staff_ids: Sequence[int]) -> FactRows:
     return await uow.facts.rows(
         await _period_id(uow, period), staff_ids, period.starts_on, period.ends_on
@@ -179,7 +193,7 @@ async def _rows(uow: UnitOfWork, period: Period, staff_ids: Sequence[int]) -> Fa
 
 
 async def facts_of(
-    uow: UnitOfWork, period: Period, staff_ids: Sequence[int]
+    uow: UnitOfWork, period: Period, staff_ids: Sequence[int], *, with_peers: bool = True
 ) -> dict[int, PeriodFacts]:
     """The scoring facts of ``staff_ids`` for ``period``, aggregated in the database.
 
@@ -193,11 +207,12 @@ async def facts_of(
 
     People without a post type (no review row naming one and no post) are left out of
     the result, as are unknown staff ids. Call with at most a few thousand ids at a time
-    (``BATCH_SIZE``).
+    (``BATCH_SIZE``). ``with_peers`` False leaves the peers' ratings out (``without_peers``).
     """
     if not staff_ids:
         return {}
-    return facts_from_rows(await _rows(uow, period, staff_ids))
+    rows = await _rows(uow, period, staff_ids)
+    return facts_from_rows(rows if with_peers else without_peers(rows))
 
 
 # --- the stored breakdown -------------------------------------------------------------
@@ -330,18 +345,19 @@ def _known(policy: Policy, facts: Iterable[PeriodFacts]) -> list[PeriodFacts]:
 
 
 async def _fresh_scores(
-    uow: UnitOfWork, scorer: Scorer, policy: Policy, period: Period, staff_ids: Sequence[int]
-) -> list[Scored]:
+    uow: UnitOfWork, scorer: Scorer, policy: Policy, period: Period, staff_ids: Sequence[int],
+    with_peers: bool,
+) -> list[Scored]:  # fmt: skip
     scored: list[Scored] = []
     for start in range(0, len(staff_ids), BATCH_SIZE):
         chunk = staff_ids[start : start + BATCH_SIZE]
-        facts = await facts_of(uow, period, chunk)
+        facts = await facts_of(uow, period, chunk, with_peers=with_peers)
         scored.extend(_scored(scorer.score(item)) for item in _known(policy, facts.values()))
     return scored
 
 
 async def score_one(
-    uow: UnitOfWork, policy: Policy, period: Period, staff_id: int
+    uow: UnitOfWork, policy: Policy, period: Period, staff_id: int, *, with_peers: bool = True
 ) -> tuple[Score, GradePreview] | None:
     """A person's score for ``period`` now, and the grade it would give now.
 
@@ -350,13 +366,14 @@ async def score_one(
     department (review rows not excluded, and the person), scored afresh from their
     facts; with one quota for the whole organisation, the others' stored scores (the
     latest whole-period run) and the person's fresh one. Reads only; writes nothing.
+    ``with_peers`` False: everyone as if no peer had rated (their ratings still open).
 
     Returns:
         The score (``Score.breakdown`` explains it) and the grade preview with the
         top-grade places left in the scope; None if the person cannot be scored (no
         post type, or one the policy does not know).
     """
-    own = (await facts_of(uow, period, [staff_id])).get(staff_id)
+    own = (await facts_of(uow, period, [staff_id], with_peers=with_peers)).get(staff_id)
     if own is None or own.post_type not in policy.post_types:
         return None
     scorer = Scorer(policy)
@@ -369,7 +386,7 @@ async def score_one(
         if policy.quota.scope == "department":
             members = await uow.facts.scope_members(period_id, own.department_id)
             others_ids = [member for member in members if member != staff_id]
-            others = await _fresh_scores(uow, scorer, policy, period, others_ids)
+            others = await _fresh_scores(uow, scorer, policy, period, others_ids, with_peers)
             # A colleague counted in this department by their review row is in its scope.
             others = [Scored(o.staff_id, own.department_id, o.score, o.disqualified)
                       for o in others]  # fmt: skip
@@ -619,8 +636,13 @@ async def score_period(
     now: datetime,
     batch_size: int = BATCH_SIZE,
     worker: ScoringWorker | None = None,
+    zone: tzinfo = UTC,
 ) -> PeriodRun:
     """Score, grade and store everyone reviewable in ``period``; safe to run at any time.
+
+    The peers' ratings count once they are closed (``peers.peers_counted``: from
+    calibration, on the organisation's day in ``zone``); before, everyone is scored as if
+    no peer had rated, so no stored score moves as one peer rates.
 
     Given a ``Database``, every batch reads and writes in a short transaction of its own
     (committed); given a ``UnitOfWork``, everything runs in it and the caller commits.
@@ -649,17 +671,19 @@ async def score_period(
     run = PeriodRun(period.key)
     runner = _Store(store)
 
-    async def begin(uow: UnitOfWork) -> tuple[int | None, bool, int]:
+    async def begin(uow: UnitOfWork) -> tuple[int | None, bool, int, bool]:
         stored = await uow.periods.by_key(period.key)
         if stored is None:
-            return None, False, await uow.facts.without_review(None)
+            return None, False, await uow.facts.without_review(None), False
+        today = now.astimezone(zone).date()
         return (
             stored.id,
             stored.published_at is not None,
             await uow.facts.without_review(stored.id),
+            peers_counted(stored_stage(period, stored, today, policy, zone)),
         )
 
-    period_id, published, run.without_review = await runner.run(begin)
+    period_id, published, run.without_review, with_peers = await runner.run(begin)
     if published:
         run.published = True
         return run
@@ -681,7 +705,7 @@ async def score_period(
             rows = await uow.facts.rows(
                 period_id, ids, period.starts_on, period.ends_on, subjects=subjects
             )
-            return ids, rows
+            return ids, rows if with_peers else without_peers(rows)
 
         return cast(tuple[list[int], "FactRows | None"], await runner.run(work))
 

@@ -356,10 +356,9 @@ async def reopen(
     if stored is not None and stored.published_at is not None:
         return ReopenError.PUBLISHED
     period_id = stored.id if stored is not None else await ensure_period(uow, period, now=now)
-    review_id = await uow.periods.review_id(
+    review_id = await uow.reviews.ensure(
         period_id,
         person.id,
-        post_type=await uow.entries.post_type_of(person.id),
         department_id=person.department_id,
         reviewer_id=person.supervisor_id,
         now=now,

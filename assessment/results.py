@@ -26,7 +26,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
 from typing import Any
 
@@ -98,6 +98,7 @@ __all__ = [
     "mark_read",
     "my_results",
     "notice_of",
+    "notices_key",
     "open_period",
     "overview",
     "publish",
@@ -209,12 +210,14 @@ async def refresh(
     *,
     now: datetime,
     worker: ScoringWorker | None = None,
+    zone: tzinfo = UTC,
 ) -> PeriodRun:
     """Score and grade the whole period afresh from its stored facts
     (``assessment.period_scoring.score_period``; calibrated grades, publication and reads
     are kept, a published period is left alone): before HR's figures, before publishing.
-    The batches are scored in ``worker``'s process (the bot's), else in a thread."""
-    return await score_period(database, policy, period, now=now, worker=worker)
+    The batches are scored in ``worker``'s process (the bot's), else in a thread; ``zone``
+    is the organisation's (whether the peers' ratings are closed, so counted)."""
+    return await score_period(database, policy, period, now=now, worker=worker, zone=zone)
 
 
 def explain(policy: Policy, staff_id: int, stored: dict[str, Any]) -> Breakdown | None:
@@ -581,10 +584,9 @@ async def exclude(
         return ResultsError.EXCLUDED
     if found.signed_off:
         return ResultsError.SIGNED_OFF
-    review_id = await uow.periods.review_id(
+    review_id = await uow.reviews.ensure(
         period_id,
         staff_id,
-        post_type=await uow.entries.post_type_of(staff_id),
         department_id=found.department_id,
         reviewer_id=found.reviewer_id,
         now=now,
@@ -821,6 +823,11 @@ async def publish(
 
 def _notices_key(period_key: str) -> str:
     return f"score-notices/{period_key}"
+
+
+def notices_key(period_key: str) -> str:
+    """The claim of a publication's batches, taken once every score is published."""
+    return _notices_key(period_key)
 
 
 async def queue_notices(

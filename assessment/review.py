@@ -36,7 +36,7 @@ from datetime import date, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
-from assessment import log_flow, period_scoring, periods
+from assessment import log_flow, peers, period_scoring, periods
 from assessment.entry_rules import Workdays
 from assessment.people import StaffMember
 from assessment.period_scoring import GradePreview
@@ -748,7 +748,9 @@ async def review_card(
         left=points_left(policy, facts_of(points)),
         scale=rating_scale(policy),
         closed=review_closed(stage, review),
-        estimate=await period_scoring.score_one(uow, policy, period, person.id),
+        estimate=await period_scoring.score_one(
+            uow, policy, period, person.id, with_peers=peers.peers_counted(stage)
+        ),
         department=await uow.reviews.department_name(review.department_id),
     )
 

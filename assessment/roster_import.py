@@ -5,11 +5,12 @@ again: it updates, never duplicates, and leaves Telegram links alone.
 
 A roster may hold 100,000 people. The import reads the store in batches of plain
 rows and sends them to a child process that works the change out
-(``assessment.roster_plan``), so the event loop only moves batches and other people's
-replies go on; then it stages the checked rows the child made in ``roster_staging``
-(short transactions nobody else reads) and makes the change in one short transaction
-of set-based statements (``storage.repositories.roster``), so SQLite's single write
-lock is held for a moment, not for the whole import.
+(``assessment.roster_plan``; a thread, for a small import), so the event loop only
+moves batches and other people's replies go on; then it stages the checked rows the
+plan made in ``roster_staging`` (short transactions nobody else reads) and makes the
+change in one short transaction of set-based statements
+(``storage.repositories.roster``), so SQLite's single write lock is held for a moment,
+not for the whole import.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from datetime import datetime, timedelta
 from assessment import collector
 from assessment.leaving import Kept, Leaving, Named, who_may_leave
 from assessment.menus import queue_menus
-from assessment.roster_plan import STAGE_BATCH, ImportSummary, Plan, Planning
+from assessment.roster_plan import STAGE_BATCH, ImportSummary, Plan, Planning, in_child
 from assessment.roster_rows import ParsedRoster, role_names
 from assessment.roster_worker import PackedRoster
 from storage.enums import Role, StaffStatus
@@ -56,8 +57,9 @@ async def import_roster(
     leaving, language) get it republished by the bot, queued with the change.
 
     The store is read in batches of plain rows and compared with the file by a child
-    process (the roster as a reader sent it, ``PackedRoster``, goes to it as it is), so
-    other people's updates go on meanwhile; this reads nothing but the store and
+    process (the roster as a reader sent it, ``PackedRoster``, goes to it as it is; a
+    small import, ``roster_plan.CHILD_FROM``, by a thread), so other people's updates go
+    on meanwhile; this reads nothing but the store and
     writes nothing. A dry run ends
     there, rolling the unit of work back: anything else done in it before is
     dropped too. An import then stages the checked rows (``roster_staging``, in
@@ -99,6 +101,9 @@ async def _import(
     for _attempt in range(_ATTEMPTS):
         began = time.monotonic()
         import_id = uuid.uuid4().hex
+        # Its first figure is how many people the store has: a small import is worked
+        # out in a thread, a large one in a child process.
+        fingerprint = await uow.roster.fingerprint()
         async with Planning(
             roster,
             actor_staff_id=actor_staff_id,
@@ -106,8 +111,8 @@ async def _import(
             dry_run=dry_run,
             import_id=import_id,
             moment=uow.roster.staged_moment(now),
+            in_child=in_child(rows, fingerprint[0]),
         ) as planning:
-            fingerprint = await uow.roster.fingerprint()
             last: str | None = None
             while True:
                 batch = await uow.roster.people_after(last, _READ_BATCH)

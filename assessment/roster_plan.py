@@ -6,9 +6,15 @@ behind it. So the comparison, the problems, the summary and the rows to stage ar
 all worked out by a child process (forked from the roster readers' forkserver,
 within their memory cap): the loop sends it the roster (still pickled as its reader
 sent it) and the store's people as plain tuples, a batch per query, and gets back
-the plan, then the staged rows a batch at a time. Typical use, by the import::
+the plan, then the staged rows a batch at a time.
 
-    async with Planning(roster, dry_run=False, ...) as planning:
+A small import (file rows and stored people together fewer than ``CHILD_FROM``: every
+office of a few hundred) is worked out the same way in a thread of the loop's
+executor instead, for milliseconds, rather than waiting up to a second or more for
+the forkserver and a child to start (the first import after the bot starts). Typical
+use, by the import::
+
+    async with Planning(roster, dry_run=False, in_child=..., ...) as planning:
         await planning.people(batch)  # each batch of ``RosterRepository.people_after``
         plan = await planning.plan(departments, posts)  # or RosterRejected
         async for staged in planning.staged():
@@ -41,6 +47,9 @@ __all__ = ["ImportSummary", "Plan", "Planning"]
 
 # Rows staged per short transaction of their own.
 STAGE_BATCH = 1000
+# An import whose file rows and stored people together reach this many is worked out in
+# a child process; a smaller one (some milliseconds of CPU) in a thread.
+CHILD_FROM = 2000
 # A planning child still running this long on the wall clock is killed (100,000 rows
 # take a few seconds of CPU; on a busy machine a child gets a share of a core).
 _WALL_SECONDS = 120.0
@@ -81,8 +90,15 @@ class Plan:
 # --- The parent's side: batches to the child, the plan and the staged rows back. ---
 
 
+def in_child(rows: int, stored: int) -> bool:
+    """Whether an import of ``rows`` file rows against ``stored`` people is worked out in a
+    child process (else in a thread)."""
+    return rows + stored >= CHILD_FROM
+
+
 class Planning:
-    """One import's plan worked out by a child process; an async context manager."""
+    """One import's plan worked out by a child process (or, unless ``in_child``, a
+    thread); an async context manager."""
 
     def __init__(
         self,
@@ -93,13 +109,20 @@ class Planning:
         dry_run: bool,
         import_id: str,
         moment: Any,
+        in_child: bool = True,
     ) -> None:
         self._roster = roster
         self._settings = (actor_staff_id, mark_missing_left, dry_run, import_id, moment)
         self._process: BaseProcess | None = None
         self._connection: Connection | None = None
+        self._in_child = in_child
+        # In a thread: the store's people as sent, then what the plan stages.
+        self._people: list[Sequence[tuple[Any, ...]]] = []
+        self._staged: Iterator[list[tuple[Any, ...]]] | None = None
 
     async def __aenter__(self) -> Planning:
+        if not self._in_child:
+            return self
         roster = self._roster
         if isinstance(roster, roster_worker.PackedRoster):
             blob = roster.blob
@@ -137,6 +160,9 @@ class Planning:
 
     async def people(self, batch: Sequence[tuple[Any, ...]]) -> None:
         """Send a batch of the store's people (``PersonRow``'s fields, in order)."""
+        if not self._in_child:
+            self._people.append(batch)
+            return
         await self._send(("people", batch))
 
     async def plan(self, departments: Sequence[tuple[int, str]], posts: Sequence[PostRow]) -> Plan:
@@ -146,6 +172,8 @@ class Planning:
             RosterRejected: a supervisor is neither in the file nor in the store, the file
                 and the store together make a loop of supervisors, or the child overran.
         """
+        if not self._in_child:
+            return await asyncio.to_thread(self._planned_here, departments, posts)
         await self._send(("rest", list(departments), list(posts)))
         kind, value = await self._receive()
         if kind == "rejected":
@@ -156,11 +184,40 @@ class Planning:
     async def staged(self) -> AsyncIterator[list[tuple[Any, ...]]]:
         """The ``roster_staging`` rows of an import (not a dry run), a batch at a time
         (``RosterRepository.stage`` takes them)."""
+        if not self._in_child:
+            for batch in self._staged or ():
+                yield batch
+            return
         while True:
             kind, value = await self._receive()
             if kind == "end":
                 return
             yield value
+
+    def _planned_here(
+        self, departments: Sequence[tuple[int, str]], posts: Sequence[PostRow]
+    ) -> Plan:
+        """The child's work, in a thread: the plan, and the rows it stages kept for
+        ``staged``."""
+        actor_staff_id, mark_missing_left, dry_run, import_id, moment = self._settings
+        roster = self._roster
+        if isinstance(roster, roster_worker.PackedRoster):
+            # The blob comes from this package's own reader child.
+            roster = roster_worker._unpacked(pickle.loads(roster.blob))  # noqa: S301
+        people = {fields[1]: PersonRow(*fields) for batch in self._people for fields in batch}
+        self._people = []
+        plan, reports = work_out(
+            roster,
+            people,
+            departments,
+            posts,
+            actor_staff_id=actor_staff_id,
+            mark_missing_left=mark_missing_left,
+            dry_run=dry_run,
+        )
+        if not dry_run:
+            self._staged = staged_rows(roster.rows, reports, import_id, moment)
+        return plan
 
     async def _send(self, message: object) -> None:
         assert self._connection is not None

@@ -121,9 +121,9 @@ class PeriodFacts:
 class RaterPart(NamedTuple):
     """One rater kind's part in a qualitative indicator.
 
-    ``sample_size`` is the number of ratings; ``mean`` and ``effective_weight`` are ``None``
-    when the kind has not rated (it was renormalised away); ``weight`` is the policy's
-    nominal weight.
+    ``sample_size`` is the number of ratings (0 for peers, whose number is never told);
+    ``mean`` and ``effective_weight`` are ``None`` when the kind has not rated, or not
+    enough peers have (it was renormalised away); ``weight`` is the policy's nominal weight.
     """
 
     rater: Rater
@@ -475,11 +475,18 @@ class Scorer:
 
     The per-post-type tables (indicators, weights, raters) are read from the policy once,
     so scoring a person does no validation and no look-ups beyond its own facts.
+
+    Peers are anonymous (``[peers] min_raters``): an indicator's peer ratings count only
+    once at least ``min_raters`` peers have rated it, and below that the result is exactly
+    as if none had (the part is renormalised away). Their number is in no result: a
+    rater part of peers has ``sample_size`` 0 and an indicator's ``sample_size`` leaves
+    them out, so nothing shown changes when one more peer rates, but their average.
     """
 
     def __init__(self, policy: Policy) -> None:
         check = policy.monthly_check
         self._rating_max = check.rating_max
+        self._peer_min = policy.peers.min_raters
         self._bonus_limit = check.max_bonus_points
         self._deduction_limit = check.max_deduction_points
         self._step = policy.assessment.score_rounding
@@ -625,9 +632,13 @@ class Scorer:
                     f"{spec[0]}: {count} ratings by {rater} summing to "
                     f"{facts.sum} cannot all lie in 1..{rating_max}"
                 )
+            if rater == "peer":
+                if count < self._peer_min:
+                    continue  # too few to be anonymous: as if no peer had rated
+            else:
+                total_count += count  # never the peers': a count that moves by one
             weighted += weight * facts.sum / count
             present_weight += weight
-            total_count += count
         if not present_weight:
             raw = score = None
         else:
@@ -638,11 +649,14 @@ class Scorer:
         parts = []
         for rater, weight, key in spec[6]:
             facts = ratings.get(key)
-            if facts is None or not facts.count:
+            peer = rater == "peer"
+            if facts is None or not facts.count or (peer and facts.count < self._peer_min):
                 parts.append(RaterPart(rater, 0, None, weight, None))
             else:
                 mean = Decimal(facts.sum) / facts.count
-                parts.append(RaterPart(rater, facts.count, mean, weight, weight / present_weight))
+                # The peers' number is never told, only their average (see ``Scorer``).
+                shown = 0 if peer else facts.count
+                parts.append(RaterPart(rater, shown, mean, weight, weight / present_weight))
         return raw, score, total_count, tuple(parts)
 
 

@@ -26,10 +26,12 @@ from bot.polling import LONG_POLL, Poller
 from bot.updates import PerChatUpdates
 from config.policy import Policy
 from config.settings import Settings
+from handlers.appeals import clock_tick
 from handlers.approval_jobs import digest_tick, escalation_tick, requests_tick
 from handlers.broadcast import report_progress
 from handlers.commands import MENU
 from handlers.context import BotData, WorkledgerApplication, WorkledgerContext
+from handlers.peers import peer_draw_tick
 from handlers.reminders import daily_reminder_tick, team_summary_tick
 from handlers.results import publication_tick
 from handlers.stage_reminders import stage_reminder_tick
@@ -165,6 +167,12 @@ async def _post_init(application: WorkledgerApplication, budget: SendBudget) -> 
         )
         application.job_queue.run_repeating(
             publication_tick, interval=REMINDER_TICK, first=REMINDER_TICK, name="publication"
+        )
+        application.job_queue.run_repeating(
+            peer_draw_tick, interval=REMINDER_TICK, first=REMINDER_TICK, name="peer-draw"
+        )
+        application.job_queue.run_repeating(
+            clock_tick, interval=REMINDER_TICK, first=REMINDER_TICK, name="appeal-clocks"
         )
     # What start-up built (libraries, the policy, compiled statements) lives as long as the
     # bot: kept out of the collector's full passes, which otherwise stall the loop for

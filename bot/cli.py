@@ -81,6 +81,25 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="score, grade and store everyone reviewable first (never a published period)",
     )
+    bonus = commands.add_parser(
+        "bonus", help="compute (and publish) a published period's bonus run"
+    )
+    bonus.add_argument("period", metavar="YYYY-MM", help="the period (YYYY-Qn for quarters)")
+    bonus.add_argument(
+        "--as", dest="acting", required=True, metavar="EMPLOYEE_NO", help="the HR member acting"
+    )
+    bonus.add_argument("--pool", metavar="TOTAL", help="the pool to share (pool mode)")
+    bonus.add_argument("--reason", help="why: required for a correction")
+    bonus.add_argument("--out", type=Path, help="write the spreadsheet of every line here")
+    bonus.add_argument(
+        "--publish", action="store_true", help="publish the run and queue everyone's notice"
+    )
+    annual = commands.add_parser(
+        "annual", help="roll a year up into annual grades; HR is sent the flags"
+    )
+    annual.add_argument("year", type=int, metavar="YYYY", help="the year")
+    annual.add_argument("--wider", action="store_true", help="the approved wider top share")
+    annual.add_argument("--json", action="store_true", help="print JSON, for scripts")
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     db_commands.add_parser("upgrade", help="apply pending migrations")
@@ -263,6 +282,23 @@ def _command(args: argparse.Namespace, settings: Settings, policy: Policy) -> in
         from bot.results_cli import results
 
         return results(settings, policy, args.period, as_json=args.json, compute=args.compute)
+    if args.command == "bonus":
+        from bot.bonus_cli import bonus_cli
+
+        return bonus_cli(
+            settings,
+            policy,
+            args.period,
+            acting=args.acting,
+            pool=args.pool,
+            reason=args.reason,
+            out=args.out,
+            publish=args.publish,
+        )
+    if args.command == "annual":
+        from bot.annual_cli import annual
+
+        return annual(settings, policy, args.year, wider=args.wider, as_json=args.json)
     if args.db_command == "upgrade":
         asyncio.run(_db_upgrade(settings))
     else:

@@ -134,7 +134,9 @@ async def _read(
         if compute:
             worker = ScoringWorker()
             try:
-                run = await score_period(database, policy, period, now=clock.now(), worker=worker)
+                run = await score_period(
+                    database, policy, period, now=clock.now(), worker=worker, zone=settings.zone
+                )
             finally:
                 worker.close()
         async with database.uow() as uow:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, time
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, ROUND_UP, Decimal, InvalidOperation
 from itertools import pairwise
@@ -56,27 +56,35 @@ __all__ = [
     "DEFAULT_POLICY_PATH",
     "QUARTERLY_POLICY_PATH",
     "RATERS",
+    "Allowance",
+    "AnnualGrade",
+    "AnnualRule",
     "AppealWindows",
     "ApprovalDeadlines",
     "AssessmentCycle",
+    "BonusMode",
     "BonusRule",
     "BroadcastLimits",
     "CalendarAdjustments",
     "DifficultyBounds",
     "EntryLimits",
     "Grade",
+    "Honour",
     "Indicator",
     "InviteLimits",
     "LocalizedText",
     "MonthlyCheckSchedule",
+    "PeerRatings",
     "Policy",
     "PolicyError",
     "PolicyIssue",
     "PostType",
+    "Promotion",
     "Rater",
     "RaterWeights",
     "ReminderTimes",
     "TopGradeQuota",
+    "Training",
     "load_policy",
 ]
 
@@ -84,8 +92,8 @@ POLICIES_DIR = Path(__file__).parent / "policies"
 DEFAULT_POLICY_PATH = POLICIES_DIR / "default.toml"
 QUARTERLY_POLICY_PATH = POLICIES_DIR / "quarterly.toml"
 
-Rater = Literal["supervisor", "self", "peer", "service_recipient"]
-RATERS: tuple[Rater, ...] = ("supervisor", "self", "peer", "service_recipient")
+Rater = Literal["supervisor", "self", "peer", "service_recipient", "third_party"]
+RATERS: tuple[Rater, ...] = ("supervisor", "self", "peer", "service_recipient", "third_party")
 
 RoundingMode = Literal["half_up", "half_even", "down", "up"]
 _DECIMAL_ROUNDING: Mapping[RoundingMode, str] = {
@@ -111,6 +119,8 @@ MAX_ENTRIES_PER_DAY = 1000
 # Each rating is a button showing its number; more than ten no longer fit a chat keyboard
 # and no longer mean anything to the person rating.
 MAX_RATING = 10
+# Peers asked to rate one person: beyond this it is a survey, not a peer review.
+MAX_PEER_RATERS = 20
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -350,6 +360,8 @@ class RaterWeights(_PolicyModel):
     self_: Number = Field(alias="self", ge=0, le=1)
     peer: Number = Field(ge=0, le=1)
     service_recipient: Number = Field(ge=0, le=1)
+    # Optional: policies written before third-party evaluators existed give them nothing.
+    third_party: Number = Field(default=Decimal(0), ge=0, le=1)
 
     @model_validator(mode="after")
     def _weights_sum_to_one(self) -> RaterWeights:
@@ -369,6 +381,8 @@ class RaterWeights(_PolicyModel):
                 return self.peer
             case "service_recipient":
                 return self.service_recipient
+            case "third_party":
+                return self.third_party
 
 
 class Indicator(_PolicyModel):
@@ -539,16 +553,82 @@ class AppealWindows(_PolicyModel):
     appeal_direct_days: WholeNumber = Field(ge=1)
     appeal_decision_days: WholeNumber = Field(ge=1)
     appeal_extension_days: WholeNumber = Field(ge=1)
+    # Who decides a review: HR, or the head of the organisation (an administrator).
+    reviewer: Literal["hr", "head"] = "hr"
+    # Who decides an appeal: by default the head, above HR who decided the review.
+    appeal_decider: Literal["hr", "head"] = "head"
+    # Deciders are reminded this many days before a case's last day, and on that day.
+    remind_days_before: WholeNumber = Field(default=3, ge=1)
+
+
+class PeerRatings(_PolicyModel):
+    """Peer ratings across departments (``[peers]``): how many peers must have rated before
+    their average counts or is shown, and how many the rule draws per person."""
+
+    # Fewer than two would show one person's rating as "the average".
+    min_raters: WholeNumber = Field(default=3, ge=2, le=MAX_PEER_RATERS)
+    # 0: HR assigns every rater; otherwise the rule draws this many per person too.
+    drawn_raters: WholeNumber = Field(default=0, ge=0, le=MAX_PEER_RATERS)
+
+    @model_validator(mode="after")
+    def _enough_drawn(self) -> PeerRatings:
+        # Drawing fewer than the threshold would ask people for ratings that never count.
+        if 0 < self.drawn_raters < self.min_raters:
+            raise PolicyRuleError(
+                [
+                    (
+                        ("drawn_raters",),
+                        f"must be 0 (HR assigns) or at least min_raters ({self.min_raters})",
+                    )
+                ]
+            )
+        return self
+
+
+class Allowance(_PolicyModel):
+    """A kind of allowance HR may assign a person for one period, with a reason: a
+    hardship post, an urgent or dangerous task (特殊津贴). Added to the bonus as it is."""
+
+    names: LocalizedText
+    amount: Number = Field(gt=0)
+
+
+BonusMode = Literal["formula", "pool"]
 
 
 class BonusRule(_PolicyModel):
-    """Bonus = base x grade coefficient x post difficulty (+ hardship allowance), rounded once."""
+    """Bonus = base x grade coefficient x post difficulty + allowances, rounded once.
+
+    In ``pool`` mode HR gives the period's total instead: the allowances come off the
+    top and the rest is shared in proportion to grade coefficient x post difficulty
+    (``assessment.bonus_rules``).
+    """
 
     base: Number = Field(gt=0)
     currency: CurrencyCode
     rounding: RoundingStep
     rounding_mode: RoundingMode
-    hardship_allowance: Number | None = Field(default=None, ge=0)
+    mode: BonusMode = "formula"
+    allowances: ReadOnlyMapping[Identifier, Allowance] = Field(
+        default_factory=lambda: MappingProxyType({})
+    )
+
+    @model_validator(mode="after")
+    def _whole_steps(self) -> BonusRule:
+        # Allowances are paid as they are: an amount the rounding step cannot pay exactly
+        # would be rounded a second time, or not add up.
+        problems: list[tuple[KeyPath, str]] = []
+        for kind, allowance in self.allowances.items():
+            if allowance.amount % self.rounding:
+                problems.append(
+                    (
+                        ("allowances", kind, "amount"),
+                        f"must be a whole multiple of rounding ({self.rounding}) "
+                        f"(got {allowance.amount})",
+                    )
+                )
+        _violations(problems)
+        return self
 
     def round_money(self, amount: Decimal) -> Decimal:
         """Round a computed amount to the policy's step, the one time money is rounded."""
@@ -634,6 +714,181 @@ class CitizenRules(_PolicyModel):
         return self
 
 
+class AnnualGrade(_PolicyModel):
+    """One grade of the annual scale (优秀 / 称职 / 基本称职 / 不称职): the lowest annual
+    score that earns it."""
+
+    id: Identifier
+    names: LocalizedText
+    min_score: Number = Field(ge=0, le=100)
+
+
+class Training(_PolicyModel):
+    """A training of the catalogue, matched to a shortfall on any of its indicators: one
+    scored below ``below`` in at least ``periods`` routine periods of the year."""
+
+    id: Identifier
+    names: LocalizedText
+    indicators: tuple[Identifier, ...] = Field(min_length=1)
+    below: Number = Field(gt=0, le=100)
+    periods: WholeNumber = Field(ge=1)
+
+
+class Honour(_PolicyModel):
+    """An honour HR may award with a citation (服务之星...), kept in the career record."""
+
+    id: Identifier
+    names: LocalizedText
+
+
+class Promotion(_PolicyModel):
+    """Rank promotion eligibility: the last ``years`` annual results, this year's included,
+    each one of ``grades``."""
+
+    years: WholeNumber = Field(ge=1, le=50)
+    grades: tuple[Identifier, ...] = Field(min_length=1)
+
+
+def _unique_ids(items: Sequence[AnnualGrade | Training | Honour]) -> list[tuple[KeyPath, str]]:
+    problems: list[tuple[KeyPath, str]] = []
+    first_use: dict[str, int] = {}
+    for index, item in enumerate(items):
+        if item.id in first_use:
+            problems.append(
+                ((index, "id"), f"duplicate id {show(item.id)} (also [{first_use[item.id]}])")
+            )
+        first_use.setdefault(item.id, index)
+    return problems
+
+
+class AnnualRule(_PolicyModel):
+    """The annual assessment (年度考核), which rests on the year's routine results.
+
+    The annual score is the mean of the year's published routine scores; a person with
+    fewer than ``min_periods`` of them is not graded that year. A routine grade in
+    ``bars_top_grade`` (the grade that stood: HR's calibrated one if any) bars the annual
+    top grade, and the top grade is limited by ``quota`` as the routine one is. The
+    streaks and the catalogues decide the flags HR receives.
+    """
+
+    grades: tuple[AnnualGrade, ...]
+    min_periods: WholeNumber = Field(ge=1, le=12)
+    bars_top_grade: tuple[Identifier, ...] = ()
+    quota: TopGradeQuota
+    merit_streak: WholeNumber = Field(ge=1, le=50)
+    dismissal_streak: WholeNumber = Field(ge=1, le=50)
+    promotion: Promotion | None = None
+    trainings: tuple[Training, ...] = ()
+    honours: tuple[Honour, ...] = ()
+
+    @field_validator("grades")
+    @classmethod
+    def _ordered_scale(cls, grades: tuple[AnnualGrade, ...]) -> tuple[AnnualGrade, ...]:
+        problems = _unique_ids(grades)
+        if len(grades) < 2:
+            problems.append(((), f"needs at least 2 grades, best first (found {len(grades)})"))
+        for index, (better, worse) in enumerate(pairwise(grades), start=1):
+            if worse.min_score >= better.min_score:
+                problems.append(
+                    (
+                        (index, "min_score"),
+                        f"must be lower than grades[{index - 1}].min_score ({better.min_score})",
+                    )
+                )
+        if grades and grades[-1].min_score != 0:
+            problems.append(
+                (
+                    (len(grades) - 1, "min_score"),
+                    "must be 0 for the last grade, so that every score gets a grade "
+                    f"(got {grades[-1].min_score})",
+                )
+            )
+        _violations(problems)
+        return grades
+
+    @field_validator("trainings", "honours")
+    @classmethod
+    def _each_id_once(
+        cls, items: tuple[Training, ...] | tuple[Honour, ...]
+    ) -> tuple[Training, ...] | tuple[Honour, ...]:
+        _violations(_unique_ids(items))
+        return items
+
+    @model_validator(mode="after")
+    def _promotion_grades_known(self) -> AnnualRule:
+        if self.promotion is None:
+            return self
+        known = [grade.id for grade in self.grades]
+        _violations(
+            [
+                (
+                    ("promotion", "grades", index),
+                    f"unknown annual grade {show(grade_id)} (annual.grades has: "
+                    f"{', '.join(known)})",
+                )
+                for index, grade_id in enumerate(self.promotion.grades)
+                if grade_id not in known
+            ]
+        )
+        return self
+
+    @property
+    def top_grade(self) -> AnnualGrade:
+        """The best annual grade, the one the quota limits and merit counts."""
+        return self.grades[0]
+
+    @property
+    def bottom_grade(self) -> AnnualGrade:
+        """The worst annual grade, the one dismissal review counts."""
+        return self.grades[-1]
+
+    def grade_for(self, score: Decimal) -> AnnualGrade:
+        """The annual grade a score earns: the best whose ``min_score`` it reaches.
+
+        Raises:
+            ValueError: If the score is not a number from 0 to 100.
+        """
+        if not score.is_finite() or not 0 <= score <= 100:
+            raise ValueError(f"a score must be from 0 to 100 (got {score})")
+        for grade in self.grades:
+            if score >= grade.min_score:
+                return grade
+        raise AssertionError("unreachable: the last grade starts at 0")
+
+    def grade(self, grade_id: str) -> AnnualGrade:
+        """Look an annual grade up by id.
+
+        Raises:
+            KeyError: If the policy has no such annual grade.
+        """
+        for grade in self.grades:
+            if grade.id == grade_id:
+                return grade
+        raise KeyError(grade_id)
+
+    def honour(self, honour_id: str) -> Honour:
+        """Look an honour up by id.
+
+        Raises:
+            KeyError: If the policy has no such honour.
+        """
+        for honour in self.honours:
+            if honour.id == honour_id:
+                return honour
+        raise KeyError(honour_id)
+
+    def training(self, training_id: str) -> Training:
+        """Look a training up by id.
+
+        Raises:
+            KeyError: If the catalogue has no such training.
+        """
+        for training in self.trainings:
+            if training.id == training_id:
+                return training
+        raise KeyError(training_id)
+
+
 class Policy(_PolicyModel):
     """A whole assessment policy, validated; build it with ``load_policy``."""
 
@@ -651,11 +906,14 @@ class Policy(_PolicyModel):
     monthly_check: MonthlyCheckSchedule
     approvals: ApprovalDeadlines
     appeals: AppealWindows
+    peers: PeerRatings = PeerRatings()
     bonus: BonusRule
     broadcast: BroadcastLimits
     calendar: CalendarAdjustments
     invites: InviteLimits
     citizens: CitizenRules = CitizenRules()
+    # Optional: without it the bot has no annual roll-up.
+    annual: AnnualRule | None = None
 
     @field_validator("languages")
     @classmethod
@@ -770,6 +1028,48 @@ class Policy(_PolicyModel):
                         ("raters", post_type, "service_recipient"),
                         "weighs citizens' ratings, but the post type has no qualitative "
                         "indicator for them to rate (make one qualitative, or set 0)",
+                    )
+                )
+        _violations(problems)
+        return self
+
+    @model_validator(mode="after")
+    def _annual_refers_to_known_ids(self) -> Policy:
+        annual = self.annual
+        if annual is None:
+            return self
+        problems: list[tuple[KeyPath, str]] = []
+        routine = [grade.id for grade in self.grades]
+        for index, grade_id in enumerate(annual.bars_top_grade):
+            if grade_id not in routine:
+                problems.append(
+                    (
+                        ("annual", "bars_top_grade", index),
+                        f"unknown grade {show(grade_id)} (grades has: {', '.join(routine)})",
+                    )
+                )
+        if self.assessment.period == "quarter" and annual.min_periods > 4:
+            problems.append(
+                (
+                    ("annual", "min_periods"),
+                    f"must be at most 4, as a year has 4 quarters (got {annual.min_periods})",
+                )
+            )
+        indicator_ids = {i.id for indicators in self.indicators.values() for i in indicators}
+        for index, training in enumerate(annual.trainings):
+            for position, indicator_id in enumerate(training.indicators):
+                if indicator_id not in indicator_ids:
+                    problems.append(
+                        (
+                            ("annual", "trainings", index, "indicators", position),
+                            f"unknown indicator {show(indicator_id)}",
+                        )
+                    )
+            if self.assessment.period == "quarter" and training.periods > 4:
+                problems.append(
+                    (
+                        ("annual", "trainings", index, "periods"),
+                        f"must be at most 4, as a year has 4 quarters (got {training.periods})",
                     )
                 )
         _violations(problems)

@@ -9,7 +9,10 @@ from telegram import Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, TypeHandler, filters
 
 from handlers import (
+    annual,
+    appeals,
     approvals,
+    bonus,
     broadcast,
     citizens,
     entries,
@@ -19,18 +22,29 @@ from handlers import (
     language,
     log,
     notices,
+    peers,
     people,
     periods,
+    record,
     reminders,
     results,
     review,
     roster,
     scores,
     start,
+    third_parties,
 )
 from handlers.callbacks import (
     Acknowledge,
+    AppealApprove,
+    AppealAsk,
+    AppealDecide,
+    AppealExtend,
+    AppealOpen,
+    AppealScore,
     ApproveShown,
+    BonusDiscard,
+    BonusPublish,
     CitizenDecide,
     CitizenStars,
     CitizenWindow,
@@ -52,7 +66,10 @@ from handlers.callbacks import (
     NoticeOption,
     NoticeRemind,
     NoticeToggle,
+    PeerRate,
+    PeerShow,
     PendingPage,
+    RecordExport,
     ReminderAction,
     ResultsCalibrate,
     ResultsDepartment,
@@ -73,6 +90,13 @@ from handlers.callbacks import (
     SelfRate,
     SelfText,
     SetLanguage,
+    ThirdPartyDepartment,
+    ThirdPartyDepartments,
+    ThirdPartyIssue,
+    ThirdPartyList,
+    ThirdPartyOpen,
+    ThirdPartyRate,
+    ThirdPartyRevoke,
 )
 from handlers.context import WorkledgerApplication, WorkledgerContext
 
@@ -114,6 +138,7 @@ def register(application: WorkledgerApplication) -> None:
                 results.capture,
                 broadcast.capture,
                 review.capture,
+                appeals.capture,
                 log.capture,
             ),
         ),
@@ -123,7 +148,8 @@ def register(application: WorkledgerApplication) -> None:
     # notice draft.
     application.add_handler(
         CommandHandler(
-            "cancel", _in_turn(approvals.cancel, results.cancel, review.cancel, log.cancel)
+            "cancel",
+            _in_turn(approvals.cancel, results.cancel, review.cancel, appeals.cancel, log.cancel),
         ),
         group=COMPOSE_GROUP,
     )
@@ -162,6 +188,23 @@ def register(application: WorkledgerApplication) -> None:
             CallbackQueryHandler(citizens.press_stars, pattern=CitizenStars.pattern()),
             CallbackQueryHandler(citizens.window_code, pattern=CitizenWindow.pattern()),
             CallbackQueryHandler(citizens.decide, pattern=CitizenDecide.pattern()),
+            CommandHandler("thirdparty", third_parties.third_party_command),
+            CallbackQueryHandler(
+                third_parties.choose_department, pattern=ThirdPartyDepartment.pattern()
+            ),
+            CallbackQueryHandler(
+                third_parties.turn_departments, pattern=ThirdPartyDepartments.pattern()
+            ),
+            CallbackQueryHandler(third_parties.create_link, pattern=ThirdPartyIssue.pattern()),
+            CallbackQueryHandler(third_parties.press_revoke, pattern=ThirdPartyRevoke.pattern()),
+            CallbackQueryHandler(third_parties.show_people, pattern=ThirdPartyList.pattern()),
+            CallbackQueryHandler(third_parties.show_person, pattern=ThirdPartyOpen.pattern()),
+            CallbackQueryHandler(third_parties.press_rating, pattern=ThirdPartyRate.pattern()),
+            CommandHandler("annual", annual.annual_command),
+            CommandHandler("honour", annual.honour_command),
+            CommandHandler("training", annual.training_command),
+            CommandHandler("record", record.record_command),
+            CallbackQueryHandler(record.export_record, pattern=RecordExport.pattern()),
             CallbackQueryHandler(results.show_overview, pattern=ResultsOverview.pattern()),
             CallbackQueryHandler(results.show_department, pattern=ResultsDepartment.pattern()),
             CallbackQueryHandler(results.show_person, pattern=ResultsPerson.pattern()),
@@ -172,7 +215,21 @@ def register(application: WorkledgerApplication) -> None:
                 results.press_start_calibration, pattern=ResultsCalibrate.pattern()
             ),
             CallbackQueryHandler(results.press_quota, pattern=ResultsQuota.pattern()),
+            CommandHandler("bonus", bonus.bonus_command),
+            CommandHandler("allowance", bonus.allowance_command),
+            CallbackQueryHandler(bonus.press_publish, pattern=BonusPublish.pattern()),
+            CallbackQueryHandler(bonus.press_discard, pattern=BonusDiscard.pattern()),
             CallbackQueryHandler(scores.read_it, pattern=ScoreRead.pattern()),
+            CommandHandler("peers", peers.peers_command),
+            CallbackQueryHandler(peers.press_rate, pattern=PeerRate.pattern()),
+            CallbackQueryHandler(peers.press_show, pattern=PeerShow.pattern()),
+            CommandHandler("appeal", appeals.appeal_command),
+            CallbackQueryHandler(appeals.ask, pattern=AppealAsk.pattern()),
+            CallbackQueryHandler(appeals.open_case, pattern=AppealOpen.pattern()),
+            CallbackQueryHandler(appeals.choose, pattern=AppealDecide.pattern()),
+            CallbackQueryHandler(appeals.choose, pattern=AppealExtend.pattern()),
+            CallbackQueryHandler(appeals.choose, pattern=AppealApprove.pattern()),
+            CallbackQueryHandler(appeals.choose, pattern=AppealScore.pattern()),
             CallbackQueryHandler(approvals.press, pattern=Decide.pattern()),
             CallbackQueryHandler(approvals.approve_shown, pattern=ApproveShown.pattern()),
             CallbackQueryHandler(approvals.turn_page, pattern=PendingPage.pattern()),

@@ -784,3 +784,226 @@ class ScoreRead(CallbackData):
     prefix: ClassVar[str] = "srd"
     requires: ClassVar[Requirement] = MEMBERS
     period_id: int
+
+
+# Third-party evaluators (issue 14, part 3): "tp" prefixes. The evaluator is a stranger
+# to the roster, so their presses pass the gate as anyone's (``ANYONE``); each handler
+# re-checks the press against the evaluator's binding to the very account pressing.
+
+
+@dataclasses.dataclass(frozen=True)
+class ThirdPartyList(CallbackData):
+    """A page of the people a third-party evaluator rates (the evaluator bound to the
+    account pressing, re-checked)."""
+
+    prefix: ClassVar[str] = "tpl"
+    requires: ClassVar[Requirement] = ANYONE
+    evaluator_id: int
+    page: int
+
+    bounds: ClassVar[dict[str, tuple[int, int]]] = {"page": (0, MAX_PAGE)}
+
+
+@dataclasses.dataclass(frozen=True)
+class ThirdPartyOpen(CallbackData):
+    """One person's rating card for a third-party evaluator (re-checked)."""
+
+    prefix: ClassVar[str] = "tpo"
+    requires: ClassVar[Requirement] = ANYONE
+    evaluator_id: int
+    staff_id: int
+
+
+@dataclasses.dataclass(frozen=True)
+class ThirdPartyRate(CallbackData):
+    """A third-party evaluator's rating of one indicator of one person (re-checked)."""
+
+    prefix: ClassVar[str] = "tpr"
+    requires: ClassVar[Requirement] = ANYONE
+    evaluator_id: int
+    staff_id: int
+    indicator_id: str
+    value: int
+
+    bounds: ClassVar[dict[str, tuple[int, int]]] = _RATING_BOUNDS
+
+    def validate(self) -> None:
+        """Only an indicator id's shape (the policy's rule for ids)."""
+        if not _INDICATOR.fullmatch(self.indicator_id):
+            raise ValueError("not an indicator id")
+
+
+@dataclasses.dataclass(frozen=True)
+class ThirdPartyDepartment(CallbackData):
+    """Add a department to a drafted evaluator's scope or take it out; ``page`` is the
+    page of departments shown (HR)."""
+
+    prefix: ClassVar[str] = "tpd"
+    requires: ClassVar[Requirement] = HR
+    evaluator_id: int
+    department_id: int
+    page: int
+
+    bounds: ClassVar[dict[str, tuple[int, int]]] = {"page": (0, MAX_PAGE)}
+
+
+@dataclasses.dataclass(frozen=True)
+class ThirdPartyDepartments(CallbackData):
+    """A page of the departments to choose for a drafted evaluator (HR)."""
+
+    prefix: ClassVar[str] = "tpg"
+    requires: ClassVar[Requirement] = HR
+    evaluator_id: int
+    page: int
+
+    bounds: ClassVar[dict[str, tuple[int, int]]] = {"page": (0, MAX_PAGE)}
+
+
+@dataclasses.dataclass(frozen=True)
+class ThirdPartyIssue(CallbackData):
+    """Issue a drafted evaluator's one-time link (HR)."""
+
+    prefix: ClassVar[str] = "tpi"
+    requires: ClassVar[Requirement] = HR
+    evaluator_id: int
+
+
+@dataclasses.dataclass(frozen=True)
+class ThirdPartyRevoke(CallbackData):
+    """Revoke an evaluator: ``confirmed`` 0 asks first, 1 revokes (HR)."""
+
+    prefix: ClassVar[str] = "tpx"
+    requires: ClassVar[Requirement] = HR
+    evaluator_id: int
+    confirmed: int
+
+    bounds: ClassVar[dict[str, tuple[int, int]]] = {"confirmed": (0, 1)}
+
+
+@dataclasses.dataclass(frozen=True)
+class PeerRate(CallbackData):
+    """A peer's rating of one indicator on their request (the server checks that the
+    request is the presser's own, and open, on every press)."""
+
+    prefix: ClassVar[str] = "prr"
+    requires: ClassVar[Requirement] = MEMBERS
+    request_id: int
+    indicator: str
+    value: int
+
+    bounds: ClassVar[dict[str, tuple[int, int]]] = _RATING_BOUNDS
+
+    def validate(self) -> None:
+        """An indicator id as the policy writes one."""
+        if not _INDICATOR.fullmatch(self.indicator):
+            raise ValueError("malformed indicator")
+
+
+@dataclasses.dataclass(frozen=True)
+class PeerShow(CallbackData):
+    """Show a peer's request again as it stands (an indicator's name was pressed)."""
+
+    prefix: ClassVar[str] = "prs"
+    requires: ClassVar[Requirement] = MEMBERS
+    request_id: int
+
+
+@dataclasses.dataclass(frozen=True)
+class BonusPublish(CallbackData):
+    """Publish a previewed bonus run and notify everyone it pays (HR)."""
+
+    prefix: ClassVar[str] = "bnp"
+    requires: ClassVar[Requirement] = HR
+    run_id: int
+
+
+@dataclasses.dataclass(frozen=True)
+class BonusDiscard(CallbackData):
+    """Set a previewed bonus run aside (HR)."""
+
+    prefix: ClassVar[str] = "bnx"
+    requires: ClassVar[Requirement] = HR
+    run_id: int
+
+
+@dataclasses.dataclass(frozen=True)
+class RecordExport(CallbackData):
+    """HR's XLSX of one person's career record (the server checks HR again)."""
+
+    prefix: ClassVar[str] = "anx"
+    requires: ClassVar[Requirement] = HR
+    staff_id: int
+
+
+# Review (复核) and appeal (申诉): the ``av`` prefixes.
+APPEAL_KINDS = frozenset({"review", "appeal"})
+
+
+@dataclasses.dataclass(frozen=True)
+class AppealAsk(CallbackData):
+    """Ask for review of (or appeal) my published result of a period; the reason is asked
+    next (only my own: the server looks the result up by who presses)."""
+
+    prefix: ClassVar[str] = "ava"
+    requires: ClassVar[Requirement] = MEMBERS
+    period_id: int
+    kind: str
+
+    def validate(self) -> None:
+        """Only the two kinds of case."""
+        if self.kind not in APPEAL_KINDS:
+            raise ValueError("unknown kind of case")
+
+
+@dataclasses.dataclass(frozen=True)
+class AppealOpen(CallbackData):
+    """Open a case to decide it (HR or the head; the server checks which decides it)."""
+
+    prefix: ClassVar[str] = "avo"
+    requires: ClassVar[Requirement] = HR
+    case_id: int
+
+
+@dataclasses.dataclass(frozen=True)
+class AppealDecide(CallbackData):
+    """Decide a case as shown at ``version``: ``choice`` 0 upholds the result, ``n`` gives
+    the ``n``-th grade of the policy's list; the reason is asked next."""
+
+    prefix: ClassVar[str] = "avd"
+    requires: ClassVar[Requirement] = HR
+    case_id: int
+    version: int
+    choice: int
+
+    bounds: ClassVar[dict[str, tuple[int, int]]] = {"choice": (0, MAX_GRADES)}
+
+
+@dataclasses.dataclass(frozen=True)
+class AppealExtend(CallbackData):
+    """Put an appeal's decision back once, as shown at ``version``; the reason is asked next."""
+
+    prefix: ClassVar[str] = "avx"
+    requires: ClassVar[Requirement] = HR
+    case_id: int
+    version: int
+
+
+@dataclasses.dataclass(frozen=True)
+class AppealApprove(CallbackData):
+    """Approve the wider top-grade share for an open case's scope and period (an
+    administrator); the reason is asked next."""
+
+    prefix: ClassVar[str] = "avq"
+    requires: ClassVar[Requirement] = QUOTA_APPROVERS
+    case_id: int
+
+
+@dataclasses.dataclass(frozen=True)
+class AppealScore(CallbackData):
+    """Change a case's score, as shown at ``version``; the new score and the reason are
+    asked next."""
+
+    prefix: ClassVar[str] = "avs"
+    requires: ClassVar[Requirement] = HR
+    case_id: int
+    version: int

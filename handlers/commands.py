@@ -31,9 +31,20 @@ DESCRIPTIONS: Mapping[str, str] = MappingProxyType(
             "Reopen a person's period under review: /reopen EMPLOYEE_NO [YYYY-MM] REASON"
         ),
         "results": N_("Calibrate and publish a period's results: /results [YYYY-MM]"),
+        "thirdparty": N_("Third-party evaluators: invite, completion, revoke"),
+        "bonus": N_("Preview and publish a period's bonus run: /bonus [YYYY-MM]"),
+        "allowance": N_("Assign an allowance: /allowance YYYY-MM EMPLOYEE_NO KIND REASON"),
         "score": N_("My published scores and grades"),
+        "peers": N_(
+            "Peer ratings: ask peers, see how many answered: /peers [EMPLOYEE_NO RATER_NO...]"
+        ),
+        "appeal": N_("My reviews and appeals, and their deadlines"),
         "cancel": N_("Stop what I am doing"),
         "rate": N_("A QR code for a citizen to rate the matter I just served"),
+        "annual": N_("Roll a year up into annual grades, flags to HR: /annual YYYY"),
+        "honour": N_("Award an honour with a citation: /honour EMPLOYEE_NO HONOUR CITATION"),
+        "training": N_("Record a completed training: /training EMPLOYEE_NO TRAINING NOTE"),
+        "record": N_("My career record: grades, points, honours, training"),
     }
 )
 

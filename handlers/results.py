@@ -624,6 +624,7 @@ async def results_command(update: Update, context: WorkledgerContext) -> None:
             context.policy,
             now=context.now(),
             worker=context.bot_data.scoring,
+            zone=context.settings.zone,
         )
     async with context.uow() as uow:
         overview = await results.overview(uow, opened, context.policy)
@@ -795,6 +796,7 @@ async def press_publish(update: Update, context: WorkledgerContext) -> None:
             context.policy,
             now=context.now(),
             worker=context.bot_data.scoring,
+            zone=context.settings.zone,
         )
     outcome = await _publish(context, action.period_id, action.version, None)
     if not isinstance(outcome, Published):
@@ -893,6 +895,7 @@ async def press_start_calibration(update: Update, context: WorkledgerContext) ->
         context.policy,
         now=context.now(),
         worker=context.bot_data.scoring,
+        zone=context.settings.zone,
     )
     opened = await _opened(context, action.period_id)
     assert opened is not None
@@ -1013,6 +1016,7 @@ async def _change_quota(
         context.policy,
         now=context.now(),
         worker=context.bot_data.scoring,
+        zone=context.settings.zone,
     )
     label = period_label(context.translator, done.period.key, context.policy)
     if done.approved:
@@ -1240,7 +1244,10 @@ async def publish_scheduled(data: BotData, now: datetime) -> list[str]:
     async def rescore(key: str) -> None:
         period = periods.parse_key(key, data.policy)
         if period is not None:
-            await results.refresh(data.database, period, data.policy, now=now, worker=data.scoring)
+            await results.refresh(
+                data.database, period, data.policy, now=now, worker=data.scoring,
+                zone=data.settings.zone,
+            )  # fmt: skip
 
     return await results.publish_due(
         data.database.uow,

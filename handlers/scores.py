@@ -23,14 +23,15 @@ from babel.numbers import format_decimal
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
 
-from assessment import results
+from assessment import appeals, results
 from assessment.chart_data import ChartLabels, HistoryPoint
 from assessment.chart_worker import ChartRenderer
 from assessment.periods import parse_key
 from assessment.results import PublishedScore, ResultsError, ScoreNotice
 from assessment.scoring import Breakdown, IndicatorPart
 from config.policy import Policy
-from handlers.callbacks import ScoreRead
+from handlers.callbacks import AppealAsk, ScoreRead
+from handlers.clocks import until_text
 from handlers.context import WorkledgerContext
 from handlers.formatting import MAX_CAPTION, MAX_TEXT, answer_text, html_length, listed
 from handlers.gate import claim
@@ -41,6 +42,7 @@ RATER_NAMES = {
     "self": N_("self"),
     "peer": N_("peers"),
     "service_recipient": N_("service recipients"),
+    "third_party": N_("third parties"),
 }
 # A point's reason in the notice's caption, at most (the whole reason is in /score).
 SHORT_REASON = 60
@@ -203,6 +205,16 @@ def result_text(
             grade=html.escape(grade_name(language, policy, result.grade_id))
         ),
     ]
+    computed = result.breakdown.get("score")
+    if isinstance(computed, str) and Decimal(computed) != result.score:
+        # Changed on review or appeal: the breakdown explains the score as computed.
+        head.append(
+            html.escape(
+                _("Changed on review or appeal; computed from the records: {score}").format(
+                    score=number(language, Decimal(computed))
+                )
+            )
+        )
     lines: list[str] = []
     cut = False
     if breakdown is not None:
@@ -270,18 +282,26 @@ def chart_request(
     return points, labels, thresholds
 
 
-def read_keyboard(language: Translator, period_id: int) -> InlineKeyboardMarkup:
-    """The notice's one button."""
-    return InlineKeyboardMarkup(
+def read_keyboard(
+    language: Translator, period_id: int, *, read: bool = False
+) -> InlineKeyboardMarkup:
+    """The notice's buttons: "I have read it" (until pressed), "Ask for review", "Appeal"
+    (the press checks the windows)."""
+    _ = language.gettext
+    rows = [
         [
-            [
-                InlineKeyboardButton(
-                    language.gettext("I have read it"),
-                    callback_data=ScoreRead(period_id).pack(),
-                )
-            ]
+            InlineKeyboardButton(
+                _("Ask for review"), callback_data=AppealAsk(period_id, "review").pack()
+            ),
+            InlineKeyboardButton(_("Appeal"), callback_data=AppealAsk(period_id, "appeal").pack()),
         ]
-    )
+    ]
+    if not read:
+        rows.insert(
+            0,
+            [InlineKeyboardButton(_("I have read it"), callback_data=ScoreRead(period_id).pack())],
+        )
+    return InlineKeyboardMarkup(rows)
 
 
 async def send_notice(
@@ -301,7 +321,9 @@ async def send_notice(
     language = language_of(notice, default_language)
     points, labels, thresholds = chart_request(language, policy, notice)
     png = await charts.render(points, labels, thresholds=thresholds)
-    markup = None if notice.result.read_at else read_keyboard(language, notice.result.period_id)
+    markup = read_keyboard(
+        language, notice.result.period_id, read=notice.result.read_at is not None
+    )
     return await bot.send_photo(
         chat_id,
         png,
@@ -332,7 +354,32 @@ async def score_command(update: Update, context: WorkledgerContext) -> None:
     assert message is not None and member is not None
     async with context.uow() as uow:
         latest, everything = await results.my_results(uow, member.id, context.policy)
+        opened = [
+            await appeals.window(
+                uow,
+                member,
+                latest.result.period_id,
+                kind,
+                context.policy,
+                today=context.today(),
+                zone=context.settings.zone,
+            )
+            for kind in appeals.KINDS
+            if latest is not None
+        ]
     _ = context._
+    windows = [
+        (
+            _("You may ask for review of {period} until {until}.")
+            if window.kind == appeals.REVIEW
+            else _("You may appeal {period} until {until}.")
+        ).format(
+            period=period_label(context.translator, window.period_key, context.policy),
+            until=until_text(context.translator, window.due_on, context.today()),
+        )
+        for window in opened
+        if isinstance(window, appeals.Window)
+    ]
     if latest is None:
         await message.reply_text(
             _("No results of yours are published yet. You will get a notice when they are.")
@@ -349,8 +396,11 @@ async def score_command(update: Update, context: WorkledgerContext) -> None:
         if used > MAX_TEXT - 100:
             break
         listed.append(line)
+    text += "".join("\n" + html.escape(line) for line in windows)
     text += "\n\n<b>" + html.escape(_("Published results:")) + "</b>\n" + "\n".join(listed)
-    markup = None if latest.result.read_at else read_keyboard(language, latest.result.period_id)
+    markup = read_keyboard(
+        language, latest.result.period_id, read=latest.result.read_at is not None
+    )
     await message.reply_text(text, parse_mode="HTML", reply_markup=markup)
     points, labels, thresholds = chart_request(language, policy, latest)
     png = await context.bot_data.charts.render(points, labels, thresholds=thresholds)
@@ -378,4 +428,6 @@ async def read_it(update: Update, context: WorkledgerContext) -> None:
     if query.message is not None:
         # too old, or already without its button: the reading stands
         with contextlib.suppress(BadRequest):
-            await query.edit_message_reply_markup(reply_markup=None)
+            await query.edit_message_reply_markup(
+                reply_markup=read_keyboard(context.translator, action.period_id, read=True)
+            )

@@ -7,7 +7,8 @@ from telegram import Update
 from assessment import access
 from assessment.citizens import PREFIX
 from assessment.invitations import LinkOutcome, redeem
-from handlers import citizens
+from assessment.third_parties import is_payload
+from handlers import citizens, third_parties
 from handlers.commands import DESCRIPTIONS
 from handlers.context import WorkledgerContext
 from handlers.formatting import when
@@ -20,6 +21,10 @@ async def start(update: Update, context: WorkledgerContext) -> None:
     message = update.effective_message
     user = update.effective_user
     if message is None or user is None:
+        return
+    if context.args and is_payload(context.args[0]):
+        # A third-party evaluator's link (``t_`` and 42 characters, never an invitation).
+        await third_parties.open_link(update, context, context.args[0])
         return
     if context.args:
         # A citizen's rating code (``c_``, never an invitation's 32 characters); anything

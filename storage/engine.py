@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 from sqlalchemy import event
@@ -101,8 +102,19 @@ class WriteTurns:
     job's batches. Here a connection about to write first waits, without blocking the
     event loop, for its turn in a first-come first-served queue; the turn passes on
     when the connection goes back to the pool (after its commit or rollback). A writer
-    in another process is still met by the busy handler; one that waits longer than
-    the busy timeout for its turn goes ahead and meets it too, so nothing can wait
+    in another process is still met by the busy handler, and only it: the busy timeout
+    is how long a writer waits for another process.
+
+    A writer waits for its turn for as long as the turns keep passing on, however many
+    writers are ahead of it: on a busy machine this process's own backlog (a restart
+    replaying a burst, say) can take longer than the busy timeout to clear, and each of
+    those writers holds SQLite's lock only for its own transaction. Were the wait cut
+    off at the busy timeout, the writer would meet the busy handler while the writers
+    ahead of it still passed the lock from one to the next, lose every race to them,
+    and fail as if another process held the store: "the database is busy, nothing was
+    saved" with nobody else writing. Only a turn held by the same connection for the
+    whole busy timeout (a transaction stuck on something else) lets the writers
+    waiting go ahead without one, to meet the busy handler, so nothing can wait
     forever for a turn.
     """
 
@@ -110,6 +122,8 @@ class WriteTurns:
         self.timeout = timeout
         self._lock = asyncio.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
+        # When the turn last changed hands (``time.monotonic()``): taken or passed on.
+        self._moved = time.monotonic()
         self.waiting = 0  # connections queued for a turn now
 
     @property
@@ -128,19 +142,46 @@ class WriteTurns:
 
     async def _take(self) -> bool:
         self._loop = asyncio.get_running_loop()
-        if not self._lock.locked():
+        if not self._lock.locked() and not self.waiting:
             await self._lock.acquire()  # free: taken at once, without waiting
+            self._moved = time.monotonic()
             return True
+        # Taken, or just passed on to a writer that has not woken yet: queue behind it.
         self.waiting += 1
+        # One place in the queue for the whole wait: a timed-out acquire would lose it.
+        turn = asyncio.ensure_future(self._lock.acquire())
         try:
-            async with asyncio.timeout(self.timeout):
-                await self._lock.acquire()
-        except TimeoutError:
-            log.info("no write turn within the busy timeout: writing without one")
-            return False
+            while not turn.done():
+                stuck_in = self._moved + self.timeout - time.monotonic()
+                if stuck_in <= 0:
+                    break
+                await asyncio.wait((turn,), timeout=stuck_in)
+        except BaseException:
+            self._give_up(turn)
+            raise
         finally:
             self.waiting -= 1
-        return True
+        if turn.done() and not turn.cancelled():
+            self._moved = time.monotonic()
+            return True
+        self._give_up(turn)
+        log.info(
+            "the write turn stayed with one connection for the busy timeout (%g s): "
+            "writing without one",
+            self.timeout,
+        )
+        return False
+
+    def _give_up(self, turn: asyncio.Future[Any]) -> None:
+        # Leave the queue; a turn that came meanwhile goes on to the next writer.
+        if not turn.done():
+            turn.cancel()
+        elif not turn.cancelled() and turn.exception() is None:
+            self._pass()
+
+    def _pass(self) -> None:
+        self._moved = time.monotonic()
+        self._lock.release()
 
     def passed_on(self, _dbapi_connection: Any, record: Any, *_args: Any) -> None:
         """Pool event: a connection back in the pool, invalidated, or detached (a session
@@ -153,10 +194,10 @@ class WriteTurns:
         except RuntimeError:
             running = None
         if loop is None or running is loop:
-            self._lock.release()
+            self._pass()
         elif not loop.is_closed():
             # The collector may run on the driver's thread: the lock belongs to the loop.
-            loop.call_soon_threadsafe(self._lock.release)
+            loop.call_soon_threadsafe(self._pass)
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:

@@ -94,3 +94,12 @@ class RaterKind(enum.StrEnum):
     PEER = "peer"
     SERVICE_RECIPIENT = "service_recipient"
     THIRD_PARTY = "third_party"
+
+
+class BonusRunStatus(enum.StrEnum):
+    """Where a bonus run stands: computed for HR to preview, published (immutable), or
+    set aside for a newer preview."""
+
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    DISCARDED = "discarded"

@@ -30,6 +30,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.sql import false
 
 from storage.enums import (
+    BonusRunStatus,
     DecisionVia,
     DeliveryStatus,
     EntryStatus,
@@ -605,6 +606,30 @@ class Rating(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class PeerRequest(Base):
+    """A request to one peer to rate one person for one period (``assessment.peers``).
+
+    Assigned by HR (``assigned_by_id``) or drawn by the policy's rule (no one). The
+    peer's ratings are ``ratings`` of kind ``peer`` whose ``rater_key`` is this request's
+    (``peer/<id>``), without the rater's id: the ratings alone do not say who gave them.
+    ``answered_at``: when every indicator asked had a rating (HR sees how many are).
+    """
+
+    __tablename__ = "peer_requests"
+    __table_args__ = (
+        UniqueConstraint("period_id", "staff_id", "rater_id"),
+        Index(None, "period_id", "rater_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period_id: Mapped[int] = mapped_column(ForeignKey("assessment_periods.id"))
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    rater_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    assigned_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    answered_at: Mapped[datetime | None]
+
+
 class ScorePoint(Base):
     """Bonus (+) or deduction (-) points given to a person for a period, with a reason.
 
@@ -755,3 +780,232 @@ class CitizenRating(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     decided_at: Mapped[datetime | None]
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+
+
+class ThirdPartyEvaluator(Base):
+    """An external evaluator (第三方评估) HR invited for one period and some departments.
+
+    HR drafts the invitation (who, for which period), picks the departments
+    (``ThirdPartyScope``), then issues the one-time link: only the SHA-256 of its code is
+    kept (``code_hash``, set on issue). The first Telegram account to open the link in
+    time is bound (``telegram_user_id``) and no other ever can be; a revoked evaluator
+    (``revoked_at``) can do nothing more. Ratings are ``Rating`` rows of kind
+    ``third_party`` keyed ``tp:<id>``.
+    """
+
+    __tablename__ = "third_party_evaluators"
+    __table_args__ = (Index(None, "period_id"), Index(None, "telegram_user_id"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period_id: Mapped[int] = mapped_column(ForeignKey("assessment_periods.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    organisation: Mapped[str] = mapped_column(String(200), default="")
+    code_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    issued_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
+    telegram_user_id: Mapped[int | None] = mapped_column(BigInteger)
+    bound_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    revoked_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+
+
+class ThirdPartyScope(Base):
+    """One department whose people a third-party evaluator rates."""
+
+    __tablename__ = "third_party_scopes"
+
+    evaluator_id: Mapped[int] = mapped_column(
+        ForeignKey("third_party_evaluators.id"), primary_key=True
+    )
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), primary_key=True)
+
+
+class BonusAllowance(Base):
+    """An allowance of a policy-defined kind (``[bonus.allowances]``) HR assigned a person
+    for one period, with a reason: a hardship post, an urgent or dangerous task. Paid by
+    the period's bonus runs while ``withdrawn_at`` is unset."""
+
+    __tablename__ = "bonus_allowances"
+    __table_args__ = (UniqueConstraint("period_id", "staff_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period_id: Mapped[int] = mapped_column(ForeignKey("assessment_periods.id"))
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text)
+    assigned_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    assigned_at: Mapped[datetime]
+    withdrawn_at: Mapped[datetime | None]
+
+
+class BonusRun(Base):
+    """One computation of a period's bonuses: previewed as a draft, then published.
+
+    ``basis`` is how many runs of the period were published when it was computed (its
+    lines' "paid before" come from the latest of them); publishing gives it ``number``
+    basis + 1, unique per period, so a period is paid once per number whatever is
+    pressed twice or run on two processes. Run 1 pays; a later one is a correction that
+    pays or recovers the difference and says why (``reason``). Money is counted in the
+    policy's rounding steps (``factors["step"]``) as whole numbers.
+    """
+
+    __tablename__ = "bonus_runs"
+    __table_args__ = (
+        UniqueConstraint("period_id", "number"),
+        Index(None, "period_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period_id: Mapped[int] = mapped_column(ForeignKey("assessment_periods.id"))
+    status: Mapped[BonusRunStatus] = mapped_column(
+        _text_enum(BonusRunStatus, "bonus_run_status"), default=BonusRunStatus.DRAFT
+    )
+    basis: Mapped[int] = mapped_column(Integer)
+    number: Mapped[int | None] = mapped_column(Integer)
+    mode: Mapped[str] = mapped_column(String(10))
+    pool_units: Mapped[int | None] = mapped_column(BigInteger)
+    reason: Mapped[str | None] = mapped_column(Text)
+    # What the run was computed with: base, step, currency, mode, coefficients, allowances.
+    factors: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    people: Mapped[int] = mapped_column(Integer, default=0)
+    total_units: Mapped[int] = mapped_column(BigInteger, default=0)
+    change_units: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set once every line is written; only then may the run be published.
+    computed_at: Mapped[datetime | None]
+    published_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    published_at: Mapped[datetime | None]
+
+
+class BonusLine(Base):
+    """One person's line of a bonus run and the factors that produced it, in rounding
+    steps: ``share`` (base x coefficient x difficulty, or the pool share) plus
+    ``allowance`` is ``amount``; ``paid`` is what earlier published runs paid, and
+    ``change`` (amount - paid) what this run pays (or, negative, recovers)."""
+
+    __tablename__ = "bonus_lines"
+
+    # No foreign keys to the run and the department: lines are written only by the run's
+    # own INSERT ... SELECT from rows that are constrained themselves, and on PostgreSQL
+    # each line's check locks the same run and department rows again, which cost more
+    # than the insert itself (bench/bonus_export.py). Staff ids are checked.
+    run_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    staff_id: Mapped[int] = mapped_column(
+        ForeignKey("staff.id"), primary_key=True, autoincrement=False
+    )
+    department_id: Mapped[int] = mapped_column(Integer)
+    # None: no longer entitled (a correction recovering what was paid).
+    grade_id: Mapped[str | None] = mapped_column(String(32))
+    difficulty: Mapped[Decimal | None] = mapped_column(ExactDecimal(6, 3))
+    # coefficient x difficulty as a whole number (see ``assessment.bonus_rules.Units``).
+    weight: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Pool mode: the part of the exact share below one step, as a numerator.
+    remainder: Mapped[int | None] = mapped_column(BigInteger)
+    share: Mapped[int] = mapped_column(BigInteger, default=0)
+    allowance: Mapped[int] = mapped_column(BigInteger, default=0)
+    amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    paid: Mapped[int] = mapped_column(BigInteger, default=0)
+    change: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class AnnualResult(Base):
+    """A person's annual result (年度考核) for one year, rolled up from the year's published
+    routine results (``assessment.annual_run``): recomputed whole by each roll-up, so the
+    streaks across years (merit, dismissal review, promotion) read stored facts.
+
+    ``grade_id`` is ``None`` for a year with too few routine results to be graded;
+    ``flags`` (merit, dismissal review, promotion, training) are HR's only.
+    """
+
+    __tablename__ = "annual_results"
+    __table_args__ = (UniqueConstraint("year", "staff_id"), Index(None, "staff_id"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    year: Mapped[int] = mapped_column(Integer)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    periods: Mapped[int] = mapped_column(Integer)
+    score: Mapped[Decimal | None] = mapped_column(ExactDecimal(9, 6))
+    by_score_grade_id: Mapped[str | None] = mapped_column(String(32))
+    grade_id: Mapped[str | None] = mapped_column(String(32))
+    # Keys of the periods whose routine grade barred the annual top grade.
+    barred_by: Mapped[list[str]] = mapped_column(JSON, default=list)
+    trainings: Mapped[list[str]] = mapped_column(JSON, default=list)
+    flags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    with_approval: Mapped[bool] = mapped_column(Boolean, default=False)
+    computed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    computed_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+
+
+class HonourAward(Base):
+    """An honour of the policy's list (``[[annual.honours]]``, e.g. 服务之星) awarded by HR
+    to a person with a citation; part of the career record, audited (``honour.awarded``)."""
+
+    __tablename__ = "honour_awards"
+    __table_args__ = (Index(None, "staff_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    honour_id: Mapped[str] = mapped_column(String(32))
+    citation: Mapped[str] = mapped_column(Text)
+    awarded_on: Mapped[date] = mapped_column(Date)
+    awarded_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    awarded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TrainingRecord(Base):
+    """A training of the policy's catalogue (``[[annual.trainings]]``) a person completed,
+    recorded by HR with a note; part of the career record, audited (``training.recorded``)."""
+
+    __tablename__ = "training_records"
+    __table_args__ = (Index(None, "staff_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    training_id: Mapped[str] = mapped_column(String(32))
+    note: Mapped[str] = mapped_column(Text)
+    completed_on: Mapped[date] = mapped_column(Date)
+    recorded_by_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AppealCase(Base):
+    """A person's review (复核) or appeal (申诉) of one published result, and its decision.
+
+    At most one of each kind per person and period. ``evidence`` lists the documents and
+    photos sent with the reason by their Telegram file ids (``{"kind", "file_id",
+    "name"}``). ``due_on`` is the last day to decide, moved once by an appeal's extension.
+    ``before``/``after`` hold the score and grade the decision found and left.
+    """
+
+    __tablename__ = "appeal_cases"
+    __table_args__ = (
+        UniqueConstraint("period_id", "staff_id", "kind"),
+        # The open cases the clock job looks at.
+        Index(None, "status", "due_on"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period_id: Mapped[int] = mapped_column(ForeignKey("assessment_periods.id"))
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))  # "review" or "appeal"
+    status: Mapped[str] = mapped_column(String(10), default="open")  # or "decided"
+    reason: Mapped[str] = mapped_column(Text)
+    evidence: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    requested_at: Mapped[datetime]
+    requested_on: Mapped[date] = mapped_column(Date)
+    due_on: Mapped[date] = mapped_column(Date)
+    extended_at: Mapped[datetime | None]
+    extended_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    extension_reason: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[datetime | None]
+    decided_on: Mapped[date | None] = mapped_column(Date)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    outcome: Mapped[str | None] = mapped_column(String(10))  # "upheld" or "changed"
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    version: Mapped[int] = mapped_column(Integer, default=1)

@@ -10,8 +10,10 @@ from typing import Self
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.repositories import (
+    AnnualRepository,
     ApprovalRepository,
     AuditLog,
+    BonusRepository,
     CitizenRepository,
     ConversationRepository,
     DepartmentRepository,
@@ -24,6 +26,7 @@ from storage.repositories import (
     LeaveRepository,
     NoticeRepository,
     OutboxRepository,
+    PeerRepository,
     PeriodRepository,
     PostRepository,
     ProcessedUpdates,
@@ -36,8 +39,10 @@ from storage.repositories import (
     StaffRepository,
     StageReminderRepository,
     StoreFacts,
+    ThirdPartyRepository,
     WorkEntryRepository,
 )
+from storage.repositories.appeals import AppealRepository
 
 
 @dataclass(slots=True)
@@ -94,8 +99,12 @@ class UnitOfWork:
     scores: ScoreRepository
     stage_reminders: StageReminderRepository
     quota: QuotaApprovalRepository
+    third_parties: ThirdPartyRepository
+    peers: PeerRepository
+    bonus: BonusRepository
     store_facts: StoreFacts
     citizens: CitizenRepository
+    annual: AnnualRepository
 
     def __init__(
         self,
@@ -132,8 +141,13 @@ class UnitOfWork:
         self.scores = ScoreRepository(self.session)
         self.stage_reminders = StageReminderRepository(self.session)
         self.quota = QuotaApprovalRepository(self.session)
+        self.third_parties = ThirdPartyRepository(self.session)
+        self.peers = PeerRepository(self.session)
+        self.bonus = BonusRepository(self.session)
         self.store_facts = StoreFacts(self.session)
         self.citizens = CitizenRepository(self.session)
+        self.appeals = AppealRepository(self.session)
+        self.annual = AnnualRepository(self.session)
         return self
 
     async def __aexit__(

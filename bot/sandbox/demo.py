@@ -818,7 +818,7 @@ class _Build:
             )  # fmt: skip
             if not isinstance(excluded, results.Excluded):
                 raise RuntimeError(f"demo: leaving the director out of {period.key}: {excluded}")
-        await results.refresh(self.database, period, self.policy, now=moment)
+        await results.refresh(self.database, period, self.policy, now=moment, zone=self.zone)
         async with self.database.uow() as uow:
             opened = await results.open_period(
                 uow, period, self.policy, today=day, zone=self.zone, now=moment
@@ -914,7 +914,7 @@ async def build_demo(data: BotData) -> DemoSummary:
     """Build the demo organisation in the (empty) store of the running application.
 
     Reads the bot's clock once (``data.clock``, not moved) and plays the history up to
-    that moment. Its time is its statements, some 1,700 (``bench/demo.py`` measures it).
+    that moment. Its time is its statements, some 1,200 (``bench/demo.py`` measures it).
     Register the emulated users (``demo_people``) with the emulator before the bot's
     outbox sender delivers what the demo queued.
 

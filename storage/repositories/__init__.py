@@ -1,7 +1,9 @@
 """Repositories: the only place that speaks SQL. They add and query, and never commit."""
 
+from storage.repositories.annual import AnnualRepository
 from storage.repositories.approvals import ApprovalRepository
 from storage.repositories.audit import AuditLog
+from storage.repositories.bonus import BonusRepository
 from storage.repositories.calendar import JobClaims, LeaveRepository
 from storage.repositories.citizens import CitizenRepository
 from storage.repositories.conversations import ConversationRepository
@@ -14,6 +16,7 @@ from storage.repositories.invitations import InvitationRepository
 from storage.repositories.notices import NoticeRepository
 from storage.repositories.organisation import DepartmentRepository, PostRepository, StaffRepository
 from storage.repositories.outbox import OutboxRepository
+from storage.repositories.peers import PeerRepository
 from storage.repositories.periods import PeriodRepository
 from storage.repositories.quota import QuotaApprovalRepository
 from storage.repositories.results import ResultsRepository
@@ -22,12 +25,15 @@ from storage.repositories.roster import RosterRepository
 from storage.repositories.scores import ScoreRepository
 from storage.repositories.stage_reminders import StageReminderRepository
 from storage.repositories.store_facts import StoreFacts
+from storage.repositories.third_parties import ThirdPartyRepository
 from storage.repositories.updates import ProcessedUpdates
 from storage.repositories.uploads import RosterUploadRepository
 
 __all__ = [
+    "AnnualRepository",
     "ApprovalRepository",
     "AuditLog",
+    "BonusRepository",
     "CitizenRepository",
     "ConversationRepository",
     "DepartmentRepository",
@@ -40,6 +46,7 @@ __all__ = [
     "LeaveRepository",
     "NoticeRepository",
     "OutboxRepository",
+    "PeerRepository",
     "PeriodRepository",
     "PostRepository",
     "ProcessedUpdates",
@@ -52,5 +59,6 @@ __all__ = [
     "StaffRepository",
     "StageReminderRepository",
     "StoreFacts",
+    "ThirdPartyRepository",
     "WorkEntryRepository",
 ]

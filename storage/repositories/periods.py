@@ -162,40 +162,6 @@ class PeriodRepository(Repository):
         )
         return bool(getattr(result, "rowcount", 0))
 
-    async def review_id(
-        self,
-        period_id: int,
-        staff_id: int,
-        *,
-        post_type: str | None,
-        department_id: int,
-        reviewer_id: int | None,
-        now: datetime,
-    ) -> int:
-        """The id of ``staff_id``'s review for the period, created (reviewed against
-        ``post_type``, counted in ``department_id``) if there is none yet."""
-        await self.session.execute(
-            self._insert()(_REVIEWS)
-            .values(
-                period_id=period_id,
-                staff_id=staff_id,
-                post_type=post_type,
-                department_id=department_id,
-                reviewer_id=reviewer_id,
-                created_at=now,
-                updated_at=now,
-                version=1,
-            )
-            .on_conflict_do_nothing(index_elements=["period_id", "staff_id"])
-        )
-        review_id = await self.session.scalar(
-            select(_REVIEWS.c.id).where(
-                _REVIEWS.c.period_id == period_id, _REVIEWS.c.staff_id == staff_id
-            )
-        )
-        assert review_id is not None
-        return int(review_id)
-
     async def review(self, review_id: int) -> PeriodReview | None:
         """A review, by id."""
         return await self.session.get(PeriodReview, review_id)

@@ -146,6 +146,26 @@ class ReviewRepository(Repository):
         )
         return found[0] if found else None
 
+    async def ensure(
+        self,
+        period_id: int,
+        staff_id: int,
+        *,
+        department_id: int,
+        reviewer_id: int | None,
+        now: datetime,
+    ) -> int:
+        """The id of ``staff_id``'s review of the period, begun as ``create`` does if
+        there is none yet."""
+        created = await self.create(
+            period_id, staff_id, department_id=department_id, reviewer_id=reviewer_id, now=now
+        )
+        if created is not None:
+            return created.id
+        found = await self.find(period_id, staff_id)
+        assert found is not None
+        return found.id
+
     async def find(self, period_id: int, staff_id: int) -> ReviewRow | None:
         """A person's review of a period, if it exists."""
         found = rows_as(

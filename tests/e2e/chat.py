@@ -21,6 +21,8 @@ TIMED_JOBS = (
     "daily-reminder",
     "team-summary",
     "monthly-check",
+    "peer-draw",
+    "appeal-clocks",
 )
 
 

@@ -109,13 +109,15 @@ async def test_menus_differ_by_role(
         return names if "me" in names else None
 
     staff = ["me", "log", "today", "month", "self", "language"]
-    assert await eventually(lambda: menu(7005)) == [*staff, "score", "help"]
+    assert await eventually(lambda: menu(7005)) == [*staff, "score", "appeal", "record", "help"]
     assert await eventually(lambda: menu(org.supervisor.id)) == [
-        *staff, "team", "review", "pending", "settings", "delegate", "score", "help"
+        *staff, "team", "review", "pending", "settings", "delegate", "score", "appeal", "record",
+        "help",
     ]  # fmt: skip
     assert await eventually(lambda: menu(org.hr.id)) == [
         *staff, "pending", "settings", "invite", "unlink", "import", "broadcast", "notices",
-        "reopen", "results", "score", "help",
+        "reopen", "results", "thirdparty", "peers", "bonus", "allowance", "score", "appeal",
+        "annual", "honour", "training", "record", "help",
     ]  # fmt: skip
 
 

@@ -312,11 +312,11 @@ async def test_the_notice_arrives_privately_with_its_chart_and_is_read(
     assert "\n+2 points\n  +2: Covered the counter during the flu weeks" in caption
     assert len(caption) <= 1024
     assert "Sun Li" not in caption and "88" not in caption, "nothing about colleagues"
-    assert list(buttons(notice)) == ["I have read it"]
+    assert list(buttons(notice)) == ["I have read it", "Ask for review", "Appeal"]
     # Each in their own language: Sun Li reads Traditional Chinese.
     chinese = await _notice(driver, org.supervisor)
     assert chinese["caption"].startswith("您2026年11月的考核結果\n評分：88\n等次：良好")
-    assert list(buttons(chinese)) == ["我已閱讀"]
+    assert list(buttons(chinese)) == ["我已閱讀", "申請複核", "申訴"]
     png = await driver.file_bytes(notice["photo"][-1]["file_id"])
     assert png.startswith(b"\x89PNG")
     with Image.open(io.BytesIO(png)) as image:
@@ -330,7 +330,7 @@ async def test_the_notice_arrives_privately_with_its_chart_and_is_read(
     assert (await _score_of(bot, "E011")).read_at is None, "not Su Yi's"
 
     read = await press(driver, org.staff, notice, "I have read it")
-    assert buttons(read) == {}, "the button goes once pressed"
+    assert list(buttons(read)) == ["Ask for review", "Appeal"], "the button goes once pressed"
     assert (await _score_of(bot, "E011")).read_at is not None
 
     department = await press(driver, org.hr, await _results(driver, org), "Permits Office")

@@ -486,7 +486,7 @@ async def test_a_whole_period_for_a_staff_member_and_a_second_line_colleague(
             f"Your result for November 2026\nScore: {expected[number]}\nGrade: Good"
         ), caption
         assert len(caption) <= 1024
-        assert list(buttons(notice)) == ["I have read it"]
+        assert list(buttons(notice)) == ["I have read it", "Ask for review", "Appeal"]
         png = await driver.file_bytes(notice["photo"][-1]["file_id"])
         with Image.open(io.BytesIO(png)) as image:
             image.load()
@@ -496,7 +496,7 @@ async def test_a_whole_period_for_a_staff_member_and_a_second_line_colleague(
         assert (score.score, score.grade_id) == (expected[number], "good")
         assert score.published_at is not None and score.read_at is None
         read = await press(driver, user, notice, "I have read it")
-        assert buttons(read) == {}
+        assert list(buttons(read)) == ["Ask for review", "Appeal"]
         assert (await stored_score(bot, staff_id)).read_at is not None
     # Each received their own notice only.
     assert "Lao Wang" not in (await notice_of(driver, officer))["caption"]

@@ -89,10 +89,13 @@ async def person(
               status=status)
     )  # fmt: skip
     if review:
-        await uow.periods.review_id(
-            o.period_id, staff.id, post_type=review_post_type, department_id=department_id,
-            reviewer_id=o.boss, now=NOW,
+        # Reviewed against the post type given, which may differ from the post's now.
+        uow.session.add(
+            PeriodReview(period_id=o.period_id, staff_id=staff.id, post_type=review_post_type,
+                         department_id=department_id, reviewer_id=o.boss, created_at=NOW,
+                         updated_at=NOW)
         )  # fmt: skip
+        await uow.session.flush()
     return staff.id
 
 

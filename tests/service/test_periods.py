@@ -254,9 +254,9 @@ async def test_hr_reopens_one_persons_period_until_it_is_signed_off_again(
     async with db.uow() as uow:
         # A review signed off, and a score computed from it.
         period_id = await periods.ensure_period(uow, NOVEMBER, now=NOW)
-        review_id = await uow.periods.review_id(
-            period_id, people.reopened.id, post_type=None,
-            department_id=people.reopened.department_id, reviewer_id=people.boss.id, now=NOW,
+        review_id = await uow.reviews.ensure(
+            period_id, people.reopened.id, department_id=people.reopened.department_id,
+            reviewer_id=people.boss.id, now=NOW,
         )  # fmt: skip
         assert await uow.periods.sign_off(review_id, by_id=people.boss.id, now=NOW)
         uow.session.add(

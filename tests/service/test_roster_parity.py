@@ -5,8 +5,9 @@ file, people only in the store who now have reports, loops the file and the stor
 close together, empty language cells, people marked as left or kept), the import of
 ``assessment.roster_import`` and the one-pass ORM import it replaced
 (``roster_reference``) give the same summary, or the same rejection, and leave the
-same store: people, posts, departments, audit events, queued menus. Its preview is
-its summary, and writes nothing.
+same store: people, posts, departments, audit events, queued menus, whether the plan is
+worked out in a thread or in a child process. Its preview is its summary, and writes
+nothing.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
+from unittest import mock
 
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import delete, func, select, update
 
+from assessment import roster_plan
 from assessment.roster_import import ImportSummary, import_roster
 from assessment.roster_problems import RosterRejected
 from assessment.roster_rows import ParsedRoster, RosterRow
@@ -259,8 +262,11 @@ async def _same_as_before(url: str, case: Case) -> None:
     db = Database(url)
     try:
         expected = await _import(db, case, roster_reference.import_roster)
+        # Worked out in a thread (a roster this small), and in a child process.
         got = await _import(db, case, import_roster)
         assert got == expected
+        with mock.patch.object(roster_plan, "CHILD_FROM", 0):
+            assert await _import(db, case, import_roster) == expected
         summary, store = got
         assert store["staged"] == 0
         # The preview: the same summary, and nothing written.

@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
+from assessment.scoring import raters_for
 from config.policy import (
     DEFAULT_POLICY_PATH,
     QUARTERLY_POLICY_PATH,
@@ -574,9 +575,21 @@ RULES = [
         id="rater-missing",
     ),
     pytest.param(
+        [("service_recipient = 0.4 }", "service_recipient = 0.4, third_party = 0.1 }")],
+        "raters.service",
+        "weights must sum to exactly 1 (they sum to 1.1)",
+        id="third-party-weight-counts-in-the-sum",
+    ),
+    pytest.param(
+        [("service_recipient = 0.4 }", "service_recipient = 0.4, third_party = -0.1 }")],
+        "raters.service.third_party",
+        "must be at least 0",
+        id="negative-third-party-weight",
+    ),
+    pytest.param(
         [("self = 0.1, ", "citizen = 0.1, ")],
         "raters.service.citizen",
-        "unknown key (allowed here: supervisor, self, peer, service_recipient)",
+        "unknown key (allowed here: supervisor, self, peer, service_recipient, third_party)",
         id="unknown-rater",
     ),
     # Indicators.
@@ -938,12 +951,49 @@ RULES = [
         [
             (
                 'rounding_mode = "half_up"\n\n[broadcast]',
-                'rounding_mode = "half_up"\nhardship_allowance = -1\n\n[broadcast]',
+                'rounding_mode = "half_up"\n\n[bonus.allowances.hardship]\n'
+                'names = { en = "H", zh_Hans = "H", zh_Hant = "H" }\namount = -1\n\n[broadcast]',
             )
         ],
-        "bonus.hardship_allowance",
-        "must be at least 0 (got -1)",
-        id="negative-hardship-allowance",
+        "bonus.allowances.hardship.amount",
+        "must be greater than 0 (got -1)",
+        id="negative-allowance",
+    ),
+    pytest.param(
+        [
+            (
+                'rounding_mode = "half_up"\n\n[broadcast]',
+                'rounding_mode = "half_up"\n\n[bonus.allowances.urgent]\n'
+                'names = { en = "U", zh_Hans = "U", zh_Hant = "U" }\namount = 20.005\n\n'
+                "[broadcast]",
+            )
+        ],
+        "bonus.allowances.urgent.amount",
+        "must be a whole multiple of rounding (0.01) (got 20.005)",
+        id="allowance-off-the-step",
+    ),
+    pytest.param(
+        [
+            (
+                'rounding_mode = "half_up"\n\n[broadcast]',
+                'rounding_mode = "half_up"\n\n[bonus.allowances.Bad]\n'
+                'names = { en = "B", zh_Hans = "B", zh_Hant = "B" }\namount = 1\n\n[broadcast]',
+            )
+        ],
+        "bonus.allowances.Bad",
+        "must be an id",
+        id="allowance-id",
+    ),
+    pytest.param(
+        [
+            (
+                'rounding_mode = "half_up"\n\n[broadcast]',
+                'rounding_mode = "half_up"\nmode = "share"\n\n[broadcast]',
+            )
+        ],
+        "bonus.mode",
+        'must be "formula" or "pool"',
+        id="bonus-mode",
     ),
     # Broadcast.
     pytest.param(
@@ -1104,7 +1154,8 @@ def test_integers_become_decimals_where_numbers_are_expected(minimal: Policy) ->
 
 def test_optional_keys_default_to_none_or_empty(minimal: Policy) -> None:
     assert minimal.approvals.auto_approve_after_workdays is None
-    assert minimal.bonus.hardship_allowance is None
+    assert minimal.bonus.allowances == {}
+    assert minimal.bonus.mode == "formula"
     assert minimal.indicator("compliance").unit is None
     assert minimal.calendar.extra_holidays == ()
 
@@ -1118,14 +1169,18 @@ def test_optional_keys_when_present(tmp_path: Path) -> None:
         ),
         (
             'rounding_mode = "half_up"\n\n[broadcast]',
-            'rounding_mode = "half_up"\nhardship_allowance = 300.50\n\n[broadcast]',
+            'rounding_mode = "half_up"\nmode = "pool"\n\n[bonus.allowances.hardship]\n'
+            'names = { en = "Hardship post", zh_Hans = "艰苦", zh_Hant = "艱苦" }\n'
+            "amount = 300.50\n\n[broadcast]",
         ),
         ("extra_holidays = []", "extra_holidays = [2026-10-09]"),
         ("extra_workdays = []", "extra_workdays = [2026-10-10]"),
         ("with_approval_max_share = 0.25\n", ""),
     )
     assert policy.approvals.auto_approve_after_workdays == 10
-    assert policy.bonus.hardship_allowance == Decimal("300.50")
+    assert policy.bonus.mode == "pool"
+    assert policy.bonus.allowances["hardship"].amount == Decimal("300.50")
+    assert policy.bonus.allowances["hardship"].names.get("zh_Hant") == "艱苦"
     assert policy.calendar.extra_holidays == (date(2026, 10, 9),)
     assert policy.calendar.extra_workdays == (date(2026, 10, 10),)
     assert policy.quota.with_approval_max_share is None
@@ -1253,7 +1308,46 @@ def test_rater_weights_by_rater_name(minimal: Policy) -> None:
         Decimal("0.1"),
         Decimal("0.1"),
         Decimal("0.4"),
+        Decimal(0),
     ]
+
+
+def test_a_policy_written_before_third_parties_gives_them_nothing(minimal: Policy) -> None:
+    # The minimal fixture has no third_party key anywhere, as policies before it had none.
+    assert "third_party" not in MINIMAL_PATH.read_text(encoding="utf-8")
+    assert all(weights.third_party == 0 for weights in minimal.raters.values())
+    assert all(
+        "third_party" not in raters_for(minimal, post_type, indicator)
+        for post_type in minimal.post_types
+        for indicator in minimal.indicators_for(post_type)
+    )
+
+
+def test_a_third_party_weight_takes_its_share(tmp_path: Path) -> None:
+    policy = _load_variant(
+        tmp_path,
+        ("service_recipient = 0.4 }", "service_recipient = 0.3, third_party = 0.1 }"),
+    )
+    assert policy.raters["service"].weight_of("third_party") == Decimal("0.1")
+    assert RATERS[-1] == "third_party"
+
+
+@pytest.mark.parametrize("path", [DEFAULT_POLICY_PATH, QUARTERLY_POLICY_PATH])
+def test_presets_give_third_parties_law_enforcement_compliance_only(path: Path) -> None:
+    policy = load_policy(path)
+    weights = {post_type: policy.raters[post_type].third_party for post_type in policy.post_types}
+    assert weights == {
+        "law_enforcement": Decimal("0.1"),
+        "service": Decimal(0),
+        "management": Decimal(0),
+    }
+    rated = [
+        indicator.id
+        for post_type in policy.post_types
+        for indicator in policy.indicators_for(post_type)
+        if "third_party" in raters_for(policy, post_type, indicator)
+    ]
+    assert rated == ["enforcement_compliance"]
 
 
 @pytest.mark.parametrize(

@@ -73,5 +73,8 @@ def test_the_breakdown_names_each_part_in_english() -> None:
     assert text.startswith("<b>Your result for November 2026</b>\nScore: <b>")
     assert "• Case closure rate: 95 × " in text
     assert "(mean of 3 entries: 95 %)" in text
-    assert "ratings: supervisor 4; no rating yet from self, peers, service recipients" in text
+    assert (
+        "ratings: supervisor 4; no rating yet from self, peers, service recipients, third parties"
+        in text
+    )
     assert "\n+1 points\n  +1: Night shift 0" in text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Mapping
@@ -113,8 +114,9 @@ def test_worked_example_digit_for_digit() -> None:
     assert [(r.rater, r.mean, r.weight, r.effective_weight) for r in compliance.raters] == [
         ("supervisor", D(4), D("0.6"), D("0.75")),
         ("self", D(5), D("0.1"), D("0.125")),
-        ("peer", None, D("0.2"), None),
+        ("peer", None, D("0.1"), None),
         ("service_recipient", D("3.5"), D("0.1"), D("0.125")),
+        ("third_party", None, D("0.1"), None),
     ]
     assert lines["complaint_rate"].score == 95
     assert lines["cases_handled"].score == 92
@@ -130,7 +132,7 @@ def test_worked_example_digit_for_digit() -> None:
     assert breakdown.missing_indicators == ()
     assert DEFAULT.grade_for(result.value).id == "excellent"
     stored = breakdown.to_json()
-    assert stored["indicators"][1]["missing_raters"] == ["peer"]
+    assert stored["indicators"][1]["missing_raters"] == ["peer", "third_party"]
     assert stored["value"] == "91.66"
 
 
@@ -239,6 +241,25 @@ def test_raters_are_renormalised_over_those_present() -> None:
     assert satisfaction.raw.quantize(D("0.0001")) == D("3.8333")
     assert [r.effective_weight for r in satisfaction.raters] == [D("0.5"), None, None, D("0.5")]
     assert both.value == D("60.67")
+
+
+def test_a_third_party_rating_enters_with_its_weight() -> None:
+    # The worked example, plus one external evaluator's 5 on compliance: the kinds present
+    # now weigh 0.6 + 0.1 + 0.1 + 0.1 = 0.9 (only the peers' 0.1 is spread over the rest).
+    with_evaluator = dataclasses.replace(
+        WORKED,
+        ratings={**WORKED.ratings, ("enforcement_compliance", "third_party"): RatingFacts(5, 1)},
+    )
+    compliance = score(DEFAULT, with_evaluator).breakdown.indicators[1]
+    assert compliance.raw is not None
+    # (0.6 x 4 + 0.1 x 5 + 0.1 x 3.5 + 0.1 x 5) / 0.9 = 3.75 / 0.9 = 4.1666...
+    assert compliance.raw.quantize(D("0.0001")) == D("4.1667")
+    by_kind = {r.rater: r for r in compliance.raters}
+    assert by_kind["third_party"].mean == 5
+    assert by_kind["third_party"].effective_weight == D("0.1") / D("0.9")
+    assert by_kind["peer"].effective_weight is None
+    # base 28.5 + 0.25 x 83.333... + 14.25 + 27.6 = 91.1833...; +3 - 2 -> 92.18
+    assert score(DEFAULT, with_evaluator).value == D("92.18")
 
 
 def test_rating_scale_comes_from_the_policy() -> None:
@@ -458,6 +479,8 @@ def _reference(policy: Policy, facts: PeriodFacts) -> Fraction:
                 for rater in RATERS
                 if weights.weight_of(rater) > 0
                 and (rating := facts.ratings.get((indicator.id, rater))) is not None
+                # Peers count from [peers] min_raters of them on.
+                and (rater != "peer" or rating.count >= policy.peers.min_raters)
             ]
             if parts:
                 mean = sum(w * m for w, m in parts) / sum(w for w, _ in parts)

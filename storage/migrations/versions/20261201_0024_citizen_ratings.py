@@ -1,7 +1,7 @@
 """citizen ratings: the codes citizens open, and their stars, comments and flags
 
-Revision ID: 0020
-Revises: 0018
+Revision ID: 0024
+Revises: 0023
 Create Date: 2026-12-01 21:00:00
 """
 
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0020"
-down_revision: str | None = "0018"
+revision: str = "0024"
+down_revision: str | None = "0023"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

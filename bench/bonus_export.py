@@ -1,0 +1,317 @@
+"""Bonuses (and, later, exports) of a published period at scale.
+
+    python bench/bonus_export.py [--run bonus] [--staff 100000] [--departments 200]
+        [--database-url URL | --scratch-postgres ADMIN_URL] [--batch-size 1000]
+
+One function per run, a ``main`` that runs the ones selected with ``--run`` (all by
+default); each returns its printed report. Goals are printed as met or not, never
+asserted.
+
+**bonus**: seeds, in SQL (``bench.scoring``'s organisation: ``--staff`` people in
+``--departments`` departments), posts of four difficulties (0.9, 1.0, 1.15, 1.3),
+November 2026 published with everyone's result (grades spread over the default scale,
+1 in 50 calibrated) and a hardship allowance for 1 in 20. Then times, in the same run:
+
+- **the floor**: one hand-written ``INSERT INTO ... SELECT`` of every person's bonus,
+  base x coefficient x difficulty + allowances rounded half up to the fen, in the same
+  whole-number arithmetic, into a scratch table, committed;
+- **the bonus run**: ``assessment.bonus.compute`` and ``publish``, computed and stored
+  in windows of staff ids, each its own transaction, with each line's factors, "paid
+  before" and the run's totals (goal: within 2x of the floor);
+- **a pool run** of the same period: its shares must add up to the pool to the fen.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import bindparam, func, select, text, update
+
+from assessment import bonus, periods, results
+from assessment.people import StaffMember
+from bench._support import describe_url, scratch_postgres
+from bench.scoring import PERIOD, POLICY, seed_organisation
+from config.policy import Policy
+from storage import migrate
+from storage.engine import Database
+from storage.enums import Role, StaffStatus
+from storage.models import AssessmentPeriod, BonusLine, Post
+from storage.types import UTCDateTime
+
+NOW = datetime(2026, 12, 12, 2, 0, tzinfo=UTC)
+GOAL_RATIO = 2.0
+POOL = Decimal("123456789.01")
+DIFFICULTIES = (Decimal("0.9"), Decimal("1.0"), Decimal("1.15"), Decimal("1.3"))
+# HR, as the runs need someone to compute and publish them (the seed's first person).
+HR = StaffMember(1, "E1", "Person 1", 1, Role.HR, StaffStatus.ACTIVE, None, None)
+
+# Everyone's published result: grades by staff id, 1 in 50 calibrated to good.
+_RESULTS = (
+    "INSERT INTO period_scores (period_id, staff_id, department_id, score, grade_id, "
+    "by_score_grade_id, breakdown, disqualified, computed_at, calibrated_grade_id, "
+    "published_at, version) "
+    "SELECT :period_id, s.id, s.department_id, '85', g.grade, g.grade, '{}', false, :now, "
+    "CASE WHEN s.id % 50 = 7 THEN 'good' END, :now, 1 "
+    "FROM staff s JOIN (SELECT 0 AS k, 'excellent' AS grade UNION ALL SELECT 1, 'excellent' "
+    "UNION ALL SELECT 2, 'good' UNION ALL SELECT 3, 'good' UNION ALL SELECT 4, 'good' "
+    "UNION ALL SELECT 5, 'competent' UNION ALL SELECT 6, 'competent' "
+    "UNION ALL SELECT 7, 'competent' UNION ALL SELECT 8, 'basically_competent' "
+    "UNION ALL SELECT 9, 'incompetent') g ON g.k = s.id % 10",
+    "INSERT INTO bonus_allowances (period_id, staff_id, kind, reason, assigned_at) "
+    "SELECT :period_id, id, 'hardship', 'Mountain station', :now FROM staff WHERE id % 20 = 3",
+)
+
+
+@dataclass
+class BonusReport:
+    """The bonus run's figures."""
+
+    database: str
+    staff: int
+    seed_seconds: float
+    floor_seconds: float
+    floor_rows: int
+    run_seconds: float
+    lines: int
+    total: Decimal
+    floor_total: Decimal
+    pool_seconds: float
+    pool_total: Decimal
+
+    @property
+    def ratio(self) -> float:
+        return self.run_seconds / self.floor_seconds if self.floor_seconds else float("inf")
+
+
+async def _execute(database: Database, statements: Sequence[str], period_id: int) -> None:
+    async with database.engine.begin() as connection:
+        for statement in statements:
+            query = text(statement).bindparams(bindparam("now", type_=UTCDateTime()))
+            await connection.execute(query, {"now": NOW, "period_id": period_id})
+
+
+async def seed_published(database: Database, staff: int, departments: int) -> int:
+    """The organisation, posts of four difficulties, and November 2026 published with
+    everyone's result and some allowances; the period's id."""
+    await seed_organisation(database, staff, departments)
+    async with database.uow() as uow:
+        for index, difficulty in enumerate(DIFFICULTIES):
+            await uow.session.execute(
+                update(Post)
+                .where(Post.id % len(DIFFICULTIES) == index)
+                .values(difficulty=difficulty)
+            )
+        period_id = await periods.ensure_period(uow, PERIOD, now=NOW)
+        await uow.claims.claim(results.notices_key(PERIOD.key), NOW)
+        await uow.session.execute(
+            update(AssessmentPeriod)
+            .where(AssessmentPeriod.id == period_id)
+            .values(published_at=NOW)
+        )
+        await uow.commit()
+    await _execute(database, _RESULTS, period_id)
+    async with database.engine.begin() as connection:
+        await connection.exec_driver_sql("ANALYZE")
+    return period_id
+
+
+_FLOOR_TABLE = "bench_bonus_floor"
+
+
+def _floor_statement(database: Database, policy: Policy) -> str:
+    numbers = bonus.arithmetic(policy)
+    grade = "COALESCE(sc.calibrated_grade_id, sc.grade_id)"
+    coefficient = (
+        "CASE "
+        + " ".join(f"WHEN {grade} = '{g}' THEN {u}" for g, u in numbers.coefficients.items())
+        + " END"
+    )
+    allowance = (
+        "COALESCE((SELECT SUM(CASE "  # noqa: S608 - built from constants
+        + " ".join(f"WHEN a.kind = '{k}' THEN {u}" for k, u in numbers.allowances.items())
+        + " ELSE 0 END) FROM bonus_allowances a WHERE a.period_id = sc.period_id "
+        "AND a.staff_id = sc.staff_id AND a.withdrawn_at IS NULL), 0)"
+    )
+    if database.engine.dialect.name == "sqlite":
+        difficulty = "CAST(ROUND(CAST(COALESCE(p.difficulty, '1') AS REAL) * 1000) AS INTEGER)"
+    else:
+        difficulty = "CAST(COALESCE(p.difficulty, 1) * 1000 AS BIGINT)"
+    # Half up in whole numbers: (2n + d) / 2d.
+    n = f"({coefficient}) * {difficulty} * {numbers.numerator}"
+    d = numbers.denominator
+    return (
+        f"INSERT INTO {_FLOOR_TABLE} (staff_id, amount) "  # noqa: S608 - built from constants
+        f"SELECT sc.staff_id, (2 * {n} + {d}) / {2 * d} + {allowance} "
+        "FROM period_scores sc JOIN staff s ON s.id = sc.staff_id "
+        "LEFT JOIN posts p ON p.id = s.post_id "
+        "WHERE sc.period_id = :period_id AND sc.published_at IS NOT NULL"
+    )
+
+
+async def bonus_floor(database: Database, period_id: int) -> tuple[float, int, int]:
+    """The bare INSERT ... SELECT into a scratch table, committed: (seconds, rows, the
+    sum of the amounts in fen)."""
+    async with database.engine.begin() as connection:
+        await connection.exec_driver_sql(f"DROP TABLE IF EXISTS {_FLOOR_TABLE}")
+        await connection.exec_driver_sql(
+            f"CREATE TABLE {_FLOOR_TABLE} (staff_id INTEGER, amount BIGINT)"
+        )
+    statement = text(_floor_statement(database, POLICY))
+    started = time.perf_counter()
+    async with database.engine.begin() as connection:
+        result = await connection.execute(statement, {"period_id": period_id})
+    seconds = time.perf_counter() - started
+    async with database.engine.begin() as connection:
+        total = (
+            await connection.exec_driver_sql(f"SELECT SUM(amount) FROM {_FLOOR_TABLE}")  # noqa: S608
+        ).scalar()
+    return seconds, int(getattr(result, "rowcount", 0) or 0), int(total or 0)
+
+
+async def measure_bonus(
+    database: Database, *, staff: int, departments: int, batch_size: int = bonus.RUN_BATCH,
+    name: str = "",
+) -> BonusReport:  # fmt: skip
+    """Seed, then time the floor, the bonus run (computed, stored, published) and a pool
+    run of the same period."""
+    started = time.perf_counter()
+    period_id = await seed_published(database, staff, departments)
+    seed_seconds = time.perf_counter() - started
+    floor_seconds, floor_rows, floor_units = await bonus_floor(database, period_id)
+    started = time.perf_counter()
+    computed = await bonus.compute(
+        database.uow, HR, PERIOD.key, POLICY, pool_total=None, reason=None, now=NOW,
+        size=batch_size,
+    )  # fmt: skip
+    assert isinstance(computed, bonus.Computed), computed
+    published = await bonus.publish(database.uow, HR, computed.run_id, now=NOW)
+    run_seconds = time.perf_counter() - started
+    assert isinstance(published, bonus.Published), published
+    pooled = POLICY.model_copy(update={"bonus": POLICY.bonus.model_copy(update={"mode": "pool"})})
+    started = time.perf_counter()
+    pool_run = await bonus.compute(
+        database.uow, HR, PERIOD.key, pooled, pool_total=POOL, reason="Pool instead",
+        now=NOW, size=batch_size,
+    )  # fmt: skip
+    pool_seconds = time.perf_counter() - started
+    assert isinstance(pool_run, bonus.Computed), pool_run
+    async with database.uow() as uow:
+        stored_pool = await uow.session.scalar(
+            select(func.sum(BonusLine.amount)).where(BonusLine.run_id == pool_run.run_id)
+        )
+    step = POLICY.bonus.rounding
+    return BonusReport(
+        database=name or describe_url(database.url),
+        staff=staff,
+        seed_seconds=seed_seconds,
+        floor_seconds=floor_seconds,
+        floor_rows=floor_rows,
+        run_seconds=run_seconds,
+        lines=computed.people,
+        total=computed.total,
+        floor_total=(Decimal(floor_units) * step).quantize(step),
+        pool_seconds=pool_seconds,
+        pool_total=(Decimal(int(stored_pool or 0)) * step).quantize(step),
+    )
+
+
+def _verdict(met: bool) -> str:
+    return "met" if met else "NOT met"
+
+
+def render_bonus(report: BonusReport) -> str:
+    """The bonus run's printed report."""
+    return "\n".join(
+        [
+            f"Bonus run of a period on {report.database}, Python {sys.version.split()[0]}, "
+            f"{os.cpu_count()} CPUs",
+            f"  {report.staff:,} staff with published results (seeded in "
+            f"{report.seed_seconds:.1f} s)",
+            f"  floor: one INSERT ... SELECT            {report.floor_seconds:7.2f} s "
+            f"({report.floor_rows:,} rows, {report.floor_total:,} in all)",
+            f"  bonus run, computed, stored, published {report.run_seconds:7.2f} s "
+            f"({report.lines:,} lines, {report.total:,} in all: "
+            f"{'the same as' if report.total == report.floor_total else 'NOT the same as'} "
+            "the floor)",
+            f"  ratio to the floor: {report.ratio:.2f}x (goal at most {GOAL_RATIO:g}x: "
+            f"{_verdict(report.ratio <= GOAL_RATIO)})",
+            f"  pool run of {POOL:,}                   {report.pool_seconds:7.2f} s "
+            f"(shares sum to {report.pool_total:,}: "
+            f"{'exactly the pool' if report.pool_total == POOL else 'NOT the pool'})",
+        ]
+    )
+
+
+async def run_bonus(args: argparse.Namespace, url: str) -> str:
+    """The bonus run on a fresh database at ``url``."""
+    database = Database(url)
+    try:
+        await migrate.upgrade(database.engine)
+        report = await measure_bonus(
+            database,
+            staff=args.staff,
+            departments=args.departments,
+            batch_size=args.batch_size,
+            name=describe_url(url),
+        )
+    finally:
+        await database.dispose()
+    return render_bonus(report)
+
+
+# The runs, by name: each gets the arguments and a fresh database of its own.
+RUNS: dict[str, Callable[[argparse.Namespace, str], Awaitable[str]]] = {"bonus": run_bonus}
+
+
+@contextlib.asynccontextmanager
+async def _database_url(args: argparse.Namespace, name: str) -> AsyncIterator[str]:
+    if args.scratch_postgres:
+        async with scratch_postgres(args.scratch_postgres) as url:
+            yield url
+    elif args.database_url:
+        yield args.database_url
+    else:
+        with tempfile.TemporaryDirectory(prefix=f"workledger-{name}-") as scratch:
+            yield f"sqlite+aiosqlite:///{scratch}/bench.db"
+
+
+async def _main(args: argparse.Namespace) -> str:
+    reports = []
+    for name in args.run or list(RUNS):
+        async with _database_url(args, name) as url:
+            reports.append(await RUNS[name](args, url))
+    return "\n\n".join(reports)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: run the selected runs and print their reports."""
+    parser = argparse.ArgumentParser(
+        prog="bench/bonus_export.py", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--run", action="append", choices=list(RUNS), help="(repeatable)")
+    parser.add_argument("--staff", type=int, default=100_000)
+    parser.add_argument("--departments", type=int, default=200)
+    parser.add_argument("--batch-size", type=int, default=bonus.RUN_BATCH)
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--database-url")
+    where.add_argument("--scratch-postgres", metavar="ADMIN_URL")
+    print(asyncio.run(_main(parser.parse_args(argv))))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

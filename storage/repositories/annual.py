@@ -1,0 +1,382 @@
+"""Annual results, honours, and the reads of a career record."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, cast
+
+from sqlalchemy import Table, and_, bindparam, delete, func, insert, select, update
+
+from storage.models import (
+    AnnualResult,
+    AssessmentPeriod,
+    Department,
+    HonourAward,
+    PeriodScore,
+    ScorePoint,
+    Staff,
+    TrainingRecord,
+)
+from storage.repositories.base import Repository, rows_as
+
+# Bound parameters per IN list, well under SQLite's and asyncpg's limits.
+_IDS_PER_STATEMENT = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class PublishedRow:
+    """One published routine result of a person in a year."""
+
+    staff_id: int
+    department_id: int
+    period_key: str
+    score: Decimal
+    grade_id: str
+    calibrated_grade_id: str | None
+    breakdown: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class AnnualRow:
+    """A stored annual result, with who it is (for HR's list and the record)."""
+
+    year: int
+    staff_id: int
+    employee_no: str
+    name: str
+    department: str
+    periods: int
+    score: Decimal | None
+    grade_id: str | None
+    by_score_grade_id: str | None
+    trainings: list[str]
+    flags: list[str]
+    barred_by: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodLine:
+    """A published routine result as the career record shows it."""
+
+    period_key: str
+    starts_on: date
+    score: Decimal
+    grade_id: str
+    calibrated_grade_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PointLine:
+    """Bonus or deduction points of a published period, with their reason."""
+
+    period_key: str
+    amount: Decimal
+    reason: str
+    indicator_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TrainingLine:
+    """A training completed."""
+
+    training_id: str
+    note: str
+    completed_on: date
+
+
+@dataclass(frozen=True, slots=True)
+class HonourLine:
+    """An honour awarded."""
+
+    honour_id: str
+    citation: str
+    awarded_on: date
+
+
+def _year_bounds(year: int) -> tuple[date, date]:
+    return date(year, 1, 1), date(year, 12, 31)
+
+
+def _in_chunks(ids: Sequence[int]) -> list[Sequence[int]]:
+    return [ids[i : i + _IDS_PER_STATEMENT] for i in range(0, len(ids), _IDS_PER_STATEMENT)]
+
+
+_PUBLISHED = and_(
+    PeriodScore.period_id == AssessmentPeriod.id, PeriodScore.published_at.is_not(None)
+)
+
+
+class AnnualRepository(Repository):
+    """The year's published routine results in, annual results and honours out."""
+
+    async def published(self, year: int, after: int, through: int) -> list[PublishedRow]:
+        """The published routine results in ``year`` of staff ids ``after < id <= through``
+        (by staff id, then period); the department is the person's present one."""
+        first, last = _year_bounds(year)
+        result = await self.session.execute(
+            select(
+                PeriodScore.staff_id,
+                Staff.department_id,
+                AssessmentPeriod.key.label("period_key"),
+                PeriodScore.score,
+                PeriodScore.grade_id,
+                PeriodScore.calibrated_grade_id,
+                PeriodScore.breakdown,
+            )
+            .join(AssessmentPeriod, _PUBLISHED)
+            .join(Staff, Staff.id == PeriodScore.staff_id)
+            .where(
+                AssessmentPeriod.starts_on.between(first, last),
+                PeriodScore.staff_id > after,
+                PeriodScore.staff_id <= through,
+            )
+            .order_by(PeriodScore.staff_id, AssessmentPeriod.starts_on)
+        )
+        return rows_as(result, PublishedRow)
+
+    async def clear(self, year: int) -> None:
+        """Remove the year's annual results, before they are rolled up afresh."""
+        await self.session.execute(delete(AnnualResult).where(AnnualResult.year == year))
+
+    async def add_many(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Store annual results (one executemany)."""
+        if rows:
+            await self.session.execute(insert(AnnualResult), list(rows))
+
+    async def graded_by_department(self, year: int) -> dict[int, int]:
+        """How many people are graded in ``year``, by department."""
+        rows = await self.session.execute(
+            select(AnnualResult.department_id, func.count())
+            .where(AnnualResult.year == year, AnnualResult.grade_id.is_not(None))
+            .group_by(AnnualResult.department_id)
+        )
+        return {department: count for department, count in rows}
+
+    async def reaching(self, year: int, grade_id: str) -> list[tuple[int, int, Decimal, bool]]:
+        """(staff id, department id, score, barred) of everyone whose annual score earns
+        ``grade_id`` (the top grade: a small share of the year's people)."""
+        rows = await self.session.execute(
+            select(
+                AnnualResult.staff_id,
+                AnnualResult.department_id,
+                AnnualResult.score,
+                AnnualResult.barred_by,
+            ).where(AnnualResult.year == year, AnnualResult.by_score_grade_id == grade_id)
+        )
+        return [(s, d, score, bool(barred)) for s, d, score, barred in rows if score is not None]
+
+    async def set_grade(self, year: int, staff_ids: Sequence[int], grade_id: str) -> None:
+        """Give ``staff_ids`` the annual grade ``grade_id`` for ``year``."""
+        for chunk in _in_chunks(staff_ids):
+            await self.session.execute(
+                update(AnnualResult)
+                .where(AnnualResult.year == year, AnnualResult.staff_id.in_(list(chunk)))
+                .values(grade_id=grade_id)
+            )
+
+    async def graded_after(
+        self, year: int, after: int, limit: int
+    ) -> list[tuple[int, str | None, list[str]]]:
+        """(staff id, grade, trainings) of the year's results above ``after``, by staff id."""
+        rows = await self.session.execute(
+            select(AnnualResult.staff_id, AnnualResult.grade_id, AnnualResult.trainings)
+            .where(AnnualResult.year == year, AnnualResult.staff_id > after)
+            .order_by(AnnualResult.staff_id)
+            .limit(limit)
+        )
+        return [(s, g, list(t or [])) for s, g, t in rows]
+
+    async def history(
+        self, staff_ids: Sequence[int], first_year: int, last_year: int
+    ) -> dict[int, dict[int, str]]:
+        """Each person's annual grade by year, for the years ``first_year..last_year``."""
+        found: dict[int, dict[int, str]] = {}
+        for chunk in _in_chunks(staff_ids):
+            rows = await self.session.execute(
+                select(AnnualResult.staff_id, AnnualResult.year, AnnualResult.grade_id).where(
+                    AnnualResult.staff_id.in_(list(chunk)),
+                    AnnualResult.year.between(first_year, last_year),
+                    AnnualResult.grade_id.is_not(None),
+                )
+            )
+            for staff_id, year, grade_id in rows:
+                if grade_id is not None:
+                    found.setdefault(staff_id, {})[year] = grade_id
+        return found
+
+    async def set_flags(self, year: int, flags: Mapping[int, Sequence[str]]) -> None:
+        """Record each person's flags for ``year`` (one executemany)."""
+        if not flags:
+            return
+        table = cast(Table, AnnualResult.__table__)
+        statement = (
+            update(table)
+            .where(
+                table.c.year == bindparam("the_year"), table.c.staff_id == bindparam("the_staff")
+            )
+            .values(flags=bindparam("the_flags"))
+        )
+        await self.session.execute(
+            statement,
+            [
+                {"the_year": year, "the_staff": staff_id, "the_flags": list(values)}
+                for staff_id, values in flags.items()
+            ],
+        )
+
+    async def of_year(self, year: int, staff_ids: Sequence[int]) -> list[AnnualRow]:
+        """The stored results of ``staff_ids`` in ``year``, by staff id."""
+        found: list[AnnualRow] = []
+        for chunk in _in_chunks(staff_ids):
+            rows = await self.session.execute(
+                self._rows()
+                .where(AnnualResult.year == year, AnnualResult.staff_id.in_(list(chunk)))
+                .order_by(AnnualResult.staff_id)
+            )
+            found.extend(rows_as(rows, AnnualRow))
+        return found
+
+    async def counts(self, year: int) -> tuple[int, int]:
+        """(people rolled up, people graded) in ``year``."""
+        row = (
+            await self.session.execute(
+                select(func.count(), func.count(AnnualResult.grade_id)).where(
+                    AnnualResult.year == year
+                )
+            )
+        ).one()
+        return int(row[0]), int(row[1])
+
+    async def of_person(self, staff_id: int) -> list[AnnualRow]:
+        """A person's annual results, latest year first."""
+        rows = await self.session.execute(
+            self._rows()
+            .where(AnnualResult.staff_id == staff_id)
+            .order_by(AnnualResult.year.desc())
+        )
+        return rows_as(rows, AnnualRow)
+
+    @staticmethod
+    def _rows() -> Any:
+        return (
+            select(
+                AnnualResult.year,
+                AnnualResult.staff_id,
+                Staff.employee_no,
+                Staff.name,
+                Department.name.label("department"),
+                AnnualResult.periods,
+                AnnualResult.score,
+                AnnualResult.grade_id,
+                AnnualResult.by_score_grade_id,
+                AnnualResult.trainings,
+                AnnualResult.flags,
+                AnnualResult.barred_by,
+            )
+            .join(Staff, Staff.id == AnnualResult.staff_id)
+            .join(Department, Department.id == AnnualResult.department_id)
+        )
+
+    async def periods_of(self, staff_id: int) -> list[PeriodLine]:
+        """A person's published routine results, latest first."""
+        rows = await self.session.execute(
+            select(
+                AssessmentPeriod.key.label("period_key"),
+                AssessmentPeriod.starts_on,
+                PeriodScore.score,
+                PeriodScore.grade_id,
+                PeriodScore.calibrated_grade_id,
+            )
+            .join(AssessmentPeriod, _PUBLISHED)
+            .where(PeriodScore.staff_id == staff_id)
+            .order_by(AssessmentPeriod.starts_on.desc())
+        )
+        return rows_as(rows, PeriodLine)
+
+    async def points_of(self, staff_id: int) -> list[PointLine]:
+        """A person's standing points of published periods, latest period first."""
+        rows = await self.session.execute(
+            select(
+                AssessmentPeriod.key.label("period_key"),
+                ScorePoint.amount,
+                ScorePoint.reason,
+                ScorePoint.indicator_id,
+            )
+            .join(AssessmentPeriod, AssessmentPeriod.id == ScorePoint.period_id)
+            .join(
+                PeriodScore,
+                and_(
+                    PeriodScore.period_id == ScorePoint.period_id,
+                    PeriodScore.staff_id == ScorePoint.staff_id,
+                    PeriodScore.published_at.is_not(None),
+                ),
+            )
+            .where(ScorePoint.staff_id == staff_id, ScorePoint.withdrawn_at.is_(None))
+            .order_by(AssessmentPeriod.starts_on.desc(), ScorePoint.id)
+        )
+        return rows_as(rows, PointLine)
+
+    async def honours_of(self, staff_id: int) -> list[HonourLine]:
+        """A person's honours, latest first."""
+        rows = await self.session.execute(
+            select(HonourAward.honour_id, HonourAward.citation, HonourAward.awarded_on)
+            .where(HonourAward.staff_id == staff_id)
+            .order_by(HonourAward.awarded_on.desc(), HonourAward.id.desc())
+        )
+        return rows_as(rows, HonourLine)
+
+    async def award(
+        self,
+        staff_id: int,
+        honour_id: str,
+        citation: str,
+        *,
+        on: date,
+        by: int,
+        at: datetime,
+    ) -> int:
+        """Record an honour awarded; its id."""
+        award = HonourAward(
+            staff_id=staff_id,
+            honour_id=honour_id,
+            citation=citation,
+            awarded_on=on,
+            awarded_by_id=by,
+            awarded_at=at,
+        )
+        self.session.add(award)
+        await self.session.flush()
+        return award.id
+
+    async def trainings_of(self, staff_id: int) -> list[TrainingLine]:
+        """A person's completed trainings, latest first."""
+        rows = await self.session.execute(
+            select(TrainingRecord.training_id, TrainingRecord.note, TrainingRecord.completed_on)
+            .where(TrainingRecord.staff_id == staff_id)
+            .order_by(TrainingRecord.completed_on.desc(), TrainingRecord.id.desc())
+        )
+        return rows_as(rows, TrainingLine)
+
+    async def record_training(
+        self, staff_id: int, training_id: str, note: str, *, on: date, by: int, at: datetime
+    ) -> int:
+        """Record a training completed; its id."""
+        record = TrainingRecord(
+            staff_id=staff_id,
+            training_id=training_id,
+            note=note,
+            completed_on=on,
+            recorded_by_id=by,
+            recorded_at=at,
+        )
+        self.session.add(record)
+        await self.session.flush()
+        return record.id
+
+    async def department_name(self, department_id: int) -> str:
+        """A department's name ("" if it is gone)."""
+        department = await self.session.get(Department, department_id)
+        return "" if department is None else department.name
