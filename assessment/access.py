@@ -51,6 +51,7 @@ COMMANDS: Mapping[str, Requirement] = MappingProxyType(
         "appeal": MEMBERS,
         "export": HR,
         "cancel": MEMBERS,
+        "rate": MEMBERS,
         "annual": HR,
         "honour": HR,
         "training": HR,
@@ -86,8 +87,10 @@ def check_command(member: StaffMember | None, command: str) -> Refusal | None:
     return check(member, COMMANDS.get(command, ANYONE))
 
 
-# Commands that make sense only at a moment (start, cancel) stay out of menus.
-_NOT_IN_MENUS = frozenset({"start", "cancel"})
+# Commands that make sense only at a moment (start, cancel) stay out of menus; so does
+# /rate, which only people of the post types citizens rate can use (menus know roles,
+# not post types).
+_NOT_IN_MENUS = frozenset({"start", "cancel", "rate"})
 # Open to every member (a delegate may be anyone), but in the menus of approvers only.
 _APPROVERS: Requirement = Role.SUPERVISOR | Role.HR | Role.ADMIN
 _MENU_REQUIREMENTS: Mapping[str, Requirement] = MappingProxyType(

@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/responsiveness.py [--seconds 20] [--staff 100000]
         [--broadcast 10000] [--roster xlsx|csv] [--scratch-postgres ADMIN_URL] [--json FILE]
-        [--only idle|reminders|broadcast|roster|scoring|export ...]
+        [--citizens 300] [--citizen-seconds 10]
+        [--only idle|reminders|broadcast|roster|scoring|export|citizens ...]
 
 An offered load of 30 quick logs and 5 Approve presses a second from 200 people
 (20 of them supervisors pressing Approve on their reports' entries), for 20 s,
@@ -30,11 +31,18 @@ holds ``--staff`` people in all:
     grades and stores a past period (June 2025) of everyone in the store, one second
     into the load, in the bot's process on the bot's store; seeded before the run in SQL
     (``bench/scoring.py``'s ``seed_period``): a review row and 22 approved entries for
-    everyone not left, ratings and points.
+    everyone not left, ratings and points;
 (f) during an export: the same load while HR's ledger of a past period (May 2025,
     seeded as (e)'s) is exported to XLSX as ``/export`` builds it
     (``assessment.exports.export``: keyset pages from the bot's store, the file written
-    in a thread), one second into the load.
+    in a thread), one second into the load;
+(g) during a rush of citizens: the same load while 300 citizens (``--citizens``) rate
+    one clerk in 10 s (``--citizen-seconds``), one second into the load, each through
+    a matter's QR code of their own (issued before the run, as ``/rate`` issues them):
+    ``/start c_...`` from a stranger's account, then a press of the stars half a second
+    later. Past ``[citizens] burst_max`` an hour the ratings are flagged for HR, not
+    counted; every one must be stored, counted or flagged. The p99 above is the
+    interactive load's; the citizens' presses have their own line.
 
 The load is open-loop: every update has a fixed moment to reach the bot and is sent
 then, whatever the replies do: it waits with Telegram's pending updates until the bot's
@@ -50,7 +58,8 @@ cap, so replies and the sender share Telegram's 30 messages/s, replies first.
 
 Goals, printed as met or not met, never asserted: p99 at most 150 ms and the longest
 stall at most 50 ms in every run; p99 loaded / p99 idle at most 2. Nothing lost is
-checked: every update answered, every press approved its entry, every quick log an entry.
+checked: every update answered, every press approved its entry, every quick log an entry,
+every citizen's press a stored rating.
 """
 
 from __future__ import annotations
@@ -63,6 +72,7 @@ import json
 import math
 import os
 import re
+import secrets
 import shutil
 import sys
 import tempfile
@@ -84,6 +94,7 @@ from telegram.request import RequestData
 
 import bench.quick_log as quick_log
 from assessment.calendar import WorkCalendar
+from assessment.citizens import MATTER, CitizenKeys, payload
 from assessment.exports import ExportRequest, export
 from assessment.period_scoring import score_period
 from assessment.periods import period_of
@@ -107,7 +118,7 @@ from bench.roster_files import csv_file, valid_rows, xlsx
 from bench.scoring import seed_period
 from config.policy import load_policy
 from config.settings import Settings
-from handlers.callbacks import Decide
+from handlers.callbacks import CitizenStars, Decide
 from handlers.context import WorkledgerContext
 from handlers.export_labels import sheet_words
 from handlers.reminders import daily_reminder_tick
@@ -115,7 +126,15 @@ from locales import translator
 from storage import migrate
 from storage.engine import Database
 from storage.enums import DeliveryStatus, EntryStatus, Role, StaffStatus
-from storage.models import Department, OutboxMessage, PeriodReview, Post, Staff, WorkEntry
+from storage.models import (
+    CitizenRating,
+    Department,
+    OutboxMessage,
+    PeriodReview,
+    Post,
+    Staff,
+    WorkEntry,
+)
 
 FIRST_PERSON = 650_000_000
 TICK = 0.010
@@ -138,6 +157,7 @@ RUNS = (
     ("roster", "(d) roster"),
     ("scoring", "(e) scoring"),
     ("export", "(f) export"),
+    ("citizens", "(g) citizens"),
 )
 # When HR sends the roster file, counted from the first measured update.
 ROSTER_AT = 1.0
@@ -150,6 +170,13 @@ EXPORT_AT = 1.0
 EXPORT_PERIOD = period_of(date(2025, 5, 1), load_policy())
 HR_PERSON = FIRST_PERSON - 1
 ROSTER_FILE_ID = "bench-roster-largest"
+# Run (g): when the citizens begin, counted from the first measured update; their
+# Telegram accounts (strangers to the bot); how long after opening the link each presses.
+CITIZENS_AT = 1.0
+FIRST_CITIZEN = 880_000_000
+CITIZEN_PRESS_AFTER = 0.5
+# The card a citizen's /start gets (an answer, not an apology).
+CITIZEN_CARD = "How was the service of "
 
 
 # --------------------------------------------------------------------------- measuring
@@ -168,6 +195,8 @@ class TimedStub(StubRequest):
         self.replied: dict[int, float] = {}
         # Messages that answer no update of the load (an apology after an error, ...).
         self.other_messages = 0
+        # The star cards citizens' /start got in run (g).
+        self.citizen_cards = 0
         self._waiting: set[int] = set()
         self.all_replied = asyncio.Event()
         # The roster HR sends in run (d), and when its preview and import were answered.
@@ -235,9 +264,12 @@ class TimedStub(StubRequest):
         if self.roster and endpoint in ("sendMessage", "editMessageText"):
             about_roster = self._roster_reply(endpoint, params, moment)
         if endpoint == "sendMessage":
-            found = BATCH.search(str(params.get("text", "")))
+            text = str(params.get("text", ""))
+            found = BATCH.search(text)
             update_id = int(found.group(1)) if found else None
-            self.other_messages += found is None and not about_roster
+            citizen = text.startswith(CITIZEN_CARD)
+            self.citizen_cards += citizen
+            self.other_messages += found is None and not about_roster and not citizen
         elif endpoint == "answerCallbackQuery":
             with contextlib.suppress(KeyError, ValueError):
                 update_id = int(str(params["callback_query_id"]))
@@ -390,6 +422,46 @@ def roster_update(update_id: int, bot: Any) -> Update:
     return update
 
 
+def start_update(update_id: int, user_id: int, code_id: int, keys: CitizenKeys) -> dict[str, Any]:
+    """A citizen opening a matter's QR code: ``/start c_...`` from a stranger."""
+    text = f"/start {payload(code_id, keys)}"
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": update_id,
+            "date": int(time.time()),
+            "chat": {"id": user_id, "type": "private", "first_name": "Citizen"},
+            "from": {
+                "id": user_id,
+                "is_bot": False,
+                "first_name": "Citizen",
+                "language_code": "en",
+            },
+            "text": text,
+            "entities": [{"type": "bot_command", "offset": 0, "length": len("/start")}],
+        },
+    }
+
+
+async def _issue_citizen_codes(
+    database: Database, config: Config, settings: Settings, load: Load
+) -> tuple[int, list[tuple[int, int]]]:
+    """Run (g)'s clerk (a report in the load's team) and a matter's code per citizen,
+    issued at the run's clock, as ``/rate`` issues them; (code id, citizen's account)."""
+    issued_at = settings.clock_start or datetime.now(UTC)
+    policy = load_policy()
+    expires_at = issued_at + timedelta(minutes=policy.citizens.code_minutes)
+    async with database.uow() as uow:
+        clerk = await uow.staff.by_telegram_id(load.team.people[config.supervisors])
+        assert clerk is not None
+        codes = [
+            await uow.citizens.add_code(clerk.id, MATTER, now=issued_at, expires_at=expires_at)
+            for _ in range(config.citizens)
+        ]
+        await uow.commit()
+    return clerk.id, [(code_id, FIRST_CITIZEN + n) for n, code_id in enumerate(codes)]
+
+
 # --------------------------------------------------------------------------- seeding
 
 
@@ -514,6 +586,8 @@ class Config:
     roster_limit: float = 120.0  # longest wait for the roster's preview, then its import
     only: tuple[str, ...] = ()  # the runs to make (by name); all of them if empty
     scoring_entries: int = 22  # approved entries per person in the period run (e) scores
+    citizens: int = 300  # citizens rating one clerk in run (g)...
+    citizen_seconds: float = 10.0  # ...within this many seconds
 
 
 @dataclass
@@ -558,6 +632,12 @@ class Run:
     export_expected: int | None = None  # entries of the exported period
     export_rows: int | None = None  # rows the export wrote
     export_seconds: float | None = None
+    citizens_offered: int | None = None  # citizens who opened a code and pressed, run (g)
+    citizen_cards: int | None = None  # star cards their /start got
+    citizens_stored: int | None = None  # their ratings in the store, counted or flagged
+    citizens_counted: int | None = None
+    citizens_flagged: int | None = None
+    citizen_press_p99_ms: float | None = None
     error: str | None = None
 
     @property
@@ -572,6 +652,7 @@ class Run:
             and (self.roster_bytes is None or self.roster_import_seconds is not None)
             and (self.scoring_expected is None or self.scoring_scored == self.scoring_expected)
             and (self.export_expected is None or self.export_rows == self.export_expected)
+            and (self.citizens_offered is None or self.citizens_stored == self.citizens_offered)
         )
 
 
@@ -716,6 +797,34 @@ async def run_one(
             run.export_seconds = time.perf_counter() - begun
         run.export_rows = done.rows
 
+    citizen_codes: list[tuple[int, int]] = []
+    clerk: int | None = None
+    if name == "citizens":
+        clerk, citizen_codes = await _issue_citizen_codes(database, config, settings, load)
+        run.citizens_offered = len(citizen_codes)
+    citizen_due: dict[int, float] = {}
+    citizen_task: asyncio.Task[None] | None = None
+
+    async def citizens_rate(application: Any, at: float) -> None:
+        # Open-loop, as the load: each citizen's /start and press at their own moment.
+        assert settings.secret_key is not None
+        keys = CitizenKeys.of(settings.secret_key.get_secret_value())
+        spacing = config.citizen_seconds / max(1, len(citizen_codes))
+        events = []
+        for n, (code_id, user) in enumerate(citizen_codes):
+            opened = at + n * spacing
+            events.append((opened, start_update(load.take_update_id(), user, code_id, keys)))
+            data = CitizenStars(code_id, 1 + n % 5, keys.press_mac(code_id, user)).pack()
+            press = press_update(load.take_update_id(), user, data)
+            events.append((opened + CITIZEN_PRESS_AFTER, press))
+        for moment, raw in sorted(events, key=lambda event: event[0]):
+            await asyncio.sleep(max(0.0, moment - time.perf_counter()))
+            update = Update.de_json(raw, application.bot)
+            assert update is not None
+            if update.callback_query is not None:
+                citizen_due[update.update_id] = time.perf_counter()
+            offer_update(application, update)
+
     scoring_task: asyncio.Task[None] | None = None
     export_task: asyncio.Task[None] | None = None
     async with started(
@@ -757,7 +866,16 @@ async def run_one(
             export_task = asyncio.create_task(
                 exports_the_ledger(application, time.perf_counter() + EXPORT_AT)
             )
+        cards_before = stub.citizen_cards
+        if name == "citizens":
+            citizen_task = asyncio.create_task(
+                citizens_rate(application, time.perf_counter() + CITIZENS_AT)
+            )
         due, late = await offer(application, measured)
+        if citizen_task is not None:
+            await citizen_task
+            # The load's replies and the citizens' presses' answers, all awaited below.
+            stub.await_replies([*ids, *citizen_due])
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stub.all_replied.wait(), config.drain)
         if scoring_task is not None:
@@ -779,6 +897,8 @@ async def run_one(
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(job_done.wait(), config.job_limit)
         run.longest_stall_ms = _ms(await ticker.stop())
+        if name == "citizens":
+            run.citizen_cards = stub.citizen_cards - cards_before
         run.other_messages = stub.other_messages - others_before
         run.sender_sent = await _count(database, _sent()) - sent_before
         run.sender_seconds = time.perf_counter() - counted
@@ -802,6 +922,17 @@ async def run_one(
     run.latest_put_ms = _ms(late)
     run.entries_logged = await _count(database, _quick_log_entries()) - logged_before
     run.presses_approved = await _count(database, _approved(pressed)) if pressed else 0
+    if name == "citizens" and clerk is not None:
+        citizen_waits = [stub.replied.get(i, math.inf) - at for i, at in citizen_due.items()]
+        run.citizen_press_p99_ms = _ms(percentile(citizen_waits, 0.99))
+        rated = select(func.count()).where(CitizenRating.staff_id == clerk)
+        run.citizens_stored = await _count(database, rated)
+        run.citizens_counted = await _count(
+            database, rated.where(CitizenRating.status == "counted")
+        )
+        run.citizens_flagged = await _count(
+            database, rated.where(CitizenRating.status == "flagged")
+        )
     if name == "reminders":
         run.reminder_job_seconds = reminder_job.get("seconds")
         if not job_done.is_set():
@@ -995,6 +1126,17 @@ def render(report: Report) -> str:
             f"  (f) the ledger exported to XLSX, {exported.export_rows or 0:,} rows ({right}) "
             f"in {_figure(exported.export_seconds, 2)} s, started {EXPORT_AT:g} s into the load"
         )
+    citizens = runs.get("citizens")
+    if citizens is not None:
+        lines.append(
+            f"  (g) {citizens.citizens_offered or 0} citizens rated one clerk in "
+            f"{c['citizen_seconds']:g} s ({citizens.citizen_cards or 0} star cards for their "
+            f"/start), started {CITIZENS_AT:g} s into the load: "
+            f"{citizens.citizens_stored or 0} ratings stored ({citizens.citizens_counted or 0} "
+            f"counted, {citizens.citizens_flagged or 0} flagged as a burst for HR), "
+            f"{'none' if citizens.citizens_stored == citizens.citizens_offered else 'SOME'} "
+            f"lost; their presses' p99 {_figure(citizens.citizen_press_p99_ms)} ms"
+        )
     loaded = ", ".join(
         f"{r.label.split()[0]} {_figure(r.p99_ratio_to_idle, 2)}"
         for r in every
@@ -1043,11 +1185,13 @@ async def run_benchmark(config: Config) -> Report:
         big_office = max(0, config.staff - config.people)
         expected = await seed_staff(database, big_office, day)
         load = Load(team, int(time.time()) * 10)
+        # Run (g)'s citizens need the key that signs their codes: one for this benchmark.
+        secret = SecretStr(secrets.token_hex(32))
 
         def settings(moment: datetime) -> Settings:
             return Settings(
                 token=SecretStr(TOKEN), database_url=url, api_url=None, timezone=ZONE,
-                language="en", clock_start=moment,
+                language="en", clock_start=moment, secret_key=secret,
             )  # fmt: skip
 
         # Half an hour before the reminders, so nothing else the jobs do is due.
@@ -1154,6 +1298,10 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--roster-people", type=int, default=MAX_ROWS, help="people in it (the limit)"
     )
+    parser.add_argument("--citizens", type=int, default=300, help="rating one clerk in (g)")
+    parser.add_argument(
+        "--citizen-seconds", type=float, default=10.0, help="the time (g)'s citizens take"
+    )
     parser.add_argument(
         "--only",
         action="append",
@@ -1186,6 +1334,8 @@ async def _main(args: argparse.Namespace) -> Report:
         production_budget=args.production_budget,
         roster=args.roster,
         roster_people=args.roster_people,
+        citizens=args.citizens,
+        citizen_seconds=args.citizen_seconds,
         only=tuple(args.only or ()),
     )
     if args.scratch_postgres:

@@ -196,6 +196,7 @@ def _run(
     log_format: str = "text",
     metrics: str | None = None,
 ) -> int:
+    from assessment.citizens import weighs_citizens
     from bot.app import SchemaOutOfDateError, build_application, run_until_signalled
     from bot.logs import configure_logging, secrets_of
     from bot.monitoring import parse_address, serving
@@ -212,6 +213,15 @@ def _run(
         return _fail(f"--metrics: {error}")
     configure_logging(log_level, secrets=secrets_of(settings), log_format=log_format)
     _warn_of_clock(settings)
+    if settings.secret_key is None and weighs_citizens(policy):
+        # Not a refusal: a bot upgraded without the key keeps running, and its people
+        # are scored as before, with no citizens' part (the score renormalises).
+        logging.getLogger("workledger").warning(
+            "no WORKLEDGER_SECRET_KEY: the policy weighs citizens' ratings, but without the "
+            "key their codes cannot be signed nor their accounts hashed, so /rate gives no "
+            "code; set it to a long random value kept outside the database "
+            "(e.g. `openssl rand -hex 32`)"
+        )
     application = build_application(settings, policy)
 
     async def run() -> None:

@@ -690,6 +690,30 @@ class InviteLimits(_PolicyModel):
     max_failed_attempts_per_hour: WholeNumber = Field(ge=1)
 
 
+class CitizenRules(_PolicyModel):
+    """Citizens' "one matter, one rating": how long a code lives and what is suspicious."""
+
+    code_minutes: WholeNumber = Field(default=30, ge=1, le=24 * 60)
+    far_from_issue_minutes: WholeNumber = Field(default=15, ge=1)
+    burst_max: WholeNumber = Field(default=20, ge=1)
+    burst_minutes: WholeNumber = Field(default=60, ge=1, le=24 * 60)
+    window_code_daily_limit: WholeNumber = Field(default=1, ge=1)
+
+    @model_validator(mode="after")
+    def _far_within_lifetime(self) -> CitizenRules:
+        if self.far_from_issue_minutes > self.code_minutes:
+            _violations(
+                [
+                    (
+                        ("far_from_issue_minutes",),
+                        f"must be at most code_minutes ({self.code_minutes}): a code is "
+                        "refused once it has expired",
+                    )
+                ]
+            )
+        return self
+
+
 class AnnualGrade(_PolicyModel):
     """One grade of the annual scale (优秀 / 称职 / 基本称职 / 不称职): the lowest annual
     score that earns it."""
@@ -887,6 +911,7 @@ class Policy(_PolicyModel):
     broadcast: BroadcastLimits
     calendar: CalendarAdjustments
     invites: InviteLimits
+    citizens: CitizenRules = CitizenRules()
     # Optional: without it the bot has no annual roll-up.
     annual: AnnualRule | None = None
 
@@ -993,6 +1018,18 @@ class Policy(_PolicyModel):
                         )
                     )
                 first_use.setdefault(indicator.id, path)
+        for post_type, weights in self.raters.items():
+            # Citizens' stars are ratings of qualitative indicators: without one they
+            # would go nowhere, and the weight would promise a voice nobody hears.
+            rated = any(i.kind == "qualitative" for i in self.indicators.get(post_type, ()))
+            if weights.service_recipient > 0 and post_type in self.indicators and not rated:
+                problems.append(
+                    (
+                        ("raters", post_type, "service_recipient"),
+                        "weighs citizens' ratings, but the post type has no qualitative "
+                        "indicator for them to rate (make one qualitative, or set 0)",
+                    )
+                )
         _violations(problems)
         return self
 

@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     language: str = DEFAULT_LANGUAGE
     # Start the bot's clock at this moment (demos, black-box tests); unset: real time.
     clock_start: datetime | None = None
+    # Signs citizens' rating codes and keys the hash their Telegram ids are stored as.
+    # Never in the store: beside the hashes it would let anyone reverse them (Telegram
+    # ids are few enough to try them all). Unset: citizens cannot rate (``run`` warns
+    # when the policy weighs citizens).
+    secret_key: SecretStr | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -59,6 +64,13 @@ class Settings(BaseSettings):
     def _aware_clock_start(cls, value: datetime | None) -> datetime | None:
         if value is not None and value.utcoffset() is None:
             raise ValueError("needs a time zone, e.g. 2026-11-30T17:29:00+08:00")
+        return value
+
+    @field_validator("secret_key")
+    @classmethod
+    def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("needs at least 32 characters, e.g. from: openssl rand -hex 32")
         return value
 
     @field_validator("api_url")

@@ -14,6 +14,7 @@ from handlers import (
     approvals,
     bonus,
     broadcast,
+    citizens,
     entries,
     errors,
     exports,
@@ -46,6 +47,9 @@ from handlers.callbacks import (
     ApproveShown,
     BonusDiscard,
     BonusPublish,
+    CitizenDecide,
+    CitizenStars,
+    CitizenWindow,
     DayPage,
     Decide,
     DigestTime,
@@ -132,6 +136,7 @@ def register(application: WorkledgerApplication) -> None:
         MessageHandler(
             (filters.TEXT & ~filters.COMMAND) | filters.Document.ALL | filters.PHOTO,
             _in_turn(
+                citizens.capture,
                 approvals.capture,
                 results.capture,
                 broadcast.capture,
@@ -182,6 +187,10 @@ def register(application: WorkledgerApplication) -> None:
             CallbackQueryHandler(review.sign_off, pattern=ReviewSignOff.pattern()),
             CommandHandler("results", results.results_command),
             CommandHandler("score", scores.score_command),
+            CommandHandler("rate", citizens.rate_command),
+            CallbackQueryHandler(citizens.press_stars, pattern=CitizenStars.pattern()),
+            CallbackQueryHandler(citizens.window_code, pattern=CitizenWindow.pattern()),
+            CallbackQueryHandler(citizens.decide, pattern=CitizenDecide.pattern()),
             CommandHandler("thirdparty", third_parties.third_party_command),
             CallbackQueryHandler(
                 third_parties.choose_department, pattern=ThirdPartyDepartment.pattern()

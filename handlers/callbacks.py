@@ -168,6 +168,49 @@ def day_of(text: str) -> date:
     return day
 
 
+@dataclasses.dataclass(frozen=True)
+class CitizenStars(CallbackData):
+    """A citizen's stars through a rating code (anyone: citizens are strangers).
+
+    ``mac`` signs the code for the account that opened it; the code's state is read
+    again on the press.
+    """
+
+    prefix: ClassVar[str] = "ct"
+    requires: ClassVar[Requirement] = ANYONE
+    code_id: int
+    stars: int
+    mac: str
+
+    bounds: ClassVar[dict[str, tuple[int, int]]] = {"stars": (1, 10)}
+
+    def validate(self) -> None:
+        """A signature is 8 url-safe characters."""
+        if not re.fullmatch(r"[A-Za-z0-9_-]{8}", self.mac):
+            raise ValueError("malformed signature")
+
+
+@dataclasses.dataclass(frozen=True)
+class CitizenWindow(CallbackData):
+    """A new printable code for my service window (the person themself)."""
+
+    prefix: ClassVar[str] = "ctw"
+    requires: ClassVar[Requirement] = MEMBERS
+    staff_id: int
+
+
+@dataclasses.dataclass(frozen=True)
+class CitizenDecide(CallbackData):
+    """Confirm (1) or discard (0) a flagged citizen's rating (HR)."""
+
+    prefix: ClassVar[str] = "ctd"
+    requires: ClassVar[Requirement] = HR
+    rating_id: int
+    confirm: int
+
+    bounds: ClassVar[dict[str, tuple[int, int]]] = {"confirm": (0, 1)}
+
+
 def parse(data: str | None) -> CallbackData | None:
     """The action behind a button press, or None for anything forged, stale or malformed."""
     if not data or len(data.encode()) > MAX_BYTES:

@@ -41,6 +41,7 @@ DESCRIPTIONS: Mapping[str, str] = MappingProxyType(
         "appeal": N_("My reviews and appeals, and their deadlines"),
         "export": N_("Ledgers and exports as XLSX or CSV: /export [YYYY-MM]"),
         "cancel": N_("Stop what I am doing"),
+        "rate": N_("A QR code for a citizen to rate the matter I just served"),
         "annual": N_("Roll a year up into annual grades, flags to HR: /annual YYYY"),
         "honour": N_("Award an honour with a citation: /honour EMPLOYEE_NO HONOUR CITATION"),
         "training": N_("Record a completed training: /training EMPLOYEE_NO TRAINING NOTE"),

@@ -21,7 +21,7 @@ from telegram.ext import ApplicationHandlerStop
 from assessment import access
 from assessment.access import Refusal
 from assessment.people import StaffMember, identify
-from handlers import callbacks
+from handlers import callbacks, citizens
 from handlers.context import WorkledgerContext
 from locales import resolve_locale, translator
 from storage.uow import PendingClaim
@@ -88,6 +88,9 @@ async def _admit(update: Update, context: WorkledgerContext) -> None:
         await _check_button(update.callback_query, context)
         return
     refusal = _check_message(update, context)
+    # The one stranger's message let in: a citizen's comment on the rating just given.
+    if refusal is Refusal.NOT_LINKED and await citizens.expects_comment(update, context):
+        return
     if refusal is not None:
         await claim(context)
         if update.effective_message is not None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from telegram import Update
 
 from assessment import access
+from assessment.citizens import PREFIX
 from assessment.invitations import LinkOutcome, redeem
 from assessment.third_parties import is_payload
-from handlers import third_parties
+from handlers import citizens, third_parties
 from handlers.commands import DESCRIPTIONS
 from handlers.context import WorkledgerContext
 from handlers.formatting import when
@@ -26,6 +27,12 @@ async def start(update: Update, context: WorkledgerContext) -> None:
         await third_parties.open_link(update, context, context.args[0])
         return
     if context.args:
+        # A citizen's rating code (``c_``, never an invitation's 32 characters); anything
+        # else, or a code that is not genuine, is read as an invitation.
+        if context.args[0].startswith(PREFIX) and await citizens.open_link(
+            update, context, context.args[0]
+        ):
+            return
         await _link(update, context, context.args[0])
         return
     _ = context._

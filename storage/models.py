@@ -727,6 +727,61 @@ class QuotaApproval(Base):
     withdrawal_reason: Mapped[str | None] = mapped_column(Text)
 
 
+class CitizenCode(Base):
+    """A code a citizen opens to rate one staff member ("one matter, one rating").
+
+    ``kind`` ``matter``: one QR code for one service, single use (``used_at``), valid
+    until ``expires_at``. ``window``: the printable code of a person's service window,
+    used by many citizens, valid until a newer one replaces it (``revoked_at``). The
+    link carries the id and a signature, never anything stored here.
+    """
+
+    __tablename__ = "citizen_codes"
+    __table_args__ = (Index(None, "staff_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    kind: Mapped[str] = mapped_column(String(10))
+    issued_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]
+    used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class CitizenRating(Base):
+    """A citizen's stars (and optional comment) for one staff member, through one code.
+
+    ``citizen_hash`` is the keyed hash of the citizen's Telegram id (the key is not in
+    the store), so a repeat can be recognised and nobody can say who it was.
+    ``status``: ``counted`` (its ratings are in ``ratings``), ``flagged`` (kept, not
+    counted until HR decides), ``confirmed`` (counted by HR) or ``discarded``.
+    """
+
+    __tablename__ = "citizen_ratings"
+    __table_args__ = (
+        Index(None, "staff_id", "created_at"),
+        Index(None, "citizen_hash", "staff_id"),
+        Index(None, "status", "day"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code_id: Mapped[int] = mapped_column(ForeignKey("citizen_codes.id"))
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    period_id: Mapped[int] = mapped_column(ForeignKey("assessment_periods.id"))
+    day: Mapped[date] = mapped_column(Date)
+    citizen_hash: Mapped[str] = mapped_column(String(64))
+    stars: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(Text)
+    # The citizen's next message is their comment, until they send one.
+    awaiting_comment: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The flag rules it broke, comma-separated ("burst,repeat"); empty when none.
+    flags: Mapped[str] = mapped_column(String(80), default="")
+    status: Mapped[str] = mapped_column(String(12))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None]
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+
+
 class ThirdPartyEvaluator(Base):
     """An external evaluator (第三方评估) HR invited for one period and some departments.
 

@@ -15,6 +15,7 @@ from storage.repositories import (
     ApprovalRepository,
     AuditLog,
     BonusRepository,
+    CitizenRepository,
     ConversationRepository,
     DepartmentRepository,
     Directory,
@@ -108,6 +109,7 @@ class UnitOfWork:
     peers: PeerRepository
     bonus: BonusRepository
     store_facts: StoreFacts
+    citizens: CitizenRepository
     annual: AnnualRepository
     exports: ExportReads
 
@@ -153,6 +155,7 @@ class UnitOfWork:
         self.peers = PeerRepository(self.session)
         self.bonus = BonusRepository(self.session)
         self.store_facts = StoreFacts(self.session)
+        self.citizens = CitizenRepository(self.session)
         self.appeals = AppealRepository(self.session)
         self.annual = AnnualRepository(self.session)
         self.exports = ExportReads(self.session)

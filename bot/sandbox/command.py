@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -104,6 +105,8 @@ def sandbox_settings(settings: Settings, database: Path, api_url: str) -> Settin
             "token": SecretStr(SANDBOX_TOKEN),
             "database_url": f"sqlite+aiosqlite:///{database.resolve()}",
             "api_url": api_url,
+            # The sandbox's citizens' codes need a key; one of its own unless one is set.
+            "secret_key": settings.secret_key or SecretStr(secrets.token_hex(32)),
         }
     )
 

@@ -300,7 +300,7 @@ _WORK: dict[str, dict[str, tuple[_Work, ...]]] = {
             ("permits_processed", "窗口受理营业执照、食品经营许可申请{n}件", (6, 14), (4, 7)),
             ("permits_processed", "办结不动产登记及社保转移事项{n}件", (4, 10), (3, 6)),
             ("on_time_completion", "本周受理事项按时办结率{n}%", (93, 100), (1, 2)),
-            ("citizen_satisfaction", "本周“好差评”满意率{n}%", (90, 100), (1, 1)),
+            (None, "整理本周“好差评”群众意见并逐条回访", (0, 0), (0, 0)),
             (None, "为行动不便的老人提供上门帮办服务", (0, 0), (0, 0)),
             ("service_innovations", "推出便民服务新举措{n}项（预约办、帮办）", (2, 5), (2, 4)),
         ),
@@ -308,7 +308,7 @@ _WORK: dict[str, dict[str, tuple[_Work, ...]]] = {
             ("permits_processed", "窗口受理營業執照、食品經營許可申請{n}件", (6, 14), (4, 7)),
             ("permits_processed", "辦結不動產登記及社保轉移事項{n}件", (4, 10), (3, 6)),
             ("on_time_completion", "本週受理事項按時辦結率{n}%", (93, 100), (1, 2)),
-            ("citizen_satisfaction", "本週「好差評」滿意率{n}%", (90, 100), (1, 1)),
+            (None, "整理本週「好差評」民眾意見並逐條回訪", (0, 0), (0, 0)),
             (None, "為行動不便的長者提供上門幫辦服務", (0, 0), (0, 0)),
             ("service_innovations", "推出便民服務新舉措{n}項（預約辦、幫辦）", (2, 5), (2, 4)),
         ),
@@ -318,7 +318,7 @@ _WORK: dict[str, dict[str, tuple[_Work, ...]]] = {
             ("permits_processed", "Completed {n} property registrations and pension transfers",
              (4, 10), (3, 6)),
             ("on_time_completion", "On-time completion this week: {n}%", (93, 100), (1, 2)),
-            ("citizen_satisfaction", "Citizen satisfaction this week: {n}%", (90, 100), (1, 1)),
+            (None, "Followed up this week's citizen ratings, one by one", (0, 0), (0, 0)),
             (None, "Home visit to help an elderly applicant complete her forms", (0, 0), (0, 0)),
             ("service_innovations", "Launched {n} new services (weekend appointments, assisted "
              "filing)", (2, 5), (2, 4)),
@@ -527,7 +527,7 @@ class _Build:
                     quick.append((person, text, when))
                     continue
                 number = chance.randint(low, high)
-                if indicator.endswith(("_rate", "_completion", "_satisfaction")):
+                if indicator.endswith(("_rate", "_completion")):
                     # A rate: the better, the higher the person's skill (lapses: the lower).
                     number = min(100, max(low, round(high * (0.92 + 0.08 * person.skill))))
                     number -= chance.randint(0, 3)

@@ -5,6 +5,7 @@ from storage.repositories.approvals import ApprovalRepository
 from storage.repositories.audit import AuditLog
 from storage.repositories.bonus import BonusRepository
 from storage.repositories.calendar import JobClaims, LeaveRepository
+from storage.repositories.citizens import CitizenRepository
 from storage.repositories.conversations import ConversationRepository
 from storage.repositories.directory import Directory
 from storage.repositories.entries import WorkEntryRepository
@@ -33,6 +34,7 @@ __all__ = [
     "ApprovalRepository",
     "AuditLog",
     "BonusRepository",
+    "CitizenRepository",
     "ConversationRepository",
     "DepartmentRepository",
     "Directory",

@@ -30,10 +30,12 @@ async def test_three_runs_answer_everything_and_report_every_figure(database_url
             broadcast=40,
             database_url=database_url,
             roster_people=300,
+            citizens=30,
+            citizen_seconds=0.5,
         )
     )
     assert list(report.runs) == [
-        "idle", "reminders", "broadcast", "roster", "scoring", "export"
+        "idle", "reminders", "broadcast", "roster", "scoring", "export", "citizens"
     ]  # fmt: skip
     for run in report.runs.values():
         assert run.offered == run.quick_logs + run.presses == 35  # 30 logs and 5 presses
@@ -65,6 +67,16 @@ async def test_three_runs_answer_everything_and_report_every_figure(database_url
     assert exported.export_expected is not None and exported.export_expected > 280 * 22
     assert exported.export_rows == exported.export_expected, exported
     assert exported.export_seconds is not None
+    citizens = report.runs["citizens"]
+    # Each citizen's /start got its stars and each press a rating: at most the first 20 of
+    # the hour ([citizens] burst_max) counted, the rest kept for HR as a burst, none lost.
+    assert citizens.citizens_offered == citizens.citizen_cards == 30
+    assert citizens.citizens_stored == 30
+    assert citizens.citizens_counted is not None and citizens.citizens_flagged is not None
+    assert 0 < citizens.citizens_counted <= 20
+    assert citizens.citizens_counted + citizens.citizens_flagged == 30
+    assert citizens.citizen_press_p99_ms is not None
+    assert math.isfinite(citizens.citizen_press_p99_ms)
     assert report.nothing_lost
     text = render(report)
     for figure in ("p50 ms", "p99 ms", "longest loop stall ms", "p99 loaded / p99 idle"):
@@ -72,6 +84,11 @@ async def test_three_runs_answer_everything_and_report_every_figure(database_url
     assert "(d) HR sent a roster of 300 people (XLSX" in text
     assert f"(e) score_period scored, graded and stored {scoring.scoring_expected}" in text
     assert f"(f) the ledger exported to XLSX, {exported.export_expected:,} rows" in text
+    assert "(g) 30 citizens rated one clerk in 0.5 s (30 star cards for their /start)" in text
+    assert (
+        f"30 ratings stored ({citizens.citizens_counted} counted, "
+        f"{citizens.citizens_flagged} flagged as a burst for HR), none lost"
+    ) in text
     assert "p99 <= 150 ms in every run:" in text
     assert "longest stall <= 50 ms in every run:" in text
     assert "p99 loaded / idle <= 2:" in text
@@ -82,12 +99,14 @@ def test_the_command_line_writes_the_figures_as_json(tmp_path: Path) -> None:
     arguments = ["--seconds", "0.4", "--warm-up", "0", "--people", "10", "--supervisors", "2"]
     arguments += ["--staff", "100", "--broadcast", "10", "--json", str(out)]
     arguments += ["--roster", "csv", "--roster-people", "50"]
+    arguments += ["--citizens", "5", "--citizen-seconds", "0.2"]
     assert main(arguments) == 0
     figures = json.loads(out.read_text())
     assert set(figures["runs"]) == {
-        "idle", "reminders", "broadcast", "roster", "scoring", "export"
+        "idle", "reminders", "broadcast", "roster", "scoring", "export", "citizens"
     }  # fmt: skip
     assert figures["runs"]["export"]["export_rows"] == figures["runs"]["export"]["export_expected"]
+    assert figures["runs"]["citizens"]["citizens_stored"] == 5
     assert (
         figures["runs"]["scoring"]["scoring_scored"]
         == figures["runs"]["scoring"]["scoring_expected"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TypeVar
 
@@ -44,6 +45,7 @@ def settings(database_url: str, emulator: RunningEmulator) -> Settings:
         database_url=database_url,
         api_url=emulator.base_url,
         language="zh_Hans",
+        secret_key=secrets.token_hex(32),  # type: ignore[arg-type]
     )
 
 

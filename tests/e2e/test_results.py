@@ -54,7 +54,7 @@ NOT_PERMITTED = "Sorry, you do not have permission to do that."
 @dataclass(frozen=True)
 class Given:
     """One person's period: reviewed (signed off) or not, and approved entries on which
-    every indicator of a clerk scores ``level``, with an optional bonus."""
+    every counted indicator of a clerk scores ``level``, with an optional bonus."""
 
     employee_no: str
     level: int
@@ -65,7 +65,6 @@ class Given:
 def _entries(staff_id: int, day: date, level: int) -> list[WorkEntry]:
     quantities = {
         "on_time_completion": Decimal(level),
-        "citizen_satisfaction": Decimal(level),
         "service_innovations": Decimal(level) / 5,
         "permits_processed": Decimal(level) * 2,
     }
@@ -307,7 +306,9 @@ async def test_the_notice_arrives_privately_with_its_chart_and_is_read(
     notice = await _notice(driver, org.staff)
     caption = notice["caption"]
     assert caption.startswith("Your result for November 2026\nScore: 87\nGrade: Good")
-    assert "• On-time completion: 85 × 30% (mean of 1 entry: 85 %)" in caption
+    # Citizen satisfaction is rated (by citizens among others) and nobody rated it: its
+    # weight went to the counted indicators.
+    assert "• On-time completion: 85 × 42.86% (mean of 1 entry: 85 %)" in caption
     assert "\n+2 points\n  +2: Covered the counter during the flu weeks" in caption
     assert len(caption) <= 1024
     assert "Sun Li" not in caption and "88" not in caption, "nothing about colleagues"

@@ -54,9 +54,6 @@ async def _seed(db: Database) -> dict[str, int]:
         post = await uow.posts.add(
             Post(department_id=departments[0].id, name="Manager", post_type="management")
         )
-        service = await uow.posts.add(
-            Post(department_id=departments[0].id, name="Window", post_type="service")
-        )
 
         async def person(
             number: str, department: int, supervisor: str | None = None, *,
@@ -74,7 +71,7 @@ async def _seed(db: Database) -> dict[str, int]:
         await person("D1", 1)  # the director, in office 1: the manager's chain, elsewhere
         await person("S1", 0, "D1")
         await person("M1", 0, "S1", post_id=post.id)  # rated by peers
-        await person("W1", 0, "S1", post_id=service.id)  # service: peers rate nothing
+        await person("W1", 0, "S1")  # no post yet: peers rate nothing
         await person("R1", 0, "M1")  # the manager's own report, same office
         await person("R2", 2, "M1")  # the manager's own report, elsewhere: in the chain
         for n in range(3):
@@ -92,7 +89,7 @@ async def test_the_draw_happens_once_and_keeps_to_the_rule(db: Database, tmp_pat
     assert await peers.draw_due(db.uow, policy, SHANGHAI, _render, now=BEFORE) is None
 
     queued = await peers.draw_due(db.uow, policy, SHANGHAI, _render, now=OPEN, batch_size=4)
-    # Everyone whose post type peers rate: only M1 has one (management); others have none.
+    # Everyone whose post type peers rate: only M1 holds a post; the others have none.
     assert queued == 3
     again = await asyncio.gather(
         *(peers.draw_due(db.uow, policy, SHANGHAI, _render, now=OPEN) for _ in range(3))

@@ -68,10 +68,11 @@ def test_who_may_be_asked_one_rule() -> None:
     assert same is PeerRefusal.SAME_DEPARTMENT
     unlinked = refusal_for(_person(6, 20, linked=False), person, SUPERVISORS, POLICY)
     assert unlinked is PeerRefusal.NOT_LINKED
-    # The service post type has no qualitative indicators: peers rate nothing there.
-    assert peer_indicators(POLICY, "service") == ()
-    service = _person(3, 10, post_type="service")
-    assert refusal_for(_person(6, 20), service, SUPERVISORS, POLICY) is PeerRefusal.NO_INDICATORS
+    # Service's one rated indicator is citizen satisfaction, which peers rate too (the
+    # post type weighs them); someone without a post has nothing peers rate.
+    assert [i.id for i in peer_indicators(POLICY, "service")] == ["citizen_satisfaction"]
+    no_post = _person(3, 10, post_type=None)
+    assert refusal_for(_person(6, 20), no_post, SUPERVISORS, POLICY) is PeerRefusal.NO_INDICATORS
     assert [i.id for i in peer_indicators(POLICY, "management")] == [
         "interdepartment_coordination",
         "risk_control",

@@ -230,7 +230,13 @@ def test_who_rates_which_indicator() -> None:
         "interdepartment_coordination",
         "risk_control",
     ]
-    # Service has only quantitative indicators; no post type, or an unknown one: nothing.
-    assert rated_indicators(MONTHLY, "service", "supervisor") == ()
+    # Service's one rated indicator is citizen satisfaction (citizens rate it too); no post
+    # type, or an unknown one: nothing.
+    assert [i.id for i in rated_indicators(MONTHLY, "service", "supervisor")] == [
+        "citizen_satisfaction"
+    ]
+    assert [i.id for i in rated_indicators(MONTHLY, "service", "service_recipient")] == [
+        "citizen_satisfaction"
+    ]
     assert rated_indicators(MONTHLY, None, "self") == ()
     assert rated_indicators(MONTHLY, "astronaut", "self") == ()
