@@ -177,7 +177,7 @@ async def test_a_burst_of_entries_reaches_the_supervisor_as_one_message_to_decid
         for n in range(count):
             await say(driver, user, f"Work {n} of {user.first_name}")
     await send_requests(bot.bot_data, bot.bot_data.clock.now())
-    [one] = await driver.wait_for_message(org.supervisor.id, timeout=8)
+    [one] = await driver.wait_for_message(org.supervisor.id, timeout=30)
     assert one["text"].startswith("5 entries wait for your decision."), one["text"]
     assert buttons(one) == {"Open the list": PendingPage(0).pack()}
     queued = await waiting_for(bot, org.supervisor.id)
@@ -198,7 +198,7 @@ async def test_a_burst_of_entries_reaches_the_supervisor_as_one_message_to_decid
     bot.bot_data.clock.set(start + timedelta(minutes=1), frozen=True)
     await say(driver, org.staff, "Counter duty")
     await send_requests(bot.bot_data, bot.bot_data.clock.now())
-    messages = await driver.wait_for_message(org.supervisor.id, timeout=8)
+    messages = await driver.wait_for_message(org.supervisor.id, timeout=30)
     card = messages[-1]
     assert card["text"].startswith("Entry to approve: Su Yi (E011)"), card["text"]
     assert set(buttons(card)) == {"Approve", "Return", "Reject"}
