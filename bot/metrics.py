@@ -272,7 +272,8 @@ class InstrumentedUpdates(PerChatUpdates):
             super().__init__(concurrent)
         self.metrics = metrics
 
-    async def _observed(self, update: object, coroutine: Awaitable[Any]) -> None:
+    async def observed(self, update: object, coroutine: Awaitable[Any]) -> None:
+        """Run the update as ``PerChatUpdates`` does, timed from when it starts."""
         record = _record_of(update)
         token = CURRENT.set(record)
         started = time.monotonic()
@@ -293,10 +294,6 @@ class InstrumentedUpdates(PerChatUpdates):
                 extra=extra,
             )
             CURRENT.reset(token)
-
-    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        """Run the update as ``PerChatUpdates`` does, timed from when it starts."""
-        await super().do_process_update(update, self._observed(update, coroutine))
 
 
 class LoopLagProbe:

@@ -55,14 +55,20 @@ class PerChatUpdates(BaseUpdateProcessor):
         """Stopping: finish the updates running now; the others are not started at all."""
         self._draining = True
 
+    async def observed(self, update: object, coroutine: Awaitable[Any]) -> None:
+        """Run an update's handling once it starts (a subclass times it here)."""
+        del update
+        await coroutine
+
     async def _run(self, update: object, coroutine: Awaitable[Any]) -> None:
         async with self._running:
             if self._draining:
                 # Stored in the inbox, so the next start handles it, in its chat's order.
+                # PTB's coroutine itself is closed: it was never started, nor wrapped.
                 if isinstance(coroutine, Coroutine):
                     coroutine.close()
                 return
-            await coroutine
+            await self.observed(update, coroutine)
         if self.on_finished is not None:
             self.on_finished(update)
 

@@ -148,9 +148,11 @@ async def org(bot: WorkledgerApplication, driver: EmulatorDriver) -> Organisatio
     return organisation
 
 
-async def say(driver: EmulatorDriver, user: EmulatedUser, text: str) -> Message:
+async def say(
+    driver: EmulatorDriver, user: EmulatedUser, text: str, *, within: float = 5.0
+) -> Message:
     await driver.send_text(user, text)
-    [reply] = await driver.wait_for_message(user.id)
+    [reply] = await driver.wait_for_message(user.id, timeout=within)
     return reply
 
 
