@@ -14,6 +14,7 @@ from sqlalchemy.orm import aliased
 from storage.enums import RaterKind, StaffStatus
 from storage.models import AssessmentPeriod, Department, PeerRequest, Post, Rating, Staff
 from storage.repositories.base import Repository, rows_as
+from storage.repositories.reviews import ReviewRepository
 
 _REQUESTS = cast(Table, PeerRequest.__table__)
 _RATINGS = cast(Table, Rating.__table__)
@@ -173,31 +174,15 @@ class PeerRepository(Repository):
     ) -> None:
         """Give or change the request's rating of one indicator (kind ``peer``, keyed by
         the request, without the rater's id)."""
-        statement = self._insert()(_RATINGS).values(
-            period_id=request.period_id,
-            staff_id=request.staff_id,
-            indicator_id=indicator_id,
-            rater_kind=RaterKind.PEER,
+        await ReviewRepository(self.session).rate(
+            request.period_id,
+            request.staff_id,
+            indicator_id,
+            RaterKind.PEER,
             rater_id=None,
             rater_key=rater_key(request.id),
             value=value,
-            created_at=now,
-            updated_at=now,
-        )
-        await self.session.execute(
-            statement.on_conflict_do_update(
-                index_elements=[
-                    "period_id",
-                    "staff_id",
-                    "indicator_id",
-                    "rater_kind",
-                    "rater_key",
-                ],
-                set_={
-                    "value": statement.excluded.value,
-                    "updated_at": statement.excluded.updated_at,
-                },
-            )
+            now=now,
         )
 
     async def mark_answered(self, request_id: int, *, now: datetime) -> bool:

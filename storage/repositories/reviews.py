@@ -265,18 +265,22 @@ class ReviewRepository(Repository):
         indicator_id: str,
         kind: RaterKind,
         *,
-        rater_id: int,
+        rater_id: int | None,
         value: int,
         now: datetime,
+        rater_key: str | None = None,
     ) -> None:
-        """Give or change one rater's rating of one indicator (the rater's key: their id)."""
+        """Give or change one rater's rating of one indicator: the one way ratings are
+        written. The rater's key is their id unless ``rater_key`` is given (a peer's
+        request, a third party: ratings stored without the rater's id)."""
+        key = str(rater_id) if rater_key is None else rater_key
         statement = self._insert()(_RATINGS).values(
             period_id=period_id,
             staff_id=staff_id,
             indicator_id=indicator_id,
             rater_kind=kind,
             rater_id=rater_id,
-            rater_key=str(rater_id),
+            rater_key=key,
             value=value,
             created_at=now,
             updated_at=now,

@@ -5,11 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import cast
 
 from sqlalchemy import Table, delete, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from storage.enums import RaterKind, StaffStatus
 from storage.models import (
@@ -21,6 +19,7 @@ from storage.models import (
     ThirdPartyScope,
 )
 from storage.repositories.base import Repository
+from storage.repositories.reviews import ReviewRepository
 
 _RATINGS = cast(Table, Rating.__table__)
 _EVALUATORS = cast(Table, ThirdPartyEvaluator.__table__)
@@ -39,9 +38,6 @@ class RatedPerson:
 
 class ThirdPartyRepository(Repository):
     """Evaluators, their departments and their ratings; never commits."""
-
-    def _insert(self) -> Any:
-        return pg_insert if self.dialect == "postgresql" else sqlite_insert
 
     async def add(
         self, period_id: int, name: str, organisation: str, *, by_id: int, now: datetime
@@ -199,31 +195,15 @@ class ThirdPartyRepository(Repository):
         now: datetime,
     ) -> None:
         """Give or change an evaluator's rating of one indicator of one person."""
-        statement = self._insert()(_RATINGS).values(
-            period_id=period_id,
-            staff_id=staff_id,
-            indicator_id=indicator_id,
-            rater_kind=RaterKind.THIRD_PARTY,
+        await ReviewRepository(self.session).rate(
+            period_id,
+            staff_id,
+            indicator_id,
+            RaterKind.THIRD_PARTY,
             rater_id=None,
             rater_key=rater_key,
             value=value,
-            created_at=now,
-            updated_at=now,
-        )
-        await self.session.execute(
-            statement.on_conflict_do_update(
-                index_elements=[
-                    "period_id",
-                    "staff_id",
-                    "indicator_id",
-                    "rater_kind",
-                    "rater_key",
-                ],
-                set_={
-                    "value": statement.excluded.value,
-                    "updated_at": statement.excluded.updated_at,
-                },
-            )
+            now=now,
         )
 
     async def withdraw_ratings(self, period_id: int, rater_key: str) -> int:
