@@ -48,7 +48,7 @@ async def _broadcast_to_everyone(driver: EmulatorDriver, org: Organisation) -> i
         message = await current(driver, org.hr.id, progress["message_id"])
         return message if "delivery finished" in message["text"] else None
 
-    final = await eventually(finished, within=20)
+    final = await eventually(finished, within=60)
     return int(final["text"].split("#", 1)[1].split(":", 1)[0])
 
 

@@ -25,7 +25,7 @@ from storage.engine import Database
 from storage.enums import EntryStatus
 from storage.models import AuditEvent, Conversation, LeaveDay, OutboxMessage, WorkEntry
 
-from .chat import Message, buttons, current, introduce
+from .chat import Message, buttons, current, introduce, stop_timed_jobs
 from .conftest import eventually
 from .people import Organisation, seed
 
@@ -321,6 +321,8 @@ async def test_a_chinese_supervisors_team_lists_read_as_chinese(
 async def test_a_supervisor_whose_team_all_logged_gets_no_summary(
     bot: WorkledgerApplication, driver: EmulatorDriver, org: Organisation
 ) -> None:
+    # The entries' approval requests would reach the supervisor whenever their job ran.
+    stop_timed_jobs(bot)
     await _log(bot, "E011", THURSDAY)
     await _log(bot, "E100", THURSDAY)
     assert await reminders.send_team_summaries(bot.bot_data, at(THURSDAY, 18, 31)) == 0
