@@ -88,9 +88,9 @@ def refusal(language: Translator, error: BonusError | PoolError) -> str:
             "That allowance is not in force: it was withdrawn, or never assigned."
         ),
         BonusError.PAID: _(
-            "A published bonus run of that period paid its allowances: they can no longer be "
-            "withdrawn. A published run changes only by a correction run "
-            "(/bonus YYYY-MM REASON), which pays or recovers the difference."
+            "A published bonus run of that period paid its allowances: none can be withdrawn "
+            "now. Only a correction run changes what was paid (/bonus YYYY-MM REASON): it "
+            "pays or recovers the difference."
         ),
         BonusError.UNKNOWN_CHANGE: _("There is no changed result of that case to correct."),
         BonusError.CORRECTED: _(
