@@ -131,11 +131,13 @@ class Published:
 
 @dataclass(frozen=True, slots=True)
 class Assigned:
-    """An allowance assigned."""
+    """An allowance assigned; ``paid_by``: the number of the period's published run, if
+    one is (only a correction pays the allowance then)."""
 
     staff_id: int
     kind: str
     amount: Decimal
+    paid_by: int | None = None
 
 
 def reason_of(text: str | None) -> str | BonusError | None:
@@ -531,5 +533,6 @@ async def assign_allowance(
             details={"period": period_key, "kind": kind, "reason": why},
         )
     )
+    paid = await uow.bonus.latest_published(period.id)
     await uow.commit()
-    return Assigned(person.id, kind, allowance.amount)
+    return Assigned(person.id, kind, allowance.amount, None if paid is None else paid.number)

@@ -485,15 +485,20 @@ async def allowance_command(update: Update, context: WorkledgerContext) -> None:
         await message.reply_text(text)
         return
     allowance = context.policy.bonus.allowances[kind]
-    await message.reply_text(
-        context._("{person}: {allowance} ({amount}) for {period}.").format(
-            person=number,
-            allowance=allowance.names.get(context.translator.locale),
-            amount=str(
-                format_currency(
-                    done.amount, context.policy.bonus.currency, locale=context.translator.babel
-                )
-            ),
-            period=period_label(context.translator, key, context.policy),
-        )
+    label = period_label(context.translator, key, context.policy)
+    text = context._("{person}: {allowance} ({amount}) for {period}.").format(
+        person=number,
+        allowance=allowance.names.get(context.translator.locale),
+        amount=str(
+            format_currency(
+                done.amount, context.policy.bonus.currency, locale=context.translator.babel
+            )
+        ),
+        period=label,
     )
+    if done.paid_by is not None:
+        text += "\n" + context._(
+            "The bonus of {period} is published already: only a correction pays it "
+            "(/bonus {key} REASON)."
+        ).format(period=label, key=key)
+    await message.reply_text(text)

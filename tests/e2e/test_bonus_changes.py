@@ -208,6 +208,13 @@ async def test_a_withdrawal_after_publication_is_refused(
     # What the person was told stands.
     notice = await told(driver, org.staff.id, "Your bonus for November 2026")
     assert "Allowances: CN¥300.00." in notice
+    # An allowance assigned now is paid by a correction only, and HR is told so.
+    later = await reply_to(driver, org.hr, "/allowance 2026-11 E010 hardship Night shifts")
+    assert later["text"] == (
+        "E010: Hardship post (CN¥300.00) for November 2026.\n"
+        "The bonus of November 2026 is published already: only a correction pays it "
+        "(/bonus 2026-11 REASON)."
+    )
 
 
 async def test_a_review_that_raises_a_grade_leads_hr_to_a_correction_of_the_difference(
