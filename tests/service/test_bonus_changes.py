@@ -22,7 +22,7 @@ from storage.enums import BonusRunStatus
 from storage.models import AuditEvent, BonusAllowance, BonusLine, BonusRun, OutboxMessage, Staff
 from storage.repositories.calendar import Recipient
 
-from .test_bonus_runs import KEY, NOW, POLICY, SIZE, seed
+from .test_bonus_runs import KEY, NOW, POLICY, SIZE, pooled, seed
 
 TODAY = date(2026, 12, 12)
 
@@ -342,3 +342,31 @@ async def test_no_prompt_before_payment_nor_when_the_grade_stands(db: Database) 
         )
         runs = await uow.session.scalar(select(func.count()).select_from(BonusRun))
     assert runs == 0
+
+
+async def test_in_pool_mode_the_prompted_correction_shares_the_same_pool_again(
+    db: Database,
+) -> None:
+    hr, period_id = await seed(db, people=30)
+    policy = pooled(POLICY)
+    pool = Decimal("54321.09")
+    first = await bonus.compute(
+        db.uow, hr, KEY, policy, pool_total=pool, reason=None, now=NOW, size=SIZE
+    )
+    assert isinstance(first, bonus.Computed), first
+    assert isinstance(await bonus.publish(db.uow, hr, first.run_id, now=NOW), bonus.Published)
+    person, _ = await someone_not(db, period_id, "excellent", "good")
+    decided = await _review(db, person, hr, "good", period_id)
+    async with db.uow() as uow:
+        correction = await bonus_changes.correction_of(uow, hr, decided.case.id, 1)
+    assert correction == bonus_changes.Correction(KEY, pool)
+    second = await bonus.compute(
+        db.uow, hr, KEY, policy, pool_total=correction.pool_total, reason="Review", now=NOW,
+        size=SIZE,
+    )  # fmt: skip
+    assert isinstance(second, bonus.Computed), second
+    # The same pool, shared again: nothing more is paid in all, the person gains.
+    assert second.total == pool and second.change == 0
+    async with db.uow() as uow:
+        line = await uow.bonus.line_of(second.run_id, person.id)
+    assert line is not None and line.change > 0
