@@ -136,10 +136,11 @@ def record_lines(context: WorkledgerContext, record: CareerRecord) -> list[str]:
 
 def _honour_name(context: WorkledgerContext, honour_id: str) -> str:
     annual = context.policy.annual
+    if annual is None:
+        return honour_id
     try:
-        assert annual is not None
         return annual.honour(honour_id).names.get(context.locale)
-    except (AssertionError, KeyError):
+    except KeyError:
         return honour_id
 
 
