@@ -21,7 +21,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Upda
 from telegram.error import BadRequest
 
 from assessment import periods
-from assessment.exports import SOURCES, ExportRequest, export
+from assessment.exports import SOURCES, UNDATED, ExportRequest, export
 from handlers.callbacks import ExportRun
 from handlers.context import WorkledgerContext
 from handlers.export_labels import sheet_words, title_of
@@ -104,7 +104,8 @@ async def run_export(update: Update, context: WorkledgerContext) -> None:
         )
 
     await say(_("Building “{title}” of {period}…").format(title=words.title, period=period.key))
-    name = f"{action.kind}-{period.key}.{action.fmt}"
+    undated = action.kind in UNDATED
+    name = f"{action.kind}.{action.fmt}" if undated else f"{action.kind}-{period.key}.{action.fmt}"
     with tempfile.TemporaryDirectory(prefix="workledger-export-") as folder:
         path = Path(folder) / name
         result = await export(context.uow, context.policy, request, words, path, progress=progress)
@@ -117,9 +118,15 @@ async def run_export(update: Update, context: WorkledgerContext) -> None:
             )
         )  # fmt: skip
         return
-    caption = context.ngettext(
-        "“{title}” of {period}: {count} row", "“{title}” of {period}: {count} rows", result.rows
-    ).format(title=words.title, period=period.key, count=result.rows)
+    if undated:
+        caption = context.ngettext(
+            "“{title}”: {count} row", "“{title}”: {count} rows", result.rows
+        ).format(title=words.title, count=result.rows)
+    else:
+        caption = context.ngettext(
+            "“{title}” of {period}: {count} row", "“{title}” of {period}: {count} rows",
+            result.rows,
+        ).format(title=words.title, period=period.key, count=result.rows)  # fmt: skip
     await context.bot.send_document(chat.id, InputFile(content, filename=name), caption=caption)
     await say(caption)
 
