@@ -626,32 +626,17 @@ class BonusSource:
         "difference",
     )
     widths: tuple[int, ...] = (
-        6,
-        12,
-        30,
-        20,
-        12,
-        14,
-        16,
-        14,
-        12,
-        10,
-        10,
-        12,
-        14,
-        14,
-        12,
-        50,
-        14,
-        14,
-        14,
-    )
+        6, 12, 30, 20, 12, 14, 16, 14, 12, 10, 10, 12, 14, 14, 12, 50, 14, 14, 14
+    )  # fmt: skip
 
-    async def _runs(self, uow: UnitOfWork, request: ExportRequest) -> dict[int, _RunFacts]:
+    async def _runs(
+        self, uow: UnitOfWork, request: ExportRequest
+    ) -> tuple[int | None, dict[int, _RunFacts]]:
+        """The period's id and its published runs by id (none if there is no such period)."""
         period = await uow.periods.by_key(request.period.key)
         if period is None:
-            return {}
-        return {
+            return None, {}
+        return period.id, {
             run.id: _RunFacts(run.number or 0, run.reason, run.published_at, run.computed_at,
                               dict(run.factors))
             for run in await uow.exports.published_runs(period.id)
@@ -659,19 +644,17 @@ class BonusSource:
 
     async def count(self, uow: UnitOfWork, request: ExportRequest) -> int:
         """Lines of the period's published runs (of the department they were paid in)."""
-        runs = await self._runs(uow, request)
+        _, runs = await self._runs(uow, request)
         return await uow.exports.bonus_count(list(runs), request.department_id)
 
     async def page(self, uow: UnitOfWork, request: ExportRequest, after: int) -> list[Row]:
-        """Lines after key ``after``, each with its run's facts and its allowances."""
-        runs = await self._runs(uow, request)
+        """Lines after key ``after``, each with its run's facts and the allowances it paid."""
+        period_id, runs = await self._runs(uow, request)
         lines = await uow.exports.bonus_page(list(runs), request.department_id, after, BATCH_SIZE)
-        if not lines:
+        if period_id is None or not lines:
             return []
-        period = await uow.periods.by_key(request.period.key)
-        assert period is not None
         allowances: dict[int, list[Row]] = defaultdict(list)
-        for row in await uow.exports.allowances(period.id, [line[2] for line in lines]):
+        for row in await uow.exports.allowances(period_id, [line[2] for line in lines]):
             allowances[row[0]].append(row)
         out: list[Row] = []
         for line in lines:

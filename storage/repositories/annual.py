@@ -500,6 +500,8 @@ class AnnualRepository(Repository):
             )
             .join(AssessmentPeriod, AssessmentPeriod.id == BonusAllowance.period_id)
             .where(
+                # Allowances are indexed by (period, person): the periods are few.
+                BonusAllowance.period_id.in_(select(AssessmentPeriod.id).scalar_subquery()),
                 BonusAllowance.staff_id == staff_id,
                 BonusAllowance.kind.in_(list(kinds)),
                 BonusAllowance.withdrawn_at.is_(None),

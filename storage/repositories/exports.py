@@ -328,45 +328,50 @@ class ExportReads(Repository):
     async def bonus_page(
         self, run_ids: Sequence[int], department_id: int | None, after: int, size: int
     ) -> list[Row]:
-        """Lines of these runs after key ``after`` (``LINE_KEY``), in run then staff order.
+        """Up to ``size`` lines of these runs after key ``after`` (``LINE_KEY``), in run then
+        staff order: each run's lines a range of its primary key (run, staff).
 
         Columns: key, run id, staff_id, employee_no, name, department, post_type,
         grade_id, difficulty, share, allowance, amount, paid, change (money in steps).
         """
-        if not run_ids:
-            return []
-        run, staff = after // LINE_KEY, after % LINE_KEY
-        key = BonusLine.run_id * literal(LINE_KEY, BigInteger) + BonusLine.staff_id
-        query = (
-            select(
-                key,
-                BonusLine.run_id,
-                BonusLine.staff_id,
-                Staff.employee_no,
-                Staff.name,
-                Department.name,
-                Post.post_type,
-                BonusLine.grade_id,
-                BonusLine.difficulty,
-                BonusLine.share,
-                BonusLine.allowance,
-                BonusLine.amount,
-                BonusLine.paid,
-                BonusLine.change,
+        run, staff = divmod(after, LINE_KEY)
+        found: list[Row] = []
+        for run_id in sorted(run_ids):
+            if run_id < run:
+                continue
+            start = staff if run_id == run else 0
+            key = literal(run_id * LINE_KEY, BigInteger) + BonusLine.staff_id
+            query = (
+                select(
+                    key,
+                    BonusLine.run_id,
+                    BonusLine.staff_id,
+                    Staff.employee_no,
+                    Staff.name,
+                    Department.name,
+                    Post.post_type,
+                    BonusLine.grade_id,
+                    BonusLine.difficulty,
+                    BonusLine.share,
+                    BonusLine.allowance,
+                    BonusLine.amount,
+                    BonusLine.paid,
+                    BonusLine.change,
+                )
+                .join(Staff, Staff.id == BonusLine.staff_id)
+                .join(Department, Department.id == BonusLine.department_id)
+                .outerjoin(Post, Post.id == Staff.post_id)
+                .where(
+                    self._lines_where([run_id], department_id),
+                    BonusLine.staff_id > start,
+                )
+                .order_by(BonusLine.staff_id)
+                .limit(size - len(found))
             )
-            .join(Staff, Staff.id == BonusLine.staff_id)
-            .join(Department, Department.id == BonusLine.department_id)
-            .outerjoin(Post, Post.id == Staff.post_id)
-            .where(
-                self._lines_where(run_ids, department_id),
-                # The primary key's order: (run, staff) after (run, staff) of ``after``.
-                (BonusLine.run_id > run)
-                | ((BonusLine.run_id == run) & (BonusLine.staff_id > staff)),
-            )
-            .order_by(BonusLine.run_id, BonusLine.staff_id)
-            .limit(size)
-        )
-        return await self._rows(query)
+            found += await self._rows(query)
+            if len(found) >= size:
+                break
+        return found
 
     async def allowances(self, period_id: int, staff_ids: Sequence[int]) -> list[Row]:
         """Every allowance these people were assigned for the period, withdrawn or not:
@@ -414,7 +419,12 @@ class ExportReads(Repository):
     @staticmethod
     def _record_parts(whose: Any, key_task_kinds: Sequence[str]) -> dict[str, Any]:
         """The reads of a career record's parts, each of the people ``whose`` (a condition
-        on a staff id column) picks; the first column is always the staff id."""
+        on a staff id column) picks; the first column is always the staff id.
+
+        Scores, points and allowances are indexed by (period, person): naming the periods
+        (few) lets each engine look a page's people up in that index, period by period,
+        where it would otherwise read the whole table for every page."""
+        periods = select(AssessmentPeriod.id).scalar_subquery()
         return {
             "year": select(
                 AnnualResult.staff_id,
@@ -438,7 +448,11 @@ class ExportReads(Repository):
                 PeriodScore.calibrated_grade_id,
             )
             .join(AssessmentPeriod, AssessmentPeriod.id == PeriodScore.period_id)
-            .where(whose(PeriodScore.staff_id), PeriodScore.published_at.is_not(None))
+            .where(
+                PeriodScore.period_id.in_(periods),
+                whose(PeriodScore.staff_id),
+                PeriodScore.published_at.is_not(None),
+            )
             .order_by(PeriodScore.staff_id, AssessmentPeriod.starts_on.desc()),
             "points": select(
                 ScorePoint.staff_id,
@@ -456,7 +470,11 @@ class ExportReads(Repository):
                     PeriodScore.published_at.is_not(None),
                 ),
             )
-            .where(whose(ScorePoint.staff_id), ScorePoint.withdrawn_at.is_(None))
+            .where(
+                ScorePoint.period_id.in_(periods),
+                whose(ScorePoint.staff_id),
+                ScorePoint.withdrawn_at.is_(None),
+            )
             .order_by(ScorePoint.staff_id, AssessmentPeriod.starts_on.desc(), ScorePoint.id),
             "key_task": select(
                 BonusAllowance.staff_id,
@@ -467,6 +485,7 @@ class ExportReads(Repository):
             )
             .join(AssessmentPeriod, AssessmentPeriod.id == BonusAllowance.period_id)
             .where(
+                BonusAllowance.period_id.in_(periods),
                 whose(BonusAllowance.staff_id),
                 BonusAllowance.kind.in_(list(key_task_kinds)),
                 BonusAllowance.withdrawn_at.is_(None),
