@@ -83,6 +83,8 @@ async def run_export(update: Update, context: WorkledgerContext) -> None:
     zone = context.settings.zone
     words = sheet_words(action.kind, context.translator, context.policy, zone.key)
     request = ExportRequest(action.kind, period, zone, fmt=action.fmt)
+    # The career records are whatever the period: neither the file nor its words name it.
+    undated = action.kind in UNDATED
     last_edit = time.monotonic()
 
     async def say(text: str) -> None:
@@ -97,14 +99,15 @@ async def run_export(update: Update, context: WorkledgerContext) -> None:
         if time.monotonic() - last_edit < PROGRESS_EVERY:
             return
         last_edit = time.monotonic()
-        await say(
-            _("Building “{title}” of {period}: {done} of {total} rows…").format(
-                title=words.title, period=period.key, done=done, total=total
-            )
+        text = (
+            _("Building “{title}”: {done} of {total} rows…")
+            if undated
+            else _("Building “{title}” of {period}: {done} of {total} rows…")
         )
+        await say(text.format(title=words.title, period=period.key, done=done, total=total))
 
-    await say(_("Building “{title}” of {period}…").format(title=words.title, period=period.key))
-    undated = action.kind in UNDATED
+    text = _("Building “{title}”…") if undated else _("Building “{title}” of {period}…")
+    await say(text.format(title=words.title, period=period.key))
     name = f"{action.kind}.{action.fmt}" if undated else f"{action.kind}-{period.key}.{action.fmt}"
     with tempfile.TemporaryDirectory(prefix="workledger-export-") as folder:
         path = Path(folder) / name
