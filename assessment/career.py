@@ -186,10 +186,11 @@ async def record_training(
     """HR records a training of the catalogue a person completed, with a note, audited."""
     if access.check(actor, access.HR) is not None:
         return RecordError.NOT_PERMITTED
+    if policy.annual is None:
+        return RecordError.UNKNOWN_TRAINING
     try:
-        assert policy.annual is not None
         policy.annual.training(training_id)
-    except (AssertionError, KeyError):
+    except KeyError:
         return RecordError.UNKNOWN_TRAINING
     note = note.strip()
     if not note:

@@ -154,10 +154,11 @@ def _allowance_name(context: WorkledgerContext, kind: str) -> str:
 
 def _honour_name(context: WorkledgerContext, honour_id: str) -> str:
     annual = context.policy.annual
+    if annual is None:
+        return honour_id
     try:
-        assert annual is not None
         return annual.honour(honour_id).names.get(context.locale)
-    except (AssertionError, KeyError):
+    except KeyError:
         return honour_id
 
 
