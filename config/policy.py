@@ -591,6 +591,9 @@ class Allowance(_PolicyModel):
 
     names: LocalizedText
     amount: Number = Field(gt=0)
+    # An allowance of this kind is paid for a key task (重点任务: an urgent or dangerous
+    # task HR assigned, with its reason): the career record lists it as one.
+    key_task: bool = False
 
 
 BonusMode = Literal["formula", "pool"]

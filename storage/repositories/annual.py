@@ -27,6 +27,7 @@ from storage.models import (
     AnnualResult,
     AnnualRun,
     AssessmentPeriod,
+    BonusAllowance,
     Department,
     HonourAward,
     PeriodScore,
@@ -111,6 +112,17 @@ class HonourLine:
     honour_id: str
     citation: str
     awarded_on: date
+
+
+@dataclass(frozen=True, slots=True)
+class KeyTaskLine:
+    """A key task (重点任务): an allowance of a key-task kind HR assigned for a period,
+    with its reason."""
+
+    period_key: str
+    kind: str
+    reason: str
+    assigned_at: datetime
 
 
 def _year_bounds(year: int) -> tuple[date, date]:
@@ -473,3 +485,27 @@ class AnnualRepository(Repository):
         """A department's name ("" if it is gone)."""
         department = await self.session.get(Department, department_id)
         return "" if department is None else department.name
+
+    async def key_tasks_of(self, staff_id: int, kinds: Sequence[str]) -> list[KeyTaskLine]:
+        """A person's key tasks: their allowances of these kinds still standing, latest
+        period first."""
+        if not kinds:
+            return []
+        rows = await self.session.execute(
+            select(
+                AssessmentPeriod.key.label("period_key"),
+                BonusAllowance.kind,
+                BonusAllowance.reason,
+                BonusAllowance.assigned_at,
+            )
+            .join(AssessmentPeriod, AssessmentPeriod.id == BonusAllowance.period_id)
+            .where(
+                # Allowances are indexed by (period, person): the periods are few.
+                BonusAllowance.period_id.in_(select(AssessmentPeriod.id).scalar_subquery()),
+                BonusAllowance.staff_id == staff_id,
+                BonusAllowance.kind.in_(list(kinds)),
+                BonusAllowance.withdrawn_at.is_(None),
+            )
+            .order_by(AssessmentPeriod.starts_on.desc(), BonusAllowance.id)
+        )
+        return rows_as(rows, KeyTaskLine)
