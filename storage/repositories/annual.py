@@ -137,6 +137,9 @@ RUNNING, CURRENT, SUPERSEDED, FAILED = "running", "current", "superseded", "fail
 # The results everyone reads: those of the year's current run.
 _CURRENT = and_(AnnualRun.id == AnnualResult.run_id, AnnualRun.state == CURRENT)
 
+# Every period's id: a few a year, so naming them lets a person's rows be read
+# through the (period, staff) indexes.
+_PERIOD_IDS = select(AssessmentPeriod.id).scalar_subquery()
 _PUBLISHED = and_(
     PeriodScore.period_id == AssessmentPeriod.id, PeriodScore.published_at.is_not(None)
 )
@@ -396,7 +399,9 @@ class AnnualRepository(Repository):
                 PeriodScore.calibrated_grade_id,
             )
             .join(AssessmentPeriod, _PUBLISHED)
-            .where(PeriodScore.staff_id == staff_id)
+            # Through the (period, staff) key, one period at a time: staff_id alone has
+            # no index, and without the periods named SQLite reads the whole table.
+            .where(PeriodScore.period_id.in_(_PERIOD_IDS), PeriodScore.staff_id == staff_id)
             .order_by(AssessmentPeriod.starts_on.desc())
         )
         return rows_as(rows, PeriodLine)
@@ -419,7 +424,11 @@ class AnnualRepository(Repository):
                     PeriodScore.published_at.is_not(None),
                 ),
             )
-            .where(ScorePoint.staff_id == staff_id, ScorePoint.withdrawn_at.is_(None))
+            .where(
+                ScorePoint.period_id.in_(_PERIOD_IDS),  # as in periods_of
+                ScorePoint.staff_id == staff_id,
+                ScorePoint.withdrawn_at.is_(None),
+            )
             .order_by(AssessmentPeriod.starts_on.desc(), ScorePoint.id)
         )
         return rows_as(rows, PointLine)
