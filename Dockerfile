@@ -19,10 +19,12 @@ RUN python -m venv /opt/workledger \
     && /opt/workledger/bin/python -m compileall -q /opt/workledger/lib
 
 FROM python:3.11-slim-bookworm
-# The score charts' Chinese text (assessment/charts.py looks for this font by file).
+# The score charts' Chinese text (assessment/charts.py looks for this font by file), and
+# pg_dump/pg_restore for `workledger backup` and `restore` on PostgreSQL (Debian 12's
+# client is PostgreSQL 15: pg_dump must be at least as new as the server).
 # hadolint ignore=DL3008
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends fonts-wqy-microhei \
+    && apt-get install -y --no-install-recommends fonts-wqy-microhei postgresql-client \
     && rm -rf /var/lib/apt/lists/*
 # A system user that owns nothing but its state directory (a SQLite store, if used).
 RUN groupadd --system --gid 10001 workledger \

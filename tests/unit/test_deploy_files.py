@@ -137,8 +137,10 @@ def test_the_image_runs_the_bot_as_a_user_that_is_not_root() -> None:
     assert uid.isdigit()
     assert int(uid) != 0
     assert any(keyword == "RUN" and f"--uid {uid}" in args for keyword, args in final)
-    fonts = [args for keyword, args in final if keyword == "RUN" and "apt-get install" in args]
-    assert any("fonts-wqy-microhei" in args for args in fonts)
+    installs = " ".join(args for keyword, args in final if "apt-get install" in args)
+    assert "fonts-wqy-microhei" in installs
+    # pg_dump and pg_restore for `workledger backup` and `restore` on PostgreSQL.
+    assert "postgresql-client" in installs
 
 
 def test_the_image_command_is_workledger_run_with_its_health_check_on_healthz() -> None:
@@ -244,6 +246,11 @@ def test_the_compose_file_runs_the_images_command_on_its_postgresql() -> None:
     assert volume in compose["volumes"]
     assert mount == "/var/lib/postgresql/data"
     assert "pg_isready" in " ".join(db["healthcheck"]["test"])
+    # The image's pg_dump is Debian 12's, PostgreSQL 15: it cannot dump a newer server.
+    image, _, tag = db["image"].partition(":")
+    assert image == "postgres"
+    assert int(tag.split("-")[0].split(".")[0]) <= 15
+    assert "bookworm" in _final_stage(_instructions(ROOT / "Dockerfile"))[0][1]
     assert bot["depends_on"]["db"]["condition"] == "service_healthy"
     # `workledger run` never migrates PostgreSQL: the one-shot service does, first.
     assert migrate["command"] == ["workledger", "db", "upgrade"]
