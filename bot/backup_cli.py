@@ -115,6 +115,9 @@ def _explain(error: BackupError, words: Translator) -> tuple[str, int]:
         return _("{tool} failed: {detail}").format(
             tool=error.tool, detail=error.detail
         ), EXIT_BAD_INPUT
+    if isinstance(error, store_backup.UnreachableError):
+        line = _("cannot reach {store}: {detail}")
+        return line.format(store=error.where, detail=error.detail), EXIT_BAD_INPUT
     if isinstance(error, store_backup.UnsupportedEngineError):
         line = _("workledger backs up and restores SQLite and PostgreSQL stores, not {engine}")
         return line.format(engine=error.engine), EXIT_BAD_INPUT

@@ -34,6 +34,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from storage import migrate
 from storage.engine import create_engine
@@ -52,6 +53,7 @@ __all__ = [
     "TargetExistsError",
     "ToolFailedError",
     "ToolMissingError",
+    "UnreachableError",
     "UnsupportedEngineError",
     "WrongEngineError",
     "backup",
@@ -103,6 +105,14 @@ class ToolFailedError(BackupError):
     """``pg_dump`` or ``pg_restore`` (or SQLite) failed; ``detail`` is what it said."""
 
     tool: str
+    detail: str
+
+
+@dataclass
+class UnreachableError(BackupError):
+    """The database server did not answer (or refused the connection)."""
+
+    where: str
     detail: str
 
 
@@ -270,7 +280,7 @@ def _backup_sqlite(store: Path, target: Path) -> Backup:
                 copy.execute("PRAGMA journal_mode=DELETE")
                 checked = copy.execute("PRAGMA quick_check").fetchone()[0]
         except sqlite3.DatabaseError as error:
-            raise ToolFailedError("sqlite", str(error)) from error
+            raise ToolFailedError("sqlite", f"{store}: {error}") from error
         if revision is None:
             raise NotAStoreError(str(store))
         if checked != "ok":
@@ -310,6 +320,17 @@ def _known_revision(path: Path, revision: str | None) -> str:
 
 
 def _restore_sqlite(source: Path, store: Path, *, replace: bool) -> str:
+    existed = store.exists()
+    try:
+        return _restore_sqlite_into(source, store, replace=replace)
+    except BaseException:
+        if not existed:
+            # An empty file made by the attempt: nothing is left where nothing was.
+            store.unlink(missing_ok=True)
+        raise
+
+
+def _restore_sqlite_into(source: Path, store: Path, *, replace: bool) -> str:
     try:
         with contextlib.closing(
             sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True)
@@ -322,7 +343,7 @@ def _restore_sqlite(source: Path, store: Path, *, replace: bool) -> str:
                 _take_sqlite_store(target, store, replace=replace)
                 backup_file.backup(target, pages=-1)
     except sqlite3.DatabaseError as error:
-        raise ToolFailedError("sqlite", str(error)) from error
+        raise ToolFailedError("sqlite", f"{store}: {error}") from error
     return revision
 
 
@@ -384,10 +405,13 @@ async def _call(tool: str, args: list[str], env: dict[str, str]) -> str:
     out, err = await process.communicate()
     if process.returncode != 0:
         password = env.get("PGPASSWORD")
-        detail = err.decode(errors="replace").strip()
+        said = err.decode(errors="replace").strip()
         if password:
-            detail = detail.replace(password, "***")
-        raise ToolFailedError(tool, detail.splitlines()[-1] if detail else "failed")
+            said = said.replace(password, "***")
+        lines = [line.strip() for line in said.splitlines() if line.strip()]
+        # "pg_dump: error: connection to server ... failed: ...": the line that says why.
+        errors = [line.partition("error: ")[2] for line in lines if "error: " in line]
+        raise ToolFailedError(tool, (errors or lines or ["failed"])[0])
     return out.decode(errors="replace")
 
 
@@ -442,6 +466,8 @@ async def _restore_postgres(url: URL, source: Path, *, replace: bool) -> str:
                     "WHERE table_schema = current_schema()"
                 )
             )
+    except (OSError, SQLAlchemyError) as error:
+        raise UnreachableError(where, str(error).splitlines()[0]) from error
     finally:
         await engine.dispose()
     if others:

@@ -445,6 +445,19 @@ async def test_each_engine_refuses_the_other_engines_backup(
     assert "is a SQLite backup, but WORKLEDGER_DATABASE_URL is a PostgreSQL store" in err
     assert await _snapshot(postgres_url) == before
 
+    # A server that does not answer: one line saying so, no file, no traceback.
+    nowhere = make_url(postgres_url).set(port=1, password="pw").render_as_string(False)
+    for args, expected in (
+        (("backup", "unreached.backup"), "pg_dump failed: connection to server"),
+        (("restore", "pg.backup"), "cannot reach postgresql+asyncpg://"),
+    ):
+        code, _, err = await cli(*args, database_url=nowhere)
+        assert code == 2
+        assert expected in err
+        assert "pw" not in err
+        assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "unreached.backup").exists()
+
 
 RECORDER = """#!/bin/sh
 # Records how workledger called the real tool, then calls it.
