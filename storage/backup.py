@@ -348,7 +348,11 @@ def _restore_sqlite_into(source: Path, store: Path, *, replace: bool) -> str:
 
 
 def _take_sqlite_store(target: sqlite3.Connection, store: Path, *, replace: bool) -> None:
-    """Refuse a store another connection has open, or one with tables unless ``replace``."""
+    """Refuse a store with tables unless ``replace``, or one another connection has open."""
+    # Read first: a refusal for data leaves the store exactly as it was.
+    tables = target.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()
+    if tables[0] and not replace:
+        raise NotEmptyError(str(store))
     try:
         # Leaving WAL mode needs the only connection to the file: the bot (or any other
         # command) holding one makes it fail at once (timeout 0). It also folds the log
@@ -358,9 +362,6 @@ def _take_sqlite_store(target: sqlite3.Connection, store: Path, *, replace: bool
         if "locked" in str(error) or "busy" in str(error):
             raise InUseError(str(store)) from error
         raise
-    tables = target.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()
-    if tables[0] and not replace:
-        raise NotEmptyError(str(store))
 
 
 # PostgreSQL --------------------------------------------------------------------------

@@ -263,7 +263,7 @@ def _whole_batches(path: Path) -> int:
 
 
 async def test_restore_refuses_a_store_with_data_unless_forced(
-    cli: Any, database_url: str, empty_database_url: str, tmp_path: Path
+    cli: Any, database_url: str, empty_database_url: str, backend: str, tmp_path: Path
 ) -> None:
     await _fill(database_url)
     code, _, err = await cli("backup", "a.backup", database_url=database_url)
@@ -288,6 +288,10 @@ async def test_restore_refuses_a_store_with_data_unless_forced(
     assert "holds data already" in err
     assert "--force" in err
     assert await _snapshot(empty_database_url) == other
+    if backend == "sqlite":
+        # Not even its journal mode changed.
+        with contextlib.closing(sqlite3.connect(_sqlite_path(empty_database_url))) as store:
+            assert store.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
     code, _, err = await cli("restore", "a.backup", "--force", database_url=empty_database_url)
     assert code == 0, err
