@@ -100,7 +100,6 @@ class BonusError(enum.StrEnum):
     UNKNOWN_PERSON = "unknown_person"
     ASSIGNED = "assigned"  # the person has that allowance for the period already
     NO_ALLOWANCE = "no_allowance"  # no such allowance in force (withdrawn meanwhile)
-    PAID = "paid"  # a run of the period is published: only a correction changes it
     UNKNOWN_CHANGE = "unknown_change"  # no changed result of a case to correct
     CORRECTED = "corrected"  # a correction published since the change pays it
 

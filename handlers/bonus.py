@@ -88,11 +88,6 @@ def refusal(language: Translator, error: BonusError | PoolError) -> str:
         BonusError.NO_ALLOWANCE: _(
             "That allowance is not in force: it was withdrawn, or never assigned."
         ),
-        BonusError.PAID: _(
-            "A published bonus run of that period paid its allowances: none can be withdrawn "
-            "now. Only a correction run changes what was paid (/bonus YYYY-MM REASON): it "
-            "pays or recovers the difference."
-        ),
         BonusError.UNKNOWN_CHANGE: _("There is no changed result of that case to correct."),
         BonusError.CORRECTED: _(
             "A correction published since then pays this change already: see /bonus."
