@@ -293,10 +293,12 @@ async def test_a_failed_settlement_write_is_retried_not_lost(
     real_settle = OutboxRepository.settle
     failures = iter([True])
 
-    async def flaky_settle(self: OutboxRepository, outcomes: list[dict[str, object]]) -> None:
+    async def flaky_settle(
+        self: OutboxRepository, outcomes: list[dict[str, object]], owner: str | None = None
+    ) -> None:
         if outcomes and next(failures, False):
             raise OperationalError("UPDATE outbox", {}, Exception("database is locked"))
-        await real_settle(self, outcomes)
+        await real_settle(self, outcomes, owner)
 
     monkeypatch.setattr(OutboxRepository, "settle", flaky_settle)
     await _drain(db, emulator, until=20)
