@@ -76,6 +76,9 @@ MAX_ATTEMPTS = 5
 LEASE = timedelta(seconds=60)
 # A chat that cannot take a message within this long is handed back to the outbox.
 HOLD_LIMIT = 5.0
+# At a stop, sends in flight get this long to be answered; the rest are cut off and handed
+# back with what was not sent (they may have reached Telegram: they count as in flight).
+SEND_GRACE = 5.0
 FLUSH_EVERY = 0.05
 FLUSH_SIZE = 100
 # A sender beats this often; one not seen for ``DEAD_AFTER`` is dead (by the store's clock).
@@ -184,7 +187,8 @@ class Sender:
         self._sequence = itertools.count()
         self._outcomes: list[dict[str, Any]] = []
         self._unreachable: list[tuple[int, str]] = []
-        self._in_flight: set[asyncio.Task[None]] = set()
+        self._in_flight: dict[asyncio.Task[None], int] = {}
+        self._cut_off: list[int] = []
         self._last_beat = -HEARTBEAT
         # Until the first heartbeat, nothing is sent.
         self._trusted_until = 0.0
@@ -210,7 +214,11 @@ class Sender:
                     await asyncio.sleep(1.0)
         finally:
             if self._in_flight:
-                await asyncio.gather(*self._in_flight, return_exceptions=True)
+                _, late = await asyncio.wait(self._in_flight, timeout=SEND_GRACE)
+                self._cut_off = [self._in_flight[task] for task in late]
+                for task in late:
+                    task.cancel()
+                await asyncio.gather(*late, return_exceptions=True)
             stop.set()
             await flusher
             await self._flush()
@@ -234,8 +242,8 @@ class Sender:
         # followed by the chat's next less than a second later.
         self._chats.consume(row.chat_id, time.monotonic())
         task = asyncio.create_task(self._send(row))
-        self._in_flight.add(task)
-        task.add_done_callback(self._in_flight.discard)
+        self._in_flight[task] = row.id
+        task.add_done_callback(self._done)
 
     async def _beat(self) -> None:
         started = time.monotonic()
@@ -278,6 +286,9 @@ class Sender:
         if beat.alive != self._share:
             self._share = beat.alive
             await self.budget.shared_by(beat.alive)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.pop(task, None)
 
     def _held(self) -> list[int]:
         """The messages this sender claimed and has not sent."""
@@ -526,7 +537,7 @@ class Sender:
             raise
 
     async def _hand_back(self) -> None:
-        ids = self._held()
+        ids = self._held() + self._cut_off
         self._ready.clear()
         self._waiting.clear()
         async with self.database.uow() as uow:

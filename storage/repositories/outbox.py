@@ -43,6 +43,8 @@ CLOSED_KIND = "approval_closed"
 CLOSED_KEY = "approval-closed/"
 
 _OUTBOX = cast(Table, OutboxMessage.__table__)
+# A lease taken over ends this long before the moment given: over for a claim then.
+_ENDED = timedelta(seconds=1)
 # The columns of ``assessment.outbox.Outgoing.row``, and the defaults given explicitly
 # (but ``request_entry_id``: a copy of a circular never asks for a decision).
 OUTBOX_COLUMNS = (
@@ -547,8 +549,8 @@ class OutboxRepository(Repository):
 
     async def take_over(self, dead_after: timedelta, now: datetime) -> tuple[int, int]:
         """Forget the senders not seen for ``dead_after`` (by the store's clock) and make the
-        messages they held due at once: their leases end at ``now`` (the claimer's clock),
-        so the next claim, by any sender, takes them. (senders, messages).
+        messages they held due at once: their leases end before ``now`` (the claimer's
+        clock), so the next claim, by any sender, takes them. (senders, messages).
 
         A message a dead sender held was sent at most once already (it was in flight when
         it died), so this resends what a lease running out would, only sooner.
@@ -568,7 +570,7 @@ class OutboxRepository(Repository):
                 OutboxMessage.status == DeliveryStatus.SENDING,
                 OutboxMessage.lease_owner.in_(dead),
             )
-            .values(lease_until=now)
+            .values(lease_until=now - _ENDED)
         )
         return len(dead), int(getattr(result, "rowcount", 0))
 

@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 
 from assessment.outbox import Outgoing, enqueue
-from bot.delivery import DeliveryLimits, Sender, delivery_bot
+from bot.delivery import DEAD_AFTER, LEASE, DeliveryLimits, Sender, delivery_bot
 from bot.emulator import EmulatedUser, EmulatorDriver, RunningEmulator
 from config.clock import Clock
 from handlers.context import WorkledgerApplication
@@ -62,6 +62,7 @@ async def _drain(
     until: int,
     senders: int = 1,
     clock: Clock | None = None,
+    within: float = 30,
 ) -> list[Sender]:
     """Run senders until ``until`` messages are settled for good."""
     stop = asyncio.Event()
@@ -79,7 +80,7 @@ async def _drain(
                                        DeliveryStatus.UNREACHABLE)) >= until  # fmt: skip
 
     try:
-        await eventually(settled, within=30)
+        await eventually(settled, within=within)
     finally:
         stop.set()
         await asyncio.gather(*tasks)
@@ -204,6 +205,24 @@ async def test_messages_leased_by_a_dead_sender_are_sent_after_the_lease(
         await uow.commit()
     await _drain(db, emulator, until=5)
     assert _sends_per_chat(await driver.calls("sendMessage")) == Counter(dict.fromkeys(users, 1))
+
+
+async def test_a_dead_senders_messages_are_taken_over_long_before_the_lease_ends(
+    db: Database, emulator: RunningEmulator, driver: EmulatorDriver
+) -> None:
+    """A sender that stopped beating (killed) is found dead within seconds, its messages
+    sent by a live one, each once: not after the lease's 60 s."""
+    users = await _users(driver, 5)
+    await _queue(db, [Outgoing(chat_id=u, kind="test", text="taken over") for u in users])
+    async with db.uow() as uow:
+        await uow.outbox.register("killed")
+        await uow.outbox.claim("killed", 5, datetime.now(UTC), LEASE)
+        await uow.commit()
+    [worker] = await _drain(db, emulator, until=5, within=LEASE.total_seconds() / 3)
+    assert _sends_per_chat(await driver.calls("sendMessage")) == Counter(dict.fromkeys(users, 1))
+    assert worker.taken_over == 5
+    async with db.uow() as uow:
+        assert not (await uow.outbox.heartbeat("killed", DEAD_AFTER)).registered, "forgotten"
 
 
 async def test_a_stopping_sender_hands_back_what_it_did_not_send(
