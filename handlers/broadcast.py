@@ -586,6 +586,12 @@ async def report_progress(context: WorkledgerContext) -> None:
         )
         message_id = figures.progress_message_id
         if text != figures.progress_text:
+            # Every bot process runs this job: the one that takes the step shows it.
+            async with context.uow() as uow:
+                if not await notices.take_progress(
+                    uow, figures.notice_id, figures.progress_text, text
+                ):
+                    continue
             message_id = await _show_progress(context, figures, text)
         if text != figures.progress_text or finished:
             async with context.uow() as uow:
