@@ -114,6 +114,7 @@ def _parser() -> argparse.ArgumentParser:
     annual.add_argument("--wider", action="store_true", help="the approved wider top share")
     annual.add_argument("--json", action="store_true", help="print JSON, for scripts")
     _export_parser(commands)
+    _backup_parsers(commands)
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     db_commands.add_parser("upgrade", help="apply pending migrations")
@@ -123,12 +124,18 @@ def _parser() -> argparse.ArgumentParser:
 
 def _export_parser(commands: Any) -> None:
     export = commands.add_parser("export", help="ledgers and exports as XLSX or CSV")
-    export.add_argument("--period", required=True, metavar="YYYY-MM", help="the period")
+    export.add_argument(
+        "--period", metavar="YYYY-MM", help="the period (not needed for the career record)"
+    )
     export.add_argument(
         "--what",
         required=True,
         metavar="KIND",
-        help="ledger, scores, deliveries or audit (the audit log of the period's days)",
+        help="ledger, scores, deliveries, audit (the audit log of the period's days), bonus "
+        "(the published bonus runs' lines) or record (career records)",
+    )
+    export.add_argument(
+        "--person", metavar="EMPLOYEE_NO", help="the career record of this person only"
     )
     export.add_argument("--department", metavar="NAME", help="only this department's people")
     export.add_argument("--format", choices=("xlsx", "csv"), default="xlsx", dest="fmt")
@@ -143,6 +150,20 @@ def _export_parser(commands: Any) -> None:
     )  # fmt: skip
     export.add_argument(
         "--language", choices=SUPPORTED, help="of the headers (default: WORKLEDGER_LANGUAGE)"
+    )
+
+
+def _backup_parsers(commands: Any) -> None:
+    backup = commands.add_parser(
+        "backup", help="back the store up to FILE (SQLite: while the bot runs; pg_dump)"
+    )
+    backup.add_argument("file", type=Path, metavar="FILE", help="a new file")
+    restore = commands.add_parser(
+        "restore", help="restore the store from a backup FILE, then migrate it"
+    )
+    restore.add_argument("file", type=Path, metavar="FILE", help="a workledger backup")
+    restore.add_argument(
+        "--force", action="store_true", help="replace a store that holds data already"
     )
 
 
@@ -361,8 +382,14 @@ def _command(args: argparse.Namespace, settings: Settings, policy: Policy) -> in
         return export_command(
             settings, policy, period_key=args.period, what=args.what,
             department=args.department, fmt=args.fmt, out=args.out, since=args.since,
-            until=args.until, language=args.language,
+            until=args.until, language=args.language, person=args.person,
         )  # fmt: skip
+    if args.command in ("backup", "restore"):
+        from bot.backup_cli import backup_command, restore_command
+
+        if args.command == "backup":
+            return backup_command(settings, args.file)
+        return restore_command(settings, args.file, force=args.force)
     if args.db_command == "upgrade":
         asyncio.run(_db_upgrade(settings))
     else:

@@ -21,6 +21,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Upda
 from assessment import bonus, periods
 from assessment.bonus import BonusError, Computed, NoticeRow, PoolError, RunTotal
 from assessment.outbox import BULK, Outgoing
+from assessment.sheets import Cell, xlsx_bytes
 from config.policy import Policy
 from handlers.callbacks import BonusDiscard, BonusPublish
 from handlers.context import WorkledgerContext
@@ -84,6 +85,18 @@ def refusal(language: Translator, error: BonusError | PoolError) -> str:
         BonusError.UNKNOWN_KIND: _("The policy has no such allowance."),
         BonusError.UNKNOWN_PERSON: _("Nobody on the roster has that employee number."),
         BonusError.ASSIGNED: _("That person has that allowance for the period already."),
+        BonusError.NO_ALLOWANCE: _(
+            "That allowance is not in force: it was withdrawn, or never assigned."
+        ),
+        BonusError.PAID: _(
+            "A published bonus run of that period paid its allowances: none can be withdrawn "
+            "now. Only a correction run changes what was paid (/bonus YYYY-MM REASON): it "
+            "pays or recovers the difference."
+        ),
+        BonusError.UNKNOWN_CHANGE: _("There is no changed result of that case to correct."),
+        BonusError.CORRECTED: _(
+            "A correction published since then pays this change already: see /bonus."
+        ),
         PoolError.NOT_A_STEP: _("The pool must be a whole number of the currency's steps."),
         PoolError.NEGATIVE: _("The pool cannot be negative."),
         PoolError.ALLOWANCES_EXCEED: _("The allowances alone are more than the pool."),
@@ -172,7 +185,7 @@ def _preview_markup(context: WorkledgerContext, run_id: int) -> InlineKeyboardMa
 
 def sheet_rows(
     language: Translator, policy: Policy, run: BonusRun, rows: list[bonus.LineRow]
-) -> tuple[list[str], list[list[object]]]:
+) -> tuple[list[str], list[list[Cell]]]:
     """The spreadsheet of every line and its factors, headed in ``language``."""
     _ = language.gettext
     step = Decimal(str(run.factors["step"]))
@@ -194,7 +207,7 @@ def sheet_rows(
     def money(units: int) -> Decimal:
         return (Decimal(units) * step).quantize(step)
 
-    table: list[list[object]] = [
+    table: list[list[Cell]] = [
         [
             row.employee_no,
             row.name,
@@ -257,10 +270,12 @@ async def bonus_command(update: Update, context: WorkledgerContext) -> None:
     if not isinstance(computed, Computed):
         await message.reply_text(error_text(context, computed))
         return
-    await _send_preview(context, message.chat_id, computed)
+    await send_preview(context, message.chat_id, computed)
 
 
-async def _send_preview(context: WorkledgerContext, chat_id: int, computed: Computed) -> None:
+async def send_preview(context: WorkledgerContext, chat_id: int, computed: Computed) -> None:
+    """A computed run's preview to ``chat_id``: its totals with Publish and Discard, then the
+    spreadsheet of every line."""
     uows = context.bot_data.database.uow
     async with uows() as uow:
         found = await bonus.totals(uow, computed.run_id)
@@ -274,8 +289,9 @@ async def _send_preview(context: WorkledgerContext, chat_id: int, computed: Comp
     header, rows = sheet_rows(
         context.translator, context.policy, run, await bonus.lines(uows, run.id)
     )
-    # Built in a worker thread: 100,000 lines must not stall the bot.
-    content = await asyncio.to_thread(bonus.sheet, header, rows)
+    # Built in a worker thread: 100,000 lines must not stall the bot. Text that begins
+    # like a formula stays text, as in every export (``assessment.sheets``).
+    content = await asyncio.to_thread(xlsx_bytes, header, rows, title=computed.period_key)
     await context.bot.send_document(
         chat_id,
         InputFile(content, filename=f"bonus-{computed.period_key}-run-{run.id}.xlsx"),
@@ -454,6 +470,8 @@ async def allowance_command(update: Update, context: WorkledgerContext) -> None:
                 "To assign an allowance: /allowance YYYY-MM EMPLOYEE_NO KIND REASON "
                 "(kinds: {kinds})."
             ).format(kinds=kinds)
+            + "\n"
+            + context._("To see or withdraw a person's allowances: /allowance YYYY-MM EMPLOYEE_NO")
         )
         return
     key, number, kind = args[0], args[1], args[2]
@@ -469,15 +487,20 @@ async def allowance_command(update: Update, context: WorkledgerContext) -> None:
         await message.reply_text(text)
         return
     allowance = context.policy.bonus.allowances[kind]
-    await message.reply_text(
-        context._("{person}: {allowance} ({amount}) for {period}.").format(
-            person=number,
-            allowance=allowance.names.get(context.translator.locale),
-            amount=str(
-                format_currency(
-                    done.amount, context.policy.bonus.currency, locale=context.translator.babel
-                )
-            ),
-            period=period_label(context.translator, key, context.policy),
-        )
+    label = period_label(context.translator, key, context.policy)
+    text = context._("{person}: {allowance} ({amount}) for {period}.").format(
+        person=number,
+        allowance=allowance.names.get(context.translator.locale),
+        amount=str(
+            format_currency(
+                done.amount, context.policy.bonus.currency, locale=context.translator.babel
+            )
+        ),
+        period=label,
     )
+    if done.paid_by is not None:
+        text += "\n" + context._(
+            "The bonus of {period} is published already: only a correction pays it "
+            "(/bonus {key} REASON)."
+        ).format(period=label, key=key)
+    await message.reply_text(text)

@@ -81,7 +81,7 @@ class NoticeRepository(Repository):
         )
         return bool(getattr(result, "rowcount", 0))
 
-    async def take_progress(self, notice_id: int, shown: str | None, text: str) -> bool:
+    async def take_progress(self, notice_id: int, shown: str | None, text: str | None) -> bool:
         """Replace the progress text ``shown`` by ``text``, only if it is still ``shown``:
         of several processes refreshing the same progress, one wins each step."""
         result = await self.session.execute(
