@@ -177,6 +177,8 @@ FIRST_CITIZEN = 880_000_000
 CITIZEN_PRESS_AFTER = 0.5
 # The card a citizen's /start gets (an answer, not an apology).
 CITIZEN_CARD = "How was the service of "
+# The bot's own periodic jobs first due later than this after start are off in every run.
+JOBS_DUE_WITHIN = 30.0
 
 
 # --------------------------------------------------------------------------- measuring
@@ -702,6 +704,26 @@ def _ms(seconds: float) -> float:
     return seconds * 1000.0
 
 
+def quiet_jobs(application: Any) -> list[str]:
+    """Switch off the bot's periodic jobs whose first run is more than ``JOBS_DUE_WITHIN``
+    seconds away (the daily reminder, the monthly check's reminders, ...); their names.
+
+    On a quiet machine a run ends before any of them first runs (a minute after start);
+    on a busy one it lasts longer, and the daily reminder or the monthly check's stage
+    reminders to all 100,000 staff would fall into whichever run it is. The jobs of the
+    interactive load itself (approval requests every few seconds, a notice's progress)
+    stay on; run (b) schedules the reminder job itself.
+    """
+    assert application.job_queue is not None
+    latest = datetime.now(UTC) + timedelta(seconds=JOBS_DUE_WITHIN)
+    off = []
+    for job in application.job_queue.jobs():
+        if job.next_t is not None and job.next_t > latest:
+            job.enabled = False
+            off.append(job.name)
+    return off
+
+
 async def run_one(
     name: str,
     label: str,
@@ -830,6 +852,7 @@ async def run_one(
     async with started(
         settings, stub, rate_limited=config.production_budget, sender=StubRequest()
     ) as application:
+        quiet_jobs(application)
         rates = (config.quick_logs_per_second, config.presses_per_second, application.bot)
         warm, warm_pressed = load.schedule(config.warm_up, *rates)
         measured, measured_pressed = load.schedule(config.seconds, *rates)
