@@ -611,6 +611,7 @@ class Run:
     latest_put_ms: float = math.nan  # how late the feeder put an update, at worst
     sender_sent: int = 0  # outbox messages the sender settled as sent during the run
     sender_seconds: float = 0.0  # how long "during the run" was
+    cpu_seconds: float = 0.0  # the process's CPU time during the run, all its threads
     other_messages: int = 0  # the bot's messages that answer no update (apologies, ...)
     entries_logged: int = 0  # quick logs that became entries (warm-up included)
     quick_logs_total: int = 0
@@ -869,6 +870,7 @@ async def run_one(
         sent_before = await _count(database, _sent())
         notice_before = await _count(database, _sent(broadcast=True))
         counted = time.perf_counter()
+        cpu_before = time.process_time()
         ids = [item.update.update_id for item in measured]
         stub.await_replies(ids)
         ticker = Ticker()
@@ -925,6 +927,7 @@ async def run_one(
         run.other_messages = stub.other_messages - others_before
         run.sender_sent = await _count(database, _sent()) - sent_before
         run.sender_seconds = time.perf_counter() - counted
+        run.cpu_seconds = time.process_time() - cpu_before
         if name == "broadcast":
             run.broadcast_sent = await _count(database, _sent(broadcast=True)) - notice_before
 
@@ -1093,6 +1096,12 @@ def render(report: Report) -> str:
         ],
     )
     row("feeder's latest put ms", [_figure(r.latest_put_ms) for r in every])
+    # The work done, whatever share of the machine the process got: a busy machine's waits
+    # are mostly queueing, its CPU seconds are not.
+    row(
+        "bot's CPU s (of wall s)",
+        [f"{r.cpu_seconds:.1f} ({r.sender_seconds:.0f})" for r in every],
+    )
     row("other messages (apologies...)", [str(r.other_messages) for r in every])
     lines.append("")
     reminders = runs.get("reminders")

@@ -50,6 +50,7 @@ async def test_three_runs_answer_everything_and_report_every_figure(database_url
         assert run.presses_approved == run.presses_total > 0  # every press approved its entry
         assert math.isfinite(run.p50_ms) and run.p50_ms <= run.p99_ms
         assert math.isfinite(run.longest_stall_ms)
+        assert run.cpu_seconds > 0  # the work the process did during the run
     reminders = report.runs["reminders"]
     # The real job ran at the bot's 17:30 and queued a reminder for everyone owing one.
     assert reminders.reminder_job_seconds is not None
@@ -85,7 +86,7 @@ async def test_three_runs_answer_everything_and_report_every_figure(database_url
     assert math.isfinite(citizens.citizen_press_p99_ms)
     assert report.nothing_lost
     text = render(report)
-    for figure in ("p50 ms", "p99 ms", "longest loop stall ms", "p99 loaded / p99 idle"):
+    for figure in ("p50 ms", "p99 ms", "longest loop stall ms", "p99 loaded / p99 idle", "CPU s"):
         assert figure in text
     assert "(d) HR sent a roster of 300 people (XLSX" in text
     assert f"(e) score_period scored, graded and stored {scoring.scoring_expected}" in text
