@@ -40,7 +40,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
-from decimal import ROUND_CEILING, Decimal
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from assessment.collector import full_passes_held
@@ -48,7 +48,6 @@ from assessment.grading import (
     Approval,
     GradeAssignment,
     QuotaStatus,
-    ScopeKey,
     Scored,
     assign_grades,
     quota_status,
@@ -70,7 +69,6 @@ from assessment.scoring import (
 from config.policy import RATERS, Policy, Rater
 from storage.engine import Database
 from storage.repositories.facts import FactRows, Subject
-from storage.repositories.score_sql import ScoringPlan
 from storage.repositories.scores import ComputedScore, ResultRow
 from storage.uow import UnitOfWork
 
@@ -102,15 +100,12 @@ __all__ = [
     "score_batch",
     "score_one",
     "score_period",
-    "scoring_plan",
     "unpack_rows",
     "without_peers",
 ]
 
 # People per batch: one set of facts queries and one scoring hand-off to a thread.
 BATCH_SIZE = 2000
-# People per statement of the database's scoring (one short hold of SQLite's write lock).
-SQL_BATCH_SIZE = 1000
 # Scores per write: one short transaction (on SQLite, a short hold of its write lock).
 WRITE_BATCH_SIZE = 500
 # A period whose first batch has at least this many people is scored in the worker
@@ -477,34 +472,6 @@ class BatchJob(NamedTuple):
     indicator_ids: frozenset[str]
 
 
-def scoring_plan(policy: Policy, job: BatchJob | None = None) -> ScoringPlan:
-    """The policy's formula as the store computes it in SQL: the scorer's own compiled
-    tables (``Scorer.plan``), the limits, the rounding, the grades' thresholds in whole
-    rounding steps and the stored breakdown's fingerprint."""
-    job = job or batch_job(policy)
-    check = policy.monthly_check
-    step = policy.assessment.score_rounding
-    decimals = max(0, -step.as_tuple().exponent)  # type: ignore[operator]
-    unit = Decimal(10) ** decimals
-    return ScoringPlan(
-        post_types=job.scorer.plan(),
-        indicator_ids=tuple(sorted(job.indicator_ids)),
-        raters=tuple(sorted(_KNOWN_RATERS)),
-        rating_max=check.rating_max,
-        peer_min=policy.peers.min_raters,
-        bonus_limit=check.max_bonus_points,
-        deduction_limit=check.max_deduction_points,
-        decimals=decimals,
-        mode=policy.assessment.score_rounding_mode,
-        grades=tuple(
-            (grade.id, int((grade.min_score * unit).to_integral_value(rounding=ROUND_CEILING)))
-            for grade in policy.grades
-        ),
-        fingerprint=job.fingerprint,
-        facts_format=FACTS_FORMAT,
-    )
-
-
 def batch_job(policy: Policy) -> BatchJob:
     """The scorer, the settled grades and the fingerprint of ``policy``, for ``score_batch``."""
     return BatchJob(
@@ -627,16 +594,13 @@ def _grade_all(
     results: Sequence[_Result | ComputedScore],
     waiting: Sequence[_Result],
     approved: Approval,
-    also_counted: Mapping[ScopeKey, int],
 ) -> tuple[dict[int, GradeAssignment], list[ComputedScore]]:
-    # Everyone scored in Python graded under the quota (its wider share where approved),
-    # with the people the database graded counted in their scopes, and the results that
-    # waited for it, to store.
+    # Everyone graded under the quota (its wider share where approved), and the results
+    # that waited for it, to store.
     grades = assign_grades(
         policy,
         [Scored(r.staff_id, r.department_id, r.score, r.disqualified) for r in results],
         with_approval=approved,
-        also_counted=also_counted,
     )
     return grades, [_computed(r, grades[r.staff_id]) for r in waiting]
 
@@ -687,20 +651,18 @@ async def score_period(
     publication; reading). A published period is not recomputed. Scores of people no
     longer reviewable (excluded) are removed unless published.
 
-    **Where it is computed.** Each batch (a range of staff ids) is first scored, graded
-    and stored by the database, in one ``INSERT ... SELECT`` written from the policy's
-    compiled formula (``Scorer.plan``, ``storage.repositories.score_sql``): everyone
-    whose rounded score its floating point settles exactly and whose grade the score
-    settles (``grading.settled_grades``: it does not reach the top grade), about 95% of
-    the people. The rest of the batch (those reaching the top grade, those within a
-    millionth of a step of a rounding boundary, and the few cases the SQL form leaves
-    out) is scored by ``score_batch`` from the same facts, in ``worker``'s process
-    when the first batch holds at least ``WORKER_FROM`` people, otherwise (or without a
-    worker) in a thread; those reaching the top grade are graded once everyone is
-    scored, under the quota of their scope (``assign_grades``, counting everyone the
-    database stored there). A run that fails part-way has replaced some people's rows
-    and not others (as a failed write always could); running it again puts everything
-    right. Full garbage-collector passes are held off for the run.
+    Given a ``Database``, the batches are a pipeline: while one is scored, the database
+    aggregates the next and the previous one's settled results are written
+    (people whose score does not reach the top grade: ``grading.settled_grades``, about
+    95% of them); the others are written once everyone is graded. A run that fails
+    part-way has replaced some people's rows and not others (as a failed write always
+    could); running it again puts everything right.
+
+    The event loop keeps its turns: facts are aggregated by the database a batch at a
+    time, each batch is scored (``score_batch``) in ``worker``'s process (the bot's: it
+    then takes none of the loop's interpreter lock) when the first batch holds at least
+    ``WORKER_FROM`` people, otherwise (or without a worker) in a thread, the
+    grading runs in a thread, and full garbage-collector passes are held off for the run.
 
     Raises:
         ScoringError: The worker process died, hung or failed on a batch (from
@@ -728,17 +690,27 @@ async def score_period(
     if period_id is None:
         return run
     job = batch_job(policy)
-    plan = scoring_plan(policy, job)
-    everyone: list[int] = await runner.run(
-        lambda uow: uow.facts.reviewable(period_id, after=0, limit=2**31 - 1)
-    )
     # The worker, started and given the policy once the first batch shows it is worth it.
     prepared: asyncio.Future[Any] | None = None
-    if worker is not None and min(len(everyone), batch_size) >= WORKER_FROM:
-        prepared = asyncio.ensure_future(worker.prepare(policy))
+    results: list[_Result | ComputedScore] = []
+
+    async def read(after: int) -> tuple[list[int], FactRows | None]:
+        async def work(uow: UnitOfWork) -> tuple[list[int], FactRows | None]:
+            subjects = await uow.facts.reviewable_subjects(
+                period_id, after=after, limit=batch_size
+            )
+            ids = [subject.staff_id for subject in subjects]
+            if not ids:
+                return ids, None
+            rows = await uow.facts.rows(
+                period_id, ids, period.starts_on, period.ends_on, subjects=subjects
+            )
+            return ids, rows if with_peers else without_peers(rows)
+
+        return cast(tuple[list[int], "FactRows | None"], await runner.run(work))
+
     # Written in smaller batches than read: each holds SQLite's one write lock.
     write_size = max(1, min(batch_size, WRITE_BATCH_SIZE))
-    step = max(1, min(batch_size, SQL_BATCH_SIZE))
 
     async def save(computed: Sequence[ComputedScore]) -> None:
         for start in range(0, len(computed), write_size):
@@ -750,82 +722,72 @@ async def score_period(
             await runner.run(write, write=True)
             await asyncio.sleep(0)
 
-    async def in_sql(after: int, through: int) -> list[tuple[int, int, str]]:
-        async def work(uow: UnitOfWork) -> list[tuple[int, int, str]]:
-            return await uow.scores.compute(
-                period_id, plan, after, through, period.starts_on, period.ends_on,
-                now=now, with_peers=with_peers,
-            )  # fmt: skip
-
-        return cast(list[tuple[int, int, str]], await runner.run(work, write=True))
-
-    async def rest_rows(ids: list[int]) -> FactRows:
-        async def work(uow: UnitOfWork) -> FactRows:
-            rows = await uow.facts.rows(period_id, ids, period.starts_on, period.ends_on)
-            return rows if with_peers else without_peers(rows)
-
-        return cast(FactRows, await runner.run(work))
-
     async def scored(ids: list[int], rows: FactRows) -> BatchScores:
         if worker is None or prepared is None:
             return await asyncio.to_thread(score_batch, job, ids, rows, pause=True)
         return await worker.score(await prepared, ids, rows)
 
-    # The people the database stored, counted by quota scope, and their grades.
-    counted: Counter[ScopeKey] = Counter()
-    grades: Counter[str] = Counter()
-    stored_count = 0
-    # Scored in Python: everyone (to grade under the quota), and those whose grade
-    # waits for everyone in their scope (their score reaches the top grade).
-    results: list[_Result | ComputedScore] = []
+    # Scored people whose grade waits for everyone in their scope (their score reaches
+    # the top grade, which the quota caps); the others are stored as they are scored.
     waiting: list[_Result] = []
+    in_flight: list[asyncio.Future[Any]] = []
     with full_passes_held():
         try:
-            after = 0
-            rest: list[int] = []
-            for start in range(0, len(everyone), step):
-                chunk = everyone[start : start + step]
-                stored = await in_sql(after, chunk[-1])
-                after = chunk[-1]
-                stored_count += len(stored)
-                done = set()
-                for staff_id, department_id, grade_id in stored:
-                    done.add(staff_id)
-                    counted[scope_of(policy, department_id)] += 1
-                    grades[grade_id] += 1
-                rest.extend(staff_id for staff_id in chunk if staff_id not in done)
-            # The rest, in batches of their own (a few percent of the period).
-            for start in range(0, len(rest), batch_size):
-                ids = rest[start : start + batch_size]
-                batch = await scored(ids, await rest_rows(ids))
+            ids, rows = await read(0)
+            if worker is not None and len(ids) >= WORKER_FROM:
+                prepared = asyncio.ensure_future(worker.prepare(policy))
+            while rows is not None:
+                # A pipeline, given a database: the next batch is read (the database
+                # aggregating it, on SQLite in the driver's thread without the GIL) and
+                # the last batch's settled results are written while this batch is
+                # scored in the worker. A unit of work does one thing at a time.
+                following = asyncio.ensure_future(read(ids[-1])) if runner.concurrent else None
+                if following is not None:
+                    in_flight.append(following)
+                batch = await scored(ids, rows)
                 ready = [ComputedScore(*row) for row in batch.ready]
                 held = [_Result(*row) for row in batch.waiting]
                 results.extend(ready)
                 results.extend(held)
                 waiting.extend(held)
                 run.unscorable.extend(batch.unscorable)
-                await save(ready)
+                for task in in_flight[:]:  # one write at a time: wait for the last one
+                    if task is not following:
+                        await task
+                        in_flight.remove(task)
+                if runner.concurrent:
+                    in_flight.append(asyncio.ensure_future(save(ready)))
+                else:
+                    await save(ready)
+                if following is not None:
+                    ids, rows = await following
+                    in_flight.remove(following)
+                else:
+                    ids, rows = await read(ids[-1])
+            for task in in_flight:
+                await task
+            in_flight.clear()
         finally:
+            # On an error: nothing left running (each write is its own transaction).
             if prepared is not None and not prepared.done():
-                prepared.cancel()
-                await asyncio.gather(prepared, return_exceptions=True)
+                in_flight.append(prepared)
+            for task in in_flight:
+                task.cancel()
+            await asyncio.gather(*in_flight, return_exceptions=True)
         # The scopes with the wider share approved (``assessment.quota``).
         approved = await runner.run(lambda uow: approvals(uow, period_id))
-        assigned, graded = await asyncio.to_thread(
-            _grade_all, policy, results, waiting, approved, counted
-        )
+        grades, graded = await asyncio.to_thread(_grade_all, policy, results, waiting, approved)
         await save(graded)
 
         async def tidy(uow: UnitOfWork) -> int:
             # Every person scored has a row now: more rows, and some are stale.
-            if await uow.scores.count(period_id) <= stored_count + len(results):
+            if await uow.scores.count(period_id) <= len(results):
                 return 0
             return await uow.scores.remove_unreviewable(period_id)
 
         run.removed = await runner.run(tidy, write=True)
-    run.scored = stored_count + len(results)
-    grades.update(assignment.grade_id for assignment in assigned.values())
-    run.grades = grades
+    run.scored = len(results)
+    run.grades = Counter(assignment.grade_id for assignment in grades.values())
     return run
 
 

@@ -26,7 +26,6 @@ from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, ROUND_UP, Decima
 from typing import Any, Literal, NamedTuple
 
 from config.policy import RATERS, Indicator, Policy, Rater
-from storage.repositories.score_sql import IndicatorPlan, RaterPlan
 
 __all__ = [
     "BREAKDOWN_VERSION",
@@ -514,29 +513,6 @@ class Scorer:
                 )
                 for indicator in indicators
             )
-
-    def plan(self) -> tuple[tuple[str, tuple[IndicatorPlan, ...]], ...]:
-        """The per-post-type indicator tables this scorer computes from, as the store's
-        SQL form of the formula takes them (``storage.repositories.score_sql``): the one
-        compiled form of the policy's formula that both evaluate."""
-        return tuple(
-            (
-                post_type,
-                tuple(
-                    IndicatorPlan(
-                        id=spec[0],
-                        qualitative=spec[1],
-                        common=spec[2],
-                        mean=spec[3],
-                        points=spec[4],
-                        weight=spec[5],
-                        raters=tuple(RaterPlan(rater, weight) for rater, weight, _ in spec[6]),
-                    )
-                    for spec in specs
-                ),
-            )
-            for post_type, specs in self._specs.items()
-        )
 
     def score(self, facts: PeriodFacts) -> Score:
         """Score one person's period.

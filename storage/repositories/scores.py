@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, cast
 
@@ -19,7 +19,6 @@ from sqlalchemy import Integer, Table, bindparam, delete, exists, func, select
 
 from storage.models import Department, PeriodReview, PeriodScore, Staff
 from storage.repositories.base import Repository
-from storage.repositories.score_sql import ScoringPlan, compute_statement
 
 _SCORES = cast(Table, PeriodScore.__table__)
 _REVIEWS = cast(Table, PeriodReview.__table__)
@@ -173,35 +172,6 @@ class ScoreRepository(Repository):
             for row in rows
         ]
         await connection.exec_driver_sql(_UPSERT.replace("$marks", ", ".join("?" * 10)), values)
-
-    async def compute(
-        self,
-        period_id: int,
-        plan: ScoringPlan,
-        after: int,
-        through: int,
-        starts_on: date,
-        ends_on: date,
-        *,
-        now: datetime,
-        with_peers: bool,
-    ) -> list[tuple[int, int, str]]:
-        """Score, grade and store, in the database, the people of the period with staff
-        ids after ``after`` through ``through`` whom the plan's SQL form can store
-        exactly (``score_sql.compute_statement``): (staff id, department id, grade id)
-        of each row stored. Everyone else of the range is left to the caller."""
-        connection = await self.session.connection()
-        statement = compute_statement(self.dialect, plan, with_peers)
-        if self.dialect == "postgresql":
-            parameters: tuple[Any, ...] = (period_id, after, through, starts_on, ends_on, now)
-        else:
-            at = now.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-            parameters = (
-                period_id, after, through, starts_on.isoformat(), ends_on.isoformat(), at,
-            )  # fmt: skip
-        result = await connection.exec_driver_sql(statement, parameters)
-        stored: list[Any] = list(result.all())
-        return [(int(row[0]), int(row[1]), str(row[2])) for row in stored]
 
     async def count(self, period_id: int) -> int:
         """How many scores the period has stored."""
