@@ -664,10 +664,8 @@ async def score_period(
     The event loop keeps its turns: facts are aggregated by the database a batch at a
     time, each batch is scored (``score_batch``) in ``worker``'s process (the bot's: it
     then takes none of the loop's interpreter lock) when the first batch holds at least
-    ``WORKER_FROM`` people (while its process is still starting, in a thread: the first
-    run after the bot starts does not wait a second for it), otherwise (or without a
-    worker) in a thread, the grading runs in a thread, and full garbage-collector passes
-    are held off for the run.
+    ``WORKER_FROM`` people, otherwise (or without a worker) in a thread, the
+    grading runs in a thread, and full garbage-collector passes are held off for the run.
 
     Raises:
         ScoringError: The worker process died, hung or failed on a batch (from
@@ -695,10 +693,8 @@ async def score_period(
     if period_id is None:
         return run
     job = batch_job(policy)
-    # The worker, started and given the policy once the first batch shows it is worth it;
-    # ``starting``: its process was not running yet, so batches go to a thread until it is.
+    # The worker, started and given the policy once the first batch shows it is worth it.
     prepared: asyncio.Future[Any] | None = None
-    starting = False
     # Everyone stored as scored, counted by quota scope and by grade, and how many scored.
     settled: Counter[ScopeKey] = Counter()
     given: Counter[str] = Counter()
@@ -733,9 +729,7 @@ async def score_period(
             await asyncio.sleep(0)
 
     async def scored(ids: list[int], rows: FactRows) -> BatchScores:
-        if worker is None or prepared is None or (starting and not prepared.done()):
-            # No worker, or its process still starting (a second or more, the
-            # interpreter and its imports): this batch in a thread meanwhile.
+        if worker is None or prepared is None:
             return await asyncio.to_thread(score_batch, job, ids, rows, pause=True)
         return await worker.score(await prepared, ids, rows)
 
@@ -747,7 +741,6 @@ async def score_period(
         try:
             ids, rows = await read(0)
             if worker is not None and len(ids) >= WORKER_FROM:
-                starting = worker.pid is None
                 prepared = asyncio.ensure_future(worker.prepare(policy))
             while rows is not None:
                 # A pipeline, given a database: the next batch is read (the database
@@ -782,10 +775,6 @@ async def score_period(
             for task in in_flight:
                 await task
             in_flight.clear()
-            if prepared is not None:
-                # A worker that started during the run is ready for the next one (and
-                # one that could not start fails this run, as it would have).
-                await prepared
         finally:
             # On an error: nothing left running (each write is its own transaction).
             if prepared is not None and not prepared.done():
