@@ -240,7 +240,11 @@ def settled_grades(policy: Policy) -> Callable[[Scored], GradeAssignment | None]
 
 
 def assign_grades(
-    policy: Policy, people: Sequence[Scored], *, with_approval: Approval = False
+    policy: Policy,
+    people: Sequence[Scored],
+    *,
+    with_approval: Approval = False,
+    also_counted: Mapping[ScopeKey, int] | None = None,
 ) -> dict[int, GradeAssignment]:
     """Grade everyone assessed in a period, the top grade within the quota of each scope.
 
@@ -250,6 +254,10 @@ def assign_grades(
             the cap of a scope counts the people given here).
         with_approval: Whether the wider, approved share applies: for every scope, or per
             scope key (a department id, or ``ORGANISATION``); scopes not listed have none.
+        also_counted: By scope, how many more people its cap counts who are not given
+            here: people whose grade ``settled_grades`` settled (their score does not
+            reach the top grade, so they take no place; a whole period's run grades
+            them as it stores them).
 
     Returns:
         Each person's assignment by staff id.
@@ -263,7 +271,8 @@ def assign_grades(
     next_id = policy.grades[1].id
     result: dict[int, GradeAssignment] = {}
     for scope, group in _by_scope(policy, people).items():
-        cap = top_grade_cap(policy, len(group), approved=_approved(with_approval, scope))
+        counted = len(group) + (also_counted or {}).get(scope, 0)
+        cap = top_grade_cap(policy, counted, approved=_approved(with_approval, scope))
         receivers = _top_receivers(policy, group, cap)
         for person in group:
             staff_id = person.staff_id

@@ -48,6 +48,7 @@ from assessment.grading import (
     Approval,
     GradeAssignment,
     QuotaStatus,
+    ScopeKey,
     Scored,
     assign_grades,
     quota_status,
@@ -591,16 +592,18 @@ def _computed(result: _Result, grade: GradeAssignment) -> ComputedScore:
 
 def _grade_all(
     policy: Policy,
-    results: Sequence[_Result | ComputedScore],
     waiting: Sequence[_Result],
     approved: Approval,
+    settled: Mapping[ScopeKey, int],
 ) -> tuple[dict[int, GradeAssignment], list[ComputedScore]]:
-    # Everyone graded under the quota (its wider share where approved), and the results
-    # that waited for it, to store.
+    # Those whose grade waited graded under the quota (its wider share where approved),
+    # the people whose grade their score settled counted in their scopes, and their
+    # results, to store.
     grades = assign_grades(
         policy,
-        [Scored(r.staff_id, r.department_id, r.score, r.disqualified) for r in results],
+        [Scored(r.staff_id, r.department_id, r.score, r.disqualified) for r in waiting],
         with_approval=approved,
+        also_counted=settled,
     )
     return grades, [_computed(r, grades[r.staff_id]) for r in waiting]
 
@@ -692,7 +695,10 @@ async def score_period(
     job = batch_job(policy)
     # The worker, started and given the policy once the first batch shows it is worth it.
     prepared: asyncio.Future[Any] | None = None
-    results: list[_Result | ComputedScore] = []
+    # Everyone stored as scored, counted by quota scope and by grade, and how many scored.
+    settled: Counter[ScopeKey] = Counter()
+    given: Counter[str] = Counter()
+    scored_count = 0
 
     async def read(after: int) -> tuple[list[int], FactRows | None]:
         async def work(uow: UnitOfWork) -> tuple[list[int], FactRows | None]:
@@ -747,8 +753,10 @@ async def score_period(
                 batch = await scored(ids, rows)
                 ready = [ComputedScore(*row) for row in batch.ready]
                 held = [_Result(*row) for row in batch.waiting]
-                results.extend(ready)
-                results.extend(held)
+                for result in ready:
+                    settled[scope_of(policy, result.department_id)] += 1
+                    given[result.grade_id] += 1
+                scored_count += len(ready) + len(held)
                 waiting.extend(held)
                 run.unscorable.extend(batch.unscorable)
                 for task in in_flight[:]:  # one write at a time: wait for the last one
@@ -776,18 +784,19 @@ async def score_period(
             await asyncio.gather(*in_flight, return_exceptions=True)
         # The scopes with the wider share approved (``assessment.quota``).
         approved = await runner.run(lambda uow: approvals(uow, period_id))
-        grades, graded = await asyncio.to_thread(_grade_all, policy, results, waiting, approved)
+        grades, graded = await asyncio.to_thread(_grade_all, policy, waiting, approved, settled)
         await save(graded)
 
         async def tidy(uow: UnitOfWork) -> int:
             # Every person scored has a row now: more rows, and some are stale.
-            if await uow.scores.count(period_id) <= len(results):
+            if await uow.scores.count(period_id) <= scored_count:
                 return 0
             return await uow.scores.remove_unreviewable(period_id)
 
         run.removed = await runner.run(tidy, write=True)
-    run.scored = len(results)
-    run.grades = Counter(assignment.grade_id for assignment in grades.values())
+    run.scored = scored_count
+    given.update(assignment.grade_id for assignment in grades.values())
+    run.grades = given
     return run
 
 

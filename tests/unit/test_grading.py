@@ -310,3 +310,20 @@ def test_a_grade_settled_by_the_score_alone_is_the_one_assign_grades_gives(
         assert (grade is None) == reaches_top
         if grade is not None:
             assert grade == result[person.staff_id]
+
+
+@settings(max_examples=300, deadline=None)
+@given(_policies, _people(), st.booleans())
+def test_the_unsettled_graded_with_the_settled_only_counted_get_what_everyone_graded_gives(
+    policy: Policy, people: list[Scored], approval: bool
+) -> None:
+    # A whole period's run grades at its end only those whose grade waited, the people
+    # it stored as it scored them counted in their scopes.
+    result = assign_grades(policy, people, with_approval=approval)
+    settled = settled_grades(policy)
+    waiting = [person for person in people if settled(person) is None]
+    counted = Counter(
+        scope_of(policy, person.department_id) for person in people if settled(person)
+    )
+    alone = assign_grades(policy, waiting, with_approval=approval, also_counted=counted)
+    assert alone == {person.staff_id: result[person.staff_id] for person in waiting}
