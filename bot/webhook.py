@@ -170,8 +170,17 @@ class WebhookReceiver:
         self.ready = asyncio.Event()
 
     async def run(self) -> None:
-        """Replay the inbox, serve, set the webhook; returns once ``stop`` was called."""
-        await self._intake.replay()
+        """Serve, set the webhook, and take over the inbox's unheld updates (other
+        processes may be handling the rest: ``Intake.keep_holding``); returns once
+        ``stop`` was called."""
+        holding = asyncio.create_task(self._intake.keep_holding(self._stop), name="inbox-holds")
+        try:
+            await self._serve()
+        finally:
+            self._stop.set()
+            await holding
+
+    async def _serve(self) -> None:
         runner = web.AppRunner(self._app, access_log=None, shutdown_timeout=SHUTDOWN_WITHIN)
         await runner.setup()
         try:

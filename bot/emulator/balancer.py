@@ -92,8 +92,10 @@ class Balancer:
         order = self._order()
         if len(order) > 1 and self._random.random() < self.twice:
             self.doubled += 1
+            # The first copy falls back to any backend (the second's too, if the first's
+            # is down); the second goes to its own or nowhere.
             first, second = await asyncio.gather(
-                self._post_to(order[:1] + order[2:], path, body, headers),
+                self._post_to(order, path, body, headers),
                 self._post_to(order[1:2], path, body, headers),
             )
             del second  # the emulator hears the first backend, as Telegram would one answer
