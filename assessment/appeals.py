@@ -18,7 +18,9 @@ for that period and scope), stored as the result's calibrated grade (the grade t
 counts everywhere: ``/score``, the notice, ``/results``, exports), and audited
 (``appeal.decided``) with the score and grade before and after; the case keeps both too.
 A decision first takes the period (``lock_published``), so two decisions in one scope
-happen one after another and the second sees the place the first took.
+happen one after another and the second sees the place the first took. A changed grade
+of a period whose bonus is published prompts HR to correct it
+(``bonus_changes.prompt_correction``), in the same transaction.
 
 Who sees what: the person their own cases; the deciders every open case of the kind
 they decide, with the person's breakdown and the supervisor's review; a supervisor the
@@ -50,6 +52,7 @@ from assessment.appeal_rules import (
     grade_change,
     request_due,
 )
+from assessment.bonus_changes import ChangedResult, changed_after_payment, prompt_correction
 from assessment.grading import ScopeKey, scope_key, scope_of, top_grade_cap
 from assessment.outbox import Outgoing, enqueue
 from assessment.people import StaffMember
@@ -218,6 +221,8 @@ class Notices(Protocol):
     def reminder(self, recipient: Recipient, case: CaseRow, today: date) -> Outgoing: ...
 
     def overdue(self, recipient: Recipient, case: CaseRow, today: date) -> Outgoing: ...
+
+    def correction_due(self, recipient: Recipient, change: ChangedResult) -> Outgoing: ...
 
 
 def decider_roles(policy: Policy, kind: str) -> Role:
@@ -572,6 +577,21 @@ async def decide(
     recipient = await uow.appeals.person(case.staff_id)
     if recipient is not None:
         await enqueue(uow, [notices.outcome(recipient, decided, appeal_due, today)], now=now)
+    # A grade a published bonus run paid: HR is told to correct it (the person is told of
+    # money only by the correction's notice).
+    change = await changed_after_payment(
+        uow,
+        case_id=case.id,
+        kind=case.kind,
+        period_id=case.period_id,
+        period_key=case.period_key,
+        staff_id=case.staff_id,
+        employee_no=case.employee_no,
+        name=case.name,
+        grade_before=before["grade"],
+        grade_after=after["grade"],
+    )
+    await prompt_correction(uow, change, notices.correction_due, now=now)
     await uow.commit()
     return Decided(decided, appeal_due)
 

@@ -101,6 +101,10 @@ class BonusError(enum.StrEnum):
     UNKNOWN_KIND = "unknown_kind"
     UNKNOWN_PERSON = "unknown_person"
     ASSIGNED = "assigned"  # the person has that allowance for the period already
+    NO_ALLOWANCE = "no_allowance"  # no such allowance in force (withdrawn meanwhile)
+    PAID = "paid"  # a run of the period is published: only a correction changes it
+    UNKNOWN_CHANGE = "unknown_change"  # no changed result of a case to correct
+    CORRECTED = "corrected"  # a correction published since the change pays it
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,14 +131,17 @@ class Published:
 
 @dataclass(frozen=True, slots=True)
 class Assigned:
-    """An allowance assigned."""
+    """An allowance assigned; ``paid_by``: the number of the period's published run, if
+    one is (only a correction pays the allowance then)."""
 
     staff_id: int
     kind: str
     amount: Decimal
+    paid_by: int | None = None
 
 
-def _reason(text: str | None) -> str | BonusError | None:
+def reason_of(text: str | None) -> str | BonusError | None:
+    """A reason given, trimmed; None if none; too long, refused."""
     cleaned = (text or "").strip()
     if not cleaned:
         return None
@@ -217,7 +224,7 @@ async def compute(
         return BonusError.POOL_NEEDED
     if mode == "formula" and pool_total is not None:
         return BonusError.POOL_NOT_USED
-    why = _reason(reason)
+    why = reason_of(reason)
     if isinstance(why, BonusError):
         return why
     units = Units.of(policy)
@@ -500,7 +507,7 @@ async def assign_allowance(
     allowance = policy.bonus.allowances.get(kind)
     if allowance is None:
         return BonusError.UNKNOWN_KIND
-    why = _reason(reason)
+    why = reason_of(reason)
     if why is None:
         return BonusError.REASON_NEEDED
     if isinstance(why, BonusError):
@@ -514,6 +521,8 @@ async def assign_allowance(
     person = found[0]
     if not await uow.bonus.assign(period.id, person.id, kind, why, by_id=member.id, now=now):
         return BonusError.ASSIGNED
+    # A preview computed before would not pay it: set aside, previewed again.
+    await uow.bonus.set_drafts_aside(period.id)
     await uow.audit.add(
         Event(
             "bonus.allowance_assigned",
@@ -524,5 +533,6 @@ async def assign_allowance(
             details={"period": period_key, "kind": kind, "reason": why},
         )
     )
+    paid = await uow.bonus.latest_published(period.id)
     await uow.commit()
-    return Assigned(person.id, kind, allowance.amount)
+    return Assigned(person.id, kind, allowance.amount, None if paid is None else paid.number)

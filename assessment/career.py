@@ -1,13 +1,19 @@
 """The career record (职业成就档案): everything a person's results add up to, in one place.
 
-Grades by period and by year, points with their reasons, honours with their citations
-and training needs. A person sees their own (``/record``, in a private chat like every
+Grades by period and by year, points with their reasons, key tasks, honours with their
+citations and training needs. A person sees their own (``/record``, in a private chat like every
 result); HR sees anyone's (``/record EMPLOYEE_NO``) with the HR-only flags of each year
 (merit, dismissal review, promotion eligibility), and exports it. Nobody else sees one.
 
 Honours come from the policy's list (``[[annual.honours]]``); HR awards them with a
 citation, audited (``honour.awarded``). Trainings of the catalogue (``[[annual.trainings]]``)
 a person completed are recorded by HR with a note, audited (``training.recorded``).
+
+Key tasks (重点任务) are the urgent or dangerous tasks HR assigned a person for a period
+with a reason: the allowances of the kinds the policy marks ``key_task``
+(``[bonus.allowances.*]``, ``assessment.bonus.assign_allowance``, audited
+``bonus.allowance_assigned``), as long as they stand (not withdrawn). The allowance is
+the one record of the task: nothing is recorded twice.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from config.policy import Policy
 from storage.repositories.annual import (
     AnnualRow,
     HonourLine,
+    KeyTaskLine,
     PeriodLine,
     PointLine,
     TrainingLine,
@@ -35,6 +42,7 @@ __all__ = [
     "CareerRecord",
     "RecordError",
     "award_honour",
+    "key_task_kinds",
     "record_of",
     "record_training",
 ]
@@ -66,6 +74,12 @@ class CareerRecord:
     points: tuple[PointLine, ...]
     honours: tuple[HonourLine, ...]
     trainings: tuple[TrainingLine, ...] = ()
+    key_tasks: tuple[KeyTaskLine, ...] = ()
+
+
+def key_task_kinds(policy: Policy) -> tuple[str, ...]:
+    """The kinds of allowance the policy pays for key tasks."""
+    return tuple(kind for kind, allowance in policy.bonus.allowances.items() if allowance.key_task)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,10 +97,15 @@ async def _person(uow: UnitOfWork, employee_no: str) -> StaffMember | None:
 
 
 async def record_of(
-    uow: UnitOfWork, viewer: StaffMember, employee_no: str | None = None
+    uow: UnitOfWork,
+    viewer: StaffMember,
+    employee_no: str | None = None,
+    *,
+    policy: Policy,
 ) -> CareerRecord | RecordError:
     """The record of ``employee_no`` (the viewer's own if ``None`` or theirs), as
-    ``viewer`` may see it: their own, or anyone's for HR."""
+    ``viewer`` may see it: their own, or anyone's for HR; its key tasks are the
+    allowances of ``policy``'s key-task kinds."""
     is_hr = access.check(viewer, access.HR) is None
     if employee_no is None or employee_no.strip() == viewer.employee_no:
         person: StaffMember | None = viewer
@@ -105,6 +124,7 @@ async def record_of(
         points=tuple(await uow.annual.points_of(person.id)),
         honours=tuple(await uow.annual.honours_of(person.id)),
         trainings=tuple(await uow.annual.trainings_of(person.id)),
+        key_tasks=tuple(await uow.annual.key_tasks_of(person.id, key_task_kinds(policy))),
     )
 
 
@@ -166,10 +186,11 @@ async def record_training(
     """HR records a training of the catalogue a person completed, with a note, audited."""
     if access.check(actor, access.HR) is not None:
         return RecordError.NOT_PERMITTED
+    if policy.annual is None:
+        return RecordError.UNKNOWN_TRAINING
     try:
-        assert policy.annual is not None
         policy.annual.training(training_id)
-    except (AssertionError, KeyError):
+    except KeyError:
         return RecordError.UNKNOWN_TRAINING
     note = note.strip()
     if not note:

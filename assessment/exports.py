@@ -8,9 +8,11 @@ there are and the loop only ever waits for the store. The cells are shaped in th
 thread too (labels, local times, the stored breakdown of a score).
 
 Every kind of export is an ``ExportSource`` in ``SOURCES``: its columns, how to count
-and page its rows, and how to turn a stored row into cells. A new kind (the bonus run's
-lines, the career record) registers a source of its own with ``register``; the command
-line, ``/export`` and their labels then offer it by its kind.
+and page its rows, and how to turn a stored row into cells. A new kind registers a
+source of its own with ``register``; the command line, ``/export`` and their labels then
+offer it by its kind. Besides the ledger, scores, delivery lists and the audit log:
+``bonus`` (the lines of the period's published bonus runs, each with its factors and
+allowances) and ``record`` (career records, one row per item, whatever the period).
 
 The words that go into cells (column headers, statuses, grade and indicator names) come
 from the caller in the requester's language as ``SheetWords``: this layer speaks no
@@ -20,6 +22,7 @@ language of its own.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import queue
 import threading
@@ -27,10 +30,12 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import IO, Protocol
 from zoneinfo import ZoneInfo
 
+from assessment.career import key_task_kinds
 from assessment.period_scoring import StalePolicyError, breakdown_of
 from assessment.periods import Period
 from assessment.sheets import Cell, CsvSheet, SheetWriter, XlsxSheet
@@ -53,6 +58,8 @@ class ExportRequest:
 
     ``since``/``until`` bound the audit log's days (both included); by default the
     period's. ``zone`` is the organisation's: times in cells are its wall-clock time.
+    ``staff_id`` keeps one person (the career record). ``key_task_kinds`` is filled by
+    ``export`` from its policy (the allowances the career record lists as key tasks).
     """
 
     kind: str
@@ -62,6 +69,8 @@ class ExportRequest:
     department_id: int | None = None
     since: date | None = None
     until: date | None = None
+    staff_id: int | None = None
+    key_task_kinds: tuple[str, ...] = ()
 
     @property
     def first_day(self) -> date:
@@ -87,6 +96,10 @@ class SheetWords:
     title: str
     header: Sequence[str]
     words: Mapping[str, str] = field(default_factory=dict)
+    # Money as text in the requester's way (amount, ISO currency); XLSX number formats of
+    # columns by key (money shown as money, still a number).
+    money: Callable[[Decimal, str], str] = lambda amount, currency: f"{amount} {currency}"
+    formats: Mapping[str, str] = field(default_factory=dict)
 
     def word(self, kind: str, value: object) -> str | None:
         """The word for a stored value, or the value itself; None for None."""
@@ -556,10 +569,307 @@ class AuditSource:
         ]
 
 
+# --- bonus lines --------------------------------------------------------------------------
+
+
+def _money(units: int | None, step: Decimal) -> Decimal | None:
+    return None if units is None else (Decimal(units) * step).quantize(step)
+
+
+@dataclass(frozen=True, slots=True)
+class _RunFacts:
+    """What a page's lines need of their run: its number, reason, factors, moments."""
+
+    number: int
+    reason: str | None
+    published_at: datetime | None
+    computed_at: datetime | None
+    factors: Mapping[str, object]
+
+
+def _standing(allowance: Row, run: _RunFacts) -> bool:
+    """Whether an allowance (staff, kind, reason, assigned_at, withdrawn_at) was in force
+    when the run was computed, so the run paid it."""
+    _staff, _kind, _reason, assigned_at, withdrawn_at = allowance
+    if run.computed_at is None:
+        return withdrawn_at is None
+    return bool(
+        assigned_at <= run.computed_at and (withdrawn_at is None or withdrawn_at > run.computed_at)
+    )
+
+
+class BonusSource:
+    """Every line of the period's published bonus runs, run 1 (the payment) first, then
+    each correction: the person, the grade and coefficients that produced the line, the
+    allowances paid with their reasons, the amount, what was paid before and the
+    difference the run paid or recovered. Money in the run's own currency steps."""
+
+    columns: tuple[str, ...] = (
+        "run",
+        "run_kind",
+        "run_reason",
+        "run_published_at",
+        "employee_no",
+        "name",
+        "department",
+        "post_type",
+        "grade",
+        "grade_coefficient",
+        "post_difficulty",
+        "bonus_base",
+        "pool",
+        "bonus_before_allowances",
+        "allowances",
+        "allowance_reasons",
+        "amount",
+        "paid_before",
+        "difference",
+    )
+    widths: tuple[int, ...] = (
+        6, 12, 30, 20, 12, 14, 16, 14, 12, 10, 10, 12, 14, 14, 12, 50, 14, 14, 14
+    )  # fmt: skip
+
+    async def _runs(
+        self, uow: UnitOfWork, request: ExportRequest
+    ) -> tuple[int | None, dict[int, _RunFacts]]:
+        """The period's id and its published runs by id (none if there is no such period)."""
+        period = await uow.periods.by_key(request.period.key)
+        if period is None:
+            return None, {}
+        return period.id, {
+            run.id: _RunFacts(run.number or 0, run.reason, run.published_at, run.computed_at,
+                              dict(run.factors))
+            for run in await uow.exports.published_runs(period.id)
+        }  # fmt: skip
+
+    async def count(self, uow: UnitOfWork, request: ExportRequest) -> int:
+        """Lines of the period's published runs (of the department they were paid in)."""
+        _, runs = await self._runs(uow, request)
+        return await uow.exports.bonus_count(list(runs), request.department_id)
+
+    async def page(self, uow: UnitOfWork, request: ExportRequest, after: int) -> list[Row]:
+        """Lines after key ``after``, each with its run's facts and the allowances it paid."""
+        period_id, runs = await self._runs(uow, request)
+        lines = await uow.exports.bonus_page(list(runs), request.department_id, after, BATCH_SIZE)
+        if period_id is None or not lines:
+            return []
+        allowances: dict[int, list[Row]] = defaultdict(list)
+        for row in await uow.exports.allowances(period_id, [line[2] for line in lines]):
+            allowances[row[0]].append(row)
+        out: list[Row] = []
+        for line in lines:
+            run = runs[line[1]]
+            paid = tuple(a for a in allowances.get(line[2], ()) if _standing(a, run))
+            out.append((*line, run, paid))
+        return out
+
+    def shape(self, rows: Sequence[Row], shaping: Shaping) -> list[list[Cell]]:
+        """One row per line; the allowances as ``name amount: reason`` text."""
+        words = shaping.words
+        word = words.word
+        local = shaping.local
+        template = words.words.get("template:allowance", "{allowance} {amount}: {reason}")
+        out: list[list[Cell]] = []
+        for (
+            _key,
+            _run_id,
+            _staff_id,
+            employee_no,
+            name,
+            department,
+            post_type,
+            grade_id,
+            difficulty,
+            share,
+            allowance,
+            amount,
+            paid,
+            change,
+            run,
+            standing,
+        ) in rows:
+            factors = run.factors
+            step = Decimal(str(factors.get("step", "0.01")))
+            currency = str(factors.get("currency", ""))
+            coefficients = factors.get("coefficients") or {}
+            assert isinstance(coefficients, Mapping)
+            coefficient = coefficients.get(grade_id) if grade_id is not None else None
+            amounts = factors.get("allowances") or {}
+            assert isinstance(amounts, Mapping)
+            pool_mode = factors.get("mode") == "pool"
+            reasons = "; ".join(
+                template.format(
+                    allowance=word("allowance", kind),
+                    amount=words.money(Decimal(str(amounts[kind])), currency)
+                    if kind in amounts else "",
+                    reason=reason,
+                )
+                for _staff, kind, reason, _at, _withdrawn in standing
+            ) if allowance else ""  # fmt: skip
+            out.append(
+                [
+                    run.number,
+                    word("run", "correction" if run.number > 1 else "payment"),
+                    run.reason,
+                    local(run.published_at),
+                    employee_no,
+                    name,
+                    department,
+                    word("post_type", post_type),
+                    word("grade", grade_id),
+                    None if coefficient is None else Decimal(str(coefficient)),
+                    difficulty,
+                    None if pool_mode else Decimal(str(factors.get("base"))),
+                    Decimal(str(factors["pool"])) if pool_mode and factors.get("pool") else None,
+                    _money(share, step),
+                    _money(allowance, step),
+                    reasons or None,
+                    _money(amount, step),
+                    _money(paid, step),
+                    _money(change, step),
+                ]
+            )
+        return out
+
+
+# --- career records -----------------------------------------------------------------------
+
+# The parts of a career record in the order each person's rows come (as /record shows them).
+RECORD_PARTS = ("year", "period", "points", "key_task", "training", "honour")
+# Items a person's record is expected to hold at most, give or take: people per page are
+# ``BATCH_SIZE`` over it, so a page stays about a batch of rows.
+_ITEMS_PER_PERSON = 25
+
+
+def _people_per_page() -> int:
+    return max(1, BATCH_SIZE // _ITEMS_PER_PERSON)
+
+
+class RecordSource:
+    """Career records (职业成就档案) of everyone, a department or one person, whatever
+    the period: one row per item (an annual result, a routine result, points, a key task,
+    a training completed, an honour), each person's in the order /record shows them.
+
+    A page is the records of the next people by staff id (their key: a page ends with a
+    whole person), people with nothing recorded skipped."""
+
+    columns: tuple[str, ...] = (
+        "employee_no",
+        "name",
+        "department",
+        "part",
+        "period",
+        "day",
+        "item",
+        "score",
+        "points",
+        "original_grade",
+        "details",
+        "hr_flags",
+    )
+    widths: tuple[int, ...] = (12, 14, 16, 14, 10, 12, 20, 8, 8, 14, 50, 24)
+
+    async def count(self, uow: UnitOfWork, request: ExportRequest) -> int:
+        """Items of every part of these people's records."""
+        return await uow.exports.record_count(
+            request.department_id, request.staff_id, request.key_task_kinds
+        )
+
+    async def page(self, uow: UnitOfWork, request: ExportRequest, after: int) -> list[Row]:
+        """The items of the next people after staff id ``after`` who have any."""
+        while True:
+            people = await uow.exports.record_people(
+                request.department_id, request.staff_id, after, _people_per_page()
+            )
+            if not people:
+                return []
+            items = await uow.exports.record_items(
+                [person[0] for person in people], request.key_task_kinds
+            )
+            by_person: dict[int, list[Row]] = defaultdict(list)
+            for part in RECORD_PARTS:
+                for staff_id, *rest in items.get(part, ()):
+                    by_person[staff_id].append((part, *rest))
+            rows = [
+                (staff_id, employee_no, name, department, item)
+                for staff_id, employee_no, name, department in people
+                for item in by_person.get(staff_id, ())
+            ]
+            if rows:
+                return rows
+            after = people[-1][0]
+
+    def shape(self, rows: Sequence[Row], shaping: Shaping) -> list[list[Cell]]:
+        """One row per item, its part named; the HR-only flags of each year too."""
+        word = shaping.words.word
+        words = shaping.words.words
+        out: list[list[Cell]] = []
+        for _staff_id, employee_no, name, department, (part, *item) in rows:
+            period: str | None = None
+            day: date | None = None
+            label: str | None = None
+            score = points = None
+            original = details = flags = None
+            if part == "year":
+                year, count, score, grade_id, trainings, stored_flags = item
+                period = str(year)
+                label = (
+                    word("annual_grade", grade_id)
+                    if grade_id is not None
+                    else words.get("not_graded", "not graded")
+                )
+                details = words.get("template:routine_results", "{count}").format(count=count)
+                if trainings:
+                    need = "; ".join(str(word("training", t)) for t in trainings)
+                    details += "; " + words.get("template:training_need", "{trainings}").format(
+                        trainings=need
+                    )
+                flags = "; ".join(str(word("flag", f)) for f in stored_flags or ()) or None
+            elif part == "period":
+                period, score, grade_id, calibrated = item
+                label = word("grade", calibrated or grade_id)
+                original = word("grade", grade_id) if calibrated else None
+            elif part == "points":
+                period, points, details, indicator_id = item
+                label = word("indicator", indicator_id)
+            elif part == "key_task":
+                period, kind, details, assigned_at = item
+                label = word("allowance", kind)
+                local = shaping.local(assigned_at)
+                day = None if local is None else local.date()
+            elif part == "training":
+                training_id, day, details = item
+                label = word("training", training_id)
+            else:
+                honour_id, day, details = item
+                label = word("honour", honour_id)
+            out.append(
+                [
+                    employee_no,
+                    name,
+                    department,
+                    word("part", part),
+                    period,
+                    day,
+                    label,
+                    score,
+                    points,
+                    original,
+                    details,
+                    flags,
+                ]
+            )
+        return out
+
+
 register("ledger", LedgerSource())
 register("scores", ScoresSource())
 register("deliveries", DeliveriesSource())
 register("audit", AuditSource())
+register("bonus", BonusSource())
+register("record", RecordSource())
+# Kinds whose rows do not depend on the request's period (its file is not named by it).
+UNDATED = frozenset({"record"})
 
 
 # --- the pipeline -------------------------------------------------------------------------
@@ -581,7 +891,10 @@ def _open_sheet(
 ) -> SheetWriter:
     if request.fmt == "csv":
         return CsvSheet(target, words.header)
-    return XlsxSheet(target, words.header, title=words.title, widths=source.widths)
+    formats = [words.formats.get(column) for column in source.columns]
+    return XlsxSheet(
+        target, words.header, title=words.title, widths=source.widths, formats=formats
+    )
 
 
 def _build(
@@ -635,6 +948,7 @@ async def export(
         raise ValueError(f"{len(words.header)} labels for {len(source.columns)} columns")
     if request.fmt not in FORMATS:
         raise ValueError(f"unknown format {request.fmt!r}")
+    request = dataclasses.replace(request, key_task_kinds=key_task_kinds(policy))
     async with uows() as uow:
         total = await source.count(uow, request)
     shaping = Shaping(words, request.zone, policy)

@@ -197,21 +197,16 @@ async def approve(
         return QuotaError.APPROVED
     people, _ = await _scope_people(uow, period_id, scope)
     share = policy.quota.with_approval_max_share
-    await uow.audit.add(
-        Event(
-            "quota.approved",
-            "period",
-            period_id,
-            at=now,
-            actor_staff_id=admin.id,
-            actor_telegram_id=admin.telegram_user_id,
-            details={
-                "period": period.key,
-                "scope": scope_key(scope),
-                "share": str(share),
-                "reason": cleaned,
-            },
-        )
+    await _audit(
+        uow,
+        "quota.approved",
+        admin,
+        period_id,
+        period,
+        scope,
+        now,
+        reason=cleaned,
+        share=str(share),
     )
     await uow.commit()
     cap = top_grade_cap(policy, len(people), approved=True)
@@ -250,16 +245,30 @@ async def withdraw(
         period_id, scope_key(scope), reason=cleaned, by_id=admin.id, now=now
     ):
         return QuotaError.NOT_APPROVED
+    await _audit(uow, "quota.withdrawn", admin, period_id, period, scope, now, reason=cleaned)
+    await uow.commit()
+    return QuotaChange(period, scope, False, len(people), top_grade_cap(policy, len(people)))
+
+
+async def _audit(
+    uow: UnitOfWork,
+    kind: str,
+    admin: StaffMember,
+    period_id: int,
+    period: Period,
+    scope: ScopeKey,
+    now: datetime,
+    **details: str,
+) -> None:
+    """The audit event of an approval's change: who, which period and scope, and why."""
     await uow.audit.add(
         Event(
-            "quota.withdrawn",
+            kind,
             "period",
             period_id,
             at=now,
             actor_staff_id=admin.id,
             actor_telegram_id=admin.telegram_user_id,
-            details={"period": period.key, "scope": scope_key(scope), "reason": cleaned},
+            details={"period": period.key, "scope": scope_key(scope), **details},
         )
     )
-    await uow.commit()
-    return QuotaChange(period, scope, False, len(people), top_grade_cap(policy, len(people)))

@@ -127,8 +127,8 @@ class Planning:
         if isinstance(roster, roster_worker.PackedRoster):
             blob = roster.blob
         else:
-            blob = pickle.dumps(roster_worker._packed(roster), protocol=pickle.HIGHEST_PROTOCOL)
-        context = roster_worker._worker_context()
+            blob = pickle.dumps(roster_worker.packed(roster), protocol=pickle.HIGHEST_PROTOCOL)
+        context = roster_worker.worker_context()
         ours, theirs = context.Pipe(duplex=True)
         process = context.Process(  # type: ignore[attr-defined]
             target=_work,
@@ -203,7 +203,7 @@ class Planning:
         roster = self._roster
         if isinstance(roster, roster_worker.PackedRoster):
             # The blob comes from this package's own reader child.
-            roster = roster_worker._unpacked(pickle.loads(roster.blob))  # noqa: S301
+            roster = roster_worker.unpacked(pickle.loads(roster.blob))  # noqa: S301
         people = {fields[1]: PersonRow(*fields) for batch in self._people for fields in batch}
         self._people = []
         plan, reports = work_out(
@@ -253,12 +253,12 @@ def _work(
     """The child: receive the store's people, send back the plan and the staged rows."""
     # Short-lived, and what it builds has no cycles: the collector would only walk it.
     gc.disable()
-    roster_worker._cap_memory(memory)
+    roster_worker.cap_memory(memory)
     actor_staff_id, mark_missing_left, dry_run, import_id, moment = settings
     started = time.monotonic()
     try:
         # The blob comes from this package's own reader child, or from the parent.
-        roster = roster_worker._unpacked(pickle.loads(blob))  # noqa: S301
+        roster = roster_worker.unpacked(pickle.loads(blob))  # noqa: S301
         del blob
         people: dict[str, PersonRow] = {}
         while True:

@@ -55,7 +55,7 @@ _context_lock = threading.Lock()
 _context: BaseContext | None = None
 
 
-def _worker_context() -> BaseContext:
+def worker_context() -> BaseContext:
     """The start method for readers: a forkserver with the reader loaded, else spawn."""
     global _context
     with _context_lock:
@@ -88,7 +88,7 @@ async def unpack(packed: PackedRoster) -> ParsedRoster:
 
 def _unpack(packed: PackedRoster) -> ParsedRoster:
     # The blob comes from this module's own child process, never from outside.
-    return _unpacked(pickle.loads(packed.blob))  # noqa: S301
+    return unpacked(pickle.loads(packed.blob))  # noqa: S301
 
 
 class RosterWorkers:
@@ -149,7 +149,7 @@ class RosterWorkers:
 
     def _read(self, data: bytes, filename: str, rules: RosterRules) -> PackedRoster:
         # In a thread of the loop's executor: it only waits on the child's pipe.
-        context = _worker_context()
+        context = worker_context()
         receiver, sender = context.Pipe(duplex=False)
         process = context.Process(  # type: ignore[attr-defined]
             target=_work,
@@ -205,12 +205,12 @@ def _work(
     from assessment.roster import parse_roster
 
     started = time.monotonic()
-    _cap_memory(memory)
+    cap_memory(memory)
     outcome: tuple[str, object]
     blob = b""
     try:
         roster = parse_roster(data, filename, rules, limits=limits)
-        blob = pickle.dumps(_packed(roster), protocol=pickle.HIGHEST_PROTOCOL)
+        blob = pickle.dumps(packed(roster), protocol=pickle.HIGHEST_PROTOCOL)
         outcome = ("parsed", len(roster.rows))
         del roster
     except RosterRejected as rejection:
@@ -235,7 +235,7 @@ def _peak_bytes() -> int | None:
         return None
 
 
-def _cap_memory(memory: int) -> None:
+def cap_memory(memory: int) -> None:
     """Cap the address space at what the process has now plus ``memory`` (Linux only)."""
     try:
         import resource
@@ -252,7 +252,8 @@ PackedRow = tuple[int, str, str, str, str, str, str, str | None, int, str | None
 Packed = tuple[str, list[PackedRow]]
 
 
-def _packed(roster: ParsedRoster) -> Packed:
+def packed(roster: ParsedRoster) -> Packed:
+    """A parsed roster as plain tuples, quick to pickle between processes."""
     return roster.filename, [
         (
             row.row,
@@ -271,8 +272,9 @@ def _packed(roster: ParsedRoster) -> Packed:
     ]
 
 
-def _unpacked(packed: Packed) -> ParsedRoster:
-    filename, rows = packed
+def unpacked(blob: Packed) -> ParsedRoster:
+    """The parsed roster ``packed`` made of ``blob``."""
+    filename, rows = blob
     statuses = {status.value: status for status in StaffStatus}
     return ParsedRoster(
         filename,

@@ -98,7 +98,8 @@ class CsvSheet:
 
 class XlsxSheet:
     """One ``write_only`` sheet: a bold, frozen header, widths from the header and the
-    ``widths`` hints, each row written to a temporary file as it comes."""
+    ``widths`` hints, number ``formats`` by column (None: as it is), each row written to
+    a temporary file as it comes."""
 
     def __init__(
         self,
@@ -107,6 +108,7 @@ class XlsxSheet:
         *,
         title: str,
         widths: Sequence[int] | None = None,
+        formats: Sequence[str | None] | None = None,
     ) -> None:
         # openpyxl only when a file is built, not at every start of the bot.
         from openpyxl import Workbook
@@ -132,6 +134,13 @@ class XlsxSheet:
             cell.font = bold
             cells.append(cell)
         self._sheet.append(cells)
+        # Number formats by column (money shown as money): the numbers stay numbers.
+        self._formats = [(i, f) for i, f in enumerate(formats or ()) if f]
+
+    def _number_cell(self, value: int | Decimal, number_format: str) -> Any:
+        cell = self._cell(self._sheet, value=value)
+        cell.number_format = number_format
+        return cell
 
     def _text_cell(self, text: str) -> Any:
         cell = self._cell(self._sheet, value=text)
@@ -144,7 +153,14 @@ class XlsxSheet:
     def write(self, rows: Iterable[Sequence[Cell]]) -> None:
         """Append rows; text that begins like a formula goes in as quoted text."""
         append = self._sheet.append
+        formats = self._formats
         for row in rows:
+            if formats:
+                row = list(row)
+                for index, number_format in formats:
+                    value = row[index]
+                    if isinstance(value, int | Decimal) and not isinstance(value, bool):
+                        row[index] = self._number_cell(value, number_format)
             if any(type(cell) is str and cell.startswith(FORMULA_STARTS) for cell in row):
                 row = [
                     self._text_cell(cell) if type(cell) is str and formula_like(cell) else cell

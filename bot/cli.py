@@ -142,12 +142,18 @@ def _parser() -> argparse.ArgumentParser:
 
 def _export_parser(commands: Any) -> None:
     export = commands.add_parser("export", help="ledgers and exports as XLSX or CSV")
-    export.add_argument("--period", required=True, metavar="YYYY-MM", help="the period")
+    export.add_argument(
+        "--period", metavar="YYYY-MM", help="the period (not needed for the career record)"
+    )
     export.add_argument(
         "--what",
         required=True,
         metavar="KIND",
-        help="ledger, scores, deliveries or audit (the audit log of the period's days)",
+        help="ledger, scores, deliveries, audit (the audit log of the period's days), bonus "
+        "(the published bonus runs' lines) or record (career records)",
+    )
+    export.add_argument(
+        "--person", metavar="EMPLOYEE_NO", help="the career record of this person only"
     )
     export.add_argument("--department", metavar="NAME", help="only this department's people")
     export.add_argument("--format", choices=("xlsx", "csv"), default="xlsx", dest="fmt")
@@ -403,7 +409,7 @@ def _command(args: argparse.Namespace, settings: Settings, policy: Policy) -> in
         return export_command(
             settings, policy, period_key=args.period, what=args.what,
             department=args.department, fmt=args.fmt, out=args.out, since=args.since,
-            until=args.until, language=args.language,
+            until=args.until, language=args.language, person=args.person,
         )  # fmt: skip
     if args.db_command == "upgrade":
         asyncio.run(_db_upgrade(settings))

@@ -21,7 +21,7 @@ from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, ROUND_UP, Decima
 from itertools import pairwise
 from pathlib import Path
 from types import MappingProxyType
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Literal, Protocol, TypeVar
 
 from babel import Locale
 from babel.numbers import list_currencies
@@ -591,6 +591,9 @@ class Allowance(_PolicyModel):
 
     names: LocalizedText
     amount: Number = Field(gt=0)
+    # An allowance of this kind is paid for a key task (重点任务: an urgent or dangerous
+    # task HR assigned, with its reason): the career record lists it as one.
+    key_task: bool = False
 
 
 BonusMode = Literal["formula", "pool"]
@@ -861,10 +864,7 @@ class AnnualRule(_PolicyModel):
         Raises:
             KeyError: If the policy has no such annual grade.
         """
-        for grade in self.grades:
-            if grade.id == grade_id:
-                return grade
-        raise KeyError(grade_id)
+        return _by_id(self.grades, grade_id)
 
     def honour(self, honour_id: str) -> Honour:
         """Look an honour up by id.
@@ -872,10 +872,7 @@ class AnnualRule(_PolicyModel):
         Raises:
             KeyError: If the policy has no such honour.
         """
-        for honour in self.honours:
-            if honour.id == honour_id:
-                return honour
-        raise KeyError(honour_id)
+        return _by_id(self.honours, honour_id)
 
     def training(self, training_id: str) -> Training:
         """Look a training up by id.
@@ -883,10 +880,7 @@ class AnnualRule(_PolicyModel):
         Raises:
             KeyError: If the catalogue has no such training.
         """
-        for training in self.trainings:
-            if training.id == training_id:
-                return training
-        raise KeyError(training_id)
+        return _by_id(self.trainings, training_id)
 
 
 class Policy(_PolicyModel):
@@ -1137,6 +1131,22 @@ class Policy(_PolicyModel):
                 if indicator.id == indicator_id:
                     return indicator
         raise KeyError(indicator_id)
+
+
+class _Identified(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+_Item = TypeVar("_Item", bound=_Identified)
+
+
+def _by_id(items: Sequence[_Item], wanted: str) -> _Item:
+    """The item of ``items`` whose id is ``wanted``; KeyError if none is."""
+    for item in items:
+        if item.id == wanted:
+            return item
+    raise KeyError(wanted)
 
 
 def load_policy(path: Path | None = None) -> Policy:

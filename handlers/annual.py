@@ -80,9 +80,10 @@ def training_names(language: Translator, policy: Policy, ids: Iterable[str]) -> 
     names = []
     for training_id in ids:
         try:
-            assert policy.annual is not None
+            if policy.annual is None:
+                raise KeyError(training_id)
             names.append(policy.annual.training(training_id).names.get(language.locale))
-        except (AssertionError, KeyError):
+        except KeyError:
             names.append(training_id)
     return listed(language.gettext, names)
 

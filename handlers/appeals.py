@@ -33,8 +33,10 @@ from assessment.appeals import (
     Late,
     Window,
 )
+from assessment.bonus_changes import ChangedResult
 from assessment.outbox import ROUTINE, Outgoing
 from config.policy import Policy
+from handlers.bonus_changes import correction_prompt
 from handlers.callbacks import (
     AppealApprove,
     AppealAsk,
@@ -265,6 +267,9 @@ class ChatNotices:
         else:
             lines.append(_("This decision is final in the bot."))
         return self._message(recipient, "\n".join(lines), f"appeal/{case.id}/decided", markup)
+
+    def correction_due(self, recipient: Recipient, change: ChangedResult) -> Outgoing:
+        return correction_prompt(self.default, self.policy, recipient, change)
 
     def extended(self, recipient: Recipient, case: CaseRow, today: date) -> Outgoing:
         language = self._language(recipient)

@@ -84,6 +84,18 @@ def refusal(language: Translator, error: BonusError | PoolError) -> str:
         BonusError.UNKNOWN_KIND: _("The policy has no such allowance."),
         BonusError.UNKNOWN_PERSON: _("Nobody on the roster has that employee number."),
         BonusError.ASSIGNED: _("That person has that allowance for the period already."),
+        BonusError.NO_ALLOWANCE: _(
+            "That allowance is not in force: it was withdrawn, or never assigned."
+        ),
+        BonusError.PAID: _(
+            "A published bonus run of that period paid its allowances: none can be withdrawn "
+            "now. Only a correction run changes what was paid (/bonus YYYY-MM REASON): it "
+            "pays or recovers the difference."
+        ),
+        BonusError.UNKNOWN_CHANGE: _("There is no changed result of that case to correct."),
+        BonusError.CORRECTED: _(
+            "A correction published since then pays this change already: see /bonus."
+        ),
         PoolError.NOT_A_STEP: _("The pool must be a whole number of the currency's steps."),
         PoolError.NEGATIVE: _("The pool cannot be negative."),
         PoolError.ALLOWANCES_EXCEED: _("The allowances alone are more than the pool."),
@@ -257,10 +269,12 @@ async def bonus_command(update: Update, context: WorkledgerContext) -> None:
     if not isinstance(computed, Computed):
         await message.reply_text(error_text(context, computed))
         return
-    await _send_preview(context, message.chat_id, computed)
+    await send_preview(context, message.chat_id, computed)
 
 
-async def _send_preview(context: WorkledgerContext, chat_id: int, computed: Computed) -> None:
+async def send_preview(context: WorkledgerContext, chat_id: int, computed: Computed) -> None:
+    """A computed run's preview to ``chat_id``: its totals with Publish and Discard, then the
+    spreadsheet of every line."""
     uows = context.bot_data.database.uow
     async with uows() as uow:
         found = await bonus.totals(uow, computed.run_id)
@@ -454,6 +468,8 @@ async def allowance_command(update: Update, context: WorkledgerContext) -> None:
                 "To assign an allowance: /allowance YYYY-MM EMPLOYEE_NO KIND REASON "
                 "(kinds: {kinds})."
             ).format(kinds=kinds)
+            + "\n"
+            + context._("To see or withdraw a person's allowances: /allowance YYYY-MM EMPLOYEE_NO")
         )
         return
     key, number, kind = args[0], args[1], args[2]
@@ -469,15 +485,20 @@ async def allowance_command(update: Update, context: WorkledgerContext) -> None:
         await message.reply_text(text)
         return
     allowance = context.policy.bonus.allowances[kind]
-    await message.reply_text(
-        context._("{person}: {allowance} ({amount}) for {period}.").format(
-            person=number,
-            allowance=allowance.names.get(context.translator.locale),
-            amount=str(
-                format_currency(
-                    done.amount, context.policy.bonus.currency, locale=context.translator.babel
-                )
-            ),
-            period=period_label(context.translator, key, context.policy),
-        )
+    label = period_label(context.translator, key, context.policy)
+    text = context._("{person}: {allowance} ({amount}) for {period}.").format(
+        person=number,
+        allowance=allowance.names.get(context.translator.locale),
+        amount=str(
+            format_currency(
+                done.amount, context.policy.bonus.currency, locale=context.translator.babel
+            )
+        ),
+        period=label,
     )
+    if done.paid_by is not None:
+        text += "\n" + context._(
+            "The bonus of {period} is published already: only a correction pays it "
+            "(/bonus {key} REASON)."
+        ).format(period=label, key=key)
+    await message.reply_text(text)

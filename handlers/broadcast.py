@@ -12,13 +12,14 @@ from __future__ import annotations
 import contextlib
 import functools
 import html
+import logging
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 
 from babel.dates import format_timedelta
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ApplicationHandlerStop
 
 from assessment import access, notices
@@ -52,6 +53,8 @@ from handlers.formatting import (
 from handlers.labels import ROLE_NAMES, STATUS_NAMES
 from locales import N_, resolve_locale, translator
 from storage.enums import Role, StaffStatus
+
+log = logging.getLogger(__name__)
 
 # Room for the header line inside Telegram's 4,096 (text) and 1,024 (caption) characters.
 MAX_TEXT = 3800
@@ -584,9 +587,13 @@ async def report_progress(context: WorkledgerContext) -> None:
         finished = figures.finished and (
             figures.send_at is None or figures.send_at <= context.now()
         )
-        message_id = figures.progress_message_id
+        message_id, shown = figures.progress_message_id, True
         if text != figures.progress_text:
-            message_id = await _show_progress(context, figures, text)
+            message_id, shown = await _show_progress(context, figures, text)
+        if not shown:
+            # Not in front of the author yet (a timeout, a 429): nothing is recorded, so
+            # the next tick shows it, and a finished notice stays open until it is shown.
+            continue
         if text != figures.progress_text or finished:
             async with context.uow() as uow:
                 await notices.record_progress_message(
@@ -598,25 +605,38 @@ async def report_progress(context: WorkledgerContext) -> None:
                 )
 
 
-async def _show_progress(context: WorkledgerContext, figures: Progress, text: str) -> int | None:
+async def _show_progress(
+    context: WorkledgerContext, figures: Progress, text: str
+) -> tuple[int | None, bool]:
+    """Put ``text`` in front of the author: the message it is in, and whether it is there.
+
+    A deleted progress message is replaced by a fresh one; an author who blocked the
+    bot is past showing anything to; any other failure is left for the next tick.
+    """
     assert figures.progress_chat_id is not None
     try:
         if figures.progress_message_id is not None:
             await context.bot.edit_message_text(
                 text, chat_id=figures.progress_chat_id, message_id=figures.progress_message_id
             )
-            return figures.progress_message_id
+            return figures.progress_message_id, True
     except BadRequest as error:
         if "not modified" in error.message.lower():
-            return figures.progress_message_id  # another bot process showed it already
+            return figures.progress_message_id, True  # another bot process showed it already
         # Otherwise the author deleted it: post a fresh one below.
-    except TelegramError:
-        return figures.progress_message_id
+    except Forbidden:
+        return figures.progress_message_id, True
+    except TelegramError as error:
+        log.info("notice %s: progress not shown yet (%s)", figures.notice_id, error)
+        return figures.progress_message_id, False
     try:
         sent = await context.bot.send_message(figures.progress_chat_id, text)
-    except TelegramError:
-        return figures.progress_message_id
-    return sent.message_id
+    except Forbidden:
+        return figures.progress_message_id, True
+    except TelegramError as error:
+        log.info("notice %s: progress not shown yet (%s)", figures.notice_id, error)
+        return figures.progress_message_id, False
+    return sent.message_id, True
 
 
 async def acknowledge(update: Update, context: WorkledgerContext) -> None:

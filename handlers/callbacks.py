@@ -928,6 +928,27 @@ class BonusDiscard(CallbackData):
 
 
 @dataclasses.dataclass(frozen=True)
+class BonusWithdraw(CallbackData):
+    """Withdraw an allowance (its id); the reason is asked next (HR; the server checks
+    again that it is in force and that no run of its period is published)."""
+
+    prefix: ClassVar[str] = "bnw"
+    requires: ClassVar[Requirement] = HR
+    allowance_id: int
+
+
+@dataclasses.dataclass(frozen=True)
+class BonusCorrect(CallbackData):
+    """Preview the correction of a result a case changed after run ``paid_by`` of its
+    period was published (HR; refused once a later run is published)."""
+
+    prefix: ClassVar[str] = "bnc"
+    requires: ClassVar[Requirement] = HR
+    case_id: int
+    paid_by: int
+
+
+@dataclasses.dataclass(frozen=True)
 class RecordExport(CallbackData):
     """HR's XLSX of one person's career record (the server checks HR again)."""
 

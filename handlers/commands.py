@@ -33,7 +33,9 @@ DESCRIPTIONS: Mapping[str, str] = MappingProxyType(
         "results": N_("Calibrate and publish a period's results: /results [YYYY-MM]"),
         "thirdparty": N_("Third-party evaluators: invite, completion, revoke"),
         "bonus": N_("Preview and publish a period's bonus run: /bonus [YYYY-MM]"),
-        "allowance": N_("Assign an allowance: /allowance YYYY-MM EMPLOYEE_NO KIND REASON"),
+        "allowance": N_(
+            "Assign or withdraw an allowance: /allowance YYYY-MM EMPLOYEE_NO [KIND REASON]"
+        ),
         "score": N_("My published scores and grades"),
         "peers": N_(
             "Peer ratings: ask peers, see how many answered: /peers [EMPLOYEE_NO RATER_NO...]"

@@ -8,12 +8,17 @@ Shared by ``/export`` and ``workledger export``; ``assessment.exports`` takes th
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 from types import MappingProxyType
+
+from babel import Locale
+from babel.numbers import format_currency, get_currency_symbol
 
 from assessment.exports import SOURCES, SheetWords
 from config.policy import Policy
 from handlers.entry_cards import STATUS_NAMES
 from handlers.notice_exports import DELIVERY_NAMES
+from handlers.record import FLAG_NAMES
 from locales import N_, Translator
 from storage.enums import DecisionVia
 
@@ -23,6 +28,8 @@ TITLES: Mapping[str, str] = MappingProxyType(
         "scores": N_("Scores and grades"),
         "deliveries": N_("Delivery lists"),
         "audit": N_("Audit log"),
+        "bonus": N_("Bonus lines"),
+        "record": N_("Career records"),
     }
 )
 # Labels with "{zone}" name the organisation's time zone the times are in.
@@ -80,8 +87,37 @@ LABELS: Mapping[str, str] = MappingProxyType(
         "subject_type": N_("Subject"),
         "subject_id": N_("Subject id"),
         "details": N_("Details"),
+        "run": N_("Run no."),
+        "run_kind": N_("Run"),
+        "run_reason": N_("Correction reason"),
+        "run_published_at": N_("Published at ({zone})"),
+        "grade": N_("Grade"),
+        "grade_coefficient": N_("Grade coefficient"),
+        "post_difficulty": N_("Post difficulty"),
+        "bonus_base": N_("Base ({currency})"),
+        "pool": N_("Pool ({currency})"),
+        "bonus_before_allowances": N_("Bonus before allowances ({currency})"),
+        "allowances": N_("Allowances ({currency})"),
+        "allowance_reasons": N_("Allowances and their reasons"),
+        "amount": N_("Bonus ({currency})"),
+        "paid_before": N_("Paid before ({currency})"),
+        "difference": N_("Paid or recovered by this run ({currency})"),
+        "part": N_("Part of the record"),
+        "period": N_("Period"),
+        "day": N_("Day"),
+        "item": N_("What"),
+        "points": N_("Points"),
+        "original_grade": N_("Original grade"),
+        "hr_flags": N_("HR flags"),
     }
 )
+# Columns of money: shown as money in XLSX (Babel's pattern), numbers all the same.
+MONEY_COLUMNS = frozenset(
+    {"bonus_base", "pool", "bonus_before_allowances", "allowances", "amount", "paid_before",
+     "difference"}
+)  # fmt: skip
+# Only the bonus lines have money.
+_MONEY_KINDS = frozenset({"bonus"})
 VIA_NAMES: Mapping[DecisionVia, str] = MappingProxyType(
     {
         DecisionVia.SUPERVISOR: N_("supervisor"),
@@ -97,6 +133,37 @@ REQUEST_NAMES: Mapping[str, str] = MappingProxyType(
 EVIDENCE_NAMES: Mapping[str, str] = MappingProxyType(
     {"photo": N_("photo"), "document": N_("document")}
 )
+RUN_NAMES: Mapping[str, str] = MappingProxyType(
+    {"payment": N_("payment"), "correction": N_("correction")}
+)
+PART_NAMES: Mapping[str, str] = MappingProxyType(
+    {
+        "year": N_("annual result"),
+        "period": N_("routine result"),
+        "points": N_("points"),
+        "key_task": N_("key task"),
+        "training": N_("training completed"),
+        "honour": N_("honour"),
+    }
+)
+
+
+def money_format(currency: str, locale: Locale, step: Decimal) -> str:
+    """An XLSX number format showing an amount as ``locale`` writes money in
+    ``currency`` (Babel's pattern and symbol), to the step's places."""
+    pattern = locale.currency_formats["standard"]
+    symbol = get_currency_symbol(currency, locale)
+    exponent = step.normalize().as_tuple().exponent
+    places = max(0, -exponent) if isinstance(exponent, int) else 2
+    number = "#,##0" + ("." + "0" * places if places else "")
+
+    def text(part: str) -> str:
+        shown = part.replace("¤", symbol).replace('"', "")
+        return f'"{shown}"' if shown else ""
+
+    positive = text(pattern.prefix[0]) + number + text(pattern.suffix[0])
+    negative = text(pattern.prefix[1]) + number + text(pattern.suffix[1])
+    return f"{positive};{negative}"
 
 
 def title_of(kind: str, words: Translator) -> str:
@@ -108,8 +175,9 @@ def sheet_words(kind: str, words: Translator, policy: Policy, zone: str) -> Shee
     """The title, header and value names of a ``kind`` export in ``words``' language."""
     _ = words.gettext
     locale = words.locale
+    currency = policy.bonus.currency
     header = [
-        _(LABELS[column]).format(zone=zone) if column in LABELS else column
+        _(LABELS[column]).format(zone=zone, currency=currency) if column in LABELS else column
         for column in SOURCES[kind].columns
     ]
     names: dict[str, str] = {"yes": _("yes")}
@@ -128,4 +196,30 @@ def sheet_words(kind: str, words: Translator, policy: Policy, zone: str) -> Shee
         for indicators in policy.indicators.values()
         for indicator in indicators
     }
-    return SheetWords(title_of(kind, words), header, names)
+    names |= {f"run:{key}": _(label) for key, label in RUN_NAMES.items()}
+    names |= {f"part:{key}": _(label) for key, label in PART_NAMES.items()}
+    names |= {f"flag:{flag.value}": _(label) for flag, label in FLAG_NAMES.items()}
+    names |= {
+        f"allowance:{key}": allowance.names.get(locale)
+        for key, allowance in policy.bonus.allowances.items()
+    }
+    if policy.annual is not None:
+        names |= {f"annual_grade:{g.id}": g.names.get(locale) for g in policy.annual.grades}
+        names |= {f"training:{t.id}": t.names.get(locale) for t in policy.annual.trainings}
+        names |= {f"honour:{h.id}": h.names.get(locale) for h in policy.annual.honours}
+    names |= {
+        "not_graded": _("not graded"),
+        "template:routine_results": _("routine results: {count}"),
+        "template:training_need": _("Training need: {trainings}"),
+        "template:allowance": _("{allowance} {amount}: {reason}"),
+    }
+    babel = words.babel
+
+    def money(amount: Decimal, code: str) -> str:
+        return str(format_currency(amount, code, locale=babel))
+
+    formats = {}
+    if kind in _MONEY_KINDS:
+        shown = money_format(currency, babel, policy.bonus.rounding)
+        formats = {column: shown for column in SOURCES[kind].columns if column in MONEY_COLUMNS}
+    return SheetWords(title_of(kind, words), header, names, money=money, formats=formats)

@@ -21,7 +21,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Upda
 from telegram.error import BadRequest
 
 from assessment import periods
-from assessment.exports import SOURCES, ExportRequest, export
+from assessment.exports import SOURCES, UNDATED, ExportRequest, export
 from handlers.callbacks import ExportRun
 from handlers.context import WorkledgerContext
 from handlers.export_labels import sheet_words, title_of
@@ -83,6 +83,8 @@ async def run_export(update: Update, context: WorkledgerContext) -> None:
     zone = context.settings.zone
     words = sheet_words(action.kind, context.translator, context.policy, zone.key)
     request = ExportRequest(action.kind, period, zone, fmt=action.fmt)
+    # The career records are whatever the period: neither the file nor its words name it.
+    undated = action.kind in UNDATED
     last_edit = time.monotonic()
 
     async def say(text: str) -> None:
@@ -97,14 +99,16 @@ async def run_export(update: Update, context: WorkledgerContext) -> None:
         if time.monotonic() - last_edit < PROGRESS_EVERY:
             return
         last_edit = time.monotonic()
-        await say(
-            _("Building “{title}” of {period}: {done} of {total} rows…").format(
-                title=words.title, period=period.key, done=done, total=total
-            )
+        text = (
+            _("Building “{title}”: {done} of {total} rows…")
+            if undated
+            else _("Building “{title}” of {period}: {done} of {total} rows…")
         )
+        await say(text.format(title=words.title, period=period.key, done=done, total=total))
 
-    await say(_("Building “{title}” of {period}…").format(title=words.title, period=period.key))
-    name = f"{action.kind}-{period.key}.{action.fmt}"
+    text = _("Building “{title}”…") if undated else _("Building “{title}” of {period}…")
+    await say(text.format(title=words.title, period=period.key))
+    name = f"{action.kind}.{action.fmt}" if undated else f"{action.kind}-{period.key}.{action.fmt}"
     with tempfile.TemporaryDirectory(prefix="workledger-export-") as folder:
         path = Path(folder) / name
         result = await export(context.uow, context.policy, request, words, path, progress=progress)
@@ -117,9 +121,15 @@ async def run_export(update: Update, context: WorkledgerContext) -> None:
             )
         )  # fmt: skip
         return
-    caption = context.ngettext(
-        "“{title}” of {period}: {count} row", "“{title}” of {period}: {count} rows", result.rows
-    ).format(title=words.title, period=period.key, count=result.rows)
+    if undated:
+        caption = context.ngettext(
+            "“{title}”: {count} row", "“{title}”: {count} rows", result.rows
+        ).format(title=words.title, count=result.rows)
+    else:
+        caption = context.ngettext(
+            "“{title}” of {period}: {count} row", "“{title}” of {period}: {count} rows",
+            result.rows,
+        ).format(title=words.title, period=period.key, count=result.rows)  # fmt: skip
     await context.bot.send_document(chat.id, InputFile(content, filename=name), caption=caption)
     await say(caption)
 

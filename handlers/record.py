@@ -3,7 +3,8 @@
 Commands in group chats are answered by the gate with a pointer to the private chat, so
 a record is only ever shown in the private chat of the person asking. The HR-only flags
 of each year (merit, dismissal review, promotion) are shown to HR alone; the person sees
-their grades, points, honours and training needs.
+their grades, points, key tasks (the urgent or dangerous tasks HR assigned with a reason:
+``assessment.career``), honours and training needs.
 """
 
 from __future__ import annotations
@@ -107,6 +108,18 @@ def record_lines(context: WorkledgerContext, record: CareerRecord) -> list[str]:
                 reason=point.reason,
             )
         )
+    lines += ["", _("Key tasks:")]
+    if not record.key_tasks:
+        lines.append(_("nothing yet"))
+    for task in record.key_tasks:
+        lines.append(
+            "• "
+            + _("{period}: {task}: {reason}").format(
+                period=period_label(language, task.period_key, policy),
+                task=_allowance_name(context, task.kind),
+                reason=task.reason,
+            )
+        )
     lines += ["", _("Trainings completed:")]
     if not record.trainings:
         lines.append(_("nothing yet"))
@@ -134,12 +147,18 @@ def record_lines(context: WorkledgerContext, record: CareerRecord) -> list[str]:
     return lines
 
 
+def _allowance_name(context: WorkledgerContext, kind: str) -> str:
+    allowance = context.policy.bonus.allowances.get(kind)
+    return kind if allowance is None else allowance.names.get(context.locale)
+
+
 def _honour_name(context: WorkledgerContext, honour_id: str) -> str:
     annual = context.policy.annual
+    if annual is None:
+        return honour_id
     try:
-        assert annual is not None
         return annual.honour(honour_id).names.get(context.locale)
-    except (AssertionError, KeyError):
+    except KeyError:
         return honour_id
 
 
@@ -163,7 +182,7 @@ async def record_command(update: Update, context: WorkledgerContext) -> None:
     arguments = list(context.args or [])
     employee_no = arguments[0].upper() if arguments else None
     async with context.uow() as uow:
-        record = await career.record_of(uow, member, employee_no)
+        record = await career.record_of(uow, member, employee_no, policy=context.policy)
     if isinstance(record, RecordError):
         text = (
             context._("You can see only your own record.")
@@ -234,6 +253,20 @@ def record_sheets(context: WorkledgerContext, record: CareerRecord) -> list[Shee
             for honour in record.honours
         ],
     )
+    zone = context.settings.zone
+    key_tasks = Sheet(
+        _("Key tasks"),
+        [_("Period"), _("Key task"), _("Reason"), _("Assigned on")],
+        [
+            [
+                task.period_key,
+                _allowance_name(context, task.kind),
+                task.reason,
+                task.assigned_at.astimezone(zone).date(),
+            ]
+            for task in record.key_tasks
+        ],
+    )
     trainings = Sheet(
         _("Trainings"),
         [_("Training"), _("Completed on"), _("Note")],
@@ -247,7 +280,7 @@ def record_sheets(context: WorkledgerContext, record: CareerRecord) -> list[Shee
         [_("Employee no."), _("Name"), _("Department")],
         [[record.person.employee_no, record.person.name, record.department]],
     )
-    return [person, years, periods, points, trainings, honours]
+    return [person, years, periods, points, key_tasks, trainings, honours]
 
 
 async def export_record(update: Update, context: WorkledgerContext) -> None:
@@ -261,7 +294,7 @@ async def export_record(update: Update, context: WorkledgerContext) -> None:
         record = (
             RecordError.UNKNOWN_PERSON
             if person is None
-            else await career.record_of(uow, member, person.employee_no)
+            else await career.record_of(uow, member, person.employee_no, policy=context.policy)
         )
     if isinstance(record, RecordError) or not record.for_hr:
         await query.answer(context._("Only HR can do that."), show_alert=True)

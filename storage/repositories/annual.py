@@ -27,6 +27,7 @@ from storage.models import (
     AnnualResult,
     AnnualRun,
     AssessmentPeriod,
+    BonusAllowance,
     Department,
     HonourAward,
     PeriodScore,
@@ -113,6 +114,17 @@ class HonourLine:
     awarded_on: date
 
 
+@dataclass(frozen=True, slots=True)
+class KeyTaskLine:
+    """A key task (重点任务): an allowance of a key-task kind HR assigned for a period,
+    with its reason."""
+
+    period_key: str
+    kind: str
+    reason: str
+    assigned_at: datetime
+
+
 def _year_bounds(year: int) -> tuple[date, date]:
     return date(year, 1, 1), date(year, 12, 31)
 
@@ -125,6 +137,9 @@ RUNNING, CURRENT, SUPERSEDED, FAILED = "running", "current", "superseded", "fail
 # The results everyone reads: those of the year's current run.
 _CURRENT = and_(AnnualRun.id == AnnualResult.run_id, AnnualRun.state == CURRENT)
 
+# Every period's id: a few a year, so naming them lets a person's rows be read
+# through the (period, staff) indexes.
+_PERIOD_IDS = select(AssessmentPeriod.id).scalar_subquery()
 _PUBLISHED = and_(
     PeriodScore.period_id == AssessmentPeriod.id, PeriodScore.published_at.is_not(None)
 )
@@ -384,7 +399,9 @@ class AnnualRepository(Repository):
                 PeriodScore.calibrated_grade_id,
             )
             .join(AssessmentPeriod, _PUBLISHED)
-            .where(PeriodScore.staff_id == staff_id)
+            # Through the (period, staff) key, one period at a time: staff_id alone has
+            # no index, and without the periods named SQLite reads the whole table.
+            .where(PeriodScore.period_id.in_(_PERIOD_IDS), PeriodScore.staff_id == staff_id)
             .order_by(AssessmentPeriod.starts_on.desc())
         )
         return rows_as(rows, PeriodLine)
@@ -407,7 +424,11 @@ class AnnualRepository(Repository):
                     PeriodScore.published_at.is_not(None),
                 ),
             )
-            .where(ScorePoint.staff_id == staff_id, ScorePoint.withdrawn_at.is_(None))
+            .where(
+                ScorePoint.period_id.in_(_PERIOD_IDS),  # as in periods_of
+                ScorePoint.staff_id == staff_id,
+                ScorePoint.withdrawn_at.is_(None),
+            )
             .order_by(AssessmentPeriod.starts_on.desc(), ScorePoint.id)
         )
         return rows_as(rows, PointLine)
@@ -473,3 +494,27 @@ class AnnualRepository(Repository):
         """A department's name ("" if it is gone)."""
         department = await self.session.get(Department, department_id)
         return "" if department is None else department.name
+
+    async def key_tasks_of(self, staff_id: int, kinds: Sequence[str]) -> list[KeyTaskLine]:
+        """A person's key tasks: their allowances of these kinds still standing, latest
+        period first."""
+        if not kinds:
+            return []
+        rows = await self.session.execute(
+            select(
+                AssessmentPeriod.key.label("period_key"),
+                BonusAllowance.kind,
+                BonusAllowance.reason,
+                BonusAllowance.assigned_at,
+            )
+            .join(AssessmentPeriod, AssessmentPeriod.id == BonusAllowance.period_id)
+            .where(
+                # Allowances are indexed by (period, person): the periods are few.
+                BonusAllowance.period_id.in_(select(AssessmentPeriod.id).scalar_subquery()),
+                BonusAllowance.staff_id == staff_id,
+                BonusAllowance.kind.in_(list(kinds)),
+                BonusAllowance.withdrawn_at.is_(None),
+            )
+            .order_by(AssessmentPeriod.starts_on.desc(), BonusAllowance.id)
+        )
+        return rows_as(rows, KeyTaskLine)

@@ -98,6 +98,33 @@ class LinePlan:
 
 
 @dataclass(frozen=True, slots=True)
+class AllowanceRow:
+    """An allowance as HR sees it: whose, of which period and kind, why, and whether it was
+    withdrawn."""
+
+    id: int
+    period_id: int
+    period_key: str
+    staff_id: int
+    kind: str
+    reason: str
+    assigned_at: datetime
+    withdrawn_at: datetime | None
+
+
+_ALLOWANCE_COLUMNS = (
+    _ALLOWANCES.c.id,
+    _ALLOWANCES.c.period_id,
+    _PERIODS.c.key,
+    _ALLOWANCES.c.staff_id,
+    _ALLOWANCES.c.kind,
+    _ALLOWANCES.c.reason,
+    _ALLOWANCES.c.assigned_at,
+    _ALLOWANCES.c.withdrawn_at,
+)
+
+
+@dataclass(frozen=True, slots=True)
 class RunTotal:
     """A run's people and money of one department and grade (steps)."""
 
@@ -179,18 +206,93 @@ class BonusRepository(Repository):
     async def assign(
         self, period_id: int, staff_id: int, kind: str, reason: str, *, by_id: int, now: datetime
     ) -> bool:
-        """Assign an allowance for the period; False if the person has it already."""
+        """Assign an allowance for the period (again, if it was withdrawn: with this reason);
+        False if the person has it already."""
+        statement = self._insert()(_ALLOWANCES).values(
+            period_id=period_id,
+            staff_id=staff_id,
+            kind=kind,
+            reason=reason,
+            assigned_by_id=by_id,
+            assigned_at=now,
+        )
         result = await self.session.execute(
-            self._insert()(_ALLOWANCES)
-            .values(
-                period_id=period_id,
-                staff_id=staff_id,
-                kind=kind,
-                reason=reason,
-                assigned_by_id=by_id,
-                assigned_at=now,
+            statement.on_conflict_do_update(
+                index_elements=["period_id", "staff_id", "kind"],
+                set_={
+                    "reason": statement.excluded.reason,
+                    "assigned_by_id": statement.excluded.assigned_by_id,
+                    "assigned_at": statement.excluded.assigned_at,
+                    "withdrawn_at": None,
+                },
+                where=_ALLOWANCES.c.withdrawn_at.is_not(None),
             )
-            .on_conflict_do_nothing(index_elements=["period_id", "staff_id", "kind"])
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def allowances(self, period_id: int, staff_id: int) -> list[AllowanceRow]:
+        """A person's allowances in force for the period, by kind."""
+        rows = await self.session.execute(
+            select(*_ALLOWANCE_COLUMNS)
+            .select_from(_ALLOWANCES.join(_PERIODS, _PERIODS.c.id == _ALLOWANCES.c.period_id))
+            .where(
+                _ALLOWANCES.c.period_id == period_id,
+                _ALLOWANCES.c.staff_id == staff_id,
+                _ALLOWANCES.c.withdrawn_at.is_(None),
+            )
+            .order_by(_ALLOWANCES.c.kind)
+        )
+        return [AllowanceRow(*cast(tuple[Any, ...], row)) for row in rows]
+
+    async def allowance(self, allowance_id: int) -> AllowanceRow | None:
+        """One allowance, withdrawn or not."""
+        row = (
+            await self.session.execute(
+                select(*_ALLOWANCE_COLUMNS)
+                .select_from(_ALLOWANCES.join(_PERIODS, _PERIODS.c.id == _ALLOWANCES.c.period_id))
+                .where(_ALLOWANCES.c.id == allowance_id)
+            )
+        ).first()
+        return None if row is None else AllowanceRow(*cast(tuple[Any, ...], row))
+
+    async def set_drafts_aside(self, period_id: int) -> None:
+        """Discard the period's drafts: what they would pay is no longer what stands."""
+        await self.session.execute(
+            update(_RUNS)
+            .where(_RUNS.c.period_id == period_id, _RUNS.c.status == BonusRunStatus.DRAFT)
+            .values(status=BonusRunStatus.DISCARDED)
+        )
+
+    async def withdraw(self, allowance_id: int, *, now: datetime) -> bool:
+        """Withdraw an allowance in force, unless a run of its period is published; False
+        if it is not in force or a run is published (the caller rolls back).
+
+        The period's drafts are set aside first, a write as the transaction's first
+        statement: a publication at the same moment either waits for it and finds its
+        draft discarded, or is seen published by the withdrawal, which is then refused.
+        """
+        period = (
+            select(_ALLOWANCES.c.period_id)
+            .where(_ALLOWANCES.c.id == allowance_id)
+            .scalar_subquery()
+        )
+        await self.session.execute(
+            update(_RUNS)
+            .where(_RUNS.c.period_id == period, _RUNS.c.status == BonusRunStatus.DRAFT)
+            .values(status=BonusRunStatus.DISCARDED)
+        )
+        published = exists().where(
+            _RUNS.c.period_id == _ALLOWANCES.c.period_id,
+            _RUNS.c.status == BonusRunStatus.PUBLISHED,
+        )
+        result = await self.session.execute(
+            update(_ALLOWANCES)
+            .where(
+                _ALLOWANCES.c.id == allowance_id,
+                _ALLOWANCES.c.withdrawn_at.is_(None),
+                ~published,
+            )
+            .values(withdrawn_at=now)
         )
         return bool(getattr(result, "rowcount", 0))
 

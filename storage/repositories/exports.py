@@ -13,20 +13,30 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, select
+from sqlalchemy import BigInteger, ColumnElement, Select, and_, func, literal, select
 from sqlalchemy.orm import aliased
 
+from storage.enums import BonusRunStatus
 from storage.models import (
+    AnnualResult,
+    AnnualRun,
     ApprovalRequest,
+    AssessmentPeriod,
     AuditEvent,
+    BonusAllowance,
+    BonusLine,
+    BonusRun,
     Department,
     EntryAttachment,
+    HonourAward,
     Notice,
     NoticeAck,
     OutboxMessage,
     PeriodScore,
     Post,
+    ScorePoint,
     Staff,
+    TrainingRecord,
     WorkEntry,
 )
 from storage.repositories.base import Repository
@@ -36,6 +46,9 @@ Row = tuple[Any, ...]
 _DECIDER = aliased(Staff)
 _CALIBRATOR = aliased(Staff)
 _ACTOR = aliased(Staff)
+# A bonus line's key: its run's id and its person's, in one whole number (staff ids are
+# 32-bit), so the lines of every published run of a period page in (run, person) order.
+LINE_KEY = 2**32
 
 
 def _in_department(department_id: int | None) -> ColumnElement[bool]:
@@ -285,3 +298,243 @@ class ExportReads(Repository):
             .limit(size)
         )
         return await self._rows(query)
+
+    # --- bonus lines ----------------------------------------------------------------------
+
+    async def published_runs(self, period_id: int) -> list[BonusRun]:
+        """The period's published bonus runs, in the order published (run 1 pays)."""
+        found = await self.session.scalars(
+            select(BonusRun)
+            .where(BonusRun.period_id == period_id, BonusRun.status == BonusRunStatus.PUBLISHED)
+            .order_by(BonusRun.number)
+        )
+        return list(found)
+
+    def _lines_where(
+        self, run_ids: Sequence[int], department_id: int | None
+    ) -> ColumnElement[bool]:
+        in_department = (
+            BonusLine.department_id == department_id if department_id is not None else and_(True)
+        )
+        return and_(BonusLine.run_id.in_(list(run_ids)), in_department)
+
+    async def bonus_count(self, run_ids: Sequence[int], department_id: int | None) -> int:
+        """How many lines these runs have (of the department the line was paid in)."""
+        if not run_ids:
+            return 0
+        query = select(func.count()).where(self._lines_where(run_ids, department_id))
+        return int(await self.session.scalar(query.select_from(BonusLine)) or 0)
+
+    async def bonus_page(
+        self, run_ids: Sequence[int], department_id: int | None, after: int, size: int
+    ) -> list[Row]:
+        """Up to ``size`` lines of these runs after key ``after`` (``LINE_KEY``), in run then
+        staff order: each run's lines a range of its primary key (run, staff).
+
+        Columns: key, run id, staff_id, employee_no, name, department, post_type,
+        grade_id, difficulty, share, allowance, amount, paid, change (money in steps).
+        """
+        run, staff = divmod(after, LINE_KEY)
+        found: list[Row] = []
+        for run_id in sorted(run_ids):
+            if run_id < run:
+                continue
+            start = staff if run_id == run else 0
+            key = literal(run_id * LINE_KEY, BigInteger) + BonusLine.staff_id
+            query = (
+                select(
+                    key,
+                    BonusLine.run_id,
+                    BonusLine.staff_id,
+                    Staff.employee_no,
+                    Staff.name,
+                    Department.name,
+                    Post.post_type,
+                    BonusLine.grade_id,
+                    BonusLine.difficulty,
+                    BonusLine.share,
+                    BonusLine.allowance,
+                    BonusLine.amount,
+                    BonusLine.paid,
+                    BonusLine.change,
+                )
+                .join(Staff, Staff.id == BonusLine.staff_id)
+                .join(Department, Department.id == BonusLine.department_id)
+                .outerjoin(Post, Post.id == Staff.post_id)
+                .where(
+                    self._lines_where([run_id], department_id),
+                    BonusLine.staff_id > start,
+                )
+                .order_by(BonusLine.staff_id)
+                .limit(size - len(found))
+            )
+            found += await self._rows(query)
+            if len(found) >= size:
+                break
+        return found
+
+    async def allowances(self, period_id: int, staff_ids: Sequence[int]) -> list[Row]:
+        """Every allowance these people were assigned for the period, withdrawn or not:
+        staff_id, kind, reason, assigned_at, withdrawn_at (by kind)."""
+        if not staff_ids:
+            return []
+        query = (
+            select(
+                BonusAllowance.staff_id,
+                BonusAllowance.kind,
+                BonusAllowance.reason,
+                BonusAllowance.assigned_at,
+                BonusAllowance.withdrawn_at,
+            )
+            .where(
+                BonusAllowance.period_id == period_id,
+                BonusAllowance.staff_id.in_(list(set(staff_ids))),
+            )
+            .order_by(BonusAllowance.staff_id, BonusAllowance.kind)
+        )
+        return await self._rows(query)
+
+    # --- career records -------------------------------------------------------------------
+
+    def _people_where(
+        self, department_id: int | None, staff_id: int | None
+    ) -> ColumnElement[bool]:
+        one = Staff.id == staff_id if staff_id is not None else and_(True)
+        return and_(_in_department(department_id), one)
+
+    async def record_people(
+        self, department_id: int | None, staff_id: int | None, after: int, size: int
+    ) -> list[Row]:
+        """People (of the department, or one person) after staff id ``after``, in id order:
+        id, employee_no, name, department."""
+        query = (
+            select(Staff.id, Staff.employee_no, Staff.name, Department.name)
+            .join(Department, Department.id == Staff.department_id)
+            .where(Staff.id > after, self._people_where(department_id, staff_id))
+            .order_by(Staff.id)
+            .limit(size)
+        )
+        return await self._rows(query)
+
+    @staticmethod
+    def _record_parts(whose: Any, key_task_kinds: Sequence[str]) -> dict[str, Any]:
+        """The reads of a career record's parts, each of the people ``whose`` (a condition
+        on a staff id column) picks; the first column is always the staff id.
+
+        Scores, points and allowances are indexed by (period, person): naming the periods
+        (few) lets each engine look a page's people up in that index, period by period,
+        where it would otherwise read the whole table for every page."""
+        periods = select(AssessmentPeriod.id).scalar_subquery()
+        return {
+            "year": select(
+                AnnualResult.staff_id,
+                AnnualResult.year,
+                AnnualResult.periods,
+                AnnualResult.score,
+                AnnualResult.grade_id,
+                AnnualResult.trainings,
+                AnnualResult.flags,
+            )
+            .join(
+                AnnualRun, and_(AnnualRun.id == AnnualResult.run_id, AnnualRun.state == "current")
+            )
+            .where(whose(AnnualResult.staff_id))
+            .order_by(AnnualResult.staff_id, AnnualResult.year.desc()),
+            "period": select(
+                PeriodScore.staff_id,
+                AssessmentPeriod.key,
+                PeriodScore.score,
+                PeriodScore.grade_id,
+                PeriodScore.calibrated_grade_id,
+            )
+            .join(AssessmentPeriod, AssessmentPeriod.id == PeriodScore.period_id)
+            .where(
+                PeriodScore.period_id.in_(periods),
+                whose(PeriodScore.staff_id),
+                PeriodScore.published_at.is_not(None),
+            )
+            .order_by(PeriodScore.staff_id, AssessmentPeriod.starts_on.desc()),
+            "points": select(
+                ScorePoint.staff_id,
+                AssessmentPeriod.key,
+                ScorePoint.amount,
+                ScorePoint.reason,
+                ScorePoint.indicator_id,
+            )
+            .join(AssessmentPeriod, AssessmentPeriod.id == ScorePoint.period_id)
+            .join(
+                PeriodScore,
+                and_(
+                    PeriodScore.period_id == ScorePoint.period_id,
+                    PeriodScore.staff_id == ScorePoint.staff_id,
+                    PeriodScore.published_at.is_not(None),
+                ),
+            )
+            .where(
+                ScorePoint.period_id.in_(periods),
+                whose(ScorePoint.staff_id),
+                ScorePoint.withdrawn_at.is_(None),
+            )
+            .order_by(ScorePoint.staff_id, AssessmentPeriod.starts_on.desc(), ScorePoint.id),
+            "key_task": select(
+                BonusAllowance.staff_id,
+                AssessmentPeriod.key,
+                BonusAllowance.kind,
+                BonusAllowance.reason,
+                BonusAllowance.assigned_at,
+            )
+            .join(AssessmentPeriod, AssessmentPeriod.id == BonusAllowance.period_id)
+            .where(
+                BonusAllowance.period_id.in_(periods),
+                whose(BonusAllowance.staff_id),
+                BonusAllowance.kind.in_(list(key_task_kinds)),
+                BonusAllowance.withdrawn_at.is_(None),
+            )
+            .order_by(
+                BonusAllowance.staff_id, AssessmentPeriod.starts_on.desc(), BonusAllowance.id
+            ),
+            "training": select(
+                TrainingRecord.staff_id,
+                TrainingRecord.training_id,
+                TrainingRecord.completed_on,
+                TrainingRecord.note,
+            )
+            .where(whose(TrainingRecord.staff_id))
+            .order_by(
+                TrainingRecord.staff_id,
+                TrainingRecord.completed_on.desc(),
+                TrainingRecord.id.desc(),
+            ),
+            "honour": select(
+                HonourAward.staff_id,
+                HonourAward.honour_id,
+                HonourAward.awarded_on,
+                HonourAward.citation,
+            )
+            .where(whose(HonourAward.staff_id))
+            .order_by(HonourAward.staff_id, HonourAward.awarded_on.desc(), HonourAward.id.desc()),
+        }
+
+    async def record_count(
+        self, department_id: int | None, staff_id: int | None, key_task_kinds: Sequence[str]
+    ) -> int:
+        """How many items the career records of these people hold, all parts together."""
+        people = select(Staff.id).where(self._people_where(department_id, staff_id))
+        total = 0
+        for query in self._record_parts(
+            lambda column: column.in_(people), key_task_kinds
+        ).values():
+            inner = query.order_by(None).subquery()
+            total += int(await self.session.scalar(select(func.count()).select_from(inner)) or 0)
+        return total
+
+    async def record_items(
+        self, staff_ids: Sequence[int], key_task_kinds: Sequence[str]
+    ) -> dict[str, list[Row]]:
+        """The items of these people's career records, by part (``year``, ``period``,
+        ``points``, ``key_task``, ``training``, ``honour``), each row's staff id first."""
+        if not staff_ids:
+            return {}
+        ids = list(staff_ids)
+        parts = self._record_parts(lambda column: column.in_(ids), key_task_kinds)
+        return {part: await self._rows(query) for part, query in parts.items()}

@@ -331,7 +331,8 @@ async def test_the_record_shows_ones_own_and_hr_sees_and_exports_anyones(
     file_id = sent["document"]["file_id"]  # type: ignore[index]
     book = load_workbook(io.BytesIO(await driver.file_bytes(file_id)))
     assert book.sheetnames == [
-        "Person", "Annual results", "Routine results", "Points", "Trainings", "Honours"
+        "Person", "Annual results", "Routine results", "Points", "Key tasks", "Trainings",
+        "Honours",
     ]  # fmt: skip
     years = list(book["Annual results"].iter_rows(values_only=True))
     assert years[0] == (

@@ -48,7 +48,7 @@ async def _finished(driver: EmulatorDriver, org: Organisation, message_id: int) 
         message = await current(driver, org.hr.id, message_id)
         return message if "delivery finished" in message["text"] else None
 
-    return await eventually(done, within=20)
+    return await eventually(done, within=60)
 
 
 async def test_a_department_broadcast_with_read_confirmation(
@@ -128,6 +128,27 @@ async def test_blocked_recipients_are_reported_and_faults_are_absorbed(
     assert sorted(int(c["params"]["chat_id"]) for c in delivered) == sorted(
         [org.staff.id, org.hr.id]
     ), "each reachable recipient got exactly one copy"
+
+
+async def test_the_progress_message_is_finished_even_when_its_edits_fail(
+    bot: WorkledgerApplication, driver: EmulatorDriver, org: Organisation
+) -> None:
+    preview = await _compose(driver, org, "Edits may fail", department=None)
+    progress = await press(driver, org.hr, preview, "Send to 3 people")
+    # The next edits of HR's progress message fail as a loaded server's would: the
+    # text is not recorded as shown, so a later tick shows it.
+    await driver.inject_fault(502, method="editMessageText", chat_id=org.hr.id, times=2)
+    final = await _finished(driver, org, progress["message_id"])
+    assert "Sent 3 of 3" in final["text"]
+    failed = [c for c in await driver.calls("editMessageText") if c["status"] == 502]
+    assert len(failed) == 2, "both injected failures were met"
+
+    async def closed() -> datetime | None:
+        # Recorded just after the emulator shows the edit.
+        async with bot.bot_data.database.uow() as uow:
+            return await uow.session.scalar(select(Notice.finished_at))
+
+    await eventually(closed, within=10)
 
 
 async def test_a_scheduled_notice_waits_for_its_time(

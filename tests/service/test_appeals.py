@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from assessment import appeals
 from assessment.appeal_rules import GradeCheck
 from assessment.appeals import AppealError, CaseRow, Decided, Filed, Late
+from assessment.bonus_changes import ChangedResult
 from assessment.outbox import Outgoing
 from assessment.people import StaffMember, member
 from assessment.periods import ensure_period, parse_key
@@ -51,6 +52,9 @@ class Notices:
 
     def overdue(self, recipient: Recipient, case: CaseRow, today: date) -> Outgoing:
         return self._out(recipient, f"overdue {case.id}")
+
+    def correction_due(self, recipient: Recipient, change: ChangedResult) -> Outgoing:
+        return self._out(recipient, f"correction {change.case_id}")
 
 
 @dataclass(frozen=True)

@@ -6,14 +6,17 @@ import asyncio
 import csv
 import io
 import os
+from datetime import date
 from pathlib import Path
 
 import openpyxl
 import pytest
+from sqlalchemy import select
 
 from bot.cli import main
 from config.policy import load_policy
 from storage.engine import Database
+from storage.models import HonourAward, Staff
 
 from .export_seed import FORMULA_NAME, seed_exports
 
@@ -61,6 +64,34 @@ def test_the_ledger_of_a_department_as_xlsx(
     assert [p.name for p in folder.iterdir()] == ["ledger.xlsx"], "no partial file is left"
 
 
+def test_one_persons_career_record_needs_no_period(
+    environment: str, folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def award() -> None:
+        database = Database(environment)
+        try:
+            async with database.uow() as uow:
+                people = {s.employee_no: s.id for s in await uow.session.scalars(select(Staff))}
+                for number in ("E011", "E012"):
+                    uow.session.add(
+                        HonourAward(staff_id=people[number], honour_id="service_star",
+                                    citation=f"=For {number}", awarded_on=date(2026, 12, 5),
+                                    awarded_by_id=people["E001"])
+                    )  # fmt: skip
+                await uow.commit()
+        finally:
+            await database.dispose()
+
+    asyncio.run(award())
+    monkeypatch.chdir(folder)
+    assert main(["export", "--what", "record", "--person", "e012"]) == 0
+    sheet = openpyxl.load_workbook(folder / "record-E012.xlsx").active
+    header, *rows = list(sheet.iter_rows(values_only=True))
+    assert header[:4] == ("Employee no.", "Name", "Department", "Part of the record")
+    assert [row[:4] for row in rows] == [("E012", "+Ma Qing", "Permits Office", "honour")]
+    assert rows[0][6] == "Service Star" and rows[0][10] == "=For E012"
+
+
 def test_the_audit_log_of_days_as_csv_in_chinese(
     environment: str, folder: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -81,7 +112,14 @@ def test_the_audit_log_of_days_as_csv_in_chinese(
     ("arguments", "says"),
     [
         (["--period", "2026-13", "--what", "ledger"], "is not a period"),
-        (["--period", "2026-11", "--what", "bonus"], "there is no export called bonus"),
+        (["--period", "2026-11", "--what", "payroll"], "there is no export called payroll"),
+        (["--what", "bonus"], "--period YYYY-MM is needed for bonus"),
+        (["--period", "2026-11", "--what", "ledger", "--person", "E011"],
+         "--person is for the career record only"),
+        (["--what", "record", "--person", "E999"],
+         "nobody on the roster has the employee number E999"),
+        (["--what", "record", "--person", "E999", "--language", "zh_Hans"],
+         "名册中没有工号为 E999 的人员"),
         (["--period", "2026-11", "--what", "ledger", "--department", "Nowhere"],
          "there is no department called Nowhere"),
         (["--period", "2026-11", "--what", "audit", "--from", "2026-11-20", "--to",
