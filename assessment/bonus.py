@@ -26,8 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import io
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -64,7 +63,6 @@ __all__ = [
     "lines",
     "publish",
     "queue_notices",
-    "sheet",
     "totals",
 ]
 
@@ -102,7 +100,6 @@ class BonusError(enum.StrEnum):
     UNKNOWN_PERSON = "unknown_person"
     ASSIGNED = "assigned"  # the person has that allowance for the period already
     NO_ALLOWANCE = "no_allowance"  # no such allowance in force (withdrawn meanwhile)
-    PAID = "paid"  # a run of the period is published: only a correction changes it
     UNKNOWN_CHANGE = "unknown_change"  # no changed result of a case to correct
     CORRECTED = "corrected"  # a correction published since the change pays it
 
@@ -445,30 +442,6 @@ async def lines(uows: Callable[[], UnitOfWork], run_id: int) -> list[LineRow]:
             return found
         after = page[-1].staff_id
         await asyncio.sleep(0)
-
-
-def sheet(header: Sequence[str], rows: Sequence[Sequence[object]]) -> bytes:
-    """An XLSX of ``rows`` under a frozen ``header``, written streaming (openpyxl
-    ``write_only``): call it off the event loop. Numbers stay numbers; text that would
-    start a formula is quoted."""
-    # openpyxl only when HR previews a run, not at every start of the bot.
-    from openpyxl import Workbook
-
-    book = Workbook(write_only=True)
-    page = book.create_sheet()
-    page.freeze_panes = "A2"
-    page.append(list(header))
-    for row in rows:
-        page.append([_cell(value) for value in row])
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
-
-
-def _cell(value: object) -> object:
-    if isinstance(value, str) and value.startswith(("=", "+", "-", "@", "\t", "\r")):
-        return "'" + value
-    return value
 
 
 async def discard(

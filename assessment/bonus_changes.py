@@ -1,11 +1,18 @@
 """What changes a period's bonus after HR set it: an allowance withdrawn, a result changed
 on review or appeal.
 
-**Withdrawing an allowance** (HR, with a reason, audited ``bonus.allowance_withdrawn``)
-is allowed while no run of its period is published: the period's previews are set aside
-(what they would pay no longer stands) and the next preview pays without it. Once a run
-is published it paid the allowance; the withdrawal is refused (``BonusError.PAID``) and
-money changes only by a correction run.
+**Withdrawing an allowance** (HR, with a reason, audited ``bonus.allowance_withdrawn``):
+the period's previews are set aside (what they would pay no longer stands) and the next
+run pays without it. Before any run of its period is published that is all. After, a
+published run paid it: the withdrawal is allowed all the same, and the next correction
+(``/bonus YYYY-MM REASON``), which pays only the allowances in force, recovers it from the
+person, exactly its amount in formula mode; in pool mode the correction shares the same
+pool again, so the amount goes back into the rest shared by weight (the person gives back
+the allowance less their share of it, everyone else gains a little, nothing more is paid
+in all). An allowance assigned after publication is paid by the next correction the same
+way. A withdrawal and a publication at the same moment: the withdrawal sets the drafts
+aside as its first write, so either it goes first and that publication is refused, or
+the publication goes first and the next correction recovers the allowance.
 
 **A changed result after payment**: when a review or appeal decision changes the grade a
 published run paid (``appeals.decide``), HR, who run bonuses, are told once each, through
@@ -28,6 +35,7 @@ from assessment.outbox import Outgoing, enqueue
 from assessment.people import StaffMember
 from config.policy import Policy
 from storage.enums import Role
+from storage.models import BonusRun
 from storage.repositories.audit import Event
 from storage.repositories.bonus import AllowanceRow
 from storage.repositories.calendar import Recipient
@@ -75,12 +83,16 @@ class Allowances:
 
 @dataclass(frozen=True, slots=True)
 class Withdrawn:
-    """An allowance withdrawn."""
+    """An allowance withdrawn; ``paid_by``: the number of the published run that paid it,
+    if one did (the next correction recovers it), and ``pool`` that run's pool in pool
+    mode (the one the correction shares again)."""
 
     allowance: AllowanceRow
     person: Person
     reason: str
     amount: Decimal | None
+    paid_by: int | None = None
+    pool: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +140,23 @@ async def _paid_by(uow: UnitOfWork, period_id: int) -> int | None:
     return None if run is None else run.number
 
 
+def _pool_of(run: BonusRun) -> Decimal | None:
+    """A pool run's pool as money; None for a run by the formula."""
+    if run.pool_units is None:
+        return None
+    return Decimal(run.pool_units) * Decimal(str(run.factors["step"]))
+
+
+async def _paid_allowances(uow: UnitOfWork, allowance: AllowanceRow) -> BonusRun | None:
+    """The period's latest published run, if it paid the person allowances (one assigned
+    after it was published, and withdrawn before a correction paid it, it did not)."""
+    run = await uow.bonus.latest_published(allowance.period_id)
+    if run is None:
+        return None
+    line = await uow.bonus.line_of(run.id, allowance.staff_id)
+    return run if line is not None and line.allowance > 0 else None
+
+
 async def person_allowances(
     uow: UnitOfWork, member: StaffMember, period_key: str, employee_no: str
 ) -> Allowances | BonusError:
@@ -155,8 +184,6 @@ async def withdrawable(
     allowance = await uow.bonus.allowance(allowance_id)
     if allowance is None or allowance.withdrawn_at is not None:
         return BonusError.NO_ALLOWANCE
-    if await _paid_by(uow, allowance.period_id) is not None:
-        return BonusError.PAID
     person = await _person(uow, allowance.staff_id)
     if person is None:
         return BonusError.NO_ALLOWANCE
@@ -172,8 +199,8 @@ async def withdraw_allowance(
     *,
     now: datetime,
 ) -> Withdrawn | BonusError:
-    """Withdraw an allowance with a reason while no run of its period is published; the
-    period's previews set aside; audited; commit."""
+    """Withdraw an allowance with a reason; the period's previews set aside; audited;
+    commit. If a published run paid it, the next correction recovers it (``paid_by``)."""
     if access.check(member, access.HR) is not None:
         return BonusError.NOT_HR
     why = reason_of(reason)
@@ -184,14 +211,12 @@ async def withdraw_allowance(
     # The conditional UPDATE first (on SQLite a transaction that read first could not
     # wait for another writer); nothing is written unless it took.
     if not await uow.bonus.withdraw(allowance_id, now=now):
-        allowance = await uow.bonus.allowance(allowance_id)
-        if allowance is None or allowance.withdrawn_at is not None:
-            return BonusError.NO_ALLOWANCE
-        return BonusError.PAID
+        return BonusError.NO_ALLOWANCE
     allowance = await uow.bonus.allowance(allowance_id)
     assert allowance is not None
     person = await _person(uow, allowance.staff_id)
     assert person is not None
+    paid = await _paid_allowances(uow, allowance)
     await uow.audit.add(
         Event(
             "bonus.allowance_withdrawn",
@@ -204,12 +229,20 @@ async def withdraw_allowance(
                 "kind": allowance.kind,
                 "reason": why,
                 "assigned_reason": allowance.reason,
+                "paid_by": None if paid is None else paid.number,
             },
         )
     )
     await uow.commit()
     kind = policy.bonus.allowances.get(allowance.kind)
-    return Withdrawn(allowance, person, why, None if kind is None else kind.amount)
+    return Withdrawn(
+        allowance,
+        person,
+        why,
+        None if kind is None else kind.amount,
+        None if paid is None else paid.number,
+        None if paid is None else _pool_of(paid),
+    )
 
 
 async def prompt_correction(
@@ -278,7 +311,4 @@ async def correction_of(
         return BonusError.UNKNOWN_CHANGE
     if run.number > paid_by:
         return BonusError.CORRECTED
-    pool = None
-    if run.pool_units is not None:
-        pool = Decimal(run.pool_units) * Decimal(str(run.factors["step"]))
-    return Correction(case.period_key, pool)
+    return Correction(case.period_key, _pool_of(run))

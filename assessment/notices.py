@@ -376,6 +376,17 @@ async def in_progress(uow: UnitOfWork) -> list[Progress]:
     return found
 
 
+async def take_progress(
+    uow: UnitOfWork, notice_id: int, shown: str | None, text: str | None
+) -> bool:
+    """Claim the showing of ``text`` to the author in place of ``shown``: True for the one
+    process (of those refreshing the progress at once) that should show it. Called the other
+    way round, it hands back a step that could not be shown."""
+    taken = await uow.notices.take_progress(notice_id, shown, text)
+    await uow.commit()
+    return taken
+
+
 async def record_progress_message(
     uow: UnitOfWork,
     notice_id: int,

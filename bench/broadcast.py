@@ -41,7 +41,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +62,7 @@ from bench._support import (
     scratch_postgres,
     wait_until_answering,
 )
-from bot.delivery import FLUSH_EVERY, FLUSH_SIZE, HEARTBEAT, LEASE, serve
+from bot.delivery import DEAD_AFTER, FLUSH_EVERY, FLUSH_SIZE, LEASE, serve
 from bot.emulator import EmulatedUser, EmulatorDriver
 from config.policy import DEFAULT_POLICY_PATH, load_policy
 from storage import migrate
@@ -108,7 +108,7 @@ class CrashFigures:
     bound_cap: int = 0  # concurrency + FLUSH_SIZE
     recover_seconds: float = 0.0  # from the kill until every row was final
     lease_seconds: float = LEASE.total_seconds()
-    restart_rate_first_15s: float = 0.0  # successful calls/s in the new sender's first 15 s
+    restart_rate_first_15s: float = 0.0  # ok calls/s in the new sender's first DEAD_AFTER
     first_sender_peak_rss_mib: float = 0.0
 
 
@@ -298,7 +298,7 @@ async def _prepare_store(database: Database) -> None:
             .select_from(OutboxMessage)
             .where(OutboxMessage.status.in_([DeliveryStatus.PENDING, DeliveryStatus.SENDING]))
         )
-        recent = datetime.now(UTC) - timedelta(seconds=3 * HEARTBEAT)
+        recent = datetime.now(UTC) - DEAD_AFTER
         senders = await uow.session.scalar(
             select(func.count())
             .select_from(DeliveryWorker)
@@ -617,10 +617,10 @@ async def run_scenario(
         crash.recover_seconds = finished - killed_at if killed_at else 0.0
         after = [t for t in ok if t >= killed_at] if killed_at else []
         if after:
-            # The dead sender's heartbeat counts as alive for 3 heartbeats: the new one
-            # shares the rate with it until then.
-            window = [t for t in after if t < after[0] + 3 * HEARTBEAT]
-            crash.restart_rate_first_15s = len(window) / (3 * HEARTBEAT)
+            # The dead sender counts as alive until it is found dead (``DEAD_AFTER``): the
+            # new one shares the rate with it until then.
+            window = [t for t in after if t < after[0] + DEAD_AFTER.total_seconds()]
+            crash.restart_rate_first_15s = len(window) / DEAD_AFTER.total_seconds()
         if not killed_at:
             result.notes.append("the sender finished before the crash point; no kill happened")
         result.crash = crash
@@ -708,7 +708,7 @@ def _describe_run(r: RunResult) -> str:
             f"{CONCURRENCY} + one unflushed batch = {c.bound_nominal} at this rate "
             f"(cap {c.bound_cap} with FLUSH_SIZE {FLUSH_SIZE})",
             f"   crash: recovered {c.recover_seconds:.1f}s after the kill (lease "
-            f"{c.lease_seconds:.0f}s); new sender's first {3 * HEARTBEAT:.0f}s: "
+            f"{c.lease_seconds:.0f}s); new sender's first {DEAD_AFTER.total_seconds():.0f}s: "
             f"{c.restart_rate_first_15s:.1f} ok/s",
         ]
     lines += [f"   note: {note}" for note in r.notes]

@@ -56,9 +56,10 @@ ESCALATION_TICK = timedelta(minutes=15)
 # Telegram redelivers a webhook update for at most a day; keep a week to be safe. The
 # inbox keeps what it received as long.
 PROCESSED_UPDATES_KEPT = timedelta(days=7)
-# At shutdown, updates being handled get this long to finish; those not started yet
-# wait in the inbox for the next start.
-STOP_GRACE = 10.0
+# At shutdown, updates being handled get this long, from the stop, to finish; those not
+# started yet wait in the inbox for the next start. With the sender's ``SEND_GRACE`` beside
+# it, the process is gone within 10 s of SIGTERM.
+STOP_GRACE = 8.0
 
 # The inbox intake of each running application (``intake_of``).
 _intakes: weakref.WeakKeyDictionary[WorkledgerApplication, Intake] = weakref.WeakKeyDictionary()
@@ -298,6 +299,7 @@ async def running(
                     polling.result()  # raises what stopped it
             yield application
         finally:
+            stop_by = asyncio.get_running_loop().time() + STOP_GRACE
             poller.stop()
             # The outbox sender stops at once too: it settles what it is sending and hands
             # back what it claimed (``_post_shutdown`` waits for it before the store closes).
@@ -309,7 +311,7 @@ async def running(
             if isinstance(processor, PerChatUpdates):
                 processor.drain()
             try:
-                async with asyncio.timeout(STOP_GRACE):
+                async with asyncio.timeout_at(stop_by):
                     await application.stop()
             except TimeoutError:
                 log.warning(

@@ -21,6 +21,7 @@ from assessment import bonus
 from assessment.bonus import BonusError, Computed, PoolError, Published
 from assessment.people import StaffMember
 from assessment.periods import parse_key
+from assessment.sheets import xlsx_bytes
 from bot.cli_store import EXIT_USAGE, store_url
 from config.clock import Clock
 from config.policy import Policy
@@ -117,7 +118,7 @@ async def _run(
             print(f"{line.department}\t{grade}\t{line.people}\t{amount}\t{change}")
         if out is not None:
             header, rows = sheet_rows(words, policy, run, await bonus.lines(database.uow, run.id))
-            content = await asyncio.to_thread(bonus.sheet, header, rows)
+            content = await asyncio.to_thread(xlsx_bytes, header, rows, title=computed.period_key)
             await asyncio.to_thread(out.write_bytes, content)
         if not publish:
             return EXIT_OK

@@ -1,14 +1,20 @@
-"""One send budget per process: Telegram's global limit, shared by replies and the sender.
+"""One send budget per process: its share of Telegram's global limit, for replies and the sender.
 
 Telegram lets a bot send about ``broadcast.messages_per_second`` messages in all, not that
-many for replies and as many again for broadcasts. In one process, every request that
-names a chat (a reply through PTB's rate limiter, a message of the outbox sender) takes
-a slot from one leaky bucket at that rate. Replies come first: the sender takes a slot
-only while no reply is waiting, and leaves ``REPLY_HEADROOM`` slots free, so a reply to
-someone who just acted goes out at once, or after at most one slot of the sender's.
+many for replies and as many again for broadcasts, nor that many per process. The live
+outbox senders share the rate evenly (``bot.delivery``: each one's heartbeat counts the
+live ones and sets its process's share, ``SendBudget.shared_by``). In one process, every
+request that names a chat (a reply through PTB's rate limiter, a message of the outbox
+sender) takes a slot from one leaky bucket at that share. Replies come first: the sender
+takes a slot only while no reply is waiting, and leaves ``REPLY_HEADROOM`` of the share
+free, so a reply to someone who just acted goes out at once, or after at most one slot
+of the sender's.
 
-Burst: the bucket holds ``1 + REPLY_HEADROOM + rate * CATCH_UP`` slots, so over any
-window of ``t`` seconds the process sends at most ``rate * t + burst`` messages.
+Burst: the bucket holds ``1 + share * (CATCH_UP + REPLY_HEADROOM)`` slots (the headroom at
+most one), so over any window of ``t`` seconds a process sends fewer than
+``share * t + burst`` messages, and ``n`` processes sharing the rate fewer than
+``rate * (t + CATCH_UP + REPLY_HEADROOM) + n``: at 30 a second, 32 in the busiest second
+of one process or of two (1.07x).
 """
 
 from __future__ import annotations
@@ -21,11 +27,12 @@ from aiolimiter import AsyncLimiter
 from telegram.error import RetryAfter
 from telegram.ext import AIORateLimiter, BaseRateLimiter
 
-# Slots the sender leaves free for a reply that arrives while it is busy.
-REPLY_HEADROOM = 1
+# The share's worth of seconds the sender leaves free for a reply that arrives while it
+# is busy (at most one slot): what a reply waits for is less than one of the sender's slots.
+REPLY_HEADROOM = 0.025
 # A limiter may make up for this long lost to a slow loop turn: enough to hold the
 # rate, too little to burst.
-CATCH_UP = 0.05
+CATCH_UP = 0.025
 
 Result: TypeAlias = bool | dict[str, Any] | list[dict[str, Any]]
 
@@ -42,12 +49,40 @@ class SendBudget:
     def __init__(self, rate: float) -> None:
         if rate <= 0:
             raise ValueError("a send budget needs a positive rate")
+        # The global rate; this process sends at ``share``, ``rate`` over the live senders.
         self.rate = rate
-        self._bucket = leaky_bucket(rate, headroom=REPLY_HEADROOM)
-        self.burst = self._bucket.max_rate
+        self.senders = 1
+        self._headroom = 0.0
+        self._bucket = self._new_bucket()
         self._replies_waiting = 0
         self._no_replies = asyncio.Event()
         self._no_replies.set()
+
+    @property
+    def share(self) -> float:
+        """The messages a second this process may send."""
+        return self.rate / self.senders
+
+    @property
+    def burst(self) -> float:
+        """The slots the bucket holds."""
+        return float(self._bucket.max_rate)
+
+    def _new_bucket(self) -> AsyncLimiter:
+        self._headroom = min(1.0, self.share * REPLY_HEADROOM)
+        return leaky_bucket(self.share, headroom=self._headroom)
+
+    async def shared_by(self, senders: int) -> None:
+        """The live senders changed: take ``rate / senders`` from now on."""
+        senders = max(1, senders)
+        if senders == self.senders:
+            return
+        self.senders = senders
+        bucket = self._new_bucket()
+        # Full from the start, as if it had just sent its burst: a change of share never
+        # adds one. (Takes at once: there is room.) Those waiting already finish on the old.
+        await bucket.acquire(bucket.max_rate)
+        self._bucket = bucket
 
     async def reply(self) -> None:
         """Take a slot for a reply, ahead of every outbox message."""
@@ -64,12 +99,12 @@ class SendBudget:
         """Take a slot for an outbox message: what replies leave, headroom kept free for them."""
         while True:
             await self._no_replies.wait()
-            if self._bucket.has_capacity(1 + REPLY_HEADROOM):
+            if self._bucket.has_capacity(1 + self._headroom):
                 # There is room, so this returns without yielding: no reply can slip in between.
                 await self._bucket.acquire()
                 return
             # The bucket frees one slot per interval; look again then.
-            await asyncio.sleep(1 / self.rate)
+            await asyncio.sleep(1 / self.share)
 
 
 class BudgetedRateLimiter(BaseRateLimiter[int]):

@@ -133,6 +133,7 @@ def _parser() -> argparse.ArgumentParser:
     annual.add_argument("--wider", action="store_true", help="the approved wider top share")
     annual.add_argument("--json", action="store_true", help="print JSON, for scripts")
     _export_parser(commands)
+    _backup_parsers(commands)
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     db_commands.add_parser("upgrade", help="apply pending migrations")
@@ -168,6 +169,20 @@ def _export_parser(commands: Any) -> None:
     )  # fmt: skip
     export.add_argument(
         "--language", choices=SUPPORTED, help="of the headers (default: WORKLEDGER_LANGUAGE)"
+    )
+
+
+def _backup_parsers(commands: Any) -> None:
+    backup = commands.add_parser(
+        "backup", help="back the store up to FILE (SQLite: while the bot runs; pg_dump)"
+    )
+    backup.add_argument("file", type=Path, metavar="FILE", help="a new file")
+    restore = commands.add_parser(
+        "restore", help="restore the store from a backup FILE, then migrate it"
+    )
+    restore.add_argument("file", type=Path, metavar="FILE", help="a workledger backup")
+    restore.add_argument(
+        "--force", action="store_true", help="replace a store that holds data already"
     )
 
 
@@ -411,6 +426,12 @@ def _command(args: argparse.Namespace, settings: Settings, policy: Policy) -> in
             department=args.department, fmt=args.fmt, out=args.out, since=args.since,
             until=args.until, language=args.language, person=args.person,
         )  # fmt: skip
+    if args.command in ("backup", "restore"):
+        from bot.backup_cli import backup_command, restore_command
+
+        if args.command == "backup":
+            return backup_command(settings, args.file)
+        return restore_command(settings, args.file, force=args.force)
     if args.db_command == "upgrade":
         asyncio.run(_db_upgrade(settings))
     else:

@@ -1,8 +1,9 @@
 """The outbox sender: drains queued messages under Telegram's limits, and survives failures.
 
-Limits: a global rate (shared evenly by the senders alive, and in the bot's process
-taking only what interactive replies leave of the process's send budget, see
-``bot.budget``), one message a second per private chat and twenty a minute per group.
+Limits: a global rate (shared evenly by the senders alive: the process's send budget,
+``bot.budget``, is its share, and in the bot's process the sender takes only what
+interactive replies leave of it), one message a second per private chat and twenty a
+minute per group.
 A 429 pauses only the chat it names; 5xx and network errors are retried with backoff;
 a 403 settles the recipient as unreachable; other 400s fail the message with
 Telegram's reason.
@@ -19,6 +20,19 @@ after Telegram answers; settlements are written in small batches. After a crash,
 messages whose lease runs out are sent again, so the only ones that can arrive
 twice are those Telegram accepted but whose settlement was not yet written: at
 most ``concurrency`` in flight plus one unflushed batch (``FLUSH_EVERY``).
+
+Recovery: every sender writes a heartbeat about every second (``HEARTBEAT``), by the
+store's clock, which every process sharing the store reads alike, unlike the bot's
+(the sandbox moves that one; a process may start at another time). A sender whose
+heartbeat is ``DEAD_AFTER`` old is dead: the first live sender to see it forgets it and
+ends its leases at once (``OutboxRepository.take_over``), so its messages are sent again
+within seconds, not after the 60 s lease. That resends only what a lease running out
+would, so the bound above holds, provided a sender thought dead sends nothing more of
+what it held. It does not: it sends only within ``TRUST`` of its last heartbeat (less than
+``DEAD_AFTER``, so nobody can have found it dead yet); after a longer stall (a frozen
+loop, an unreachable store) it beats first, and if it was found dead meanwhile, hands
+back what it held and starts over. Its late settlements touch only messages still
+leased to it.
 """
 
 from __future__ import annotations
@@ -43,7 +57,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from assessment import results
 from assessment.chart_worker import ChartError, ChartRenderer
 from assessment.menus import MENU_KIND, chat_owner
-from bot.budget import SendBudget, leaky_bucket
+from bot.budget import SendBudget
 from bot.http import AiohttpRequest
 from bot.metrics import Metrics
 from config.clock import Clock
@@ -62,9 +76,16 @@ MAX_ATTEMPTS = 5
 LEASE = timedelta(seconds=60)
 # A chat that cannot take a message within this long is handed back to the outbox.
 HOLD_LIMIT = 5.0
+# At a stop, sends in flight get this long to be answered; the rest are cut off and handed
+# back with what was not sent (they may have reached Telegram: they count as in flight).
+SEND_GRACE = 5.0
 FLUSH_EVERY = 0.05
 FLUSH_SIZE = 100
-HEARTBEAT = 5.0
+# A sender beats this often; one not seen for ``DEAD_AFTER`` is dead (by the store's clock).
+HEARTBEAT = 1.0
+DEAD_AFTER = timedelta(seconds=4)
+# A sender sends only this soon after the start of its last heartbeat.
+TRUST = 3.0
 IDLE_POLL = 0.2
 CLAIM_AHEAD = 0.5
 
@@ -160,17 +181,21 @@ class Sender:
         self.stats = SenderStats()
         self._batch = batch
         self._slots = asyncio.Semaphore(concurrency)
-        # This sender's share of the global rate, evenly spaced (see bot.budget.CATCH_UP).
-        self._pace = leaky_bucket(limits.messages_per_second)
         self._chats = ChatClock(limits)
         self._ready: deque[OutboxMessage] = deque()
         self._waiting: list[tuple[float, int, OutboxMessage]] = []
         self._sequence = itertools.count()
         self._outcomes: list[dict[str, Any]] = []
         self._unreachable: list[tuple[int, str]] = []
-        self._in_flight: set[asyncio.Task[None]] = set()
-        self._last_beat = 0.0
+        self._in_flight: dict[asyncio.Task[None], int] = {}
+        self._cut_off: list[int] = []
+        self._last_beat = -HEARTBEAT
+        # Until the first heartbeat, nothing is sent.
+        self._trusted_until = 0.0
+        self._registered = False
         self._share = 1
+        # Messages taken over from dead senders (for logs, tests and benchmarks).
+        self.taken_over = 0
 
     async def run(self, stop: asyncio.Event) -> None:
         """Send until ``stop`` is set, then settle what is in flight and hand back the rest."""
@@ -189,7 +214,11 @@ class Sender:
                     await asyncio.sleep(1.0)
         finally:
             if self._in_flight:
-                await asyncio.gather(*self._in_flight, return_exceptions=True)
+                _, late = await asyncio.wait(self._in_flight, timeout=SEND_GRACE)
+                self._cut_off = [self._in_flight[task] for task in late]
+                for task in late:
+                    task.cancel()
+                await asyncio.gather(*late, return_exceptions=True)
             stop.set()
             await flusher
             await self._flush()
@@ -200,31 +229,70 @@ class Sender:
         row = await self._next_row(stop)
         if row is None:
             return
-        await self._pace.acquire()
         await self.budget.bulk()
         await self._slots.acquire()
+        if time.monotonic() >= self._trusted_until:
+            # The waits above outlasted the heartbeat: another sender may have found this
+            # one dead and taken the row over. The next step beats (and learns) first.
+            self._slots.release()
+            self._ready.appendleft(row)
+            return
         # The chat's second starts when the message goes, after every wait above: set
         # before the wait for a free slot, a message that waited for one would be
         # followed by the chat's next less than a second later.
         self._chats.consume(row.chat_id, time.monotonic())
         task = asyncio.create_task(self._send(row))
-        self._in_flight.add(task)
-        task.add_done_callback(self._in_flight.discard)
+        self._in_flight[task] = row.id
+        task.add_done_callback(self._done)
 
     async def _beat(self) -> None:
-        now = time.monotonic()
-        if now - self._last_beat < HEARTBEAT:
+        started = time.monotonic()
+        if started - self._last_beat < HEARTBEAT:
             return
-        self._last_beat = now
-        moment = self.clock.now()
+        self._last_beat = started
+        held: list[int] | None = None
+        taken = (0, 0)
         async with self.database.uow() as uow:
-            alive = await uow.outbox.heartbeat(
-                self.worker_id, moment, moment - timedelta(seconds=3 * HEARTBEAT)
-            )
+            beat = await uow.outbox.heartbeat(self.worker_id, DEAD_AFTER)
+            if not beat.registered:
+                if self._registered:
+                    # Found dead (a stall longer than ``DEAD_AFTER``): what it holds may be
+                    # another sender's now. Hand back what is still its own, start over.
+                    held = self._held()
+                    await uow.outbox.release(held, self.worker_id)
+                await uow.outbox.register(self.worker_id)
+            if beat.dead:
+                taken = await uow.outbox.take_over(DEAD_AFTER, self.clock.now())
             await uow.commit()
-        if alive != self._share:
-            self._share = alive
-            self._pace = leaky_bucket(self.limits.messages_per_second / alive)
+        if held is not None:
+            log.warning(
+                "this sender was found dead (no heartbeat for %ss): handed back %d messages",
+                DEAD_AFTER.total_seconds(),
+                len(held),
+            )
+            self._ready.clear()
+            self._waiting.clear()
+        self._registered = True
+        self._trusted_until = started + TRUST
+        senders, messages = taken
+        if messages:
+            self.taken_over += messages
+            log.warning(
+                "took over %d messages of %d senders not seen for %ss",
+                messages,
+                senders,
+                DEAD_AFTER.total_seconds(),
+            )
+        if beat.alive != self._share:
+            self._share = beat.alive
+            await self.budget.shared_by(beat.alive)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.pop(task, None)
+
+    def _held(self) -> list[int]:
+        """The messages this sender claimed and has not sent."""
+        return [row.id for row in self._ready] + [row.id for _, _, row in self._waiting]
 
     async def _next_row(self, stop: asyncio.Event) -> OutboxMessage | None:
         now = time.monotonic()
@@ -458,7 +526,7 @@ class Sender:
         now = self.clock.now()
         try:
             async with self.database.uow() as uow:
-                await uow.outbox.settle(outcomes)
+                await uow.outbox.settle(outcomes, self.worker_id)
                 for chat_id, reason in unreachable:
                     await uow.outbox.mark_chat_unreachable(chat_id, reason, now)
                 await uow.commit()
@@ -469,7 +537,7 @@ class Sender:
             raise
 
     async def _hand_back(self) -> None:
-        ids = [row.id for row in self._ready] + [row.id for _, _, row in self._waiting]
+        ids = self._held() + self._cut_off
         self._ready.clear()
         self._waiting.clear()
         async with self.database.uow() as uow:

@@ -92,14 +92,18 @@ async def send_digests(data: BotData, now: datetime) -> int:
     zone = data.settings.zone
     local = now.astimezone(zone)
     sent = 0
+    prefix = f"approval-digest/{local.date()}/staff/"
     async with data.database.uow() as uow:
         people = await approvals.digest_people(uow)
+        # Today's digests sent already, by this process or another: one read a tick, not
+        # an attempted claim per approver every minute for the rest of the day.
+        done = await uow.claims.taken(prefix) if people else set()
     for staff_id, at in people:
         hour, minute = (int(part) for part in at.split(":"))
-        if local.time() < time(hour, minute):
+        if local.time() < time(hour, minute) or f"{prefix}{staff_id}" in done:
             continue
         async with data.database.uow() as uow:
-            if not await uow.claims.claim(f"approval-digest/{local.date()}/staff/{staff_id}", now):
+            if not await uow.claims.claim(f"{prefix}{staff_id}", now):
                 continue
             message = await _digest(uow, data, staff_id, local.date(), now)
             if message is not None:

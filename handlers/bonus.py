@@ -21,6 +21,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Upda
 from assessment import bonus, periods
 from assessment.bonus import BonusError, Computed, NoticeRow, PoolError, RunTotal
 from assessment.outbox import BULK, Outgoing
+from assessment.sheets import Cell, xlsx_bytes
 from config.policy import Policy
 from handlers.callbacks import BonusDiscard, BonusPublish
 from handlers.context import WorkledgerContext
@@ -86,11 +87,6 @@ def refusal(language: Translator, error: BonusError | PoolError) -> str:
         BonusError.ASSIGNED: _("That person has that allowance for the period already."),
         BonusError.NO_ALLOWANCE: _(
             "That allowance is not in force: it was withdrawn, or never assigned."
-        ),
-        BonusError.PAID: _(
-            "A published bonus run of that period paid its allowances: none can be withdrawn "
-            "now. Only a correction run changes what was paid (/bonus YYYY-MM REASON): it "
-            "pays or recovers the difference."
         ),
         BonusError.UNKNOWN_CHANGE: _("There is no changed result of that case to correct."),
         BonusError.CORRECTED: _(
@@ -184,7 +180,7 @@ def _preview_markup(context: WorkledgerContext, run_id: int) -> InlineKeyboardMa
 
 def sheet_rows(
     language: Translator, policy: Policy, run: BonusRun, rows: list[bonus.LineRow]
-) -> tuple[list[str], list[list[object]]]:
+) -> tuple[list[str], list[list[Cell]]]:
     """The spreadsheet of every line and its factors, headed in ``language``."""
     _ = language.gettext
     step = Decimal(str(run.factors["step"]))
@@ -206,7 +202,7 @@ def sheet_rows(
     def money(units: int) -> Decimal:
         return (Decimal(units) * step).quantize(step)
 
-    table: list[list[object]] = [
+    table: list[list[Cell]] = [
         [
             row.employee_no,
             row.name,
@@ -288,8 +284,9 @@ async def send_preview(context: WorkledgerContext, chat_id: int, computed: Compu
     header, rows = sheet_rows(
         context.translator, context.policy, run, await bonus.lines(uows, run.id)
     )
-    # Built in a worker thread: 100,000 lines must not stall the bot.
-    content = await asyncio.to_thread(bonus.sheet, header, rows)
+    # Built in a worker thread: 100,000 lines must not stall the bot. Text that begins
+    # like a formula stays text, as in every export (``assessment.sheets``).
+    content = await asyncio.to_thread(xlsx_bytes, header, rows, title=computed.period_key)
     await context.bot.send_document(
         chat_id,
         InputFile(content, filename=f"bonus-{computed.period_key}-run-{run.id}.xlsx"),

@@ -6,7 +6,8 @@ period on every press and again when the reason comes.
 
 - ``/allowance YYYY-MM EMPLOYEE_NO`` lists the person's allowances in force for the
   period, each with a Withdraw button (``bnw``); the reason is asked next, then the
-  allowance is withdrawn (refused once a run of the period is published).
+  allowance is withdrawn. Once a run of the period is published the list says so, and
+  the reply to a withdrawal the run paid says the next correction recovers it (how much).
 - A changed grade of a paid period comes to each HR member as a message with a button
   (``bnc``) that computes the correction and shows its preview, as ``/bonus`` does.
 """
@@ -98,23 +99,27 @@ async def show_allowances(
                 reason=row.reason,
             )
         )
-    markup = None
     if found.paid_by is not None:
-        lines += ["", error_text(context, BonusError.PAID)]
-    else:
-        markup = InlineKeyboardMarkup(
+        lines += [
+            "",
+            _(
+                "Bonus run {number} of {period} is published: an allowance it paid and "
+                "withdrawn now is recovered by the next correction (/bonus {key} REASON)."
+            ).format(number=found.paid_by, period=label, key=period_key),
+        ]
+    markup = InlineKeyboardMarkup(
+        [
             [
-                [
-                    InlineKeyboardButton(
-                        _("Withdraw: {allowance}").format(
-                            allowance=_allowance_name(language, context.policy, row.kind)
-                        ),
-                        callback_data=BonusWithdraw(row.id).pack(),
-                    )
-                ]
-                for row in found.rows
+                InlineKeyboardButton(
+                    _("Withdraw: {allowance}").format(
+                        allowance=_allowance_name(language, context.policy, row.kind)
+                    ),
+                    callback_data=BonusWithdraw(row.id).pack(),
+                )
             ]
-        )
+            for row in found.rows
+        ]
+    )
     await message.reply_text("\n".join(lines), reply_markup=markup)
 
 
@@ -153,22 +158,62 @@ async def press_withdraw(update: Update, context: WorkledgerContext) -> None:
     )
 
 
-def _withdrawn_text(context: WorkledgerContext, done: bonus_changes.Withdrawn) -> str:
-    language = context.translator
+def withdrawn_text(language: Translator, policy: Policy, done: bonus_changes.Withdrawn) -> str:
+    """The reply to a withdrawal, in ``language``: what was withdrawn, and what pays
+    without it (the next preview; once a published run paid it, the next correction,
+    which recovers it)."""
+    _ = language.gettext
     allowance: AllowanceRow = done.allowance
-    withdrawn = context._(
-        "Withdrawn: {person}'s {allowance} ({amount}) for {period}. Reason: {reason}"
-    ).format(
-        person=_who(language, done.person),
-        allowance=_allowance_name(language, context.policy, allowance.kind),
-        amount=_amount(language, context.policy, allowance.kind),
-        period=period_label(language, allowance.period_key, context.policy),
-        reason=done.reason,
-    )
-    after = context._("The period's next preview (/bonus {key}) pays without it.").format(
-        key=allowance.period_key
-    )
-    return withdrawn + "\n" + after
+    period = period_label(language, allowance.period_key, policy)
+    amount = _amount(language, policy, allowance.kind)
+    who = _who(language, done.person)
+    withdrawn = _("Withdrawn: {person}'s {allowance} ({amount}) for {period}. Reason: {reason}")
+    lines = [
+        withdrawn.format(
+            person=who,
+            allowance=_allowance_name(language, policy, allowance.kind),
+            amount=amount,
+            period=period,
+            reason=done.reason,
+        )
+    ]
+    if done.paid_by is None:
+        lines.append(
+            _("The period's next preview (/bonus {key}) pays without it.").format(
+                key=allowance.period_key
+            )
+        )
+    elif done.pool is None:
+        lines.append(
+            _(
+                "Bonus run {number} of {period} paid it: the next correction "
+                "(/bonus {key} REASON) recovers {amount} from {person}."
+            ).format(
+                number=done.paid_by,
+                period=period,
+                key=allowance.period_key,
+                amount=amount,
+                person=who,
+            )
+        )
+    else:
+        lines.append(
+            _(
+                "Bonus run {number} of {period} paid it from a pool of {pool}: the next "
+                "correction, with the same pool (/bonus {key} {total} REASON), recovers "
+                "{amount} from {person} and shares it again with the rest of the pool, by "
+                "grade coefficient x post difficulty (their share of it included)."
+            ).format(
+                number=done.paid_by,
+                period=period,
+                pool=str(format_currency(done.pool, policy.bonus.currency, locale=language.babel)),
+                key=allowance.period_key,
+                total=done.pool,
+                amount=amount,
+                person=who,
+            )
+        )
+    return "\n".join(lines)
 
 
 async def capture(update: Update, context: WorkledgerContext) -> None:
@@ -192,7 +237,7 @@ async def capture(update: Update, context: WorkledgerContext) -> None:
         if done is BonusError.REASON_NEEDED:
             reply = context._("Please send the reason as a text message.")
     else:
-        reply = _withdrawn_text(context, done)
+        reply = withdrawn_text(context.translator, context.policy, done)
     if not keep:
         async with context.uow() as uow:
             await uow.conversations.drop(member.id)

@@ -589,10 +589,19 @@ async def report_progress(context: WorkledgerContext) -> None:
         )
         message_id, shown = figures.progress_message_id, True
         if text != figures.progress_text:
+            # Every bot process runs this job: the one that takes the step shows it.
+            async with context.uow() as uow:
+                if not await notices.take_progress(
+                    uow, figures.notice_id, figures.progress_text, text
+                ):
+                    continue
             message_id, shown = await _show_progress(context, figures, text)
         if not shown:
-            # Not in front of the author yet (a timeout, a 429): nothing is recorded, so
-            # the next tick shows it, and a finished notice stays open until it is shown.
+            # Not in front of the author yet (a timeout, a 429): the step is handed back, so
+            # the next tick (of any process) shows it, and a finished notice stays open
+            # until it is shown.
+            async with context.uow() as uow:
+                await notices.take_progress(uow, figures.notice_id, text, figures.progress_text)
             continue
         if text != figures.progress_text or finished:
             async with context.uow() as uow:

@@ -264,12 +264,14 @@ class BonusRepository(Repository):
         )
 
     async def withdraw(self, allowance_id: int, *, now: datetime) -> bool:
-        """Withdraw an allowance in force, unless a run of its period is published; False
-        if it is not in force or a run is published (the caller rolls back).
+        """Withdraw an allowance in force; False if it is not in force (the caller rolls
+        back). A run of its period published already paid it: the next correction, which
+        pays only the allowances in force, recovers it.
 
         The period's drafts are set aside first, a write as the transaction's first
         statement: a publication at the same moment either waits for it and finds its
-        draft discarded, or is seen published by the withdrawal, which is then refused.
+        draft discarded (refused), or went first, and its run paid the allowance the
+        next correction recovers.
         """
         period = (
             select(_ALLOWANCES.c.period_id)
@@ -281,17 +283,9 @@ class BonusRepository(Repository):
             .where(_RUNS.c.period_id == period, _RUNS.c.status == BonusRunStatus.DRAFT)
             .values(status=BonusRunStatus.DISCARDED)
         )
-        published = exists().where(
-            _RUNS.c.period_id == _ALLOWANCES.c.period_id,
-            _RUNS.c.status == BonusRunStatus.PUBLISHED,
-        )
         result = await self.session.execute(
             update(_ALLOWANCES)
-            .where(
-                _ALLOWANCES.c.id == allowance_id,
-                _ALLOWANCES.c.withdrawn_at.is_(None),
-                ~published,
-            )
+            .where(_ALLOWANCES.c.id == allowance_id, _ALLOWANCES.c.withdrawn_at.is_(None))
             .values(withdrawn_at=now)
         )
         return bool(getattr(result, "rowcount", 0))

@@ -240,6 +240,13 @@ class JobClaims(Repository):
         """Whether ``key`` was taken already."""
         return (await self.session.get(JobClaim, key)) is not None
 
+    async def taken(self, prefix: str) -> set[str]:
+        """The keys taken that start with ``prefix`` (one range read of the key index)."""
+        rows = await self.session.scalars(
+            select(JobClaim.key).where(JobClaim.key.startswith(prefix, autoescape=True))
+        )
+        return set(rows)
+
     async def forget(self, keys: Sequence[str]) -> None:
         """Drop claims no longer needed (the batches of work now claimed as a whole)."""
         if keys:

@@ -81,6 +81,16 @@ class NoticeRepository(Repository):
         )
         return bool(getattr(result, "rowcount", 0))
 
+    async def take_progress(self, notice_id: int, shown: str | None, text: str | None) -> bool:
+        """Replace the progress text ``shown`` by ``text``, only if it is still ``shown``:
+        of several processes refreshing the same progress, one wins each step."""
+        result = await self.session.execute(
+            update(Notice)
+            .where(Notice.id == notice_id, Notice.progress_text.is_not_distinct_from(shown))
+            .values(progress_text=text)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
     def _audience(self, kind: str, values: Sequence[str]) -> ColumnElement[bool]:
         condition = Staff.status != StaffStatus.LEFT
         if kind == "departments":

@@ -9,6 +9,7 @@ from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
+    Interval,
     String,
     Table,
     and_,
@@ -33,6 +34,7 @@ from storage.repositories.approvals import Contact
 from storage.repositories.base import Repository, Unindexed
 from storage.repositories.calendar import has_entry, on_leave
 from storage.repositories.selection import Languages, Selection
+from storage.types import UTCDateTime
 
 FINAL = (DeliveryStatus.SENT, DeliveryStatus.FAILED, DeliveryStatus.UNREACHABLE)
 UNSETTLED = (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
@@ -41,6 +43,8 @@ CLOSED_KIND = "approval_closed"
 CLOSED_KEY = "approval-closed/"
 
 _OUTBOX = cast(Table, OutboxMessage.__table__)
+# A lease taken over ends this long before the moment given: over for a claim then.
+_ENDED = timedelta(seconds=1)
 # The columns of ``assessment.outbox.Outgoing.row``, and the defaults given explicitly
 # (but ``request_entry_id``: a copy of a circular never asks for a decision).
 OUTBOX_COLUMNS = (
@@ -100,6 +104,29 @@ class RequestCopy:
     outbox_id: int
     status: DeliveryStatus
     reader: Contact
+
+
+@dataclass(frozen=True, slots=True)
+class Beat:
+    """What a sender's heartbeat found."""
+
+    # Its own row was there: False on its first beat, or once another found it dead.
+    registered: bool
+    # Senders alive, itself included.
+    alive: int
+    # Others whose last heartbeat is older than the dead-after span.
+    dead: int
+
+
+def _store_now(dialect: str, *, minus: timedelta | None = None) -> ColumnElement[datetime]:
+    """The store's own clock, the one every process sharing it reads alike (whatever the
+    bot's clock says: the sandbox moves that one), ``minus`` a span if given."""
+    if dialect == "postgresql":
+        now: ColumnElement[datetime] = func.clock_timestamp(type_=UTCDateTime())
+        return now if minus is None else now - literal(minus, Interval())
+    # SQLite's clock, in the format SQLAlchemy writes and reads (milliseconds).
+    modifiers = [] if minus is None else [f"-{minus.total_seconds():.3f} seconds"]
+    return func.strftime("%Y-%m-%d %H:%M:%f", "now", *modifiers, type_=UTCDateTime())
 
 
 class OutboxRepository(Repository):
@@ -240,10 +267,20 @@ class OutboxRepository(Repository):
         )
         return sorted(claimed, key=lambda row: (row.priority, row.id))
 
-    async def settle(self, outcomes: Sequence[dict[str, Any]]) -> None:
-        """Record what became of claimed messages (one executemany by primary key)."""
-        if outcomes:
-            await self.session.execute(update(OutboxMessage), list(outcomes))
+    async def settle(self, outcomes: Sequence[dict[str, Any]], owner: str | None = None) -> None:
+        """Record what became of claimed messages (one executemany by primary key).
+
+        With ``owner``, only the messages still leased to it: one another sender took
+        over (this one was found dead, see ``take_over``) keeps what that sender writes.
+        """
+        if not outcomes:
+            return
+        statement = update(OutboxMessage)
+        if owner is not None:
+            statement = statement.where(OutboxMessage.lease_owner == owner).execution_options(
+                synchronize_session=None
+            )
+        await self.session.execute(statement, list(outcomes))
 
     async def release(self, ids: Iterable[int], worker_id: str) -> None:
         """Hand back messages this sender claimed but will not send (it is stopping)."""
@@ -458,20 +495,94 @@ class OutboxRepository(Repository):
         counts.update({DeliveryStatus(status): count for status, count in rows})
         return counts
 
-    async def heartbeat(self, worker_id: str, now: datetime, alive_after: datetime) -> int:
-        """Say this sender is alive; returns how many senders are (itself included)."""
+    async def heartbeat(self, worker_id: str, dead_after: timedelta) -> Beat:
+        """Say this sender is alive, by the store's clock, and see who else is.
+
+        One statement on PostgreSQL (the update in a CTE); on SQLite an update and a read
+        in the same transaction. A sender not registered (its first beat, or another
+        found it dead and took its messages over) is told so and must ``register``.
+        """
+        now = _store_now(self.dialect)
+        stale = _store_now(self.dialect, minus=dead_after)
+        beat = (
+            update(DeliveryWorker)
+            .where(DeliveryWorker.worker_id == worker_id)
+            .values(seen_at=now)
+            .returning(DeliveryWorker.worker_id)
+        )
+        others = (
+            func.count().filter(DeliveryWorker.seen_at >= stale),
+            func.count().filter(DeliveryWorker.seen_at < stale),
+        )
+        mine = DeliveryWorker.worker_id == worker_id
+        if self.dialect == "postgresql":
+            beaten = beat.cte("beat")
+            row = (
+                await self.session.execute(
+                    select(select(func.count()).select_from(beaten).scalar_subquery(), *others)
+                    .select_from(DeliveryWorker)
+                    .where(~mine)
+                )
+            ).one()
+            registered, alive, dead = int(row[0]), int(row[1]), int(row[2])
+        else:
+            registered = len((await self.session.scalars(beat)).all())
+            row = (
+                await self.session.execute(
+                    select(*others).select_from(DeliveryWorker).where(~mine)
+                )
+            ).one()
+            alive, dead = int(row[0]), int(row[1])
+        return Beat(registered=registered > 0, alive=alive + 1, dead=dead)
+
+    async def register(self, worker_id: str) -> None:
+        """This sender starts (or starts again after it was found dead)."""
         insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
-        statement = insert(DeliveryWorker).values(worker_id=worker_id, seen_at=now)
+        now = _store_now(self.dialect)
         await self.session.execute(
-            statement.on_conflict_do_update(
+            insert(DeliveryWorker)
+            .values(worker_id=worker_id, seen_at=now)
+            .on_conflict_do_update(
                 index_elements=[DeliveryWorker.worker_id], set_={"seen_at": now}
             )
         )
-        await self.session.execute(
-            delete(DeliveryWorker).where(DeliveryWorker.seen_at < alive_after)
+
+    async def take_over(self, dead_after: timedelta, now: datetime) -> tuple[int, int]:
+        """Forget the senders not seen for ``dead_after`` (by the store's clock) and make the
+        messages they held due at once: their leases end before ``now`` (the claimer's
+        clock), so the next claim, by any sender, takes them. (senders, messages).
+
+        A message a dead sender held was sent at most once already (it was in flight when
+        it died), so this resends what a lease running out would, only sooner.
+        """
+        dead = list(
+            await self.session.scalars(
+                delete(DeliveryWorker)
+                .where(DeliveryWorker.seen_at < _store_now(self.dialect, minus=dead_after))
+                .returning(DeliveryWorker.worker_id)
+            )
         )
-        alive = await self.session.scalar(select(func.count()).select_from(DeliveryWorker))
-        return max(1, int(alive or 0))
+        if not dead:
+            return 0, 0
+        result = await self.session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.status == DeliveryStatus.SENDING,
+                OutboxMessage.lease_owner.in_(dead),
+            )
+            .values(lease_until=now - _ENDED)
+        )
+        return len(dead), int(getattr(result, "rowcount", 0))
+
+    async def leased_by(self, worker_id: str) -> int:
+        """How many messages ``worker_id`` holds under a lease (for tests and checks)."""
+        count = await self.session.scalar(
+            select(func.count()).where(
+                OutboxMessage.status == DeliveryStatus.SENDING,
+                OutboxMessage.lease_owner == worker_id,
+            )
+        )
+        return int(count or 0)
 
     async def retire(self, worker_id: str) -> None:
         """This sender stops; the others take its share of the rate."""

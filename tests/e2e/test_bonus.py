@@ -113,6 +113,7 @@ async def test_hr_previews_publishes_and_each_person_is_told_once(
     assert "Permits Office" in text
     sheet = openpyxl.load_workbook(io.BytesIO(content)).active
     assert sheet is not None
+    assert sheet.freeze_panes == "A2", "the header stays in view"
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[0][0] == "Employee no." and rows[0][8] == "Bonus"
     lines = {row[0]: row for row in rows[1:]}

@@ -1,7 +1,8 @@
 """A period's bonus changed after HR set it, end to end: an allowance withdrawn in chat
-(the preview's totals follow; refused once the run is published; every bad input answered
-in the user's language), and a review that raises a grade leading HR, by the button of
-the prompt it sends them, to a correction that pays exactly the difference.
+(the preview's totals follow; once the run is published, the next correction recovers it
+and the person is told; every bad input answered in the user's language), and a review
+that raises a grade leading HR, by the button of the prompt it sends them, to a
+correction that pays exactly the difference.
 
 The Permits Office's clerks have a post difficulty of 1.15; the default policy's base is
 1000.00 CNY and its hardship allowance 300.00.
@@ -9,9 +10,11 @@ The Permits Office's clerks have a post difficulty of 1.15; the default policy's
 
 from __future__ import annotations
 
+import io
 from datetime import date
 from decimal import Decimal
 
+import openpyxl
 import pytest
 from sqlalchemy import select, update
 
@@ -30,10 +33,11 @@ from .test_results import IN_CALIBRATION, store_facts
 pytestmark = pytest.mark.e2e
 
 NOT_PERMITTED = "Sorry, you do not have permission to do that."
-PAID = (
-    "A published bonus run of that period paid its allowances: none can be withdrawn now. "
-    "Only a correction run changes what was paid (/bonus YYYY-MM REASON): it pays or "
-    "recovers the difference."
+RECOVERED = (
+    "Withdrawn: Su Yi (E011)'s Hardship post (CN¥300.00) for November 2026. "
+    "Reason: Moved to the city office in October\n"
+    "Bonus run 1 of November 2026 paid it: the next correction (/bonus 2026-11 REASON) "
+    "recovers CN¥300.00 from Su Yi (E011)."
 )
 REASON = "已发布的结果经复核或申诉后变更。"
 NOT_IN_FORCE = "That allowance is not in force: it was withdrawn, or never assigned."
@@ -182,39 +186,83 @@ async def test_every_bad_withdrawal_is_answered_in_the_users_language(
     assert [a.withdrawn_at for a in await allowances(bot)] == [None]
 
 
-async def test_a_withdrawal_after_publication_is_refused(
+async def test_hr_withdraws_a_paid_allowance_and_the_correction_recovers_it(
     bot: WorkledgerApplication, driver: EmulatorDriver, org: Organisation
 ) -> None:
     await published(bot)
+    given = await grades(bot)
     await reply_to(driver, org.hr, "/allowance 2026-11 E011 hardship Mountain station")
     card = await reply_to(driver, org.hr, "/allowance 2026-11 E011")
-    # The reason is asked before publication and given after: refused all the same.
+    # The reason is asked before publication and given after: withdrawn, to be recovered.
     assert await ask_to_withdraw(driver, org, card) == QUESTION
     run, _ = await preview(driver, org, "/bonus 2026-11")
     await driver.press(org.hr, run["message_id"], buttons(run)["Publish and notify"])
     await told(driver, org.hr.id, "The bonus of November 2026 is published (run 1)")
-    late = await reply_to(driver, org.hr, "Moved to the city office in October")
-    assert late["text"] == PAID
-    stale = await answer_to_press(driver, org.hr, card, buttons(card)["Withdraw: Hardship post"])
-    assert stale == PAID
-    shown = await reply_to(driver, org.hr, "/allowance 2026-11 E011")
-    assert shown["text"] == (
-        "Su Yi (E011)'s allowances for November 2026:\n"
-        "• Hardship post (CN¥300.00): Mountain station\n\n" + PAID
-    )
-    assert buttons(shown) == {}
-    assert [a.withdrawn_at for a in await allowances(bot)] == [None]
-    assert await withdrawals(bot) == []
-    # What the person was told stands.
     notice = await told(driver, org.staff.id, "Your bonus for November 2026")
     assert "Allowances: CN¥300.00." in notice
-    # An allowance assigned now is paid by a correction only, and HR is told so.
+    late = await reply_to(driver, org.hr, "Moved to the city office in October")
+    assert late["text"] == RECOVERED
+    [event] = await withdrawals(bot)
+    assert (event.details["paid_by"], event.details["kind"]) == (1, "hardship")
+    # The card's button, pressed again: not in force any more.
+    stale = await answer_to_press(driver, org.hr, card, buttons(card)["Withdraw: Hardship post"])
+    assert stale == NOT_IN_FORCE
+
+    # An allowance assigned after publication is listed with the note and its button;
+    # withdrawn before any correction paid it, there is nothing to recover.
     later = await reply_to(driver, org.hr, "/allowance 2026-11 E010 hardship Night shifts")
     assert later["text"] == (
         "E010: Hardship post (CN¥300.00) for November 2026.\n"
         "The bonus of November 2026 is published already: only a correction pays it "
         "(/bonus 2026-11 REASON)."
     )
+    shown = await reply_to(driver, org.hr, "/allowance 2026-11 E010")
+    assert shown["text"] == (
+        "Sun Li (E010)'s allowances for November 2026:\n"
+        "• Hardship post (CN¥300.00): Night shifts\n\n"
+        "Bonus run 1 of November 2026 is published: an allowance it paid and withdrawn now "
+        "is recovered by the next correction (/bonus 2026-11 REASON)."
+    )
+    assert list(buttons(shown)) == ["Withdraw: Hardship post"]
+    await driver.press(org.hr, shown["message_id"], buttons(shown)["Withdraw: Hardship post"])
+    await arrives(driver, org.hr, "Why withdraw Sun Li (E010)'s Hardship post")
+    unpaid = await reply_to(driver, org.hr, "Assigned to the wrong person")
+    assert str(unpaid["text"]).endswith(
+        "\nThe period's next preview (/bonus 2026-11) pays without it."
+    )
+
+    # The correction recovers exactly the allowance, from Su Yi only.
+    correction, content = await preview(driver, org, "/bonus 2026-11 Hardship allowance withdrawn")
+    text = str(correction["text"])
+    assert text.startswith(
+        "Bonus correction for November 2026 (preview): Hardship allowance withdrawn"
+    ), text
+    assert f"This run pays or recovers -{yuan(HARDSHIP)} in all." in text
+    total = sum((expected(bot, given[n]) for n in ("E010", "E011", "E101")), Decimal(0))
+    assert total_line(text) == f"3 people, {yuan(total)} in all."
+    sheet = openpyxl.load_workbook(io.BytesIO(content), read_only=True).active
+    assert sheet is not None
+    rows = {row[0]: row for row in sheet.iter_rows(min_row=2, values_only=True)}
+    # Allowances, bonus, paid before, paid by this run.
+    assert rows["E011"][7:11] == (
+        Decimal(0),
+        expected(bot, given["E011"]),
+        expected(bot, given["E011"], HARDSHIP),
+        -HARDSHIP,
+    )
+    assert rows["E010"][10] == rows["E101"][10] == 0
+    await driver.press(org.hr, correction["message_id"], buttons(correction)["Publish and notify"])
+    done = await told(driver, org.hr.id, "The bonus of November 2026 is published (run 2)")
+    assert done.endswith("Its notice is on its way to 1 person."), done
+    recovered = await told(driver, org.staff.id, "A correction of your bonus")
+    assert recovered.splitlines()[:3] == [
+        "A correction of your bonus for November 2026: Hardship allowance withdrawn",
+        f"You are now entitled to {yuan(expected(bot, given['E011']))}; paid before: "
+        f"{yuan(expected(bot, given['E011'], HARDSHIP))}.",
+        f"This correction recovers {yuan(HARDSHIP)}.",
+    ]
+    assert "Allowances:" not in recovered
+    assert [a.withdrawn_at is not None for a in await allowances(bot)] == [True, True]
 
 
 async def test_a_review_that_raises_a_grade_leads_hr_to_a_correction_of_the_difference(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -13,7 +14,8 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 
 from assessment.outbox import Outgoing, enqueue
-from bot.delivery import DeliveryLimits, Sender, delivery_bot
+from bot.budget import SendBudget
+from bot.delivery import DEAD_AFTER, LEASE, DeliveryLimits, Sender, delivery_bot
 from bot.emulator import EmulatedUser, EmulatorDriver, RunningEmulator
 from config.clock import Clock
 from handlers.context import WorkledgerApplication
@@ -62,6 +64,7 @@ async def _drain(
     until: int,
     senders: int = 1,
     clock: Clock | None = None,
+    within: float = 30,
 ) -> list[Sender]:
     """Run senders until ``until`` messages are settled for good."""
     stop = asyncio.Event()
@@ -79,7 +82,7 @@ async def _drain(
                                        DeliveryStatus.UNREACHABLE)) >= until  # fmt: skip
 
     try:
-        await eventually(settled, within=30)
+        await eventually(settled, within=within)
     finally:
         stop.set()
         await asyncio.gather(*tasks)
@@ -206,6 +209,90 @@ async def test_messages_leased_by_a_dead_sender_are_sent_after_the_lease(
     assert _sends_per_chat(await driver.calls("sendMessage")) == Counter(dict.fromkeys(users, 1))
 
 
+async def test_a_dead_senders_messages_are_taken_over_long_before_the_lease_ends(
+    db: Database, emulator: RunningEmulator, driver: EmulatorDriver
+) -> None:
+    """A sender that stopped beating (killed) is found dead within seconds, its messages
+    sent by a live one, each once: not after the lease's 60 s."""
+    users = await _users(driver, 5)
+    await _queue(db, [Outgoing(chat_id=u, kind="test", text="taken over") for u in users])
+    async with db.uow() as uow:
+        await uow.outbox.register("killed")
+        await uow.outbox.claim("killed", 5, datetime.now(UTC), LEASE)
+        await uow.commit()
+    [worker] = await _drain(db, emulator, until=5, within=LEASE.total_seconds() / 3)
+    assert _sends_per_chat(await driver.calls("sendMessage")) == Counter(dict.fromkeys(users, 1))
+    assert worker.taken_over == 5
+    async with db.uow() as uow:
+        assert not (await uow.outbox.heartbeat("killed", DEAD_AFTER)).registered, "forgotten"
+
+
+class StallingBudget(SendBudget):
+    """A budget whose first slot takes ``stall`` seconds: the sender stalls, as on a frozen
+    loop, with the messages it claimed in hand."""
+
+    def __init__(self, rate: float, stall: float) -> None:
+        super().__init__(rate)
+        self.stall = stall
+
+    async def bulk(self) -> None:
+        """Stall once, then take a slot."""
+        stall, self.stall = self.stall, 0.0
+        await asyncio.sleep(stall)
+        await super().bulk()
+
+
+async def test_a_sender_found_dead_after_a_stall_sends_nothing_it_held(
+    db: Database,
+    emulator: RunningEmulator,
+    driver: EmulatorDriver,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Stalled past ``DEAD_AFTER`` with messages in hand, a sender is found dead and they are
+    sent by another; waking, it sends none of them (each arrives once), starts over."""
+    caplog.set_level(logging.WARNING, logger="bot.delivery")
+    users = await _users(driver, 20)
+    await _queue(db, [Outgoing(chat_id=u, kind="test", text="once") for u in users])
+    stop = asyncio.Event()
+    bots = [delivery_bot(TOKEN, emulator.base_url, emulator.base_file_url, 8) for _ in range(2)]
+    for bot in bots:
+        await bot.initialize()
+    stalled = Sender(
+        db,
+        bots[0],
+        FAST,
+        clock=Clock(),
+        budget=StallingBudget(200, DEAD_AFTER.total_seconds() + 3),
+    )
+    tasks = [asyncio.create_task(stalled.run(stop))]
+
+    async def claimed() -> bool:
+        async with db.uow() as uow:
+            return await uow.outbox.leased_by(stalled.worker_id) > 0
+
+    await eventually(claimed)
+    other = Sender(db, bots[1], FAST, clock=Clock())
+    tasks.append(asyncio.create_task(other.run(stop)))
+
+    async def settled() -> bool:
+        return (await _statuses(db))[DeliveryStatus.SENT] == len(users)
+
+    try:
+        await eventually(settled, within=30)
+
+        async def woke() -> bool:
+            return "this sender was found dead" in caplog.text
+
+        await eventually(woke, within=15)
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks)
+        for bot in bots:
+            await bot.shutdown()
+    assert other.taken_over > 0
+    assert _sends_per_chat(await driver.calls("sendMessage")) == Counter(dict.fromkeys(users, 1))
+
+
 async def test_a_stopping_sender_hands_back_what_it_did_not_send(
     db: Database, emulator: RunningEmulator, driver: EmulatorDriver
 ) -> None:
@@ -293,10 +380,12 @@ async def test_a_failed_settlement_write_is_retried_not_lost(
     real_settle = OutboxRepository.settle
     failures = iter([True])
 
-    async def flaky_settle(self: OutboxRepository, outcomes: list[dict[str, object]]) -> None:
+    async def flaky_settle(
+        self: OutboxRepository, outcomes: list[dict[str, object]], owner: str | None = None
+    ) -> None:
         if outcomes and next(failures, False):
             raise OperationalError("UPDATE outbox", {}, Exception("database is locked"))
-        await real_settle(self, outcomes)
+        await real_settle(self, outcomes, owner)
 
     monkeypatch.setattr(OutboxRepository, "settle", flaky_settle)
     await _drain(db, emulator, until=20)

@@ -1,6 +1,8 @@
 """What changes a period's bonus after HR set it, in the store, on SQLite and PostgreSQL: an
-allowance withdrawn (before publication only, nothing half-written), and a grade changed
-on review after payment prompting HR's correction, which pays exactly the difference.
+allowance withdrawn (before publication: the next run pays without it; after: the next
+correction recovers exactly its amount, or in pool mode shares it again; a publication at
+the same moment in either order; nothing half-written), and a grade changed on review
+after payment prompting HR's correction, which pays exactly the difference.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ import asyncio
 from datetime import UTC, date
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from assessment import appeals, bonus, bonus_changes
 from assessment.appeals import CaseRow
@@ -17,10 +19,11 @@ from assessment.bonus import BonusError
 from assessment.bonus_changes import ChangedResult, Withdrawn, correction_key
 from assessment.outbox import Outgoing
 from assessment.people import StaffMember, member
+from config.policy import Policy
 from storage.engine import Database
-from storage.enums import BonusRunStatus
 from storage.models import AuditEvent, BonusAllowance, BonusLine, BonusRun, OutboxMessage, Staff
 from storage.repositories.calendar import Recipient
+from storage.uow import UnitOfWork
 
 from .test_bonus_runs import KEY, NOW, POLICY, SIZE, pooled, seed
 
@@ -102,12 +105,71 @@ async def in_force(db: Database, allowance_id: int) -> bool:
 
 
 async def withdraw(
-    db: Database, hr: StaffMember, allowance_id: int, reason: str | None = "Assigned by mistake"
+    db: Database,
+    hr: StaffMember,
+    allowance_id: int,
+    reason: str | None = "Assigned by mistake",
+    *,
+    policy: Policy = POLICY,
+    uow: UnitOfWork | None = None,
 ) -> Withdrawn | BonusError:
-    async with db.uow() as uow:
+    async with uow or db.uow() as work:
         return await bonus_changes.withdraw_allowance(
-            uow, hr, allowance_id, reason, POLICY, now=NOW
+            work, hr, allowance_id, reason, policy, now=NOW
         )
+
+
+class Held(UnitOfWork):
+    """A unit of work whose commit waits to be let go: its writes stay uncommitted, their
+    locks held, while another transaction runs into them."""
+
+    def __init__(self, db: Database) -> None:
+        super().__init__(db.sessions, on_job_claim=db.on_job_claim)
+        self.writing = asyncio.Event()
+        self.go = asyncio.Event()
+
+    async def commit(self) -> None:
+        self.writing.set()
+        await self.go.wait()
+        await super().commit()
+
+
+async def waiting_behind(db: Database) -> None:
+    """Until another transaction waits for a held one's writes: for this process's turn
+    to write on SQLite, for a row lock on PostgreSQL (the two really overlap)."""
+    for _ in range(2000):
+        if db.write_turns is not None:
+            if db.write_turns.waiting:
+                return
+        else:
+            async with db.uow() as uow:
+                if await uow.session.scalar(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                    )
+                ):
+                    return
+        await asyncio.sleep(0.005)
+    raise AssertionError("the second transaction never waited for the first")
+
+
+async def steps(db: Database, run_id: int, staff_id: int) -> BonusLine:
+    async with db.uow() as uow:
+        line = await uow.bonus.line_of(run_id, staff_id)
+    assert line is not None
+    return line
+
+
+async def changes(db: Database, run_id: int) -> dict[int, int]:
+    """Whom a run changes, and by how many steps."""
+    async with db.uow() as uow:
+        rows = await uow.session.execute(
+            select(BonusLine.staff_id, BonusLine.change).where(
+                BonusLine.run_id == run_id, BonusLine.change != 0
+            )
+        )
+    return {staff_id: change for staff_id, change in rows}
 
 
 async def test_a_withdrawn_allowance_leaves_the_next_preview_and_sets_the_old_one_aside(
@@ -130,7 +192,7 @@ async def test_a_withdrawn_allowance_leaves_the_next_preview_and_sets_the_old_on
         "Assigned by mistake",
         amount,
     )
-    assert done.person.employee_no == staff.employee_no
+    assert done.person.employee_no == staff.employee_no and done.paid_by is None
     # The preview computed before would still pay it: set aside, never published.
     assert await bonus.publish(db.uow, hr, before.run_id, now=NOW) is BonusError.DISCARDED
     after = await preview(db, hr)
@@ -144,6 +206,7 @@ async def test_a_withdrawn_allowance_leaves_the_next_preview_and_sets_the_old_on
         "kind": allowance.kind,
         "reason": "Assigned by mistake",
         "assigned_reason": "Mountain station",
+        "paid_by": None,
     }
     assert event.actor_staff_id == hr.id
 
@@ -159,24 +222,70 @@ async def test_a_withdrawn_allowance_leaves_the_next_preview_and_sets_the_old_on
     assert (await preview(db, hr)).total == before.total
 
 
-async def test_after_publication_a_withdrawal_is_refused_and_nothing_is_written(
+async def test_after_publication_the_next_correction_recovers_exactly_the_allowance(
     db: Database,
 ) -> None:
     hr, _ = await seed(db, people=12)
-    _, allowance = await someone_with_an_allowance(db)
-    paid = await preview(db, hr)
-    assert isinstance(await bonus.publish(db.uow, hr, paid.run_id, now=NOW), bonus.Published)
-    # A correction's draft open meanwhile stays as it is.
+    staff, allowance = await someone_with_an_allowance(db)
+    amount = POLICY.bonus.allowances[allowance.kind].amount
+    first = await preview(db, hr)
+    assert isinstance(await bonus.publish(db.uow, hr, first.run_id, now=NOW), bonus.Published)
+    paid = await steps(db, first.run_id, staff.id)
+    assert Decimal(paid.allowance) * POLICY.bonus.rounding == amount
+    # A correction's draft open meanwhile would pay it again: set aside.
     draft = await preview(db, hr, reason="Recount")
 
     async with db.uow() as uow:
-        assert await bonus_changes.withdrawable(uow, hr, allowance.id) is BonusError.PAID
-    assert await withdraw(db, hr, allowance.id) is BonusError.PAID
-    assert await in_force(db, allowance.id)
-    assert await withdrawals(db) == []
+        pressable = await bonus_changes.withdrawable(uow, hr, allowance.id)
+        listed = await bonus_changes.person_allowances(uow, hr, KEY, staff.employee_no)
+    assert not isinstance(pressable, BonusError) and pressable[0].id == allowance.id
+    assert isinstance(listed, bonus_changes.Allowances) and listed.paid_by == 1
+    done = await withdraw(db, hr, allowance.id)
+    assert isinstance(done, Withdrawn)
+    assert (done.paid_by, done.pool, done.amount) == (1, None, amount)
+    assert not await in_force(db, allowance.id)
+    [event] = await withdrawals(db)
+    assert event.details["paid_by"] == 1 and event.details["reason"] == "Assigned by mistake"
+    assert await bonus.publish(db.uow, hr, draft.run_id, now=NOW) is BonusError.DISCARDED
+
+    correction = await preview(db, hr, reason="Hardship allowance withdrawn")
+    line = await steps(db, correction.run_id, staff.id)
+    # Exactly the allowance, to the cent, from that person only; the rest stands.
+    assert (line.paid, line.allowance, line.share) == (paid.amount, 0, paid.share)
+    assert Decimal(line.change) * POLICY.bonus.rounding == -amount
+    assert await changes(db, correction.run_id) == {staff.id: line.change}
+    assert correction.change == -amount and correction.total == first.total - amount
+    assert isinstance(await bonus.publish(db.uow, hr, correction.run_id, now=NOW), bonus.Published)
+    # Recovered once: a later correction has nothing more to recover.
+    again = await preview(db, hr, reason="Recount")
+    assert again.change == 0 and await changes(db, again.run_id) == {}
+
+
+async def test_an_allowance_assigned_after_publication_and_withdrawn_was_never_paid(
+    db: Database,
+) -> None:
+    hr, period_id = await seed(db, people=12)
+    first = await preview(db, hr)
+    assert isinstance(await bonus.publish(db.uow, hr, first.run_id, now=NOW), bonus.Published)
     async with db.uow() as uow:
-        run = await uow.bonus.run(draft.run_id)
-    assert run is not None and run.status is BonusRunStatus.DRAFT
+        having = set(await uow.session.scalars(select(BonusAllowance.staff_id)))
+        paid = set(
+            await uow.session.scalars(
+                select(BonusLine.staff_id).where(BonusLine.run_id == first.run_id)
+            )
+        )
+        staff = await uow.session.get(Staff, min(paid - having))
+        assert staff is not None
+        assigned = await bonus.assign_allowance(
+            uow, hr, KEY, staff.employee_no, "hardship", "Night shifts", POLICY, now=NOW
+        )
+    assert isinstance(assigned, bonus.Assigned) and assigned.paid_by == 1
+    async with db.uow() as uow:
+        [allowance] = await uow.bonus.allowances(period_id, staff.id)
+    done = await withdraw(db, hr, allowance.id)
+    # The run paid no allowance of theirs: nothing to recover, the next run pays without it.
+    assert isinstance(done, Withdrawn) and done.paid_by is None
+    assert (await preview(db, hr, reason="Recount")).change == 0
 
 
 async def test_every_bad_withdrawal_is_refused_and_changes_nothing(db: Database) -> None:
@@ -205,26 +314,57 @@ async def test_every_bad_withdrawal_is_refused_and_changes_nothing(db: Database)
     assert await withdrawals(db) == []
 
 
-async def test_a_withdrawal_and_a_publication_at_once_never_pay_a_withdrawn_allowance(
+async def test_a_withdrawal_first_sets_the_draft_aside_and_the_publication_is_refused(
     db: Database,
 ) -> None:
     hr, _ = await seed(db, people=12)
     staff, allowance = await someone_with_an_allowance(db)
     draft = await preview(db, hr)
-    published, withdrawn = await asyncio.gather(
-        bonus.publish(db.uow, hr, draft.run_id, now=NOW), withdraw(db, hr, allowance.id)
-    )
+    # The withdrawal has written, uncommitted, when the publication comes: it waits for
+    # the withdrawal and then finds its draft set aside.
+    held = Held(db)
+    withdrawing = asyncio.create_task(withdraw(db, hr, allowance.id, uow=held))
+    await held.writing.wait()
+    publishing = asyncio.create_task(bonus.publish(db.uow, hr, draft.run_id, now=NOW))
+    await waiting_behind(db)
+    held.go.set()
+    withdrawn, published = await withdrawing, await publishing
+    assert isinstance(withdrawn, Withdrawn) and withdrawn.paid_by is None
+    assert published is BonusError.DISCARDED
+    assert not await in_force(db, allowance.id)
     async with db.uow() as uow:
-        line = await uow.bonus.line_of(draft.run_id, staff.id)
-    assert line is not None and line.allowance > 0
-    if isinstance(published, bonus.Published):
-        # The run paid it: the withdrawal is refused.
-        assert withdrawn is BonusError.PAID
-        assert await in_force(db, allowance.id)
-    else:
-        assert published is BonusError.DISCARDED
-        assert isinstance(withdrawn, Withdrawn)
-        assert not await in_force(db, allowance.id)
+        assert await uow.bonus.latest_published(allowance.period_id) is None
+    # The first run published pays without it.
+    run = await preview(db, hr)
+    assert isinstance(await bonus.publish(db.uow, hr, run.run_id, now=NOW), bonus.Published)
+    assert (await steps(db, run.run_id, staff.id)).allowance == 0
+
+
+async def test_a_publication_first_pays_it_and_the_withdrawal_is_recovered_by_the_correction(
+    db: Database,
+) -> None:
+    hr, _ = await seed(db, people=12)
+    staff, allowance = await someone_with_an_allowance(db)
+    amount = POLICY.bonus.allowances[allowance.kind].amount
+    draft = await preview(db, hr)
+    # The publication has written, uncommitted, when the withdrawal comes: it waits for
+    # the publication and then succeeds; the run paid the allowance.
+    held = Held(db)
+    publishing = asyncio.create_task(bonus.publish(lambda: held, hr, draft.run_id, now=NOW))
+    await held.writing.wait()
+    withdrawing = asyncio.create_task(withdraw(db, hr, allowance.id))
+    await waiting_behind(db)
+    held.go.set()
+    published, withdrawn = await publishing, await withdrawing
+    assert isinstance(published, bonus.Published) and published.number == 1
+    assert isinstance(withdrawn, Withdrawn) and withdrawn.paid_by == 1
+    assert not await in_force(db, allowance.id)
+    paid = await steps(db, draft.run_id, staff.id)
+    assert Decimal(paid.allowance) * POLICY.bonus.rounding == amount
+    correction = await preview(db, hr, reason="Hardship allowance withdrawn")
+    line = await steps(db, correction.run_id, staff.id)
+    assert Decimal(line.change) * POLICY.bonus.rounding == -amount
+    assert await changes(db, correction.run_id) == {staff.id: line.change}
 
 
 async def _review(
@@ -370,3 +510,49 @@ async def test_in_pool_mode_the_prompted_correction_shares_the_same_pool_again(
     async with db.uow() as uow:
         line = await uow.bonus.line_of(second.run_id, person.id)
     assert line is not None and line.change > 0
+
+
+async def test_in_pool_mode_the_withdrawn_allowance_is_shared_again_by_the_same_pool(
+    db: Database,
+) -> None:
+    hr, _ = await seed(db, people=30)
+    policy = pooled(POLICY)
+    pool = Decimal("54321.09")
+    first = await bonus.compute(
+        db.uow, hr, KEY, policy, pool_total=pool, reason=None, now=NOW, size=SIZE
+    )
+    assert isinstance(first, bonus.Computed), first
+    assert isinstance(await bonus.publish(db.uow, hr, first.run_id, now=NOW), bonus.Published)
+    # Someone with an allowance whose grade earns a share.
+    async with db.uow() as uow:
+        allowance = await uow.session.scalar(
+            select(BonusAllowance)
+            .join(BonusLine, BonusLine.staff_id == BonusAllowance.staff_id)
+            .where(BonusLine.run_id == first.run_id, BonusLine.weight > 0)
+            .order_by(BonusAllowance.id)
+            .limit(1)
+        )
+        assert allowance is not None
+        staff = await uow.session.get(Staff, allowance.staff_id)
+        assert staff is not None
+    amount = POLICY.bonus.allowances[allowance.kind].amount
+    done = await withdraw(db, hr, allowance.id, policy=policy)
+    assert isinstance(done, Withdrawn) and (done.paid_by, done.pool) == (1, pool)
+    second = await bonus.compute(
+        db.uow, hr, KEY, policy, pool_total=done.pool, reason="Allowance withdrawn", now=NOW,
+        size=SIZE,
+    )  # fmt: skip
+    assert isinstance(second, bonus.Computed), second
+    # The same pool shared again: nothing more is paid in all. The person gives back the
+    # allowance less their share of it; the rest of it goes to everyone else's shares.
+    assert second.total == pool and second.change == 0
+    paid = await steps(db, first.run_id, staff.id)
+    line = await steps(db, second.run_id, staff.id)
+    step = POLICY.bonus.rounding
+    gained = line.share - paid.share
+    assert line.allowance == 0 and gained > 0
+    assert Decimal(line.change) * step == -amount + Decimal(gained) * step
+    moved = await changes(db, second.run_id)
+    others = {who: change for who, change in moved.items() if who != staff.id}
+    assert others and all(change > 0 for change in others.values())
+    assert sum(others.values()) == -line.change

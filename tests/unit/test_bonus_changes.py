@@ -3,12 +3,16 @@ withdrawing an allowance and previewing a correction: pure rendering and parsing
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from decimal import Decimal
+
 import pytest
 
-from assessment.bonus_changes import ChangedResult, correction_key
+from assessment.bonus_changes import AllowanceRow, ChangedResult, Person, Withdrawn, correction_key
 from config.policy import load_policy
-from handlers.bonus_changes import correction_prompt
+from handlers.bonus_changes import correction_prompt, withdrawn_text
 from handlers.callbacks import BonusCorrect, BonusWithdraw, parse
+from locales import translator
 from storage.repositories.calendar import Recipient
 
 POLICY = load_policy()
@@ -68,3 +72,44 @@ def test_forged_presses_parse_to_nothing(data: str) -> None:
 def test_the_presses_round_trip() -> None:
     assert parse(BonusWithdraw(2**31 - 1).pack()) == BonusWithdraw(2**31 - 1)
     assert parse(BonusCorrect(5, 3).pack()) == BonusCorrect(5, 3)
+
+
+ALLOWANCE = AllowanceRow(
+    5, 3, "2026-11", 40, "hardship", "Mountain station", datetime(2026, 12, 1, tzinfo=UTC), None
+)
+SU_YI = Person(40, "E011", "Su Yi")
+WITHDRAWN = "Withdrawn: Su Yi (E011)'s Hardship post (CN¥300.00) for November 2026. Reason: Moved"
+
+
+def _withdrawn(paid_by: int | None, pool: Decimal | None = None) -> Withdrawn:
+    return Withdrawn(ALLOWANCE, SU_YI, "Moved", Decimal("300.00"), paid_by, pool)
+
+
+def test_a_withdrawal_before_payment_says_the_next_preview_pays_without_it() -> None:
+    assert withdrawn_text(translator("en"), POLICY, _withdrawn(None)) == (
+        WITHDRAWN + "\nThe period's next preview (/bonus 2026-11) pays without it."
+    )
+
+
+def test_a_withdrawal_after_payment_says_the_next_correction_recovers_its_amount() -> None:
+    assert withdrawn_text(translator("en"), POLICY, _withdrawn(1)) == (
+        WITHDRAWN + "\nBonus run 1 of November 2026 paid it: the next correction "
+        "(/bonus 2026-11 REASON) recovers CN¥300.00 from Su Yi (E011)."
+    )
+    chinese = withdrawn_text(translator("zh_Hans"), POLICY, _withdrawn(1))
+    assert chinese.endswith(
+        "2026年11月第 1 次奖金计算已发放这项津贴：下一次更正（/bonus 2026-11 原因）"
+        "将向Su Yi（E011）追回 ¥300.00。"
+    ), chinese
+
+
+def test_in_pool_mode_it_says_the_same_pool_shares_it_again() -> None:
+    text = withdrawn_text(translator("en"), POLICY, _withdrawn(2, Decimal("54321.09")))
+    assert text.endswith(
+        "\nBonus run 2 of November 2026 paid it from a pool of CN¥54,321.09: the next "
+        "correction, with the same pool (/bonus 2026-11 54321.09 REASON), recovers CN¥300.00 "
+        "from Su Yi (E011) and shares it again with the rest of the pool, by grade "
+        "coefficient x post difficulty (their share of it included)."
+    ), text
+    chinese = withdrawn_text(translator("zh_Hant"), POLICY, _withdrawn(2, Decimal("54321.09")))
+    assert "（/bonus 2026-11 54321.09 原因）" in chinese and "追回 CN¥300.00" in chinese
