@@ -234,17 +234,17 @@ class Opened:
 async def open_code(
     uow: UnitOfWork, code_id: int, policy: Policy, *, now: datetime
 ) -> Opened | Outcome:
-    """Whether a citizen may rate through this code now, and for whom."""
-    code = await uow.citizens.code(code_id)
+    """Whether a citizen may rate through this code now, and for whom (the code, its
+    person and their post type read in one statement)."""
+    code = await uow.citizens.opening(code_id)
     if code is None:
         return Outcome.INVALID
     refusal = _unusable(code.kind, code.used_at, code.expires_at, code.revoked_at, now)
     if refusal is not None:
         return refusal
-    staff = await uow.staff.get(code.staff_id)
-    if staff is None or not is_citizen_rated(policy, await uow.entries.post_type_of(staff.id)):
+    if not is_citizen_rated(policy, code.post_type):
         return Outcome.INVALID
-    return Opened(code_id, staff.name)
+    return Opened(code_id, code.staff_name)
 
 
 def _unusable(
@@ -286,7 +286,8 @@ async def rate(
     """Store a citizen's stars through a code, flagged or counted, audited, and commit.
 
     Everything is read again from the store, in one statement: the code's state, the
-    person's post type, the person's recent ratings. A matter's code is marked used in
+    person's post type, the person's recent ratings, whether HR was told of a flag today
+    already. A matter's code is marked used in
     the same transaction, by a conditional update, so two presses never both rate.
     A rating given while another of the same person is being stored (milliseconds
     apart: no window serves two citizens so fast) is a burst too; it does not wait. A flagged
@@ -344,7 +345,7 @@ async def rate(
     )
     if not flags:
         await uow.citizens.count(rating_id, period_id, code.staff_id, indicators, stars)
-    elif tell_hr is not None and not await uow.citizens.flagged_earlier(day, rating_id):
+    elif tell_hr is not None and not code.flagged_today:
         # The day's first flag: HR's roles are looked up once a day, not once a flag.
         await enqueue(
             uow,

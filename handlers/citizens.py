@@ -10,6 +10,7 @@ gate's one seam for strangers, ``expects_comment``).
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
 
 import segno
@@ -34,7 +35,13 @@ FLAGS_SHOWN = 10
 def keys(context: WorkledgerContext) -> CitizenKeys | None:
     """The keys of ``WORKLEDGER_SECRET_KEY``, or None when it is not set."""
     secret = context.settings.secret_key
-    return None if secret is None else CitizenKeys.of(secret.get_secret_value())
+    return None if secret is None else _keys_of(secret.get_secret_value())
+
+
+@functools.lru_cache(maxsize=2)
+def _keys_of(secret: str) -> CitizenKeys:
+    # Derived once, not on each citizen's /start, press and comment.
+    return CitizenKeys.of(secret)
 
 
 def _qr(link: str, kind: str) -> bytes:

@@ -6,7 +6,18 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, exists, func, insert, literal, select, update
+from sqlalchemy import (
+    Select,
+    Table,
+    and_,
+    bindparam,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
 
 from storage.enums import RaterKind
 from storage.models import AssessmentPeriod, CitizenCode, CitizenRating, Post, Rating, Staff
@@ -37,12 +48,28 @@ class CodeRow:
 
 
 @dataclass(frozen=True, slots=True)
+class OpenedRow:
+    """A stored citizen code as a citizen opens it: the code, whose it is, their post type."""
+
+    id: int
+    staff_id: int
+    kind: str
+    issued_at: datetime
+    expires_at: datetime | None
+    used_at: datetime | None
+    revoked_at: datetime | None
+    staff_name: str
+    post_type: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class RatingFacts:
     """What a new rating through a code is judged on, read in one statement.
 
     ``period_id`` is None when the period is not stored yet; ``rated_before`` and
     ``window_today`` count this account's ratings of the person (in the period, and
-    through window codes on the day); ``recent`` the person's ratings since a moment.
+    through window codes on the day); ``recent`` the person's ratings since a moment;
+    ``flagged_today`` whether any rating given on the day was flagged before this one.
     """
 
     id: int
@@ -58,6 +85,7 @@ class RatingFacts:
     rated_before: bool
     staff_account: bool
     window_today: int
+    flagged_today: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +114,85 @@ class CitizenSummary:
 
 _CODE_COLUMNS = [_CODES.c[name] for name in CodeRow.__slots__]
 _RATING_COLUMNS = [_RATINGS.c[name] for name in CitizenRatingRow.__slots__]
+# Every rating HR was or is asked about (flagged when given).
+_EVER_FLAGGED = ("flagged", "confirmed", "discarded")
+
+
+def _code_and_person() -> Any:
+    return _CODES.join(_STAFF, _STAFF.c.id == _CODES.c.staff_id).outerjoin(
+        _POSTS, _POSTS.c.id == _STAFF.c.post_id
+    )
+
+
+def _opening() -> Select[Any]:
+    return (
+        select(*_CODE_COLUMNS, _STAFF.c.name.label("staff_name"), _POSTS.c.post_type)
+        .select_from(_code_and_person())
+        .where(_CODES.c.id == bindparam("code_id"))
+    )
+
+
+def _facts() -> Select[Any]:
+    """Everything a rating through a code is judged on, as one SELECT of bound values."""
+    code_id: Any = bindparam("code_id")
+    day = bindparam("day", type_=_RATINGS.c.day.type)
+    period = (
+        select(_PERIODS.c.id).where(_PERIODS.c.key == bindparam("period_key")).scalar_subquery()
+    )
+    theirs = and_(
+        _RATINGS.c.citizen_hash == bindparam("citizen_hash"),
+        _RATINGS.c.staff_id == _CODES.c.staff_id,
+    )
+    # Aliases: the same tables as the outer statement's, not correlated with it.
+    windows = _CODES.alias("windows")
+    accounts = _STAFF.alias("accounts")
+    return (
+        select(
+            *_CODE_COLUMNS,
+            _POSTS.c.post_type,
+            period.label("period_id"),
+            select(func.count())
+            .where(
+                _RATINGS.c.staff_id == _CODES.c.staff_id,
+                _RATINGS.c.created_at >= bindparam("since", type_=_RATINGS.c.created_at.type),
+            )
+            .scalar_subquery()
+            .label("recent"),
+            exists().where(theirs, _RATINGS.c.period_id == period).label("rated_before"),
+            exists()
+            .where(accounts.c.telegram_user_id == bindparam("telegram_user_id"))
+            .label("staff_account"),
+            select(func.count())
+            .select_from(_RATINGS.join(windows, windows.c.id == _RATINGS.c.code_id))
+            .where(theirs, _RATINGS.c.day == day, windows.c.kind == literal("window"))
+            .scalar_subquery()
+            .label("window_today"),
+            exists()
+            .where(_RATINGS.c.status.in_(_EVER_FLAGGED), _RATINGS.c.day == day)
+            .label("flagged_today"),
+        )
+        .select_from(_code_and_person())
+        .where(_CODES.c.id == code_id)
+    )
+
+
+# Built once: every citizen's /start and press runs them (building the facts' aliases and
+# subqueries anew, and their cache key, cost more than the rest of a press's Python).
+_OPENING = _opening()
+_FACTS = _facts()
+_HOLD_SQLITE = update(_CODES).where(_CODES.c.id == bindparam("code_id")).values(kind=_CODES.c.kind)
+_HOLD_POSTGRESQL = (
+    select(_STAFF.c.id)
+    .join(_CODES, _CODES.c.staff_id == _STAFF.c.id)
+    .where(_CODES.c.id == bindparam("code_id"))
+    .with_for_update(of=_STAFF, key_share=True, skip_locked=True)
+)
+_USE = (
+    update(_CODES)
+    .where(_CODES.c.id == bindparam("code_id"), _CODES.c.used_at.is_(None))
+    .values(used_at=bindparam("now", type_=_CODES.c.used_at.type))
+)
+_ADD = insert(_RATINGS).returning(_RATINGS.c.id)
 
 
 class CitizenRepository(Repository):
@@ -112,10 +219,10 @@ class CitizenRepository(Repository):
         )
         return int(result.scalar_one())
 
-    async def code(self, code_id: int) -> CodeRow | None:
-        """One code, if stored."""
-        result = await self.session.execute(select(*_CODE_COLUMNS).where(_CODES.c.id == code_id))
-        rows = rows_as(result, CodeRow)
+    async def opening(self, code_id: int) -> OpenedRow | None:
+        """One code with its person's name and post type, in one SELECT; None if no such
+        code."""
+        rows = rows_as(await self.session.execute(_OPENING, {"code_id": code_id}), OpenedRow)
         return rows[0] if rows else None
 
     async def hold_person(self, code_id: int) -> bool:
@@ -130,16 +237,9 @@ class CitizenRepository(Repository):
         would let one clerk's rush hold the store's connections, and everyone with them.
         """
         if self.dialect == "sqlite":
-            await self.session.execute(
-                update(_CODES).where(_CODES.c.id == code_id).values(kind=_CODES.c.kind)
-            )
+            await self.session.execute(_HOLD_SQLITE, {"code_id": code_id})
             return True
-        held = await self.session.execute(
-            select(_STAFF.c.id)
-            .join(_CODES, _CODES.c.staff_id == _STAFF.c.id)
-            .where(_CODES.c.id == code_id)
-            .with_for_update(of=_STAFF, key_share=True, skip_locked=True)
-        )
+        held = await self.session.execute(_HOLD_POSTGRESQL, {"code_id": code_id})
         return held.first() is not None
 
     async def facts(
@@ -154,68 +254,26 @@ class CitizenRepository(Repository):
     ) -> RatingFacts | None:
         """A code and everything its next rating is judged on, in one SELECT (a rush of
         citizens costs one round trip each for all the rules); None if no such code."""
-        period = select(_PERIODS.c.id).where(_PERIODS.c.key == period_key).scalar_subquery()
-        theirs = and_(
-            _RATINGS.c.citizen_hash == citizen_hash, _RATINGS.c.staff_id == _CODES.c.staff_id
-        )
-        # Aliases: the same tables as the outer statement's, not correlated with it.
-        windows = _CODES.alias("windows")
-        accounts = _STAFF.alias("accounts")
-        statement = (
-            select(
-                *_CODE_COLUMNS,
-                _POSTS.c.post_type,
-                period.label("period_id"),
-                select(func.count())
-                .where(_RATINGS.c.staff_id == _CODES.c.staff_id, _RATINGS.c.created_at >= since)
-                .scalar_subquery()
-                .label("recent"),
-                exists().where(theirs, _RATINGS.c.period_id == period).label("rated_before"),
-                exists()
-                .where(accounts.c.telegram_user_id == telegram_user_id)
-                .label("staff_account"),
-                select(func.count())
-                .select_from(_RATINGS.join(windows, windows.c.id == _RATINGS.c.code_id))
-                .where(theirs, _RATINGS.c.day == day, windows.c.kind == literal("window"))
-                .scalar_subquery()
-                .label("window_today"),
-            )
-            .select_from(
-                _CODES.join(_STAFF, _STAFF.c.id == _CODES.c.staff_id).outerjoin(
-                    _POSTS, _POSTS.c.id == _STAFF.c.post_id
-                )
-            )
-            .where(_CODES.c.id == code_id)
-        )
-        row = (await self.session.execute(statement)).mappings().first()
+        values = {
+            "code_id": code_id,
+            "citizen_hash": citizen_hash,
+            "telegram_user_id": telegram_user_id,
+            "period_key": period_key,
+            "day": day,
+            "since": since,
+        }
+        row = (await self.session.execute(_FACTS, values)).mappings().first()
         if row is None:
             return None
-        values = dict(row)
-        values["rated_before"] = bool(values["rated_before"])
-        values["staff_account"] = bool(values["staff_account"])
-        return RatingFacts(**values)
+        found = dict(row)
+        for name in ("rated_before", "staff_account", "flagged_today"):
+            found[name] = bool(found[name])
+        return RatingFacts(**found)
 
     async def use(self, code_id: int, *, now: datetime) -> bool:
         """Mark a matter's code used, unless it already was (one rating per code)."""
-        result = await self.session.execute(
-            update(_CODES)
-            .where(_CODES.c.id == code_id, _CODES.c.used_at.is_(None))
-            .values(used_at=now)
-        )
+        result = await self.session.execute(_USE, {"code_id": code_id, "now": now})
         return cast(Any, result).rowcount == 1
-
-    async def flagged_earlier(self, day: date, rating_id: int) -> bool:
-        """Whether a rating flagged before ``rating_id`` was given on ``day``."""
-        result = await self.session.execute(
-            select(_RATINGS.c.id)
-            .where(
-                _RATINGS.c.status.in_(("flagged", "confirmed", "discarded")),
-                _RATINGS.c.day == day,
-                _RATINGS.c.id < rating_id,
-            )
-            .limit(1)
-        )
-        return result.first() is not None
 
     async def add(
         self,
@@ -232,20 +290,19 @@ class CitizenRepository(Repository):
     ) -> int:
         """Store a rating (the citizen's next message may comment on it)."""
         result = await self.session.execute(
-            insert(_RATINGS)
-            .values(
-                code_id=code_id,
-                staff_id=staff_id,
-                period_id=period_id,
-                day=day,
-                citizen_hash=citizen_hash,
-                stars=stars,
-                awaiting_comment=True,
-                flags=flags,
-                status=status,
-                created_at=now,
-            )
-            .returning(_RATINGS.c.id)
+            _ADD,
+            {
+                "code_id": code_id,
+                "staff_id": staff_id,
+                "period_id": period_id,
+                "day": day,
+                "citizen_hash": citizen_hash,
+                "stars": stars,
+                "awaiting_comment": True,
+                "flags": flags,
+                "status": status,
+                "created_at": now,
+            },
         )
         return int(result.scalar_one())
 

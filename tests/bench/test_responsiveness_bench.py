@@ -6,7 +6,13 @@ import json
 import math
 from pathlib import Path
 
-from bench.responsiveness import Config, main, percentile, render, run_benchmark
+from pydantic import SecretStr
+
+import bench.quick_log as quick_log
+from bench.responsiveness import Config, main, percentile, quiet_jobs, render, run_benchmark
+from config.settings import Settings
+from storage import migrate
+from storage.engine import Database
 
 
 def test_percentiles_are_nearest_rank() -> None:
@@ -44,6 +50,7 @@ async def test_three_runs_answer_everything_and_report_every_figure(database_url
         assert run.presses_approved == run.presses_total > 0  # every press approved its entry
         assert math.isfinite(run.p50_ms) and run.p50_ms <= run.p99_ms
         assert math.isfinite(run.longest_stall_ms)
+        assert run.cpu_seconds > 0  # the work the process did during the run
     reminders = report.runs["reminders"]
     # The real job ran at the bot's 17:30 and queued a reminder for everyone owing one.
     assert reminders.reminder_job_seconds is not None
@@ -79,7 +86,7 @@ async def test_three_runs_answer_everything_and_report_every_figure(database_url
     assert math.isfinite(citizens.citizen_press_p99_ms)
     assert report.nothing_lost
     text = render(report)
-    for figure in ("p50 ms", "p99 ms", "longest loop stall ms", "p99 loaded / p99 idle"):
+    for figure in ("p50 ms", "p99 ms", "longest loop stall ms", "p99 loaded / p99 idle", "CPU s"):
         assert figure in text
     assert "(d) HR sent a roster of 300 people (XLSX" in text
     assert f"(e) score_period scored, graded and stored {scoring.scoring_expected}" in text
@@ -115,3 +122,25 @@ def test_the_command_line_writes_the_figures_as_json(tmp_path: Path) -> None:
     assert figures["nothing_lost"] is True
     assert {"p99_met", "stall_met", "ratio_met"} <= set(figures["goals"])
     assert all(run["p99_ms"] is not None for run in figures["runs"].values())
+
+
+async def test_the_bots_later_jobs_are_off_and_the_loads_own_stay_on(database_url: str) -> None:
+    database = Database(database_url)
+    try:
+        await migrate.upgrade(database.engine)
+    finally:
+        await database.dispose()
+    settings = Settings(
+        token=SecretStr(quick_log.TOKEN), database_url=database_url, api_url=None,
+        timezone=quick_log.ZONE, language="en",
+    )  # fmt: skip
+    async with quick_log.started(
+        settings, quick_log.StubRequest(), sender=quick_log.StubRequest()
+    ) as application:
+        off = quiet_jobs(application)
+        assert application.job_queue is not None
+        # A paused job has no next run.
+        due = {job.name: job.next_t is not None for job in application.job_queue.jobs()}
+    assert {"daily-reminder", "monthly-check", "forget-old-updates"} <= set(off)
+    assert due["approval-requests"] and due["notice-progress"]
+    assert not any(due[name] for name in off)

@@ -4,10 +4,12 @@ window code's daily limit; each flag rule as the store sees it; HR's decision co
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select, update
 
 from assessment import citizens
 from assessment.citizens import MATTER, WINDOW, CitizenKeys, Flag, Outcome, Rated
@@ -15,7 +17,15 @@ from assessment.people import StaffMember
 from config.policy import CitizenRules, load_policy
 from storage.engine import Database
 from storage.enums import RaterKind, Role
-from storage.models import AuditEvent, CitizenRating, Department, Post, Rating, Staff
+from storage.models import (
+    AuditEvent,
+    CitizenRating,
+    Department,
+    OutboxMessage,
+    Post,
+    Rating,
+    Staff,
+)
 
 POLICY = load_policy()
 KEYS = CitizenKeys.of("s" * 40)
@@ -47,6 +57,21 @@ async def _people(db: Database) -> tuple[StaffMember, StaffMember, StaffMember]:
         )
         await uow.commit()
         return StaffMember.of(clerk), StaffMember.of(adviser), StaffMember.of(hr)
+
+
+@contextmanager
+def statements(db: Database) -> Iterator[list[str]]:
+    """The SQL statements sent to the database inside the block (their first word)."""
+    seen: list[str] = []
+
+    def record(*args: object) -> None:
+        seen.append(str(args[2]).split(None, 1)[0].upper())
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
 
 
 async def _issue(db: Database, member: StaffMember, kind: str, at: datetime) -> int:
@@ -201,3 +226,85 @@ async def test_a_rush_stores_every_rating_flags_the_burst_and_uses_a_code_once(
         counted = await uow.session.scalar(select(func.count()).select_from(Rating))
         stored = await uow.session.scalar(select(func.count()).select_from(CitizenRating))
     assert counted == len(unflagged) and stored == 8
+
+
+async def test_opening_a_code_is_one_select_whatever_its_state(db: Database) -> None:
+    clerk, adviser, _ = await _people(db)
+    fresh = await _issue(db, clerk, MATTER, NOW)
+    used = await _issue(db, clerk, MATTER, NOW)
+    assert isinstance(await _rate(db, used, 1, NOW), Rated)
+    later = NOW + timedelta(minutes=1)
+    async with db.uow() as uow:
+        expired = await uow.citizens.add_code(clerk.id, MATTER, now=NOW, expires_at=NOW)
+        # A code of someone citizens do not rate (their post changed since, say).
+        not_rated = await uow.citizens.add_code(
+            adviser.id, MATTER, now=NOW, expires_at=NOW + timedelta(hours=1)
+        )
+        await uow.commit()
+    for code_id, outcome in (
+        (fresh, citizens.Opened(fresh, "Clerk")),
+        (used, Outcome.USED),
+        (expired, Outcome.EXPIRED),
+        (not_rated, Outcome.INVALID),
+        (10_000, Outcome.INVALID),
+    ):
+        async with db.uow() as uow:
+            with statements(db) as sent:
+                assert await citizens.open_code(uow, code_id, POLICY, now=later) == outcome
+        assert sent == ["SELECT"], code_id
+
+
+async def test_a_press_is_read_in_one_select_and_hr_is_told_once_a_day(db: Database) -> None:
+    """The code, the rules' facts and whether HR heard of a flag today: one SELECT; the
+    day's first flag queues HR's message, the later ones of the day look nothing up."""
+    clerk, _, hr = await _people(db)
+    async with db.uow() as uow:
+        await uow.session.execute(
+            update(Staff).where(Staff.id == hr.id).values(telegram_user_id=9)
+        )
+        await uow.commit()
+    # On SQLite the person is held by a write that changes nothing, on PostgreSQL by a lock.
+    hold = "UPDATE" if db.engine.dialect.name == "sqlite" else "SELECT"
+
+    async def press(account: int, at: datetime) -> tuple[object, list[str]]:
+        code_id = await _issue(db, clerk, MATTER, at)
+        async with db.uow() as uow:
+            with statements(db) as sent:
+                result = await citizens.rate(
+                    uow, code_id, 4, account, KEYS, POLICY, zone=ZONE, now=at,
+                    tell_hr=lambda chosen, telegram: f"flags for {chosen or telegram}",
+                )  # fmt: skip
+        return result, sent
+
+    async def told() -> int:
+        async with db.uow() as uow:
+            return int(
+                await uow.session.scalar(
+                    select(func.count()).where(OutboxMessage.kind == citizens.FLAGS_KIND)
+                )
+                or 0
+            )
+
+    await press(2, NOW)  # the period's first rating stores the period
+    counted, sent = await press(1, NOW)
+    assert isinstance(counted, Rated) and counted.flags == ()
+    # Held, read, used, stored, written into the score, audited.
+    assert sent == [hold, "SELECT", "UPDATE", "INSERT", "INSERT", "INSERT"]
+    first, sent = await press(1, NOW + timedelta(minutes=1))
+    assert isinstance(first, Rated) and first.flags == (Flag.REPEAT,)
+    # HR looked up and told (one outbox row), instead of the score.
+    assert sent == [hold, "SELECT", "UPDATE", "INSERT", "SELECT", "INSERT", "INSERT"]
+    assert await told() == 1
+    second, sent = await press(1, NOW + timedelta(minutes=2))
+    assert isinstance(second, Rated) and second.flags == (Flag.REPEAT,)
+    assert sent == [hold, "SELECT", "UPDATE", "INSERT", "INSERT"]
+    # A flag HR has decided since still counts as the day's: no second message.
+    async with db.uow() as uow:
+        assert await citizens.decide(uow, hr, first.rating_id, False, POLICY, now=NOW)
+    assert (await press(1, NOW + timedelta(minutes=3)))[1][-2:] == ["INSERT", "INSERT"]
+    assert await told() == 1
+    # The next day's first flag tells HR again.
+    next_day, sent = await press(1, NOW + timedelta(days=1))
+    assert isinstance(next_day, Rated) and next_day.flags == (Flag.REPEAT,)
+    assert sent == [hold, "SELECT", "UPDATE", "INSERT", "SELECT", "INSERT", "INSERT"]
+    assert await told() == 2
