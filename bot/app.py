@@ -25,6 +25,7 @@ from bot.inbox import Intake
 from bot.metrics import InstrumentedUpdates, Metrics, attach, instrument, metrics_of
 from bot.polling import LONG_POLL, Poller
 from bot.updates import PerChatUpdates
+from bot.webhook import WebhookOptions, WebhookReceiver
 from config.policy import Policy
 from config.settings import Settings
 from handlers.appeals import clock_tick
@@ -62,6 +63,10 @@ STOP_GRACE = 8.0
 
 # The inbox intake of each running application (``intake_of``).
 _intakes: weakref.WeakKeyDictionary[WorkledgerApplication, Intake] = weakref.WeakKeyDictionary()
+# What receives updates for each running application (``receiver_of``).
+_receivers: weakref.WeakKeyDictionary[WorkledgerApplication, Poller | WebhookReceiver] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 class SchemaOutOfDateError(RuntimeError):
@@ -243,14 +248,23 @@ def intake_of(application: WorkledgerApplication) -> Intake:
     return _intakes[application]
 
 
+def receiver_of(application: WorkledgerApplication) -> Poller | WebhookReceiver:
+    """What receives updates for a running ``application`` (a test reads a webhook's port)."""
+    return _receivers[application]
+
+
 @contextlib.asynccontextmanager
 async def running(
-    application: WorkledgerApplication, *, poll_timeout: float = 1.0
+    application: WorkledgerApplication,
+    *,
+    poll_timeout: float = 1.0,
+    webhook: WebhookOptions | None = None,
 ) -> AsyncIterator[WorkledgerApplication]:
-    """Run ``application`` with long polling inside an event loop that already exists.
+    """Run ``application`` with long polling (or ``webhook``) inside a running event loop.
 
-    ``post_init``, then the inbox's unfinished updates replayed, then polling; on the
-    way out polling stops, the updates being handled finish (within ``STOP_GRACE``;
+    ``post_init``, then the inbox's unfinished updates replayed, then polling (or the
+    webhook's server, and ``setWebhook``: ``bot.webhook``); on the way out receiving
+    stops, the updates being handled finish (within ``STOP_GRACE``;
     those not started stay in the inbox), then ``post_shutdown`` stops the outbox
     sender and closes the store. For the sandbox, benchmarks and tests, which own
     their loop, and ``run_until_signalled``.
@@ -263,13 +277,26 @@ async def running(
         processor = application.update_processor
         if isinstance(processor, PerChatUpdates):
             processor.on_finished = intake.finished
-        poller = Poller(application.bot, intake, UPDATES, timeout=poll_timeout)
+        poller: Poller | WebhookReceiver = (
+            Poller(application.bot, intake, UPDATES, timeout=poll_timeout)
+            if webhook is None
+            else WebhookReceiver(application, intake, UPDATES, webhook)
+        )
+        _receivers[application] = poller
         await application.start()
         _intakes[application] = intake
         marked = asyncio.Event()
         marking = asyncio.create_task(intake.keep_marking(marked), name="inbox-marks")
         polling = asyncio.create_task(poller.run(), name="polling")
         try:
+            if isinstance(poller, WebhookReceiver):
+                # Not yielded before it listens: a port in use or a refused setWebhook is
+                # the start's failure, not a bot that runs and hears nothing.
+                ready = asyncio.create_task(poller.ready.wait())
+                await asyncio.wait((polling, ready), return_when=asyncio.FIRST_COMPLETED)
+                ready.cancel()
+                if polling.done():
+                    polling.result()  # raises what stopped it
             yield application
         finally:
             stop_by = asyncio.get_running_loop().time() + STOP_GRACE
@@ -280,7 +307,7 @@ async def running(
             try:
                 await polling
             except Exception:
-                log.exception("the polling loop failed")
+                log.exception("receiving updates failed")
             if isinstance(processor, PerChatUpdates):
                 processor.drain()
             try:
@@ -295,13 +322,16 @@ async def running(
             marked.set()
             await marking
             _intakes.pop(application, None)
+            _receivers.pop(application, None)
     finally:
         await application.shutdown()
         if application.post_shutdown is not None:
             await application.post_shutdown(application)
 
 
-async def run_until_signalled(application: WorkledgerApplication) -> None:
+async def run_until_signalled(
+    application: WorkledgerApplication, webhook: WebhookOptions | None = None
+) -> None:
     """Run the bot until SIGTERM or SIGINT, then stop as ``running`` does (``workledger run``).
 
     Nothing is lost by stopping: updates not yet handled are in the inbox, and the
@@ -313,7 +343,7 @@ async def run_until_signalled(application: WorkledgerApplication) -> None:
     for number in signals:
         loop.add_signal_handler(number, stop.set)
     try:
-        async with running(application, poll_timeout=LONG_POLL):
+        async with running(application, poll_timeout=LONG_POLL, webhook=webhook):
             await stop.wait()
             log.info("stopping: finishing the updates in progress")
     finally:

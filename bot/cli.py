@@ -52,6 +52,25 @@ def _parser() -> argparse.ArgumentParser:
         metavar="HOST:PORT",
         help="serve GET /healthz and GET /metrics there (e.g. 127.0.0.1:9100)",
     )
+    run.add_argument(
+        "--webhook",
+        metavar="URL",
+        help="receive updates by webhook at this https URL instead of polling "
+        "(needs WORKLEDGER_WEBHOOK_SECRET)",
+    )
+    run.add_argument(
+        "--listen",
+        metavar="HOST:PORT",
+        default="127.0.0.1:8443",
+        help="where the webhook's server listens (default 127.0.0.1:8443; "
+        "it serves /healthz and /metrics too)",
+    )
+    run.add_argument(
+        "--max-connections",
+        type=int,
+        default=40,
+        help="the webhook's max_connections: Telegram's connections at once, 1-100 (40)",
+    )
     sandbox = commands.add_parser(
         "sandbox", help="try the bot in a browser: no Telegram, no token (a demo organisation)"
     )
@@ -216,11 +235,17 @@ def _run(
     log_level: str,
     log_format: str = "text",
     metrics: str | None = None,
+    webhook_url: str | None = None,
+    listen: str = "127.0.0.1:8443",
+    max_connections: int = 40,
 ) -> int:
+    from telegram.error import TelegramError
+
     from assessment.citizens import weighs_citizens
     from bot.app import SchemaOutOfDateError, build_application, run_until_signalled
     from bot.logs import configure_logging, secrets_of
     from bot.monitoring import parse_address, serving
+    from bot.webhook import WebhookOptions
 
     if settings.token is None:
         return _fail(
@@ -232,6 +257,16 @@ def _run(
         address = None if metrics is None else parse_address(metrics)
     except ValueError as error:
         return _fail(f"--metrics: {error}")
+    try:
+        webhook = (
+            None
+            if webhook_url is None
+            else WebhookOptions.parse(
+                webhook_url, settings.webhook_secret, listen, max_connections
+            )
+        )
+    except ValueError as error:
+        return _fail(str(error))
     configure_logging(log_level, secrets=secrets_of(settings), log_format=log_format)
     _warn_of_clock(settings)
     if settings.secret_key is None and weighs_citizens(policy):
@@ -247,10 +282,10 @@ def _run(
 
     async def run() -> None:
         if address is None:
-            await run_until_signalled(application)
+            await run_until_signalled(application, webhook)
             return
         async with serving(application, *address):
-            await run_until_signalled(application)
+            await run_until_signalled(application, webhook)
 
     try:
         asyncio.run(_claim_for_production(settings))
@@ -260,6 +295,10 @@ def _run(
     except StoreInUseError as error:
         print(f"workledger: {error}", file=sys.stderr)
         return EXIT_STORE_IN_USE
+    except OSError as error:
+        return _fail(f"cannot listen: {error}")
+    except TelegramError as error:
+        return _fail(f"Telegram refused the webhook: {error}")
     return 0
 
 
@@ -325,7 +364,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _command(args: argparse.Namespace, settings: Settings, policy: Policy) -> int:
     if args.command == "run":
-        return _run(settings, policy, args.log_level, args.log_format, args.metrics)
+        return _run(
+            settings, policy, args.log_level, args.log_format, args.metrics,
+            args.webhook, args.listen, args.max_connections,
+        )  # fmt: skip
     if args.command == "sandbox":
         from bot.sandbox.command import SandboxOptions, sandbox_command
 

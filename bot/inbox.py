@@ -15,6 +15,14 @@ apologised). Those are marked in batches, a write every ``MARK_EVERY``, never on
 update. An update whose claim is recorded counts as finished too, marked or not.
 An update that was given to the handlers ``MAX_ATTEMPTS`` times without finishing
 (one that takes the process down) is given up with a warning, not replayed forever.
+
+Several processes behind one webhook share the inbox (``bot.webhook``). There an update
+is held by the process that stored it, for ``HOLD``, renewed every ``RENEW_EVERY`` while
+its handlers have it (``keep_holding``); instead of replaying everything at start,
+each process takes over, every ``RENEW_EVERY``, the unfinished updates nobody holds: a
+killed process's are handled by another within ``HOLD`` and a few seconds, and one
+restarted finds its own the same way. A holder too busy to renew in time can have an
+update taken from it; the claim keeps its effect single, as for a replay.
 """
 
 from __future__ import annotations
@@ -23,13 +31,14 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
+from datetime import timedelta
 
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from telegram import Update
 
 from bot.updates import chat_of
 from handlers.context import WorkledgerApplication
-from storage.repositories.inbox import Received
+from storage.repositories.inbox import Received, Unfinished
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +51,10 @@ REPLAY_BATCH = 200
 OUTSTANDING = 1000
 # How often finished updates are marked (one UPDATE for all of them).
 MARK_EVERY = 0.5
+# How long a stored update stays its process's without a renewal, and how often the
+# process renews its holds and takes over updates nobody holds (``keep_holding``).
+HOLD = timedelta(seconds=6)
+RENEW_EVERY = 2.0
 
 
 def brief(error: SQLAlchemyError) -> str:
@@ -83,7 +96,7 @@ class Intake:
         data = self._application.bot_data
         received = [Received(u.update_id, chat_of(u), u.to_dict()) for u in updates]
         async with data.database.uow() as uow:
-            new = await uow.inbox.accept(received, at=data.clock.now())
+            new = await uow.inbox.accept(received, at=data.clock.now(), hold=HOLD)
             await uow.commit()
         for update in updates:
             if update.update_id in new:
@@ -117,21 +130,7 @@ class Intake:
                     row.attempts,
                 )
             self.given_up += len(spent)
-            unreadable: list[int] = []
-            for row in again:
-                if row.update_id in self._outstanding:
-                    continue  # handed over by a replay that failed half-way
-                try:
-                    update = Update.de_json(row.payload, self._application.bot)
-                except Exception:
-                    log.exception("stored update %d cannot be read: giving it up", row.update_id)
-                    unreadable.append(row.update_id)
-                    continue
-                await self._give(update)
-                self.replayed += 1
-            if unreadable:
-                self._finished.extend(unreadable)
-                self.given_up += len(unreadable)
+            await self._give_again(again)
             after = rows[-1].update_id
             await self.room()
         if self.replayed or self.given_up:
@@ -141,6 +140,84 @@ class Intake:
                 self.given_up,
             )
         return self.replayed
+
+    async def _give_again(self, rows: Sequence[Unfinished]) -> None:
+        unreadable: list[int] = []
+        for row in rows:
+            if row.update_id in self._outstanding:
+                continue  # handed over already, by a replay that failed half-way or here
+            try:
+                update = Update.de_json(row.payload, self._application.bot)
+            except Exception:
+                log.exception("stored update %d cannot be read: giving it up", row.update_id)
+                unreadable.append(row.update_id)
+                continue
+            await self._give(update)
+            self.replayed += 1
+        if unreadable:
+            self._finished.extend(unreadable)
+            self.given_up += len(unreadable)
+
+    async def take_over(self) -> int:
+        """Take the unfinished updates nobody holds, and hand them to the handlers.
+
+        Those given to the handlers ``MAX_ATTEMPTS`` times already are given up. In
+        batches of ``REPLAY_BATCH``, waiting for room between them; returns how many
+        were handed over.
+        """
+        data = self._application.bot_data
+        handed = self.replayed
+        while not self._stop.is_set():
+            now = data.clock.now()
+            async with data.database.uow() as uow:
+                rows = await uow.inbox.take_unheld(now=now, until=now + HOLD, limit=REPLAY_BATCH)
+                spent = [row for row in rows if row.attempts >= MAX_ATTEMPTS]
+                await uow.inbox.finish([row.update_id for row in spent], at=now)
+                await uow.commit()
+            for row in spent:
+                log.warning(
+                    "update %d was given to the handlers %d times and never finished: "
+                    "giving it up",
+                    row.update_id,
+                    row.attempts,
+                )
+            self.given_up += len(spent)
+            await self._give_again([row for row in rows if row.attempts < MAX_ATTEMPTS])
+            await self.room()
+            if len(rows) < REPLAY_BATCH:
+                break
+        if self.replayed > handed:
+            log.info("took over %d unfinished updates nobody held", self.replayed - handed)
+        return self.replayed - handed
+
+    async def renew(self) -> None:
+        """Keep holding the updates the handlers have here."""
+        if not self._outstanding:
+            return
+        data = self._application.bot_data
+        async with data.database.uow() as uow:
+            await uow.inbox.hold(sorted(self._outstanding), until=data.clock.now() + HOLD)
+            await uow.commit()
+
+    async def keep_holding(self, stop: asyncio.Event) -> None:
+        """Until ``stop``: every ``RENEW_EVERY``, renew this process's holds and take over
+        the updates nobody holds (at once on start: a restart's own, a dead process's)."""
+        failing = False
+        while not stop.is_set():
+            try:
+                await self.renew()
+                await self.take_over()
+            except SQLAlchemyError as error:
+                if not failing:
+                    log.warning("could not renew or take over inbox holds (%s); retrying",
+                                brief(error))  # fmt: skip
+                failing = True
+            else:
+                if failing:
+                    log.info("inbox holds renewed again")
+                failing = False
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), RENEW_EVERY)
 
     async def room(self) -> None:
         """Wait until fewer than ``OUTSTANDING`` updates are with the handlers."""

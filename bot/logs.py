@@ -43,11 +43,13 @@ class RedactSecrets(logging.Filter):
 
 
 def secrets_of(settings: Settings) -> tuple[str, ...]:
-    """What must never be logged: the bot's token, the key of citizens' codes and the
-    database URL's password."""
+    """What must never be logged: the bot's token, the key of citizens' codes, the
+    webhook's secret and the database URL's password."""
     secrets = [] if settings.token is None else [settings.token.get_secret_value()]
     if settings.secret_key is not None:
         secrets.append(settings.secret_key.get_secret_value())
+    if settings.webhook_secret is not None:
+        secrets.append(settings.webhook_secret.get_secret_value())
     try:
         password = make_url(settings.database_url).password
     except ArgumentError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -12,6 +13,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 SUPPORTED_LANGUAGES = ("en", "zh_Hans", "zh_Hant")
 DEFAULT_LANGUAGE = "zh_Hans"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///workledger.db"
+# What Telegram accepts as a webhook's secret_token.
+_WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 
 class Settings(BaseSettings):
@@ -42,6 +45,9 @@ class Settings(BaseSettings):
     # ids are few enough to try them all). Unset: citizens cannot rate (``run`` warns
     # when the policy weighs citizens).
     secret_key: SecretStr | None = None
+    # Telegram sends it in X-Telegram-Bot-Api-Secret-Token with each webhook POST
+    # (``run --webhook``, where it is required): a POST without it is refused.
+    webhook_secret: SecretStr | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -71,6 +77,13 @@ class Settings(BaseSettings):
     def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value()) < 32:
             raise ValueError("needs at least 32 characters, e.g. from: openssl rand -hex 32")
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _telegram_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not _WEBHOOK_SECRET.fullmatch(value.get_secret_value()):
+            raise ValueError("1-256 characters, each a letter, a digit, _ or -")
         return value
 
     @field_validator("api_url")

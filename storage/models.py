@@ -236,6 +236,10 @@ class InboxUpdate(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=1)
     # When the handlers were done with it (handled, refused or failed); NULL until then.
     finished_at: Mapped[datetime | None]
+    # The process handling it holds it until then, and renews that while it does: several
+    # processes share one inbox (webhooks), and one that finds an unfinished update no
+    # longer held (its holder died) takes it over. NULL: stored before holds existed.
+    held_until: Mapped[datetime | None] = mapped_column(index=True)
 
 
 class Invitation(Base):

@@ -45,6 +45,8 @@ class BotApiEmulator(UserActions, Reading):
         bot_first_name: The bot's display name reported by ``getMe``.
         bot_username: The bot's username reported by ``getMe``.
         webhook_attempts: Delivery tries per update before it is dropped.
+        webhook_connections: Webhook POSTs at once (at most ``max_connections``): 1
+            delivers one update at a time; more, different chats' side by side.
         wall: Seconds since the epoch for messages' ``date`` and ``edit_date``; the
             machine's time by default (the sandbox passes the bot's moved clock).
     """
@@ -56,12 +58,14 @@ class BotApiEmulator(UserActions, Reading):
         bot_first_name: str = "Workledger",
         bot_username: str = "workledger_bot",
         webhook_attempts: int = 4,
+        webhook_connections: int = 1,
         wall: Callable[[], float] = time.time,
     ) -> None:
         self.wall = wall
         self.bot_first_name = bot_first_name
         self.bot_username = bot_username
         self.webhook_attempts = webhook_attempts
+        self.webhook_connections = webhook_connections
         self.updates = UpdateQueue(max_long_poll)
         self.files = FileStore()
         self.commands = CommandStore()
@@ -204,7 +208,12 @@ class BotApiEmulator(UserActions, Reading):
         """Switches to webhook delivery (replacing any previous webhook)."""
         await self.delete_webhook(drop_pending)
         self.webhook = config
-        self._pusher = WebhookPusher(self.updates, config, attempts=self.webhook_attempts)
+        self._pusher = WebhookPusher(
+            self.updates,
+            config,
+            attempts=self.webhook_attempts,
+            connections=self.webhook_connections,
+        )
         self._pusher.start()
 
     async def delete_webhook(self, drop_pending: bool) -> None:

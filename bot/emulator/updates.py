@@ -33,6 +33,7 @@ class UpdateQueue:
         self._next_id = 1
         self._poller: asyncio.Future[bool] | None = None
         self._pusher: asyncio.Future[None] | None = None
+        self._push_waiters: list[asyncio.Future[None]] = []
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -70,6 +71,7 @@ class UpdateQueue:
         self.release_poll()
         if self._pusher is not None and not self._pusher.done():
             self._pusher.set_result(None)
+        self.wake_pushers()
 
     def _confirm(self, offset: int) -> None:
         if offset < 0:
@@ -128,6 +130,44 @@ class UpdateQueue:
                 raise ApiError(409, POLL_SUPERSEDED)
         return self._take(limit)
 
+    async def take_for_push(self, busy: set[int | None]) -> JSONDict:
+        """Waits for the oldest pending update not being pushed whose chat is not in
+        ``busy`` (a chat's updates go one at a time, in order); marks it taken.
+
+        ``None`` in ``busy`` stands for updates that name no chat. Give it back with
+        ``pop_pushed`` (delivered or dropped).
+        """
+        while True:
+            for entry in self._entries:
+                if entry.delivered:
+                    continue
+                chat = chat_of(entry.update)
+                if chat in busy:
+                    continue
+                entry.delivered = True
+                return entry.update
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._push_waiters.append(waiter)
+            try:
+                await waiter
+            finally:
+                if waiter in self._push_waiters:
+                    self._push_waiters.remove(waiter)
+
+    def give_back(self, update: JSONDict) -> None:
+        """An update taken by ``take_for_push`` and not delivered: pending again."""
+        for entry in self._entries:
+            if entry.update is update:
+                entry.delivered = False
+                return
+
+    def wake_pushers(self) -> None:
+        """Something changed (a new update, a chat's push ended): the pushers look again."""
+        waiters, self._push_waiters = self._push_waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
     async def next_for_push(self) -> JSONDict:
         """Waits for the oldest pending update (for webhook delivery); does not remove it."""
         while not self._entries:
@@ -139,3 +179,23 @@ class UpdateQueue:
         """Removes an update once webhook delivery is finished with it."""
         if self._entries and self._entries[0].update is update:
             self._entries.popleft()
+            return
+        for entry in self._entries:
+            if entry.update is update:
+                self._entries.remove(entry)
+                return
+
+
+def chat_of(update: JSONDict) -> int | None:
+    """The chat an update is about, if it names one (a message's, a press's message's)."""
+    for value in update.values():
+        if not isinstance(value, dict):
+            continue
+        message = value.get("message", value)
+        chat = message.get("chat") if isinstance(message, dict) else None
+        if isinstance(chat, dict) and isinstance(chat.get("id"), int):
+            return int(chat["id"])
+        sender = value.get("from")
+        if isinstance(sender, dict) and isinstance(sender.get("id"), int):
+            return int(sender["id"])
+    return None

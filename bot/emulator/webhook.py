@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import aiohttp
 
 from bot.emulator.model import JSONDict
-from bot.emulator.updates import UpdateQueue
+from bot.emulator.updates import UpdateQueue, chat_of
 
 _log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
@@ -64,11 +64,16 @@ class WebhookPusher:
         config: WebhookConfig,
         attempts: int = 4,
         backoff: float = 0.05,
+        connections: int = 1,
     ) -> None:
         self.queue = queue
         self.config = config
         self.attempts = attempts
         self.backoff = backoff
+        # POSTs at once: at most the webhook's max_connections, as Telegram does. One
+        # (the default) delivers strictly in order; more deliver different chats' updates
+        # side by side, each chat's still one at a time, in order.
+        self.connections = max(1, min(connections, config.max_connections))
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -88,11 +93,36 @@ class WebhookPusher:
         if self.config.secret_token:
             headers[SECRET_HEADER] = self.config.secret_token
         timeout = aiohttp.ClientTimeout(total=10)
-        async with aiohttp.ClientSession(timeout=timeout, headers=headers) as session:
-            while True:
-                update = await self.queue.next_for_push()
+        connector = aiohttp.TCPConnector(limit=self.connections)
+        async with aiohttp.ClientSession(
+            timeout=timeout, headers=headers, connector=connector
+        ) as session:
+            if self.connections == 1:
+                while True:
+                    update = await self.queue.next_for_push()
+                    await self._deliver(session, update)
+                    self.queue.pop_pushed(update)
+            busy: set[int | None] = set()
+            async with asyncio.TaskGroup() as group:
+                for n in range(self.connections):
+                    group.create_task(self._connection(session, busy), name=f"webhook-{n}")
+
+    async def _connection(self, session: aiohttp.ClientSession, busy: set[int | None]) -> None:
+        while True:
+            update = await self.queue.take_for_push(busy)
+            chat = chat_of(update)
+            if chat is not None:
+                busy.add(chat)
+            try:
                 await self._deliver(session, update)
+            except asyncio.CancelledError:
+                self.queue.give_back(update)  # stopped mid-way: it stays pending
+                raise
+            else:
                 self.queue.pop_pushed(update)
+            finally:
+                busy.discard(chat)
+                self.queue.wake_pushers()
 
     async def _deliver(self, session: aiohttp.ClientSession, update: JSONDict) -> None:
         delay = self.backoff

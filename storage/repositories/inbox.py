@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, select, update
+from sqlalchemy import Table, delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -39,8 +39,11 @@ class Unfinished:
 class InboxRepository(Repository):
     """Every update received, written before its receipt is confirmed to Telegram."""
 
-    async def accept(self, updates: Sequence[Received], *, at: datetime) -> set[int]:
-        """Store ``updates``; the ids that were new (an id stored before is left alone)."""
+    async def accept(
+        self, updates: Sequence[Received], *, at: datetime, hold: timedelta = timedelta(0)
+    ) -> set[int]:
+        """Store ``updates``, held for ``hold`` from ``at``; the ids that were new (an id
+        stored before, by this process or another, is left alone)."""
         if not updates:
             return set()
         insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
@@ -51,6 +54,7 @@ class InboxRepository(Repository):
                 "payload": item.payload,
                 "received_at": at,
                 "attempts": 1,
+                "held_until": at + hold,
             }
             for item in updates
         ]
@@ -98,6 +102,45 @@ class InboxRepository(Repository):
                 .where(_INBOX.c.update_id.in_(update_ids), _INBOX.c.finished_at.is_(None))
                 .values(finished_at=at)
             )
+
+    async def hold(self, update_ids: Sequence[int], *, until: datetime) -> None:
+        """Keep holding ``update_ids`` (still being handled here) until ``until``."""
+        if update_ids:
+            await self.session.execute(
+                update(_INBOX)
+                .where(_INBOX.c.update_id.in_(update_ids), _INBOX.c.finished_at.is_(None))
+                .values(held_until=until)
+            )
+
+    async def take_unheld(self, *, now: datetime, until: datetime, limit: int) -> list[Unfinished]:
+        """Take over the oldest unfinished, unclaimed updates nobody holds at ``now``.
+
+        Each is held until ``until`` and counted as one more attempt (``attempts`` is
+        the count before this one). On PostgreSQL rows another process is taking at
+        the same moment are skipped (``SKIP LOCKED``): each is taken by one of them.
+        """
+        claimed = select(_PROCESSED.c.update_id).where(
+            _PROCESSED.c.update_id == _INBOX.c.update_id
+        )
+        unheld = (
+            select(_INBOX.c.update_id)
+            .where(
+                _INBOX.c.finished_at.is_(None),
+                or_(_INBOX.c.held_until.is_(None), _INBOX.c.held_until < now),
+                ~claimed.exists(),
+            )
+            .order_by(_INBOX.c.update_id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        result = await self.session.execute(
+            update(_INBOX)
+            .where(_INBOX.c.update_id.in_(unheld.scalar_subquery()))
+            .values(held_until=until, attempts=_INBOX.c.attempts + 1)
+            .returning(_INBOX.c.update_id, _INBOX.c.payload, _INBOX.c.attempts - 1)
+        )
+        taken = [Unfinished(row[0], row[1], row[2]) for row in result]
+        return sorted(taken, key=lambda row: row.update_id)
 
     async def forget_before(self, moment: datetime) -> int:
         """Drop updates received before ``moment``, finished or not."""

@@ -12,6 +12,7 @@ import pytest
 from aiohttp import web
 
 from bot.emulator import EmulatedUser, EmulatorDriver
+from bot.emulator.state import BotApiEmulator
 from tests.emulator.conftest import RawApi
 
 
@@ -103,3 +104,48 @@ async def test_drop_pending_and_delete(
     }
     assert await api.fails("setWebhook", 400, url="ftp://example.org/hook")
     assert await api.fails("setWebhook", 400, url="http://x.org/h", secret_token="no spaces")
+
+
+async def test_several_connections_deliver_chats_side_by_side_each_chat_in_order(
+    api: RawApi, driver: EmulatorDriver, emulator: BotApiEmulator
+) -> None:
+    """``webhook_connections``: like Telegram's max_connections, but one chat at a time."""
+    emulator.webhook_connections = 4
+    in_flight: set[int] = set()
+    most = 0
+    received: list[tuple[int, str]] = []
+
+    async def slow(request: web.Request) -> web.Response:
+        nonlocal most
+        body = await request.json()
+        chat = body["message"]["chat"]["id"]
+        assert chat not in in_flight, "two of one chat's updates at once"
+        in_flight.add(chat)
+        most = max(most, len(in_flight))
+        await asyncio.sleep(0.02)
+        received.append((chat, body["message"]["text"]))
+        in_flight.discard(chat)
+        return web.Response()
+
+    app = web.Application()
+    app.router.add_post("/hook", slow)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    await web.SockSite(runner, sock).start()
+    try:
+        people = [EmulatedUser(id=8100 + n, first_name=f"P{n}") for n in range(6)]
+        for n in range(30):
+            await driver.send_text(people[n % 6], f"{n // 6}")
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}/hook"
+        assert await api.ok("setWebhook", url=url, max_connections=3)
+        async with asyncio.timeout(10):
+            while len(received) < 30:  # noqa: ASYNC110 - the receiver has no event of its own
+                await asyncio.sleep(0.01)
+    finally:
+        await runner.cleanup()
+    assert most == 3, "at most max_connections at once, and that many"
+    for person in people:
+        assert [text for chat, text in received if chat == person.id] == ["0", "1", "2", "3", "4"]
+    assert (await api.ok("getWebhookInfo"))["pending_update_count"] == 0

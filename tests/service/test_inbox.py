@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 from storage.engine import Database
@@ -59,3 +60,48 @@ async def test_old_stored_updates_are_pruned(db: Database) -> None:
         await uow.commit()
     async with db.uow() as uow:
         assert [row.update_id for row in await uow.inbox.unfinished(after=None, limit=10)] == [2]
+
+
+async def test_the_same_update_stored_by_two_at_once_is_new_to_one_of_them(db: Database) -> None:
+    """Two processes behind one webhook both sent update 9: the unique key picks one."""
+
+    async def store() -> set[int]:
+        async with db.uow() as uow:
+            new = await uow.inbox.accept(_received(9), at=NOW)
+            await uow.commit()
+        return new
+
+    results = await asyncio.gather(*(store() for _ in range(4)))
+    assert sorted(len(new) for new in results) == [0, 0, 0, 1]
+
+
+async def test_updates_nobody_holds_are_taken_over_once_and_held_ones_are_left(
+    db: Database,
+) -> None:
+    hold = timedelta(seconds=6)
+    async with db.uow() as uow:
+        # 1-3 stored by a process that died at NOW; 4 by one alive, renewed; 5 finished.
+        await uow.inbox.accept(_received(1, 2, 3, 5), at=NOW, hold=hold)
+        await uow.inbox.accept(_received(4), at=NOW + timedelta(seconds=5), hold=hold)
+        await uow.inbox.finish([5], at=NOW)
+        assert await uow.updates.claim(2, at=NOW)  # its effect happened: not again
+        await uow.commit()
+    later = NOW + timedelta(seconds=7)
+
+    async def take() -> list[tuple[int, int]]:
+        async with db.uow() as uow:
+            rows = await uow.inbox.take_unheld(now=later, until=later + hold, limit=10)
+            await uow.commit()
+        return [(row.update_id, row.attempts) for row in rows]
+
+    taken = await asyncio.gather(take(), take())
+    assert sorted(taken[0] + taken[1]) == [(1, 1), (3, 1)], "each taken by one of them"
+    async with db.uow() as uow:
+        # Held again by the taker: nobody takes them before that hold runs out.
+        assert await uow.inbox.take_unheld(now=later, until=later + hold, limit=10) == []
+        await uow.inbox.hold([4], until=later + hold)
+        rows = await uow.inbox.take_unheld(
+            now=later + hold + timedelta(seconds=1), until=later + 2 * hold, limit=10
+        )
+        await uow.commit()
+    assert [(row.update_id, row.attempts) for row in rows] == [(1, 2), (3, 2), (4, 1)]
