@@ -80,7 +80,10 @@ async def open_store(settings: Settings) -> Database:
     database = Database(settings.database_url)
     try:
         if settings.is_sqlite:
-            await migrate.upgrade(database.engine)
+            # Alembic loads its environment and every migration file even to find nothing
+            # to do: asked only when the file is behind.
+            if await migrate.current_revision(database.engine) != migrate.head_revision():
+                await migrate.upgrade(database.engine)
         else:
             current = await migrate.current_revision(database.engine)
             if current != migrate.head_revision():
