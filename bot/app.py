@@ -21,6 +21,7 @@ from assessment.chart_worker import ChartRenderer
 from assessment.scoring_worker import ScoringWorker
 from bot import delivery
 from bot.budget import BudgetedRateLimiter, SendBudget
+from bot.http import httpx_request
 from bot.inbox import Intake
 from bot.metrics import InstrumentedUpdates, Metrics, attach, instrument, metrics_of
 from bot.polling import LONG_POLL, Poller
@@ -67,6 +68,9 @@ _intakes: weakref.WeakKeyDictionary[WorkledgerApplication, Intake] = weakref.Wea
 _receivers: weakref.WeakKeyDictionary[WorkledgerApplication, Poller | WebhookReceiver] = (
     weakref.WeakKeyDictionary()
 )
+# The running applications that froze the heap at start (``_freeze_start_up``), and unfreeze
+# it at shutdown.
+_froze: weakref.WeakSet[WorkledgerApplication] = weakref.WeakSet()
 
 
 class SchemaOutOfDateError(RuntimeError):
@@ -82,7 +86,10 @@ async def open_store(settings: Settings) -> Database:
     database = Database(settings.database_url)
     try:
         if settings.is_sqlite:
-            await migrate.upgrade(database.engine)
+            # Alembic loads its environment and every migration file even to find nothing
+            # to do: asked only when the file is behind.
+            if await migrate.current_revision(database.engine) != migrate.head_revision():
+                await migrate.upgrade(database.engine)
         else:
             current = await migrate.current_revision(database.engine)
             if current != migrate.head_revision():
@@ -184,16 +191,29 @@ async def _post_init(application: WorkledgerApplication, budget: SendBudget) -> 
         application.job_queue.run_repeating(
             clock_tick, interval=REMINDER_TICK, first=REMINDER_TICK, name="appeal-clocks"
         )
+    _freeze_start_up(application)
+
+
+def _freeze_start_up(application: WorkledgerApplication) -> None:
     # What start-up built (libraries, the policy, compiled statements) lives as long as the
     # bot: kept out of the collector's full passes, which otherwise stall the loop for
     # 100 ms and more once it holds a few hundred thousand objects. Garbage goes first.
+    # A process whose heap was frozen already (by a host that manages the collector itself,
+    # such as the test session, which starts hundreds of bots) is left as it is: a full
+    # pass would walk all it holds again for every bot, and the unfreeze at shutdown would
+    # undo the host's freeze.
+    if gc.get_freeze_count():
+        return
     gc.collect()
     gc.freeze()
+    _froze.add(application)
 
 
 async def _post_shutdown(application: WorkledgerApplication) -> None:
     data = application.bot_data
-    gc.unfreeze()
+    if application in _froze:
+        _froze.discard(application)
+        gc.unfreeze()
     data.roster_files.close()
     data.scoring.close()
     # The sender settles what it has in flight, then stops, before the store closes.
@@ -228,6 +248,10 @@ def build_application(settings: Settings, policy: Policy) -> WorkledgerApplicati
         .token(settings.token.get_secret_value())
         .context_types(context_types)
         .rate_limiter(limiter)
+        # PTB's own defaults (256 connections for calls, one for getUpdates), on one TLS
+        # context per process rather than one per client.
+        .request(httpx_request(connection_pool_size=256))
+        .get_updates_request(httpx_request(connection_pool_size=1))
         .post_init(functools.partial(_post_init, budget=budget))
         .post_shutdown(_post_shutdown)
         .concurrent_updates(InstrumentedUpdates(metrics))

@@ -554,6 +554,8 @@ def delivery_bot(token: str, api_url: str | None, file_url: str | None, concurre
         base_url=api_url or "https://api.telegram.org/bot",
         base_file_url=file_url or "https://api.telegram.org/file/bot",
         request=AiohttpRequest(connections=concurrency + 2),
+        # Never used (the sender does not poll), but PTB would make an httpx client for it.
+        get_updates_request=AiohttpRequest(connections=1),
     )
 
 

@@ -7,9 +7,31 @@ less, which is what lets one sender keep up with high configured rates.
 
 from __future__ import annotations
 
+import functools
+import ssl
+
 import aiohttp
+import httpx
 from telegram.error import NetworkError, TimedOut
-from telegram.request import BaseRequest, RequestData
+from telegram.request import BaseRequest, HTTPXRequest, RequestData
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """The TLS settings httpx makes by default (certifi's CA bundle), made once per process.
+
+    httpx reads and parses the whole CA bundle for every client it makes, a few tens of
+    milliseconds of CPU each, even for a plain-HTTP Bot API server; PTB makes two clients
+    per bot and one more per ``Bot`` without its own ``get_updates_request``.
+    """
+    return httpx.create_ssl_context()
+
+
+def httpx_request(*, connection_pool_size: int) -> HTTPXRequest:
+    """PTB's default request backend with its default timeouts, on the shared ``tls_context``."""
+    return HTTPXRequest(
+        connection_pool_size=connection_pool_size, httpx_kwargs={"verify": tls_context()}
+    )
 
 
 def _seconds(timeout: object, default: float) -> float | None:

@@ -476,36 +476,40 @@ async def decide(update: Update, context: WorkledgerContext) -> None:
     if draft is None or draft.id != action.notice_id:
         await query.answer(_error_text(context, NoticeError.ALREADY_QUEUED), show_alert=True)
         return
-    async with context.uow() as uow:
-        queued = await notices.queue(
-            uow,
-            draft.id,
-            member.id,
-            now=context.now(),
-            progress_chat_id=query.message.chat.id
-            if query.message
-            else member.telegram_user_id or 0,
+    # From the queueing to the record of this message, the progress job waits (see
+    # ``BotData.progress_messages``).
+    async with context.bot_data.progress_messages:
+        async with context.uow() as uow:
+            queued = await notices.queue(
+                uow,
+                draft.id,
+                member.id,
+                now=context.now(),
+                progress_chat_id=query.message.chat.id
+                if query.message
+                else member.telegram_user_id or 0,
+            )
+        if isinstance(queued, NoticeError):
+            await query.answer(_error_text(context, queued), show_alert=True)
+            return
+        # Beside the handlers: thousands of copies take a while, the next update need not
+        # wait.
+        context.application.create_task(
+            queue_copies(context.bot_data, queued.notice_id),
+            update=update,
+            name=f"notice-{queued.notice_id}-copies",
         )
-    if isinstance(queued, NoticeError):
-        await query.answer(_error_text(context, queued), show_alert=True)
-        return
-    # Beside the handlers: thousands of copies take a while, the next update need not wait.
-    context.application.create_task(
-        queue_copies(context.bot_data, queued.notice_id),
-        update=update,
-        name=f"notice-{queued.notice_id}-copies",
-    )
-    await query.answer()
-    text = progress_text(context, queued, 0.0)
-    edited = await query.edit_message_text(text)
-    async with context.uow() as uow:
-        await notices.record_progress_message(
-            uow,
-            queued.notice_id,
-            edited.message_id if isinstance(edited, Message) else None,
-            text,
-            finished_at=None,
-        )
+        await query.answer()
+        text = progress_text(context, queued, 0.0)
+        edited = await query.edit_message_text(text)
+        async with context.uow() as uow:
+            await notices.record_progress_message(
+                uow,
+                queued.notice_id,
+                edited.message_id if isinstance(edited, Message) else None,
+                text,
+                finished_at=None,
+            )
 
 
 def progress_text(context: WorkledgerContext, figures: Progress, rate: float) -> str:
@@ -574,6 +578,18 @@ async def report_progress(context: WorkledgerContext) -> None:
         if not figures.all_queued:
             # Normally under way already; after a restart, this finishes it.
             await queue_copies(context.bot_data, figures.notice_id)
+    if not running:
+        return
+    # The figures again, read once a Send press being handled has recorded its message
+    # (``BotData.progress_messages``): before, this notice would have none yet.
+    async with context.bot_data.progress_messages:
+        await _refresh_progress(context, rate)
+
+
+async def _refresh_progress(context: WorkledgerContext, rate: float) -> None:
+    async with context.uow() as uow:
+        running = await notices.in_progress(uow)
+    for figures in running:
         if figures.progress_chat_id is None:
             continue
         context.translator = translator(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import gc
 import os
 import shutil
 import threading
@@ -35,6 +36,21 @@ def pytest_configure(config: pytest.Config) -> None:
     """Refuse to run CI without PostgreSQL rather than quietly test half the matrix."""
     if os.environ.get("CI") and not os.environ.get(POSTGRES_ENV):
         raise pytest.UsageError(f"CI is set but {POSTGRES_ENV} is not: PostgreSQL must be tested")
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Freeze what collection built: the test modules and every library they import.
+
+    It lives as long as the session, so the collector's full passes need not walk it again
+    and again; nor does each bot's start, which collects and freezes its own start-up only
+    where nobody froze the heap before (``bot.app``), as in production. Hypothesis is
+    imported first: at import it checks that the random generators it manages (trio's) are
+    referenced, which it cannot see from frozen referrers.
+    """
+    import hypothesis  # noqa: F401
+
+    gc.collect()
+    gc.freeze()
 
 
 def _postgres_admin_url() -> str:

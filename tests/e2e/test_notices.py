@@ -325,3 +325,29 @@ async def test_a_long_unread_list_is_cut_to_fit_one_message(
     shown = text.count("Colleague with a long name")
     assert text.endswith(f"...and {399 - shown} more")
     assert 50 < shown < 399
+
+
+async def test_the_send_press_keeps_its_progress_message_when_a_job_tick_comes_first(
+    bot: WorkledgerApplication, driver: EmulatorDriver, org: Organisation
+) -> None:
+    """The progress job waits while a Send press puts up its message: it neither posts one
+    of its own nor closes the notice on it, leaving the press's message at its start."""
+    await driver.send_text(org.hr, "/broadcast")
+    await driver.wait_for_message(org.hr.id)
+    await driver.send_text(org.hr, TEXT)
+    [kinds] = await driver.wait_for_message(org.hr.id)
+    preview = await press(driver, org.hr, kinds, "Everyone")
+    preview = await press(driver, org.hr, preview, "Ask to confirm reading: off")
+    # Telegram has the press's answer wait 3 s, after the notice is queued: the job, every
+    # 2 s, comes in between.
+    await driver.inject_fault(429, method="answerCallbackQuery", retry_after=3)
+    progress = await press(driver, org.hr, preview, "Send to 3 people", within=20)
+
+    async def finished() -> Message | None:
+        message = await current(driver, org.hr.id, progress["message_id"])
+        return message if "delivery finished" in message["text"] else None
+
+    final = await eventually(finished, within=60)
+    assert "Sent 3 of 3; failed 0; unreachable 0." in final["text"]
+    shown = [m for m in await driver.messages(org.hr.id) if "Notice #" in str(m.get("text"))]
+    assert [m["message_id"] for m in shown] == [progress["message_id"]], "one progress message"
