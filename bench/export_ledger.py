@@ -31,6 +31,7 @@ import argparse
 import asyncio
 import contextlib
 import multiprocessing
+import queue
 import resource
 import sys
 import tempfile
@@ -200,7 +201,16 @@ def _in_child(kind: str, url: str, path: Path, fmt: str) -> Run:
     process = context.Process(target=_child, args=(kind, url, str(path), fmt, results))
     process.start()
     try:
-        run: Run = results.get(timeout=3600)
+        # However long a loaded machine takes (2.2 million rows can take more than an
+        # hour), but not forever if the child died without a result.
+        while True:
+            try:
+                run: Run = results.get(timeout=10)
+                break
+            except queue.Empty:
+                if not process.is_alive():
+                    run = results.get(timeout=10)
+                    break
     finally:
         process.join()
     if process.exitcode:
