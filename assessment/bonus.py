@@ -75,8 +75,8 @@ _PAGE = 5000
 # Staff ids per window of a run's lines. A window is one INSERT ... SELECT in a
 # transaction of its own, 6-13 ms on SQLite at 1,000 (bench/bonus_export.py): about what
 # a quick log waits for behind one batch of the daily reminder at BATCH_SIZE (its p99
-# measured 61 ms at 1,000). At 500 the per-transaction cost made the run 2.5x its floor,
-# at 1,000 2.0x, at 2,000 1.9x.
+# measured 61 ms at 1,000). At 1,000 the run measured 1.55x its floor's CPU on SQLite and
+# 1.70x on PostgreSQL; at 2,000 1.61x on PostgreSQL (README, Benchmarks).
 RUN_BATCH = 1000
 
 

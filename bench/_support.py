@@ -20,9 +20,11 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 ROOT = Path(__file__).resolve().parents[1]
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -48,6 +50,44 @@ def proc_cpu_seconds(pid: int) -> float:
     # The command name may hold spaces and parentheses: the fields start after the last ')'.
     fields = text[text.rindex(")") + 2 :].split()
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def process_tree_cpu_seconds(root: int) -> float:
+    """CPU seconds of a process, its live children and the children it has reaped
+    (``/proc``): a local PostgreSQL server's work, its postmaster's pid as ``root``."""
+
+    def fields(pid: str) -> list[str]:
+        text = Path(f"/proc/{pid}/stat").read_text()
+        return text[text.rindex(")") + 2 :].split()
+
+    own = fields(str(root))
+    ticks = sum(int(value) for value in own[11:15])  # utime, stime, cutime, cstime
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            child = fields(entry.name)
+        except (OSError, ValueError):
+            continue  # gone meanwhile
+        if int(child[1]) == root:
+            ticks += int(child[11]) + int(child[12])
+    return ticks / CLOCK_TICKS
+
+
+async def local_postgres_pid(connection: Any) -> int | None:
+    """The postmaster's pid of the PostgreSQL server an (async) connection talks to, if it
+    runs on this machine and its data directory can be read; None otherwise (SQLite, a
+    remote server, no privilege)."""
+    if connection.dialect.name != "postgresql":
+        return None
+    try:
+        folder = (await connection.exec_driver_sql("SHOW data_directory")).scalar()
+        pid = int((Path(str(folder)) / "postmaster.pid").read_text().split()[0])
+        process_tree_cpu_seconds(pid)
+    except (SQLAlchemyError, OSError, ValueError, IndexError):
+        # The server's CPU is then not counted.
+        return None
+    return pid
 
 
 def proc_status_kb(pid: int, key: str) -> int:

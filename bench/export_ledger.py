@@ -31,6 +31,8 @@ import argparse
 import asyncio
 import contextlib
 import multiprocessing
+import os
+import queue
 import resource
 import sys
 import tempfile
@@ -96,6 +98,7 @@ class Report:
     seed_seconds: float
     export: Run
     floor: Run
+    load: tuple[float, float, float] = (0.0, 0.0, 0.0)  # 1-minute load: start, between, end
 
     @property
     def ratio(self) -> float:
@@ -200,7 +203,16 @@ def _in_child(kind: str, url: str, path: Path, fmt: str) -> Run:
     process = context.Process(target=_child, args=(kind, url, str(path), fmt, results))
     process.start()
     try:
-        run: Run = results.get(timeout=3600)
+        # However long a loaded machine takes (2.2 million rows can take more than an
+        # hour), but not forever if the child died without a result.
+        while True:
+            try:
+                run: Run = results.get(timeout=10)
+                break
+            except queue.Empty:
+                if not process.is_alive():
+                    run = results.get(timeout=10)
+                    break
     finally:
         process.join()
     if process.exitcode:
@@ -220,12 +232,24 @@ async def measure(
         seeded = time.perf_counter() - started
     finally:
         await database.dispose()
+    loads = [os.getloadavg()[0]]
     with tempfile.TemporaryDirectory(prefix="workledger-export-bench-") as folder:
         exported = await asyncio.to_thread(
             _in_child, "export", url, Path(folder) / f"export.{fmt}", fmt
         )
+        loads.append(os.getloadavg()[0])
         floor = await asyncio.to_thread(_in_child, "floor", url, Path(folder) / "floor.xlsx", fmt)
-    return Report(describe_url(url), staff, entries, fmt, seeded, exported, floor)
+    loads.append(os.getloadavg()[0])
+    return Report(
+        describe_url(url),
+        staff,
+        entries,
+        fmt,
+        seeded,
+        exported,
+        floor,
+        (loads[0], loads[1], loads[2]),
+    )
 
 
 def _verdict(met: bool) -> str:
@@ -240,7 +264,9 @@ def render(report: Report) -> str:
         [
             f"export of the work ledger on {report.database}: {report.staff:,} staff, "
             f"{export_run.rows:,} entries in {report.fmt.upper()} (seeded in "
-            f"{report.seed_seconds:.1f} s)",
+            f"{report.seed_seconds:.1f} s); load average {report.load[0]:.1f} at the "
+            f"export's start, {report.load[1]:.1f} at the floor's, "
+            f"{report.load[2]:.1f} at its end",
             f"  export (store -> {report.fmt}): {export_run.seconds:.1f} s (CPU "
             f"{export_run.cpu:.1f} s), {export_run.rows / export_run.seconds:,.0f} rows/s, "
             f"file {export_run.size / mib:,.1f} MiB",

@@ -892,14 +892,13 @@ class BonusLine(Base):
 
     __tablename__ = "bonus_lines"
 
-    # No foreign keys to the run and the department: lines are written only by the run's
-    # own INSERT ... SELECT from rows that are constrained themselves, and on PostgreSQL
-    # each line's check locks the same run and department rows again, which cost more
-    # than the insert itself (bench/bonus_export.py). Staff ids are checked.
+    # No foreign keys: lines are written only by the run's own INSERT ... SELECT from
+    # rows that are constrained themselves (the published results joined with staff, who
+    # are never deleted), and on PostgreSQL each line's check locks the run's, the
+    # department's and the person's rows again, which cost more than the insert itself
+    # (bench/bonus_export.py; the staff key went in migration 0032).
     run_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    staff_id: Mapped[int] = mapped_column(
-        ForeignKey("staff.id"), primary_key=True, autoincrement=False
-    )
+    staff_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     department_id: Mapped[int] = mapped_column(Integer)
     # None: no longer entitled (a correction recovering what was paid).
     grade_id: Mapped[str | None] = mapped_column(String(32))

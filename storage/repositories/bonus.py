@@ -603,19 +603,31 @@ class BonusRepository(Repository):
 
     async def totals(self, run_id: int) -> list[RunTotal]:
         """The run's people and money by department and grade."""
-        rows = await self.session.execute(
+        # Summed first, then named: a department's name looked up once per total, not
+        # once per line (a tenth of the run's time on SQLite, bench/bonus_export.py).
+        summed = (
             select(
                 _LINES.c.department_id,
-                _DEPARTMENTS.c.name,
                 _LINES.c.grade_id,
-                func.count(),
-                func.sum(_LINES.c.amount),
-                func.sum(_LINES.c.change),
+                func.count().label("people"),
+                func.sum(_LINES.c.amount).label("amount"),
+                func.sum(_LINES.c.change).label("change"),
             )
-            .join(_DEPARTMENTS, _DEPARTMENTS.c.id == _LINES.c.department_id)
             .where(_LINES.c.run_id == run_id)
-            .group_by(_LINES.c.department_id, _DEPARTMENTS.c.name, _LINES.c.grade_id)
-            .order_by(_DEPARTMENTS.c.name, _LINES.c.grade_id)
+            .group_by(_LINES.c.department_id, _LINES.c.grade_id)
+            .subquery("summed")
+        )
+        rows = await self.session.execute(
+            select(
+                summed.c.department_id,
+                _DEPARTMENTS.c.name,
+                summed.c.grade_id,
+                summed.c.people,
+                summed.c.amount,
+                summed.c.change,
+            )
+            .join(_DEPARTMENTS, _DEPARTMENTS.c.id == summed.c.department_id)
+            .order_by(_DEPARTMENTS.c.name, summed.c.grade_id)
         )
         return [RunTotal(r[0], r[1], r[2], int(r[3]), int(r[4]), int(r[5])) for r in rows]
 

@@ -135,6 +135,27 @@ async def stored_lines(db: Database, run_id: int) -> dict[int, BonusLine]:
         return {line.staff_id: line for line in lines}
 
 
+def in_order(totals: list[bonus.RunTotal]) -> list[bonus.RunTotal]:
+    """Totals by department name, then grade; the recovery's (no grade) first (the engines
+    put NULL at different ends)."""
+    return sorted(totals, key=lambda total: (total.department, total.grade_id or ""))
+
+
+async def grouped_lines(db: Database, run_id: int) -> list[bonus.RunTotal]:
+    """A run's lines grouped by department and grade here, in ``in_order``."""
+    groups: dict[tuple[int, str, str | None], list[BonusLine]] = {}
+    async with db.uow() as uow:
+        names = {d.id: d.name for d in await uow.session.scalars(select(Department))}
+    for line in (await stored_lines(db, run_id)).values():
+        key = (line.department_id, names[line.department_id], line.grade_id)
+        groups.setdefault(key, []).append(line)
+    return in_order([
+        bonus.RunTotal(department_id, name, grade, len(lines),
+                       sum(line.amount for line in lines), sum(line.change for line in lines))
+        for (department_id, name, grade), lines in groups.items()
+    ])  # fmt: skip
+
+
 def as_units(lines: list[Line] | PoolError) -> dict[int, int]:
     assert not isinstance(lines, PoolError)
     units = Units.of(POLICY)
@@ -155,6 +176,8 @@ async def test_a_formula_run_is_the_pure_formula_and_is_published_once(db: Datab
     assert computed.total == Units.of(POLICY).amount(sum(expected.values()))
     by_department = sum(total.amount for total in computed.totals)
     assert by_department == sum(expected.values())
+    assert computed.totals == await grouped_lines(db, computed.run_id)  # in order
+    assert len({total.department_id for total in computed.totals}) == 3
 
     published = await bonus.publish(db.uow, member, computed.run_id, now=NOW)
     assert isinstance(published, bonus.Published)
@@ -234,6 +257,11 @@ async def test_a_correction_pays_or_recovers_the_difference(db: Database) -> Non
     assert len(raised) == 2 and all(changed[s.staff_id][1] > 0 for s in raised)
     assert changed[withdrawn.staff_id] == (paid[withdrawn.staff_id], -paid[withdrawn.staff_id])
     assert lines[withdrawn.staff_id].amount == 0
+    # The totals, the recovery's line (no grade) among them, are the lines grouped.
+    assert in_order(correction.totals) == await grouped_lines(db, correction.run_id)
+    names = [total.department for total in correction.totals]
+    assert names == sorted(names)
+    assert any(total.grade_id is None for total in correction.totals)
     published = await bonus.publish(db.uow, member, correction.run_id, now=NOW)
     assert isinstance(published, bonus.Published) and published.number == 2
     async with db.uow() as uow:
