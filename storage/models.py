@@ -896,7 +896,7 @@ class BonusLine(Base):
     # rows that are constrained themselves (the published results joined with staff, who
     # are never deleted), and on PostgreSQL each line's check locks the run's, the
     # department's and the person's rows again, which cost more than the insert itself
-    # (bench/bonus_export.py; the staff key went in migration 0032).
+    # (bench/bonus_export.py; the staff key went in migration 0027).
     run_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     staff_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     department_id: Mapped[int] = mapped_column(Integer)

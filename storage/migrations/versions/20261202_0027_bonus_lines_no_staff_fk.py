@@ -1,7 +1,7 @@
 """bonus lines: no foreign key to staff (a run's lines come from a join with staff)
 
-Revision ID: 0032
-Revises: 0025
+Revision ID: 0027
+Revises: 0026
 Create Date: 2026-12-02 01:00:00
 
 A run's lines are written only by its own INSERT ... SELECT, which joins the published
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0032"
-down_revision: str | None = "0025"
+revision: str = "0027"
+down_revision: str | None = "0026"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
