@@ -179,13 +179,6 @@ class StubRequest(BaseRequest):
         return 200, json.dumps({"ok": True, "result": result}).encode()
 
 
-def _stub_builder(stub: StubRequest) -> Callable[[], Any]:
-    def builder() -> Any:
-        return ApplicationBuilder().request(stub).get_updates_request(stub)
-
-    return builder
-
-
 def _stub_delivery_bot(stub: StubRequest) -> Callable[..., Bot]:
     def make(token: str, api_url: str | None, file_url: str | None, concurrency: int) -> Bot:
         return Bot(token, request=stub)
@@ -202,12 +195,10 @@ def _uncapped_budget(rate: float) -> SendBudget:
 def stubbed(
     stub: StubRequest, *, rate_limited: bool, sender: StubRequest | None = None
 ) -> Iterator[None]:
-    """``build_application`` and the outbox sender, with their Bot API calls answered here.
-
-    The sender's calls go to ``sender`` if given, else to ``stub`` as well.
+    """The outbox sender with its Bot API calls answered here (``build_application`` is
+    given ``stub`` as its request): ``sender`` if given, else ``stub`` as well.
     """
     with contextlib.ExitStack() as stack:
-        stack.enter_context(mock.patch.object(bot_app, "ApplicationBuilder", _stub_builder(stub)))
         stack.enter_context(
             mock.patch.object(bot_delivery, "delivery_bot", _stub_delivery_bot(sender or stub))
         )
@@ -388,7 +379,7 @@ async def started(
     """
     # Patched for the whole run: post_init starts the outbox sender, which builds its Bot then.
     with stubbed(stub, rate_limited=rate_limited, sender=sender):
-        application = bot_app.build_application(settings, load_policy())
+        application = bot_app.build_application(settings, load_policy(), request=stub)
         await application.initialize()
         try:
             assert application.post_init is not None

@@ -15,6 +15,7 @@ from typing import Any, cast
 
 from telegram import BotCommand, BotCommandScopeAllPrivateChats
 from telegram.ext import ApplicationBuilder, ContextTypes
+from telegram.request import BaseRequest
 
 import handlers
 from assessment.chart_worker import ChartRenderer
@@ -228,11 +229,14 @@ async def _post_shutdown(application: WorkledgerApplication) -> None:
         await database.dispose()
 
 
-def build_application(settings: Settings, policy: Policy) -> WorkledgerApplication:
+def build_application(
+    settings: Settings, policy: Policy, *, request: BaseRequest | None = None
+) -> WorkledgerApplication:
     """The bot, ready for ``running`` or ``run_until_signalled``.
 
     Without PTB's updater: updates come in through the inbox (``bot.inbox``), fed by
-    the project's own polling loop (``bot.polling``).
+    the project's own polling loop (``bot.polling``). ``request``, if given, carries
+    every Bot API call instead of HTTP (the benchmarks answer them in-process).
     """
     if settings.token is None:
         raise ValueError("WORKLEDGER_TOKEN is not set")
@@ -250,8 +254,8 @@ def build_application(settings: Settings, policy: Policy) -> WorkledgerApplicati
         .rate_limiter(limiter)
         # PTB's own defaults (256 connections for calls, one for getUpdates), on one TLS
         # context per process rather than one per client.
-        .request(httpx_request(connection_pool_size=256))
-        .get_updates_request(httpx_request(connection_pool_size=1))
+        .request(request or httpx_request(connection_pool_size=256))
+        .get_updates_request(request or httpx_request(connection_pool_size=1))
         .post_init(functools.partial(_post_init, budget=budget))
         .post_shutdown(_post_shutdown)
         .concurrent_updates(InstrumentedUpdates(metrics))
