@@ -2,8 +2,9 @@
 
 Limits: a global rate (shared evenly by the senders alive: the process's send budget,
 ``bot.budget``, is its share, and in the bot's process the sender takes only what
-interactive replies leave of it), one message a second per private chat and twenty a
-minute per group.
+interactive replies leave of it; a sender joining live ones sends only after
+``JOIN_WAIT``, when each has beaten and taken its smaller share), one message a second
+per private chat and twenty a minute per group.
 A 429 pauses only the chat it names; 5xx and network errors are retried with backoff;
 a 403 settles the recipient as unreachable; other 400s fail the message with
 Telegram's reason.
@@ -86,6 +87,9 @@ HEARTBEAT = 1.0
 DEAD_AFTER = timedelta(seconds=4)
 # A sender sends only this soon after the start of its last heartbeat.
 TRUST = 3.0
+# A sender joining others waits this long before its first send: each of them beats in
+# that time and takes its smaller share, so the rate is never exceeded while they learn.
+JOIN_WAIT = HEARTBEAT + 0.5
 IDLE_POLL = 0.2
 CLAIM_AHEAD = 0.5
 
@@ -192,6 +196,7 @@ class Sender:
         self._last_beat = -HEARTBEAT
         # Until the first heartbeat, nothing is sent.
         self._trusted_until = 0.0
+        self._sending_from = 0.0
         self._registered = False
         self._share = 1
         # Messages taken over from dead senders (for logs, tests and benchmarks).
@@ -226,6 +231,12 @@ class Sender:
 
     async def _step(self, stop: asyncio.Event) -> None:
         await self._beat()
+        wait = self._sending_from - time.monotonic()
+        if wait > 0:
+            # Joined senders still sending at their old share (``JOIN_WAIT``).
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), min(wait, IDLE_POLL))
+            return
         row = await self._next_row(stop)
         if row is None:
             return
@@ -261,6 +272,8 @@ class Sender:
                     held = self._held()
                     await uow.outbox.release(held, self.worker_id)
                 await uow.outbox.register(self.worker_id)
+                if beat.alive > 1:
+                    self._sending_from = started + JOIN_WAIT
             if beat.dead:
                 taken = await uow.outbox.take_over(DEAD_AFTER, self.clock.now())
             await uow.commit()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -15,7 +16,7 @@ from sqlalchemy.exc import OperationalError
 
 from assessment.outbox import Outgoing, enqueue
 from bot.budget import SendBudget
-from bot.delivery import DEAD_AFTER, LEASE, DeliveryLimits, Sender, delivery_bot
+from bot.delivery import DEAD_AFTER, JOIN_WAIT, LEASE, DeliveryLimits, Sender, delivery_bot
 from bot.emulator import EmulatedUser, EmulatorDriver, RunningEmulator
 from config.clock import Clock
 from handlers.context import WorkledgerApplication
@@ -225,6 +226,23 @@ async def test_a_dead_senders_messages_are_taken_over_long_before_the_lease_ends
     assert worker.taken_over == 5
     async with db.uow() as uow:
         assert not (await uow.outbox.heartbeat("killed", DEAD_AFTER)).registered, "forgotten"
+
+
+async def test_a_sender_joining_a_live_one_sends_only_after_the_live_one_could_beat(
+    db: Database, emulator: RunningEmulator, driver: EmulatorDriver
+) -> None:
+    """The live sender still sends at its old share until its next beat: the one joining
+    waits that long, so together they never pass the rate."""
+    users = await _users(driver, 3)
+    await _queue(db, [Outgoing(chat_id=u, kind="test", text="after joining") for u in users])
+    async with db.uow() as uow:
+        await uow.outbox.register("already-sending")
+        await uow.commit()
+    joined = time.time()
+    [worker] = await _drain(db, emulator, until=3)
+    first = min(float(call["at"]) for call in await driver.calls("sendMessage"))
+    assert first - joined >= JOIN_WAIT - 0.05, f"sent {first - joined:.2f} s after joining"
+    assert worker.stats.sent == 3
 
 
 class StallingBudget(SendBudget):
