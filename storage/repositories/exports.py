@@ -39,6 +39,7 @@ from storage.models import (
     TrainingRecord,
     WorkEntry,
 )
+from storage.repositories.annual import standing_points
 from storage.repositories.base import Repository
 
 Row = tuple[Any, ...]
@@ -454,28 +455,14 @@ class ExportReads(Repository):
                 PeriodScore.published_at.is_not(None),
             )
             .order_by(PeriodScore.staff_id, AssessmentPeriod.starts_on.desc()),
-            "points": select(
+            "points": standing_points(
                 ScorePoint.staff_id,
                 AssessmentPeriod.key,
                 ScorePoint.amount,
                 ScorePoint.reason,
                 ScorePoint.indicator_id,
-            )
-            .join(AssessmentPeriod, AssessmentPeriod.id == ScorePoint.period_id)
-            .join(
-                PeriodScore,
-                and_(
-                    PeriodScore.period_id == ScorePoint.period_id,
-                    PeriodScore.staff_id == ScorePoint.staff_id,
-                    PeriodScore.published_at.is_not(None),
-                ),
-            )
-            .where(
-                ScorePoint.period_id.in_(periods),
-                whose(ScorePoint.staff_id),
-                ScorePoint.withdrawn_at.is_(None),
-            )
-            .order_by(ScorePoint.staff_id, AssessmentPeriod.starts_on.desc(), ScorePoint.id),
+                whose=whose(ScorePoint.staff_id),
+            ).order_by(ScorePoint.staff_id, AssessmentPeriod.starts_on.desc(), ScorePoint.id),
             "key_task": select(
                 BonusAllowance.staff_id,
                 AssessmentPeriod.key,
