@@ -83,7 +83,8 @@ async def introduce(driver: EmulatorDriver, *users: EmulatedUser) -> None:
     """Have each user talk to the bot once, as real recipients have before any notice."""
     for user in users:
         await driver.send_text(user, "/help")
-        await driver.wait_for_message(user.id)
+        # The bot's first answers after its start; a loaded machine may take a while.
+        await driver.wait_for_message(user.id, timeout=15)
 
 
 async def say(
