@@ -46,7 +46,7 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import Date, bindparam, func, select, text
+from sqlalchemy import JSON, Date, bindparam, delete, false, func, insert, literal, select, text
 
 from assessment import periods
 from assessment.period_scoring import BATCH_SIZE, PeriodRun, score_period
@@ -56,7 +56,7 @@ from bench._support import describe_url, scratch_postgres
 from config.policy import load_policy
 from storage import migrate
 from storage.engine import Database
-from storage.models import PeriodScore, WorkEntry
+from storage.models import PeriodScore, Staff, WorkEntry
 from storage.types import UTCDateTime
 
 POLICY = load_policy()
@@ -64,6 +64,7 @@ PERIOD = period_of(date(2026, 11, 1), POLICY)
 NOW = datetime(2026, 12, 10, 2, 0, tzinfo=UTC)
 GOAL_RATIO = 2.0
 GOAL_MEMORY_MIB = 1024
+STORE_FLOOR_RUNS = 2
 
 
 @dataclass
@@ -90,10 +91,21 @@ class Report:
     scored_in: str = "worker process"
     worker_cpu: float = 0.0
     alternating: tuple[tuple[str, float], ...] = ()
+    # The store's floor (``store_floor``), best of its runs, and the rows it wrote; the
+    # floor's own best over its runs beside it.
+    store_seconds: float = 0.0
+    store_rows: int = 0
+    best_floor_seconds: float = 0.0
 
     @property
     def ratio(self) -> float:
         return self.score_seconds / self.floor_seconds if self.floor_seconds else float("inf")
+
+    @property
+    def store_ratio(self) -> float:
+        """The store's floor against the aggregate's, each at its best."""
+        best = self.best_floor_seconds or self.floor_seconds
+        return self.store_seconds / best if best else float("inf")
 
 
 def _peak_mib() -> float:
@@ -285,6 +297,61 @@ async def floor(database: Database) -> tuple[float, float, int]:
     return seconds, cpu, int(getattr(result, "rowcount", 0) or 0)
 
 
+async def store_floor(database: Database) -> tuple[float, int]:
+    """The least a stored result can cost: the period's stored scores deleted (not
+    timed), then the same approved entries aggregated per person and written as
+    ``period_scores`` rows (the real table, its indexes and foreign keys) in one
+    ``INSERT ... SELECT`` with no score formula, no grading (one constant grade) and an
+    empty breakdown; timed to the end of the statement, then rolled back, so the run's
+    rows are left as they were: (seconds, rows)."""
+    scores = PeriodScore.__table__
+    entries = WorkEntry.__table__
+    staff = Staff.__table__
+    async with database.engine.connect() as connection:
+        period_id = await connection.scalar(select(scores.c.period_id).limit(1))
+        try:
+            await connection.execute(delete(PeriodScore).where(PeriodScore.period_id == period_id))
+            grade = POLICY.grades[-1].id
+            people = (
+                select(
+                    literal(period_id).label("period_id"),
+                    entries.c.staff_id,
+                    staff.c.department_id,
+                    func.count().label("score"),
+                    literal(grade).label("grade_id"),
+                    literal(grade).label("by_score_grade_id"),
+                    literal({}, JSON).label("breakdown"),
+                    false().label("disqualified"),
+                    literal(NOW, UTCDateTime()).label("computed_at"),
+                    literal(1).label("version"),
+                )
+                .join(staff, staff.c.id == entries.c.staff_id)
+                .where(
+                    entries.c.status == "approved",
+                    entries.c.work_date.between(PERIOD.starts_on, PERIOD.ends_on),
+                )
+                .group_by(entries.c.staff_id, staff.c.department_id)
+            )
+            columns = [
+                "period_id",
+                "staff_id",
+                "department_id",
+                "score",
+                "grade_id",
+                "by_score_grade_id",
+                "breakdown",
+                "disqualified",
+                "computed_at",
+                "version",
+            ]
+            started = time.perf_counter()
+            result = await connection.execute(insert(PeriodScore).from_select(columns, people))
+            seconds = time.perf_counter() - started
+        finally:
+            await connection.rollback()
+    return seconds, int(getattr(result, "rowcount", 0) or 0)
+
+
 async def measure(
     database: Database,
     *,
@@ -340,6 +407,12 @@ async def _measure(
                 database, POLICY, PERIOD, now=NOW, batch_size=batch_size, worker=each
             )
             alternating.append((where, time.perf_counter() - started))
+    # The aggregate's floor and the store's, taken in turn, best of each.
+    floors, stores, store_rows = [floor_seconds], [], 0
+    for _ in range(STORE_FLOOR_RUNS):
+        floors.append((await floor(database))[0])
+        seconds, store_rows = await store_floor(database)
+        stores.append(seconds)
     async with database.uow() as uow:
         stored = await uow.session.scalar(select(func.count()).select_from(PeriodScore))
         approved = await uow.session.scalar(
@@ -364,6 +437,9 @@ async def _measure(
         scored_in="thread" if in_thread else "worker process",
         worker_cpu=0.0 if in_thread else worker_cpu,
         alternating=tuple(alternating),
+        store_seconds=min(stores),
+        store_rows=store_rows,
+        best_floor_seconds=min(floors),
     )
 
 
@@ -399,6 +475,14 @@ def render(report: Report) -> str:
             ),
             f"  ratio to the floor: {report.ratio:.2f}x (goal at most {GOAL_RATIO:g}x: "
             f"{_verdict(report.ratio <= GOAL_RATIO)})",
+            f"  the store's floor: the aggregate per person written as period_scores rows "
+            f"(no formula, one grade, empty breakdown), best of {STORE_FLOOR_RUNS}: "
+            f"{report.store_seconds:.2f} s ({report.store_rows:,} rows), "
+            f"{report.store_ratio:.2f}x the floor's best of {STORE_FLOOR_RUNS + 1} "
+            f"({report.best_floor_seconds or report.floor_seconds:.2f} s); "
+            f"score_period {report.score_seconds / report.store_seconds:.2f}x of it"
+            if report.store_seconds
+            else "  the store's floor: not measured",
             f"  peak memory: {report.peak_mib:,.0f} MiB ({report.before_mib:,.0f} MiB before "
             f"scoring; goal under {GOAL_MEMORY_MIB:,} MiB: "
             f"{_verdict(report.peak_mib < GOAL_MEMORY_MIB)})",
