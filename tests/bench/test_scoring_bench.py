@@ -22,6 +22,10 @@ async def test_everyone_is_scored_and_stored_against_the_floor(database_url: str
                 .select_from(PeriodScore)
                 .where(PeriodScore.grade_id == POLICY.top_grade.id)
             )
+            # The store's floor rolled back what it wrote: the scorer's grades are stored.
+            grades = await uow.session.scalar(
+                select(func.count(func.distinct(PeriodScore.grade_id)))
+            )
             in_period = await uow.session.scalar(
                 select(func.count())
                 .select_from(WorkEntry)
@@ -39,8 +43,15 @@ async def test_everyone_is_scored_and_stored_against_the_floor(database_url: str
     assert (top or 0) <= 4 * 6
     assert sum(report.run.grades.values()) == 120
     assert report.floor_rows > 0 and report.floor_seconds > 0 and report.score_seconds > 0
+    assert report.store_rows == 120 and report.store_seconds > 0
+    assert (grades or 0) > 1
     text = render(report)
-    for figure in ("floor: INSERT ... SELECT ... GROUP BY", "ratio to the floor", "peak memory"):
+    for figure in (
+        "floor: INSERT ... SELECT ... GROUP BY",
+        "ratio to the floor",
+        "the store's floor",
+        "peak memory",
+    ):
         assert figure in text
 
 
