@@ -247,10 +247,14 @@ async def queue(
     *,
     now: datetime,
     progress_chat_id: int,
+    progress_message_id: int | None = None,
 ) -> Progress | NoticeError:
     """Mark the notice queued, once: the author's confirmation wins once.
 
-    Its copies are queued next, by ``queue_copies``.
+    ``progress_message_id`` is the message the author's progress is to be shown in (the
+    confirmation, edited), recorded in the same transaction: whichever bot process shows
+    the first figures, the press or the progress job, edits that one message, so the
+    author never gets a second. Its copies are queued next, by ``queue_copies``.
     """
     notice = await _own_draft(uow, notice_id, author_id)
     if isinstance(notice, NoticeError):
@@ -269,6 +273,7 @@ async def queue(
     notice.not_linked = not_linked
     notice.queued_at = now
     notice.progress_chat_id = progress_chat_id
+    notice.progress_message_id = progress_message_id
     await uow.commit()
     return Progress(
         notice.id,
@@ -276,6 +281,8 @@ async def queue(
         {DeliveryStatus.PENDING: notice.recipients},
         not_linked=tuple(notice.not_linked),
         send_at=notice.send_at,
+        progress_chat_id=progress_chat_id,
+        progress_message_id=progress_message_id,
         all_queued=False,
     )
 

@@ -18,7 +18,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 
 from babel.dates import format_timedelta
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ApplicationHandlerStop
 
@@ -488,6 +488,7 @@ async def decide(update: Update, context: WorkledgerContext) -> None:
                 progress_chat_id=query.message.chat.id
                 if query.message
                 else member.telegram_user_id or 0,
+                progress_message_id=query.message.message_id if query.message else None,
             )
         if isinstance(queued, NoticeError):
             await query.answer(_error_text(context, queued), show_alert=True)
@@ -500,16 +501,10 @@ async def decide(update: Update, context: WorkledgerContext) -> None:
             name=f"notice-{queued.notice_id}-copies",
         )
         await query.answer()
-        text = progress_text(context, queued, 0.0)
-        edited = await query.edit_message_text(text)
-        async with context.uow() as uow:
-            await notices.record_progress_message(
-                uow,
-                queued.notice_id,
-                edited.message_id if isinstance(edited, Message) else None,
-                text,
-                finished_at=None,
-            )
+        # The first step, as the progress job takes each: claimed, shown in the
+        # confirmation (its id recorded with the queueing), recorded. Another bot
+        # process's job that took it first showed it in that same message.
+        await _take_step(context, queued, progress_text(context, queued, 0.0), finished=False)
 
 
 def progress_text(context: WorkledgerContext, figures: Progress, rate: float) -> str:
@@ -603,31 +598,37 @@ async def _refresh_progress(context: WorkledgerContext, rate: float) -> None:
         finished = figures.finished and (
             figures.send_at is None or figures.send_at <= context.now()
         )
-        message_id, shown = figures.progress_message_id, True
-        if text != figures.progress_text:
-            # Every bot process runs this job: the one that takes the step shows it.
-            async with context.uow() as uow:
-                if not await notices.take_progress(
-                    uow, figures.notice_id, figures.progress_text, text
-                ):
-                    continue
-            message_id, shown = await _show_progress(context, figures, text)
-        if not shown:
-            # Not in front of the author yet (a timeout, a 429): the step is handed back, so
-            # the next tick (of any process) shows it, and a finished notice stays open
-            # until it is shown.
-            async with context.uow() as uow:
-                await notices.take_progress(uow, figures.notice_id, text, figures.progress_text)
-            continue
-        if text != figures.progress_text or finished:
-            async with context.uow() as uow:
-                await notices.record_progress_message(
-                    uow,
-                    figures.notice_id,
-                    message_id,
-                    text,
-                    finished_at=context.now() if finished else None,
-                )
+        await _take_step(context, figures, text, finished=finished)
+
+
+async def _take_step(
+    context: WorkledgerContext, figures: Progress, text: str, *, finished: bool
+) -> None:
+    """Show ``text`` in place of the progress the author was last shown, once across bot
+    processes: the step claimed (compare-and-set of the text), shown, then recorded, with
+    the notice closed if ``finished``; a step that could not be shown is handed back for
+    the next tick (of any process), so a finished notice stays open until it is shown."""
+    message_id, shown = figures.progress_message_id, True
+    if text != figures.progress_text:
+        async with context.uow() as uow:
+            if not await notices.take_progress(
+                uow, figures.notice_id, figures.progress_text, text
+            ):
+                return
+        message_id, shown = await _show_progress(context, figures, text)
+    if not shown:
+        async with context.uow() as uow:
+            await notices.take_progress(uow, figures.notice_id, text, figures.progress_text)
+        return
+    if text != figures.progress_text or finished:
+        async with context.uow() as uow:
+            await notices.record_progress_message(
+                uow,
+                figures.notice_id,
+                message_id,
+                text,
+                finished_at=context.now() if finished else None,
+            )
 
 
 async def _show_progress(

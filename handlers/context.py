@@ -43,10 +43,11 @@ class BotData:
         # Score charts are drawn in a worker process: one renderer per bot, made when it
         # starts (``post_init``) and closed when it stops.
         self._charts: ChartRenderer | None = None
-        # A notice's progress message has two writers, one at a time: the Send press puts
-        # it up and records it, the progress job refreshes it. Run between the notice's
-        # queueing and that record, the job would post a message of its own and could
-        # close the notice on it, leaving the press's message at its first figures.
+        # A notice's progress message has two writers: the Send press shows the first
+        # figures, the progress job (in every bot process) each later step. Across
+        # processes they take steps by compare-and-set of the text shown, in the one
+        # message recorded when the notice is queued; within this process they also take
+        # turns, so the press's first figures never land after a later step of the job.
         self.progress_messages = asyncio.Lock()
 
     def configure(self, settings: Settings, policy: Policy) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from datetime import UTC, datetime
@@ -11,9 +12,12 @@ import openpyxl
 import pytest
 from sqlalchemy import func, select
 
+from bot.app import build_application
 from bot.emulator import EmulatedUser, EmulatorDriver
+from config.policy import load_policy
+from config.settings import Settings
 from handlers.callbacks import NoticeDetails, NoticeExport, NoticeRemind
-from handlers.context import WorkledgerApplication
+from handlers.context import WorkledgerApplication, WorkledgerContext
 from locales import translator
 from storage.enums import DeliveryStatus, NoticeStatus, Role
 from storage.models import Notice, NoticeAck, OutboxMessage, Staff
@@ -351,3 +355,55 @@ async def test_the_send_press_keeps_its_progress_message_when_a_job_tick_comes_f
     assert "Sent 3 of 3; failed 0; unreachable 0." in final["text"]
     shown = [m for m in await driver.messages(org.hr.id) if "Notice #" in str(m.get("text"))]
     assert [m["message_id"] for m in shown] == [progress["message_id"]], "one progress message"
+
+
+async def test_another_process_showing_the_first_figures_leaves_one_progress_message(
+    bot: WorkledgerApplication, driver: EmulatorDriver, org: Organisation, settings: Settings
+) -> None:
+    """A second bot process on the same store whose progress job ticks between the
+    notice's queueing and the press's first figures shows them in the confirmation (its
+    message recorded with the queueing), not in a message of its own; the press, finding
+    the step taken, shows nothing over it; the author ends with one progress message."""
+    other = build_application(settings, load_policy())
+    await other.initialize()
+    assert other.post_init is not None and other.post_shutdown is not None
+    await other.post_init(other)
+    other.bot_data.stop_background.set()  # its sender stays out: only its job runs
+    await asyncio.gather(*other.bot_data.background)
+    try:
+        await driver.send_text(org.hr, "/broadcast")
+        await driver.wait_for_message(org.hr.id)
+        await driver.send_text(org.hr, TEXT)
+        [kinds] = await driver.wait_for_message(org.hr.id)
+        preview = await press(driver, org.hr, kinds, "Everyone")
+        preview = await press(driver, org.hr, preview, "Ask to confirm reading: off")
+        # The press's answer waits 3 s after the notice is queued; the other process's
+        # job runs in between.
+        await driver.inject_fault(429, method="answerCallbackQuery", retry_after=3)
+        await driver.press(org.hr, preview["message_id"], buttons(preview)["Send to 3 people"])
+
+        async def queued() -> bool:
+            async with bot.bot_data.database.uow() as uow:
+                status = await uow.session.scalar(select(Notice.status))
+            return status is not None and status != NoticeStatus.DRAFT
+
+        await eventually(queued, within=10)
+        assert other.job_queue is not None
+        [job] = other.job_queue.get_jobs_by_name("notice-progress")
+        await job.callback(WorkledgerContext.from_job(job, other))
+        shown = await current(driver, org.hr.id, preview["message_id"])
+        assert shown["text"].startswith("Notice #"), "the other process showed it in place"
+
+        async def finished() -> Message | None:
+            message = await current(driver, org.hr.id, preview["message_id"])
+            return message if "delivery finished" in message["text"] else None
+
+        final = await eventually(finished, within=60)
+        assert "Sent 3 of 3; failed 0; unreachable 0." in final["text"]
+        progress = [
+            m for m in await driver.messages(org.hr.id) if "Notice #" in str(m.get("text"))
+        ]
+        assert [m["message_id"] for m in progress] == [preview["message_id"]]
+    finally:
+        await other.shutdown()
+        await other.post_shutdown(other)
