@@ -204,6 +204,8 @@ class Sender:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Send until ``stop`` is set, then settle what is in flight and hand back the rest."""
+        if self.metrics is not None:
+            self.metrics.sender_start()
         flusher = asyncio.create_task(self._flush_periodically(stop))
         try:
             while not stop.is_set():
@@ -287,6 +289,8 @@ class Sender:
             self._waiting.clear()
         self._registered = True
         self._trusted_until = started + TRUST
+        if self.metrics is not None:
+            self.metrics.sender_beat()
         senders, messages = taken
         if messages:
             self.taken_over += messages

@@ -157,6 +157,14 @@ class Metrics:
             "The event loop's lag at the last probe.",
             registry=registry,
         )
+        self.sender_heartbeat = Gauge(
+            "workledger_sender_heartbeat_timestamp_seconds",
+            "When this process's outbox sender last recorded its heartbeat in the store "
+            "(Unix time; 0 before its first).",
+            registry=registry,
+        )
+        # The same moment on this process's monotonic clock, for /healthz.
+        self.sender_beat_at: float | None = None
         # Known labels appear from the start, at zero.
         for result in ("taken", "lost"):
             self.claims.labels(result=result)
@@ -169,6 +177,20 @@ class Metrics:
         """The outbox depth as just counted, by state."""
         for state, count in counts.items():
             self.outbox.labels(state=state.value).set(count)
+
+    def sender_beat(self) -> None:
+        """The outbox sender's heartbeat was just recorded in the store."""
+        self.sender_heartbeat.set_to_current_time()
+        self.sender_beat_at = time.monotonic()
+
+    def sender_start(self) -> None:
+        """The outbox sender started: its first heartbeat is due now."""
+        self.sender_beat_at = time.monotonic()
+
+    def sender_beat_age(self) -> float | None:
+        """Seconds since the sender's last recorded heartbeat (or its start, before the
+        first); None if it never started."""
+        return None if self.sender_beat_at is None else time.monotonic() - self.sender_beat_at
 
     def job_claim(self, key: str, taken: bool) -> None:
         """A job claimed ``key`` (``daily-reminder/2026-11-20``): taken, or not."""

@@ -7,7 +7,9 @@ runs; ``serving(application, host, port)`` runs that on its own address (polling
 ``workledger run --metrics 127.0.0.1:9100``).
 
 ``/healthz`` answers 200 when the store answers, its schema is the code's Alembic head
-and the outbox sender is running; otherwise 503, with the reasons, as JSON.
+and the outbox sender is running and recorded its heartbeat in the store within the
+last ``bot.delivery.DEAD_AFTER`` (after which other processes take its messages over);
+otherwise 503, with the reasons, as JSON.
 ``/metrics`` is the text format of ``prometheus_client`` (``bot.metrics``), the outbox
 depth counted when scraped.
 """
@@ -23,6 +25,7 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import generate_latest
 
+from bot.delivery import DEAD_AFTER
 from bot.metrics import LoopLagProbe, Metrics, metrics_of
 from handlers.context import WorkledgerApplication
 from storage import migrate
@@ -68,7 +71,16 @@ async def health(application: WorkledgerApplication) -> dict[str, Any]:
     elif senders[0].done():
         checks["sender"] = "stopped"
     else:
-        checks["sender"] = "ok"
+        # Running is not enough: a sender that cannot record its heartbeat (the store
+        # refusing its writes, a stall) is taken for dead by the other processes.
+        age = metrics_of(application).sender_beat_age()
+        limit = DEAD_AFTER.total_seconds()
+        if age is None:
+            checks["sender"] = "not started"
+        elif age > limit:
+            checks["sender"] = f"no heartbeat for {age:.0f} s (dead after {limit:g} s)"
+        else:
+            checks["sender"] = "ok"
     return {"healthy": all(value == "ok" for value in checks.values()), "checks": checks}
 
 

@@ -9,6 +9,7 @@ import logging
 import os
 import signal
 import socket
+import sqlite3
 import sys
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from assessment.outbox import Outgoing, enqueue
 from bot.app import running
@@ -91,14 +93,17 @@ async def test_metrics_move_after_an_update_and_a_send(
         await uow.commit()
 
     async def sent() -> dict[Any, float] | None:
+        # The counter moves when Telegram accepts; the row's state when the sender next
+        # records its outcomes (within a second): both, before the depth is read.
         samples = await _scrape(monitor)
         done = _value(samples, "workledger_outbox_sends_total", result="sent")
-        return samples if done == 1 else None
+        left = _value(samples, "workledger_outbox_messages", state="pending")
+        return samples if done == 1 and left == 0 else None
 
     samples = await eventually(sent, within=30)
+    assert _value(samples, "workledger_outbox_sends_total", result="sent") == 1
     assert _value(samples, "workledger_outbox_sends_total", result="throttled") == 1
     assert _value(samples, "workledger_telegram_429_total", source="sender") == 1
-    assert _value(samples, "workledger_outbox_messages", state="pending") == 0
     assert ("workledger_outbox_messages", (("state", "sending"),)) in samples
 
     async def probed() -> dict[Any, float] | None:
@@ -184,6 +189,47 @@ async def test_healthz_is_503_when_the_schema_is_behind(
     assert answer["status"] == "unavailable"
     assert answer["checks"]["database"] == "ok"
     assert answer["checks"]["schema"] == f"at {older}, the code needs {migrate.head_revision()}"
+
+
+async def test_healthz_is_503_while_the_sender_cannot_record_its_heartbeat(
+    bot: WorkledgerApplication, monitor: str, database_url: str
+) -> None:
+    """The sender's task running is not enough: while its heartbeat cannot be written
+    (another program holds the senders' table), /healthz says so, and recovers after."""
+
+    async def answer(status: int) -> dict[str, Any] | None:
+        got, _, body = await _get(f"{monitor}/healthz")
+        return json.loads(body) if got == status else None
+
+    async def beaten() -> float | None:
+        samples = await _scrape(monitor)
+        return _value(samples, "workledger_sender_heartbeat_timestamp_seconds") or None
+
+    assert await eventually(beaten, within=10) > 1.7e9  # Unix time: the store has the beat
+    await eventually(lambda: answer(200), within=10)
+    if database_url.startswith("sqlite"):
+        path = make_url(database_url).database
+        assert path is not None
+        holder = sqlite3.connect(path, isolation_level=None, timeout=10)
+        try:
+            holder.execute("BEGIN IMMEDIATE")  # the store's one write lock
+            unhealthy = await eventually(lambda: answer(503), within=20)
+            holder.rollback()
+        finally:
+            holder.close()
+    else:
+        other = Database(database_url)
+        try:
+            async with other.engine.connect() as connection:
+                await connection.execute(text("LOCK TABLE delivery_workers IN EXCLUSIVE MODE"))
+                unhealthy = await eventually(lambda: answer(503), within=20)
+                await connection.rollback()
+        finally:
+            await other.dispose()
+    assert unhealthy["checks"]["database"] == "ok"
+    assert unhealthy["checks"]["sender"].startswith("no heartbeat for ")
+    assert unhealthy["checks"]["sender"].endswith("(dead after 4 s)")
+    await eventually(lambda: answer(200), within=20)
 
 
 async def test_healthz_is_503_when_the_store_is_unreachable_or_the_bot_not_started(
