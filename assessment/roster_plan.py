@@ -253,6 +253,7 @@ def _work(
     """The child: receive the store's people, send back the plan and the staged rows."""
     # Short-lived, and what it builds has no cycles: the collector would only walk it.
     gc.disable()
+    roster_worker.lower_priority()
     roster_worker.cap_memory(memory)
     actor_staff_id, mark_missing_left, dry_run, import_id, moment = settings
     started = time.monotonic()
