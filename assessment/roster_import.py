@@ -281,7 +281,16 @@ async def _change(
             for department_id, post, post_type, difficulty in plan.posts_updated
         ]
     )
-    before = await uow.roster.insert_staged_people(import_id, now)
+    post_ids = {(post.department_id, post.name): post.id for post in await uow.roster.posts()}
+    before = await uow.roster.insert_staged_people(
+        import_id,
+        now,
+        departments=[department_ids[name] for name in summary.departments_created],
+        posts=[
+            post_ids[(department_ids[department], post)]
+            for department, post, _, _ in plan.posts_created
+        ],
+    )
     await uow.roster.update_staged_people(import_id, now, through=before)
     await uow.roster.add_supervisor_role(import_id, now)
     await uow.roster.mark_left([staff_id for staff_id, _ in plan.marked_left], now)

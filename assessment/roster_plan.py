@@ -206,7 +206,7 @@ class Planning:
             roster = roster_worker.unpacked(pickle.loads(roster.blob))  # noqa: S301
         people = {fields[1]: PersonRow(*fields) for batch in self._people for fields in batch}
         self._people = []
-        plan, reports = work_out(
+        plan, reports, ids = work_out(
             roster,
             people,
             departments,
@@ -216,7 +216,7 @@ class Planning:
             dry_run=dry_run,
         )
         if not dry_run:
-            self._staged = staged_rows(roster.rows, reports, import_id, moment)
+            self._staged = staged_rows(roster.rows, reports, ids, import_id, moment)
         return plan
 
     async def _send(self, message: object) -> None:
@@ -253,6 +253,7 @@ def _work(
     """The child: receive the store's people, send back the plan and the staged rows."""
     # Short-lived, and what it builds has no cycles: the collector would only walk it.
     gc.disable()
+    roster_worker.lower_priority()
     roster_worker.cap_memory(memory)
     actor_staff_id, mark_missing_left, dry_run, import_id, moment = settings
     started = time.monotonic()
@@ -269,7 +270,7 @@ def _work(
             _, departments, posts = message
             break
         try:
-            plan, reports = work_out(
+            plan, reports, ids = work_out(
                 roster,
                 people,
                 departments,
@@ -285,7 +286,7 @@ def _work(
         connection.send(("planned", plan))
         if dry_run:
             return
-        for batch in staged_rows(roster.rows, reports, import_id, moment):
+        for batch in staged_rows(roster.rows, reports, ids, import_id, moment):
             connection.send(("staged", batch))
         connection.send(("end", time.monotonic() - started))
     except MemoryError:
@@ -296,10 +297,15 @@ def _work(
 
 
 def staged_rows(
-    rows: Sequence[RosterRow], reports: set[str], import_id: str, moment: Any
+    rows: Sequence[RosterRow],
+    reports: set[str],
+    ids: Sequence[RowIds],
+    import_id: str,
+    moment: Any,
 ) -> Iterator[list[tuple[Any, ...]]]:
     """The checked rows as ``roster_staging`` rows (``STAGED_FIELDS``, created at
-    ``moment`` as the driver takes it), ``STAGE_BATCH`` at a time."""
+    ``moment`` as the driver takes it), with the ids ``work_out`` gave each,
+    ``STAGE_BATCH`` at a time."""
     for start in range(0, len(rows), STAGE_BATCH):
         yield [
             (
@@ -313,11 +319,17 @@ def staged_rows(
                 row.language,
                 row.supervisor_no,
                 moment,
+                *row_ids,
             )
-            for row in rows[start : start + STAGE_BATCH]
+            for row, row_ids in zip(
+                rows[start : start + STAGE_BATCH], ids[start : start + STAGE_BATCH], strict=True
+            )
         ]
 
 
+# A row's ids as the plan worked them out: the person's, department's, post's and
+# supervisor's (None: no supervisor), stand-ins below zero for what is new.
+RowIds = tuple[int, int, int, int | None]
 # What an import may change about a person, to tell updated from unchanged:
 # roles, name, department, post, status, language, supervisor.
 _State = tuple[int, str, int, int | None, StaffStatus, str | None, int | None]
@@ -344,11 +356,14 @@ def work_out(
     actor_staff_id: int | None,
     mark_missing_left: bool,
     dry_run: bool,
-) -> tuple[Plan, set[str]]:
+) -> tuple[Plan, set[str], list[RowIds]]:
     """The whole import worked out from the store as read (``people`` in the store's order
-    of employee numbers); with the employee numbers the file names as supervisors.
+    of employee numbers); with the employee numbers the file names as supervisors, and
+    each row's ids in the file's order.
 
-    New departments, posts and people get stand-in ids below zero.
+    New departments, posts and people get stand-in ids below zero: -1, -2, ... in the
+    order the plan creates them (``departments_created``, ``posts_created``, and the new
+    people in the file's order).
 
     Raises:
         RosterRejected: as ``import_roster``.
@@ -394,25 +409,29 @@ def work_out(
     created: list[str] = []
     updated: list[str] = []
     unchanged: list[str] = []
+    ids: list[RowIds] = []
     # Someone new: who becomes a supervisor or holder of rights, for who_may_leave.
     new_people: dict[str, tuple[str, Role, StaffStatus]] = {}
     for row in rows:
         roles = row.roles | (Role.SUPERVISOR if row.employee_no in reports else Role.NONE)
+        department_id = departments[row.department]
+        row_post_id = post_ids[(department_id, row.post)]
+        supervisor_id = id_of(row.supervisor_no) if row.supervisor_no else None
+        ids.append((id_of(row.employee_no), department_id, row_post_id, supervisor_id))
         known = people.get(row.employee_no)
         if known is None:
             created.append(row.employee_no)
             new_people[row.employee_no] = (row.name, roles, row.status)
             continue
-        department_id = departments[row.department]
         state: _State = (
             int(roles),
             row.name,
             department_id,
-            post_ids[(department_id, row.post)],
+            row_post_id,
             row.status,
             # An empty language cell leaves the person's own choice (made in the bot) alone.
             known.language if row.language is None else row.language,
-            id_of(row.supervisor_no) if row.supervisor_no else None,
+            supervisor_id,
         )
         if state != _state(known):
             after[row.employee_no] = state
@@ -494,7 +513,7 @@ def work_out(
         menus=tuple(menus),
         role_change_ids={employee_no: people[employee_no].id for employee_no in role_changes},
     )
-    return plan, reports
+    return plan, reports, ids
 
 
 def _person(

@@ -25,6 +25,7 @@ Typical use, by the bot::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import os
 import pickle
@@ -205,6 +206,7 @@ def _work(
     from assessment.roster import parse_roster
 
     started = time.monotonic()
+    lower_priority()
     cap_memory(memory)
     outcome: tuple[str, object]
     blob = b""
@@ -233,6 +235,18 @@ def _peak_bytes() -> int | None:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     except ImportError:
         return None
+
+
+# How much lower than the bot's a reading or planning child's CPU priority is: on a busy
+# machine the bot's event loop, which answers everyone, goes first. The reader's budget
+# is in CPU seconds, so a child made to wait is not refused for it.
+NICENESS = 10
+
+
+def lower_priority() -> None:
+    """Give this (child) process ``NICENESS`` less CPU priority (where there is ``nice``)."""
+    with contextlib.suppress(AttributeError, OSError):
+        os.nice(NICENESS)
 
 
 def cap_memory(memory: int) -> None:

@@ -93,6 +93,7 @@ from telegram import Update
 from telegram.request import RequestData
 
 import bench.quick_log as quick_log
+import bench.write_turns as write_turns
 from assessment.calendar import WorkCalendar
 from assessment.citizens import MATTER, CitizenKeys, payload
 from assessment.exports import ExportRequest, export
@@ -116,6 +117,7 @@ from bench.quick_log import (
 )
 from bench.roster_files import csv_file, valid_rows, xlsx
 from bench.scoring import seed_period
+from bench.write_turns import TurnLog
 from config.policy import load_policy
 from config.settings import Settings
 from handlers.callbacks import CitizenStars, Decide
@@ -641,6 +643,8 @@ class Run:
     citizens_counted: int | None = None
     citizens_flagged: int | None = None
     citizen_press_p99_ms: float | None = None
+    # SQLite: this process's write turns during the run (``bench.write_turns``).
+    write_turns: str | None = None
     error: str | None = None
 
     @property
@@ -854,6 +858,8 @@ async def run_one(
         settings, stub, rate_limited=config.production_budget, sender=StubRequest()
     ) as application:
         quiet_jobs(application)
+        turns = TurnLog()
+        turns.attach(application.bot_data.database.engine)
         rates = (config.quick_logs_per_second, config.presses_per_second, application.bot)
         warm, warm_pressed = load.schedule(config.warm_up, *rates)
         measured, measured_pressed = load.schedule(config.seconds, *rates)
@@ -922,6 +928,7 @@ async def run_one(
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(job_done.wait(), config.job_limit)
         run.longest_stall_ms = _ms(await ticker.stop())
+        run.write_turns = write_turns.summary(turns.between(counted, time.perf_counter()))
         if name == "citizens":
             run.citizen_cards = stub.citizen_cards - cards_before
         run.other_messages = stub.other_messages - others_before
@@ -1169,6 +1176,9 @@ def render(report: Report) -> str:
             f"{'none' if citizens.citizens_stored == citizens.citizens_offered else 'SOME'} "
             f"lost; their presses' p99 {_figure(citizens.citizen_press_p99_ms)} ms"
         )
+    for run in every:
+        if run.write_turns is not None and run.write_turns != "no write turns":
+            lines.append(f"  {run.label.split()[0]} {run.write_turns}")
     loaded = ", ".join(
         f"{r.label.split()[0]} {_figure(r.p99_ratio_to_idle, 2)}"
         for r in every

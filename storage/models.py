@@ -315,6 +315,13 @@ class RosterStaging(Base):
     language: Mapped[str | None] = mapped_column(String(16))
     supervisor_no: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(index=True)
+    # The ids the plan worked out: the person's, department's, post's and supervisor's,
+    # each a stand-in below zero (-1, -2, ... in the order the import creates them) for
+    # what is new. Empty on rows staged before migration 0029.
+    staff_id: Mapped[int | None] = mapped_column(Integer)
+    department_id: Mapped[int | None] = mapped_column(Integer)
+    post_id: Mapped[int | None] = mapped_column(Integer)
+    supervisor_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class Notice(Base):

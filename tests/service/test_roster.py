@@ -6,10 +6,12 @@ import dataclasses
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from sqlalchemy import event, func, select
 
+from assessment import roster_plan
 from assessment.leaving import KeptBecause
 from assessment.menus import MENU_KIND
 from assessment.roster import (
@@ -24,7 +26,7 @@ from assessment.roster import (
 from config.policy import Policy, load_policy
 from storage.engine import Database
 from storage.enums import DeliveryStatus, Role, StaffStatus
-from storage.models import AuditEvent, Department, OutboxMessage, Post, Staff
+from storage.models import AuditEvent, Department, OutboxMessage, Post, RosterStaging, Staff
 
 HEADER = ",".join(COLUMNS)
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "roster"
@@ -623,3 +625,63 @@ async def test_a_preview_writes_nothing_and_says_what_the_import_then_does(
     assert dataclasses.replace(preview, dry_run=False) == applied
     assert applied.created == ("E5", "E6") and applied.updated == ("E1",)
     assert applied.posts_updated == (("Permits", "Clerk"),)
+
+
+@pytest.mark.parametrize("in_child", [False, True], ids=["thread", "child"])
+async def test_a_failure_in_the_one_transaction_writes_nothing_and_drops_the_staged_rows(
+    db: Database, policy: Policy, in_child: bool
+) -> None:
+    await _import(db, _csv(*TEAM), policy)
+    before = await _people(db)
+    counts = await _counts(db)
+    # New people (one under someone new further down), a new department and post, an
+    # update, a supervisor's role: every statement of the change runs, then it fails.
+    roster = parse_roster(
+        _csv(
+            "E1,Li Wei,Licences,Clerk,service,1.15,E6,,zh_Hans,",
+            "E5,Zhao Lei,Licences,Clerk,service,1.15,E6,,,",
+            "E6,Sun Li,Licences,Head,management,1.3,E2,,,",
+        ),
+        "roster.csv",
+        policy,
+    )
+
+    class StoreError(Exception):
+        pass
+
+    async def fail(_uow: object, summary: ImportSummary) -> None:
+        assert summary.created == ("E5", "E6")
+        raise StoreError
+
+    with mock.patch.object(roster_plan, "CHILD_FROM", 0 if in_child else 10**9):
+        async with db.uow() as uow:
+            with pytest.raises(StoreError):
+                await import_roster(
+                    uow, roster, actor_staff_id=None, now=datetime.now(UTC), with_change=fail
+                )
+    after = await _people(db)
+    assert after.keys() == before.keys()
+    assert [
+        (p.name, p.department_id, p.supervisor_id, p.roles, p.version) for p in after.values()
+    ] == [(p.name, p.department_id, p.supervisor_id, p.roles, p.version) for p in before.values()]
+    assert await _counts(db) == counts
+    async with db.uow() as uow:
+        assert await uow.session.scalar(select(func.count()).select_from(RosterStaging)) == 0
+        assert await uow.session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+
+    # The same file imports afterwards, with its ids worked out again.
+    summary = await _import(
+        db,
+        _csv(
+            "E1,Li Wei,Licences,Clerk,service,1.15,E6,,zh_Hans,",
+            "E5,Zhao Lei,Licences,Clerk,service,1.15,E6,,,",
+            "E6,Sun Li,Licences,Head,management,1.3,E2,,,",
+        ),
+        policy,
+    )
+    assert summary.created == ("E5", "E6")
+    people = await _people(db)
+    assert people["E1"].supervisor_id == people["E5"].supervisor_id == people["E6"].id
+    assert people["E6"].supervisor_id == people["E2"].id
+    assert people["E2"].roles & Role.SUPERVISOR
+    assert max(p.id for p in before.values()) < people["E5"].id < people["E6"].id

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 
@@ -118,3 +120,17 @@ async def test_files_wait_their_turn(rules: RosterRules) -> None:
     small = csv_file(valid_rows(3))
     rosters = await asyncio.gather(*(workers.parse(small, f"r{n}", rules) for n in range(3)))
     assert [roster.filename for roster in rosters] == ["r0", "r1", "r2"]
+
+
+def _niceness_lowered() -> tuple[int, int]:
+    before = os.nice(0)
+    roster_worker.lower_priority()
+    return before, os.nice(0)
+
+
+def test_a_reading_or_planning_child_gives_the_bot_the_cpu_first() -> None:
+    # Both children call lower_priority first; here in a child of the readers' own kind.
+    with ProcessPoolExecutor(1, mp_context=roster_worker.worker_context()) as pool:
+        before, after = pool.submit(_niceness_lowered).result()
+    assert after == min(19, before + roster_worker.NICENESS)
+    assert os.nice(0) == before  # the bot's own is left alone
