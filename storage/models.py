@@ -317,7 +317,7 @@ class RosterStaging(Base):
     created_at: Mapped[datetime] = mapped_column(index=True)
     # The ids the plan worked out: the person's, department's, post's and supervisor's,
     # each a stand-in below zero (-1, -2, ... in the order the import creates them) for
-    # what is new. Empty on rows staged before migration 0029.
+    # what is new. Empty on rows staged before migration 0028.
     staff_id: Mapped[int | None] = mapped_column(Integer)
     department_id: Mapped[int | None] = mapped_column(Integer)
     post_id: Mapped[int | None] = mapped_column(Integer)
