@@ -609,7 +609,8 @@ def _grade_all(
 
 
 class _Store:
-    """Short units of work on a database, or the caller's one unit of work."""
+    """Short units of work on a database (a background job's: on SQLite, people's writes
+    go before its writes), or the caller's one unit of work."""
 
     def __init__(self, store: Database | UnitOfWork) -> None:
         self._database = store if isinstance(store, Database) else None
@@ -624,7 +625,7 @@ class _Store:
         if self._uow is not None:
             return await work(self._uow)
         assert self._database is not None
-        async with self._database.uow() as uow:
+        async with self._database.uow(background=True) as uow:
             result = await work(uow)
             if write:
                 await uow.commit()

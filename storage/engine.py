@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from typing import Any
 
 from sqlalchemy import event
@@ -93,6 +94,10 @@ def _as_busy(timeout: float) -> Any:
     return handle_error
 
 
+# The execution option that marks a background job's connection (``Database.uow``).
+BACKGROUND = "workledger_background"
+
+
 class WriteTurns:
     """SQLite's one writer at a time, taken in turn by this process's writers.
 
@@ -100,10 +105,16 @@ class WriteTurns:
     (1, 2, 5, ... up to 100 ms between tries) and can lose every race to writers that
     keep coming, so at the busiest moment a quick log could wait for seconds behind a
     job's batches. Here a connection about to write first waits, without blocking the
-    event loop, for its turn in a first-come first-served queue; the turn passes on
-    when the connection goes back to the pool (after its commit or rollback). A writer
-    in another process is still met by the busy handler, and only it: the busy timeout
-    is how long a writer waits for another process.
+    event loop, for its turn in a queue; the turn passes on when the connection goes
+    back to the pool (after its commit or rollback). A writer in another process is
+    still met by the busy handler, and only it: the busy timeout is how long a writer
+    waits for another process.
+
+    Two queues, each first come, first served: a background job's writers (a whole
+    period's scoring: units of work made with ``Database.uow(background=True)``) get the
+    turn only when no other writer waits for it. A person's quick log then waits for at
+    most the one job transaction under way, not for the job's next ones too; the job
+    writes in the gaps between people's writes, however long it takes.
 
     A writer waits for its turn for as long as the turns keep passing on, however many
     writers are ahead of it: on a busy machine this process's own backlog (a restart
@@ -120,36 +131,43 @@ class WriteTurns:
 
     def __init__(self, timeout: float = SQLITE_BUSY_TIMEOUT) -> None:
         self.timeout = timeout
-        self._lock = asyncio.Lock()
+        self._taken = False
+        # The writers waiting, people's first, then the background jobs': each is handed
+        # the turn by ``_pass`` (its future's result set), in order.
+        self._queues: tuple[deque[asyncio.Future[None]], ...] = (deque(), deque())
         self._loop: asyncio.AbstractEventLoop | None = None
         # When the turn last changed hands (``time.monotonic()``): taken or passed on.
         self._moved = time.monotonic()
-        self.waiting = 0  # connections queued for a turn now
 
     @property
     def taken(self) -> bool:
         """Whether some connection of this process holds the turn."""
-        return self._lock.locked()
+        return self._taken
+
+    @property
+    def waiting(self) -> int:
+        """Connections queued for a turn now."""
+        return sum(not turn.done() for queue in self._queues for turn in queue)
 
     def before_write(self, conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         """Engine event: before a statement, take the turn if it writes and has none."""
         info = conn.connection.info
         if info.get("write_turn") or not statement.lstrip().upper().startswith(_WRITES):
             return
+        background = bool(conn.get_execution_options().get(BACKGROUND, False))
         adapted = conn.connection.dbapi_connection
-        taken = adapted.run_async(lambda _driver: self._take())
+        taken = adapted.run_async(lambda _driver: self._take(background=background))
         info["write_turn"] = taken
 
-    async def _take(self) -> bool:
-        self._loop = asyncio.get_running_loop()
-        if not self._lock.locked() and not self.waiting:
-            await self._lock.acquire()  # free: taken at once, without waiting
+    async def _take(self, *, background: bool = False) -> bool:
+        loop = self._loop = asyncio.get_running_loop()
+        if not self._taken and not self.waiting:
+            self._taken = True  # free: taken at once, without waiting
             self._moved = time.monotonic()
             return True
-        # Taken, or just passed on to a writer that has not woken yet: queue behind it.
-        self.waiting += 1
-        # One place in the queue for the whole wait: a timed-out acquire would lose it.
-        turn = asyncio.ensure_future(self._lock.acquire())
+        # Taken, or handed to a writer that has not woken yet: queue behind it.
+        turn: asyncio.Future[None] = loop.create_future()
+        self._queues[1 if background else 0].append(turn)
         try:
             while not turn.done():
                 stuck_in = self._moved + self.timeout - time.monotonic()
@@ -159,10 +177,7 @@ class WriteTurns:
         except BaseException:
             self._give_up(turn)
             raise
-        finally:
-            self.waiting -= 1
-        if turn.done() and not turn.cancelled():
-            self._moved = time.monotonic()
+        if turn.done():
             return True
         self._give_up(turn)
         log.info(
@@ -172,16 +187,22 @@ class WriteTurns:
         )
         return False
 
-    def _give_up(self, turn: asyncio.Future[Any]) -> None:
-        # Leave the queue; a turn that came meanwhile goes on to the next writer.
-        if not turn.done():
-            turn.cancel()
-        elif not turn.cancelled() and turn.exception() is None:
+    def _give_up(self, turn: asyncio.Future[None]) -> None:
+        # Leave the queue; a turn handed over meanwhile goes on to the next writer.
+        if turn.done():
             self._pass()
+        else:
+            turn.cancel()
 
     def _pass(self) -> None:
         self._moved = time.monotonic()
-        self._lock.release()
+        for queue in self._queues:
+            while queue:
+                turn = queue.popleft()
+                if not turn.done():  # not given up
+                    turn.set_result(None)
+                    return
+        self._taken = False
 
     def passed_on(self, _dbapi_connection: Any, record: Any, *_args: Any) -> None:
         """Pool event: a connection back in the pool, invalidated, or detached (a session
@@ -196,7 +217,7 @@ class WriteTurns:
         if loop is None or running is loop:
             self._pass()
         elif not loop.is_closed():
-            # The collector may run on the driver's thread: the lock belongs to the loop.
+            # The collector may run on the driver's thread: the queues belong to the loop.
             loop.call_soon_threadsafe(self._pass)
 
 
@@ -232,15 +253,22 @@ class Database:
         # SQLite: this process's writers take turns (see ``WriteTurns``); None elsewhere.
         self.engine, self.write_turns = _engine(url, **engine_kwargs)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # A background job's units of work: on SQLite their writers go after the others.
+        self.background_sessions = async_sessionmaker(
+            self.engine.execution_options(**{BACKGROUND: True}), expire_on_commit=False
+        )
         # Told of each job claim (its key, and whether it was taken); the bot's metrics.
         self.on_job_claim: JobClaimObserver | None = None
 
-    def uow(self, *, claim: PendingClaim | None = None) -> UnitOfWork:
+    def uow(self, *, claim: PendingClaim | None = None, background: bool = False) -> UnitOfWork:
         """A fresh unit of work; use it as ``async with db.uow() as uow: ...``.
 
         With ``claim``, the first commit records the update as handled (see ``UnitOfWork``).
+        ``background``: a job's (a whole period's scoring); on SQLite its writes wait
+        while people's writes of this process wait (``WriteTurns``).
         """
-        return UnitOfWork(self.sessions, claim, on_job_claim=self.on_job_claim)
+        sessions = self.background_sessions if background else self.sessions
+        return UnitOfWork(sessions, claim, on_job_claim=self.on_job_claim)
 
     async def dispose(self) -> None:
         """Close every pooled connection."""
