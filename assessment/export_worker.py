@@ -139,7 +139,7 @@ class ExportWorkers:
             scratch = tempfile.mkdtemp(prefix="workledger-export-worker-")
             child: _Child | None = None
             try:
-                job = pickled(_Job(database.url, policy, request, words, str(target), scratch))
+                job = _Job(database.url, policy, request, words, str(target), scratch)
                 child = await asyncio.to_thread(self._start, job)
                 return await self._follow(child, progress)
             finally:
@@ -184,9 +184,11 @@ class ExportWorkers:
 
     # In threads of the loop's executor: they start, wait on or reap a child.
 
-    def _start(self, job: bytes) -> _Child:
+    def _start(self, job: _Job) -> _Child:
         if self._closed:
             raise ExportError("the export workers are closed (the bot is stopping)")
+        # Here, not on the loop: the policy is milliseconds of pickling.
+        blob = pickled(job)
         context = multiprocessing.get_context("spawn")
         ours, theirs = context.Pipe(duplex=True)
         process = context.Process(target=_serve, args=(theirs,), name="export-worker", daemon=True)
@@ -196,7 +198,7 @@ class ExportWorkers:
             self._running.add(child)
         theirs.close()
         try:
-            ours.send_bytes(job)
+            ours.send_bytes(blob)
         except OSError as error:
             self._end(child, None)
             raise ExportError(
