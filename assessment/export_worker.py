@@ -8,6 +8,13 @@ behind the export. So each export is built by a child process of its own
 roster readers') for that export and gone when it ends: exports are rare and long, and a
 process kept between them would keep the memory its largest export reached.
 
+The child runs ``niceness`` steps below the bot (10 by default): an export is work that
+can wait, and on a machine short of CPU the scheduler then gives the bot's updates (and
+the store's processes serving them) the cores first, while an idle core still goes to
+the export. Without it a 2-core machine shared with other work answered a PostgreSQL
+bot's updates seconds late during an export, with its event loop never stalled: the
+export's process simply had its full share of the CPU.
+
 The child opens its own engine on the store's URL and runs ``exports.export``, the
 pipeline itself (the same sources, keyset pages, shaping and ``sheets``'
 neutralisation), writing the file to the caller's path. Nothing but small marks comes
@@ -37,6 +44,7 @@ import asyncio
 import contextlib
 import dataclasses
 import multiprocessing
+import os
 import pickle
 import shutil
 import tempfile
@@ -61,13 +69,15 @@ from assessment.exports import (
 from config.policy import Policy, pickled
 from storage.engine import Database
 
-__all__ = ["PARALLEL", "START_TIMEOUT", "TIMEOUT", "ExportError", "ExportWorkers"]
+__all__ = ["NICENESS", "PARALLEL", "START_TIMEOUT", "TIMEOUT", "ExportError", "ExportWorkers"]
 
 # Far longer than a page takes on a busy machine (5,000 rows: well under a second).
 TIMEOUT = 120.0
 # A new child's start: the interpreter, the store's and the export's imports, a second.
 START_TIMEOUT = 60.0
 PARALLEL = 2
+# How far below the bot's priority a child runs (``nice``; at most 19).
+NICENESS = 10
 
 
 class ExportError(RuntimeError):
@@ -95,11 +105,13 @@ class ExportWorkers:
         parallel: int = PARALLEL,
         timeout: float = TIMEOUT,
         start_timeout: float = START_TIMEOUT,
+        niceness: int = NICENESS,
     ) -> None:
         if parallel < 1:
             raise ValueError("at least one export at a time")
         self.timeout = timeout
         self.start_timeout = start_timeout
+        self.niceness = niceness
         self._parallel = parallel
         self._slots: asyncio.Semaphore | None = None
         self._running: set[_Child] = set()
@@ -197,6 +209,7 @@ class ExportWorkers:
             child = _Child(process, ours)
             self._running.add(child)
         theirs.close()
+        child.lower_priority(self.niceness)
         try:
             ours.send_bytes(blob)
         except OSError as error:
@@ -235,6 +248,15 @@ class _Child:
         self.process = process
         self.connection = connection
         self.pid = process.pid or 0
+
+    def lower_priority(self, niceness: int) -> None:
+        """Run ``niceness`` steps below this process (Linux: the child's threads, all
+        started later by its main thread, inherit it)."""
+        if niceness <= 0 or not hasattr(os, "setpriority"):
+            return
+        ours = os.getpriority(os.PRIO_PROCESS, 0)
+        with contextlib.suppress(OSError):  # gone already: its end is read from the pipe
+            os.setpriority(os.PRIO_PROCESS, self.pid, min(19, ours + niceness))
 
     def exit_text(self) -> str:
         code = self.process.exitcode

@@ -14,6 +14,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+from assessment.export_worker import NICENESS
 from bot.app import running
 from bot.emulator import EmulatedUser, EmulatorDriver
 from handlers.context import WorkledgerApplication
@@ -95,6 +96,13 @@ async def test_the_file_is_built_in_a_worker_process_gone_once_it_is_sent(
     await driver.press(HR, menu["message_id"], buttons(menu)[LEDGER])
     pid = await _worker_of(bot)
     assert pid != os.getpid()
+    # Below the bot's priority: on a busy machine the bot's updates get the CPU first.
+    lower = min(19, os.getpriority(os.PRIO_PROCESS, 0) + NICENESS)
+
+    async def lowered() -> bool:
+        return os.getpriority(os.PRIO_PROCESS, pid) == lower
+
+    await eventually(lowered)
     [sent] = await driver.wait_for_message(HR.id, timeout=60)
     assert sent["caption"] == "“Work ledger” of 2026-11: 12 rows"
     content = await driver.file_bytes(sent["document"]["file_id"])
