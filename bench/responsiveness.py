@@ -645,6 +645,7 @@ class Run:
     export_worker_cpu_seconds: float | None = None  # the export's worker's CPU time
     export_worker_peak_mib: float | None = None
     export_share_of_load: float | None = None  # of the measured load, the export ran through
+    load_stall_ms: float | None = None  # the longest stall until the load's last reply
     citizens_offered: int | None = None  # citizens who opened a code and pressed, run (g)
     citizen_cards: int | None = None  # star cards their /start got
     citizens_stored: int | None = None  # their ratings in the store, counted or flagged
@@ -921,6 +922,7 @@ async def run_one(
             stub.await_replies([*ids, *citizen_due])
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stub.all_replied.wait(), config.drain)
+        run.load_stall_ms = _ms(ticker.worst)
         if scoring_task is not None:
             try:
                 await asyncio.wait_for(scoring_task, config.job_limit)
@@ -1183,7 +1185,8 @@ def render(report: Report) -> str:
             f"{_figure(exported.export_worker_cpu_seconds, 1)} s, peak "
             f"{_figure(exported.export_worker_peak_mib, 0)} MiB), started {EXPORT_AT:g} s into "
             f"the load, running through {_figure(None if share is None else share * 100, 0)}% "
-            f"of it"
+            f"of it; the longest loop stall {_figure(exported.load_stall_ms)} ms until the "
+            f"load's last reply, {_figure(exported.longest_stall_ms)} ms in the whole run"
         )
     citizens = runs.get("citizens")
     if citizens is not None:
