@@ -43,6 +43,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import gc
 import multiprocessing
 import os
 import pickle
@@ -199,7 +200,7 @@ class ExportWorkers:
     def _start(self, job: _Job) -> _Child:
         if self._closed:
             raise ExportError("the export workers are closed (the bot is stopping)")
-        # Here, not on the loop: the policy is milliseconds of pickling.
+        # Pickled here, off the event loop, as everything else a start does.
         blob = pickled(job)
         context = multiprocessing.get_context("spawn")
         ours, theirs = context.Pipe(duplex=True)
@@ -287,6 +288,11 @@ def _serve(connection: Connection) -> None:
     job: _Job = pickle.loads(connection.recv_bytes())  # noqa: S301
     # openpyxl's temporary files in the parent's folder, which it removes whatever our end.
     tempfile.tempdir = job.scratch
+    # What start-up made (the libraries, the policy) lives as long as the child: kept out
+    # of the collector's passes, which walked it again and again as the pages came and
+    # went (a tenth of the export's CPU at 51,005 entries, 1.37 s of 12.8 s; 0.32 s so).
+    gc.collect()
+    gc.freeze()
     connection.send(("started", None))
     answer: tuple[str, Any]
     try:
@@ -314,10 +320,17 @@ async def _build(job: _Job, connection: Connection) -> int:
 
 
 def _peak_bytes() -> int | None:
+    """This process's peak resident memory: ``VmHWM``, its own address space's since the
+    exec (``getrusage``'s figure would be at least the parent's at the spawn)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024  # kB
+    except (OSError, ValueError):
+        pass
     try:
         import resource
-
-        # Linux reports kilobytes.
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     except ImportError:
         return None
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: kB
