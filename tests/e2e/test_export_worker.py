@@ -194,8 +194,12 @@ async def test_the_bot_stopping_mid_export_stops_its_worker_and_sends_nothing(
         pid = await _worker_of(bot)
         # Mid-export however fast the machine: it builds nothing more until it is killed.
         os.kill(pid, signal.SIGSTOP)
-    # As at SIGTERM: the press waited its grace, then the worker was killed with the bot.
+    # As at SIGTERM: the press waited its grace, then the worker was killed with the bot;
+    # the export it was building unwinds in its task (as a stopping process's tasks do).
     assert _gone(pid)
-    assert application.bot_data.exports.pids == []
+
+    async def unwound() -> bool:
+        return application.bot_data.exports.pids == [] and _left(scratch) == []
+
+    await eventually(unwound, within=30)
     assert await _documents(driver, HR) == []
-    assert _left(scratch) == []
