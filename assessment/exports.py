@@ -2,10 +2,13 @@
 audit log of a date range, as XLSX or CSV, whatever their size.
 
 The rows are read in bounded batches (keyset pages, ``storage.repositories.exports``),
-each in a short unit of work of its own, on the event loop; the file is built in a
-thread from a small bounded queue of batches, so memory stays flat however many rows
-there are and the loop only ever waits for the store. The cells are shaped in that
-thread too (labels, local times, the stored breakdown of a score).
+each in a short unit of work of its own; the file is built in a thread from a small
+bounded queue of batches, so memory stays flat however many rows there are. The cells
+are shaped in that thread too (labels, local times, the stored breakdown of a score).
+All of that is ``export``, which runs in the process that calls it: the bot and the
+benchmarks call it in a worker process of its own (``assessment.export_worker``) with
+its own engine, as shaping and writing 2 million rows in a thread would take the
+interpreter lock from the bot's event loop for minutes.
 
 Every kind of export is an ``ExportSource`` in ``SOURCES``: its columns, how to count
 and page its rows, and how to turn a stored row into cells. A new kind registers a
@@ -60,6 +63,8 @@ class ExportRequest:
     period's. ``zone`` is the organisation's: times in cells are its wall-clock time.
     ``staff_id`` keeps one person (the career record). ``key_task_kinds`` is filled by
     ``export`` from its policy (the allowances the career record lists as key tasks).
+    ``batch_size`` is the rows per page; by default ``BATCH_SIZE`` as the process that
+    asks for the export has it (``rows_per_page``).
     """
 
     kind: str
@@ -71,6 +76,12 @@ class ExportRequest:
     until: date | None = None
     staff_id: int | None = None
     key_task_kinds: tuple[str, ...] = ()
+    batch_size: int | None = None
+
+    @property
+    def rows_per_page(self) -> int:
+        """Rows per page read from the store."""
+        return self.batch_size or BATCH_SIZE
 
     @property
     def first_day(self) -> date:
@@ -87,6 +98,11 @@ class ExportRequest:
         return start, end
 
 
+def plain_money(amount: Decimal, currency: str) -> str:
+    """Money as the amount and the currency's code, for words that give no way of their own."""
+    return f"{amount} {currency}"
+
+
 @dataclass(frozen=True)
 class SheetWords:
     """The requester's language for one sheet: its title, its header (one label per
@@ -97,8 +113,9 @@ class SheetWords:
     header: Sequence[str]
     words: Mapping[str, str] = field(default_factory=dict)
     # Money as text in the requester's way (amount, ISO currency); XLSX number formats of
-    # columns by key (money shown as money, still a number).
-    money: Callable[[Decimal, str], str] = lambda amount, currency: f"{amount} {currency}"
+    # columns by key (money shown as money, still a number). Both go to the export's
+    # worker process pickled: ``money`` is a function or method, never a closure.
+    money: Callable[[Decimal, str], str] = plain_money
     formats: Mapping[str, str] = field(default_factory=dict)
 
     def word(self, kind: str, value: object) -> str | None:
@@ -134,7 +151,7 @@ class ExportSource(Protocol):
         """How many rows the export will have (for progress)."""
 
     async def page(self, uow: UnitOfWork, request: ExportRequest, after: int) -> list[Row]:
-        """Up to ``BATCH_SIZE`` stored rows after key ``after``, their key first."""
+        """Up to ``request.rows_per_page`` stored rows after key ``after``, their key first."""
 
     def shape(self, rows: Sequence[Row], shaping: Shaping) -> list[list[Cell]]:
         """The cells of a page of stored rows (runs in the file's thread)."""
@@ -232,7 +249,11 @@ class LedgerSource:
     async def page(self, uow: UnitOfWork, request: ExportRequest, after: int) -> list[Row]:
         """Entries with their approval requests and attachments appended to each row."""
         entries = await uow.exports.ledger_page(
-            request.first_day, request.last_day, request.department_id, after, BATCH_SIZE
+            request.first_day,
+            request.last_day,
+            request.department_id,
+            after,
+            request.rows_per_page,
         )
         ids = [row[0] for row in entries]
         requests: dict[int, list[Row]] = defaultdict(list)
@@ -373,7 +394,9 @@ class ScoresSource:
         period = await uow.periods.by_key(request.period.key)
         if period is None:
             return []
-        return await uow.exports.scores_page(period.id, request.department_id, after, BATCH_SIZE)
+        return await uow.exports.scores_page(
+            period.id, request.department_id, after, request.rows_per_page
+        )
 
     def shape(self, rows: Sequence[Row], shaping: Shaping) -> list[list[Cell]]:
         """One row per person; the indicators as ``name score (weight)`` text."""
@@ -474,7 +497,7 @@ class DeliveriesSource:
     async def page(self, uow: UnitOfWork, request: ExportRequest, after: int) -> list[Row]:
         """Copies after outbox row ``after``."""
         return await uow.exports.deliveries_page(
-            *request.moments(), request.department_id, after, BATCH_SIZE
+            *request.moments(), request.department_id, after, request.rows_per_page
         )
 
     def shape(self, rows: Sequence[Row], shaping: Shaping) -> list[list[Cell]]:
@@ -538,7 +561,7 @@ class AuditSource:
 
     async def page(self, uow: UnitOfWork, request: ExportRequest, after: int) -> list[Row]:
         """Events after event ``after``."""
-        return await uow.exports.audit_page(*request.moments(), after, BATCH_SIZE)
+        return await uow.exports.audit_page(*request.moments(), after, request.rows_per_page)
 
     def shape(self, rows: Sequence[Row], shaping: Shaping) -> list[list[Cell]]:
         """One row per event; its details as compact JSON."""
@@ -650,7 +673,9 @@ class BonusSource:
     async def page(self, uow: UnitOfWork, request: ExportRequest, after: int) -> list[Row]:
         """Lines after key ``after``, each with its run's facts and the allowances it paid."""
         period_id, runs = await self._runs(uow, request)
-        lines = await uow.exports.bonus_page(list(runs), request.department_id, after, BATCH_SIZE)
+        lines = await uow.exports.bonus_page(
+            list(runs), request.department_id, after, request.rows_per_page
+        )
         if period_id is None or not lines:
             return []
         allowances: dict[int, list[Row]] = defaultdict(list)
@@ -741,8 +766,8 @@ RECORD_PARTS = ("year", "period", "points", "key_task", "training", "honour")
 _ITEMS_PER_PERSON = 25
 
 
-def _people_per_page() -> int:
-    return max(1, BATCH_SIZE // _ITEMS_PER_PERSON)
+def _people_per_page(request: ExportRequest) -> int:
+    return max(1, request.rows_per_page // _ITEMS_PER_PERSON)
 
 
 class RecordSource:
@@ -779,7 +804,7 @@ class RecordSource:
         """The items of the next people after staff id ``after`` who have any."""
         while True:
             people = await uow.exports.record_people(
-                request.department_id, request.staff_id, after, _people_per_page()
+                request.department_id, request.staff_id, after, _people_per_page(request)
             )
             if not people:
                 return []
@@ -877,9 +902,12 @@ UNDATED = frozenset({"record"})
 
 @dataclass(frozen=True)
 class ExportResult:
-    """What was written: how many rows (the header not counted)."""
+    """What was written: how many rows (the header not counted); from a worker process,
+    its peak resident memory in bytes and the CPU seconds it used (for benchmarks)."""
 
     rows: int
+    peak_bytes: int | None = None
+    cpu_seconds: float | None = None
 
 
 Progress = Callable[[int, int], Awaitable[None]]
@@ -939,6 +967,10 @@ async def export(
 ) -> ExportResult:
     """Write the requested export to ``target``; ``progress(done, total)`` after each batch.
 
+    All of it in the calling process: the body of the export's worker process
+    (``assessment.export_worker``, which the bot uses so that its event loop never
+    builds a file), and of the tests of the pipeline itself.
+
     Raises:
         KeyError: No source of ``request.kind``.
         ValueError: The header does not fit the source's columns, or an unknown format.
@@ -948,7 +980,9 @@ async def export(
         raise ValueError(f"{len(words.header)} labels for {len(source.columns)} columns")
     if request.fmt not in FORMATS:
         raise ValueError(f"unknown format {request.fmt!r}")
-    request = dataclasses.replace(request, key_task_kinds=key_task_kinds(policy))
+    request = dataclasses.replace(
+        request, key_task_kinds=key_task_kinds(policy), batch_size=request.rows_per_page
+    )
     async with uows() as uow:
         total = await source.count(uow, request)
     shaping = Shaping(words, request.zone, policy)

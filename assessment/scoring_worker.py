@@ -28,9 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copyreg
 import gc
-import io
 import multiprocessing
 import pickle
 import threading
@@ -39,7 +37,6 @@ import traceback
 from collections.abc import Sequence
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
-from types import MappingProxyType
 from typing import Any
 
 from assessment.period_scoring import (
@@ -52,7 +49,7 @@ from assessment.period_scoring import (
     score_batch,
     unpack_rows,
 )
-from config.policy import Policy
+from config.policy import Policy, pickled
 from storage.repositories.facts import FactRows
 
 __all__ = ["START_TIMEOUT", "TIMEOUT", "ScoringError", "ScoringWorker"]
@@ -128,7 +125,7 @@ class ScoringWorker:
         with self._lock:
             process = self._running()
             if key not in process.policies:
-                request = ("policy", key, _pickled_policy(policy))
+                request = ("policy", key, pickled(policy))
                 kind, value = process.ask(request, self.timeout, self)
                 if kind != "ready":
                     raise ScoringError(f"the scoring worker could not take the policy:\n{value}")
@@ -228,24 +225,6 @@ class _Process:
         self.connection.close()
 
 
-def _proxy(items: dict[Any, Any]) -> MappingProxyType[Any, Any]:
-    return MappingProxyType(items)
-
-
-def _reduce_proxy(proxy: MappingProxyType[Any, Any]) -> tuple[Any, tuple[dict[Any, Any]]]:
-    return _proxy, (dict(proxy),)
-
-
-def _pickled_policy(policy: Policy) -> bytes:
-    # The policy's frozen tables are read-only mappings, which pickle does not take as
-    # they are: each goes as a dict, made read-only again in the worker.
-    buffer = io.BytesIO()
-    pickler = pickle.Pickler(buffer, pickle.HIGHEST_PROTOCOL)
-    pickler.dispatch_table = {**copyreg.dispatch_table, MappingProxyType: _reduce_proxy}
-    pickler.dump(policy)
-    return buffer.getvalue()
-
-
 def _serve(connection: Connection) -> None:
     """The worker: say it is ready, then answer each request until the pipe closes."""
     jobs: dict[str, BatchJob] = {}
@@ -275,9 +254,9 @@ def _serve(connection: Connection) -> None:
 
 def _answer(jobs: dict[str, BatchJob], request: tuple[Any, ...]) -> tuple[str, Any]:
     if request[0] == "policy":
-        _, key, pickled = request
+        _, key, blob = request
         # From the bot's own process, never from outside.
-        policy = pickle.loads(pickled)  # noqa: S301
+        policy = pickle.loads(blob)  # noqa: S301
         jobs.pop(key, None)
         jobs[key] = batch_job(policy)
         while len(jobs) > POLICIES_KEPT:

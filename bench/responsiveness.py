@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/responsiveness.py [--seconds 20] [--staff 100000]
         [--broadcast 10000] [--roster xlsx|csv] [--scratch-postgres ADMIN_URL] [--json FILE]
-        [--citizens 300] [--citizen-seconds 10]
+        [--citizens 300] [--citizen-seconds 10] [--export-entries 4] [--export-limit 900]
         [--only idle|reminders|broadcast|roster|scoring|export|citizens ...]
 
 An offered load of 30 quick logs and 5 Approve presses a second from 200 people
@@ -33,9 +33,13 @@ holds ``--staff`` people in all:
     (``bench/scoring.py``'s ``seed_period``): a review row and 22 approved entries for
     everyone not left, ratings and points;
 (f) during an export: the same load while HR's ledger of a past period (May 2025,
-    seeded as (e)'s) is exported to XLSX as ``/export`` builds it
-    (``assessment.exports.export``: keyset pages from the bot's store, the file written
-    in a thread), one second into the load;
+    seeded as (e)'s with ``--export-entries`` approved entries a person, 4 by default:
+    400,000 entries, an export that outlasts the load several times over) is exported to
+    XLSX as ``/export`` builds it, in the bot's export worker
+    (``assessment.export_worker``: a process of its own reads the keyset pages from the
+    store and writes the file), one second into the load. The run waits for it to end
+    (``--export-limit`` seconds at most) and checks its row count; the report gives the
+    share of the measured load it ran through and the worker's CPU time;
 (g) during a rush of citizens: the same load while 300 citizens (``--citizens``) rate
     one clerk in 10 s (``--citizen-seconds``), one second into the load, each through
     a matter's QR code of their own (issued before the run, as ``/rate`` issues them):
@@ -96,7 +100,7 @@ import bench.quick_log as quick_log
 import bench.write_turns as write_turns
 from assessment.calendar import WorkCalendar
 from assessment.citizens import MATTER, CitizenKeys, payload
-from assessment.exports import ExportRequest, export
+from assessment.exports import ExportRequest
 from assessment.period_scoring import score_period
 from assessment.periods import period_of
 from assessment.reminders import DAILY_KIND
@@ -592,6 +596,9 @@ class Config:
     scoring_entries: int = 22  # approved entries per person in the period run (e) scores
     citizens: int = 300  # citizens rating one clerk in run (g)...
     citizen_seconds: float = 10.0  # ...within this many seconds
+    # Approved entries per person in the period run (f) exports; the longest wait for it.
+    export_entries: int = 4
+    export_limit: float = 900.0
 
 
 @dataclass
@@ -637,6 +644,10 @@ class Run:
     export_expected: int | None = None  # entries of the exported period
     export_rows: int | None = None  # rows the export wrote
     export_seconds: float | None = None
+    export_worker_cpu_seconds: float | None = None  # the export's worker's CPU time
+    export_worker_peak_mib: float | None = None
+    export_share_of_load: float | None = None  # of the measured load, the export ran through
+    load_stall_ms: float | None = None  # the longest stall until the load's last reply
     citizens_offered: int | None = None  # citizens who opened a code and pressed, run (g)
     citizen_cards: int | None = None  # star cards their /start got
     citizens_stored: int | None = None  # their ratings in the store, counted or flagged
@@ -810,19 +821,26 @@ async def run_one(
         run.scoring_seconds = time.perf_counter() - begun
         run.scoring_scored = done.scored
 
+    export_span: list[float] = []
+
     async def exports_the_ledger(application: Any, at: float) -> None:
-        # As /export does: the bot's store, the requester's words, a file in a thread.
+        # As /export does: the bot's store, the requester's words, the bot's export worker.
         await asyncio.sleep(max(0.0, at - time.perf_counter()))
         data = application.bot_data
         words = sheet_words("ledger", translator("zh_Hans"), data.policy, ZONE)
         request = ExportRequest("ledger", EXPORT_PERIOD, ZoneInfo(ZONE))
         with tempfile.TemporaryDirectory(prefix="wl-responsiveness-export-") as folder:
             begun = time.perf_counter()
-            done = await export(
-                data.database.uow, data.policy, request, words, Path(folder) / "ledger.xlsx"
+            done = await data.exports.export(
+                data.database, data.policy, request, words, Path(folder) / "ledger.xlsx"
             )
-            run.export_seconds = time.perf_counter() - begun
+            ended = time.perf_counter()
+        export_span.extend((begun, ended))
+        run.export_seconds = ended - begun
         run.export_rows = done.rows
+        run.export_worker_cpu_seconds = done.cpu_seconds
+        if done.peak_bytes is not None:
+            run.export_worker_peak_mib = done.peak_bytes / 1024 / 1024
 
     citizen_codes: list[tuple[int, int]] = []
     clerk: int | None = None
@@ -903,12 +921,14 @@ async def run_one(
                 citizens_rate(application, time.perf_counter() + CITIZENS_AT)
             )
         due, late = await offer(application, measured)
+        load_span = (min(due.values(), default=counted), max(due.values(), default=counted))
         if citizen_task is not None:
             await citizen_task
             # The load's replies and the citizens' presses' answers, all awaited below.
             stub.await_replies([*ids, *citizen_due])
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stub.all_replied.wait(), config.drain)
+        run.load_stall_ms = _ms(ticker.worst)
         if scoring_task is not None:
             try:
                 await asyncio.wait_for(scoring_task, config.job_limit)
@@ -916,9 +936,12 @@ async def run_one(
                 run.error = "the scoring did not finish"
         if export_task is not None:
             try:
-                await asyncio.wait_for(export_task, config.job_limit)
+                await asyncio.wait_for(export_task, config.export_limit)
             except TimeoutError:
                 run.error = "the export did not finish"
+            if export_span and load_span[1] > load_span[0]:
+                through = min(export_span[1], load_span[1]) - max(export_span[0], load_span[0])
+                run.export_share_of_load = max(0.0, through) / (load_span[1] - load_span[0])
         if roster_task is not None:
             await roster_task
             # The summary's first line, or a refusal with its first problem.
@@ -1161,9 +1184,16 @@ def render(report: Report) -> str:
             if exported.export_rows == exported.export_expected
             else f"EXPECTED {exported.export_expected}"
         )
+        share = exported.export_share_of_load
         lines.append(
-            f"  (f) the ledger exported to XLSX, {exported.export_rows or 0:,} rows ({right}) "
-            f"in {_figure(exported.export_seconds, 2)} s, started {EXPORT_AT:g} s into the load"
+            f"  (f) the ledger exported to XLSX in the export worker, "
+            f"{exported.export_rows or 0:,} rows ({right}) in "
+            f"{_figure(exported.export_seconds, 2)} s (the worker's CPU "
+            f"{_figure(exported.export_worker_cpu_seconds, 1)} s, peak "
+            f"{_figure(exported.export_worker_peak_mib, 0)} MiB), started {EXPORT_AT:g} s into "
+            f"the load, running through {_figure(None if share is None else share * 100, 0)}% "
+            f"of it; the longest loop stall {_figure(exported.load_stall_ms)} ms until the "
+            f"load's last reply, {_figure(exported.longest_stall_ms)} ms in the whole run"
         )
     citizens = runs.get("citizens")
     if citizens is not None:
@@ -1254,7 +1284,7 @@ async def run_benchmark(config: Config) -> Report:
                 await seed_period(
                     database,
                     EXPORT_PERIOD,
-                    config.scoring_entries,
+                    config.export_entries,
                     at=datetime.combine(EXPORT_PERIOD.ends_on, datetime.min.time(), UTC),
                 )
                 export_expected = await _count(
@@ -1345,6 +1375,12 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         "--citizen-seconds", type=float, default=10.0, help="the time (g)'s citizens take"
     )
     parser.add_argument(
+        "--export-entries", type=int, default=4, help="approved entries a person, run (f)"
+    )
+    parser.add_argument(
+        "--export-limit", type=float, default=900.0, help="longest wait for (f)'s export, s"
+    )
+    parser.add_argument(
         "--only",
         action="append",
         choices=[name for name, _ in RUNS],
@@ -1378,6 +1414,8 @@ async def _main(args: argparse.Namespace) -> Report:
         roster_people=args.roster_people,
         citizens=args.citizens,
         citizen_seconds=args.citizen_seconds,
+        export_entries=args.export_entries,
+        export_limit=args.export_limit,
         only=tuple(args.only or ()),
     )
     if args.scratch_postgres:

@@ -19,6 +19,7 @@ from telegram.request import BaseRequest
 
 import handlers
 from assessment.chart_worker import ChartRenderer
+from assessment.export_worker import ExportWorkers
 from assessment.scoring_worker import ScoringWorker
 from bot import delivery
 from bot.budget import BudgetedRateLimiter, SendBudget
@@ -141,6 +142,7 @@ async def _post_init(application: WorkledgerApplication, budget: SendBudget) -> 
     data.attach_charts(charts)
     # A fresh scoring worker (none runs until a period is scored): the last stop closed it.
     data.scoring = ScoringWorker()
+    data.exports = ExportWorkers()
     data.stop_background.clear()
     data.background.append(
         asyncio.create_task(
@@ -217,6 +219,7 @@ async def _post_shutdown(application: WorkledgerApplication) -> None:
         gc.unfreeze()
     data.roster_files.close()
     data.scoring.close()
+    data.exports.close()
     # The sender settles what it has in flight, then stops, before the store closes.
     data.stop_background.set()
     await asyncio.gather(*data.background, return_exceptions=True)

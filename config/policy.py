@@ -13,6 +13,9 @@ Typical use::
 
 from __future__ import annotations
 
+import copyreg
+import io
+import pickle
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -21,7 +24,7 @@ from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, ROUND_UP, Decima
 from itertools import pairwise
 from pathlib import Path
 from types import MappingProxyType
-from typing import Annotated, Literal, Protocol, TypeVar
+from typing import Annotated, Any, Literal, Protocol, TypeVar
 
 from babel import Locale
 from babel.numbers import list_currencies
@@ -1186,3 +1189,24 @@ def load_policy(path: Path | None = None) -> Policy:
 
 def _file_error(path: Path, message: str) -> PolicyError:
     return PolicyError(path, [PolicyIssue("", message)])
+
+
+def pickled(value: object) -> bytes:
+    """``value`` pickled, with the policies it holds: for a worker process of the bot.
+
+    A policy's frozen tables are read-only mappings, which pickle does not take as they
+    are: each goes as a dict, made read-only again where it is loaded (``pickle.loads``).
+    """
+    buffer = io.BytesIO()
+    pickler = pickle.Pickler(buffer, pickle.HIGHEST_PROTOCOL)
+    pickler.dispatch_table = {**copyreg.dispatch_table, MappingProxyType: _reduce_proxy}
+    pickler.dump(value)
+    return buffer.getvalue()
+
+
+def _proxy(items: dict[Any, Any]) -> MappingProxyType[Any, Any]:
+    return MappingProxyType(items)
+
+
+def _reduce_proxy(proxy: MappingProxyType[Any, Any]) -> tuple[Any, tuple[dict[Any, Any]]]:
+    return _proxy, (dict(proxy),)

@@ -9,6 +9,7 @@ from typing import Any
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from assessment.chart_worker import ChartRenderer
+from assessment.export_worker import ExportWorkers
 from assessment.people import StaffMember
 from assessment.roster_uploads import RosterFiles
 from assessment.scoring_worker import ScoringWorker
@@ -40,6 +41,8 @@ class BotData:
         # A whole period is scored in a worker process, started when first needed and
         # stopped when the bot stops.
         self.scoring = ScoringWorker()
+        # Exports are built in worker processes, one each, stopped when the bot stops.
+        self.exports = ExportWorkers()
         # Score charts are drawn in a worker process: one renderer per bot, made when it
         # starts (``post_init``) and closed when it stops.
         self._charts: ChartRenderer | None = None

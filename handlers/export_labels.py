@@ -12,7 +12,7 @@ from decimal import Decimal
 from types import MappingProxyType
 
 from babel import Locale
-from babel.numbers import format_currency, get_currency_symbol
+from babel.numbers import get_currency_symbol
 
 from assessment.exports import SOURCES, SheetWords
 from config.policy import Policy
@@ -213,13 +213,9 @@ def sheet_words(kind: str, words: Translator, policy: Policy, zone: str) -> Shee
         "template:training_need": _("Training need: {trainings}"),
         "template:allowance": _("{allowance} {amount}: {reason}"),
     }
-    babel = words.babel
-
-    def money(amount: Decimal, code: str) -> str:
-        return str(format_currency(amount, code, locale=babel))
-
     formats = {}
     if kind in _MONEY_KINDS:
-        shown = money_format(currency, babel, policy.bonus.rounding)
+        shown = money_format(currency, words.babel, policy.bonus.rounding)
         formats = {column: shown for column in SOURCES[kind].columns if column in MONEY_COLUMNS}
-    return SheetWords(title_of(kind, words), header, names, money=money, formats=formats)
+    # The translator's own method: the words go to the export's worker process pickled.
+    return SheetWords(title_of(kind, words), header, names, money=words.money, formats=formats)

@@ -1,9 +1,11 @@
 """/export (HR): a period's ledgers and exports as XLSX or CSV documents in the chat.
 
 ``/export [YYYY-MM]`` (by default the last period that has ended) offers each kind of
-export in both formats; a press builds the file (``assessment.exports``: batches read
-from the store, the file written in a thread) while one message shows how far it got,
-then sends it as a document. Only HR: the gate checks the role on the command and on
+export in both formats; a press builds the file in a worker process of its own
+(``assessment.export_worker``: ``assessment.exports``' batches read from the store and
+the file written there, never on the bot's event loop) while one message shows how far
+it got, then sends it as a document. An export whose worker died or hung says so, and
+nothing is sent. Only HR: the gate checks the role on the command and on
 every press (``ExportRun.requires``), and it answers only in private chats, so personal
 data never reaches a group. Supervisors have their people's entries in /review and
 /pending; the organisation's ledgers stay with HR.
@@ -12,6 +14,7 @@ data never reaches a group. Supervisors have their people's entries in /review a
 from __future__ import annotations
 
 import asyncio
+import logging
 import tempfile
 import time
 from datetime import timedelta
@@ -21,10 +24,13 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Upda
 from telegram.error import BadRequest
 
 from assessment import periods
-from assessment.exports import SOURCES, UNDATED, ExportRequest, export
+from assessment.export_worker import ExportError
+from assessment.exports import SOURCES, UNDATED, ExportRequest, ExportResult
 from handlers.callbacks import ExportRun
 from handlers.context import WorkledgerContext
 from handlers.export_labels import sheet_words, title_of
+
+log = logging.getLogger(__name__)
 
 # Telegram's limit for a document a bot sends.
 MAX_DOCUMENT_BYTES = 50 * 1024 * 1024
@@ -109,10 +115,29 @@ async def run_export(update: Update, context: WorkledgerContext) -> None:
     text = _("Building “{title}”…") if undated else _("Building “{title}” of {period}…")
     await say(text.format(title=words.title, period=period.key))
     name = f"{action.kind}.{action.fmt}" if undated else f"{action.kind}-{period.key}.{action.fmt}"
+    result: ExportResult | None = None
     with tempfile.TemporaryDirectory(prefix="workledger-export-") as folder:
         path = Path(folder) / name
-        result = await export(context.uow, context.policy, request, words, path, progress=progress)
-        content = await asyncio.to_thread(_read_small, path)
+        try:
+            result = await context.bot_data.exports.export(
+                context.bot_data.database, context.policy, request, words, path,
+                progress=progress,
+            )  # fmt: skip
+        except ExportError:
+            log.exception("the export %s of %s was not built", action.kind, period.key)
+        else:
+            content = await asyncio.to_thread(_read_small, path)
+    if result is None:
+        # Said once the folder, with whatever the worker had written, is gone.
+        failed = (
+            _("“{title}” could not be built: the export stopped before it was finished, "
+              "and nothing was sent. Send /export to try again.")
+            if undated
+            else _("“{title}” of {period} could not be built: the export stopped before it "
+                   "was finished, and nothing was sent. Send /export {period} to try again.")
+        )  # fmt: skip
+        await say(failed.format(title=words.title, period=period.key))
+        return
     if content is None:
         await say(
             _("“{title}” of {period} is over Telegram's 50 MB for a document: on the "

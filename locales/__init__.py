@@ -11,11 +11,13 @@ import gettext
 import io
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 from babel import Locale
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from babel.numbers import format_currency
 
 LOCALES_DIR = Path(__file__).parent
 DOMAIN = "messages"
@@ -68,6 +70,10 @@ class Translator:
     def babel(self) -> Locale:
         """The Babel locale, for formatting dates, numbers and money."""
         return babel_locale(self.locale)
+
+    def money(self, amount: Decimal, currency: str) -> str:
+        """``amount`` of ``currency`` (ISO code) as this locale writes money (Babel)."""
+        return str(format_currency(amount, currency, locale=self.babel))
 
 
 @functools.cache
