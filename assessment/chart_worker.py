@@ -32,9 +32,11 @@ from decimal import Decimal
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 
+from assessment.chart_data import CJK_FONT_FILES, ChartLabels, HistoryPoint, check_history
+
 # Not ``assessment.charts``: that imports matplotlib, which only the workers need (each
 # imports it in ``_serve``); the bot's process stays without it.
-from assessment.chart_data import CJK_FONT_FILES, ChartLabels, HistoryPoint, check_history
+from assessment.children import exit_text
 from assessment.stats_chart import StatsChart, check_stats_chart
 
 log = logging.getLogger(__name__)
@@ -214,14 +216,8 @@ class _Worker:
             kind, value = self.connection.recv()
         except (EOFError, OSError) as error:
             self.process.join(1.0)
-            raise ChartError(f"the chart worker exited ({self._exit_text()})") from error
+            raise ChartError(f"the chart worker exited ({exit_text(self.process)})") from error
         return kind, value
-
-    def _exit_text(self) -> str:
-        code = self.process.exitcode
-        if code is None:
-            return "still running"
-        return f"signal {-code}" if code < 0 else f"status {code}"
 
     def kill(self) -> None:
         """Kill the process (if it still runs), reap it and close the pipe."""

@@ -58,6 +58,7 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
+from assessment.children import exit_text
 from assessment.exports import (
     FORMATS,
     SOURCES,
@@ -216,7 +217,7 @@ class ExportWorkers:
         except OSError as error:
             self._end(child, None)
             raise ExportError(
-                f"the export worker exited at start ({child.exit_text()})"
+                f"the export worker exited at start ({exit_text(child.process)})"
             ) from error
         return child
 
@@ -230,7 +231,7 @@ class ExportWorkers:
             child.process.join(1.0)
             if self._closed:
                 raise ExportError("the export was stopped: the bot is stopping") from error
-            raise ExportError(f"the export worker exited ({child.exit_text()})") from error
+            raise ExportError(f"the export worker exited ({exit_text(child.process)})") from error
         return kind, value
 
     def _end(self, child: _Child | None, scratch: str | None) -> None:
@@ -258,12 +259,6 @@ class _Child:
         ours = os.getpriority(os.PRIO_PROCESS, 0)
         with contextlib.suppress(OSError):  # gone already: its end is read from the pipe
             os.setpriority(os.PRIO_PROCESS, self.pid, min(19, ours + niceness))
-
-    def exit_text(self) -> str:
-        code = self.process.exitcode
-        if code is None:
-            return "still running"
-        return f"signal {-code}" if code < 0 else f"status {code}"
 
     def kill(self) -> None:
         """Kill the process if it still runs, and reap it (the pipe is closed by ``stop``)."""

@@ -39,6 +39,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
 
+from assessment.children import exit_text
 from assessment.period_scoring import (
     BatchJob,
     BatchScores,
@@ -182,7 +183,7 @@ class _Process:
         except (EOFError, OSError) as error:
             worker.kill()
             raise ScoringError(
-                f"the scoring worker exited at start ({worker.exit_text()})"
+                f"the scoring worker exited at start ({exit_text(worker.process)})"
             ) from error
         except BaseException:
             worker.kill()
@@ -205,16 +206,10 @@ class _Process:
             kind, value, self.cpu_seconds = self.connection.recv()
         except (EOFError, OSError) as error:
             self.process.join(1.0)
-            text = self.exit_text()
+            text = exit_text(self.process)
             owner._discard(self)
             raise ScoringError(f"the scoring worker exited ({text})") from error
         return kind, value
-
-    def exit_text(self) -> str:
-        code = self.process.exitcode
-        if code is None:
-            return "still running"
-        return f"signal {-code}" if code < 0 else f"status {code}"
 
     def kill(self) -> None:
         """Kill the process (if it still runs), reap it and close the pipe."""
