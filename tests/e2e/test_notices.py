@@ -38,14 +38,19 @@ async def org(bot: WorkledgerApplication, driver: EmulatorDriver) -> Organisatio
     return organisation
 
 
-async def _broadcast_to_everyone(driver: EmulatorDriver, org: Organisation) -> int:
-    """Send a notice asking for read confirmation to everyone through /broadcast."""
+async def _ready_to_send(driver: EmulatorDriver, org: Organisation) -> Message:
+    """HR's notice to everyone, written and its preview shown with the Send button."""
     await driver.send_text(org.hr, "/broadcast")
     await driver.wait_for_message(org.hr.id)
     await driver.send_text(org.hr, TEXT)
     [kinds] = await driver.wait_for_message(org.hr.id)
     preview = await press(driver, org.hr, kinds, "Everyone")
-    preview = await press(driver, org.hr, preview, "Ask to confirm reading: off")
+    return await press(driver, org.hr, preview, "Ask to confirm reading: off")
+
+
+async def _broadcast_to_everyone(driver: EmulatorDriver, org: Organisation) -> int:
+    """Send a notice asking for read confirmation to everyone through /broadcast."""
+    preview = await _ready_to_send(driver, org)
     progress = await press(driver, org.hr, preview, "Send to 3 people")
 
     async def finished() -> Message | None:
@@ -336,12 +341,7 @@ async def test_the_send_press_keeps_its_progress_message_when_a_job_tick_comes_f
 ) -> None:
     """The progress job waits while a Send press puts up its message: it neither posts one
     of its own nor closes the notice on it, leaving the press's message at its start."""
-    await driver.send_text(org.hr, "/broadcast")
-    await driver.wait_for_message(org.hr.id)
-    await driver.send_text(org.hr, TEXT)
-    [kinds] = await driver.wait_for_message(org.hr.id)
-    preview = await press(driver, org.hr, kinds, "Everyone")
-    preview = await press(driver, org.hr, preview, "Ask to confirm reading: off")
+    preview = await _ready_to_send(driver, org)
     # Telegram has the press's answer wait 3 s, after the notice is queued: the job, every
     # 2 s, comes in between.
     await driver.inject_fault(429, method="answerCallbackQuery", retry_after=3)
@@ -371,12 +371,7 @@ async def test_another_process_showing_the_first_figures_leaves_one_progress_mes
     other.bot_data.stop_background.set()  # its sender stays out: only its job runs
     await asyncio.gather(*other.bot_data.background)
     try:
-        await driver.send_text(org.hr, "/broadcast")
-        await driver.wait_for_message(org.hr.id)
-        await driver.send_text(org.hr, TEXT)
-        [kinds] = await driver.wait_for_message(org.hr.id)
-        preview = await press(driver, org.hr, kinds, "Everyone")
-        preview = await press(driver, org.hr, preview, "Ask to confirm reading: off")
+        preview = await _ready_to_send(driver, org)
         # The press's answer waits 3 s after the notice is queued; the other process's
         # job runs in between.
         await driver.inject_fault(429, method="answerCallbackQuery", retry_after=3)
