@@ -88,13 +88,20 @@ async def _documents(driver: EmulatorDriver, user: EmulatedUser) -> list[Message
     return [m for m in await driver.messages(user.id) if m.get("document")]
 
 
+async def _ledger_asked_for(
+    bot: WorkledgerApplication, driver: EmulatorDriver
+) -> tuple[Message, int]:
+    """HR presses the ledger's XLSX in /export's menu: the menu, and the worker building it."""
+    menu = await _menu(driver, HR)
+    await driver.press(HR, menu["message_id"], buttons(menu)[LEDGER])
+    return menu, await _worker_of(bot)
+
+
 async def test_the_file_is_built_in_a_worker_process_gone_once_it_is_sent(
     bot: WorkledgerApplication, driver: EmulatorDriver, scratch: Path
 ) -> None:
     await _seeded(bot)
-    menu = await _menu(driver, HR)
-    await driver.press(HR, menu["message_id"], buttons(menu)[LEDGER])
-    pid = await _worker_of(bot)
+    _, pid = await _ledger_asked_for(bot, driver)
     assert pid != os.getpid()
     # Below the bot's priority: on a busy machine the bot's updates get the CPU first.
     lower = min(19, os.getpriority(os.PRIO_PROCESS, 0) + NICENESS)
@@ -115,10 +122,9 @@ async def test_a_worker_killed_mid_export_is_told_to_hr_and_nothing_is_sent(
     bot: WorkledgerApplication, driver: EmulatorDriver, scratch: Path
 ) -> None:
     await _seeded(bot)
-    menu = await _menu(driver, HR)
-    await driver.press(HR, menu["message_id"], buttons(menu)[LEDGER])
+    menu, pid = await _ledger_asked_for(bot, driver)
     # Killed as it starts or reads (the kernel's memory killer, an operator's kill -9).
-    os.kill(await _worker_of(bot), signal.SIGKILL)
+    os.kill(pid, signal.SIGKILL)
     await _says(driver, HR, menu, FAILED)
     assert await _documents(driver, HR) == [], "no half file is sent"
     assert bot.bot_data.exports.pids == []
@@ -136,9 +142,7 @@ async def test_a_hung_worker_is_killed_and_hr_is_told(
     await _seeded(bot)
     workers = bot.bot_data.exports
     workers.timeout = workers.start_timeout = 1.0
-    menu = await _menu(driver, HR)
-    await driver.press(HR, menu["message_id"], buttons(menu)[LEDGER])
-    pid = await _worker_of(bot)
+    menu, pid = await _ledger_asked_for(bot, driver)
     os.kill(pid, signal.SIGSTOP)  # alive, and silent from now on
     await _says(driver, HR, menu, FAILED)
     assert await _documents(driver, HR) == []
@@ -189,9 +193,7 @@ async def test_the_bot_stopping_mid_export_stops_its_worker_and_sends_nothing(
 ) -> None:
     async with running(application) as bot:
         await _seeded(bot)
-        menu = await _menu(driver, HR)
-        await driver.press(HR, menu["message_id"], buttons(menu)[LEDGER])
-        pid = await _worker_of(bot)
+        _, pid = await _ledger_asked_for(bot, driver)
         # Mid-export however fast the machine: it builds nothing more until it is killed.
         os.kill(pid, signal.SIGSTOP)
     # As at SIGTERM: the press waited its grace, then the worker was killed with the bot;
