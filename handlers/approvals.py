@@ -261,15 +261,17 @@ async def capture(update: Update, context: WorkledgerContext) -> None:
             await uow.commit()
     if isinstance(result, Decided):
         line = decided_line(context, result)
-        await message.reply_text(line)
         pressed = _pressed(data)
         if pressed is not None:
+            # The request loses its buttons before the decision is confirmed, so the
+            # confirmation never arrives while the buttons still show.
             # deleted, too old to edit, or unchanged: the decision stands anyway
             with contextlib.suppress(BadRequest):
                 if data.get("text"):
                     await context.bot.edit_message_text(f"{data['text']}\n\n{line}", *pressed)
                 else:
                     await context.bot.edit_message_reply_markup(*pressed, reply_markup=None)
+        await message.reply_text(line)
     elif isinstance(result, AlreadyDecided):
         await message.reply_text(_already_text(context, result))
     else:
