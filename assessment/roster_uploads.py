@@ -247,29 +247,41 @@ async def apply(
     actor_staff_id: int,
     now: datetime,
 ) -> ImportSummary | DecisionRefused:
-    """Import a previewed upload, once: the claim and the import commit together.
+    """Import a previewed upload, once: the import's first transaction claims it, its last
+    records it applied.
 
     The people the file lacks are kept on the upload afterwards, for the button
-    that marks them as having left.
+    that marks them as having left. An import that stops part-way hands the upload
+    back (a press on Apply again finishes it), and raises what stopped it.
     """
 
-    async def claim(uow: UnitOfWork, summary: ImportSummary) -> None:
-        # In the import's own short transaction, last: a press on Apply that lost the
-        # race rolls that transaction back, and the import is written once.
-        if not await uow.uploads.move(
-            upload.id, UploadStatus.PREVIEWED, UploadStatus.APPLIED, now
-        ):
+    async def claim(uow: UnitOfWork) -> None:
+        # In the import's first transaction: a press on Apply that lost the race rolls
+        # it back, and the import is written once.
+        if not await uow.uploads.start_applying(upload.id, now):
             raise _AlreadyDecided
-        stored = await uow.uploads.get(upload.id)
-        assert stored is not None
-        stored.missing_employee_nos = list(summary.missing)
+
+    async def applied(uow: UnitOfWork, summary: ImportSummary) -> None:
+        await uow.uploads.applied(upload.id, now, summary.missing)
 
     try:
         return await import_roster(
-            uow, roster, actor_staff_id=actor_staff_id, now=now, with_change=claim
+            uow, roster, actor_staff_id=actor_staff_id, now=now, claim=claim, with_change=applied
         )
     except _AlreadyDecided:
         return DecisionRefused.ALREADY_DECIDED
+    except BaseException:
+        await hand_back(uow, upload.id)
+        raise
+
+
+async def hand_back(uow: UnitOfWork, upload_id: int) -> bool:
+    """The upload's Apply stopped part-way: it may be pressed again, which finishes it; in a
+    transaction of its own. False if no Apply of it was under way."""
+    async with uow.another() as side:
+        handed = await side.uploads.hand_back(upload_id)
+        await side.commit()
+    return handed
 
 
 class _AlreadyDecided(Exception):  # noqa: N818 - a state, not an error

@@ -264,11 +264,16 @@ class Database:
         """A fresh unit of work; use it as ``async with db.uow() as uow: ...``.
 
         With ``claim``, the first commit records the update as handled (see ``UnitOfWork``).
-        ``background``: a job's (a whole period's scoring); on SQLite its writes wait
-        while people's writes of this process wait (``WriteTurns``).
+        ``background``: a job's (a whole period's scoring, a roster import's batches); on
+        SQLite its writes wait while people's writes of this process wait (``WriteTurns``).
         """
         sessions = self.background_sessions if background else self.sessions
-        return UnitOfWork(sessions, claim, on_job_claim=self.on_job_claim)
+        return UnitOfWork(
+            sessions,
+            claim,
+            on_job_claim=self.on_job_claim,
+            background_sessions=self.background_sessions,
+        )
 
     async def dispose(self) -> None:
         """Close every pooled connection."""

@@ -289,6 +289,9 @@ class RosterUpload(Base):
     missing_employee_nos: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     decided_at: Mapped[datetime | None]
+    # Set while an Apply press imports it (still ``previewed`` until the import ends):
+    # an import that stopped part-way leaves it set, and the upload is handed back.
+    applying_since: Mapped[datetime | None]
 
 
 class RosterStaging(Base):
@@ -322,6 +325,24 @@ class RosterStaging(Base):
     department_id: Mapped[int | None] = mapped_column(Integer)
     post_id: Mapped[int | None] = mapped_column(Integer)
     supervisor_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class RosterImportTurn(Base):
+    """The one roster import writing now: imports take turns, one at a time.
+
+    An import writes in short transactions, one batch of people after another (see the
+    import), with the ids of the new people worked out before the first: two imports
+    writing at once could mix their files and their ids. Its holder beats on the store's
+    own clock with every batch; a turn not beaten for a while is a dead import's, and the
+    next import takes it over.
+    """
+
+    __tablename__ = "roster_import_turns"
+
+    # Always 1: the primary key allows one row, one holder.
+    slot: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    import_id: Mapped[str] = mapped_column(String(32))
+    beat_at: Mapped[datetime]
 
 
 class Notice(Base):

@@ -119,10 +119,12 @@ class UnitOfWork:
         claim: PendingClaim | None = None,
         *,
         on_job_claim: JobClaimObserver | None = None,
+        background_sessions: async_sessionmaker[AsyncSession] | None = None,
     ) -> None:
         self._sessions = sessions
         self._claim = claim
         self._on_job_claim = on_job_claim
+        self._background_sessions = background_sessions or sessions
 
     async def __aenter__(self) -> Self:
         self.session = self._sessions()
@@ -188,10 +190,17 @@ class UnitOfWork:
             return
         await self.session.commit()
 
-    def another(self) -> UnitOfWork:
+    def another(self, *, background: bool = False) -> UnitOfWork:
         """A fresh unit of work on the same store, with a transaction of its own and no
-        update claim: for work a use case commits on the side (an import's staged rows)."""
-        return UnitOfWork(self._sessions, on_job_claim=self._on_job_claim)
+        update claim: for work a use case commits on the side (an import's staged rows).
+
+        ``background``: its writes are a big job's, which on SQLite wait while people's
+        writes wait (``Database.uow``)."""
+        return UnitOfWork(
+            self._background_sessions if background else self._sessions,
+            on_job_claim=self._on_job_claim,
+            background_sessions=self._background_sessions,
+        )
 
     async def rollback(self) -> None:
         """Discard everything done since the last commit."""

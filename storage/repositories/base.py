@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+from sqlalchemy import ColumnElement, Interval, func, literal
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
+
+from storage.types import UTCDateTime
 
 T = TypeVar("T")
 
@@ -19,6 +23,17 @@ def rows_as(result: Any, kind: type[T]) -> list[T]:
     cannot shift the values into the wrong fields: it fails loudly instead.
     """
     return [kind(**row) for row in result.mappings()]
+
+
+def store_now(dialect: str, *, minus: timedelta | None = None) -> ColumnElement[datetime]:
+    """The store's own clock, the one every process sharing it reads alike (whatever the
+    bot's clock says: the sandbox moves that one), ``minus`` a span if given."""
+    if dialect == "postgresql":
+        now: ColumnElement[datetime] = func.clock_timestamp(type_=UTCDateTime())
+        return now if minus is None else now - literal(minus, Interval())
+    # SQLite's clock, in the format SQLAlchemy writes and reads (milliseconds).
+    modifiers = [] if minus is None else [f"-{minus.total_seconds():.3f} seconds"]
+    return func.strftime("%Y-%m-%d %H:%M:%f", "now", *modifiers, type_=UTCDateTime())
 
 
 class Repository:

@@ -9,7 +9,6 @@ from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
-    Interval,
     String,
     Table,
     and_,
@@ -31,10 +30,9 @@ from sqlalchemy.orm import aliased
 from storage.enums import DeliveryStatus
 from storage.models import DeliveryWorker, OutboxMessage, Staff
 from storage.repositories.approvals import Contact
-from storage.repositories.base import Repository, Unindexed
+from storage.repositories.base import Repository, Unindexed, store_now
 from storage.repositories.calendar import has_entry, on_leave
 from storage.repositories.selection import Languages, Selection
-from storage.types import UTCDateTime
 
 FINAL = (DeliveryStatus.SENT, DeliveryStatus.FAILED, DeliveryStatus.UNREACHABLE)
 UNSETTLED = (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
@@ -116,17 +114,6 @@ class Beat:
     alive: int
     # Others whose last heartbeat is older than the dead-after span.
     dead: int
-
-
-def _store_now(dialect: str, *, minus: timedelta | None = None) -> ColumnElement[datetime]:
-    """The store's own clock, the one every process sharing it reads alike (whatever the
-    bot's clock says: the sandbox moves that one), ``minus`` a span if given."""
-    if dialect == "postgresql":
-        now: ColumnElement[datetime] = func.clock_timestamp(type_=UTCDateTime())
-        return now if minus is None else now - literal(minus, Interval())
-    # SQLite's clock, in the format SQLAlchemy writes and reads (milliseconds).
-    modifiers = [] if minus is None else [f"-{minus.total_seconds():.3f} seconds"]
-    return func.strftime("%Y-%m-%d %H:%M:%f", "now", *modifiers, type_=UTCDateTime())
 
 
 class OutboxRepository(Repository):
@@ -502,8 +489,8 @@ class OutboxRepository(Repository):
         in the same transaction. A sender not registered (its first beat, or another
         found it dead and took its messages over) is told so and must ``register``.
         """
-        now = _store_now(self.dialect)
-        stale = _store_now(self.dialect, minus=dead_after)
+        now = store_now(self.dialect)
+        stale = store_now(self.dialect, minus=dead_after)
         beat = (
             update(DeliveryWorker)
             .where(DeliveryWorker.worker_id == worker_id)
@@ -538,7 +525,7 @@ class OutboxRepository(Repository):
     async def register(self, worker_id: str) -> None:
         """This sender starts (or starts again after it was found dead)."""
         insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
-        now = _store_now(self.dialect)
+        now = store_now(self.dialect)
         await self.session.execute(
             insert(DeliveryWorker)
             .values(worker_id=worker_id, seen_at=now)
@@ -558,7 +545,7 @@ class OutboxRepository(Repository):
         dead = list(
             await self.session.scalars(
                 delete(DeliveryWorker)
-                .where(DeliveryWorker.seen_at < _store_now(self.dialect, minus=dead_after))
+                .where(DeliveryWorker.seen_at < store_now(self.dialect, minus=dead_after))
                 .returning(DeliveryWorker.worker_id)
             )
         )

@@ -1,19 +1,20 @@
 """The roster import's SQL: the store read in bounded batches of plain rows, and the change
-made by the database itself from staged rows, in a few set-based statements.
+made by the database itself from staged rows, in set-based statements, a batch at a time.
 
 An import of 100,000 people must neither hold the event loop (no ORM objects by the
 hundred thousand, no one read of everyone) nor hold SQLite's single write lock for
 long. So the people are read a batch at a time, by employee number; the checked rows
 are staged in ``roster_staging`` in short transactions nobody else reads; and the
-one transaction that changes the staff is a handful of INSERT ... SELECT and
-UPDATE ... FROM statements over those rows (SQLite 3.33 or later, and PostgreSQL).
+staff are changed from them by INSERT ... SELECT and UPDATE ... FROM statements over a
+range of staged rows each (SQLite 3.33 or later, and PostgreSQL), one short transaction
+per range, while the import holds the one import turn (``RosterImportTurn``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, cast
 
@@ -32,16 +33,21 @@ from sqlalchemy import (
     true,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
 
 from storage.enums import Role, StaffStatus
-from storage.models import Department, Post, RosterStaging, Staff
-from storage.repositories.base import Repository, rows_as
+from storage.models import Department, Post, RosterImportTurn, RosterStaging, Staff
+from storage.repositories.base import Repository, rows_as, store_now
 
 _STAFF = cast(Table, Staff.__table__)
 _STAGED = cast(Table, RosterStaging.__table__)
 _DEPARTMENTS = cast(Table, Department.__table__)
 _POSTS = cast(Table, Post.__table__)
+_TURNS = cast(Table, RosterImportTurn.__table__)
+# The one row of ``roster_import_turns``.
+_TURN = 1
 # A staged row's values, in the order ``RosterRepository.stage`` takes them.
 STAGED_FIELDS = (
     "import_id", "employee_no", "name", "department", "post", "roles", "status", "language",
@@ -190,6 +196,83 @@ class RosterRepository(Repository):
                 ],
             )
 
+    async def take_turn(self, import_id: str, *, stale_after: timedelta) -> bool:
+        """Take the one import turn for ``import_id``; False while a live import holds it.
+
+        A turn whose holder has not beaten for ``stale_after`` (on the store's own clock,
+        which every process reads alike) is a dead import's: it is taken over.
+        """
+        await self.session.execute(
+            delete(_TURNS).where(
+                _TURNS.c.beat_at < store_now(self.dialect, minus=stale_after),
+                _TURNS.c.import_id != import_id,
+            )
+        )
+        insert_ = pg_insert if self.dialect == "postgresql" else sqlite_insert
+        taken = await self.session.scalar(
+            insert_(_TURNS)
+            .values(slot=_TURN, import_id=import_id, beat_at=store_now(self.dialect))
+            .on_conflict_do_nothing(index_elements=[_TURNS.c.slot])
+            .returning(_TURNS.c.import_id)
+        )
+        return taken is not None
+
+    async def beat(self, import_id: str) -> bool:
+        """Say the import holding the turn lives; False if it no longer holds it."""
+        result = await self.session.execute(
+            update(_TURNS)
+            .where(_TURNS.c.slot == _TURN, _TURNS.c.import_id == import_id)
+            .values(beat_at=store_now(self.dialect))
+        )
+        return int(cast(CursorResult[Any], result).rowcount) == 1
+
+    async def give_turn(self, import_id: str) -> None:
+        """Give the turn back (nothing if another holds it now)."""
+        await self.session.execute(delete(_TURNS).where(_TURNS.c.import_id == import_id))
+
+    async def turn_held(self, *, stale_after: timedelta) -> bool:
+        """Whether a live import holds the turn."""
+        held = await self.session.scalar(
+            select(func.count())
+            .select_from(_TURNS)
+            .where(_TURNS.c.beat_at >= store_now(self.dialect, minus=stale_after))
+        )
+        return bool(held)
+
+    async def highest_staff_id(self) -> int | None:
+        """On SQLite, the highest id a person has (0 if none): the import's new people are
+        numbered after it (see ``insert_staged_people``). None on PostgreSQL, whose
+        sequence numbers them."""
+        if self.dialect == "postgresql":
+            return None
+        return int(await self.session.scalar(select(func.coalesce(func.max(_STAFF.c.id), 0))) or 0)
+
+    async def staged_span(self, import_id: str) -> tuple[int, int] | None:
+        """The range of an import's staged rows' ids, as (after, through); None if none."""
+        low, high = (
+            await self.session.execute(
+                select(func.min(_STAGED.c.id), func.max(_STAGED.c.id)).where(
+                    _STAGED.c.import_id == import_id
+                )
+            )
+        ).one()
+        return None if low is None else (int(low) - 1, int(high))
+
+    async def staged_people(
+        self, import_id: str, after: int, through: int
+    ) -> list[tuple[int, str]]:
+        """The people already in the store among the staged rows with ids in (after,
+        through]: their staff id and employee number."""
+        rows = await self.session.execute(
+            select(_STAGED.c.staff_id, _STAGED.c.employee_no).where(
+                _STAGED.c.import_id == import_id,
+                _STAGED.c.id > after,
+                _STAGED.c.id <= through,
+                _STAGED.c.staff_id >= 0,
+            )
+        )
+        return [(int(staff_id), employee_no) for staff_id, employee_no in rows]
+
     async def insert_staged_people(
         self,
         import_id: str,
@@ -197,29 +280,36 @@ class RosterRepository(Repository):
         *,
         departments: Sequence[int],
         posts: Sequence[int],
-    ) -> int | None:
-        """Insert the staged people the store lacks, in file order; returns the highest id
-        of those already there whose rows ``update_staged_people`` must still bring in line
-        (None: everyone's, the new people's supervisors too).
+        before: int | None,
+        after: int,
+        through: int,
+    ) -> None:
+        """Insert the people the store lacks among the staged rows with ids in (after,
+        through], in file order.
 
         ``departments`` and ``posts`` are the ids the departments and posts the import
         created were given, in the order the plan created them (its stand-ins -1, -2, ...).
+        ``before`` is ``highest_staff_id`` as it was when the import's turn began.
 
-        On SQLite, where the transaction holds the one write lock every quick log waits
+        On SQLite, where each transaction holds the one write lock every quick log waits
         for, the rows are copied as staged, with no look-up: the plan gave each row its
         ids (``STAGED_FIELDS``), and a stand-in becomes the id it stands for by
-        arithmetic. A new person's id is the highest id plus their place among the new
-        people, in file order (the write lock keeps the highest as it is), so a
-        supervisor who is new too is known by id in the same INSERT, and no UPDATE has
-        to come back to set the supervisors of 100,000 new people. Looking the ids up
-        by name and employee number under the lock instead took about a quarter of the
-        INSERT's CPU (0.47 s against 0.36 s for 100,000 new people). On PostgreSQL, where
-        a long transaction holds up nobody else's, the ids come from the sequence as
-        the rows go in, found by name, and the UPDATE sets the supervisors (numbering
-        the rows first in a CTE and joining it to itself made the planner, without
-        statistics of the staged rows, compare every row with every other).
+        arithmetic. A new person's id is ``before`` plus their place among the new
+        people, in file order (imports take turns, and only imports add people, so no one
+        else takes those ids meanwhile). A supervisor who is new too is known by id when
+        they come in this range or an earlier one; one further down the file is set by
+        ``update_staged_people`` once everyone is in. Looking the ids up by name and
+        employee number instead took about a quarter of the INSERT's CPU (0.47 s against
+        0.36 s for 100,000 new people). On PostgreSQL, where a transaction holds up
+        nobody else's, the ids come from the sequence as the rows go in, found by name,
+        and ``update_staged_people`` sets the supervisors (numbering the rows first in a
+        CTE and joining it to itself made the planner, without statistics of the staged
+        rows, compare every row with every other).
         """
         staged = _STAGED.alias("staged")
+        in_range = and_(
+            staged.c.import_id == import_id, staged.c.id > after, staged.c.id <= through
+        )
         names = [
             "employee_no", "name", "department_id", "post_id", "roles", "status", "language",
             "created_at", "updated_at", "version",
@@ -229,11 +319,8 @@ class RosterRepository(Repository):
             bindparam("updated", now, type_=_STAFF.c.updated_at.type),
             bindparam("first_version", 1),
         ]
-        if self.dialect == "postgresql":
-            lacking = and_(
-                staged.c.import_id == import_id,
-                ~exists().where(_STAFF.c.employee_no == staged.c.employee_no),
-            )
+        if before is None:
+            lacking = and_(in_range, ~exists().where(_STAFF.c.employee_no == staged.c.employee_no))
             rows = (
                 select(
                     staged.c.employee_no,
@@ -258,10 +345,14 @@ class RosterRepository(Repository):
                 .order_by(staged.c.id)
             )
             await self.session.execute(insert(_STAFF).from_select(names, rows))
-            return None
-        before = int(
-            await self.session.scalar(select(func.coalesce(func.max(_STAFF.c.id), 0))) or 0
+            return
+        # The last new person of this range stands in as ``last``: supervisors standing in
+        # at or above it are in the store by the end of this statement.
+        last = await self.session.scalar(
+            select(func.min(staged.c.staff_id)).where(in_range, staged.c.staff_id < 0)
         )
+        if last is None:
+            return
         rows = (
             select(
                 before - staged.c.staff_id,
@@ -274,30 +365,39 @@ class RosterRepository(Repository):
                 staged.c.language,
                 *stamps,
                 case(
-                    (staged.c.supervisor_id < 0, before - staged.c.supervisor_id),
-                    else_=staged.c.supervisor_id,
+                    (staged.c.supervisor_id >= 0, staged.c.supervisor_id),
+                    (staged.c.supervisor_id >= last, before - staged.c.supervisor_id),
+                    else_=None,
                 ),
             )
-            .where(staged.c.import_id == import_id, staged.c.staff_id < 0)
+            .where(in_range, staged.c.staff_id < 0)
             .order_by(staged.c.id)
         )
         await self.session.execute(
             insert(_STAFF).from_select(["id", *names, "supervisor_id"], rows)
         )
-        return before
 
     async def update_staged_people(
-        self, import_id: str, now: datetime, *, through: int | None
+        self, import_id: str, now: datetime, *, after: int, through: int
     ) -> None:
-        """Bring the people staged (with ids up to ``through`` if given: the others
-        ``insert_staged_people`` added whole) in line with their row, supervisors
-        included, in one UPDATE.
+        """Bring the people of the staged rows with ids in (after, through] in line with
+        their row, supervisors included, in one UPDATE; once every new person is in.
 
         Only people with a real difference are written. An empty language cell (None)
-        leaves the person's own language.
+        leaves the person's own language. On SQLite the new people were inserted whole
+        but for a supervisor further down the file: only the people there before and
+        those are read.
         """
         staged = _STAGED.alias("staged")
         supervisor = aliased(_STAFF, name="supervisor")
+        read = (
+            true()
+            if self.dialect == "postgresql"
+            else or_(
+                staged.c.staff_id >= 0,
+                and_(staged.c.supervisor_id < 0, staged.c.supervisor_id < staged.c.staff_id),
+            )
+        )
         source = (
             select(
                 staged.c.employee_no,
@@ -322,9 +422,9 @@ class RosterRepository(Repository):
             )
             .where(
                 staged.c.import_id == import_id,
-                # The new people were inserted whole: only those there before (whom the
-                # plan gave their own ids) need reading.
-                true() if through is None else staged.c.staff_id >= 0,
+                staged.c.id > after,
+                staged.c.id <= through,
+                read,
             )
             .subquery("source")
         )
@@ -341,7 +441,6 @@ class RosterRepository(Repository):
         await self.session.execute(
             update(_STAFF)
             .where(
-                true() if through is None else _STAFF.c.id <= through,
                 _STAFF.c.employee_no == source.c.employee_no,
                 or_(*(_STAFF.c[name].is_distinct_from(value) for name, value in new.items())),
             )

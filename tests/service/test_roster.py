@@ -11,7 +11,7 @@ from unittest import mock
 import pytest
 from sqlalchemy import event, func, select
 
-from assessment import roster_plan
+from assessment import roster_import, roster_plan
 from assessment.leaving import KeptBecause
 from assessment.menus import MENU_KIND
 from assessment.roster import (
@@ -26,7 +26,16 @@ from assessment.roster import (
 from config.policy import Policy, load_policy
 from storage.engine import Database
 from storage.enums import DeliveryStatus, Role, StaffStatus
-from storage.models import AuditEvent, Department, OutboxMessage, Post, RosterStaging, Staff
+from storage.models import (
+    AuditEvent,
+    Department,
+    OutboxMessage,
+    Post,
+    RosterImportTurn,
+    RosterStaging,
+    Staff,
+)
+from storage.repositories.roster import RosterRepository
 
 HEADER = ",".join(COLUMNS)
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "roster"
@@ -323,8 +332,9 @@ async def test_an_import_queues_the_menus_it_changes_with_the_change(
     assert len(await _menus_queued(db)) == 2
 
     # Marking E1 and E2 as left takes their commands; E3 supervises no one in the file.
+    # (E3's goes with E3's row; the leavers' with the import's last transaction.)
     await _import(db, _csv(TEAM[2]), policy, mark_missing_left=True)
-    assert (await _menus_queued(db))[2:] == [
+    assert sorted((await _menus_queued(db))[2:]) == [
         (701, ids["E1"]),
         (702, ids["E2"]),
         (703, ids["E3"]),
@@ -627,37 +637,37 @@ async def test_a_preview_writes_nothing_and_says_what_the_import_then_does(
     assert applied.posts_updated == (("Permits", "Clerk"),)
 
 
+# New people (one under someone new further down), a new department and post, an update
+# with a new role, a supervisor's role given to someone not in the file: every kind of
+# statement runs.
+_STOPPED = (
+    "E1,Li Wei,Licences,Clerk,service,1.15,E6,staff;hr,zh_Hans,",
+    "E5,Zhao Lei,Licences,Clerk,service,1.15,E6,,,",
+    "E6,Sun Li,Licences,Head,management,1.3,E2,,,",
+)
+
+
+class _StoreError(Exception):
+    pass
+
+
 @pytest.mark.parametrize("in_child", [False, True], ids=["thread", "child"])
-async def test_a_failure_in_the_one_transaction_writes_nothing_and_drops_the_staged_rows(
+async def test_a_failure_in_the_first_transaction_writes_nothing_and_drops_the_staged_rows(
     db: Database, policy: Policy, in_child: bool
 ) -> None:
     await _import(db, _csv(*TEAM), policy)
     before = await _people(db)
     counts = await _counts(db)
-    # New people (one under someone new further down), a new department and post, an
-    # update, a supervisor's role: every statement of the change runs, then it fails.
-    roster = parse_roster(
-        _csv(
-            "E1,Li Wei,Licences,Clerk,service,1.15,E6,,zh_Hans,",
-            "E5,Zhao Lei,Licences,Clerk,service,1.15,E6,,,",
-            "E6,Sun Li,Licences,Head,management,1.3,E2,,,",
-        ),
-        "roster.csv",
-        policy,
-    )
+    roster = parse_roster(_csv(*_STOPPED), "roster.csv", policy)
 
-    class StoreError(Exception):
-        pass
-
-    async def fail(_uow: object, summary: ImportSummary) -> None:
-        assert summary.created == ("E5", "E6")
-        raise StoreError
+    async def fail(_uow: object) -> None:
+        raise _StoreError
 
     with mock.patch.object(roster_plan, "CHILD_FROM", 0 if in_child else 10**9):
         async with db.uow() as uow:
-            with pytest.raises(StoreError):
+            with pytest.raises(_StoreError):
                 await import_roster(
-                    uow, roster, actor_staff_id=None, now=datetime.now(UTC), with_change=fail
+                    uow, roster, actor_staff_id=None, now=datetime.now(UTC), claim=fail
                 )
     after = await _people(db)
     assert after.keys() == before.keys()
@@ -665,23 +675,85 @@ async def test_a_failure_in_the_one_transaction_writes_nothing_and_drops_the_sta
         (p.name, p.department_id, p.supervisor_id, p.roles, p.version) for p in after.values()
     ] == [(p.name, p.department_id, p.supervisor_id, p.roles, p.version) for p in before.values()]
     assert await _counts(db) == counts
-    async with db.uow() as uow:
-        assert await uow.session.scalar(select(func.count()).select_from(RosterStaging)) == 0
-        assert await uow.session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+    assert await _leftovers(db) == (0, 0, 0)
 
     # The same file imports afterwards, with its ids worked out again.
-    summary = await _import(
-        db,
-        _csv(
-            "E1,Li Wei,Licences,Clerk,service,1.15,E6,,zh_Hans,",
-            "E5,Zhao Lei,Licences,Clerk,service,1.15,E6,,,",
-            "E6,Sun Li,Licences,Head,management,1.3,E2,,,",
-        ),
-        policy,
-    )
+    summary = await _import(db, _csv(*_STOPPED), policy)
     assert summary.created == ("E5", "E6")
+    await _imported_whole(db, before)
+
+
+async def _leftovers(db: Database) -> tuple[int, int, int]:
+    """Staged rows, queued messages and import turns in the store."""
+    async with db.uow() as uow:
+        return tuple(  # type: ignore[return-value]
+            [
+                int(await uow.session.scalar(select(func.count()).select_from(model)) or 0)
+                for model in (RosterStaging, OutboxMessage, RosterImportTurn)
+            ]
+        )
+
+
+async def _imported_whole(db: Database, before: dict[str, Staff]) -> None:
+    """``_STOPPED`` is in the store over ``TEAM``, its menus and events once each."""
     people = await _people(db)
     assert people["E1"].supervisor_id == people["E5"].supervisor_id == people["E6"].id
     assert people["E6"].supervisor_id == people["E2"].id
     assert people["E2"].roles & Role.SUPERVISOR
+    assert (people["E1"].name, people["E1"].language) == ("Li Wei", "zh_Hans")
     assert max(p.id for p in before.values()) < people["E5"].id < people["E6"].id
+    changed = [event.details["employee_no"] for event in await _events(db, "staff.role_changed")]
+    assert sorted(changed) == ["E1", "E2"], "each role change audited once"
+    assert await _leftovers(db) == (0, 0, 0)
+
+
+@pytest.mark.parametrize("where", ["insert", "update", "last"])
+async def test_an_import_stopped_part_way_is_finished_by_importing_the_file_again(
+    db: Database, policy: Policy, where: str
+) -> None:
+    await _import(db, _csv(*TEAM), policy)
+    before = await _people(db)
+    roster = parse_roster(_csv(*_STOPPED), "roster.csv", policy)
+    repository = RosterRepository
+    # A person per transaction (E1, E5, E6): the failure comes after E5 was inserted, and
+    # for an update after E1's.
+    calls = {"insert": 0, "update": 0}
+    fails_at = {"insert": 3, "update": 2}
+
+    def failing(name: str) -> object:
+        real = getattr(repository, f"{name}_staged_people")
+
+        async def call(self: object, *args: object, **kwargs: object) -> None:
+            calls[name] += 1
+            if name == where and calls[name] == fails_at[name]:
+                raise _StoreError
+            await real(self, *args, **kwargs)
+
+        return call
+
+    async def fail_last(_uow: object, _summary: ImportSummary) -> None:
+        raise _StoreError
+
+    with (
+        mock.patch.object(roster_import, "APPLY_BATCH", 1),
+        mock.patch.object(repository, "insert_staged_people", failing("insert")),
+        mock.patch.object(repository, "update_staged_people", failing("update")),
+    ):
+        async with db.uow() as uow:
+            with pytest.raises(_StoreError):
+                await import_roster(
+                    uow,
+                    roster,
+                    actor_staff_id=None,
+                    now=datetime.now(UTC),
+                    with_change=fail_last if where == "last" else None,
+                )
+    people = await _people(db)
+    assert "E5" in people, "what was committed before the failure stays"
+    assert await _leftovers(db) == (0, 0, 0)
+    # The turn was given back and the staged rows dropped: the same file finishes it.
+    async with db.uow() as uow:
+        assert not await uow.roster.turn_held(stale_after=roster_import.TURN_STALE)
+    summary = await _import(db, _csv(*_STOPPED), policy)
+    assert "E5" not in summary.created
+    await _imported_whole(db, before)
