@@ -15,7 +15,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from assessment.roster_cells import COLUMNS, Cells, RosterRules, RowChecker, key_of
-from assessment.roster_import import ImportSummary, MarkedLeft, import_roster, leaving, mark_left
+from assessment.roster_import import (
+    ImportStopped,
+    ImportSummary,
+    MarkedLeft,
+    import_roster,
+    leaving,
+    mark_left,
+)
 from assessment.roster_problems import ProblemCode, RosterProblem, RosterRejected
 from assessment.roster_read import LIMITS, MAX_ROWS, Budget, Limits, read_rows
 from assessment.roster_rows import ParsedRoster, RosterRow, loop_problems
@@ -25,6 +32,7 @@ __all__ = [
     "COLUMNS",
     "LIMITS",
     "MAX_ROWS",
+    "ImportStopped",
     "ImportSummary",
     "Limits",
     "MarkedLeft",

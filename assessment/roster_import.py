@@ -46,7 +46,23 @@ from storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ImportSummary", "MarkedLeft", "import_roster", "leaving", "mark_left"]
+__all__ = [
+    "ImportStopped",
+    "ImportSummary",
+    "MarkedLeft",
+    "import_roster",
+    "leaving",
+    "mark_left",
+]
+
+
+class ImportStopped(Exception):  # noqa: N818 - what happened, as the callers say it
+    """An import stopped after its first transaction: part of the change is written, and
+    importing the same file again finishes it. Raised from what stopped it."""
+
+    def __init__(self, transactions: int) -> None:
+        super().__init__(f"the roster import stopped after {transactions} transactions")
+        self.transactions = transactions
 
 
 async def import_roster(
@@ -85,8 +101,9 @@ async def import_roster(
     Raises:
         RosterRejected: a supervisor is neither in the file nor in the store, or the
             file and the store together make a loop of supervisors; nothing is written.
-        Exception: whatever stopped the import; past its first transaction, part of
+        ImportStopped: past its first transaction, from whatever stopped it: part of
             the change is written, and importing the file again finishes it.
+        Exception: whatever stopped it before (nothing is written then).
     """
     # The store's people, the file's rows and the plan, by the 100,000, are freed by
     # reference counting when the import ends: no full pass of the collector walks them.
@@ -374,87 +391,94 @@ async def _change_in_turn(
     await uow.commit()
     transactions = 1
     ranges = [] if span is None else _ranges(*span)
+    try:
+        # The new people first, then everyone's differences (supervisors named further down
+        # the file are in by then), each range its own transaction: a background job's, so
+        # on SQLite every quick log waiting goes first.
+        for after, through in ranges:
+            async with uow.another(background=True) as batch:
+                await _still_ours(batch, import_id)
+                await batch.roster.insert_staged_people(
+                    import_id,
+                    now,
+                    departments=departments,
+                    posts=posts,
+                    before=before,
+                    after=after,
+                    through=through,
+                )
+                await batch.commit()
+            transactions += 1
+        menus = dict(plan.menus)
+        role_changes = dict(summary.role_changes)
+        for after, through in ranges:
+            async with uow.another(background=True) as batch:
+                await _still_ours(batch, import_id)
+                await batch.roster.update_staged_people(
+                    import_id, now, after=after, through=through
+                )
+                # What goes with these people's change goes in its transaction: an import
+                # finishing a stopped one finds them unchanged, and would not queue it again.
+                people = await batch.roster.staged_people(import_id, after, through)
+                await queue_menus(
+                    batch,
+                    [
+                        Staff(id=staff_id, telegram_user_id=menus.pop(staff_id))
+                        for staff_id, _ in people
+                        if staff_id in menus
+                    ],
+                    now=now,
+                )
+                await batch.audit.add_many(
+                    [
+                        _role_changed(
+                            plan, employee_no, role_changes.pop(employee_no), actor_staff_id, now
+                        )
+                        for _, employee_no in people
+                        if employee_no in role_changes
+                    ]
+                )
+                await batch.commit()
+            transactions += 1
 
-    # The new people first, then everyone's differences (supervisors named further down
-    # the file are in by then), each range its own transaction: a background job's, so
-    # on SQLite every quick log waiting goes first.
-    for after, through in ranges:
-        async with uow.another(background=True) as batch:
-            await _still_ours(batch, import_id)
-            await batch.roster.insert_staged_people(
-                import_id,
-                now,
-                departments=departments,
-                posts=posts,
-                before=before,
-                after=after,
-                through=through,
-            )
-            await batch.commit()
-        transactions += 1
-    menus = dict(plan.menus)
-    role_changes = dict(summary.role_changes)
-    for after, through in ranges:
-        async with uow.another(background=True) as batch:
-            await _still_ours(batch, import_id)
-            await batch.roster.update_staged_people(import_id, now, after=after, through=through)
-            # What goes with these people's change goes in its transaction: an import
-            # finishing a stopped one finds them unchanged, and would not queue it again.
-            people = await batch.roster.staged_people(import_id, after, through)
+        # The last transaction: who becomes a supervisor without being in the file, who
+        # leaves, the import's record, and the turn given back.
+        async with uow.another(background=True) as last:
+            await _still_ours(last, import_id)
+            await last.roster.add_supervisor_role(import_id, now)
+            await last.roster.mark_left([staff_id for staff_id, _ in plan.marked_left], now)
             await queue_menus(
-                batch,
+                last,
                 [
-                    Staff(id=staff_id, telegram_user_id=menus.pop(staff_id))
-                    for staff_id, _ in people
-                    if staff_id in menus
+                    Staff(id=staff_id, telegram_user_id=user_id)
+                    for staff_id, user_id in menus.items()
                 ],
                 now=now,
             )
-            await batch.audit.add_many(
-                [
-                    _role_changed(
-                        plan, employee_no, role_changes.pop(employee_no), actor_staff_id, now
-                    )
-                    for _, employee_no in people
-                    if employee_no in role_changes
-                ]
+            events = [
+                Event(
+                    "staff.marked_left",
+                    "staff",
+                    staff_id,
+                    at=now,
+                    actor_staff_id=actor_staff_id,
+                    details={"employee_no": employee_no},
+                )
+                for staff_id, employee_no in plan.marked_left
+            ]
+            events.extend(
+                _role_changed(plan, employee_no, change, actor_staff_id, now)
+                for employee_no, change in role_changes.items()
             )
-            await batch.commit()
-        transactions += 1
-
-    # The last transaction: who becomes a supervisor without being in the file, who
-    # leaves, the import's record, and the turn given back.
-    async with uow.another(background=True) as last:
-        await _still_ours(last, import_id)
-        await last.roster.add_supervisor_role(import_id, now)
-        await last.roster.mark_left([staff_id for staff_id, _ in plan.marked_left], now)
-        await queue_menus(
-            last,
-            [Staff(id=staff_id, telegram_user_id=user_id) for staff_id, user_id in menus.items()],
-            now=now,
-        )
-        events = [
-            Event(
-                "staff.marked_left",
-                "staff",
-                staff_id,
-                at=now,
-                actor_staff_id=actor_staff_id,
-                details={"employee_no": employee_no},
-            )
-            for staff_id, employee_no in plan.marked_left
-        ]
-        events.extend(
-            _role_changed(plan, employee_no, change, actor_staff_id, now)
-            for employee_no, change in role_changes.items()
-        )
-        events.append(_imported(summary, actor_staff_id, now))
-        await last.audit.add_many(events)
-        if with_change is not None:
-            await with_change(last, summary)
-        await last.roster.give_turn(import_id)
-        await last.commit()
-    return transactions + 1
+            events.append(_imported(summary, actor_staff_id, now))
+            await last.audit.add_many(events)
+            if with_change is not None:
+                await with_change(last, summary)
+            await last.roster.give_turn(import_id)
+            await last.commit()
+        return transactions + 1
+    except Exception as error:
+        raise ImportStopped(transactions) from error
 
 
 def _ranges(after: int, through: int) -> list[tuple[int, int]]:

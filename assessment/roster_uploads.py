@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from assessment.leaving import Kept, Named
+from assessment.outbox import Outgoing, enqueue
 from assessment.roster import (
     ImportSummary,
     MarkedLeft,
@@ -29,12 +30,14 @@ from assessment.roster import (
     mark_left,
 )
 from assessment.roster_cells import RosterRules
+from assessment.roster_import import TURN_STALE
 from assessment.roster_problems import ProblemCode, rejected
 from assessment.roster_read import MAX_ROWS
 from assessment.roster_worker import PackedRoster, RosterWorkers
 from config.policy import Policy
 from storage.enums import UploadStatus
 from storage.models import RosterUpload
+from storage.repositories.approvals import Contact
 from storage.uow import UnitOfWork
 
 
@@ -44,6 +47,8 @@ class DecisionRefused(enum.StrEnum):
     UNKNOWN = "unknown"
     NOT_YOURS = "not_yours"
     ALREADY_DECIDED = "already_decided"
+    # An Apply of it stopped part-way: it can be applied again, to finish, not cancelled.
+    PART_WRITTEN = "part_written"
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,17 +276,45 @@ async def apply(
     except _AlreadyDecided:
         return DecisionRefused.ALREADY_DECIDED
     except BaseException:
-        await hand_back(uow, upload.id)
+        # Stopped in its first transaction, nothing was written and nothing is handed back.
+        async with uow.another() as side:
+            await side.uploads.hand_back(upload.id, now)
+            await side.commit()
         raise
 
 
-async def hand_back(uow: UnitOfWork, upload_id: int) -> bool:
-    """The upload's Apply stopped part-way: it may be pressed again, which finishes it; in a
-    transaction of its own. False if no Apply of it was under way."""
-    async with uow.another() as side:
-        handed = await side.uploads.hand_back(upload_id)
-        await side.commit()
-    return handed
+@dataclass(frozen=True, slots=True)
+class StoppedApply:
+    """An upload whose Apply stopped part-way (its process died), handed back to be
+    applied again: what the HR who sent it is told."""
+
+    upload_id: int
+    file_name: str
+    uploader: Contact
+
+
+async def hand_back_stopped(
+    uow: UnitOfWork, *, render: Callable[[StoppedApply], Outgoing | None], now: datetime
+) -> int:
+    """Hand back the uploads whose Apply stopped part-way with the process that ran it,
+    each with a message to its uploader (``render``); commits. How many were handed back.
+
+    A press on Apply again imports the same file, which finishes the change. An Apply
+    that failed in a live process hands its upload back itself (``apply``).
+    """
+    stopped = await uow.uploads.hand_back_stopped(now, stale_after=TURN_STALE)
+    if not stopped:
+        await uow.rollback()
+        return 0
+    contacts = await uow.approvals.contacts([uploader for _, uploader, _ in stopped])
+    told = (
+        render(StoppedApply(upload_id, file_name, contacts[uploader]))
+        for upload_id, uploader, file_name in stopped
+        if uploader in contacts
+    )
+    await enqueue(uow, [message for message in told if message is not None], now=now)
+    await uow.commit()
+    return len(stopped)
 
 
 class _AlreadyDecided(Exception):  # noqa: N818 - a state, not an error
@@ -291,6 +324,9 @@ class _AlreadyDecided(Exception):  # noqa: N818 - a state, not an error
 async def cancel(uow: UnitOfWork, upload: Upload, *, now: datetime) -> DecisionRefused | None:
     """Drop a previewed upload without importing it."""
     if not await uow.uploads.move(upload.id, UploadStatus.PREVIEWED, UploadStatus.CANCELLED, now):
+        stored = await uow.uploads.get(upload.id)
+        if stored is not None and stored.stopped_at is not None:
+            return DecisionRefused.PART_WRITTEN
         return DecisionRefused.ALREADY_DECIDED
     await uow.commit()
     return None

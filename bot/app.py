@@ -39,6 +39,7 @@ from handlers.context import BotData, WorkledgerApplication, WorkledgerContext
 from handlers.peers import peer_draw_tick
 from handlers.reminders import daily_reminder_tick, team_summary_tick
 from handlers.results import publication_tick
+from handlers.roster import stopped_applies_tick
 from handlers.stage_reminders import stage_reminder_tick
 from locales import translator
 from storage import migrate
@@ -193,6 +194,9 @@ async def _post_init(application: WorkledgerApplication, budget: SendBudget) -> 
         )
         application.job_queue.run_repeating(
             clock_tick, interval=REMINDER_TICK, first=REMINDER_TICK, name="appeal-clocks"
+        )
+        application.job_queue.run_repeating(
+            stopped_applies_tick, interval=REMINDER_TICK, first=5, name="stopped-roster-applies"
         )
     _freeze_start_up(application)
 

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from assessment.roster import (
+    ImportStopped,
     ImportSummary,
     ParsedRoster,
     RosterRejected,
@@ -24,6 +25,8 @@ from storage.engine import StoreBusy
 EXIT_OK = 0
 EXIT_REJECTED = 1
 EXIT_UNREADABLE = 2
+# The import stopped part-way: part of it is written; the same import again finishes it.
+EXIT_STOPPED = 3
 
 
 def staff_import(
@@ -32,10 +35,11 @@ def staff_import(
     """Import the roster at ``path``; print a summary or every problem; return the exit status.
 
     0: imported (or checked, in a dry run); 1: the roster was refused; 2: the file
-    could not be read or the store could not be opened; 75 (``EXIT_BUSY``): another
-    process kept the store locked, nothing was imported. The people whose menus
-    changed get them from the running bot (or the next one to start): the import
-    queues them in the outbox.
+    could not be read or the store could not be opened; 3: the import stopped part-way
+    (part of it is written: the same import again finishes it); 75 (``EXIT_BUSY``):
+    another process kept the store locked before the import began, nothing was imported.
+    The people whose menus changed get them from the running bot (or the next one to
+    start): the import queues them in the outbox.
     """
     words = translator(settings.language)
     _, ngettext = words.gettext, words.ngettext
@@ -56,6 +60,15 @@ def staff_import(
         return EXIT_UNREADABLE
     except StoreBusy as busy:
         return report_busy(busy, words)
+    except ImportStopped as stopped:
+        cause = stopped.__cause__
+        if isinstance(cause, StoreBusy):
+            report_busy(cause, words, nothing_written=False)
+        else:
+            print(f"workledger: {cause!r}", file=sys.stderr)
+        line = _("the import stopped part-way: part of it is written; run it again to finish it")
+        print(f"workledger: {line}", file=sys.stderr)
+        return EXIT_STOPPED
     print(describe_summary(summary, _, ngettext))
     if summary.missing and not mark_missing_left:
         print(_("To mark them as having left, run the import again with --mark-missing-left."))

@@ -2,29 +2,40 @@
 
 from __future__ import annotations
 
+import functools
+import logging
 from collections.abc import Callable
 from datetime import datetime
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from assessment import access
-from assessment.roster import RosterRejected
+from assessment.outbox import URGENT, Outgoing
+from assessment.roster import ImportStopped, RosterRejected
 from assessment.roster_uploads import (
     DecisionRefused,
+    StoppedApply,
     Upload,
     cancel,
     find,
+    hand_back_stopped,
     mark_missing_left,
     missing_leaving,
 )
+from handlers.approval_messages import language_of
 from handlers.callbacks import RosterDecision
 from handlers.context import WorkledgerContext
 from handlers.formatting import person_label
 from handlers.gate import refusal_text
 from handlers.notices import MAX_TEXT, fit
 from handlers.roster_text import describe_kept, describe_rejection, describe_summary
+from locales import N_
 from storage.enums import UploadStatus
 
+log = logging.getLogger(__name__)
+
+# What HR is told when an Apply stopped part-way (and a Cancel of it is refused).
+PART_WRITTEN = N_("The import stopped part-way: part of it is written. Press Apply to finish it.")
 # The Bot API lets a bot download files of up to 20 MB.
 MAX_ROSTER_BYTES = 20 * 1024 * 1024
 # Telegram messages hold 4,096 characters; a long list of problems is cut well before.
@@ -112,6 +123,8 @@ def _refused(context: WorkledgerContext, reason: DecisionRefused) -> str:
         return _("Only the person who sent this roster file can decide on it.")
     if reason is DecisionRefused.ALREADY_DECIDED:
         return _("This roster file was already dealt with.")
+    if reason is DecisionRefused.PART_WRITTEN:
+        return _(PART_WRITTEN)
     return _("This roster file is no longer known.")
 
 
@@ -168,6 +181,11 @@ async def _apply(
                 actor_staff_id=member.id,
                 now=now,
             )
+    except ImportStopped:
+        # Part of it is written and the upload handed back: Apply again finishes it.
+        log.exception("a roster import stopped part-way (upload %d)", upload.id)
+        await query.answer(_(PART_WRITTEN), show_alert=True)
+        return
     except RosterRejected as rejection:
         # The store changed since the preview (say, a supervisor left): nothing was written.
         await query.answer()
@@ -277,3 +295,32 @@ def _more(context: WorkledgerContext) -> Callable[[int], str]:
     return lambda count: context.ngettext(
         "...and {count} more", "...and {count} more", count
     ).format(count=count)
+
+
+async def stopped_applies_tick(context: WorkledgerContext) -> None:
+    """Job (every minute): uploads whose Apply stopped with its process go back to the HR
+    who sent them, with a button to finish the import."""
+    render = functools.partial(_stopped_message, context.bot_data.settings.language)
+    async with context.bot_data.database.uow() as uow:
+        await hand_back_stopped(uow, render=render, now=context.now())
+
+
+def _stopped_message(default: str, stopped: StoppedApply) -> Outgoing | None:
+    uploader = stopped.uploader
+    if uploader.chat_id is None:
+        return None
+    _ = language_of(uploader, default).gettext
+    text = _(
+        "The import of {file} stopped part-way when the bot stopped: part of it is "
+        "written. Press Apply to finish it."
+    ).format(file=stopped.file_name)
+    apply = RosterDecision(stopped.upload_id, "apply").pack()
+    return Outgoing(
+        chat_id=uploader.chat_id,
+        kind="roster_stopped",
+        text=text,
+        markup={"inline_keyboard": [[{"text": _("Apply"), "callback_data": apply}]]},
+        staff_id=uploader.staff_id,
+        dedup_key=None,
+        priority=URGENT,
+    )

@@ -292,6 +292,9 @@ class RosterUpload(Base):
     # Set while an Apply press imports it (still ``previewed`` until the import ends):
     # an import that stopped part-way leaves it set, and the upload is handed back.
     applying_since: Mapped[datetime | None]
+    # When an Apply of it stopped part-way and it was handed back: part of it is written,
+    # so it can be applied again (which finishes it) but no longer cancelled.
+    stopped_at: Mapped[datetime | None]
 
 
 class RosterStaging(Base):

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, exists, select, update
 
 from storage.enums import UploadStatus
-from storage.models import RosterUpload
-from storage.repositories.base import Repository
+from storage.models import RosterImportTurn, RosterUpload
+from storage.repositories.base import Repository, store_now
 
 
 class RosterUploadRepository(Repository):
@@ -30,7 +31,8 @@ class RosterUploadRepository(Repository):
     ) -> bool:
         """Move an upload from ``source`` to ``target``; False if it was not in ``source``.
 
-        A conditional update, so two presses of one button cannot both win.
+        A conditional update, so two presses of one button cannot both win. Not while an
+        Apply is under way, nor once one stopped part-way (``hand_back``).
         """
         result = await self.session.execute(
             update(RosterUpload)
@@ -38,6 +40,7 @@ class RosterUploadRepository(Repository):
                 RosterUpload.id == upload_id,
                 RosterUpload.status == source,
                 RosterUpload.applying_since.is_(None),
+                RosterUpload.stopped_at.is_(None),
             )
             .values(status=target, decided_at=at)
         )
@@ -70,27 +73,44 @@ class RosterUploadRepository(Repository):
                 status=UploadStatus.APPLIED,
                 decided_at=at,
                 applying_since=None,
+                stopped_at=None,
                 missing_employee_nos=list(missing),
             )
         )
         return bool(getattr(result, "rowcount", 0))
 
-    async def hand_back(self, upload_id: int) -> bool:
+    async def hand_back(self, upload_id: int, at: datetime) -> bool:
         """An Apply that stopped part-way: the upload may be applied again (which finishes
-        the import); False if no Apply of it was under way."""
+        the import), not cancelled; False if no Apply of it was under way."""
         result = await self.session.execute(
             update(RosterUpload)
             .where(RosterUpload.id == upload_id, RosterUpload.applying_since.is_not(None))
-            .values(applying_since=None)
+            .values(applying_since=None, stopped_at=at)
         )
         return bool(getattr(result, "rowcount", 0))
 
-    async def being_applied(self) -> list[RosterUpload]:
-        """Uploads an Apply is under way for (or stopped part-way on)."""
-        return list(
-            await self.session.scalars(
-                select(RosterUpload)
-                .where(RosterUpload.applying_since.is_not(None))
-                .order_by(RosterUpload.id)
-            )
+    async def hand_back_stopped(
+        self, at: datetime, *, stale_after: timedelta
+    ) -> list[tuple[int, int, str]]:
+        """Hand back every upload whose Apply stopped part-way (the process died): those
+        marked as being applied while no live import holds the import turn. Returns
+        each one's id, uploader's staff id and file name.
+
+        One statement: an Apply takes the turn before it marks its upload, so an upload
+        seen marked with the turn free (in one snapshot) is a dead Apply's.
+        """
+        marked = await self.session.scalar(
+            select(RosterUpload.id).where(RosterUpload.applying_since.is_not(None)).limit(1)
         )
+        if marked is None:
+            # Nearly always: no write (on SQLite, no turn of the write lock) for nothing.
+            return []
+        turns = cast(Table, RosterImportTurn.__table__)
+        live = exists().where(turns.c.beat_at >= store_now(self.dialect, minus=stale_after))
+        rows = await self.session.execute(
+            update(RosterUpload)
+            .where(RosterUpload.applying_since.is_not(None), ~live)
+            .values(applying_since=None, stopped_at=at)
+            .returning(RosterUpload.id, RosterUpload.uploaded_by_id, RosterUpload.file_name)
+        )
+        return sorted((int(upload), int(by), name) for upload, by, name in rows)

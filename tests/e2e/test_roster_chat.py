@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
+from assessment import roster_import
 from assessment.roster import RosterRules
 from assessment.roster_worker import PackedRoster
 from bot.emulator import EmulatedUser, EmulatorDriver
-from handlers.context import WorkledgerApplication
+from handlers.context import WorkledgerApplication, WorkledgerContext
 from storage.enums import StaffStatus, UploadStatus
-from storage.models import AuditEvent, RosterUpload, Staff
+from storage.models import AuditEvent, OutboxMessage, RosterImportTurn, RosterUpload, Staff
+from storage.repositories.roster import RosterRepository
 
 from .conftest import eventually
 from .people import Organisation, seed
@@ -327,3 +330,132 @@ async def test_other_people_are_answered_while_a_roster_is_read(
     release.set()
     [preview] = await driver.wait_for_message(org.hr.id)
     assert preview["text"].startswith("Dry run: nothing was written.")
+
+
+async def _answer_to(driver: EmulatorDriver, update: dict[str, Any]) -> str:
+    query_id = update["callback_query"]["id"]
+
+    async def answered() -> list[dict[str, Any]]:
+        return await driver.callback_answers(query_id)
+
+    [answer] = await eventually(answered)
+    return str(answer.get("text", ""))
+
+
+def _button(message: dict[str, Any], label: str) -> str:
+    return next(
+        b["callback_data"]
+        for row in message["reply_markup"]["inline_keyboard"]
+        for b in row
+        if b["text"] == label
+    )
+
+
+async def test_an_apply_that_stops_part_way_is_handed_back_and_apply_again_finishes_it(
+    bot: WorkledgerApplication,
+    driver: EmulatorDriver,
+    org: Organisation,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    preview = await _upload(driver, org.hr, ROSTER)
+    # The store fails once in the import's last transaction: the people are written (in
+    # the transactions before), the import's record and the upload's end are not.
+    real = RosterRepository.add_supervisor_role
+    failures = [RuntimeError("disk I/O error")]
+
+    async def failing_once(self: RosterRepository, *args: Any, **kwargs: Any) -> None:
+        if failures:
+            raise failures.pop()
+        await real(self, *args, **kwargs)
+
+    monkeypatch.setattr(RosterRepository, "add_supervisor_role", failing_once)
+    pressed = await driver.press(org.hr, preview["message_id"], _button(preview, "Apply"))
+    told = await _answer_to(driver, pressed)
+    assert told == "The import stopped part-way: part of it is written. Press Apply to finish it."
+    people = await _people(bot)
+    assert people["E200"].supervisor_id == people["E011"].id, "what was written stays"
+    [upload] = await _uploads(bot)
+    assert (upload.status, upload.applying_since) == (UploadStatus.PREVIEWED, None)
+    assert upload.stopped_at is not None
+    # Cancelling would leave half an import: refused, and said why.
+    cancel = await driver.press(org.hr, preview["message_id"], _button(preview, "Cancel"))
+    assert "part of it is written" in await _answer_to(driver, cancel)
+    assert (await _uploads(bot))[0].status is UploadStatus.PREVIEWED
+
+    # Apply again: the import finds the people written and writes the rest.
+    applied = await _press_and_read(driver, org.hr, preview, "Apply")
+    assert "1 person added" not in applied["text"], "E200 was added the first time"
+    [upload] = await _uploads(bot)
+    assert (upload.status, upload.stopped_at) == (UploadStatus.APPLIED, None)
+    async with bot.bot_data.database.uow() as uow:
+        imported = await uow.session.scalar(
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.action == "roster.imported")
+        )
+    assert imported == 1
+
+
+async def _dead_apply(bot: WorkledgerApplication, upload_id: int, *, beat_ago: timedelta) -> None:
+    """What an Apply leaves in the store when its process is killed mid-import: the upload
+    marked as being applied, the import's turn last beaten ``beat_ago``."""
+    async with bot.bot_data.database.uow() as uow:
+        beat = datetime.now(UTC) - beat_ago
+        await uow.session.execute(
+            update(RosterUpload).where(RosterUpload.id == upload_id).values(applying_since=beat)
+        )
+        uow.session.add(RosterImportTurn(slot=1, import_id="d" * 32, beat_at=beat))
+        await uow.commit()
+
+
+async def _stopped_told(bot: WorkledgerApplication) -> int:
+    async with bot.bot_data.database.uow() as uow:
+        return int(
+            await uow.session.scalar(
+                select(func.count())
+                .select_from(OutboxMessage)
+                .where(OutboxMessage.kind == "roster_stopped")
+            )
+            or 0
+        )
+
+
+async def _run_job(bot: WorkledgerApplication, name: str) -> None:
+    assert bot.job_queue is not None
+    [job] = bot.job_queue.get_jobs_by_name(name)
+    await job.callback(WorkledgerContext.from_job(job, bot))
+
+
+async def test_an_apply_killed_mid_import_goes_back_to_hr_who_finishes_it(
+    bot: WorkledgerApplication, driver: EmulatorDriver, org: Organisation
+) -> None:
+    await _upload(driver, org.hr, ROSTER)
+    [upload] = await _uploads(bot)
+    # A live import (its turn beaten just now) is left alone: it may be this very Apply.
+    await _dead_apply(bot, upload.id, beat_ago=timedelta(seconds=1))
+    await _run_job(bot, "stopped-roster-applies")
+    assert (await _uploads(bot))[0].applying_since is not None
+    assert await _stopped_told(bot) == 0, "HR is told nothing"
+
+    async with bot.bot_data.database.uow() as uow:
+        await uow.session.execute(delete(RosterImportTurn))
+        await uow.commit()
+    await _dead_apply(bot, upload.id, beat_ago=roster_import.TURN_STALE * 2)
+    await _run_job(bot, "stopped-roster-applies")
+    [told] = await driver.wait_for_message(org.hr.id, timeout=8)
+    assert told["text"] == (
+        "The import of roster.csv stopped part-way when the bot stopped: part of it is "
+        "written. Press Apply to finish it."
+    )
+    [upload] = await _uploads(bot)
+    assert (upload.applying_since, upload.status) == (None, UploadStatus.PREVIEWED)
+    assert upload.stopped_at is not None
+    # A second tick (or another process's) hands nothing back twice.
+    await _run_job(bot, "stopped-roster-applies")
+    assert await _stopped_told(bot) == 1
+
+    applied = await _press_and_read(driver, org.hr, told, "Apply")
+    assert "1 person added" in applied["text"]
+    people = await _people(bot)
+    assert people["E200"].supervisor_id == people["E011"].id
+    assert (await _uploads(bot))[0].status is UploadStatus.APPLIED

@@ -16,6 +16,7 @@ from assessment.leaving import KeptBecause
 from assessment.menus import MENU_KIND
 from assessment.roster import (
     COLUMNS,
+    ImportStopped,
     ImportSummary,
     ProblemCode,
     RosterRejected,
@@ -740,7 +741,7 @@ async def test_an_import_stopped_part_way_is_finished_by_importing_the_file_agai
         mock.patch.object(repository, "update_staged_people", failing("update")),
     ):
         async with db.uow() as uow:
-            with pytest.raises(_StoreError):
+            with pytest.raises(ImportStopped) as stopped:
                 await import_roster(
                     uow,
                     roster,
@@ -748,6 +749,7 @@ async def test_an_import_stopped_part_way_is_finished_by_importing_the_file_agai
                     now=datetime.now(UTC),
                     with_change=fail_last if where == "last" else None,
                 )
+    assert isinstance(stopped.value.__cause__, _StoreError)
     people = await _people(db)
     assert "E5" in people, "what was committed before the failure stays"
     assert await _leftovers(db) == (0, 0, 0)

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from assessment.roster import COLUMNS
 from bench.roster_files import csv_file, styled_empty_rows, valid_rows
-from bot.roster_cli import EXIT_OK, EXIT_REJECTED, EXIT_UNREADABLE, staff_import
+from bot.roster_cli import EXIT_OK, EXIT_REJECTED, EXIT_STOPPED, EXIT_UNREADABLE, staff_import
 from config.policy import Policy, load_policy
 from config.settings import Settings
 from storage.engine import Database
 from storage.enums import StaffStatus
 from storage.models import Staff
+from storage.repositories.roster import RosterRepository
 
 SAMPLE = Path(__file__).parents[1] / "fixtures" / "roster" / "sample.csv"
 
@@ -159,3 +161,34 @@ def test_the_command_line_keeps_to_the_same_limits(
     assert _run(settings, policy, formatted) == EXIT_REJECTED
     assert "the file has more than 100000 rows; blank rows count too" in capsys.readouterr().err
     assert _people(settings) == {}
+
+
+def test_an_import_stopped_part_way_says_so_and_the_same_import_finishes_it(
+    settings: Settings,
+    policy: Policy,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real = RosterRepository.add_supervisor_role
+    failures = [RuntimeError("disk I/O error")]
+
+    async def failing_once(self: RosterRepository, *args: Any, **kwargs: Any) -> None:
+        if failures:
+            raise failures.pop()
+        await real(self, *args, **kwargs)
+
+    monkeypatch.setattr(RosterRepository, "add_supervisor_role", failing_once)
+    assert _run(settings, policy, SAMPLE) == EXIT_STOPPED
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        "workledger: RuntimeError('disk I/O error')",
+        "workledger: the import stopped part-way: part of it is written; run it again to "
+        "finish it",
+    ]
+    assert len(_people(settings)) == 5, "the people were written before it stopped"
+    assert _run(settings, policy, SAMPLE) == EXIT_OK
+    assert capsys.readouterr().out.splitlines()[:3] == [
+        "0 people added",
+        "0 people updated",
+        "5 people unchanged",
+    ]
