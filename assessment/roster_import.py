@@ -75,6 +75,7 @@ async def import_roster(
     dry_run: bool = False,
     claim: Callable[[UnitOfWork], Awaitable[None]] | None = None,
     with_change: Callable[[UnitOfWork, ImportSummary], Awaitable[None]] | None = None,
+    on_stop: Callable[[UnitOfWork], Awaitable[None]] | None = None,
 ) -> ImportSummary:
     """Create or update everyone on ``roster``, with departments and posts; commit unless dry.
 
@@ -95,8 +96,10 @@ async def import_roster(
     short transactions (see the module): ``claim`` (say, marking the upload as being
     applied) runs in the first, which writes nothing else if the people changed since
     they were read (the import then starts over); ``with_change`` (recording the upload
-    as applied) runs in the last. The unit of work must not have written anything
-    before; it is committed or rolled back on return.
+    as applied) runs in the last; ``on_stop`` (handing the upload back) in a transaction
+    of its own if the import stops after the first, while it still holds its turn. The
+    unit of work must not have written anything before; it is committed or rolled back
+    on return.
 
     Raises:
         RosterRejected: a supervisor is neither in the file nor in the store, or the
@@ -117,6 +120,7 @@ async def import_roster(
             dry_run=dry_run,
             claim=claim,
             with_change=with_change,
+            on_stop=on_stop,
         )
 
 
@@ -130,6 +134,7 @@ async def _import(
     dry_run: bool,
     claim: Callable[[UnitOfWork], Awaitable[None]] | None,
     with_change: Callable[[UnitOfWork, ImportSummary], Awaitable[None]] | None,
+    on_stop: Callable[[UnitOfWork], Awaitable[None]] | None,
 ) -> ImportSummary:
     rows = roster.rows if isinstance(roster, PackedRoster) else len(roster.rows)
     for _attempt in range(_ATTEMPTS):
@@ -174,6 +179,7 @@ async def _import(
                     now,
                     claim=claim,
                     with_change=with_change,
+                    on_stop=on_stop,
                 )
                 if changed:
                     log.info(
@@ -297,6 +303,7 @@ async def _change(
     *,
     claim: Callable[[UnitOfWork], Awaitable[None]] | None,
     with_change: Callable[[UnitOfWork, ImportSummary], Awaitable[None]] | None,
+    on_stop: Callable[[UnitOfWork], Awaitable[None]] | None,
 ) -> int:
     """Make the planned change from the staged rows, committed, in short transactions
     while the import holds the one import turn; how many transactions it took, 0 if the
@@ -314,6 +321,14 @@ async def _change(
             claim=claim,
             with_change=with_change,
         )
+    except ImportStopped:
+        # Still in its turn: what ``claim`` took is this import's, and no other import
+        # can have taken it meanwhile.
+        if on_stop is not None:
+            async with uow.another() as side:
+                await on_stop(side)
+                await side.commit()
+        raise
     finally:
         # The last transaction gives the turn back with the change; else it is given here.
         if not written:

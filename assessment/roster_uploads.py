@@ -257,7 +257,8 @@ async def apply(
 
     The people the file lacks are kept on the upload afterwards, for the button
     that marks them as having left. An import that stops part-way hands the upload
-    back (a press on Apply again finishes it), and raises what stopped it.
+    back (a press on Apply again finishes it) and raises ``ImportStopped``; one stopped
+    by the process ending is handed back by ``hand_back_stopped``.
     """
 
     async def claim(uow: UnitOfWork) -> None:
@@ -269,18 +270,21 @@ async def apply(
     async def applied(uow: UnitOfWork, summary: ImportSummary) -> None:
         await uow.uploads.applied(upload.id, now, summary.missing)
 
+    async def hand_back(uow: UnitOfWork) -> None:
+        await uow.uploads.hand_back(upload.id, now)
+
     try:
         return await import_roster(
-            uow, roster, actor_staff_id=actor_staff_id, now=now, claim=claim, with_change=applied
+            uow,
+            roster,
+            actor_staff_id=actor_staff_id,
+            now=now,
+            claim=claim,
+            with_change=applied,
+            on_stop=hand_back,
         )
     except _AlreadyDecided:
         return DecisionRefused.ALREADY_DECIDED
-    except BaseException:
-        # Stopped in its first transaction, nothing was written and nothing is handed back.
-        async with uow.another() as side:
-            await side.uploads.hand_back(upload.id, now)
-            await side.commit()
-        raise
 
 
 @dataclass(frozen=True, slots=True)

@@ -298,11 +298,12 @@ class RosterUpload(Base):
 
 
 class RosterStaging(Base):
-    """A checked roster row waiting for its import's one short transaction (see the import).
+    """A checked roster row waiting for its import to write it (see the import).
 
-    Written in batches of short transactions that nobody else reads; the import's
-    final transaction changes the staff from them in set-based statements, then they
-    are deleted. Rows of an import that died before its end are garbage, dropped by age.
+    Written in batches of short transactions that nobody else reads; the import then
+    changes the staff from them in set-based statements, a range of rows per short
+    transaction, and deletes them. Rows of an import that died before its end are
+    garbage, dropped by age (importing the file again stages them afresh).
     """
 
     __tablename__ = "roster_staging"
