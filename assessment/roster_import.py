@@ -284,13 +284,16 @@ _ATTEMPTS = 3
 
 
 async def _drop_staged(uow: UnitOfWork, import_id: str) -> None:
-    """Delete an import's staged rows, a batch per short transaction."""
-    while True:
+    """Delete an import's staged rows, a range of them per short transaction."""
+    async with uow.another() as side:
+        span = await side.roster.staged_span(import_id)
+    if span is None:
+        return
+    after, through = span
+    for start in range(after, through, _STAGE_BATCH):
         async with uow.another() as side:
-            dropped = await side.roster.drop_staged(import_id, _STAGE_BATCH)
+            await side.roster.drop_staged(import_id, start, min(start + _STAGE_BATCH, through))
             await side.commit()
-        if dropped < _STAGE_BATCH:
-            return
 
 
 async def _change(

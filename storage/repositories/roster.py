@@ -39,7 +39,7 @@ from sqlalchemy.orm import aliased
 
 from storage.enums import Role, StaffStatus
 from storage.models import Department, Post, RosterImportTurn, RosterStaging, Staff
-from storage.repositories.base import Repository, rows_as, store_now
+from storage.repositories.base import Repository, Unindexed, rows_as, store_now
 
 _STAFF = cast(Table, Staff.__table__)
 _STAGED = cast(Table, RosterStaging.__table__)
@@ -147,10 +147,17 @@ class RosterRepository(Repository):
         assert tuple(statement.positiontup or ()) == STAGED_FIELDS, statement.positiontup
         await connection.exec_driver_sql(str(statement), list(rows))
 
-    async def drop_staged(self, import_id: str, limit: int) -> int:
-        """Delete up to ``limit`` of an import's staged rows; how many went."""
-        ids = select(_STAGED.c.id).where(_STAGED.c.import_id == import_id).limit(limit)
-        result = await self.session.execute(delete(_STAGED).where(_STAGED.c.id.in_(ids)))
+    async def drop_staged(self, import_id: str, after: int, through: int) -> int:
+        """Delete an import's staged rows with ids in (after, through]; how many went.
+
+        By a range of the primary key (``_in_range``): found by ``import_id`` alone,
+        PostgreSQL, knowing that every row of the table is this import's, read the whole
+        table for each batch (a second import of 100,000 people spent 57 s deleting its
+        rows so).
+        """
+        result = await self.session.execute(
+            delete(_STAGED).where(_in_range(_STAGED, import_id, after, through))
+        )
         return int(cast(CursorResult[Any], result).rowcount)
 
     async def drop_staged_before(self, moment: datetime) -> None:
@@ -265,10 +272,7 @@ class RosterRepository(Repository):
         through]: their staff id and employee number."""
         rows = await self.session.execute(
             select(_STAGED.c.staff_id, _STAGED.c.employee_no).where(
-                _STAGED.c.import_id == import_id,
-                _STAGED.c.id > after,
-                _STAGED.c.id <= through,
-                _STAGED.c.staff_id >= 0,
+                _in_range(_STAGED, import_id, after, through), _STAGED.c.staff_id >= 0
             )
         )
         return [(int(staff_id), employee_no) for staff_id, employee_no in rows]
@@ -307,9 +311,7 @@ class RosterRepository(Repository):
         rows, compare every row with every other).
         """
         staged = _STAGED.alias("staged")
-        in_range = and_(
-            staged.c.import_id == import_id, staged.c.id > after, staged.c.id <= through
-        )
+        in_range = _in_range(staged, import_id, after, through)
         names = [
             "employee_no", "name", "department_id", "post_id", "roles", "status", "language",
             "created_at", "updated_at", "version",
@@ -420,12 +422,7 @@ class RosterRepository(Repository):
                 )
                 .outerjoin(supervisor, supervisor.c.employee_no == staged.c.supervisor_no)
             )
-            .where(
-                staged.c.import_id == import_id,
-                staged.c.id > after,
-                staged.c.id <= through,
-                read,
-            )
+            .where(_in_range(staged, import_id, after, through), read)
             .subquery("source")
         )
         language = func.coalesce(source.c.language, _STAFF.c.language)
@@ -478,6 +475,15 @@ class RosterRepository(Repository):
                 .where(_STAFF.c.id.in_(staff_ids[start : start + _IN_CHUNK]))
                 .values(status=StaffStatus.LEFT, version=_STAFF.c.version + 1, updated_at=now)
             )
+
+
+def _in_range(staged: Any, import_id: str, after: int, through: int) -> Any:
+    """An import's staged rows with ids in (after, through], found by the primary key's
+    range: SQLite would otherwise walk all the import's rows in its (import, employee)
+    index for each range (7.5 ms a range of 5,000 among 100,000, against 1 ms)."""
+    return and_(
+        Unindexed(staged.c.import_id) == import_id, staged.c.id > after, staged.c.id <= through
+    )
 
 
 def _stood_for(column: Any, created: Sequence[int]) -> Any:
