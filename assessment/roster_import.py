@@ -169,6 +169,9 @@ async def _import(
                     async with uow.another() as side:
                         await side.roster.stage(staged)
                         await side.commit()
+                async with uow.another() as side:
+                    await side.roster.staged_all()
+                    await side.commit()
                 staged_at = time.monotonic()
                 changed = await _change(
                     uow,

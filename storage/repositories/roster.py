@@ -30,6 +30,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    text,
     true,
     update,
 )
@@ -146,6 +147,17 @@ class RosterRepository(Repository):
         )
         assert tuple(statement.positiontup or ()) == STAGED_FIELDS, statement.positiontup
         await connection.exec_driver_sql(str(statement), list(rows))
+
+    async def staged_all(self) -> None:
+        """Every row of an import is staged: on PostgreSQL, have the planner count them.
+
+        Without statistics of the rows just staged, PostgreSQL planned each range's
+        INSERT and UPDATE as a hash join over every person in the store (20 passes over
+        200,000 people for an import of 100,000); counted, it looks each row's person up
+        by the index. SQLite plans by its indexes alone (``_in_range``).
+        """
+        if self.dialect == "postgresql":
+            await self.session.execute(text("ANALYZE roster_staging"))
 
     async def drop_staged(self, import_id: str, after: int, through: int) -> int:
         """Delete an import's staged rows with ids in (after, through]; how many went.
