@@ -45,7 +45,6 @@ import contextlib
 import dataclasses
 import gc
 import multiprocessing
-import os
 import pickle
 import shutil
 import tempfile
@@ -58,7 +57,7 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
-from assessment.children import exit_text
+from assessment.children import NICENESS, exit_text, lower_priority
 from assessment.exports import (
     FORMATS,
     SOURCES,
@@ -78,8 +77,6 @@ TIMEOUT = 120.0
 # A new child's start: the interpreter, the store's and the export's imports, a second.
 START_TIMEOUT = 60.0
 PARALLEL = 2
-# How far below the bot's priority a child runs (``nice``; at most 19).
-NICENESS = 10
 
 
 class ExportError(RuntimeError):
@@ -211,7 +208,7 @@ class ExportWorkers:
             child = _Child(process, ours)
             self._running.add(child)
         theirs.close()
-        child.lower_priority(self.niceness)
+        lower_priority(child.pid, self.niceness)
         try:
             ours.send_bytes(blob)
         except OSError as error:
@@ -250,15 +247,6 @@ class _Child:
         self.process = process
         self.connection = connection
         self.pid = process.pid or 0
-
-    def lower_priority(self, niceness: int) -> None:
-        """Run ``niceness`` steps below this process (Linux: the child's threads, all
-        started later by its main thread, inherit it)."""
-        if niceness <= 0 or not hasattr(os, "setpriority"):
-            return
-        ours = os.getpriority(os.PRIO_PROCESS, 0)
-        with contextlib.suppress(OSError):  # gone already: its end is read from the pipe
-            os.setpriority(os.PRIO_PROCESS, self.pid, min(19, ours + niceness))
 
     def kill(self) -> None:
         """Kill the process if it still runs, and reap it (the pipe is closed by ``stop``)."""

@@ -5,7 +5,9 @@ Scoring a period is seconds of CPU in ``Decimal`` (100,000 people); in a thread 
 the interpreter lock from the event loop (and from aiosqlite's thread), which makes the
 scoring thread the run's critical path and stalls the loop. So the bot scores in one
 long-lived child process (``ScoringWorker``), started with the ``spawn`` method (the
-forkserver is the roster readers') when first needed and kept until the bot stops.
+forkserver is the roster readers') when first needed and kept until the bot stops. It
+runs ``children.NICENESS`` steps below the bot's CPU priority, as the export workers do:
+on a busy machine the bot answers people first and the scoring takes the time left.
 
 Each policy is sent to it once (the worker keeps the few it was given, by fingerprint,
 each with its ``period_scoring.batch_job``); each batch goes as plain tuples
@@ -39,7 +41,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from assessment.children import exit_text
+from assessment.children import exit_text, lower_priority
 from assessment.period_scoring import (
     BatchJob,
     BatchScores,
@@ -176,6 +178,9 @@ class _Process:
         process.start()
         theirs.close()
         worker = cls(process, ours)
+        # A whole period's scoring waits while the bot answers people.
+        if process.pid is not None:
+            lower_priority(process.pid)
         try:
             if not ours.poll(START_TIMEOUT):
                 raise ScoringError(f"the scoring worker did not start in {START_TIMEOUT:g} s")

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from unittest import mock
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, update
 
 from assessment import roster_import, roster_plan
 from assessment.leaving import KeptBecause
@@ -759,3 +760,37 @@ async def test_an_import_stopped_part_way_is_finished_by_importing_the_file_agai
     summary = await _import(db, _csv(*_STOPPED), policy)
     assert "E5" not in summary.created
     await _imported_whole(db, before)
+
+
+async def test_imports_take_turns_and_a_dead_imports_turn_is_taken_over(
+    db: Database, policy: Policy
+) -> None:
+    await _import(db, _csv(*TEAM), policy)
+    # Another import holds the turn and beats: this one waits, writing nothing meanwhile.
+    async with db.uow() as uow:
+        assert await uow.roster.take_turn("a" * 32, stale_after=roster_import.TURN_STALE)
+        await uow.commit()
+    waiting = asyncio.create_task(_import(db, _csv(*_STOPPED), policy))
+    await asyncio.sleep(1.0)
+    assert not waiting.done()
+    assert "E5" not in await _people(db), "nothing written while another import writes"
+    async with db.uow() as uow:
+        await uow.roster.give_turn("a" * 32)
+        await uow.commit()
+    assert (await waiting).created == ("E5", "E6")
+
+    # A turn whose holder stopped beating (its process died) is taken over.
+    async with db.uow() as uow:
+        assert await uow.roster.take_turn("b" * 32, stale_after=roster_import.TURN_STALE)
+        await uow.session.execute(
+            update(RosterImportTurn).values(beat_at=datetime.now(UTC) - timedelta(minutes=5))
+        )
+        await uow.commit()
+    summary = await _import(
+        db, _csv(*_STOPPED, "E7,Qian Bo,Licences,Clerk,service,1.15,E6,,,"), policy
+    )
+    assert summary.created == ("E7",)
+    async with db.uow() as uow:
+        assert not await uow.roster.turn_held(stale_after=roster_import.TURN_STALE)
+        # And an import that finds its turn taken over stops rather than write on.
+        assert not await uow.roster.beat("b" * 32)

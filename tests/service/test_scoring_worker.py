@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import delete, func, select
 
 from assessment import period_scoring
+from assessment.children import NICENESS
 from assessment.period_scoring import batch_job, score_batch, score_period
 from assessment.scoring_worker import ScoringError, ScoringWorker
 from storage.engine import Database
@@ -164,3 +165,12 @@ async def test_a_batch_the_worker_fails_on_fails_the_run_with_its_traceback(
     assert worker.pid == pid
     assert scored == score_batch(batch_job(POLICY), [7], good)
     assert len(scored.ready) + len(scored.waiting) == 1
+
+
+async def test_the_worker_runs_below_the_bots_priority(worker: ScoringWorker) -> None:
+    # A whole period's scoring takes the CPU the bot leaves: people are answered first.
+    ours = os.getpriority(os.PRIO_PROCESS, 0)
+    await worker.prepare(POLICY)
+    assert worker.pid is not None
+    assert os.getpriority(os.PRIO_PROCESS, worker.pid) == min(19, ours + NICENESS)
+    assert os.getpriority(os.PRIO_PROCESS, 0) == ours, "the bot's own priority untouched"
