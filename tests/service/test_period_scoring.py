@@ -348,10 +348,10 @@ async def test_the_whole_period_is_scored_graded_within_the_quota_and_stored(
     assert (await _stored(db))[team[0]].score == second[team[0]].score
 
 
-async def test_one_unit_of_work_stores_what_the_run_in_short_transactions_stores(db: Database) -> None:
+async def test_one_unit_of_work_stores_what_short_transactions_store(db: Database) -> None:
     # Given a database, each batch is read, scored and stored in short transactions of
-    # its own, and people whose score settles their grade are stored before everyone is
-    # graded; given a unit of work, all of it in that one. The stored results are the same.
+    # its own, and people whose score settles their grade are stored before everyone
+    # is graded; given a unit of work, all of it in that one. The results are the same.
     async with db.uow() as uow:
         o = await org(uow, departments=2)
         people = [
