@@ -197,9 +197,9 @@ async def _import(
             except Exception:
                 # SQLite's write lock first, then the staged rows (else left to go by age).
                 await uow.rollback()
-                await _drop_staged(uow, import_id)
+                await _tidy(_drop_staged(uow, import_id), "drop its staged rows")
                 raise
-        await _drop_staged(uow, import_id)
+        await _tidy(_drop_staged(uow, import_id), "drop its staged rows")
         if changed:
             return plan.summary
         log.info("the staff changed while a roster import read them: reading them again")
@@ -267,7 +267,8 @@ async def _mark_left(
     return tuple(marked)
 
 
-# --- Applying: the plan worked out by a child, the rows staged, the change in one transaction.
+# --- Applying: the plan worked out by a child, the rows staged, the change in short
+# transactions.
 
 # People read per query and sent to the planning child.
 _READ_BATCH = 1000
@@ -279,8 +280,10 @@ _STALE = timedelta(days=1)
 # one write lock every quick log waits for (20-30 ms here; 5,000 held it 35-50 ms, and
 # run (d)'s p99 was 74-110 ms against 40-43 ms).
 APPLY_BATCH = 2500
-# An import's turn not beaten for this long (the store's clock) is a dead import's.
-TURN_STALE = timedelta(seconds=30)
+# An import's turn not beaten for this long (the store's clock) is a dead import's. Each
+# batch beats as its first statement, a background job's write, which on SQLite waits
+# while people's writes wait: far longer than a batch ever waits.
+TURN_STALE = timedelta(minutes=2)
 # How often an import waiting for another's turn looks again, in seconds.
 _TURN_WAIT = 0.25
 # Reads of the store before giving up, if someone else changes the people each time.
@@ -329,21 +332,43 @@ async def _change(
             with_change=with_change,
         )
     except ImportStopped:
-        # Still in its turn: what ``claim`` took is this import's, and no other import
-        # can have taken it meanwhile.
         if on_stop is not None:
-            async with uow.another() as side:
-                await on_stop(side)
-                await side.commit()
+            await _tidy(_on_stop(uow, import_id, on_stop), "hand its claim back")
         raise
     finally:
         # The last transaction gives the turn back with the change; else it is given here.
         if not written:
             await uow.rollback()
-            async with uow.another() as side:
-                await side.roster.give_turn(import_id)
-                await side.commit()
+            await _tidy(_give_turn(uow, import_id), "give its turn back")
     return written
+
+
+async def _on_stop(
+    uow: UnitOfWork, import_id: str, on_stop: Callable[[UnitOfWork], Awaitable[None]]
+) -> None:
+    async with uow.another() as side:
+        # Only while it still holds its turn: one taken for dead meanwhile (its turn taken
+        # over) leaves whatever claim the next import made alone.
+        if await side.roster.beat(import_id):
+            await on_stop(side)
+            await side.commit()
+
+
+async def _give_turn(uow: UnitOfWork, import_id: str) -> None:
+    async with uow.another() as side:
+        await side.roster.give_turn(import_id)
+        await side.commit()
+
+
+async def _tidy(work: Awaitable[None], what: str) -> None:
+    """Clean-up after an import, best effort: when the store is what failed, it fails too,
+    and what the import did (or why it stopped) must still be said. What is left goes by
+    age: staged rows after a day, a turn once it is not beaten, a claim by the job that
+    hands stopped uploads back."""
+    try:
+        await work
+    except Exception:
+        log.warning("a roster import could not %s; it goes by age", what, exc_info=True)
 
 
 async def _take_turn(uow: UnitOfWork, import_id: str) -> None:
@@ -372,6 +397,7 @@ async def _change_in_turn(
     # posts; all or nothing. From its commit on, the import goes forward batch by batch:
     # stopped part-way, importing the same file again finishes it (an import matches
     # people by employee number, so what was written is found unchanged).
+    await _still_ours(uow, import_id)
     await uow.roster.drop_staged_before(now - _STALE)
     if await uow.roster.fingerprint() != fingerprint:
         return 0
@@ -433,36 +459,46 @@ async def _change_in_turn(
             transactions += 1
         menus = dict(plan.menus)
         role_changes = dict(summary.role_changes)
+        kept = 0
         for after, through in ranges:
             async with uow.another(background=True) as batch:
                 await _still_ours(batch, import_id)
-                await batch.roster.update_staged_people(
+                written, changed = await batch.roster.update_staged_people(
                     import_id, now, after=after, through=through
                 )
+                kept += changed
                 # What goes with these people's change goes in its transaction: an import
                 # finishing a stopped one finds them unchanged, and would not queue it again.
+                # Someone changed by another meanwhile was not written: nothing goes with it.
+                ours = set(written)
                 people = await batch.roster.staged_people(import_id, after, through)
-                await queue_menus(
-                    batch,
-                    [
-                        Staff(id=staff_id, telegram_user_id=menus.pop(staff_id))
-                        for staff_id, _ in people
-                        if staff_id in menus
-                    ],
-                    now=now,
-                )
+                menus_now = [
+                    Staff(id=staff_id, telegram_user_id=menus.pop(staff_id))
+                    for staff_id, _ in people
+                    if staff_id in menus
+                ]
+                events_now = [
+                    (staff_id, employee_no, role_changes.pop(employee_no))
+                    for staff_id, employee_no in people
+                    if employee_no in role_changes
+                ]
+                await queue_menus(batch, [m for m in menus_now if m.id in ours], now=now)
                 await batch.audit.add_many(
                     [
-                        _role_changed(
-                            plan, employee_no, role_changes.pop(employee_no), actor_staff_id, now
-                        )
-                        for _, employee_no in people
-                        if employee_no in role_changes
+                        _role_changed(plan, employee_no, change, actor_staff_id, now)
+                        for staff_id, employee_no, change in events_now
+                        if staff_id in ours
                     ]
                 )
                 await batch.commit()
             transactions += 1
 
+        if kept:
+            log.warning(
+                "a roster import left %d people as someone else changed them while it "
+                "wrote; importing the file again brings them in line",
+                kept,
+            )
         # The last transaction: who becomes a supervisor without being in the file, who
         # leaves, the import's record, and the turn given back.
         async with uow.another(background=True) as last:

@@ -328,8 +328,9 @@ def staged_rows(
 
 
 # A row's ids as the plan worked them out: the person's, department's, post's and
-# supervisor's (None: no supervisor), stand-ins below zero for what is new.
-RowIds = tuple[int, int, int, int | None]
+# supervisor's (None: no supervisor), stand-ins below zero for what is new; and the
+# person's version as read (None: someone new).
+RowIds = tuple[int, int, int, int | None, int | None]
 # What an import may change about a person, to tell updated from unchanged:
 # roles, name, department, post, status, language, supervisor.
 _State = tuple[int, str, int, int | None, StaffStatus, str | None, int | None]
@@ -417,8 +418,9 @@ def work_out(
         department_id = departments[row.department]
         row_post_id = post_ids[(department_id, row.post)]
         supervisor_id = id_of(row.supervisor_no) if row.supervisor_no else None
-        ids.append((id_of(row.employee_no), department_id, row_post_id, supervisor_id))
         known = people.get(row.employee_no)
+        version = None if known is None else known.version
+        ids.append((id_of(row.employee_no), department_id, row_post_id, supervisor_id, version))
         if known is None:
             created.append(row.employee_no)
             new_people[row.employee_no] = (row.name, roles, row.status)

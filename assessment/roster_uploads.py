@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -261,17 +262,23 @@ async def apply(
     by the process ending is handed back by ``hand_back_stopped``.
     """
 
+    # This Apply's own: only it ends the upload's Apply or hands it back.
+    token = uuid.uuid4().hex
+
     async def claim(uow: UnitOfWork) -> None:
         # In the import's first transaction: a press on Apply that lost the race rolls
         # it back, and the import is written once.
-        if not await uow.uploads.start_applying(upload.id, now):
+        if not await uow.uploads.start_applying(upload.id, token, now):
             raise _AlreadyDecided
 
     async def applied(uow: UnitOfWork, summary: ImportSummary) -> None:
-        await uow.uploads.applied(upload.id, now, summary.missing)
+        # In the import's last transaction. Taken for dead meanwhile (and the upload handed
+        # back to HR), this import stops there: Apply again writes the rest.
+        if not await uow.uploads.applied(upload.id, token, now, summary.missing):
+            raise RuntimeError(f"the Apply of roster upload {upload.id} no longer holds it")
 
     async def hand_back(uow: UnitOfWork) -> None:
-        await uow.uploads.hand_back(upload.id, now)
+        await uow.uploads.hand_back(upload.id, token, now)
 
     try:
         return await import_roster(

@@ -292,6 +292,8 @@ class RosterUpload(Base):
     # Set while an Apply press imports it (still ``previewed`` until the import ends):
     # an import that stopped part-way leaves it set, and the upload is handed back.
     applying_since: Mapped[datetime | None]
+    # Which Apply holds it then (its own random token): only that one ends or hands it back.
+    applying_claim: Mapped[str | None] = mapped_column(String(32))
     # When an Apply of it stopped part-way and it was handed back: part of it is written,
     # so it can be applied again (which finishes it) but no longer cancelled.
     stopped_at: Mapped[datetime | None]
@@ -329,6 +331,8 @@ class RosterStaging(Base):
     department_id: Mapped[int | None] = mapped_column(Integer)
     post_id: Mapped[int | None] = mapped_column(Integer)
     supervisor_id: Mapped[int | None] = mapped_column(Integer)
+    # The person's version as the plan read it (None for someone new; migration 0029).
+    version: Mapped[int | None] = mapped_column(Integer)
 
 
 class RosterImportTurn(Base):

@@ -53,6 +53,7 @@ _TURN = 1
 STAGED_FIELDS = (
     "import_id", "employee_no", "name", "department", "post", "roles", "status", "language",
     "supervisor_no", "created_at", "staff_id", "department_id", "post_id", "supervisor_id",
+    "version",
 )  # fmt: skip
 # Ids bound in one statement (both SQLite and asyncpg cap the parameters of one).
 _IN_CHUNK = 1000
@@ -72,6 +73,9 @@ class PersonRow:
     status: StaffStatus
     language: str | None
     telegram_user_id: int | None
+    # Bumped by every change of the person: the import writes them only if it still is
+    # what it read (``update_staged_people``).
+    version: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -393,14 +397,18 @@ class RosterRepository(Repository):
 
     async def update_staged_people(
         self, import_id: str, now: datetime, *, after: int, through: int
-    ) -> None:
+    ) -> tuple[list[int], int]:
         """Bring the people of the staged rows with ids in (after, through] in line with
         their row, supervisors included, in one UPDATE; once every new person is in.
+        Returns the ids of the people written, and how many of the people there before
+        were not, as someone else changed them since the import read them.
 
-        Only people with a real difference are written. An empty language cell (None)
-        leaves the person's own language. On SQLite the new people were inserted whole
-        but for a supervisor further down the file: only the people there before and
-        those are read.
+        Only people with a real difference are written, and of those there before, only
+        those still at the version the import read: a change made meanwhile (HR marking
+        someone as left, a language chosen) is not overwritten unseen. An empty language
+        cell (None) leaves the person's own language. On SQLite the new people were
+        inserted whole but for a supervisor further down the file: only the people there
+        before and those are read.
         """
         staged = _STAGED.alias("staged")
         supervisor = aliased(_STAFF, name="supervisor")
@@ -422,6 +430,7 @@ class RosterRepository(Repository):
                 staged.c.roles,
                 staged.c.status,
                 staged.c.language,
+                staged.c.version,
             )
             .select_from(
                 staged.join(_DEPARTMENTS, _DEPARTMENTS.c.name == staged.c.department)
@@ -437,6 +446,16 @@ class RosterRepository(Repository):
             .where(_in_range(staged, import_id, after, through), read)
             .subquery("source")
         )
+        # The people there before whom someone else changed since the import read them.
+        changed = await self.session.scalar(
+            select(func.count())
+            .select_from(staged.join(_STAFF, _STAFF.c.id == staged.c.staff_id))
+            .where(
+                _in_range(staged, import_id, after, through),
+                staged.c.staff_id >= 0,
+                _STAFF.c.version != staged.c.version,
+            )
+        )
         language = func.coalesce(source.c.language, _STAFF.c.language)
         new = {
             "name": source.c.name,
@@ -447,14 +466,17 @@ class RosterRepository(Repository):
             "status": source.c.status,
             "language": language,
         }
-        await self.session.execute(
+        written = await self.session.scalars(
             update(_STAFF)
             .where(
                 _STAFF.c.employee_no == source.c.employee_no,
+                or_(source.c.version.is_(None), _STAFF.c.version == source.c.version),
                 or_(*(_STAFF.c[name].is_distinct_from(value) for name, value in new.items())),
             )
             .values(**new, version=_STAFF.c.version + 1, updated_at=now)
+            .returning(_STAFF.c.id)
         )
+        return list(written), int(changed or 0)
 
     async def add_supervisor_role(self, import_id: str, now: datetime) -> None:
         """Give the supervisor role to people not staged whom staged rows name as supervisor."""

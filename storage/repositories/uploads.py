@@ -46,9 +46,9 @@ class RosterUploadRepository(Repository):
         )
         return bool(getattr(result, "rowcount", 0))
 
-    async def start_applying(self, upload_id: int, at: datetime) -> bool:
-        """Mark a previewed upload as being applied; False if it is not previewed, or an
-        Apply is under way already."""
+    async def start_applying(self, upload_id: int, claim: str, at: datetime) -> bool:
+        """Mark a previewed upload as being applied by the Apply holding ``claim``; False if
+        it is not previewed, or an Apply is under way already."""
         result = await self.session.execute(
             update(RosterUpload)
             .where(
@@ -56,36 +56,40 @@ class RosterUploadRepository(Repository):
                 RosterUpload.status == UploadStatus.PREVIEWED,
                 RosterUpload.applying_since.is_(None),
             )
-            .values(applying_since=at)
+            .values(applying_since=at, applying_claim=claim)
         )
         return bool(getattr(result, "rowcount", 0))
 
-    async def applied(self, upload_id: int, at: datetime, missing: Sequence[str]) -> bool:
-        """The Apply under way ended: the upload is applied, with the people it lacked."""
+    async def applied(
+        self, upload_id: int, claim: str, at: datetime, missing: Sequence[str]
+    ) -> bool:
+        """The Apply holding ``claim`` ended: the upload is applied, with the people it
+        lacked. False if that Apply no longer holds it (it was taken for dead)."""
         result = await self.session.execute(
             update(RosterUpload)
             .where(
                 RosterUpload.id == upload_id,
                 RosterUpload.status == UploadStatus.PREVIEWED,
-                RosterUpload.applying_since.is_not(None),
+                RosterUpload.applying_claim == claim,
             )
             .values(
                 status=UploadStatus.APPLIED,
                 decided_at=at,
                 applying_since=None,
+                applying_claim=None,
                 stopped_at=None,
                 missing_employee_nos=list(missing),
             )
         )
         return bool(getattr(result, "rowcount", 0))
 
-    async def hand_back(self, upload_id: int, at: datetime) -> bool:
-        """An Apply that stopped part-way: the upload may be applied again (which finishes
-        the import), not cancelled; False if no Apply of it was under way."""
+    async def hand_back(self, upload_id: int, claim: str, at: datetime) -> bool:
+        """The Apply holding ``claim`` stopped part-way: the upload may be applied again
+        (which finishes the import), not cancelled; False if that Apply does not hold it."""
         result = await self.session.execute(
             update(RosterUpload)
-            .where(RosterUpload.id == upload_id, RosterUpload.applying_since.is_not(None))
-            .values(applying_since=None, stopped_at=at)
+            .where(RosterUpload.id == upload_id, RosterUpload.applying_claim == claim)
+            .values(applying_since=None, applying_claim=None, stopped_at=at)
         )
         return bool(getattr(result, "rowcount", 0))
 
@@ -110,7 +114,7 @@ class RosterUploadRepository(Repository):
         rows = await self.session.execute(
             update(RosterUpload)
             .where(RosterUpload.applying_since.is_not(None), ~live)
-            .values(applying_since=None, stopped_at=at)
+            .values(applying_since=None, applying_claim=None, stopped_at=at)
             .returning(RosterUpload.id, RosterUpload.uploaded_by_id, RosterUpload.file_name)
         )
         return sorted((int(upload), int(by), name) for upload, by, name in rows)

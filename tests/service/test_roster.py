@@ -725,11 +725,11 @@ async def test_an_import_stopped_part_way_is_finished_by_importing_the_file_agai
     def failing(name: str) -> object:
         real = getattr(repository, f"{name}_staged_people")
 
-        async def call(self: object, *args: object, **kwargs: object) -> None:
+        async def call(self: object, *args: object, **kwargs: object) -> object:
             calls[name] += 1
             if name == where and calls[name] == fails_at[name]:
                 raise _StoreError
-            await real(self, *args, **kwargs)
+            return await real(self, *args, **kwargs)
 
         return call
 
@@ -794,3 +794,42 @@ async def test_imports_take_turns_and_a_dead_imports_turn_is_taken_over(
         assert not await uow.roster.turn_held(stale_after=roster_import.TURN_STALE)
         # And an import that finds its turn taken over stops rather than write on.
         assert not await uow.roster.beat("b" * 32)
+
+
+async def test_someone_changed_while_the_import_writes_is_not_overwritten_unseen(
+    db: Database, policy: Policy
+) -> None:
+    await _import(db, _csv(*TEAM), policy)
+    roster = parse_roster(_csv(*_STOPPED), "roster.csv", policy)
+    real = roster_import._still_ours
+    beats = []
+
+    async def hr_renames_e1_meanwhile(uow: object, import_id: str) -> None:
+        # The second beat opens the first batch: after the import's first transaction,
+        # before any of its people are written (and before the batch takes SQLite's lock).
+        beats.append(import_id)
+        if len(beats) == 2:
+            async with db.uow() as other:
+                [staff] = await other.staff.by_employee_nos(["E1"])
+                staff.name = "Li Wei (renamed by HR)"
+                await other.commit()
+        await real(uow, import_id)  # type: ignore[arg-type]
+
+    with mock.patch.object(roster_import, "_still_ours", hr_renames_e1_meanwhile):
+        async with db.uow() as uow:
+            summary = await import_roster(uow, roster, actor_staff_id=None, now=datetime.now(UTC))
+    assert summary.created == ("E5", "E6")
+    people = await _people(db)
+    assert people["E1"].name == "Li Wei (renamed by HR)", "the change made meanwhile stays"
+    assert not people["E1"].roles & Role.HR, "and the file's is not written over it"
+    assert people["E5"].supervisor_id == people["E6"].id, "everyone else is written"
+    changed = [event.details["employee_no"] for event in await _events(db, "staff.role_changed")]
+    assert changed == ["E2"], "nothing is audited for the person not written"
+
+    # The file again brings them in line, audited then.
+    again = await _import(db, _csv(*_STOPPED), policy)
+    assert again.updated == ("E1",)
+    people = await _people(db)
+    assert (people["E1"].name, bool(people["E1"].roles & Role.HR)) == ("Li Wei", True)
+    changed = [event.details["employee_no"] for event in await _events(db, "staff.role_changed")]
+    assert sorted(changed) == ["E1", "E2"]
