@@ -50,6 +50,8 @@ class DecisionRefused(enum.StrEnum):
     ALREADY_DECIDED = "already_decided"
     # An Apply of it stopped part-way: it can be applied again, to finish, not cancelled.
     PART_WRITTEN = "part_written"
+    # An Apply of it is under way (or stopped with its process, not yet handed back).
+    BEING_APPLIED = "being_applied"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +65,8 @@ class Upload:
     missing: tuple[str, ...]
     # SHA-256 of the file previewed (None for uploads previewed before it was kept).
     digest: str | None = None
+    # An Apply of it is under way (or stopped with its process, not yet handed back).
+    applying: bool = False
 
 
 def file_digest(data: bytes) -> str:
@@ -242,6 +246,7 @@ async def find(uow: UnitOfWork, upload_id: int, staff_id: int) -> Upload | Decis
         upload.status,
         tuple(upload.missing_employee_nos),
         upload.digest,
+        upload.applying_since is not None,
     )
 
 
@@ -291,7 +296,7 @@ async def apply(
             on_stop=hand_back,
         )
     except _AlreadyDecided:
-        return DecisionRefused.ALREADY_DECIDED
+        return await _why_not(uow, upload.id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,12 +340,21 @@ class _AlreadyDecided(Exception):  # noqa: N818 - a state, not an error
 async def cancel(uow: UnitOfWork, upload: Upload, *, now: datetime) -> DecisionRefused | None:
     """Drop a previewed upload without importing it."""
     if not await uow.uploads.move(upload.id, UploadStatus.PREVIEWED, UploadStatus.CANCELLED, now):
-        stored = await uow.uploads.get(upload.id)
-        if stored is not None and stored.stopped_at is not None:
-            return DecisionRefused.PART_WRITTEN
-        return DecisionRefused.ALREADY_DECIDED
+        return await _why_not(uow, upload.id)
     await uow.commit()
     return None
+
+
+async def _why_not(uow: UnitOfWork, upload_id: int) -> DecisionRefused:
+    """Why a press on a previewed upload's Apply or Cancel changed nothing."""
+    async with uow.another() as side:
+        stored = await side.uploads.get(upload_id)
+        if stored is not None and stored.status is UploadStatus.PREVIEWED:
+            if stored.applying_since is not None:
+                return DecisionRefused.BEING_APPLIED
+            if stored.stopped_at is not None:
+                return DecisionRefused.PART_WRITTEN
+    return DecisionRefused.ALREADY_DECIDED
 
 
 async def missing_leaving(

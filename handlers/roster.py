@@ -125,6 +125,11 @@ def _refused(context: WorkledgerContext, reason: DecisionRefused) -> str:
         return _("This roster file was already dealt with.")
     if reason is DecisionRefused.PART_WRITTEN:
         return _(PART_WRITTEN)
+    if reason is DecisionRefused.BEING_APPLIED:
+        return _(
+            "This roster file is being imported. If the import stops, you will be told, "
+            "and can press Apply again."
+        )
     return _("This roster file is no longer known.")
 
 
@@ -169,6 +174,10 @@ async def _apply(
     files = context.bot_data.roster_files
     if upload.status is not UploadStatus.PREVIEWED:
         await query.answer(_refused(context, DecisionRefused.ALREADY_DECIDED), show_alert=True)
+        return
+    if upload.applying:
+        # Refused at once: the file is not read nor the plan worked out again for nothing.
+        await query.answer(_refused(context, DecisionRefused.BEING_APPLIED), show_alert=True)
         return
     try:
         # The roster read at preview; read again (in a worker) only by another process.

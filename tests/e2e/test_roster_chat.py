@@ -429,13 +429,21 @@ async def _run_job(bot: WorkledgerApplication, name: str) -> None:
 async def test_an_apply_killed_mid_import_goes_back_to_hr_who_finishes_it(
     bot: WorkledgerApplication, driver: EmulatorDriver, org: Organisation
 ) -> None:
-    await _upload(driver, org.hr, ROSTER)
+    preview = await _upload(driver, org.hr, ROSTER)
     [upload] = await _uploads(bot)
     # A live import (its turn beaten just now) is left alone: it may be this very Apply.
     await _dead_apply(bot, upload.id, beat_ago=timedelta(seconds=1))
     await _run_job(bot, "stopped-roster-applies")
     assert (await _uploads(bot))[0].applying_since is not None
     assert await _stopped_told(bot) == 0, "HR is told nothing"
+    # Meanwhile Apply and Cancel say it is being imported (and change nothing).
+    for label in ("Apply", "Cancel"):
+        pressed = await driver.press(org.hr, preview["message_id"], _button(preview, label))
+        assert await _answer_to(driver, pressed) == (
+            "This roster file is being imported. If the import stops, you will be told, "
+            "and can press Apply again."
+        )
+    assert (await _uploads(bot))[0].status is UploadStatus.PREVIEWED
 
     async with bot.bot_data.database.uow() as uow:
         await uow.session.execute(delete(RosterImportTurn))

@@ -777,7 +777,7 @@ async def test_imports_take_turns_and_a_dead_imports_turn_is_taken_over(
     async with db.uow() as uow:
         await uow.roster.give_turn("a" * 32)
         await uow.commit()
-    assert (await waiting).created == ("E5", "E6")
+    assert (await asyncio.wait_for(waiting, 60)).created == ("E5", "E6")
 
     # A turn whose holder stopped beating (its process died) is taken over.
     async with db.uow() as uow:
