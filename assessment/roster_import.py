@@ -26,6 +26,7 @@ one writes at a time.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 import uuid
@@ -173,6 +174,7 @@ async def _import(
                     await side.roster.staged_all()
                     await side.commit()
                 staged_at = time.monotonic()
+                left_out: list[str] = []
                 changed = await _change(
                     uow,
                     import_id,
@@ -183,6 +185,7 @@ async def _import(
                     claim=claim,
                     with_change=with_change,
                     on_stop=on_stop,
+                    left_out=left_out,
                 )
                 if changed:
                     log.info(
@@ -201,7 +204,14 @@ async def _import(
                 raise
         await _tidy(_drop_staged(uow, import_id), "drop its staged rows")
         if changed:
-            return plan.summary
+            if not left_out:
+                return plan.summary
+            out = set(left_out)
+            return dataclasses.replace(
+                plan.summary,
+                updated=tuple(number for number in plan.summary.updated if number not in out),
+                left_out=tuple(left_out),
+            )
         log.info("the staff changed while a roster import read them: reading them again")
     raise RuntimeError(f"the staff changed during each of {_ATTEMPTS} roster imports")
 
@@ -314,10 +324,12 @@ async def _change(
     claim: Callable[[UnitOfWork], Awaitable[None]] | None,
     with_change: Callable[[UnitOfWork, ImportSummary], Awaitable[None]] | None,
     on_stop: Callable[[UnitOfWork], Awaitable[None]] | None,
+    left_out: list[str],
 ) -> int:
     """Make the planned change from the staged rows, committed, in short transactions
     while the import holds the one import turn; how many transactions it took, 0 if the
-    people changed since they were read (nothing is changed then)."""
+    people changed since they were read (nothing is changed then). ``left_out`` gets the
+    people it would have updated whom someone else changed meanwhile."""
     await _take_turn(uow, import_id)
     written = 0
     try:
@@ -330,6 +342,7 @@ async def _change(
             now,
             claim=claim,
             with_change=with_change,
+            left_out=left_out,
         )
     except ImportStopped:
         if on_stop is not None:
@@ -392,6 +405,7 @@ async def _change_in_turn(
     *,
     claim: Callable[[UnitOfWork], Awaitable[None]] | None,
     with_change: Callable[[UnitOfWork, ImportSummary], Awaitable[None]] | None,
+    left_out: list[str],
 ) -> int:
     # The first transaction: checked against what the plan read, then the departments and
     # posts; all or nothing. From its commit on, the import goes forward batch by batch:
@@ -459,19 +473,23 @@ async def _change_in_turn(
             transactions += 1
         menus = dict(plan.menus)
         role_changes = dict(summary.role_changes)
-        kept = 0
+        updating = set(summary.updated)
         for after, through in ranges:
             async with uow.another(background=True) as batch:
                 await _still_ours(batch, import_id)
-                written, changed = await batch.roster.update_staged_people(
+                written = await batch.roster.update_staged_people(
                     import_id, now, after=after, through=through
                 )
-                kept += changed
                 # What goes with these people's change goes in its transaction: an import
                 # finishing a stopped one finds them unchanged, and would not queue it again.
                 # Someone changed by another meanwhile was not written: nothing goes with it.
                 ours = set(written)
                 people = await batch.roster.staged_people(import_id, after, through)
+                left_out.extend(
+                    employee_no
+                    for staff_id, employee_no in people
+                    if employee_no in updating and staff_id not in ours
+                )
                 menus_now = [
                     Staff(id=staff_id, telegram_user_id=menus.pop(staff_id))
                     for staff_id, _ in people
@@ -493,11 +511,11 @@ async def _change_in_turn(
                 await batch.commit()
             transactions += 1
 
-        if kept:
+        if left_out:
             log.warning(
-                "a roster import left %d people as someone else changed them while it "
-                "wrote; importing the file again brings them in line",
-                kept,
+                "a roster import left %d people as they were: someone else changed them "
+                "while it wrote; importing the file again brings them in line",
+                len(left_out),
             )
         # The last transaction: who becomes a supervisor without being in the file, who
         # leaves, the import's record, and the turn given back.

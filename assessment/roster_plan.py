@@ -72,6 +72,9 @@ class ImportSummary:
     dry_run: bool
     # The missing people marking them as left would have locked HR out of the bot.
     kept: tuple[Kept, ...] = ()
+    # People the import would have updated but left as they were: someone else changed
+    # them while it wrote (not in ``updated``); the file again brings them in line.
+    left_out: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

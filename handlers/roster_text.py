@@ -170,6 +170,17 @@ def describe_summary(summary: ImportSummary, _: Gettext, ngettext: Ngettext) -> 
                 count,
             ).format(count=count, employee_nos=_listed(_, summary.missing))
         )
+    if summary.left_out:
+        count = len(summary.left_out)
+        lines.append(
+            ngettext(
+                "{count} person left as they were: someone changed them while the import "
+                "wrote; send the file again to bring them in line: {employee_nos}",
+                "{count} people left as they were: someone changed them while the import "
+                "wrote; send the file again to bring them in line: {employee_nos}",
+                count,
+            ).format(count=count, employee_nos=_listed(_, summary.left_out))
+        )
     if summary.marked_left:
         count = len(summary.marked_left)
         lines.append(

@@ -397,11 +397,10 @@ class RosterRepository(Repository):
 
     async def update_staged_people(
         self, import_id: str, now: datetime, *, after: int, through: int
-    ) -> tuple[list[int], int]:
+    ) -> list[int]:
         """Bring the people of the staged rows with ids in (after, through] in line with
         their row, supervisors included, in one UPDATE; once every new person is in.
-        Returns the ids of the people written, and how many of the people there before
-        were not, as someone else changed them since the import read them.
+        Returns the ids of the people written.
 
         Only people with a real difference are written, and of those there before, only
         those still at the version the import read: a change made meanwhile (HR marking
@@ -446,16 +445,6 @@ class RosterRepository(Repository):
             .where(_in_range(staged, import_id, after, through), read)
             .subquery("source")
         )
-        # The people there before whom someone else changed since the import read them.
-        changed = await self.session.scalar(
-            select(func.count())
-            .select_from(staged.join(_STAFF, _STAFF.c.id == staged.c.staff_id))
-            .where(
-                _in_range(staged, import_id, after, through),
-                staged.c.staff_id >= 0,
-                _STAFF.c.version != staged.c.version,
-            )
-        )
         language = func.coalesce(source.c.language, _STAFF.c.language)
         new = {
             "name": source.c.name,
@@ -476,7 +465,7 @@ class RosterRepository(Repository):
             .values(**new, version=_STAFF.c.version + 1, updated_at=now)
             .returning(_STAFF.c.id)
         )
-        return list(written), int(changed or 0)
+        return list(written)
 
     async def add_supervisor_role(self, import_id: str, now: datetime) -> None:
         """Give the supervisor role to people not staged whom staged rows name as supervisor."""

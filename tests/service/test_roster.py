@@ -26,6 +26,7 @@ from assessment.roster import (
     parse_roster,
 )
 from config.policy import Policy, load_policy
+from handlers.roster_text import describe_summary
 from storage.engine import Database
 from storage.enums import DeliveryStatus, Role, StaffStatus
 from storage.models import (
@@ -819,6 +820,10 @@ async def test_someone_changed_while_the_import_writes_is_not_overwritten_unseen
         async with db.uow() as uow:
             summary = await import_roster(uow, roster, actor_staff_id=None, now=datetime.now(UTC))
     assert summary.created == ("E5", "E6")
+    assert (summary.updated, summary.left_out) == ((), ("E1",)), "HR is told who was left"
+    assert "1 person left as they were: someone changed them while the import wrote" in (
+        describe_summary(summary, lambda text: text, _english_plural)
+    )
     people = await _people(db)
     assert people["E1"].name == "Li Wei (renamed by HR)", "the change made meanwhile stays"
     assert not people["E1"].roles & Role.HR, "and the file's is not written over it"
@@ -828,8 +833,12 @@ async def test_someone_changed_while_the_import_writes_is_not_overwritten_unseen
 
     # The file again brings them in line, audited then.
     again = await _import(db, _csv(*_STOPPED), policy)
-    assert again.updated == ("E1",)
+    assert (again.updated, again.left_out) == (("E1",), ())
     people = await _people(db)
     assert (people["E1"].name, bool(people["E1"].roles & Role.HR)) == ("Li Wei", True)
     changed = [event.details["employee_no"] for event in await _events(db, "staff.role_changed")]
     assert sorted(changed) == ["E1", "E2"]
+
+
+def _english_plural(one: str, many: str, count: int) -> str:
+    return one if count == 1 else many

@@ -121,3 +121,16 @@ def test_summary_of_everything() -> None:
         + ", …",
         "1 person marked as having left",
     ]
+
+
+def test_summary_names_the_people_left_as_they_were() -> None:
+    summary = dataclasses.replace(BASE, left_out=tuple(f"E{n}" for n in range(100_000)))
+    [line] = [
+        line for line in describe_summary(summary, _, ngettext).splitlines() if "left" in line
+    ]
+    assert line == (
+        "100000 people left as they were: someone changed them while the import wrote; "
+        "send the file again to bring them in line: "
+        + ", ".join(f"E{n}" for n in range(20))
+        + ", …"
+    )
