@@ -31,7 +31,7 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from assessment import collector
@@ -174,19 +174,11 @@ async def _import(
                     await side.roster.staged_all()
                     await side.commit()
                 staged_at = time.monotonic()
-                left_out: list[str] = []
-                changed = await _change(
-                    uow,
-                    import_id,
-                    plan,
-                    fingerprint,
-                    actor_staff_id,
-                    now,
-                    claim=claim,
-                    with_change=with_change,
-                    on_stop=on_stop,
-                    left_out=left_out,
+                writing = _Writing(
+                    import_id, plan, fingerprint, actor_staff_id, now, claim, with_change, on_stop
                 )
+                changed = await _change(uow, writing)
+                left_out = writing.left_out
                 if changed:
                     log.info(
                         "roster import of %d rows: worked out in %.2f s, staged in %.2f s, "
@@ -313,40 +305,35 @@ async def _drop_staged(uow: UnitOfWork, import_id: str) -> None:
             await side.commit()
 
 
-async def _change(
-    uow: UnitOfWork,
-    import_id: str,
-    plan: Plan,
-    fingerprint: tuple[int, ...],
-    actor_staff_id: int | None,
-    now: datetime,
-    *,
-    claim: Callable[[UnitOfWork], Awaitable[None]] | None,
-    with_change: Callable[[UnitOfWork, ImportSummary], Awaitable[None]] | None,
-    on_stop: Callable[[UnitOfWork], Awaitable[None]] | None,
-    left_out: list[str],
-) -> int:
+@dataclass(frozen=True, slots=True)
+class _Writing:
+    """An import's writing: what it writes, and what its caller runs with it."""
+
+    import_id: str
+    plan: Plan
+    # What the plan read of the store (``RosterRepository.fingerprint``).
+    fingerprint: tuple[int, ...]
+    actor_staff_id: int | None
+    now: datetime
+    claim: Callable[[UnitOfWork], Awaitable[None]] | None
+    with_change: Callable[[UnitOfWork, ImportSummary], Awaitable[None]] | None
+    on_stop: Callable[[UnitOfWork], Awaitable[None]] | None
+    # Filled in: the people it would have updated whom someone else changed meanwhile.
+    left_out: list[str] = field(default_factory=list)
+
+
+async def _change(uow: UnitOfWork, writing: _Writing) -> int:
     """Make the planned change from the staged rows, committed, in short transactions
     while the import holds the one import turn; how many transactions it took, 0 if the
-    people changed since they were read (nothing is changed then). ``left_out`` gets the
-    people it would have updated whom someone else changed meanwhile."""
+    people changed since they were read (nothing is changed then)."""
+    import_id = writing.import_id
     await _take_turn(uow, import_id)
     written = 0
     try:
-        written = await _change_in_turn(
-            uow,
-            import_id,
-            plan,
-            fingerprint,
-            actor_staff_id,
-            now,
-            claim=claim,
-            with_change=with_change,
-            left_out=left_out,
-        )
+        written = await _change_in_turn(uow, writing)
     except ImportStopped:
-        if on_stop is not None:
-            await _tidy(_on_stop(uow, import_id, on_stop), "hand its claim back")
+        if writing.on_stop is not None:
+            await _tidy(_on_stop(uow, import_id, writing.on_stop), "hand its claim back")
         raise
     finally:
         # The last transaction gives the turn back with the change; else it is given here.
@@ -395,28 +382,19 @@ async def _take_turn(uow: UnitOfWork, import_id: str) -> None:
         await asyncio.sleep(_TURN_WAIT)
 
 
-async def _change_in_turn(
-    uow: UnitOfWork,
-    import_id: str,
-    plan: Plan,
-    fingerprint: tuple[int, ...],
-    actor_staff_id: int | None,
-    now: datetime,
-    *,
-    claim: Callable[[UnitOfWork], Awaitable[None]] | None,
-    with_change: Callable[[UnitOfWork, ImportSummary], Awaitable[None]] | None,
-    left_out: list[str],
-) -> int:
+async def _change_in_turn(uow: UnitOfWork, writing: _Writing) -> int:
+    import_id, plan, now = writing.import_id, writing.plan, writing.now
+    actor_staff_id, left_out = writing.actor_staff_id, writing.left_out
     # The first transaction: checked against what the plan read, then the departments and
     # posts; all or nothing. From its commit on, the import goes forward batch by batch:
     # stopped part-way, importing the same file again finishes it (an import matches
     # people by employee number, so what was written is found unchanged).
     await _still_ours(uow, import_id)
     await uow.roster.drop_staged_before(now - _STALE)
-    if await uow.roster.fingerprint() != fingerprint:
+    if await uow.roster.fingerprint() != writing.fingerprint:
         return 0
-    if claim is not None:
-        await claim(uow)
+    if writing.claim is not None:
+        await writing.claim(uow)
     summary = plan.summary
     department_ids = await uow.roster.add_departments(summary.departments_created, now)
     await uow.roster.add_posts(
@@ -548,8 +526,8 @@ async def _change_in_turn(
             )
             events.append(_imported(summary, actor_staff_id, now))
             await last.audit.add_many(events)
-            if with_change is not None:
-                await with_change(last, summary)
+            if writing.with_change is not None:
+                await writing.with_change(last, summary)
             await last.roster.give_turn(import_id)
             await last.commit()
         return transactions + 1

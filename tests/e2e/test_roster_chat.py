@@ -18,6 +18,7 @@ from handlers.context import WorkledgerApplication, WorkledgerContext
 from storage.enums import StaffStatus, UploadStatus
 from storage.models import AuditEvent, OutboxMessage, RosterImportTurn, RosterUpload, Staff
 from storage.repositories.roster import RosterRepository
+from tests.faults import fail_once
 
 from .conftest import eventually
 from .people import Organisation, seed
@@ -360,15 +361,7 @@ async def test_an_apply_that_stops_part_way_is_handed_back_and_apply_again_finis
     preview = await _upload(driver, org.hr, ROSTER)
     # The store fails once in the import's last transaction: the people are written (in
     # the transactions before), the import's record and the upload's end are not.
-    real = RosterRepository.add_supervisor_role
-    failures = [RuntimeError("disk I/O error")]
-
-    async def failing_once(self: RosterRepository, *args: Any, **kwargs: Any) -> None:
-        if failures:
-            raise failures.pop()
-        await real(self, *args, **kwargs)
-
-    monkeypatch.setattr(RosterRepository, "add_supervisor_role", failing_once)
+    fail_once(monkeypatch, RosterRepository, "add_supervisor_role", RuntimeError("disk I/O error"))
     pressed = await driver.press(org.hr, preview["message_id"], _button(preview, "Apply"))
     told = await _answer_to(driver, pressed)
     assert told == "The import stopped part-way: part of it is written. Press Apply to finish it."

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -17,6 +16,7 @@ from storage.engine import Database
 from storage.enums import StaffStatus
 from storage.models import Staff
 from storage.repositories.roster import RosterRepository
+from tests.faults import fail_once
 
 SAMPLE = Path(__file__).parents[1] / "fixtures" / "roster" / "sample.csv"
 
@@ -169,15 +169,7 @@ def test_an_import_stopped_part_way_says_so_and_the_same_import_finishes_it(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    real = RosterRepository.add_supervisor_role
-    failures = [RuntimeError("disk I/O error")]
-
-    async def failing_once(self: RosterRepository, *args: Any, **kwargs: Any) -> None:
-        if failures:
-            raise failures.pop()
-        await real(self, *args, **kwargs)
-
-    monkeypatch.setattr(RosterRepository, "add_supervisor_role", failing_once)
+    fail_once(monkeypatch, RosterRepository, "add_supervisor_role", RuntimeError("disk I/O error"))
     assert _run(settings, policy, SAMPLE) == EXIT_STOPPED
     err = capsys.readouterr().err.splitlines()
     assert err == [
