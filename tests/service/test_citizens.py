@@ -216,12 +216,16 @@ async def test_a_rush_stores_every_rating_flags_the_burst_and_uses_a_code_once(
     )
     rated = [o for o in outcomes if isinstance(o, Rated)]
     assert len(rated) == 8 and outcomes.count(Outcome.USED) == 2
-    # Never more than burst_max count (on PostgreSQL, one given while another of the clerk
-    # was being stored is a burst at once, so perhaps fewer); every one is stored.
+    # Never more than burst_max count; every one is stored. On PostgreSQL one given while
+    # another of the clerk is being stored is a burst at once, so perhaps fewer, even none
+    # when all eight are stored at the same moment (HR confirms or discards flagged ones);
+    # on SQLite, one writer at a time, the first is never a burst.
     flagged = [o for o in rated if o.flags == (Flag.BURST,)]
     unflagged = [o for o in rated if not o.flags]
     assert len(flagged) + len(unflagged) == 8
-    assert 1 <= len(unflagged) <= 3
+    assert len(unflagged) <= 3
+    if db.engine.dialect.name == "sqlite":
+        assert len(unflagged) >= 1
     async with db.uow() as uow:
         counted = await uow.session.scalar(select(func.count()).select_from(Rating))
         stored = await uow.session.scalar(select(func.count()).select_from(CitizenRating))
